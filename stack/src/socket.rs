@@ -1,0 +1,163 @@
+//! The BSD-socket-like vocabulary shared by UDP and TCP: handles, flags,
+//! options and `poll` readiness bits with their Linux meanings and values.
+//!
+//! The calls themselves (`Stack::socket`, `bind`, `connect`, `sendto`, …)
+//! live on `Stack` in lib.rs and dispatch to udp.rs or tcp/.
+
+use std::net::SocketAddrV4;
+
+/// `socket(AF_INET, type, 0)`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SockType {
+    /// SOCK_STREAM: TCP.
+    Stream,
+    /// SOCK_DGRAM: UDP.
+    Dgram,
+}
+
+/// A socket, like a file descriptor. The variant says which table owns it.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum SocketHandle {
+    Udp(usize),
+    Tcp(usize),
+}
+
+/// `poll(2)` event bits, with Linux's values.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PollFlags(pub u16);
+
+impl PollFlags {
+    pub const NONE: PollFlags = PollFlags(0);
+    /// Data to read, a connection to accept, or the peer's FIN (read returns 0).
+    pub const POLLIN: PollFlags = PollFlags(0x001);
+    pub const POLLPRI: PollFlags = PollFlags(0x002);
+    /// Room in the send buffer.
+    pub const POLLOUT: PollFlags = PollFlags(0x004);
+    /// A pending error (read it with `take_error` / SO_ERROR).
+    pub const POLLERR: PollFlags = PollFlags(0x008);
+    /// Both directions are closed (reset, or FIN both ways).
+    pub const POLLHUP: PollFlags = PollFlags(0x010);
+    pub const POLLNVAL: PollFlags = PollFlags(0x020);
+    /// The peer shut down its writing half (sent FIN).
+    pub const POLLRDHUP: PollFlags = PollFlags(0x2000);
+
+    pub fn contains(self, other: PollFlags) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+    pub fn intersects(self, other: PollFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::BitOr for PollFlags {
+    type Output = PollFlags;
+    fn bitor(self, o: PollFlags) -> PollFlags {
+        PollFlags(self.0 | o.0)
+    }
+}
+impl core::ops::BitOrAssign for PollFlags {
+    fn bitor_assign(&mut self, o: PollFlags) {
+        self.0 |= o.0;
+    }
+}
+impl core::ops::BitAnd for PollFlags {
+    type Output = PollFlags;
+    fn bitand(self, o: PollFlags) -> PollFlags {
+        PollFlags(self.0 & o.0)
+    }
+}
+
+impl core::fmt::Debug for PollFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let names = [
+            (Self::POLLIN, "POLLIN"),
+            (Self::POLLPRI, "POLLPRI"),
+            (Self::POLLOUT, "POLLOUT"),
+            (Self::POLLERR, "POLLERR"),
+            (Self::POLLHUP, "POLLHUP"),
+            (Self::POLLNVAL, "POLLNVAL"),
+            (Self::POLLRDHUP, "POLLRDHUP"),
+        ];
+        let set: Vec<&str> = names.iter().filter(|(b, _)| self.contains(*b)).map(|(_, n)| *n).collect();
+        if set.is_empty() {
+            f.write_str("0")
+        } else {
+            f.write_str(&set.join("|"))
+        }
+    }
+}
+
+/// `send`/`recv` flags, with Linux's values.
+#[derive(Copy, Clone, PartialEq, Eq, Default, Debug)]
+pub struct MsgFlags(pub u32);
+
+impl MsgFlags {
+    pub const NONE: MsgFlags = MsgFlags(0);
+    /// Return data without removing it from the receive queue.
+    pub const MSG_PEEK: MsgFlags = MsgFlags(0x2);
+    /// Do not block: `EAGAIN` instead (the blocking adapter honours it).
+    pub const MSG_DONTWAIT: MsgFlags = MsgFlags(0x40);
+    /// Block until the whole buffer is filled (the blocking adapter honours it).
+    pub const MSG_WAITALL: MsgFlags = MsgFlags(0x100);
+
+    pub fn contains(self, other: MsgFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for MsgFlags {
+    type Output = MsgFlags;
+    fn bitor(self, o: MsgFlags) -> MsgFlags {
+        MsgFlags(self.0 | o.0)
+    }
+}
+
+/// `shutdown(2)`'s `how`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Shutdown {
+    /// SHUT_RD
+    Read,
+    /// SHUT_WR: send FIN, keep receiving (half-close).
+    Write,
+    /// SHUT_RDWR
+    Both,
+}
+
+/// Socket options for `setsockopt` / `getsockopt`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SockOpt {
+    /// SO_REUSEADDR: allow `bind` to an address held by a TIME_WAIT socket.
+    ReuseAddr(bool),
+    /// SO_SNDBUF in bytes.
+    SndBuf(usize),
+    /// SO_RCVBUF in bytes.
+    RcvBuf(usize),
+    /// SO_KEEPALIVE
+    KeepAlive(bool),
+    /// TCP_NODELAY: turn Nagle's algorithm off.
+    NoDelay(bool),
+    /// TCP_CORK: hold partial segments (up to 200 ms).
+    Cork(bool),
+    /// O_NONBLOCK on the descriptor (the blocking adapter reads it).
+    NonBlocking(bool),
+}
+
+/// The name of an option, for `getsockopt`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum SockOptName {
+    ReuseAddr,
+    SndBuf,
+    RcvBuf,
+    KeepAlive,
+    NoDelay,
+    Cork,
+    NonBlocking,
+    /// SO_ERROR: read and clear the pending error (returned as `Err`).
+    Error,
+}
+
+/// A received datagram's source, as `recvfrom` reports it.
+pub type From = SocketAddrV4;

@@ -1,0 +1,181 @@
+//! Counters, and the one place every dropped packet goes through.
+//!
+//! Read first: the kernel's `kfree_skb_reason()` and `enum skb_drop_reason`
+//! (include/net/dropreason-core.h). Every packet synack throws away names its
+//! reason here, bumps that reason's counter, and leaves a trace event, so
+//! `stats` at the prompt explains every loss.
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $vis:vis enum $Name:ident { $($Var:ident => $label:expr,)* }) => {
+        $(#[$m])*
+        #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+        $vis enum $Name { $($Var,)* }
+        impl $Name {
+            pub const ALL: &'static [$Name] = &[$($Name::$Var,)*];
+            pub const COUNT: usize = [$($Name::$Var,)*].len();
+            /// A short, stable, snake_case name (used by `stats` and tests).
+            pub fn name(self) -> &'static str { match self { $($Name::$Var => $label,)* } }
+            pub fn index(self) -> usize { self as usize }
+        }
+        impl core::fmt::Display for $Name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str(self.name()) }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+named_enum! {
+/// Why a packet was dropped. Grouped by the layer that dropped it.
+pub enum DropReason {
+    // Ethernet (ethernet.rs)
+    EthTooShort => "eth_too_short",
+    EthNotForUs => "eth_not_for_us",
+    EthUnknownType => "eth_unknown_ethertype",
+    EthOversize => "eth_oversize",
+    // ARP (arp.rs)
+    ArpTruncated => "arp_truncated",
+    ArpBadHardware => "arp_bad_hardware",
+    ArpBadProtocol => "arp_bad_protocol",
+    ArpBadOpcode => "arp_bad_opcode",
+    ArpBadSender => "arp_bad_sender",
+    ArpNotForUs => "arp_not_for_us",
+    ArpQueueFull => "arp_pending_queue_full",
+    ArpUnresolved => "arp_unresolved",
+    // IPv4 (ipv4.rs, route.rs)
+    IpTooShort => "ip_too_short",
+    IpBadVersion => "ip_bad_version",
+    IpBadIhl => "ip_bad_ihl",
+    IpBadChecksum => "ip_bad_checksum",
+    IpBadTotalLength => "ip_bad_total_length",
+    IpTtlZero => "ip_ttl_zero",
+    IpBadSource => "ip_bad_source",
+    IpBadOptions => "ip_bad_options",
+    IpNotForUs => "ip_not_for_us",
+    IpUnknownProtocol => "ip_unknown_protocol",
+    IpNoRoute => "ip_no_route",
+    IpFragNeeded => "ip_frag_needed_df",
+    // Reassembly (ip_frag.rs)
+    FragTooBig => "frag_too_big",
+    FragOverlap => "frag_overlap",
+    FragBadLength => "frag_bad_length",
+    FragTimeout => "frag_timeout",
+    FragMemory => "frag_memory_limit",
+    // ICMP (icmp.rs)
+    IcmpTooShort => "icmp_too_short",
+    IcmpBadChecksum => "icmp_bad_checksum",
+    IcmpUnhandledType => "icmp_unhandled_type",
+    IcmpRateLimited => "icmp_rate_limited",
+    IcmpNoPingWaiting => "icmp_echo_reply_unexpected",
+    // UDP (udp.rs)
+    UdpTooShort => "udp_too_short",
+    UdpBadLength => "udp_bad_length",
+    UdpBadChecksum => "udp_bad_checksum",
+    UdpNoSocket => "udp_no_socket",
+    UdpRcvBufFull => "udp_rcvbuf_full",
+    // TCP (tcp/)
+    TcpTooShort => "tcp_too_short",
+    TcpBadDataOffset => "tcp_bad_data_offset",
+    TcpBadChecksum => "tcp_bad_checksum",
+    TcpBadFlags => "tcp_bad_flags",
+    TcpBadOptions => "tcp_bad_options",
+    TcpNoSocket => "tcp_no_socket",
+    TcpNotAcceptable => "tcp_seq_not_acceptable",
+    TcpAckUnsent => "tcp_ack_unsent_data",
+    TcpOldAck => "tcp_ack_old",
+    TcpRstInvalid => "tcp_rst_invalid",
+    TcpSynInWindow => "tcp_syn_in_window",
+    TcpSynQueueFull => "tcp_syn_queue_full",
+    TcpAcceptQueueFull => "tcp_accept_queue_full",
+    TcpOfoQueueFull => "tcp_ofo_queue_full",
+    TcpRcvBufFull => "tcp_rcvbuf_full",
+    TcpClosed => "tcp_socket_closed",
+    TcpListenNoSyn => "tcp_listen_not_syn",
+    TcpTooManySockets => "tcp_too_many_sockets",
+}
+}
+
+named_enum! {
+/// Things that happen and are worth counting (not drops).
+pub enum Counter {
+    FramesRx => "frames_rx",
+    FramesTx => "frames_tx",
+    ArpRx => "arp_rx",
+    ArpTx => "arp_tx",
+    ArpRequestsTx => "arp_requests_tx",
+    ArpRepliesTx => "arp_replies_tx",
+    IpRx => "ip_rx",
+    IpTx => "ip_tx",
+    IpDelivered => "ip_delivered",
+    FragsRx => "ip_frags_rx",
+    FragsReassembled => "ip_datagrams_reassembled",
+    FragsTx => "ip_frags_tx",
+    IcmpRx => "icmp_rx",
+    IcmpTx => "icmp_tx",
+    IcmpEchoRequestsRx => "icmp_echo_requests_rx",
+    IcmpEchoRepliesTx => "icmp_echo_replies_tx",
+    IcmpUnreachTx => "icmp_dest_unreach_tx",
+    UdpRx => "udp_rx",
+    UdpTx => "udp_tx",
+    TcpRx => "tcp_rx",
+    TcpTx => "tcp_tx",
+    TcpRetransmits => "tcp_retransmits",
+    TcpRstTx => "tcp_rst_tx",
+    TcpActiveOpens => "tcp_active_opens",
+    TcpPassiveOpens => "tcp_passive_opens",
+}
+}
+
+/// All counters of one stack.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    drops: [u64; DropReason::COUNT],
+    counters: [u64; Counter::COUNT],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats { drops: [0; DropReason::COUNT], counters: [0; Counter::COUNT] }
+    }
+}
+
+impl Stats {
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.drops[reason.index()] += 1;
+    }
+    pub fn inc(&mut self, c: Counter) {
+        self.counters[c.index()] += 1;
+    }
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.drops[reason.index()]
+    }
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counters[c.index()]
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+    /// Non-zero drop counters, in declaration order.
+    pub fn nonzero_drops(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL.iter().map(|&r| (r, self.drops(r))).filter(|&(_, n)| n > 0)
+    }
+    /// Non-zero counters, in declaration order.
+    pub fn nonzero_counters(&self) -> impl Iterator<Item = (Counter, u64)> + '_ {
+        Counter::ALL.iter().map(|&c| (c, self.get(c))).filter(|&(_, n)| n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT);
+        let mut s = Stats::default();
+        s.count_drop(DropReason::IpBadChecksum);
+        assert_eq!(s.drops(DropReason::IpBadChecksum), 1);
+        assert_eq!(s.nonzero_drops().collect::<Vec<_>>(), vec![(DropReason::IpBadChecksum, 1)]);
+    }
+}
