@@ -37,14 +37,7 @@ pub struct SkBuff {
 impl SkBuff {
     /// An empty buffer of `size` bytes; `data == tail == head`.
     pub fn with_capacity(size: usize) -> SkBuff {
-        SkBuff {
-            buf: vec![0; size],
-            data: 0,
-            tail: 0,
-            mac_header: None,
-            network_header: None,
-            transport_header: None,
-        }
+        SkBuff { buf: vec![0; size], data: 0, tail: 0, mac_header: None, network_header: None, transport_header: None }
     }
 
     /// A transmit buffer for `payload_len` bytes with `MAX_HEADER` of headroom
@@ -65,7 +58,13 @@ impl SkBuff {
     /// `skb_reserve`: move `data` and `tail` forward on an empty buffer.
     pub fn reserve(&mut self, len: usize) {
         assert!(self.data == self.tail, "skb_reserve on a non-empty SkBuff");
-        assert!(self.tail + len <= self.buf.len(), "skb_reserve past end: {} + {} > {}", self.tail, len, self.buf.len());
+        assert!(
+            self.tail + len <= self.buf.len(),
+            "skb_reserve past end: {} + {} > {}",
+            self.tail,
+            len,
+            self.buf.len()
+        );
         self.data += len;
         self.tail += len;
     }
@@ -126,6 +125,12 @@ impl SkBuff {
     pub fn tailroom_mut(&mut self) -> &mut [u8] {
         let tail = self.tail;
         &mut self.buf[tail..]
+    }
+
+    /// Fill the whole underlying buffer with `byte` (tests use 0xa5 so that a
+    /// header field we forgot to write shows up).
+    pub fn buf_fill_for_test(&mut self, byte: u8) {
+        self.buf.fill(byte);
     }
 
     /// Empty the buffer for reuse, keeping its allocation.

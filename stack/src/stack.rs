@@ -5,11 +5,11 @@
 //! (`dispatch_l4`), and the socket calls to udp.rs or tcp/. The protocol
 //! logic itself lives in one file per protocol.
 
-use crate::arp::{ArpCache, ArpConfig, NeighbourView};
+use crate::arp::{ArpCache, ArpConfig, ArpPacket, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN};
 use crate::ethernet::{self, EtherType, MacAddr};
-use crate::icmp::{Icmp, IcmpConfig};
-use crate::ip_frag::Reassembly;
-use crate::ipv4;
+use crate::icmp::{self, Icmp, IcmpConfig};
+use crate::ip_frag::{FragResult, Reassembly};
+use crate::ipv4::{self, IpOut, IpProto, Ipv4Hdr};
 use crate::route::{Route, RouteTable};
 use crate::skbuff::SkBuff;
 use crate::socket::*;
@@ -17,7 +17,7 @@ use crate::stats::{Counter, DropReason, Stats};
 use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
-use crate::udp::Udp;
+use crate::udp::{self, Udp};
 use crate::{Cx, Errno, L4Xmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -113,7 +113,7 @@ impl Stack {
         let mut routes = RouteTable::default();
         routes.add_connected(config.addr, config.prefix_len);
         if let Some(gw) = config.gateway {
-            routes.add(Route::default_via(gw));
+            routes.add(Route::default_via(gw)).expect("empty table");
         }
         let mut stack = Stack {
             arp: ArpCache::new(config.arp.clone()),
@@ -161,7 +161,8 @@ impl Stack {
         for reason in self.frags.expire(now) {
             self.drop_packet(now, reason, "reassembly timer (RFC 791: 30 s)");
         }
-        let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+        let mut cx =
+            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
         self.tcp.handle_timeout(&mut cx);
         self.flush(now);
     }
@@ -238,7 +239,14 @@ impl Stack {
     // -------------------------------------------------------------- ICMP echo
 
     /// Send one ICMP echo request (the stack's own `ping`).
-    pub fn ping_send(&mut self, now: Instant, dst: Ipv4Addr, ident: u16, seq: u16, payload_len: usize) -> Result<(), Errno> {
+    pub fn ping_send(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        payload_len: usize,
+    ) -> Result<(), Errno> {
         let src = self.source_for(dst)?;
         let skb = self.icmp.echo_request(now, ident, seq, payload_len);
         self.l4_out.push_back(L4Xmit { src, dst, protocol: ipv4::PROTO_ICMP, skb });
@@ -283,7 +291,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(_) => Err(Errno::EOPNOTSUPP),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.accept(&mut cx, i).map(|(c, peer)| (SocketHandle::Tcp(c), peer));
                 self.flush(now);
                 r
@@ -298,7 +312,13 @@ impl Stack {
         let r = match h {
             SocketHandle::Udp(i) => self.udp.connect(i, local_ip, remote, &mut self.rng),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 self.tcp.connect(&mut cx, i, local_ip, remote)
             }
         };
@@ -311,7 +331,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(_) => self.sendto(now, h, buf, None),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.send(&mut cx, i, buf, flags);
                 self.flush(now);
                 r
@@ -320,7 +346,13 @@ impl Stack {
     }
 
     /// `sendto(2)`: UDP with an explicit destination (or the connected peer).
-    pub fn sendto(&mut self, now: Instant, h: SocketHandle, buf: &[u8], to: Option<SocketAddrV4>) -> Result<usize, Errno> {
+    pub fn sendto(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        buf: &[u8],
+        to: Option<SocketAddrV4>,
+    ) -> Result<usize, Errno> {
         match h {
             SocketHandle::Udp(i) => {
                 let dst = match to.or_else(|| self.udp.peer(i)) {
@@ -349,7 +381,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(_) => self.recvfrom(now, h, buf, flags).map(|(n, _)| n),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.recv(&mut cx, i, buf, flags);
                 self.flush(now);
                 r
@@ -358,7 +396,13 @@ impl Stack {
     }
 
     /// `recvfrom(2)`. A UDP datagram longer than `buf` is truncated, as on Linux.
-    pub fn recvfrom(&mut self, now: Instant, h: SocketHandle, buf: &mut [u8], flags: MsgFlags) -> Result<(usize, SocketAddrV4), Errno> {
+    pub fn recvfrom(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        buf: &mut [u8],
+        flags: MsgFlags,
+    ) -> Result<(usize, SocketAddrV4), Errno> {
         match h {
             SocketHandle::Udp(i) => self.udp.recvfrom(i, buf, flags),
             SocketHandle::Tcp(i) => {
@@ -373,7 +417,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(i) => self.udp.shutdown(i, how),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.shutdown(&mut cx, i, how);
                 self.flush(now);
                 r
@@ -387,7 +437,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(i) => self.udp.close(i),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.close(&mut cx, i);
                 self.flush(now);
                 r
@@ -413,7 +469,13 @@ impl Stack {
         match h {
             SocketHandle::Udp(i) => self.udp.setsockopt(i, opt),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
                 let r = self.tcp.setsockopt(&mut cx, i, opt);
                 self.flush(now);
                 r
@@ -430,10 +492,7 @@ impl Stack {
 
     /// SO_ERROR: the pending error, cleared by reading it.
     pub fn take_error(&mut self, h: SocketHandle) -> Option<Errno> {
-        match self.getsockopt(h, SockOptName::Error) {
-            Err(e) => Some(e),
-            Ok(_) => None,
-        }
+        self.getsockopt(h, SockOptName::Error).err()
     }
 
     /// Readiness of one socket, as `poll(2)` reports it in `revents`.
@@ -490,5 +549,361 @@ pub(crate) fn prefix_mask(prefix_len: u8) -> u32 {
         0
     } else {
         u32::MAX << (32 - prefix_len.min(32) as u32)
+    }
+}
+
+// ------------------------------------------------------------------ layers
+
+impl Stack {
+    /// RFC 826 "Packet Reception", then answer requests for our address.
+    fn arp_rcv(&mut self, now: Instant, eth_src: MacAddr, skb: SkBuff) {
+        self.stats.inc(Counter::ArpRx);
+        let pkt = match ArpPacket::parse(skb.data()) {
+            Ok(p) => p,
+            Err(reason) => return self.drop_packet(now, reason, "arp"),
+        };
+        if pkt.sha.is_multicast() || pkt.sha != eth_src && pkt.op == ARPOP_REPLY && pkt.sha == MacAddr::ZERO {
+            return self.drop_packet(now, DropReason::ArpBadSender, &format!("sender MAC {}", pkt.sha));
+        }
+        if pkt.spa == self.config.addr && pkt.sha != self.config.mac {
+            // RFC 5227 §2.4: someone else claims our address; keep it, say so.
+            return self.drop_packet(
+                now,
+                DropReason::ArpBadSender,
+                &format!("address conflict: {} claims {}", pkt.sha, pkt.spa),
+            );
+        }
+        let for_us = pkt.tpa == self.config.addr;
+        if !pkt.spa.is_unspecified() {
+            let (released, change) = self.arp.learn(now, pkt.spa, pkt.sha, for_us);
+            if let Some((old, new)) = change {
+                let old = old.map_or("(none)", |s| s.name());
+                self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                    format!("neigh {} {} -> {} ({})", pkt.spa, old, new.name(), pkt.sha)
+                });
+            }
+            for skb in released {
+                self.eth_xmit(pkt.sha, EtherType::Ipv4, skb);
+            }
+        }
+        if !for_us {
+            return self.drop_packet(now, DropReason::ArpNotForUs, &format!("who-has {}", pkt.tpa));
+        }
+        if pkt.op == ARPOP_REQUEST {
+            let reply =
+                ArpPacket { op: ARPOP_REPLY, sha: self.config.mac, spa: self.config.addr, tha: pkt.sha, tpa: pkt.spa };
+            self.arp_xmit(reply, pkt.sha);
+            self.stats.inc(Counter::ArpRepliesTx);
+        }
+    }
+
+    fn arp_xmit(&mut self, pkt: ArpPacket, dst: MacAddr) {
+        let mut skb = SkBuff::for_xmit(ARP_LEN);
+        pkt.emit(skb.put(ARP_LEN));
+        self.stats.inc(Counter::ArpTx);
+        self.eth_xmit(dst, EtherType::Arp, skb);
+    }
+
+    fn arp_request(&mut self, target: Ipv4Addr) {
+        let req = ArpPacket {
+            op: ARPOP_REQUEST,
+            sha: self.config.mac,
+            spa: self.config.addr,
+            tha: MacAddr::ZERO,
+            tpa: target,
+        };
+        self.stats.inc(Counter::ArpRequestsTx);
+        self.arp_xmit(req, MacAddr::BROADCAST);
+    }
+
+    /// RFC 5227 §3: an announcement, sender and target both our address.
+    fn send_gratuitous_arp(&mut self, now: Instant) {
+        let addr = self.config.addr;
+        self.trace.emit(now, EventKind::Arp, "RFC 5227 §3", || format!("gratuitous ARP for {addr}"));
+        self.arp_request(addr);
+    }
+
+    fn arp_timers(&mut self, now: Instant) {
+        let t = self.arp.handle_timeout(now);
+        for ip in t.requests {
+            self.arp_request(ip);
+        }
+        for _ in 0..t.unresolved {
+            self.drop_packet(now, DropReason::ArpUnresolved, "no ARP reply after 3 requests");
+        }
+        for (ip, old, new) in t.changes {
+            let new = new.map_or("(removed)", |s| s.name());
+            self.trace
+                .emit(now, EventKind::Arp, "RFC 1122 §2.3.2.1", || format!("neigh {ip} {} -> {new}", old.name()));
+        }
+    }
+
+    /// `ip_rcv` → `ip_local_deliver`: checks, reassembly, then the protocol.
+    fn ip_rcv(&mut self, now: Instant, mut skb: SkBuff) {
+        self.stats.inc(Counter::IpRx);
+        let hdr = match ipv4::ip_rcv_parse(&mut skb) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, "ip"),
+        };
+        let bcast = self.iface().broadcast;
+        let to_us = hdr.dst == self.config.addr;
+        if !to_us && !hdr.dst.is_broadcast() && hdr.dst != bcast {
+            // A host does not forward (RFC 1122 §3.3.1.5 makes it optional).
+            return self.drop_packet(now, DropReason::IpNotForUs, &format!("to {}", hdr.dst));
+        }
+        if hdr.is_fragment() {
+            self.stats.inc(Counter::FragsRx);
+            match self.frags.insert(now, &hdr, skb.data()) {
+                Ok(FragResult::Queued) => return,
+                Ok(FragResult::Complete(full, payload)) => {
+                    self.stats.inc(Counter::FragsReassembled);
+                    let mut whole = SkBuff::for_xmit(payload.len());
+                    whole.put_slice(&payload);
+                    whole.reset_transport_header();
+                    return self.ip_local_deliver(now, full, whole, to_us, None);
+                }
+                Err(reason) => {
+                    return self.drop_packet(now, reason, &format!("fragment id {} from {}", hdr.ident, hdr.src))
+                }
+            }
+        }
+        self.ip_local_deliver(now, hdr, skb, to_us, None);
+    }
+
+    /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
+    /// header; for unreassembled packets the IP header is still in the buffer
+    /// (`network_header`) for ICMP errors to quote.
+    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool, _: Option<()>) {
+        self.stats.inc(Counter::IpDelivered);
+        match IpProto::from(hdr.protocol) {
+            IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
+            IpProto::Udp => self.udp_rcv(now, &hdr, skb, to_us),
+            IpProto::Tcp if to_us => {
+                self.stats.inc(Counter::TcpRx);
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
+                self.tcp.tcp_v4_rcv(&mut cx, hdr.src, hdr.dst, skb);
+            }
+            IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, "TCP to a broadcast address"),
+            IpProto::Unknown(p) => {
+                self.drop_packet(now, DropReason::IpUnknownProtocol, &format!("protocol {p}"));
+                if to_us {
+                    self.icmp_send_unreach(now, &hdr, &skb, icmp::CODE_PROTO_UNREACH);
+                }
+            }
+        }
+    }
+
+    fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff) {
+        self.stats.inc(Counter::IcmpRx);
+        let h = match icmp::icmp_parse(skb.data()) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, "icmp"),
+        };
+        match h.icmp_type {
+            icmp::ICMP_ECHO_REQUEST if ip.dst == self.config.addr => {
+                // `icmp_echo`: turn the request into the reply in place and send it back.
+                self.stats.inc(Counter::IcmpEchoRequestsRx);
+                self.stats.inc(Counter::IcmpEchoRepliesTx);
+                icmp::echo_request_to_reply(skb.data_mut());
+                self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
+            }
+            icmp::ICMP_ECHO_REPLY => {
+                if let Err(reason) = self.icmp.echo_reply_rcv(now, ip.src, ip.ttl, &h, skb.len()) {
+                    self.drop_packet(now, reason, &format!("echo reply id {} seq {}", h.ident, h.seq));
+                }
+            }
+            icmp::ICMP_DEST_UNREACH => self.icmp_unreach_rcv(now, &h, skb.data()),
+            t => self.drop_packet(now, DropReason::IcmpUnhandledType, &format!("type {t} code {}", h.code)),
+        }
+    }
+
+    /// RFC 1122 §4.1.3.3 / §4.2.3.9: pass an unreachable up to the socket
+    /// it is about (quoted IP header + 8 bytes of its transport header).
+    fn icmp_unreach_rcv(&mut self, now: Instant, h: &icmp::IcmpHdr, msg: &[u8]) {
+        let quoted = &msg[icmp::ICMP_HLEN..];
+        if quoted.len() < 28 || quoted[0] >> 4 != 4 {
+            return self.drop_packet(now, DropReason::IcmpTooShort, "unreachable quotes too little");
+        }
+        let ihl = (quoted[0] & 0x0f) as usize * 4;
+        if ihl < 20 || quoted.len() < ihl + 8 {
+            return self.drop_packet(now, DropReason::IcmpTooShort, "unreachable quotes too little");
+        }
+        let dst = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
+        let l4 = &quoted[ihl..];
+        let sport = u16::from_be_bytes([l4[0], l4[1]]);
+        let dport = u16::from_be_bytes([l4[2], l4[3]]);
+        let err = match h.code {
+            icmp::CODE_PORT_UNREACH | icmp::CODE_PROTO_UNREACH => Errno::ECONNREFUSED,
+            4 => Errno::EMSGSIZE,
+            _ => Errno::EHOSTUNREACH,
+        };
+        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || {
+            format!("unreachable code {} for {dst}:{dport}", h.code)
+        });
+        match quoted[9] {
+            ipv4::PROTO_UDP => self.udp.icmp_error(sport, SocketAddrV4::new(dst, dport), err),
+            ipv4::PROTO_TCP => {
+                let mut cx = Cx {
+                    now,
+                    stats: &mut self.stats,
+                    trace: &mut self.trace,
+                    rng: &mut self.rng,
+                    out: &mut self.l4_out,
+                };
+                self.tcp.icmp_error(&mut cx, sport, SocketAddrV4::new(dst, dport), err);
+            }
+            _ => {}
+        }
+    }
+
+    /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.
+    fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Hdr, skb: &SkBuff, code: u8) {
+        if hdr.dst != self.config.addr || hdr.frag_offset != 0 {
+            return;
+        }
+        let Some(offending) = skb.network_header() else { return };
+        if hdr.protocol == ipv4::PROTO_ICMP && skb.data().first().is_some_and(|&t| icmp::is_error_type(t)) {
+            return;
+        }
+        if !self.icmp.error_allowed(now) {
+            return self.drop_packet(now, DropReason::IcmpRateLimited, "dest unreachable not sent");
+        }
+        let msg = Icmp::dest_unreach(code, offending);
+        self.stats.inc(Counter::IcmpUnreachTx);
+        self.l4_out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: ipv4::PROTO_ICMP, skb: msg });
+    }
+
+    fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff, to_us: bool) {
+        self.stats.inc(Counter::UdpRx);
+        let h = match udp::udp_parse(ip.src, ip.dst, &mut skb) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, "udp"),
+        };
+        let src = SocketAddrV4::new(ip.src, h.src_port);
+        let dst = SocketAddrV4::new(ip.dst, h.dst_port);
+        match self.udp.deliver(src, dst, skb) {
+            Ok(()) => {}
+            Err(DropReason::UdpNoSocket) => {
+                self.drop_packet(now, DropReason::UdpNoSocket, &format!("{src} > {dst}"));
+                if to_us {
+                    // Put the headers back in view to quote them.
+                    let mut quoted = SkBuff::for_xmit(0);
+                    if let Some(nh) = self.last_network_header(ip, h) {
+                        quoted = nh;
+                    }
+                    self.icmp_send_unreach(now, ip, &quoted, icmp::CODE_PORT_UNREACH);
+                }
+            }
+            Err(reason) => self.drop_packet(now, reason, &format!("{src} > {dst}")),
+        }
+    }
+
+    /// Rebuild the IP + UDP header of a datagram for an ICMP quote (the
+    /// original buffer has been handed to UDP by now).
+    fn last_network_header(&self, ip: &Ipv4Hdr, h: udp::UdpHdr) -> Option<SkBuff> {
+        let mut skb = SkBuff::for_xmit(28);
+        skb.put_slice(&h.src_port.to_be_bytes());
+        skb.put_slice(&h.dst_port.to_be_bytes());
+        skb.put_slice(&(h.length as u16).to_be_bytes());
+        skb.put_slice(&[0, 0]);
+        let o = IpOut {
+            src: ip.src,
+            dst: ip.dst,
+            protocol: ip.protocol,
+            ttl: ip.ttl,
+            ident: ip.ident,
+            dont_fragment: ip.dont_fragment,
+        };
+        ipv4::ip_push_header(&mut skb, &o, false, 0);
+        // The quoted total length is the original's.
+        let tl = (ip.total_len as u16).to_be_bytes();
+        skb.data_mut()[2..4].copy_from_slice(&tl);
+        Some(skb)
+    }
+
+    /// Send everything the transport layers queued: `ip_output` for each.
+    fn flush(&mut self, now: Instant) {
+        while let Some(x) = self.l4_out.pop_front() {
+            self.ip_output(now, x);
+        }
+    }
+
+    /// `ip_queue_xmit`: route, push the header (fragmenting above the MTU),
+    /// then resolve the next hop.
+    fn ip_output(&mut self, now: Instant, x: L4Xmit) {
+        let Some(route) = self.routes.route_lookup(x.dst).copied() else {
+            return self.drop_packet(now, DropReason::IpNoRoute, &format!("to {}", x.dst));
+        };
+        let next_hop = if x.dst.is_broadcast() { x.dst } else { route.next_hop(x.dst) };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let o = IpOut {
+            src: x.src,
+            dst: x.dst,
+            protocol: x.protocol,
+            ttl: ipv4::DEFAULT_TTL,
+            ident: self.ip_ident,
+            // TCP does path-MTU discovery (RFC 1191): DF on its segments.
+            dont_fragment: x.protocol == ipv4::PROTO_TCP,
+        };
+        match x.protocol {
+            ipv4::PROTO_ICMP => self.stats.inc(Counter::IcmpTx),
+            ipv4::PROTO_TCP => self.stats.inc(Counter::TcpTx),
+            _ => {}
+        }
+        let mtu = self.config.mtu;
+        let packets = if x.skb.len() + ipv4::IPV4_HLEN <= mtu {
+            let mut skb = x.skb;
+            ipv4::ip_push_header(&mut skb, &o, false, 0);
+            vec![skb]
+        } else if o.dont_fragment {
+            return self.drop_packet(now, DropReason::IpFragNeeded, &format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
+        } else {
+            let frags = ipv4::ip_fragment(x.skb, &o, mtu);
+            for _ in &frags {
+                self.stats.inc(Counter::FragsTx);
+            }
+            frags
+        };
+        for skb in packets {
+            self.stats.inc(Counter::IpTx);
+            self.neigh_output(now, next_hop, skb);
+        }
+    }
+
+    /// `neigh_output`: a known MAC sends now; an unknown one queues the
+    /// packet and sends an ARP request.
+    fn neigh_output(&mut self, now: Instant, next_hop: Ipv4Addr, skb: SkBuff) {
+        if next_hop.is_broadcast() || next_hop == self.iface().broadcast {
+            return self.eth_xmit(MacAddr::BROADCAST, EtherType::Ipv4, skb);
+        }
+        match self.arp.resolve(now, next_hop, skb) {
+            Resolve::Ready { mac, skb, revalidate } => {
+                self.eth_xmit(mac, EtherType::Ipv4, skb);
+                if revalidate {
+                    self.arp_request(next_hop);
+                }
+            }
+            Resolve::Queued { request } => {
+                if request {
+                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                        format!("neigh {next_hop} (none) -> INCOMPLETE, who-has sent")
+                    });
+                    self.arp_request(next_hop);
+                }
+            }
+            Resolve::Dropped(reason) => self.drop_packet(now, reason, &format!("next hop {next_hop}")),
+        }
+    }
+
+    /// `dev_queue_xmit`: push the Ethernet header; the frame is ready.
+    fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
+        ethernet::eth_push(&mut skb, dst, self.config.mac, ethertype);
+        self.txq.push_back(skb);
     }
 }

@@ -22,7 +22,6 @@ macro_rules! named_enum {
         }
     };
 }
-pub(crate) use named_enum;
 
 named_enum! {
 /// Why a packet was dropped. Grouped by the layer that dropped it.
@@ -57,6 +56,7 @@ pub enum DropReason {
     // Reassembly (ip_frag.rs)
     FragTooBig => "frag_too_big",
     FragOverlap => "frag_overlap",
+    FragDuplicate => "frag_duplicate",
     FragBadLength => "frag_bad_length",
     FragTimeout => "frag_timeout",
     FragMemory => "frag_memory_limit",

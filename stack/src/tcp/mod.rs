@@ -59,7 +59,13 @@ impl Tcp {
     pub fn accept(&mut self, _cx: &mut Cx, _h: usize) -> Result<(usize, SocketAddrV4), Errno> {
         Err(Errno::EBADF)
     }
-    pub fn connect(&mut self, _cx: &mut Cx, _h: usize, _local_ip: Ipv4Addr, _remote: SocketAddrV4) -> Result<(), Errno> {
+    pub fn connect(
+        &mut self,
+        _cx: &mut Cx,
+        _h: usize,
+        _local_ip: Ipv4Addr,
+        _remote: SocketAddrV4,
+    ) -> Result<(), Errno> {
         Err(Errno::EBADF)
     }
     pub fn send(&mut self, _cx: &mut Cx, _h: usize, _buf: &[u8], _flags: MsgFlags) -> Result<usize, Errno> {
@@ -101,4 +107,10 @@ impl Tcp {
     pub fn info(&self, _now: Instant) -> Vec<TcpInfo> {
         Vec::new()
     }
+}
+
+impl Tcp {
+    /// An ICMP error about a segment we sent from `local_port` to `remote`
+    /// (RFC 1122 §4.2.3.9; RFC 5927 for the cautions).
+    pub fn icmp_error(&mut self, _cx: &mut Cx, _local_port: u16, _remote: SocketAddrV4, _err: Errno) {}
 }

@@ -1,0 +1,252 @@
+//! ICMP: echo (ping) both ways, and destination-unreachable errors.
+//!
+//! Read first: RFC 792 (messages), RFC 1122 §3.2.2 (when a host must not send
+//! an error: never about an ICMP error, a broadcast, or a non-first
+//! fragment), RFC 1812 §4.3.2.8 (rate limiting). Linux: net/ipv4/icmp.c,
+//! `icmp_rcv`, `icmp_echo`, `icmp_send`, and the token bucket behind
+//! `icmp_ratelimit`.
+
+use crate::checksum;
+use crate::skbuff::SkBuff;
+use crate::stats::DropReason;
+use crate::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+
+pub const ICMP_ECHO_REPLY: u8 = 0;
+pub const ICMP_DEST_UNREACH: u8 = 3;
+pub const ICMP_ECHO_REQUEST: u8 = 8;
+pub const ICMP_TIME_EXCEEDED: u8 = 11;
+/// Destination-unreachable codes (RFC 792).
+pub const CODE_PROTO_UNREACH: u8 = 2;
+pub const CODE_PORT_UNREACH: u8 = 3;
+pub const ICMP_HLEN: usize = 8;
+
+#[derive(Clone, Debug)]
+pub struct IcmpConfig {
+    /// Token bucket for errors we send: this many at once...
+    pub error_burst: u32,
+    /// ...refilled one token per interval (Linux: `icmp_ratelimit`, 1 s per
+    /// destination, with a global `icmp_msgs_per_sec`).
+    pub error_interval: Duration,
+    /// Echo replies the stack's ping client keeps waiting to be read.
+    pub max_replies: usize,
+}
+
+impl Default for IcmpConfig {
+    fn default() -> Self {
+        IcmpConfig { error_burst: 10, error_interval: Duration::from_millis(100), max_replies: 64 }
+    }
+}
+
+/// An echo reply that answered `Stack::ping_send`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PingReply {
+    pub from: Ipv4Addr,
+    pub ident: u16,
+    pub seq: u16,
+    pub ttl: u8,
+    /// ICMP bytes (header + data), as `ping` prints them.
+    pub bytes: usize,
+    /// Round-trip time, if the request was ours.
+    pub rtt: Option<Duration>,
+}
+
+/// A parsed ICMP message (header fields; the rest stays in the buffer).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct IcmpHdr {
+    pub icmp_type: u8,
+    pub code: u8,
+    /// Identifier and sequence for echo; unused for errors.
+    pub ident: u16,
+    pub seq: u16,
+}
+
+/// Check length and checksum of the message at `b` (header and data).
+pub fn icmp_parse(b: &[u8]) -> Result<IcmpHdr, DropReason> {
+    if b.len() < ICMP_HLEN {
+        return Err(DropReason::IcmpTooShort);
+    }
+    if checksum::checksum(b) != 0 {
+        return Err(DropReason::IcmpBadChecksum);
+    }
+    Ok(IcmpHdr {
+        icmp_type: b[0],
+        code: b[1],
+        ident: u16::from_be_bytes([b[4], b[5]]),
+        seq: u16::from_be_bytes([b[6], b[7]]),
+    })
+}
+
+/// Rewrite a received echo request, in place, into its reply (`icmp_echo`):
+/// the type becomes 0 and the checksum is recomputed; the data is untouched.
+pub fn echo_request_to_reply(msg: &mut [u8]) {
+    msg[0] = ICMP_ECHO_REPLY;
+    msg[2] = 0;
+    msg[3] = 0;
+    let c = checksum::checksum(msg);
+    msg[2..4].copy_from_slice(&c.to_be_bytes());
+}
+
+#[derive(Debug)]
+pub struct Icmp {
+    config: IcmpConfig,
+    tokens: u32,
+    last_refill: Instant,
+    /// Echo requests we sent and not yet answered: (ident, seq) -> when.
+    outstanding: HashMap<(u16, u16), Instant>,
+    replies: VecDeque<PingReply>,
+}
+
+impl Icmp {
+    pub fn new(config: IcmpConfig) -> Icmp {
+        Icmp {
+            tokens: config.error_burst,
+            last_refill: Instant::ZERO,
+            config,
+            outstanding: HashMap::new(),
+            replies: VecDeque::new(),
+        }
+    }
+
+    /// Build an echo request: data is a counting pattern, like `ping -p`.
+    pub fn echo_request(&mut self, now: Instant, ident: u16, seq: u16, payload_len: usize) -> SkBuff {
+        let mut skb = SkBuff::for_xmit(ICMP_HLEN + payload_len);
+        let m = skb.put(ICMP_HLEN + payload_len);
+        m[0] = ICMP_ECHO_REQUEST;
+        m[1] = 0;
+        m[2..4].copy_from_slice(&[0, 0]);
+        m[4..6].copy_from_slice(&ident.to_be_bytes());
+        m[6..8].copy_from_slice(&seq.to_be_bytes());
+        for (i, b) in m[ICMP_HLEN..].iter_mut().enumerate() {
+            *b = (i % 256) as u8;
+        }
+        let c = checksum::checksum(m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        if self.outstanding.len() >= 1024 {
+            self.outstanding.clear();
+        }
+        self.outstanding.insert((ident, seq), now);
+        skb
+    }
+
+    /// An echo reply arrived: queue it for `ping_recv` if we asked for it.
+    pub fn echo_reply_rcv(
+        &mut self,
+        now: Instant,
+        from: Ipv4Addr,
+        ttl: u8,
+        hdr: &IcmpHdr,
+        bytes: usize,
+    ) -> Result<(), DropReason> {
+        let sent = self.outstanding.remove(&(hdr.ident, hdr.seq)).ok_or(DropReason::IcmpNoPingWaiting)?;
+        if self.replies.len() >= self.config.max_replies {
+            self.replies.pop_front();
+        }
+        self.replies.push_back(PingReply { from, ident: hdr.ident, seq: hdr.seq, ttl, bytes, rtt: Some(now - sent) });
+        Ok(())
+    }
+
+    pub fn pop_reply(&mut self) -> Option<PingReply> {
+        self.replies.pop_front()
+    }
+
+    /// RFC 1812 §4.3.2.8: a token bucket for the errors we send.
+    pub fn error_allowed(&mut self, now: Instant) -> bool {
+        let interval = self.config.error_interval.as_micros().max(1) as u64;
+        let elapsed = now.saturating_since(self.last_refill).as_micros() as u64;
+        let new = (elapsed / interval).min(u32::MAX as u64) as u32;
+        if new > 0 {
+            self.tokens = (self.tokens.saturating_add(new)).min(self.config.error_burst);
+            self.last_refill = now;
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `icmp_send(ICMP_DEST_UNREACH, code)`: the message quotes the offending
+    /// IP header and the first 8 bytes of its payload (RFC 792).
+    pub fn dest_unreach(code: u8, offending: &[u8]) -> SkBuff {
+        let ihl = ((offending[0] & 0x0f) as usize * 4).min(offending.len());
+        let quote = &offending[..(ihl + 8).min(offending.len())];
+        let mut skb = SkBuff::for_xmit(ICMP_HLEN + quote.len());
+        let m = skb.put(ICMP_HLEN + quote.len());
+        m[..ICMP_HLEN].copy_from_slice(&[ICMP_DEST_UNREACH, code, 0, 0, 0, 0, 0, 0]);
+        m[ICMP_HLEN..].copy_from_slice(quote);
+        let c = checksum::checksum(m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        skb
+    }
+}
+
+/// RFC 1122 §3.2.2: never answer these with an ICMP error.
+pub fn is_error_type(icmp_type: u8) -> bool {
+    !matches!(icmp_type, ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST | 13 | 14 | 15 | 16 | 17 | 18)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An echo request captured from `ping -c1 -s 8 -p 6162636465666768 10.0.0.2` (ICMP part).
+    const ECHO: [u8; 16] =
+        [0x08, 0x00, 0x53, 0xc4, 0x12, 0xa5, 0x00, 0x01, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68];
+
+    #[test]
+    fn echo_round_trip_and_reply() {
+        let h = icmp_parse(&ECHO).unwrap();
+        assert_eq!((h.icmp_type, h.code, h.ident, h.seq), (8, 0, 4773, 1));
+        let mut m = ECHO;
+        echo_request_to_reply(&mut m);
+        assert_eq!(m[0], 0);
+        assert_eq!(checksum::checksum(&m), 0);
+        assert_eq!(&m[4..], &ECHO[4..]);
+    }
+
+    #[test]
+    fn too_short_and_bad_checksum() {
+        assert_eq!(icmp_parse(&ECHO[..7]), Err(DropReason::IcmpTooShort));
+        let mut m = ECHO;
+        m[9] ^= 0xff;
+        assert_eq!(icmp_parse(&m), Err(DropReason::IcmpBadChecksum));
+    }
+
+    #[test]
+    fn ping_client_matches_replies() {
+        let mut icmp = Icmp::new(IcmpConfig::default());
+        let t0 = Instant::from_millis(100);
+        let mut req = icmp.echo_request(t0, 7, 1, 56);
+        assert_eq!(checksum::checksum(req.data()), 0);
+        echo_request_to_reply(req.data_mut());
+        let h = icmp_parse(req.data()).unwrap();
+        let from = Ipv4Addr::new(10, 0, 0, 1);
+        icmp.echo_reply_rcv(t0 + Duration::from_millis(3), from, 64, &h, 64).unwrap();
+        assert_eq!(icmp.echo_reply_rcv(t0, from, 64, &h, 64), Err(DropReason::IcmpNoPingWaiting));
+        let r = icmp.pop_reply().unwrap();
+        assert_eq!((r.seq, r.rtt), (1, Some(Duration::from_millis(3))));
+    }
+
+    #[test]
+    fn errors_are_rate_limited() {
+        let mut icmp = Icmp::new(IcmpConfig { error_burst: 2, error_interval: Duration::from_secs(1), max_replies: 4 });
+        let t = Instant::from_secs(5);
+        assert!(icmp.error_allowed(t));
+        assert!(icmp.error_allowed(t));
+        assert!(!icmp.error_allowed(t));
+        assert!(icmp.error_allowed(t + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn unreachable_quotes_header_and_8_bytes() {
+        let mut offending = vec![0x45u8; 20];
+        offending.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        let skb = Icmp::dest_unreach(CODE_PORT_UNREACH, &offending);
+        assert_eq!(skb.len(), 8 + 28);
+        assert_eq!(&skb.data()[..2], &[3, 3]);
+        assert_eq!(checksum::checksum(skb.data()), 0);
+    }
+}
