@@ -6,6 +6,8 @@
 //! logic itself lives in one file per protocol.
 
 use crate::arp::{ArpCache, ArpConfig, ArpPacket, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN};
+#[cfg(test)]
+use crate::checksum;
 use crate::ethernet::{self, EtherType, MacAddr};
 use crate::icmp::{self, Icmp, IcmpConfig};
 use crate::ip_frag::{FragResult, Reassembly};
@@ -660,20 +662,20 @@ impl Stack {
                     let mut whole = SkBuff::for_xmit(payload.len());
                     whole.put_slice(&payload);
                     whole.reset_transport_header();
-                    return self.ip_local_deliver(now, full, whole, to_us, None);
+                    return self.ip_local_deliver(now, full, whole, to_us);
                 }
                 Err(reason) => {
                     return self.drop_packet(now, reason, &format!("fragment id {} from {}", hdr.ident, hdr.src))
                 }
             }
         }
-        self.ip_local_deliver(now, hdr, skb, to_us, None);
+        self.ip_local_deliver(now, hdr, skb, to_us);
     }
 
     /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
     /// header; for unreassembled packets the IP header is still in the buffer
     /// (`network_header`) for ICMP errors to quote.
-    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool, _: Option<()>) {
+    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool) {
         self.stats.inc(Counter::IpDelivered);
         match IpProto::from(hdr.protocol) {
             IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
@@ -789,42 +791,14 @@ impl Stack {
         let dst = SocketAddrV4::new(ip.dst, h.dst_port);
         match self.udp.deliver(src, dst, skb) {
             Ok(()) => {}
-            Err(DropReason::UdpNoSocket) => {
+            Err((DropReason::UdpNoSocket, skb)) => {
                 self.drop_packet(now, DropReason::UdpNoSocket, &format!("{src} > {dst}"));
                 if to_us {
-                    // Put the headers back in view to quote them.
-                    let mut quoted = SkBuff::for_xmit(0);
-                    if let Some(nh) = self.last_network_header(ip, h) {
-                        quoted = nh;
-                    }
-                    self.icmp_send_unreach(now, ip, &quoted, icmp::CODE_PORT_UNREACH);
+                    self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
                 }
             }
-            Err(reason) => self.drop_packet(now, reason, &format!("{src} > {dst}")),
+            Err((reason, _)) => self.drop_packet(now, reason, &format!("{src} > {dst}")),
         }
-    }
-
-    /// Rebuild the IP + UDP header of a datagram for an ICMP quote (the
-    /// original buffer has been handed to UDP by now).
-    fn last_network_header(&self, ip: &Ipv4Hdr, h: udp::UdpHdr) -> Option<SkBuff> {
-        let mut skb = SkBuff::for_xmit(28);
-        skb.put_slice(&h.src_port.to_be_bytes());
-        skb.put_slice(&h.dst_port.to_be_bytes());
-        skb.put_slice(&(h.length as u16).to_be_bytes());
-        skb.put_slice(&[0, 0]);
-        let o = IpOut {
-            src: ip.src,
-            dst: ip.dst,
-            protocol: ip.protocol,
-            ttl: ip.ttl,
-            ident: ip.ident,
-            dont_fragment: ip.dont_fragment,
-        };
-        ipv4::ip_push_header(&mut skb, &o, false, 0);
-        // The quoted total length is the original's.
-        let tl = (ip.total_len as u16).to_be_bytes();
-        skb.data_mut()[2..4].copy_from_slice(&tl);
-        Some(skb)
     }
 
     /// Send everything the transport layers queued: `ip_output` for each.
@@ -905,5 +879,209 @@ impl Stack {
     fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
         ethernet::eth_push(&mut skb, dst, self.config.mac, ethertype);
         self.txq.push_back(skb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames captured with tcpdump on a veth pair where Linux played both
+    /// ends: 10.0.0.1 (52:54:00:12:34:56) and 10.0.0.2 (02:00:00:00:00:02),
+    /// the same addresses synack uses by default.
+    const ARP_REQUEST: &str = "ffffffffffff525400123456080600010800060400015254001234560a0000010000000000000a000002";
+    const ARP_REPLY: &str = "525400123456020000000002080600010800060400020200000000020a0000025254001234560a000001";
+    const ECHO_REQUEST: &str =
+        "020000000002525400123456080045000024e4524000400142840a0000010a000002080053c412a500016162636465666768";
+    const ECHO_REPLY: &str =
+        "525400123456020000000002080045000024690500004001fdd10a0000020a00000100005bc412a500016162636465666768";
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn stack() -> Stack {
+        let mut s = Stack::new(Config::default(), Instant::ZERO);
+        let garp = s.poll_transmit(Instant::ZERO).expect("gratuitous ARP");
+        assert_eq!(&garp.data()[..6], &[0xff; 6]);
+        assert_eq!(&garp.data()[38..42], &[10, 0, 0, 2], "target = our own address");
+        s
+    }
+
+    fn frames(s: &mut Stack, now: Instant) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| s.poll_transmit(now)).map(|skb| skb.data().to_vec()).collect()
+    }
+
+    #[test]
+    fn answers_arp_exactly_like_linux() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ARP_REQUEST)));
+        assert_eq!(frames(&mut s, t), vec![hex(ARP_REPLY)]);
+        let neigh = s.arp_entries(t);
+        assert_eq!(neigh.len(), 1);
+        assert_eq!(neigh[0].mac, Some("52:54:00:12:34:56".parse().unwrap()));
+    }
+
+    #[test]
+    fn answers_ping_like_linux() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ARP_REQUEST)));
+        frames(&mut s, t);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ECHO_REQUEST)));
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 1);
+        let (ours, linux) = (&out[0], hex(ECHO_REPLY));
+        assert_eq!(ours.len(), linux.len());
+        // Equal but for the IP identification and so the header checksum.
+        assert_eq!(&ours[..18], &linux[..18]);
+        assert_eq!(&ours[20..24], &linux[20..24]);
+        assert_eq!(&ours[26..], &linux[26..]);
+        assert_eq!(checksum::checksum(&ours[14..34]), 0);
+        assert_eq!(s.stats().get(Counter::IcmpEchoRepliesTx), 1);
+    }
+
+    #[test]
+    fn unknown_neighbour_is_resolved_then_reply_sent() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ECHO_REQUEST)));
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 1, "only an ARP request while the reply waits");
+        assert_eq!(&out[0][12..14], &[0x08, 0x06]);
+        assert_eq!(&out[0][38..42], &[10, 0, 0, 1]);
+        // The host answers; the queued echo reply goes out.
+        let mut reply = hex(ARP_REQUEST);
+        reply[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        reply[21] = 2; // op = reply
+        reply[32..38].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        s.handle_frame(t, SkBuff::from_frame(&reply));
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0][..6], &[0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+        assert_eq!(out[0][34], 0, "echo reply");
+    }
+
+    #[test]
+    fn unresolved_neighbour_gives_up_after_three_requests() {
+        let mut s = stack();
+        let mut t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ECHO_REQUEST)));
+        let mut requests = frames(&mut s, t).len();
+        for _ in 0..10 {
+            match s.poll_timeout() {
+                Some(d) if d <= Instant::from_secs(5) => t = d,
+                _ => break,
+            }
+            s.handle_timeout(t);
+            requests += frames(&mut s, t).len();
+        }
+        assert_eq!(requests, 3);
+        assert_eq!(t, Instant::from_millis(3005), "requests at 0, 1 s, 2 s; given up 1 s after the last");
+        assert_eq!(s.stats().drops(DropReason::ArpUnresolved), 1);
+        assert!(s.arp_entries(t).is_empty());
+    }
+
+    #[test]
+    fn udp_to_closed_port_gets_port_unreachable() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ARP_REQUEST)));
+        frames(&mut s, t);
+        let f = udp_frame(9999, b"hi");
+        s.handle_frame(t, SkBuff::from_frame(&f));
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 1);
+        let icmp = &out[0][34..];
+        assert_eq!(&icmp[..2], &[3, 3], "port unreachable");
+        assert_eq!(&icmp[8..28], &f[14..34], "quotes the IP header");
+        assert_eq!(&icmp[28..36], &f[34..42], "and 8 bytes of UDP");
+        assert_eq!(s.stats().drops(DropReason::UdpNoSocket), 1);
+    }
+
+    #[test]
+    fn udp_socket_receives_and_answers() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ARP_REQUEST)));
+        frames(&mut s, t);
+        let h = s.socket(SockType::Dgram).unwrap();
+        s.bind(h, "0.0.0.0:7".parse().unwrap()).unwrap();
+        assert_eq!(s.poll_socket(h), PollFlags::POLLOUT);
+        s.handle_frame(t, SkBuff::from_frame(&udp_frame(7, b"hello")));
+        assert!(s.poll_socket(h).contains(PollFlags::POLLIN));
+        let mut buf = [0u8; 64];
+        let (n, from) = s.recvfrom(t, h, &mut buf, MsgFlags::NONE).unwrap();
+        assert_eq!((&buf[..n], from), (&b"hello"[..], "10.0.0.1:40000".parse().unwrap()));
+        s.sendto(t, h, &buf[..n], Some(from)).unwrap();
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0][34..36], &7u16.to_be_bytes());
+        assert_eq!(&out[0][36..38], &40000u16.to_be_bytes());
+        assert_eq!(&out[0][42..], b"hello");
+        assert_eq!(checksum::transport_checksum([10, 0, 0, 2].into(), [10, 0, 0, 1].into(), 17, &out[0][34..]), 0);
+    }
+
+    #[test]
+    fn big_ping_is_reassembled_and_reply_fragmented() {
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        s.handle_frame(t, SkBuff::from_frame(&hex(ARP_REQUEST)));
+        frames(&mut s, t);
+        // A 4008-byte ICMP echo request in three fragments, sent last-first.
+        let mut icmp_msg = vec![8u8, 0, 0, 0, 0, 9, 0, 1];
+        icmp_msg.extend((0..4000).map(|i| i as u8));
+        let c = checksum::checksum(&icmp_msg);
+        icmp_msg[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut frags = Vec::new();
+        for (i, chunk) in icmp_msg.chunks(1480).enumerate() {
+            let mf = (i + 1) * 1480 < icmp_msg.len();
+            frags.push(ip_frame(1, 0x77, i * 1480, mf, chunk));
+        }
+        for f in frags.iter().rev() {
+            s.handle_frame(t, SkBuff::from_frame(f));
+        }
+        let out = frames(&mut s, t);
+        assert_eq!(out.len(), 3, "the reply goes out in three fragments");
+        assert!(out.iter().all(|f| f.len() <= 1514));
+        let mut payload = Vec::new();
+        for f in &out {
+            payload.extend_from_slice(&f[34..]);
+        }
+        assert_eq!(payload.len(), icmp_msg.len());
+        assert_eq!(payload[0], 0);
+        assert_eq!(&payload[4..], &icmp_msg[4..]);
+        assert_eq!(s.stats().get(Counter::FragsReassembled), 1);
+    }
+
+    /// An Ethernet + IPv4 frame from the host (10.0.0.1) to us.
+    fn ip_frame(protocol: u8, ident: u16, frag_offset: usize, more: bool, payload: &[u8]) -> Vec<u8> {
+        let mut f = hex("020000000002525400123456 0800");
+        let mut skb = SkBuff::for_xmit(payload.len());
+        skb.put_slice(payload);
+        let o = IpOut {
+            src: [10, 0, 0, 1].into(),
+            dst: [10, 0, 0, 2].into(),
+            protocol,
+            ttl: 64,
+            ident,
+            dont_fragment: false,
+        };
+        ipv4::ip_push_header(&mut skb, &o, more, frag_offset);
+        f.extend_from_slice(skb.data());
+        f
+    }
+
+    fn udp_frame(dport: u16, data: &[u8]) -> Vec<u8> {
+        let mut skb = SkBuff::for_xmit(data.len());
+        skb.put_slice(data);
+        udp::udp_push_header(
+            &mut skb,
+            "10.0.0.1:40000".parse().unwrap(),
+            SocketAddrV4::new([10, 0, 0, 2].into(), dport),
+        );
+        ip_frame(17, 1, 0, false, skb.data())
     }
 }

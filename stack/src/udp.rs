@@ -199,21 +199,20 @@ impl Udp {
     }
 
     /// `udp_rcv` after parsing: find the socket and queue the payload.
-    /// `Err(UdpNoSocket)` asks the caller to send ICMP port unreachable.
-    pub fn deliver(&mut self, src: SocketAddrV4, dst: SocketAddrV4, skb: SkBuff) -> Result<(), DropReason> {
-        let i = *self.ports.get(&dst.port()).ok_or(DropReason::UdpNoSocket)?;
-        let s = self.sockets[i].as_mut().ok_or(DropReason::UdpNoSocket)?;
-        if let Some(l) = s.local {
-            if !l.ip().is_unspecified() && l.ip() != dst.ip() {
-                return Err(DropReason::UdpNoSocket);
-            }
-        }
-        if s.peer.is_some_and(|p| p != src) {
-            // A connected socket takes datagrams from its peer only.
-            return Err(DropReason::UdpNoSocket);
+    /// On failure the buffer comes back (its network header still in view)
+    /// so the caller can quote it in an ICMP port unreachable.
+    pub fn deliver(&mut self, src: SocketAddrV4, dst: SocketAddrV4, skb: SkBuff) -> Result<(), (DropReason, SkBuff)> {
+        let Some(s) = self.ports.get(&dst.port()).and_then(|&i| self.sockets[i].as_mut()) else {
+            return Err((DropReason::UdpNoSocket, skb));
+        };
+        let wrong_ip = s.local.is_some_and(|l| !l.ip().is_unspecified() && l.ip() != dst.ip());
+        // A connected socket takes datagrams from its peer only.
+        let wrong_peer = s.peer.is_some_and(|p| p != src);
+        if wrong_ip || wrong_peer {
+            return Err((DropReason::UdpNoSocket, skb));
         }
         if s.shut_rd || s.rx_bytes + skb.len() > s.rcvbuf {
-            return Err(DropReason::UdpRcvBufFull);
+            return Err((DropReason::UdpRcvBufFull, skb));
         }
         s.rx_bytes += skb.len();
         s.rxq.push_back((src, skb));
@@ -370,8 +369,11 @@ mod tests {
         let from = a("10.0.0.1:4000");
         let to = a("10.0.0.2:7");
         udp.deliver(from, to, SkBuff::from_frame(b"123456")).unwrap();
-        assert_eq!(udp.deliver(from, to, SkBuff::from_frame(b"123456")), Err(DropReason::UdpRcvBufFull));
-        assert_eq!(udp.deliver(from, a("10.0.0.2:8"), SkBuff::from_frame(b"x")), Err(DropReason::UdpNoSocket));
+        assert_eq!(udp.deliver(from, to, SkBuff::from_frame(b"123456")).unwrap_err().0, DropReason::UdpRcvBufFull);
+        assert_eq!(
+            udp.deliver(from, a("10.0.0.2:8"), SkBuff::from_frame(b"x")).unwrap_err().0,
+            DropReason::UdpNoSocket
+        );
         assert!(udp.poll(s).contains(PollFlags::POLLIN));
         let mut buf = [0u8; 4];
         assert_eq!(udp.recvfrom(s, &mut buf, MsgFlags::MSG_PEEK).unwrap(), (4, from));
