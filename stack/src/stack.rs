@@ -1056,6 +1056,34 @@ mod tests {
         assert_eq!(s.stats().get(Counter::FragsReassembled), 1);
     }
 
+    /// The payload is copied once, from the caller's slice into the buffer
+    /// `sendto` allocates with `MAX_HEADER` of headroom; UDP, IP and Ethernet
+    /// then push their headers into that same buffer, even across an ARP wait.
+    /// A copy into a new buffer anywhere on the way would change the headroom
+    /// or the address of the payload.
+    #[test]
+    fn payload_is_never_copied_on_the_way_down() {
+        use crate::skbuff::MAX_HEADER;
+        let mut s = stack();
+        let t = Instant::from_millis(5);
+        let h = s.socket(SockType::Dgram).unwrap();
+        let payload = vec![7u8; 1000];
+        s.sendto(t, h, &payload, Some("10.0.0.1:9".parse().unwrap())).unwrap();
+        let arp = s.poll_transmit(t).unwrap(); // who-has 10.0.0.1; the datagram waits
+        assert_eq!(&arp.data()[12..14], &[0x08, 0x06]);
+        let queued_payload_addr = s.arp.pending_payload_addr_for_test("10.0.0.1".parse().unwrap());
+        let mut reply = hex(ARP_REQUEST);
+        reply[21] = 2;
+        reply[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        reply[32..38].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        s.handle_frame(t, SkBuff::from_frame(&reply));
+        let frame = s.poll_transmit(t).unwrap();
+        assert_eq!(frame.len(), 14 + 20 + 8 + 1000);
+        assert_eq!(frame.headroom(), MAX_HEADER - 14 - 20 - 8, "headers were pushed into the reserved headroom");
+        assert_eq!(frame.tailroom(), 0, "the buffer was sized for this payload once");
+        assert_eq!(queued_payload_addr, Some(frame.data()[42..].as_ptr() as usize), "same bytes, same address");
+    }
+
     /// An Ethernet + IPv4 frame from the host (10.0.0.1) to us.
     fn ip_frame(protocol: u8, ident: u16, frag_offset: usize, more: bool, payload: &[u8]) -> Vec<u8> {
         let mut f = hex("020000000002525400123456 0800");

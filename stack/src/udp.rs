@@ -192,7 +192,7 @@ impl Udp {
             return Err(e);
         }
         let local = self.autobind(i, src_ip, rng)?;
-        let mut skb = SkBuff::for_xmit(UDP_HLEN + buf.len());
+        let mut skb = SkBuff::for_xmit(buf.len());
         skb.put_slice(buf);
         udp_push_header(&mut skb, SocketAddrV4::new(src_ip, local.port()), dst);
         Ok(L4Xmit { src: src_ip, dst: *dst.ip(), protocol: PROTO_UDP, skb })
