@@ -148,7 +148,7 @@ impl Stack {
             Err(reason) => return self.drop_packet(now, reason, "ethernet"),
         };
         match hdr.ethertype {
-            EtherType::Arp => self.arp_rcv(now, hdr.src, skb),
+            EtherType::Arp => self.arp_rcv(now, skb),
             EtherType::Ipv4 => self.ip_rcv(now, skb),
             EtherType::Unknown(t) => {
                 self.drop_packet(now, DropReason::EthUnknownType, &format!("ethertype 0x{t:04x}"));
@@ -558,13 +558,13 @@ pub(crate) fn prefix_mask(prefix_len: u8) -> u32 {
 
 impl Stack {
     /// RFC 826 "Packet Reception", then answer requests for our address.
-    fn arp_rcv(&mut self, now: Instant, eth_src: MacAddr, skb: SkBuff) {
+    fn arp_rcv(&mut self, now: Instant, skb: SkBuff) {
         self.stats.inc(Counter::ArpRx);
         let pkt = match ArpPacket::parse(skb.data()) {
             Ok(p) => p,
             Err(reason) => return self.drop_packet(now, reason, "arp"),
         };
-        if pkt.sha.is_multicast() || pkt.sha != eth_src && pkt.op == ARPOP_REPLY && pkt.sha == MacAddr::ZERO {
+        if pkt.sha.is_multicast() || pkt.sha == MacAddr::ZERO {
             return self.drop_packet(now, DropReason::ArpBadSender, &format!("sender MAC {}", pkt.sha));
         }
         if pkt.spa == self.config.addr && pkt.sha != self.config.mac {
