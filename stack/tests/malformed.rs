@@ -81,7 +81,7 @@ impl Lab {
     }
 
     fn feed(&mut self, frame: &[u8]) {
-        self.now = self.now + stack::Duration::from_millis(1);
+        self.now += stack::Duration::from_millis(1);
         self.stack.handle_frame(self.now, SkBuff::from_frame(frame));
         if self.stack.poll_timeout().is_some_and(|t| t <= self.now) {
             self.stack.handle_timeout(self.now);
