@@ -145,13 +145,13 @@ impl Stack {
         self.stats.inc(Counter::FramesRx);
         let hdr = match ethernet::eth_rcv(&mut skb, self.config.mac) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, "ethernet"),
+            Err(reason) => return self.drop_packet(now, reason, || "ethernet".into()),
         };
         match hdr.ethertype {
             EtherType::Arp => self.arp_rcv(now, skb),
             EtherType::Ipv4 => self.ip_rcv(now, skb),
             EtherType::Unknown(t) => {
-                self.drop_packet(now, DropReason::EthUnknownType, &format!("ethertype 0x{t:04x}"));
+                self.drop_packet(now, DropReason::EthUnknownType, || format!("ethertype 0x{t:04x}"));
             }
         }
         self.flush(now);
@@ -161,7 +161,7 @@ impl Stack {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.arp_timers(now);
         for reason in self.frags.expire(now) {
-            self.drop_packet(now, reason, "reassembly timer (RFC 791: 30 s)");
+            self.drop_packet(now, reason, || "reassembly timer (RFC 791: 30 s)".into());
         }
         let mut cx =
             Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
@@ -523,9 +523,10 @@ impl Stack {
 
     // -------------------------------------------------------------- internals
 
-    fn drop_packet(&mut self, now: Instant, reason: DropReason, what: &str) {
+    /// Count and trace a drop; `what` only runs when tracing is on.
+    fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
         self.stats.count_drop(reason);
-        self.trace.emit(now, EventKind::Drop(reason), "", || format!("drop {}: {}", reason.name(), what));
+        self.trace.emit(now, EventKind::Drop(reason), "", || format!("drop {}: {}", reason.name(), what()));
     }
 
     fn check_local(&self, ip: Ipv4Addr) -> Result<(), Errno> {
@@ -562,18 +563,16 @@ impl Stack {
         self.stats.inc(Counter::ArpRx);
         let pkt = match ArpPacket::parse(skb.data()) {
             Ok(p) => p,
-            Err(reason) => return self.drop_packet(now, reason, "arp"),
+            Err(reason) => return self.drop_packet(now, reason, || "arp".into()),
         };
         if pkt.sha.is_multicast() || pkt.sha == MacAddr::ZERO {
-            return self.drop_packet(now, DropReason::ArpBadSender, &format!("sender MAC {}", pkt.sha));
+            return self.drop_packet(now, DropReason::ArpBadSender, || format!("sender MAC {}", pkt.sha));
         }
         if pkt.spa == self.config.addr && pkt.sha != self.config.mac {
             // RFC 5227 §2.4: someone else claims our address; keep it, say so.
-            return self.drop_packet(
-                now,
-                DropReason::ArpBadSender,
-                &format!("address conflict: {} claims {}", pkt.sha, pkt.spa),
-            );
+            return self.drop_packet(now, DropReason::ArpBadSender, || {
+                format!("address conflict: {} claims {}", pkt.sha, pkt.spa)
+            });
         }
         let for_us = pkt.tpa == self.config.addr;
         if !pkt.spa.is_unspecified() {
@@ -589,7 +588,7 @@ impl Stack {
             }
         }
         if !for_us {
-            return self.drop_packet(now, DropReason::ArpNotForUs, &format!("who-has {}", pkt.tpa));
+            return self.drop_packet(now, DropReason::ArpNotForUs, || format!("who-has {}", pkt.tpa));
         }
         if pkt.op == ARPOP_REQUEST {
             let reply =
@@ -631,7 +630,7 @@ impl Stack {
             self.arp_request(ip);
         }
         for _ in 0..t.unresolved {
-            self.drop_packet(now, DropReason::ArpUnresolved, "no ARP reply after 3 requests");
+            self.drop_packet(now, DropReason::ArpUnresolved, || "no ARP reply after 3 requests".into());
         }
         for (ip, old, new) in t.changes {
             let new = new.map_or("(removed)", |s| s.name());
@@ -645,13 +644,13 @@ impl Stack {
         self.stats.inc(Counter::IpRx);
         let hdr = match ipv4::ip_rcv_parse(&mut skb) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, "ip"),
+            Err(reason) => return self.drop_packet(now, reason, || "ip".into()),
         };
         let bcast = self.iface().broadcast;
         let to_us = hdr.dst == self.config.addr;
         if !to_us && !hdr.dst.is_broadcast() && hdr.dst != bcast {
             // A host does not forward (RFC 1122 §3.3.1.5 makes it optional).
-            return self.drop_packet(now, DropReason::IpNotForUs, &format!("to {}", hdr.dst));
+            return self.drop_packet(now, DropReason::IpNotForUs, || format!("to {}", hdr.dst));
         }
         if hdr.is_fragment() {
             self.stats.inc(Counter::FragsRx);
@@ -665,7 +664,7 @@ impl Stack {
                     return self.ip_local_deliver(now, full, whole, to_us);
                 }
                 Err(reason) => {
-                    return self.drop_packet(now, reason, &format!("fragment id {} from {}", hdr.ident, hdr.src))
+                    return self.drop_packet(now, reason, || format!("fragment id {} from {}", hdr.ident, hdr.src))
                 }
             }
         }
@@ -691,9 +690,9 @@ impl Stack {
                 };
                 self.tcp.tcp_v4_rcv(&mut cx, hdr.src, hdr.dst, skb);
             }
-            IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, "TCP to a broadcast address"),
+            IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
             IpProto::Unknown(p) => {
-                self.drop_packet(now, DropReason::IpUnknownProtocol, &format!("protocol {p}"));
+                self.drop_packet(now, DropReason::IpUnknownProtocol, || format!("protocol {p}"));
                 if to_us {
                     self.icmp_send_unreach(now, &hdr, &skb, icmp::CODE_PROTO_UNREACH);
                 }
@@ -705,7 +704,7 @@ impl Stack {
         self.stats.inc(Counter::IcmpRx);
         let h = match icmp::icmp_parse(skb.data()) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, "icmp"),
+            Err(reason) => return self.drop_packet(now, reason, || "icmp".into()),
         };
         match h.icmp_type {
             icmp::ICMP_ECHO_REQUEST if ip.dst == self.config.addr => {
@@ -717,11 +716,11 @@ impl Stack {
             }
             icmp::ICMP_ECHO_REPLY => {
                 if let Err(reason) = self.icmp.echo_reply_rcv(now, ip.src, ip.ttl, &h, skb.len()) {
-                    self.drop_packet(now, reason, &format!("echo reply id {} seq {}", h.ident, h.seq));
+                    self.drop_packet(now, reason, || format!("echo reply id {} seq {}", h.ident, h.seq));
                 }
             }
             icmp::ICMP_DEST_UNREACH => self.icmp_unreach_rcv(now, &h, skb.data()),
-            t => self.drop_packet(now, DropReason::IcmpUnhandledType, &format!("type {t} code {}", h.code)),
+            t => self.drop_packet(now, DropReason::IcmpUnhandledType, || format!("type {t} code {}", h.code)),
         }
     }
 
@@ -730,11 +729,11 @@ impl Stack {
     fn icmp_unreach_rcv(&mut self, now: Instant, h: &icmp::IcmpHdr, msg: &[u8]) {
         let quoted = &msg[icmp::ICMP_HLEN..];
         if quoted.len() < 28 || quoted[0] >> 4 != 4 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, "unreachable quotes too little");
+            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
         }
         let ihl = (quoted[0] & 0x0f) as usize * 4;
         if ihl < 20 || quoted.len() < ihl + 8 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, "unreachable quotes too little");
+            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
         }
         let dst = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
         let l4 = &quoted[ihl..];
@@ -774,7 +773,7 @@ impl Stack {
             return;
         }
         if !self.icmp.error_allowed(now) {
-            return self.drop_packet(now, DropReason::IcmpRateLimited, "dest unreachable not sent");
+            return self.drop_packet(now, DropReason::IcmpRateLimited, || "dest unreachable not sent".into());
         }
         let msg = Icmp::dest_unreach(code, offending);
         self.stats.inc(Counter::IcmpUnreachTx);
@@ -785,19 +784,19 @@ impl Stack {
         self.stats.inc(Counter::UdpRx);
         let h = match udp::udp_parse(ip.src, ip.dst, &mut skb) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, "udp"),
+            Err(reason) => return self.drop_packet(now, reason, || "udp".into()),
         };
         let src = SocketAddrV4::new(ip.src, h.src_port);
         let dst = SocketAddrV4::new(ip.dst, h.dst_port);
         match self.udp.deliver(src, dst, skb) {
             Ok(()) => {}
             Err((DropReason::UdpNoSocket, skb)) => {
-                self.drop_packet(now, DropReason::UdpNoSocket, &format!("{src} > {dst}"));
+                self.drop_packet(now, DropReason::UdpNoSocket, || format!("{src} > {dst}"));
                 if to_us {
                     self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
                 }
             }
-            Err((reason, _)) => self.drop_packet(now, reason, &format!("{src} > {dst}")),
+            Err((reason, _)) => self.drop_packet(now, reason, || format!("{src} > {dst}")),
         }
     }
 
@@ -812,7 +811,7 @@ impl Stack {
     /// then resolve the next hop.
     fn ip_output(&mut self, now: Instant, x: L4Xmit) {
         let Some(route) = self.routes.route_lookup(x.dst).copied() else {
-            return self.drop_packet(now, DropReason::IpNoRoute, &format!("to {}", x.dst));
+            return self.drop_packet(now, DropReason::IpNoRoute, || format!("to {}", x.dst));
         };
         let next_hop = if x.dst.is_broadcast() { x.dst } else { route.next_hop(x.dst) };
         self.ip_ident = self.ip_ident.wrapping_add(1);
@@ -836,7 +835,8 @@ impl Stack {
             ipv4::ip_push_header(&mut skb, &o, false, 0);
             vec![skb]
         } else if o.dont_fragment {
-            return self.drop_packet(now, DropReason::IpFragNeeded, &format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
+            return self
+                .drop_packet(now, DropReason::IpFragNeeded, || format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
         } else {
             let frags = ipv4::ip_fragment(x.skb, &o, mtu);
             for _ in &frags {
@@ -871,7 +871,7 @@ impl Stack {
                     self.arp_request(next_hop);
                 }
             }
-            Resolve::Dropped(reason) => self.drop_packet(now, reason, &format!("next hop {next_hop}")),
+            Resolve::Dropped(reason) => self.drop_packet(now, reason, || format!("next hop {next_hop}")),
         }
     }
 
