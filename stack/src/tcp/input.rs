@@ -195,9 +195,11 @@ impl Tcp {
     fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
         let Some(mut sk) = self.socks[i].take() else { return };
         let accept_queue_full = match sk.owner {
-            Owner::Child { listener } => self.socks.get(listener).and_then(|l| l.as_ref()).is_some_and(|l| {
-                l.listen.as_ref().is_some_and(|q| q.accept_queue_full())
-            }),
+            Owner::Child { listener } => self
+                .socks
+                .get(listener)
+                .and_then(|l| l.as_ref())
+                .is_some_and(|l| l.listen.as_ref().is_some_and(|q| q.accept_queue_full())),
             _ => false,
         };
         let env = RcvEnv { accept_queue_full };
@@ -211,7 +213,14 @@ impl Tcp {
         if let Err((reason, rfc)) = r {
             let (l, rm) = (sk.local, sk.remote);
             cx.drop_packet(reason, rfc, || {
-                format!("{rm} > {l}: {:?} seq {} ack {} len {} in {}", h.flags, h.seq, fmt_ack(h), payload.len(), before.rfc_name())
+                format!(
+                    "{rm} > {l}: {:?} seq {} ack {} len {} in {}",
+                    h.flags,
+                    h.seq,
+                    fmt_ack(h),
+                    payload.len(),
+                    before.rfc_name()
+                )
             });
         }
         // Whatever happened, send what can go now and any ACK that is owed.
@@ -238,6 +247,7 @@ impl TcpSock {
         self.snd_max = iss;
         self.snd_buf_seq = iss + 1usize;
         self.recover = iss;
+        self.retrans_high = iss;
     }
 
     /// The options of the peer's SYN: MSS (RFC 9293 §3.7.1, default 536) and
@@ -572,6 +582,7 @@ impl TcpSock {
         if acked > 0 {
             // "SND.UNA < SEG.ACK =< SND.NXT": new data acknowledged; drop it
             // from the retransmission queue (the front of the send buffer).
+            let prior_una = self.snd_una;
             let data_acked = ack.since(self.snd_buf_seq).min(self.snd_buf.len());
             self.snd_buf.drain(..data_acked);
             self.snd_buf_seq += data_acked;
@@ -580,17 +591,24 @@ impl TcpSock {
                 self.snd_nxt = ack;
             }
             // RFC 6298 §3 with Karn's rule: only an ACK of the timed,
-            // never-retransmitted segment gives a sample.
+            // never-retransmitted segment gives a sample, and only if it does
+            // not also cover retransmitted data (the timed segment's ACK was
+            // then held up behind a hole, so it would measure the repair).
+            let covers_retransmission = prior_una.before(self.retrans_high);
             if let Some((end, t)) = self.rtt_seq {
                 if ack.after_eq(end) {
-                    self.rtt_sample(cfg, cx.now - t);
+                    if !covers_retransmission {
+                        self.rtt_sample(cfg, cx.now - t);
+                    }
                     self.rtt_seq = None;
                 }
             }
             if self.retransmits > 0 {
-                // RFC 6298 (5.7): the backed-off RTO stays until a new sample;
-                // progress resets the give-up count.
+                // Progress: reset the give-up count and drop the backoff
+                // (RFC 6298 (5.7) keeps it until a new sample; Linux, which
+                // samples every ACK with timestamps, drops it here too).
                 self.retransmits = 0;
+                self.rto = if self.srtt_us > 0 { self.compute_rto(cfg) } else { cfg.rto_initial };
             }
             // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
             if self.snd_una == self.snd_max {

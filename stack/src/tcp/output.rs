@@ -76,9 +76,7 @@ impl TcpSock {
         }
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpState, rfc, || {
-            format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name())
-        });
+        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
     }
 
     /// Set a timer and trace it.
@@ -142,13 +140,17 @@ impl TcpSock {
     }
 
     /// `tcp_send_ack`: a pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    /// RFC 9293's SND.NXT never moves back; ours does after an RTO (go back
+    /// N), so the RFC's value is our `snd_max`. An ACK sent with a rewound
+    /// sequence number would fall left of the peer's window and be dropped
+    /// unread (Linux `tcp_acceptable_seq` makes the same choice).
     pub fn send_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.transmit(cx, cfg, self.snd_nxt, TcpFlags::ACK, 0);
+        self.transmit(cx, cfg, self.snd_max, TcpFlags::ACK, 0);
     }
 
     /// `tcp_send_active_reset`: abort with `<SEQ=SND.NXT><CTL=RST>` (RFC 9293 §3.10.4 ABORT).
     pub fn send_active_reset(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.transmit(cx, cfg, self.snd_nxt, TcpFlags::RST | TcpFlags::ACK, 0);
+        self.transmit(cx, cfg, self.snd_max, TcpFlags::RST | TcpFlags::ACK, 0);
     }
 
     /// `tcp_xmit_probe_skb`: a zero-window or keepalive probe. An old
@@ -181,6 +183,7 @@ impl TcpSock {
         if retransmission {
             // Karn's rule (RFC 6298 §3): never time a retransmitted segment.
             self.rtt_seq = None;
+            self.retrans_high = self.retrans_high.max_seq(end);
             self.total_retrans += 1;
             cx.stats.inc(Counter::TcpRetransmits);
             let (l, r) = (self.local, self.remote);
@@ -271,6 +274,8 @@ impl TcpSock {
             self.xmit_data(cx, cfg, seq, len, fin);
             sent_any = true;
             force = false;
+            self.persist_backoff = 0;
+            self.timers.clear(TimerKind::Persist);
             self.timers.clear(TimerKind::Cork);
         }
         // Data waits and nothing is in flight to bring an ACK: the persist
@@ -284,7 +289,7 @@ impl TcpSock {
     /// The persist interval: the RTO, backed off per probe, capped.
     pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
         let base = self.compute_rto(cfg).max(cfg.rto_min);
-        base.saturating_mul(1u32 << self.probes_out.min(16)).min(cfg.rto_max)
+        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
     }
 
     /// After receiving: send what can go, and the ACK if one is owed and

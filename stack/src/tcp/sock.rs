@@ -254,10 +254,16 @@ pub struct TcpSock {
     pub rto: Duration,
     /// The one segment being timed: its last sequence number and when it left.
     pub rtt_seq: Option<(SeqNumber, Instant)>,
+    /// End of the highest retransmitted segment: an ACK covering it gives no
+    /// RTT sample (Karn; Linux's FLAG_RETRANS_DATA_ACKED).
+    pub retrans_high: SeqNumber,
     /// Consecutive timeouts (retransmit or probe) without progress.
     pub retransmits: u32,
     pub total_retrans: u64,
+    /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
     pub probes_out: u32,
+    /// Backoff of the persist timer: grows per probe, reset when the window opens.
+    pub persist_backoff: u32,
 
     // ----- Congestion control (RFC 5681, RFC 6582 NewReno)
     pub cwnd: usize,
@@ -332,8 +338,10 @@ impl TcpSock {
             rto: cfg.rto_initial,
             rtt_seq: None,
             retransmits: 0,
+            retrans_high: z,
             total_retrans: 0,
             probes_out: 0,
+            persist_backoff: 0,
             cwnd: 0,
             ssthresh: usize::MAX / 2,
             dupacks: 0,

@@ -148,15 +148,17 @@ impl TcpSock {
                 self.retransmit_head(cx, cfg);
             }
         }
-        let rto = self.rto;
-        self.timer_set(cx, TimerKind::Retransmit, rto);
+        if !self.timers.is_set(TimerKind::Retransmit) {
+            let rto = self.rto;
+            self.timer_set(cx, TimerKind::Retransmit, rto);
+        }
     }
 
     /// `tcp_probe_timer`: RFC 9293 §3.8.6.1, the peer's window is zero and
     /// nothing is in flight. Send what the window allows now, or a probe.
     fn persist_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         if !self.state.is_synchronized() || self.unsent() == 0 || self.snd_una != self.snd_max {
-            self.probes_out = 0;
+            self.persist_backoff = 0;
             return;
         }
         let usable = (self.snd_una + self.snd_wnd.min(self.cwnd)).since(self.snd_nxt);
@@ -172,11 +174,10 @@ impl TcpSock {
             return;
         }
         self.probes_out += 1;
-        let (l, r, n) = (self.local, self.remote, self.probes_out);
+        self.persist_backoff += 1;
+        let (l, r, n) = (self.local, self.remote, self.persist_backoff);
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.8.6.1", || {
-            format!("{l} {r}: zero window: probe #{n}")
-        });
+        cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.8.6.1", || format!("{l} {r}: zero window: probe #{n}"));
         self.send_probe(cx, cfg);
         let t = self.persist_interval(cfg);
         self.timer_set(cx, TimerKind::Persist, t);
