@@ -479,6 +479,10 @@ impl TcpSock {
             self.snd_wl2 = ack;
             self.set_state(cx, TcpState::Established, RFC);
             self.start_keepalive(cx, cfg);
+            if self.fin_queued {
+                // The application closed during the handshake (RFC 9293 §3.10.4).
+                self.set_state(cx, TcpState::FinWait1, "RFC 9293 §3.10.4");
+            }
         }
         if self.state != TcpState::TimeWait {
             self.tcp_ack(cx, cfg, h, ack, payload.len())?;
@@ -906,7 +910,14 @@ impl TcpSock {
                 self.tcp_done(cx, None);
                 return;
             }
-            TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::FinWait1, RFC),
+            // "If no SENDs have been issued … form a FIN segment … otherwise,
+            // queue for processing after entering ESTABLISHED state": the FIN
+            // waits until our SYN is acknowledged.
+            TcpState::SynReceived => {
+                self.fin_queued = true;
+                return;
+            }
+            TcpState::Established => self.set_state(cx, TcpState::FinWait1, RFC),
             TcpState::CloseWait => self.set_state(cx, TcpState::LastAck, RFC),
             _ => return,
         }

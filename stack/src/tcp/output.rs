@@ -107,9 +107,11 @@ impl TcpSock {
             wscale: (syn && cfg.window_scaling && (self.state == TcpState::SynSent || self.snd_wscale_ok()))
                 .then_some(self.rcv_wscale),
         };
+        let off = seq.since(self.snd_buf_seq);
+        debug_assert!(len == 0 || (seq.after_eq(self.snd_buf_seq) && off + len <= self.snd_buf.len()));
+        let len = len.min(self.snd_buf.len().saturating_sub(off));
         let mut skb = SkBuff::for_xmit(len);
         if len > 0 {
-            let off = seq.since(self.snd_buf_seq);
             copy_from_deque(&self.snd_buf, off, skb.put(len));
         }
         h.write(skb.push(h.hdr_len()));

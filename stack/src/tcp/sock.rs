@@ -413,16 +413,16 @@ impl TcpSock {
         } else {
             // (2.3) beta = 1/4, alpha = 1/8.
             let diff = self.srtt_us.abs_diff(r);
-            self.rttvar_us = (3 * self.rttvar_us + diff) / 4;
-            self.srtt_us = ((7 * self.srtt_us + r) / 8).max(1);
+            self.rttvar_us = (self.rttvar_us.saturating_mul(3).saturating_add(diff)) / 4;
+            self.srtt_us = (self.srtt_us.saturating_mul(7).saturating_add(r) / 8).max(1);
         }
         self.rto = self.compute_rto(cfg);
     }
 
     pub fn compute_rto(&self, cfg: &TcpConfig) -> Duration {
         // G, the clock granularity: our clock ticks in µs, call it 1 ms.
-        let var = (4 * self.rttvar_us).max(1000);
-        let rto = Duration::from_micros(self.srtt_us + var);
+        let var = self.rttvar_us.saturating_mul(4).max(1000);
+        let rto = Duration::from_micros(self.srtt_us.saturating_add(var));
         // (2.4) "rounded up to 1 second" is Linux's 200 ms here (RFC 6298 allows
         // a smaller minimum); (2.5) a maximum of at least 60 s.
         rto.clamp(cfg.rto_min, cfg.rto_max)

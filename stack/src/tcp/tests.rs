@@ -1588,3 +1588,116 @@ fn transfer_many_seeds_small_buffers_slow_readers() {
         }
     }
 }
+
+#[test]
+fn keepalive_probes_then_times_out() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    lab.setopt(p.h, SockOpt::KeepAlive(true));
+    assert_eq!(lab.next_timer(), Duration::from_secs(7200));
+    let probe = lab.expect();
+    assert_eq!((probe.seq(), probe.data.len()), (p.rcv.wrapping_sub(1), 0));
+    // The peer answers: the connection stays; the next probe is 7200 s after that.
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.next_timer(), Duration::from_secs(75));
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), Duration::from_secs(7200 - 75));
+    lab.expect();
+    // Silence: 9 probes 75 s apart, then ETIMEDOUT.
+    for _ in 0..8 {
+        assert_eq!(lab.next_timer(), Duration::from_secs(75));
+        lab.expect();
+    }
+    lab.next_timer();
+    lab.expect_none();
+    assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Err(Errno::ETIMEDOUT));
+}
+
+#[test]
+fn close_during_handshake_sends_fin_after_it() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    lab.tcp.bind(h, SocketAddrV4::new(US, 5000), &mut lab.rng).unwrap();
+    let _ = lab.connect(h, 5000);
+    let syn = lab.expect();
+    lab.send(&lab.seg(5000, 5000).flags(SYN));
+    lab.expect(); // SYN-ACK: SYN_RECEIVED by simultaneous open
+    lab.shutdown(h, Shutdown::Write);
+    lab.expect_none();
+    lab.send(&lab.seg(5000, 5000).seq(RISS.wrapping_add(1)).ack(syn.seq().wrapping_add(1)));
+    let fin = lab.expect();
+    assert!(fin.is(FIN | ACK));
+    assert_eq!(fin.seq(), syn.seq().wrapping_add(1));
+    assert_eq!(lab.state_of(5000, 5000), Some("FIN_WAIT_1"));
+}
+
+/// The whole path: two `Stack`s joined frame by frame (ARP, IPv4, TCP).
+#[test]
+fn two_stacks_over_ethernet() {
+    use crate::{Config, MacAddr, SockType, SocketHandle, Stack};
+    let now = Instant::from_secs(1);
+    let mut server = Stack::new(Config::default(), now);
+    let client_cfg = Config {
+        mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        addr: Ipv4Addr::new(10, 0, 0, 1),
+        gateway: None,
+        seed: 77,
+        ..Config::default()
+    };
+    let mut client = Stack::new(client_cfg, now);
+    let shuttle = |a: &mut Stack, b: &mut Stack| {
+        let mut n = 0;
+        loop {
+            let mut moved = false;
+            while let Some(f) = a.poll_transmit(now) {
+                b.handle_frame(now, SkBuff::from_frame(f.data()));
+                moved = true;
+                n += 1;
+            }
+            while let Some(f) = b.poll_transmit(now) {
+                a.handle_frame(now, SkBuff::from_frame(f.data()));
+                moved = true;
+                n += 1;
+            }
+            if !moved || n > 10_000 {
+                break;
+            }
+        }
+    };
+    let l = server.socket(SockType::Stream).unwrap();
+    server.bind(l, "0.0.0.0:80".parse().unwrap()).unwrap();
+    server.listen(l, 8).unwrap();
+    let c = client.socket(SockType::Stream).unwrap();
+    assert_eq!(client.connect(now, c, "10.0.0.2:80".parse().unwrap()), Err(Errno::EINPROGRESS));
+    shuttle(&mut client, &mut server);
+    assert!(client.poll_socket(c).contains(PollFlags::POLLOUT));
+    let (s, peer) = server.accept(now, l).unwrap();
+    assert!(matches!(s, SocketHandle::Tcp(_)));
+    assert_eq!(*peer.ip(), Ipv4Addr::new(10, 0, 0, 1));
+    let data = pattern(200_000, 8);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..1000 {
+        if sent < data.len() {
+            if let Ok(n) = client.send(now, c, &data[sent..], MsgFlags::NONE) {
+                sent += n;
+            }
+        }
+        shuttle(&mut client, &mut server);
+        while let Ok(n) = server.recv(now, s, &mut buf, MsgFlags::NONE) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert!(got == data);
+    client.close(now, c).unwrap();
+    shuttle(&mut client, &mut server);
+    assert_eq!(server.recv(now, s, &mut buf, MsgFlags::NONE), Ok(0));
+    server.close(now, s).unwrap();
+    shuttle(&mut client, &mut server);
+    let states: Vec<_> = client.tcp_info(now).into_iter().map(|i| i.state).collect();
+    assert_eq!(states, ["TIME_WAIT"]);
+}
