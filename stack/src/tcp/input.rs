@@ -397,7 +397,12 @@ impl TcpSock {
             (0, 0) => h.seq == self.rcv_nxt,
             (0, _) => h.seq.in_range(self.rcv_nxt, wnd_end),
             (_, 0) => false,
-            (_, _) => h.seq.in_range(self.rcv_nxt, wnd_end) || (h.seq + (seg_len - 1)).in_range(self.rcv_nxt, wnd_end),
+            // "RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 <
+            // RCV.NXT+RCV.WND", widened to any overlap with the window: the
+            // RFC's test misses a segment that starts before the window and
+            // ends after it, whose middle is new data (Linux `tcp_sequence`
+            // accepts it too).
+            (_, _) => h.seq.before(wnd_end) && (h.seq + seg_len).after(self.rcv_nxt),
         };
         // "If the RCV.WND is zero, no segments will be acceptable, but special
         // allowance should be made to accept valid ACKs, URGs, and RSTs": a

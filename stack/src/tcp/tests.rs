@@ -1701,3 +1701,47 @@ fn two_stacks_over_ethernet() {
     let states: Vec<_> = client.tcp_info(now).into_iter().map(|i| i.state).collect();
     assert_eq!(states, ["TIME_WAIT"]);
 }
+
+#[test]
+fn partial_writes_fill_the_send_buffer() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    lab.setopt(p.h, SockOpt::SndBuf(3000));
+    lab.send(&p.seg(&lab).window(0));
+    assert_eq!(lab.send_data(p.h, &pattern(5000, 1)), Ok(3000));
+    assert_eq!(lab.send_data(p.h, b"more"), Err(Errno::EAGAIN));
+    assert!(!lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.info_of(p.h).send_q, 3000);
+    lab.send(&p.seg(&lab).window(10_000));
+    let sent: usize = lab.drain().iter().map(|o| o.data.len()).sum();
+    assert_eq!(sent, 2920); // Nagle holds the 80-byte runt while data is in flight
+    p.rcv = p.rcv.wrapping_add(2920);
+    lab.send(&p.seg(&lab).window(10_000));
+    assert_eq!(lab.expect().data.len(), 80);
+    p.rcv = p.rcv.wrapping_add(80);
+    lab.send(&p.seg(&lab).window(10_000));
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.send_data(p.h, b"more"), Ok(4));
+}
+
+#[test]
+fn segments_straddling_the_window_edges_are_trimmed() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 8);
+    lab.setopt(l, SockOpt::RcvBuf(1000));
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    let sa = lab.expect();
+    assert_eq!(sa.h.window, 1000);
+    let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
+    lab.send(&p.seg(&lab));
+    p.h = lab.accept(l).unwrap().0;
+    let d = pattern(1500, 12);
+    lab.send(&p.seg(&lab).data(&d[..100]));
+    // Starts 50 bytes before RCV.NXT and ends 550 bytes past the right edge.
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1450]));
+    assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
+    let a = lab.expect();
+    assert_eq!(a.ack(), p.snd.wrapping_add(1000));
+    assert_eq!(a.h.window, 0);
+    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1000]);
+}
