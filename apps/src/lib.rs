@@ -1,0 +1,5 @@
+//! The `synack` command's library part: services and protocols that
+//! tests reuse.
+
+pub mod services;
+pub mod telnet;
