@@ -1,7 +1,8 @@
-//! The `synack` command's library part: services, the ping client and the
-//! prompt's command interpreter, which the binary, the telnet server and
-//! tests share.
+//! The `synack` command's library part: services, the ping client, the
+//! prompt's command interpreter, ladder diagrams and protocols, which the
+//! binary, the telnet server and tests share.
 
+pub mod ladder;
 pub mod ping;
 pub mod services;
 pub mod shell;
