@@ -19,6 +19,8 @@
 //!   (timeout, error) after sending some, it returns the count sent.
 //! - Timeouts (`SO_RCVTIMEO` / `SO_SNDTIMEO`) end a wait with `EAGAIN`; a
 //!   blocking `connect` that times out returns `EINPROGRESS`, as on Linux.
+//! - A signal during the wait ends it with `EINTR` (after a partial
+//!   transfer, the count so far), as a call without `SA_RESTART` would.
 //!
 //! The calls are the same for every socket kind: they only look at the
 //! readiness bits, so TCP works through them the day the stack has it.
@@ -47,8 +49,14 @@ impl<D: Device> Net for NetLoop<D> {
     fn now(&mut self) -> Instant {
         NetLoop::now(self)
     }
+    /// A signal that interrupts the sleep ends the wait with `Interrupted`,
+    /// which the blocking call returns as `EINTR`, as Linux does.
     fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        self.poll_once(&[], deadline).map(|_| ())
+        let woke = self.poll_once(&[], deadline)?;
+        if woke.interrupted {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        Ok(())
     }
 }
 
@@ -289,7 +297,11 @@ pub fn wait_ready(net: &mut impl Net, h: SocketHandle, events: PollFlags, deadli
         if deadline.is_some_and(|d| net.now() >= d) {
             return Err(Errno::EAGAIN.into());
         }
-        net.wait(deadline)?;
+        match net.wait(deadline) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(Errno::EINTR.into()),
+            Err(e) => return Err(e.into()),
+        }
         if net.stack().poll_socket(h).intersects(wanted) {
             return Ok(());
         }
@@ -425,6 +437,46 @@ mod tests {
             let _ = t.connect(&mut net, "10.0.0.2:9".parse().unwrap());
         }
         assert!(net.now() < Instant::from_secs(600));
+    }
+
+    /// A signal while a call sleeps in the real loop ends it with EINTR.
+    #[test]
+    fn a_signal_interrupts_a_blocking_call() {
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: a handler that does nothing, for SIGUSR2, without
+        // SA_RESTART; sigaction is zeroed then filled as C expects.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = ignore as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
+        }
+        let (dev, _peer) = UnixDgram::pair().unwrap();
+        let mut net = NetLoop::new(dev, a_cfg());
+        let mut s = BlockingSocket::socket(&mut net, SockType::Dgram).unwrap();
+        s.bind(&mut net, "0.0.0.0:5000".parse().unwrap()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5)));
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done2 = done.clone();
+        // Signal every 50 ms until the call returns: one that lands outside
+        // ppoll (the thread was not asleep yet) is simply followed by another.
+        let t = std::thread::spawn(move || {
+            while !done2.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                // SAFETY: the test thread is alive until it joins us.
+                unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            }
+        });
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let r = s.recvfrom(&mut net, &mut buf, MsgFlags::NONE);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        t.join().unwrap();
+        let e = r.unwrap_err();
+        assert!(e == Errno::EINTR, "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(4));
     }
 
     /// The same calls over the real-time loop: B's stack runs in a thread
