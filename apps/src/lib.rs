@@ -7,3 +7,4 @@ pub mod ping;
 pub mod services;
 pub mod shell;
 pub mod telnet;
+pub mod telnetd;

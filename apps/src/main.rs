@@ -18,6 +18,7 @@ use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::services::{ServiceConfig, Services};
 use synack_apps::shell::{self, Action, Shell};
+use synack_apps::telnetd::{TelnetServer, TELNET_PORT};
 
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
@@ -275,6 +276,13 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     for e in errors {
         eprintln!("synack: service not started: {e}");
     }
+    let mut telnetd = match TelnetServer::start(&mut net.stack, now, TELNET_PORT, &name) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("synack: service not started: telnet on port {TELNET_PORT}: {e}");
+            None
+        }
+    };
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 
@@ -295,7 +303,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
-        let woke = net.poll_once(&fds, ping.as_ref().and_then(|p| p.poll_at()))?;
+        let wake_at =
+            stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), telnetd.as_ref().and_then(|t| t.poll_at()));
+        let woke = net.poll_once(&fds, wake_at)?;
         if let Some(e) = net.take_tx_error() {
             if !tx_error_reported {
                 eprintln!("synack: the device refused a frame: {e} (frames dropped, counting on)");
@@ -317,6 +327,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
         // Process context: the services, then the prompt's ping.
         let now = net.now();
         services.poll(&mut net.stack, now);
+        if let Some(t) = telnetd.as_mut() {
+            t.poll(&mut net.stack, now);
+        }
         if let Some(job) = ping.as_mut() {
             job.poll(&mut net.stack, now);
             for l in job.take_lines() {
@@ -364,6 +377,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     // stats once. Dropping the loop closes the TAP, which removes it.
     let now = net.now();
     services.close(&mut net.stack, now);
+    if let Some(t) = telnetd {
+        t.close(&mut net.stack, now);
+    }
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
     drop(net);
