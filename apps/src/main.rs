@@ -34,6 +34,23 @@ enum Cmd {
     Up(UpArgs),
     /// Set up like `up`, then ping HOST with the stack's own ICMP client.
     Ping(PingArgs),
+    /// Set up like `up`, then open a TCP connection from the stack to
+    /// HOST:PORT (like `nc`): standard input goes to the connection, the
+    /// connection to standard output.
+    Connect(ConnectArgs),
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    /// The address to connect to (e.g. the host, 10.0.0.1).
+    host: Ipv4Addr,
+    /// The port to connect to.
+    port: u16,
+    #[command(flatten)]
+    iface: IfaceArgs,
+    /// Print a line per frame in and out (to standard error).
+    #[arg(long)]
+    frames: bool,
 }
 
 /// The interface: the TAP device, the host's side of it, and the stack's.
@@ -112,6 +129,7 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Up(a) => up(a),
         Cmd::Ping(a) => ping(a),
+        Cmd::Connect(a) => connect(a),
     };
     match r {
         Ok(code) => code,
@@ -420,6 +438,104 @@ fn read_lines(buf: &mut Vec<u8>) -> Option<Vec<String>> {
         buf.clear(); // a line that long is not a command
     }
     Some(lines)
+}
+
+// --------------------------------------------------------------- connect
+
+fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
+    use stack::{Errno, MsgFlags, PollFlags, Shutdown, SockType};
+    let signals = Signals::install()?;
+    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let i = net.stack.iface();
+    eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
+    let now = net.now();
+    let sock = net.stack.socket(SockType::Stream).map_err(io::Error::other)?;
+    let remote = std::net::SocketAddrV4::new(a.host, a.port);
+    match net.stack.connect(now, sock, remote) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        Err(e) => return fail(&format!("connect to {remote}"), e),
+    }
+    let mut connected = false;
+    let mut stdin_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = now + Duration::from_secs(60);
+    loop {
+        // Read standard input only when its last chunk has gone into the send buffer.
+        let mut fds = vec![signals.fd()];
+        if connected && stdin_open && pending.is_empty() {
+            fds.push(0);
+        }
+        let woke = net.poll_once(&fds, (!connected).then_some(deadline))?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+        if signals.stop_requested() {
+            break;
+        }
+        let now = net.now();
+        let ready = net.stack.poll_socket(sock);
+        if !connected {
+            if let Some(e) = net.stack.take_error(sock) {
+                return fail(&format!("connect to {remote}"), e);
+            }
+            if ready.contains(PollFlags::POLLOUT) {
+                connected = true;
+                eprintln!(
+                    "synack: connected to {remote} from {}",
+                    net.stack.getsockname(sock).map_err(io::Error::other)?
+                );
+            } else if now >= deadline {
+                return fail(&format!("connect to {remote}"), Errno::ETIMEDOUT);
+            }
+            continue;
+        }
+        if woke.readable.contains(&0) {
+            match io::stdin().lock().read(&mut buf) {
+                Ok(0) => {
+                    stdin_open = false;
+                    let _ = net.stack.shutdown(now, sock, Shutdown::Write); // half-close: keep reading
+                }
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !pending.is_empty() {
+            match net.stack.send(now, sock, &pending, MsgFlags::NONE) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(Errno::EAGAIN) => {}
+                Err(e) => return fail("send", e),
+            }
+        }
+        loop {
+            match net.stack.recv(now, sock, &mut buf, MsgFlags::NONE) {
+                Ok(0) => {
+                    let _ = net.stack.close(now, sock);
+                    net.transmit(now);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(n) => {
+                    let mut out = io::stdout().lock();
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(e) => return fail("recv", e),
+            }
+        }
+    }
+    let now = net.now();
+    let _ = net.stack.close(now, sock);
+    net.transmit(now);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(what: &str, e: stack::Errno) -> io::Result<ExitCode> {
+    eprintln!("synack: {what}: {}", e.text());
+    Ok(ExitCode::FAILURE)
 }
 
 // ------------------------------------------------------------------ ping
