@@ -3,6 +3,7 @@
 //! binary, the telnet server and tests share.
 
 pub mod ladder;
+pub mod netstat;
 pub mod ping;
 pub mod services;
 pub mod shell;

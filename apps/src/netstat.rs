@@ -47,6 +47,15 @@ fn addr(a: std::net::SocketAddrV4) -> String {
 
 /// The `netstat` text.
 pub fn netstat(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
+    trim_lines(&netstat_padded(stack, now, o))
+}
+
+/// Columns are padded to line up; no line ends in spaces.
+fn trim_lines(s: &str) -> String {
+    s.lines().map(|l| l.trim_end().to_string() + "\n").collect()
+}
+
+fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
     let infos = stack.tcp_info(now);
     let mut s = String::new();
     let show_listen = o.listening || o.all;
@@ -66,7 +75,15 @@ pub fn netstat(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
         if (listening && !show_listen) || (!listening && !show_conns) {
             continue;
         }
-        let _ = write!(s, "tcp   {:>6} {:>6} {:<23} {:<23} {:<11}", i.recv_q, i.send_q, addr(i.local), addr(i.remote), i.state);
+        let _ = write!(
+            s,
+            "tcp   {:>6} {:>6} {:<23} {:<23} {:<11}",
+            i.recv_q,
+            i.send_q,
+            addr(i.local),
+            addr(i.remote),
+            i.state
+        );
         if listening {
             let _ = write!(s, " {:>4} {:>7}", i.syn_queue, i.accept_queue);
         }
@@ -101,7 +118,7 @@ pub fn ss_detail(i: &TcpInfo) -> String {
     );
     let _ = write!(
         s,
-        "\t mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} ssthresh:{} retrans:{}/{}",
+        "\t mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} retrans:{}/{}",
         i.mss,
         i.snd_wscale,
         i.rcv_wscale,
@@ -109,10 +126,13 @@ pub fn ss_detail(i: &TcpInfo) -> String {
         ms(i.srtt),
         ms(i.rttvar),
         i.cwnd,
-        i.ssthresh,
         i.retransmits,
         i.total_retrans
     );
+    // Like ss: no ssthresh until the first loss sets one.
+    if i.ssthresh < usize::MAX / 2 {
+        let _ = write!(s, " ssthresh:{}", i.ssthresh);
+    }
     if i.ofo_bytes > 0 {
         let _ = write!(s, " ofo:{}", i.ofo_bytes);
     }
@@ -128,9 +148,17 @@ pub fn ss_detail(i: &TcpInfo) -> String {
 
 /// The `ss` text: every TCP socket with its details.
 pub fn ss(stack: &Stack, now: Instant) -> String {
-    let mut s = format!("{:<11} {:>6} {:>6} {:<23} {:<23}\n", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port");
+    trim_lines(&ss_padded(stack, now))
+}
+
+fn ss_padded(stack: &Stack, now: Instant) -> String {
+    let mut s = format!(
+        "{:<11} {:>6} {:>6} {:<23} {:<23}\n",
+        "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+    );
     for i in stack.tcp_info(now) {
-        let _ = writeln!(s, "{:<11} {:>6} {:>6} {:<23} {:<23}", i.state, i.recv_q, i.send_q, addr(i.local), addr(i.remote));
+        let _ =
+            writeln!(s, "{:<11} {:>6} {:>6} {:<23} {:<23}", i.state, i.recv_q, i.send_q, addr(i.local), addr(i.remote));
         if i.state == "LISTEN" {
             let _ = writeln!(s, "\t syn_queue:{} accept_queue:{} backlog:{}", i.syn_queue, i.accept_queue, i.send_q);
         } else {

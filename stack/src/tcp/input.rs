@@ -195,9 +195,11 @@ impl Tcp {
     fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
         let Some(mut sk) = self.socks[i].take() else { return };
         let accept_queue_full = match sk.owner {
-            Owner::Child { listener } => self.socks.get(listener).and_then(|l| l.as_ref()).is_some_and(|l| {
-                l.listen.as_ref().is_some_and(|q| q.accept_queue_full())
-            }),
+            Owner::Child { listener } => self
+                .socks
+                .get(listener)
+                .and_then(|l| l.as_ref())
+                .is_some_and(|l| l.listen.as_ref().is_some_and(|q| q.accept_queue_full())),
             _ => false,
         };
         let env = RcvEnv { accept_queue_full };
@@ -211,7 +213,14 @@ impl Tcp {
         if let Err((reason, rfc)) = r {
             let (l, rm) = (sk.local, sk.remote);
             cx.drop_packet(reason, rfc, || {
-                format!("{rm} > {l}: {:?} seq {} ack {} len {} in {}", h.flags, h.seq, fmt_ack(h), payload.len(), before.rfc_name())
+                format!(
+                    "{rm} > {l}: {:?} seq {} ack {} len {} in {}",
+                    h.flags,
+                    h.seq,
+                    fmt_ack(h),
+                    payload.len(),
+                    before.rfc_name()
+                )
             });
         }
         // Whatever happened, send what can go now and any ACK that is owed.

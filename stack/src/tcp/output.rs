@@ -76,9 +76,7 @@ impl TcpSock {
         }
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpState, rfc, || {
-            format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name())
-        });
+        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
     }
 
     /// Set a timer and trace it.

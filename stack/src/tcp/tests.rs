@@ -1452,8 +1452,7 @@ fn net_simultaneous_close() {
     // Both FINs leave before either arrives.
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
-    let states =
-        |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>();
+    let states = |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>();
     assert!(net.run(Duration::from_secs(10), |net| states(net, 0).contains(&"TIME_WAIT")));
     assert!(states(&net, 1).contains(&"TIME_WAIT"));
     net.ends[0].trace.set_enabled(false);
@@ -1466,8 +1465,8 @@ fn net_half_close() {
     let (c, s) = net_connect(&mut net);
     net.call(0, |tcp, cx| tcp.shutdown(cx, c, Shutdown::Write)).unwrap();
     let mut buf = [0u8; 100];
-    assert!(net.run(Duration::from_secs(10), |net| net.call(1, |tcp, cx| tcp.recv(cx, s, &mut buf, MsgFlags::NONE))
-        == Ok(0)));
+    assert!(net
+        .run(Duration::from_secs(10), |net| net.call(1, |tcp, cx| tcp.recv(cx, s, &mut buf, MsgFlags::NONE)) == Ok(0)));
     // The server keeps sending; the half-closed client keeps receiving.
     let mut st = Stream::new(300_000, 11);
     assert!(net.run(Duration::from_secs(60), |net| {

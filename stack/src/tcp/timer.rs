@@ -174,9 +174,7 @@ impl TcpSock {
         self.probes_out += 1;
         let (l, r, n) = (self.local, self.remote, self.probes_out);
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.8.6.1", || {
-            format!("{l} {r}: zero window: probe #{n}")
-        });
+        cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.8.6.1", || format!("{l} {r}: zero window: probe #{n}"));
         self.send_probe(cx, cfg);
         let t = self.persist_interval(cfg);
         self.timer_set(cx, TimerKind::Persist, t);
