@@ -103,7 +103,7 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
 
 fn ms(d: Duration) -> String {
     let us = d.as_micros();
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         format!("{}", us / 1000)
     } else {
         format!("{:.3}", us as f64 / 1000.0)
