@@ -1,1 +1,582 @@
-fn main() {}
+//! `synack`: run the stack on a TAP device.
+//!
+//! `synack up` creates the TAP, gives the host side an address, and runs
+//! the stack behind it with its services and a prompt. `synack ping HOST`
+//! does the same setup and pings with the stack's own ICMP client.
+
+use clap::{Args, Parser, Subcommand};
+use device::{Clock, Device, Direction, NetLoop, PcapWriter, Tap, Tracer};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use stack::{Config, Duration, Instant, MacAddr, Stack, TraceEvent};
+use std::io::{self, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use synack_apps::ping::{PingJob, PingOptions};
+use synack_apps::services::{ServiceConfig, Services};
+use synack_apps::shell::{self, Action, Shell};
+use synack_apps::telnetd::{TelnetServer, TELNET_PORT};
+
+#[derive(Parser)]
+#[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the TAP, configure the host side, and run the stack with its
+    /// services (ping replies, UDP echo on port 7) and a prompt.
+    Up(UpArgs),
+    /// Set up like `up`, then ping HOST with the stack's own ICMP client.
+    Ping(PingArgs),
+    /// Set up like `up`, then open a TCP connection from the stack to
+    /// HOST:PORT (like `nc`): standard input goes to the connection, the
+    /// connection to standard output.
+    Connect(ConnectArgs),
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    /// The address to connect to (e.g. the host, 10.0.0.1).
+    host: Ipv4Addr,
+    /// The port to connect to.
+    port: u16,
+    #[command(flatten)]
+    iface: IfaceArgs,
+    /// Print a line per frame in and out (to standard error).
+    #[arg(long)]
+    frames: bool,
+}
+
+/// The interface: the TAP device, the host's side of it, and the stack's.
+#[derive(Args, Clone, Debug)]
+struct IfaceArgs {
+    /// TAP device to create (or attach to).
+    #[arg(long, default_value = "tap0")]
+    tap: String,
+    /// Address given to the host's side of the TAP.
+    #[arg(long, default_value = "10.0.0.1/24", value_parser = parse_cidr)]
+    host_addr: (Ipv4Addr, u8),
+    /// The stack's own address.
+    #[arg(long, default_value = "10.0.0.2/24", value_parser = parse_cidr)]
+    addr: (Ipv4Addr, u8),
+    /// The stack's default gateway [default: the host address].
+    #[arg(long)]
+    gateway: Option<Ipv4Addr>,
+    /// The stack's MAC address.
+    #[arg(long, default_value = "02:00:00:00:00:02")]
+    mac: MacAddr,
+    /// Link MTU (also set on the TAP).
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(576..=9000))]
+    mtu: u16,
+    /// Seed of the stack's RNG (ISN secret, ephemeral ports, IP ids).
+    #[arg(long, default_value_t = 0x5eed_cafe)]
+    seed: u64,
+    /// Write every frame in and out to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    #[command(flatten)]
+    iface: IfaceArgs,
+    /// Do not print a line per frame.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Also print the stack's trace events under the frames.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Args)]
+struct PingArgs {
+    /// The address to ping.
+    host: Ipv4Addr,
+    /// Echo requests to send.
+    #[arg(short = 'c', long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    count: u32,
+    /// Data bytes per request.
+    #[arg(short = 's', long, default_value_t = 56, value_parser = clap::value_parser!(u16).range(0..=65_507))]
+    size: u16,
+    /// Seconds between requests.
+    #[arg(short = 'i', long, default_value_t = 1.0)]
+    interval: f64,
+    /// Seconds to wait for replies after the last request.
+    #[arg(short = 'W', long, default_value_t = 2.0)]
+    wait: f64,
+    #[command(flatten)]
+    iface: IfaceArgs,
+    /// Print a line per frame in and out.
+    #[arg(long)]
+    frames: bool,
+}
+
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (ip, len) = s.split_once('/').ok_or(format!("{s:?}: want ADDRESS/PREFIX, like 10.0.0.1/24"))?;
+    let ip = ip.parse::<Ipv4Addr>().map_err(|e| format!("{ip:?}: {e}"))?;
+    let len = len.parse::<u8>().ok().filter(|&l| (1..=30).contains(&l)).ok_or(format!("{len:?}: prefix 1..=30"))?;
+    Ok((ip, len))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Up(a) => up(a),
+        Cmd::Ping(a) => ping(a),
+        Cmd::Connect(a) => connect(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("synack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ------------------------------------------------------------------ output
+
+/// Print one line and flush: tests read stdout through a pipe. A closed
+/// stdout is not an error worth dying for.
+fn say(line: impl AsRef<str>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{}", line.as_ref());
+    let _ = out.flush();
+}
+
+fn say_text(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// One tcpdump-style line per frame: `  1.234567 < ARP, Request who-has …`.
+fn print_frame(dir: Direction, now: Instant, frame: &[u8]) {
+    say(format!("{:>11} {} {}", now.to_string(), dir.marker(), stack::tcpdump::format_frame(frame)));
+}
+
+/// A trace event, indented under the frame that caused it.
+fn print_event(ev: &TraceEvent) {
+    if ev.rfc.is_empty() {
+        say(format!("{:>11}     {}", "", ev.text));
+    } else {
+        say(format!("{:>11}     {}  [{}]", "", ev.text, ev.rfc));
+    }
+}
+
+// --------------------------------------------------------------- signals
+
+/// SIGINT/SIGTERM (stop) and SIGUSR1 (print stats): each sets a flag and
+/// writes a byte to a pipe whose read end sits in the poll set, so the loop
+/// wakes at once (the self-pipe trick).
+struct Signals {
+    rd: UnixStream,
+    stop: Arc<AtomicBool>,
+    usr1: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> io::Result<Signals> {
+        let (rd, wr) = UnixStream::pair()?;
+        rd.set_nonblocking(true)?;
+        wr.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let usr1 = Arc::new(AtomicBool::new(false));
+        for (sig, flag) in [(SIGINT, &stop), (SIGTERM, &stop), (SIGUSR1, &usr1)] {
+            // The flag first, then the wake-up: the loop sees the flag set.
+            signal_hook::flag::register(sig, flag.clone())?;
+            signal_hook::low_level::pipe::register(sig, wr.try_clone()?)?;
+        }
+        Ok(Signals { rd, stop, usr1 })
+    }
+    fn fd(&self) -> RawFd {
+        self.rd.as_raw_fd()
+    }
+    /// Empty the pipe (the flags say what happened).
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!((&self.rd).read(&mut buf), Ok(n) if n > 0) {}
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+    fn take_usr1(&self) -> bool {
+        self.usr1.swap(false, Ordering::Relaxed)
+    }
+}
+
+// ----------------------------------------------------------------- setup
+
+/// Run a command, printing it first, as a tutorial would.
+fn run(cmd: &[&str]) -> io::Result<()> {
+    say(format!("+ {}", cmd.join(" ")));
+    let status = Command::new(cmd[0]).args(&cmd[1..]).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("`{}` failed ({status})", cmd.join(" "))))
+    }
+}
+
+/// Create the TAP and configure the host's side of it.
+fn open_tap(a: &IfaceArgs) -> io::Result<Tap> {
+    let tap = Tap::open(&a.tap, a.mtu as usize)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open TAP {:?}: {e} (are you root?)", a.tap)))?;
+    let name = tap.name().to_string();
+    let host = format!("{}/{}", a.host_addr.0, a.host_addr.1);
+    run(&["ip", "addr", "add", &host, "dev", &name])?;
+    if a.mtu != 1500 {
+        run(&["ip", "link", "set", "dev", &name, "mtu", &a.mtu.to_string()])?;
+    }
+    run(&["ip", "link", "set", &name, "up"])?;
+    Ok(tap)
+}
+
+fn stack_config(a: &IfaceArgs) -> Config {
+    Config {
+        mac: a.mac,
+        addr: a.addr.0,
+        prefix_len: a.addr.1,
+        gateway: Some(a.gateway.unwrap_or(a.host_addr.0)),
+        mtu: a.mtu as usize,
+        seed: a.seed,
+        ..Config::default()
+    }
+}
+
+/// The device stack: `Tracer<PcapWriter<Tap>>`, each layer optional.
+fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> io::Result<Box<dyn Device>> {
+    let mut dev: Box<dyn Device> = Box::new(tap);
+    if let Some(path) = &a.pcap {
+        dev = Box::new(PcapWriter::create(dev, path, clock.wall_epoch())?);
+    }
+    if trace_frames {
+        dev = Box::new(Tracer::new(dev, print_frame));
+    }
+    Ok(dev)
+}
+
+/// Open, configure, and start the stack: everything `up` and `ping` share.
+fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(NetLoop<Box<dyn Device>>, String)> {
+    let tap = open_tap(a)?;
+    let name = tap.name().to_string();
+    let clock = Clock::new();
+    let dev = build_device(tap, a, &clock, trace_frames)?;
+    // The stack is made after the link is up: its gratuitous ARP must not
+    // meet a TAP that is still down (EIO).
+    let mut stack = Stack::new(stack_config(a), clock.now());
+    stack.trace_mut().set_enabled(trace_events);
+    let mut net = NetLoop::with_stack(dev, stack, clock);
+    if trace_events {
+        net.on_event(print_event);
+    }
+    Ok((net, name))
+}
+
+fn stdin_is_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(0) == 1 }
+}
+
+// -------------------------------------------------------------------- up
+
+fn up(a: UpArgs) -> io::Result<ExitCode> {
+    let signals = Signals::install()?;
+    let (mut net, name) = start(&a.iface, !a.quiet, a.verbose)?;
+    let now = net.now();
+    let (mut services, errors) = Services::start(&mut net.stack, now, &ServiceConfig::default());
+    for e in errors {
+        eprintln!("synack: service not started: {e}");
+    }
+    let mut telnetd = match TelnetServer::start(&mut net.stack, now, TELNET_PORT, &name) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("synack: service not started: telnet on port {TELNET_PORT}: {e}");
+            None
+        }
+    };
+    let i = net.stack.iface();
+    say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
+
+    let interactive = stdin_is_terminal();
+    let mut shell = Shell::new(&name, std::process::id() as u16);
+    let mut ping: Option<PingJob> = None;
+    let mut line_buf: Vec<u8> = Vec::new();
+    if interactive {
+        say("type help for commands");
+        prompt();
+    }
+
+    let mut tx_error_reported = false;
+    loop {
+        let mut fds = vec![signals.fd()];
+        if interactive {
+            fds.push(0);
+        }
+        // Softirq: sleep until a frame, a timer or an fd; then frames in,
+        // timers, frames out.
+        let wake_at =
+            stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), telnetd.as_ref().and_then(|t| t.poll_at()));
+        let woke = net.poll_once(&fds, wake_at)?;
+        if let Some(e) = net.take_tx_error() {
+            if !tx_error_reported {
+                eprintln!("synack: the device refused a frame: {e} (frames dropped, counting on)");
+                tx_error_reported = true;
+            }
+        }
+
+        // Signals.
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+        if signals.take_usr1() {
+            say_text(&shell::stats_text(net.stack.stats()));
+        }
+        if signals.stop_requested() {
+            break;
+        }
+
+        // Process context: the services, then the prompt's ping.
+        let now = net.now();
+        services.poll(&mut net.stack, now);
+        if let Some(t) = telnetd.as_mut() {
+            t.poll(&mut net.stack, now);
+        }
+        if let Some(job) = ping.as_mut() {
+            job.poll(&mut net.stack, now);
+            for l in job.take_lines() {
+                say(l);
+            }
+            if job.is_done() {
+                ping = None;
+                prompt();
+            }
+        }
+
+        // The prompt.
+        if woke.readable.contains(&0) {
+            match read_lines(&mut line_buf) {
+                None => break, // end of input (Ctrl-D)
+                Some(lines) => {
+                    let mut quit = false;
+                    for line in lines {
+                        let now = net.now();
+                        let r = shell.execute(&line, &mut net.stack, now);
+                        say_text(&r.text);
+                        match r.action {
+                            Action::None => {}
+                            Action::Quit => quit = true,
+                            Action::Ping(mut job) => {
+                                for l in job.take_lines() {
+                                    say(l);
+                                }
+                                ping = Some(job);
+                            }
+                        }
+                    }
+                    if quit {
+                        break;
+                    }
+                    if ping.is_none() {
+                        prompt();
+                    }
+                }
+            }
+        }
+    }
+
+    // Clean shutdown: close the sockets, send what is queued, print the
+    // stats once. Dropping the loop closes the TAP, which removes it.
+    let now = net.now();
+    services.close(&mut net.stack, now);
+    if let Some(t) = telnetd {
+        t.close(&mut net.stack, now);
+    }
+    net.transmit(now);
+    say_text(&shell::stats_text(net.stack.stats()));
+    drop(net);
+    say(format!("synack is down: {name} closed"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prompt() {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(b"synack> ");
+    let _ = out.flush();
+}
+
+/// Read what stdin has (it polled readable) and return the complete lines;
+/// `None` at end of input.
+fn read_lines(buf: &mut Vec<u8>) -> Option<Vec<String>> {
+    let mut chunk = [0u8; 4096];
+    // SAFETY: reading into a buffer we own, from fd 0.
+    let n = unsafe { libc::read(0, chunk.as_mut_ptr().cast(), chunk.len()) };
+    if n == 0 {
+        return None;
+    }
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) {
+            Some(Vec::new())
+        } else {
+            None
+        };
+    }
+    buf.extend_from_slice(&chunk[..n as usize]);
+    let mut lines = Vec::new();
+    while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = buf.drain(..=pos).collect();
+        lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+    }
+    if buf.len() > 4096 {
+        buf.clear(); // a line that long is not a command
+    }
+    Some(lines)
+}
+
+// --------------------------------------------------------------- connect
+
+fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
+    use stack::{Errno, MsgFlags, PollFlags, Shutdown, SockType};
+    let signals = Signals::install()?;
+    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let i = net.stack.iface();
+    eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
+    let now = net.now();
+    let sock = net.stack.socket(SockType::Stream).map_err(io::Error::other)?;
+    let remote = std::net::SocketAddrV4::new(a.host, a.port);
+    match net.stack.connect(now, sock, remote) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        Err(e) => return fail(&format!("connect to {remote}"), e),
+    }
+    let mut connected = false;
+    let mut stdin_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = now + Duration::from_secs(60);
+    loop {
+        // Read standard input only when its last chunk has gone into the send buffer.
+        let mut fds = vec![signals.fd()];
+        if connected && stdin_open && pending.is_empty() {
+            fds.push(0);
+        }
+        let woke = net.poll_once(&fds, (!connected).then_some(deadline))?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+        if signals.stop_requested() {
+            break;
+        }
+        let now = net.now();
+        let ready = net.stack.poll_socket(sock);
+        if !connected {
+            if let Some(e) = net.stack.take_error(sock) {
+                return fail(&format!("connect to {remote}"), e);
+            }
+            if ready.contains(PollFlags::POLLOUT) {
+                connected = true;
+                eprintln!(
+                    "synack: connected to {remote} from {}",
+                    net.stack.getsockname(sock).map_err(io::Error::other)?
+                );
+            } else if now >= deadline {
+                return fail(&format!("connect to {remote}"), Errno::ETIMEDOUT);
+            }
+            continue;
+        }
+        if woke.readable.contains(&0) {
+            match io::stdin().lock().read(&mut buf) {
+                Ok(0) => {
+                    stdin_open = false;
+                    let _ = net.stack.shutdown(now, sock, Shutdown::Write); // half-close: keep reading
+                }
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !pending.is_empty() {
+            match net.stack.send(now, sock, &pending, MsgFlags::NONE) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(Errno::EAGAIN) => {}
+                Err(e) => return fail("send", e),
+            }
+        }
+        loop {
+            match net.stack.recv(now, sock, &mut buf, MsgFlags::NONE) {
+                Ok(0) => {
+                    let _ = net.stack.close(now, sock);
+                    net.transmit(now);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(n) => {
+                    let mut out = io::stdout().lock();
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(e) => return fail("recv", e),
+            }
+        }
+    }
+    let now = net.now();
+    let _ = net.stack.close(now, sock);
+    net.transmit(now);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(what: &str, e: stack::Errno) -> io::Result<ExitCode> {
+    eprintln!("synack: {what}: {}", e.text());
+    Ok(ExitCode::FAILURE)
+}
+
+// ------------------------------------------------------------------ ping
+
+fn ping(a: PingArgs) -> io::Result<ExitCode> {
+    if !(0.01..=60.0).contains(&a.interval) || !(0.0..=60.0).contains(&a.wait) {
+        return Err(io::Error::other("interval must be in 0.01..=60 s and wait in 0..=60 s"));
+    }
+    let signals = Signals::install()?;
+    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let i = net.stack.iface();
+    say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
+    let opts = PingOptions {
+        count: a.count,
+        size: a.size as usize,
+        interval: Duration::from_secs_f64(a.interval),
+        wait: Duration::from_secs_f64(a.wait),
+        ident: std::process::id() as u16,
+        ..PingOptions::new(a.host)
+    };
+    let mut job = PingJob::new(opts, net.now());
+    loop {
+        let now = net.now();
+        job.poll(&mut net.stack, now);
+        for l in job.take_lines() {
+            say(l);
+        }
+        if job.is_done() {
+            break;
+        }
+        let woke = net.poll_once(&[signals.fd()], job.poll_at())?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+        if signals.take_usr1() {
+            say_text(&shell::stats_text(net.stack.stats()));
+        }
+        if signals.stop_requested() {
+            // Like ping(8) on Ctrl-C: the statistics, then exit.
+            job.finish(net.now());
+        }
+    }
+    Ok(if job.received() > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -151,6 +151,12 @@ impl Icmp {
         self.replies.pop_front()
     }
 
+    /// The oldest reply for one identifier (so two pings can run at once).
+    pub fn pop_reply_for(&mut self, ident: u16) -> Option<PingReply> {
+        let i = self.replies.iter().position(|r| r.ident == ident)?;
+        self.replies.remove(i)
+    }
+
     /// RFC 1812 §4.3.2.8: a token bucket for the errors we send.
     pub fn error_allowed(&mut self, now: Instant) -> bool {
         let interval = self.config.error_interval.as_micros().max(1) as u64;

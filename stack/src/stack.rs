@@ -143,6 +143,11 @@ impl Stack {
     /// A frame arrived from the device (`netif_receive_skb`).
     pub fn handle_frame(&mut self, now: Instant, mut skb: SkBuff) {
         self.stats.inc(Counter::FramesRx);
+        // A frame longer than the MTU plus a header (and a VLAN tag's slack).
+        if skb.len() > self.config.mtu + ethernet::ETH_HLEN + 4 {
+            let len = skb.len();
+            return self.drop_packet(now, DropReason::EthOversize, || format!("{len} bytes"));
+        }
         let hdr = match ethernet::eth_rcv(&mut skb, self.config.mac) {
             Ok(h) => h,
             Err(reason) => return self.drop_packet(now, reason, || "ethernet".into()),
@@ -259,6 +264,11 @@ impl Stack {
     /// The next echo reply received for `ping_send`.
     pub fn ping_recv(&mut self) -> Option<PingReply> {
         self.icmp.pop_reply()
+    }
+
+    /// The next echo reply for the `ping_send`s with this identifier.
+    pub fn ping_recv_for(&mut self, ident: u16) -> Option<PingReply> {
+        self.icmp.pop_reply_for(ident)
     }
 
     // ------------------------------------------------------------- socket API

@@ -69,7 +69,7 @@ impl Sub<Instant> for Instant {
 
 impl core::fmt::Display for Instant {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:06}", self.micros / 1_000_000, self.micros % 1_000_000)
+        f.pad(&format!("{}.{:06}", self.micros / 1_000_000, self.micros % 1_000_000))
     }
 }
 
@@ -95,5 +95,6 @@ mod tests {
         assert_eq!(earliest(Some(t), None), Some(t));
         assert_eq!(earliest(Some(t), Some(Instant::ZERO)), Some(Instant::ZERO));
         assert_eq!(format!("{}", Instant::from_micros(1_500_000)), "1.500000");
+        assert_eq!(format!("{:>10}", Instant::from_micros(1_500_000)), "  1.500000");
     }
 }

@@ -145,6 +145,7 @@ fn frames_for_someone_else_and_unknown_ethertypes() {
     lab.expect_drop(&f, DropReason::EthNotForUs);
     lab.expect_drop(&eth(0x86dd, &[0x60; 40]), DropReason::EthUnknownType);
     lab.expect_drop(&eth(0x8100, &[0; 46]), DropReason::EthUnknownType);
+    lab.expect_drop(&eth(0x0800, &[0x45; 1600]), DropReason::EthOversize);
 }
 
 #[test]

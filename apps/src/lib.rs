@@ -1,0 +1,11 @@
+//! The `synack` command's library part: services, the ping client, the
+//! prompt's command interpreter, ladder diagrams and protocols, which the
+//! binary, the telnet server and tests share.
+
+pub mod ladder;
+pub mod netstat;
+pub mod ping;
+pub mod services;
+pub mod shell;
+pub mod telnet;
+pub mod telnetd;

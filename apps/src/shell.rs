@@ -1,0 +1,326 @@
+//! The synack prompt: one command line in, text out.
+//!
+//! The interpreter is a function of the line, the stack and the time: it
+//! never blocks and never prints. The console (`synack up` on a terminal)
+//! and the telnet server print what it returns; a command that takes time
+//! (`ping`) comes back as an `Action` that the caller runs as a service.
+//!
+//! ```text
+//! help                                  this list
+//! ifconfig                              the interface: address, MAC, MTU, packets
+//! arp                                   the neighbour (ARP) cache
+//! route                                 the routing table
+//! route add 192.168.5.0/24 via 10.0.0.1 a static route (or: route add default via …)
+//! route del 192.168.5.0/24              remove one
+//! stats                                 counters and drop reasons
+//! netstat [-l|-a]                       sockets, like netstat -tun
+//! ss                                    TCP control blocks, like ss -tni
+//! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
+//! quit                                  stop synack
+//! ```
+
+use crate::ping::{PingJob, PingOptions};
+use stack::route::Route;
+use stack::{Duration, Instant, Stack, Stats};
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+pub const HELP: &str = "\
+commands:
+  help                                    this list
+  ifconfig                                the interface: address, MAC, MTU, packets
+  arp                                     the neighbour (ARP) cache
+  route                                   the routing table
+  route add 192.168.5.0/24 via 10.0.0.1   add a static route (or: route add default via GW)
+  route del 192.168.5.0/24                delete a route (or: route del default)
+  stats                                   counters and drop reasons
+  netstat [-l|-a]                         TCP/UDP sockets like netstat -tun (-l listeners
+                                          with SYN and accept queues, -a all)
+  ss                                      every TCP socket with its control block
+  ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
+  quit                                    stop synack
+";
+
+/// Something the caller must do after printing the text.
+pub enum Action {
+    None,
+    /// Stop synack (`quit`, `exit`, end of input).
+    Quit,
+    /// Run this ping until it is done, printing its lines.
+    Ping(PingJob),
+}
+
+pub struct Reply {
+    /// Text to print, each line ending in '\n' (may be empty).
+    pub text: String,
+    pub action: Action,
+}
+
+impl Reply {
+    fn text(text: String) -> Reply {
+        Reply { text, action: Action::None }
+    }
+}
+
+/// The prompt's state: the interface name it shows and the next ping id.
+pub struct Shell {
+    ifname: String,
+    next_ident: u16,
+}
+
+impl Shell {
+    /// `ident_base`: the first ICMP identifier for `ping` (ping(8) uses its pid).
+    pub fn new(ifname: &str, ident_base: u16) -> Shell {
+        Shell { ifname: ifname.to_string(), next_ident: ident_base }
+    }
+
+    /// Run one command line.
+    pub fn execute(&mut self, line: &str, stack: &mut Stack, now: Instant) -> Reply {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&cmd, args)) = words.split_first() else { return Reply::text(String::new()) };
+        match cmd {
+            "help" | "?" => Reply::text(HELP.to_string()),
+            "ifconfig" => Reply::text(ifconfig(&self.ifname, stack)),
+            "arp" => Reply::text(arp(stack, now)),
+            "route" => Reply::text(route(stack, args)),
+            "stats" => Reply::text(stats_text(stack.stats())),
+            "netstat" => match crate::netstat::NetstatOptions::parse(args) {
+                Ok(o) => Reply::text(crate::netstat::netstat(stack, now, o)),
+                Err(e) => Reply::text(format!("netstat: {e}\n")),
+            },
+            "ss" => Reply::text(crate::netstat::ss(stack, now)),
+            "ping" => match parse_ping(args) {
+                Ok(mut opts) => {
+                    opts.ident = self.next_ident;
+                    self.next_ident = self.next_ident.wrapping_add(1);
+                    Reply { text: String::new(), action: Action::Ping(PingJob::new(opts, now)) }
+                }
+                Err(e) => Reply::text(format!("ping: {e}\nusage: ping HOST [-c COUNT] [-s SIZE] [-i SECONDS]\n")),
+            },
+            "quit" | "exit" => Reply { text: String::new(), action: Action::Quit },
+            other => Reply::text(format!("unknown command: {other} (try help)\n")),
+        }
+    }
+}
+
+/// The `stats` text, in the fixed format tests read:
+///
+/// ```text
+/// counters:
+///   frames_rx: 12
+/// drops:
+///   ip_bad_checksum: 1
+/// ```
+///
+/// Only non-zero entries, in declaration order.
+pub fn stats_text(stats: &Stats) -> String {
+    let mut s = String::from("counters:\n");
+    for (c, n) in stats.nonzero_counters() {
+        let _ = writeln!(s, "  {}: {n}", c.name());
+    }
+    s.push_str("drops:\n");
+    for (r, n) in stats.nonzero_drops() {
+        let _ = writeln!(s, "  {}: {n}", r.name());
+    }
+    s
+}
+
+/// Like Linux `ifconfig`.
+pub fn ifconfig(ifname: &str, stack: &Stack) -> String {
+    use stack::Counter;
+    let i = stack.iface();
+    let netmask = Ipv4Addr::from(if i.prefix_len == 0 { 0 } else { u32::MAX << (32 - i.prefix_len as u32) });
+    let st = stack.stats();
+    format!(
+        "{ifname}: flags=UP,BROADCAST,RUNNING  mtu {mtu}\n\
+         \x20       inet {addr}  netmask {netmask}  broadcast {bcast}\n\
+         \x20       ether {mac}\n\
+         \x20       RX packets {rx}  TX packets {tx}  dropped {drops}\n",
+        mtu = i.mtu,
+        addr = i.addr,
+        bcast = i.broadcast,
+        mac = i.mac,
+        rx = st.get(Counter::FramesRx),
+        tx = st.get(Counter::FramesTx),
+        drops = st.total_drops(),
+    )
+}
+
+/// Like `arp -n`, with the neighbour state and queue.
+pub fn arp(stack: &Stack, now: Instant) -> String {
+    let mut entries = stack.arp_entries(now);
+    entries.sort_by_key(|e| e.ip);
+    let mut s = format!("{:<16} {:<18} {:<11} {:>8} {:>7}\n", "Address", "HWaddress", "State", "Age", "Queued");
+    if entries.is_empty() {
+        s.push_str("(empty)\n");
+    }
+    for e in entries {
+        let mac = e.mac.map_or("(incomplete)".to_string(), |m| m.to_string());
+        let age = format!("{:.1}s", e.age.as_secs_f64());
+        let _ = writeln!(s, "{:<16} {:<18} {:<11} {:>8} {:>7}", e.ip, mac, e.state.name(), age, e.pending);
+    }
+    s
+}
+
+/// `route`, `route add DEST/LEN via GW`, `route add DEST/LEN` (on-link), `route del DEST/LEN`.
+pub fn route(stack: &mut Stack, args: &[&str]) -> String {
+    let usage = "usage: route [show] | route add DEST/LEN [via GW] | route del DEST/LEN\n";
+    match args {
+        [] | ["show"] => {
+            let mut s = String::new();
+            for r in stack.routes() {
+                let _ = writeln!(s, "{r}");
+            }
+            s
+        }
+        ["add", dest, rest @ ..] => {
+            let (net, len) = match parse_prefix(dest) {
+                Ok(p) => p,
+                Err(e) => return format!("route: {e}\n{usage}"),
+            };
+            let gw = match rest {
+                [] => None,
+                ["via", gw] => match gw.parse::<Ipv4Addr>() {
+                    Ok(g) => Some(g),
+                    Err(_) => return format!("route: bad gateway {gw:?}\n{usage}"),
+                },
+                _ => return usage.to_string(),
+            };
+            match stack.route_add(Route::new(net, len, gw)) {
+                Ok(()) => String::new(),
+                Err(e) => format!("route: {}\n", e.text()),
+            }
+        }
+        ["del", dest] => {
+            let (net, len) = match parse_prefix(dest) {
+                Ok(p) => p,
+                Err(e) => return format!("route: {e}\n{usage}"),
+            };
+            match stack.route_del(net, len) {
+                Ok(()) => String::new(),
+                Err(e) => format!("route: {}\n", e.text()),
+            }
+        }
+        _ => usage.to_string(),
+    }
+}
+
+/// `192.168.5.0/24`, `10.1.2.3` (a host, /32) or `default` (0.0.0.0/0).
+pub fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    if s == "default" {
+        return Ok((Ipv4Addr::UNSPECIFIED, 0));
+    }
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => {
+            (ip, len.parse::<u8>().ok().filter(|&l| l <= 32).ok_or(format!("bad prefix length in {s:?}"))?)
+        }
+        None => (s, 32),
+    };
+    let ip = ip.parse::<Ipv4Addr>().map_err(|_| format!("bad address {s:?}"))?;
+    Ok((ip, len))
+}
+
+fn parse_ping(args: &[&str]) -> Result<PingOptions, String> {
+    let mut host = None;
+    let mut count = None;
+    let mut size = None;
+    let mut interval = None;
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        let mut value = |name: &str| it.next().copied().ok_or(format!("option {name} needs a value"));
+        match a {
+            "-c" => count = Some(value("-c")?.parse::<u32>().map_err(|_| "bad count".to_string())?),
+            "-s" => size = Some(value("-s")?.parse::<usize>().map_err(|_| "bad size".to_string())?),
+            "-i" => interval = Some(value("-i")?.parse::<f64>().map_err(|_| "bad interval".to_string())?),
+            h if host.is_none() && !h.starts_with('-') => host = Some(h),
+            other => return Err(format!("unexpected {other:?}")),
+        }
+    }
+    let host = host.ok_or("which host?")?;
+    let dst = host.parse::<Ipv4Addr>().map_err(|_| format!("{host}: not an IPv4 address (no DNS here)"))?;
+    let mut o = PingOptions::new(dst);
+    if let Some(c) = count {
+        o.count = c.clamp(1, 10_000);
+    }
+    if let Some(s) = size {
+        if s > 65_507 {
+            return Err("size too large (at most 65507)".into());
+        }
+        o.size = s;
+    }
+    if let Some(i) = interval {
+        if !(0.01..=60.0).contains(&i) {
+            return Err("interval must be between 0.01 and 60 seconds".into());
+        }
+        o.interval = Duration::from_secs_f64(i);
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stack::Config;
+
+    fn stack() -> Stack {
+        Stack::new(Config::default(), Instant::ZERO)
+    }
+
+    #[test]
+    fn stats_format_is_fixed() {
+        let mut s = stack();
+        while s.poll_transmit(Instant::ZERO).is_some() {}
+        s.handle_frame(Instant::ZERO, stack::SkBuff::from_frame(&[0u8; 5]));
+        let text = stats_text(s.stats());
+        assert_eq!(text, "counters:\n  frames_rx: 1\n  frames_tx: 1\n  arp_tx: 1\n  arp_requests_tx: 1\ndrops:\n  eth_too_short: 1\n");
+    }
+
+    #[test]
+    fn routes_add_show_del() {
+        let mut s = stack();
+        let mut sh = Shell::new("tap0", 1);
+        let r = sh.execute("route add 192.168.5.0/24 via 10.0.0.1", &mut s, Instant::ZERO);
+        assert_eq!(r.text, "");
+        let shown = sh.execute("route", &mut s, Instant::ZERO).text;
+        assert!(shown.contains("192.168.5.0/24 via 10.0.0.1"), "{shown}");
+        assert!(shown.contains("default via 10.0.0.1"), "{shown}");
+        assert_eq!(sh.execute("route del 192.168.5.0/24", &mut s, Instant::ZERO).text, "");
+        assert!(!sh.execute("route show", &mut s, Instant::ZERO).text.contains("192.168.5.0"));
+        assert!(sh.execute("route del 192.168.5.0/24", &mut s, Instant::ZERO).text.starts_with("route: "));
+        assert!(sh.execute("route add 1.2.3.0/99 via 10.0.0.1", &mut s, Instant::ZERO).text.contains("bad prefix"));
+    }
+
+    #[test]
+    fn ifconfig_arp_help_quit_unknown() {
+        let mut s = stack();
+        let mut sh = Shell::new("tap0", 1);
+        let ifc = sh.execute("ifconfig", &mut s, Instant::ZERO).text;
+        assert!(ifc.starts_with("tap0: flags="), "{ifc}");
+        assert!(ifc.contains("inet 10.0.0.2  netmask 255.255.255.0  broadcast 10.0.0.255"), "{ifc}");
+        assert!(ifc.contains("ether 02:00:00:00:00:02"), "{ifc}");
+        // Sending to an unknown neighbour makes an INCOMPLETE entry.
+        s.ping_send(Instant::ZERO, [10, 0, 0, 7].into(), 1, 1, 8).unwrap();
+        let arp = sh.execute("arp", &mut s, Instant::ZERO).text;
+        assert!(arp.lines().any(|l| l.starts_with("10.0.0.7") && l.contains("INCOMPLETE")), "{arp}");
+        assert!(sh.execute("help", &mut s, Instant::ZERO).text.contains("route add"));
+        assert!(matches!(sh.execute("quit", &mut s, Instant::ZERO).action, Action::Quit));
+        assert_eq!(sh.execute("  ", &mut s, Instant::ZERO).text, "");
+        assert!(sh.execute("frobnicate", &mut s, Instant::ZERO).text.contains("unknown command"));
+    }
+
+    #[test]
+    fn ping_parses_into_a_job() {
+        let mut s = stack();
+        let mut sh = Shell::new("tap0", 100);
+        match sh.execute("ping 10.0.0.1 -c 2 -s 100 -i 0.5", &mut s, Instant::ZERO).action {
+            Action::Ping(mut job) => {
+                assert_eq!(job.take_lines(), vec!["PING 10.0.0.1 (10.0.0.1) 100(128) bytes of data."]);
+                assert_eq!(job.poll_at(), Some(Instant::ZERO));
+            }
+            _ => panic!("expected a ping job"),
+        }
+        assert!(sh.execute("ping", &mut s, Instant::ZERO).text.contains("which host"));
+        assert!(sh.execute("ping example.com", &mut s, Instant::ZERO).text.contains("not an IPv4"));
+        assert!(sh.execute("ping 10.0.0.1 -c", &mut s, Instant::ZERO).text.contains("needs a value"));
+    }
+}
