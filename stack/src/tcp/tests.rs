@@ -1745,3 +1745,24 @@ fn segments_straddling_the_window_edges_are_trimmed() {
     assert_eq!(a.h.window, 0);
     assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1000]);
 }
+
+#[test]
+fn close_in_syn_sent_and_listen_frees_everything() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    lab.expect();
+    lab.close(h);
+    assert_eq!(lab.tcp.poll(h), PollFlags::POLLNVAL);
+    assert_eq!(lab.tcp.poll_timeout(), None);
+    // A listener with a half-open child: both go, nothing is left behind.
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    lab.expect();
+    lab.close(l);
+    lab.expect_none();
+    assert!(lab.tcp.info(lab.now).is_empty());
+    assert_eq!(lab.tcp.poll_timeout(), None);
+    let s = lab.socket();
+    lab.tcp.bind(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), &mut lab.rng).unwrap();
+}
