@@ -6,7 +6,8 @@
 //!
 //! ```text
 //!   Device (tap.rs, wire.rs, dgram.rs)    frames in and out
-//!     wrapped in middleware:              Tracer<PcapWriter<Tap>>
+//!     wrapped in middleware:              Tracer<Scripted<PcapWriter<Tap>>>
+//!                                         (faults.rs: scripted faults for labs)
 //!   NetLoop (poll_loop.rs)                poll(2) until a frame or the next
 //!                                         deadline; handle_frame,
 //!                                         handle_timeout, poll_transmit
@@ -24,6 +25,7 @@
 
 pub mod clock;
 pub mod dgram;
+pub mod faults;
 pub mod pcap;
 pub mod poll_loop;
 pub mod sim;
@@ -34,6 +36,7 @@ pub mod wire;
 
 pub use clock::Clock;
 pub use dgram::UnixDgram;
+pub use faults::{FaultEvent, FaultLog, FaultScript, Scripted};
 pub use pcap::{PcapFrame, PcapReader, PcapWriter};
 pub use poll_loop::{LoopStats, NetLoop, Wakeup};
 pub use sim::{Sim, SimError, SimHost};

@@ -169,9 +169,12 @@ impl<D: Device> NetLoop<D> {
         let readable = fds.iter().skip(dev_fd.is_some() as usize).filter(|p| ready(p)).map(|p| p.fd).collect();
 
         // Receive: with an fd, only when it polled readable (no wasted
-        // read(2) on a timer wake-up); without one, ask the device.
+        // read(2) on a timer wake-up) or the device itself asked to be
+        // polled now (a middleware holding frames, `faults::Scripted`);
+        // without one, ask the device.
         let mut frames_in = 0;
-        if dev_fd.is_none() || fds.first().is_some_and(ready) {
+        let dev_due = self.dev.poll_at().is_some_and(|t| t <= now);
+        if dev_fd.is_none() || dev_due || fds.first().is_some_and(ready) {
             while frames_in < self.budget {
                 let Some(skb) = self.dev.recv(now)? else { break };
                 self.stack.handle_frame(now, skb);

@@ -18,6 +18,7 @@
 //! sim.run_until(|s| s.stack(Side::A).ping_recv().is_some(), Duration::from_secs(5)).unwrap();
 //! ```
 
+use crate::faults::{FaultLog, FaultScript, Scripted};
 use crate::socket::Net;
 use crate::wire::{Faults, Side, Wire};
 use crate::{Device, Service};
@@ -77,6 +78,8 @@ pub struct Sim {
     now: Instant,
     nodes: [Node; 2],
     wire: Option<Wire>,
+    /// The fault reports of each side's `Scripted` port (`Sim::scripted`).
+    fault_logs: [Option<FaultLog>; 2],
     /// Clock jumps so far.
     steps: u64,
 }
@@ -91,11 +94,31 @@ impl Sim {
         sim
     }
 
+    /// Two stacks on a new wire with `faults`, each port behind a fault
+    /// script (`faults::Scripted`): `in` and `out` are seen from that side's
+    /// stack, so `script_a = "drop out tcp data #3"` drops A's third data
+    /// segment. `fault_log(side)` says what each script did.
+    pub fn scripted(a: Config, b: Config, faults: Faults, script_a: FaultScript, script_b: FaultScript) -> Sim {
+        let wire = Wire::new(faults);
+        let port_a = Scripted::new(wire.port(Side::A), script_a);
+        let port_b = Scripted::new(wire.port(Side::B), script_b);
+        let logs = [Some(port_a.log()), Some(port_b.log())];
+        let mut sim = Sim::with_devices(a, Box::new(port_a), b, Box::new(port_b), Instant::ZERO);
+        sim.wire = Some(wire);
+        sim.fault_logs = logs;
+        sim
+    }
+
+    /// The faults `side`'s script applied so far (`Sim::scripted` only).
+    pub fn fault_log(&self, side: Side) -> Option<&FaultLog> {
+        self.fault_logs[side as usize].as_ref()
+    }
+
     /// Two stacks on devices of your choice (say a `PcapWriter<WirePort>`),
     /// starting at `start`.
     pub fn with_devices(a: Config, dev_a: Box<dyn Device>, b: Config, dev_b: Box<dyn Device>, start: Instant) -> Sim {
         let node = |cfg, dev| Node { stack: Stack::new(cfg, start), dev, services: Vec::new() };
-        Sim { now: start, nodes: [node(a, dev_a), node(b, dev_b)], wire: None, steps: 0 }
+        Sim { now: start, nodes: [node(a, dev_a), node(b, dev_b)], wire: None, fault_logs: [None, None], steps: 0 }
     }
 
     pub fn now(&self) -> Instant {
