@@ -1,0 +1,273 @@
+//! The teaching tools on two whole stacks: scripted faults (`Sim::scripted`,
+//! `Scripted`), the run-time TCP tunables (`Stack::set_tcp_config`) and the
+//! RFC-cited trace.
+//!
+//! A connects to B's sink on port 5000, sends a known byte pattern and
+//! closes; B reads everything and closes when A's FIN arrives. Each side's
+//! port records every frame its stack sends and receives (a `Tracer`
+//! outside the `Scripted` device), so a test can compare what a stack sent
+//! with what the other stack got.
+
+use device::{Device, Direction, FaultLog, FaultScript, Faults, Scripted, Side, Sim, Tracer, Wire};
+use stack::{Config, Counter, DropReason, Duration, Instant, MacAddr, MsgFlags, Shutdown, SockType, Stack};
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const PORT: u16 = 5000;
+
+fn config(ip: Ipv4Addr, last: u8, seed: u64) -> Config {
+    Config { addr: ip, prefix_len: 24, gateway: None, mac: MacAddr([2, 0, 0, 0, 0, last]), seed, ..Config::default() }
+}
+
+/// Frames a stack sent and received, in order: (direction, time, bytes).
+type Frames = Rc<RefCell<Vec<(Direction, Instant, Vec<u8>)>>>;
+
+struct Lab {
+    sim: Sim,
+    frames: [Frames; 2],
+    logs: [FaultLog; 2],
+    /// What B's sink has read.
+    got: Rc<RefCell<Vec<u8>>>,
+    /// B's sink saw end of stream.
+    eof: Rc<RefCell<bool>>,
+}
+
+fn port(wire: &Wire, side: Side, script: &str) -> (Box<dyn Device>, Frames, FaultLog) {
+    let dev = Scripted::new(wire.port(side), FaultScript::parse(script).unwrap());
+    let log = dev.log();
+    let frames: Frames = Rc::default();
+    let rec = frames.clone();
+    let dev = Tracer::new(dev, move |dir, now, f: &[u8]| rec.borrow_mut().push((dir, now, f.to_vec())));
+    (Box::new(dev), frames, log)
+}
+
+/// Two stacks on a wire with 1 ms latency, each port behind a script; B
+/// runs the sink on port 5000.
+fn lab_with(script_a: &str, script_b: &str, tune: impl Fn(&mut Config)) -> Lab {
+    let wire = Wire::new(Faults { latency: Duration::from_millis(1), ..Faults::default() });
+    let (dev_a, fa, la) = port(&wire, Side::A, script_a);
+    let (dev_b, fb, lb) = port(&wire, Side::B, script_b);
+    let (mut ca, mut cb) = (config(A_IP, 1, 11), config(B_IP, 2, 22));
+    tune(&mut ca);
+    tune(&mut cb);
+    let mut sim = Sim::with_devices(ca, dev_a, cb, dev_b, Instant::ZERO);
+    let got: Rc<RefCell<Vec<u8>>> = Rc::default();
+    let eof = Rc::new(RefCell::new(false));
+    let b = sim.stack(Side::B);
+    let l = b.socket(SockType::Stream).unwrap();
+    b.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).unwrap();
+    b.listen(l, 4).unwrap();
+    let (g, e) = (got.clone(), eof.clone());
+    let mut conn = None;
+    sim.add_service(Side::B, move |st: &mut Stack, now: Instant| {
+        if conn.is_none() {
+            conn = st.accept(now, l).ok().map(|(c, _)| c);
+        }
+        let Some(c) = conn else { return };
+        let mut buf = [0u8; 65536];
+        loop {
+            match st.recv(now, c, &mut buf, MsgFlags::NONE) {
+                Ok(0) => {
+                    if !*e.borrow() {
+                        *e.borrow_mut() = true;
+                        let _ = st.close(now, c);
+                    }
+                    break;
+                }
+                Ok(n) => g.borrow_mut().extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+    });
+    Lab { sim, frames: [fa, fb], logs: [la, lb], got, eof }
+}
+
+fn lab(script_a: &str, script_b: &str) -> Lab {
+    lab_with(script_a, script_b, |_| {})
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+impl Lab {
+    /// A connects, and returns the virtual time the connection was up.
+    fn connect(&mut self) -> (stack::SocketHandle, Instant) {
+        let now = self.sim.now();
+        let a = self.sim.stack(Side::A);
+        let s = a.socket(SockType::Stream).unwrap();
+        let _ = a.connect(now, s, SocketAddrV4::new(B_IP, PORT));
+        let t = self
+            .sim
+            .run_until(
+                |sim| sim.stack(Side::A).tcp_info(Instant::ZERO).iter().any(|i| i.state == "ESTABLISHED"),
+                Duration::from_secs(30),
+            )
+            .expect("connected");
+        (s, t)
+    }
+
+    /// Send `data` over `s` (in send-buffer-sized pieces), close, and wait
+    /// for B to have read it all and both sides to be closed.
+    fn transfer(&mut self, s: stack::SocketHandle, data: &[u8]) {
+        let mut off = 0;
+        let mut closed = false;
+        let eof = self.eof.clone();
+        self.sim
+            .run_until(
+                |sim| {
+                    let now = sim.now();
+                    let a = sim.stack(Side::A);
+                    while off < data.len() {
+                        match a.send(now, s, &data[off..], MsgFlags::NONE) {
+                            Ok(n) => off += n,
+                            Err(_) => break,
+                        }
+                    }
+                    if off == data.len() && !closed {
+                        a.shutdown(now, s, Shutdown::Write).unwrap();
+                        closed = true;
+                    }
+                    *eof.borrow()
+                },
+                Duration::from_secs(120),
+            )
+            .expect("transfer completes");
+        assert_eq!(self.got.borrow().len(), data.len());
+        assert!(*self.got.borrow() == data, "byte-exact");
+    }
+
+    /// TCP segments `side` sent (or received): (flags, seq, payload length).
+    fn segments(&self, side: Side, dir: Direction) -> Vec<(u8, u32, usize)> {
+        self.frames[side as usize].borrow().iter().filter(|f| f.0 == dir).filter_map(|f| tcp_of(&f.2)).collect()
+    }
+}
+
+/// (flags, seq, payload length) of a TCP frame.
+fn tcp_of(f: &[u8]) -> Option<(u8, u32, usize)> {
+    if f.len() < 54 || f[12..14] != [8, 0] || f[23] != 6 {
+        return None;
+    }
+    let ihl = (f[14] & 15) as usize * 4;
+    let total = u16::from_be_bytes([f[16], f[17]]) as usize;
+    let t = &f[14 + ihl..];
+    let doff = (t[12] >> 4) as usize * 4;
+    Some((t[13], u32::from_be_bytes([t[4], t[5], t[6], t[7]]), total - ihl - doff))
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+// ----------------------------------------------------------- scripted faults
+
+#[test]
+fn dropping_the_third_data_segment_makes_exactly_one_retransmission() {
+    let mut lab = lab("drop out tcp data #3", "");
+    let (s, _) = lab.connect();
+    let data = pattern(20_000);
+    lab.transfer(s, &data);
+
+    let log = lab.logs[0].lines();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].starts_with("fault: drop out tcp data #3 (10.0.0.1."), "{log:?}");
+    assert!(log[0].ends_with("[.] seq 2921:4381)"), "the third MSS-sized segment: {log:?}");
+
+    // What A's stack sent: the third data segment twice (the original, which
+    // the script dropped, and one retransmission); every other once.
+    let sent: Vec<_> = lab.segments(Side::A, Direction::Out).into_iter().filter(|s| s.2 > 0).collect();
+    let third = sent[2];
+    assert_eq!(sent.iter().filter(|s| s.1 == third.1).count(), 2, "{sent:?}");
+    let mut seqs: Vec<u32> = sent.iter().map(|s| s.1).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), sent.len() - 1, "no other segment was sent twice");
+    assert_eq!(lab.sim.stack(Side::A).stats().get(Counter::TcpRetransmits), 1);
+    // B got it once, after the segments behind it (held out of order).
+    let got: Vec<_> = lab.segments(Side::B, Direction::In).into_iter().filter(|s| s.2 > 0).collect();
+    assert_eq!(got.iter().filter(|s| s.1 == third.1).count(), 1);
+    assert_eq!(got.len(), sent.len() - 1);
+}
+
+#[test]
+fn delaying_the_syn_delays_the_handshake_by_exactly_that() {
+    let (_, clean) = lab("", "").connect();
+    let mut slow = lab("", "delay in syn 500ms");
+    let (_, late) = slow.connect();
+    assert_eq!(late - clean, Duration::from_millis(500));
+    let log = slow.logs[1].lines();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].starts_with("fault: delay in syn #1: held 500ms (10.0.0.1."), "{log:?}");
+    // B saw the SYN 500 ms after A sent it (plus the wire's 1 ms).
+    let sent = lab_frame_time(&slow, Side::A, Direction::Out, SYN);
+    let got = lab_frame_time(&slow, Side::B, Direction::In, SYN);
+    assert_eq!(got - sent, Duration::from_millis(501));
+}
+
+fn lab_frame_time(lab: &Lab, side: Side, dir: Direction, flags: u8) -> Instant {
+    lab.frames[side as usize]
+        .borrow()
+        .iter()
+        .find(|f| f.0 == dir && tcp_of(&f.2).is_some_and(|t| t.0 == flags))
+        .map(|f| f.1)
+        .expect("the frame")
+}
+
+#[test]
+fn a_duplicate_synack_is_answered_with_an_ack_and_ignored() {
+    let mut lab = lab("dup in synack", "");
+    let (s, _) = lab.connect();
+    lab.transfer(s, &pattern(5000));
+    assert_eq!(lab.logs[0].lines().len(), 1);
+    let got = lab.segments(Side::A, Direction::In);
+    assert_eq!(got.iter().filter(|t| t.0 == SYN | ACK).count(), 2, "A received the SYN-ACK twice");
+    // RFC 9293 §3.10.7.4 step 1: the copy is not acceptable (it is before
+    // RCV.NXT): dropped, and answered with an ACK.
+    let a = lab.sim.stack(Side::A);
+    assert_eq!(a.stats().drops(DropReason::TcpNotAcceptable), 1);
+    assert_eq!(a.stats().get(Counter::TcpRetransmits), 0);
+    let sent = lab.segments(Side::A, Direction::Out);
+    assert_eq!(sent[0].0, SYN);
+    assert_eq!((sent[1].0, sent[1].2), (ACK, 0), "the handshake's ACK");
+    assert_eq!((sent[2].0, sent[2].2), (ACK, 0), "the ACK for the duplicate");
+    assert_eq!(sent[1].1, sent[2].1);
+    // B took the extra ACK as a duplicate of nothing: no drop, no reset.
+    let b = lab.sim.stack(Side::B);
+    let tcp_drops: Vec<_> = b.stats().nonzero_drops().filter(|d| d.0.name().starts_with("tcp")).collect();
+    assert_eq!(tcp_drops, vec![]);
+    assert_eq!(b.stats().get(Counter::TcpRstTx), 0);
+}
+
+#[test]
+fn reordering_out_5_6_swaps_them() {
+    let mut lab = lab("reorder out 5,6", "");
+    let (s, _) = lab.connect();
+    lab.transfer(s, &pattern(10_000));
+    let sent: Vec<Vec<u8>> =
+        lab.frames[0].borrow().iter().filter(|f| f.0 == Direction::Out).map(|f| f.2.clone()).collect();
+    let got: Vec<Vec<u8>> =
+        lab.frames[1].borrow().iter().filter(|f| f.0 == Direction::In).map(|f| f.2.clone()).collect();
+    assert_eq!(got.len(), sent.len());
+    let mut want = sent.clone();
+    want.swap(4, 5);
+    assert!(got == want, "B got A's frames in order but for the 5th and 6th, swapped");
+    let log = lab.logs[0].lines();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log[0].starts_with("fault: reorder out #5: held for the next matching frame"), "{log:?}");
+    assert!(log[1].starts_with("fault: reorder out #5: sent after #6"), "{log:?}");
+}
+
+#[test]
+fn the_sim_takes_a_script_per_side() {
+    let a = FaultScript::parse("drop out icmp #1").unwrap();
+    let mut sim = Sim::scripted(config(A_IP, 1, 1), config(B_IP, 2, 2), Faults::default(), a, FaultScript::default());
+    let now = sim.now();
+    sim.stack(Side::A).ping_send(now, B_IP, 1, 1, 8).unwrap();
+    sim.stack(Side::A).ping_send(now, B_IP, 1, 2, 8).unwrap();
+    sim.run_until(|s| s.stack(Side::A).ping_recv().is_some_and(|r| r.seq == 2), Duration::from_secs(5)).unwrap();
+    assert_eq!(sim.fault_log(Side::A).unwrap().len(), 1);
+    assert!(sim.fault_log(Side::B).unwrap().is_empty());
+    assert_eq!(sim.stack(Side::B).stats().get(Counter::IcmpEchoRequestsRx), 1);
+}
