@@ -9,3 +9,4 @@ pub mod services;
 pub mod shell;
 pub mod telnet;
 pub mod telnetd;
+pub mod tunables;

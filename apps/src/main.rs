@@ -92,6 +92,9 @@ struct IfaceArgs {
     /// Write every frame in and out to this pcap file.
     #[arg(long, value_name = "FILE")]
     pcap: Option<std::path::PathBuf>,
+    /// Scripted faults, e.g. "drop out tcp data #3; delay in syn 500ms".
+    #[arg(long, value_name = "SCRIPT", value_parser = device::FaultScript::parse, long_help = device::faults::HELP)]
+    faults: Option<device::FaultScript>,
 }
 
 #[derive(Args)]
@@ -104,6 +107,8 @@ struct UpArgs {
     /// Also print the stack's trace events under the frames.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    tcp: synack_apps::tunables::TcpFlags,
 }
 
 #[derive(Args)]
@@ -174,13 +179,19 @@ fn print_frame(dir: Direction, now: Instant, frame: &[u8]) {
     say(format!("{:>11} {} {}", now.to_string(), dir.marker(), stack::tcpdump::format_frame(frame)));
 }
 
-/// A trace event, indented under the frame that caused it.
+/// A trace event, indented under the frame that caused it, with the
+/// clause it follows: `    ↳ 10.0.0.2:23 10.0.0.1:5000: LISTEN -> SYN_RECEIVED  [RFC 9293 §3.10.7.2]`.
 fn print_event(ev: &TraceEvent) {
     if ev.rfc.is_empty() {
-        say(format!("{:>11}     {}", "", ev.text));
+        say(format!("{:>11}   ↳ {}", "", ev.text));
     } else {
-        say(format!("{:>11}     {}  [{}]", "", ev.text, ev.rfc));
+        say(format!("{:>11}   ↳ {}  [{}]", "", ev.text, ev.rfc));
     }
+}
+
+/// A scripted fault, in the frame column: `  1.234567 ! fault: drop out …`.
+fn print_fault(ev: &device::FaultEvent) {
+    say(format!("{:>11} ! {ev}", ev.at.to_string()));
 }
 
 // --------------------------------------------------------------- signals
@@ -263,11 +274,18 @@ fn stack_config(a: &IfaceArgs) -> Config {
     }
 }
 
-/// The device stack: `Tracer<PcapWriter<Tap>>`, each layer optional.
+/// The device stack: `Tracer<Scripted<PcapWriter<Tap>>>`, each layer
+/// optional. The capture sees the wire (a frame the script drops on the way
+/// in was on the wire; one it drops on the way out never was); the tracer
+/// sees what the stack sends and receives.
 fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> io::Result<Box<dyn Device>> {
     let mut dev: Box<dyn Device> = Box::new(tap);
     if let Some(path) = &a.pcap {
         dev = Box::new(PcapWriter::create(dev, path, clock.wall_epoch())?);
+    }
+    if let Some(script) = a.faults.clone().filter(|s| !s.is_empty()) {
+        say(format!("faults: {script}"));
+        dev = Box::new(device::Scripted::new(dev, script).on_fault(print_fault));
     }
     if trace_frames {
         dev = Box::new(Tracer::new(dev, print_frame));
@@ -314,6 +332,7 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
             None
         }
     };
+    a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 

@@ -16,6 +16,7 @@
 //! netstat [-l|-a]                       sockets, like netstat -tun
 //! ss                                    TCP control blocks, like ss -tni
 //! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
+//! set [KNOB VALUE]                      TCP tunables for labs (tunables.rs)
 //! quit                                  stop synack
 //! ```
 
@@ -38,6 +39,8 @@ commands:
                                           with SYN and accept queues, -a all)
   ss                                      every TCP socket with its control block
   ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
+  set                                     TCP tunables: nagle, delack, msl, rto, sndbuf,
+                                          rcvbuf, backlog (set nagle off, set msl 5s, …)
   quit                                    stop synack
 ";
 
@@ -97,6 +100,9 @@ impl Shell {
                 }
                 Err(e) => Reply::text(format!("ping: {e}\nusage: ping HOST [-c COUNT] [-s SIZE] [-i SECONDS]\n")),
             },
+            "set" => {
+                Reply::text(crate::tunables::set(stack, args).unwrap_or_else(|e| format!("set: {}\n", e.trim_end())))
+            }
             "quit" | "exit" => Reply { text: String::new(), action: Action::Quit },
             other => Reply::text(format!("unknown command: {other} (try help)\n")),
         }
@@ -306,6 +312,26 @@ mod tests {
         assert!(matches!(sh.execute("quit", &mut s, Instant::ZERO).action, Action::Quit));
         assert_eq!(sh.execute("  ", &mut s, Instant::ZERO).text, "");
         assert!(sh.execute("frobnicate", &mut s, Instant::ZERO).text.contains("unknown command"));
+    }
+
+    #[test]
+    fn set_shows_and_changes_tunables() {
+        let mut s = stack();
+        let mut sh = Shell::new("tap0", 1);
+        let shown = sh.execute("set", &mut s, Instant::ZERO).text;
+        assert!(shown.starts_with("TCP tunables"), "{shown}");
+        assert!(shown.contains("  delack   on "), "{shown}");
+        assert_eq!(
+            sh.execute("set delack off", &mut s, Instant::ZERO).text,
+            "delack off: every segment is ACKed at once\n"
+        );
+        assert!(!s.tcp_config().delayed_ack);
+        assert_eq!(
+            sh.execute("set msl 5x", &mut s, Instant::ZERO).text,
+            "set: \"5x\": a duration wants a unit, like 500ms, 2s or 250us\n"
+        );
+        assert!(sh.execute("set frobs 1", &mut s, Instant::ZERO).text.starts_with("set: unknown knob \"frobs\""));
+        assert!(sh.execute("help", &mut s, Instant::ZERO).text.contains("set nagle off"));
     }
 
     #[test]

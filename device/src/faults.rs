@@ -64,6 +64,22 @@ use std::io;
 use std::os::unix::io::RawFd;
 use std::rc::Rc;
 
+/// The grammar in short, for `synack up --help`.
+pub const HELP: &str = "\
+Scripted faults, applied to the frames in and out of the stack, the same way every run.
+Rules are separated by ';' (or newlines); each is ACTION DIRECTION [SELECTORS] [COUNT]:
+  actions:    drop | delay DURATION | dup | reorder [DURATION] | corrupt
+              (reorder sends the frame after the next one the rule matches;
+              corrupt flips one bit, which a checksum should catch)
+  direction:  in (to the stack) | out (from the stack)
+  selectors:  any arp ip icmp udp tcp syn synack ack fin rst data, port N
+              (all must match; ack = pure ACK; data = TCP with payload)
+  count:      #3, #5,6, #2-4: the Nth frame this rule matches in that
+              direction (none: every match)
+  durations:  250us, 500ms, 1.5s
+Example: --faults \"drop out tcp data #3; delay in syn 500ms; reorder out 5,6; dup in synack\"
+Every fault applied prints a line: fault: drop out tcp data #3 (… seq 2921:4381)";
+
 /// How long `reorder` holds a frame when the script names no duration.
 pub const REORDER_HOLD: Duration = Duration::from_secs(1);
 /// The longest delay a script may ask for.
@@ -371,9 +387,9 @@ pub fn parse_duration(w: &str) -> Result<Duration, String> {
 /// A duration the way a script writes it.
 pub fn fmt_dur(d: Duration) -> String {
     let us = d.as_micros();
-    if us % 1_000_000 == 0 {
+    if us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
-    } else if us % 1000 == 0 {
+    } else if us.is_multiple_of(1000) {
         format!("{}ms", us / 1000)
     } else {
         format!("{us}us")

@@ -239,6 +239,18 @@ impl Stack {
     pub fn tcp(&self) -> &Tcp {
         &self.tcp
     }
+    /// The TCP tunables in force (Nagle, delayed ACK, MSL, initial RTO, buffers…).
+    pub fn tcp_config(&self) -> &TcpConfig {
+        self.tcp.config()
+    }
+    /// Change the TCP tunables at run time, for a lab's before and after.
+    /// New connections take every new value; which knobs also change
+    /// existing connections is listed at `Tcp::set_config`.
+    pub fn set_tcp_config(&mut self, mut cfg: TcpConfig) {
+        cfg.mss = cfg.mss.min(self.config.mtu.saturating_sub(40).max(88) as u16);
+        self.config.tcp = cfg.clone();
+        self.tcp.set_config(cfg);
+    }
 
     // -------------------------------------------------------------- ICMP echo
 

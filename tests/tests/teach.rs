@@ -271,3 +271,103 @@ fn the_sim_takes_a_script_per_side() {
     assert!(sim.fault_log(Side::B).unwrap().is_empty());
     assert_eq!(sim.stack(Side::B).stats().get(Counter::IcmpEchoRequestsRx), 1);
 }
+
+// ------------------------------------------------------------ the tunables
+
+impl Lab {
+    /// Data segments `side` sent at exactly `t`.
+    fn data_sent_at(&self, side: Side, t: Instant) -> usize {
+        self.frames[side as usize]
+            .borrow()
+            .iter()
+            .filter(|f| f.0 == Direction::Out && f.1 == t && tcp_of(&f.2).is_some_and(|s| s.2 > 0))
+            .count()
+    }
+    /// Three one-byte writes at one instant; the data segments that left then.
+    fn three_small_writes(&mut self, s: stack::SocketHandle) -> usize {
+        let now = self.sim.now();
+        for b in [b"a", b"b", b"c"] {
+            self.sim.stack(Side::A).send(now, s, b, MsgFlags::NONE).unwrap();
+        }
+        self.sim.poll().unwrap();
+        self.data_sent_at(Side::A, now)
+    }
+    fn established(&mut self, side: Side) -> usize {
+        self.sim.stack(side).tcp_info(Instant::ZERO).iter().filter(|i| i.state == "ESTABLISHED").count()
+    }
+}
+
+#[test]
+fn nagle_off_reaches_new_connections_only() {
+    let mut lab = lab("", "");
+    let (old, _) = lab.connect();
+    lab.sim.run_for(Duration::from_millis(100)).unwrap();
+    let mut c = lab.sim.stack(Side::A).tcp_config().clone();
+    assert!(c.nagle);
+    c.nagle = false;
+    lab.sim.stack(Side::A).set_tcp_config(c);
+    // The connection made before keeps Nagle: one small segment in flight,
+    // the other two bytes wait for its ACK.
+    assert_eq!(lab.three_small_writes(old), 1);
+    lab.sim.run_for(Duration::from_millis(100)).unwrap();
+
+    // A new connection has TCP_NODELAY: three segments at once.
+    let now = lab.sim.now();
+    let s = lab.sim.stack(Side::A).socket(SockType::Stream).unwrap();
+    let _ = lab.sim.stack(Side::A).connect(now, s, SocketAddrV4::new(B_IP, PORT));
+    lab.sim
+        .run_until(|sim| sim.stack(Side::A).poll_socket(s).contains(stack::PollFlags::POLLOUT), Duration::from_secs(5))
+        .unwrap();
+    lab.sim.run_for(Duration::from_millis(100)).unwrap();
+    assert_eq!(lab.established(Side::A), 2);
+    assert_eq!(lab.three_small_writes(s), 3);
+}
+
+#[test]
+fn delack_off_acks_at_once_on_an_existing_connection() {
+    let mut lab = lab("", "");
+    let (s, _) = lab.connect();
+    lab.sim.run_for(Duration::from_millis(100)).unwrap();
+    // B's pure ACKs after its data segment in: how long after.
+    let ack_delay = |lab: &mut Lab| {
+        lab.sim.run_for(Duration::from_millis(100)).unwrap();
+        let now = lab.sim.now();
+        lab.sim.stack(Side::A).send(now, s, b"x", MsgFlags::NONE).unwrap();
+        lab.sim.run_for(Duration::from_millis(200)).unwrap();
+        let frames = lab.frames[1].borrow();
+        let rx =
+            frames.iter().rev().find(|f| f.0 == Direction::In && tcp_of(&f.2).is_some_and(|t| t.2 == 1)).unwrap().1;
+        let ack = frames
+            .iter()
+            .find(|f| f.0 == Direction::Out && f.1 >= rx && tcp_of(&f.2).is_some_and(|t| t.0 == ACK))
+            .unwrap()
+            .1;
+        ack - rx
+    };
+    // The first byte read opens the window past the SYN's 64 KiB: that
+    // window update goes at once. From then on a lone segment waits.
+    ack_delay(&mut lab);
+    assert_eq!(
+        ack_delay(&mut lab),
+        Duration::from_millis(40),
+        "RFC 1122 §4.2.3.2: a lone segment waits for the delayed-ACK timer"
+    );
+    let mut c = lab.sim.stack(Side::B).tcp_config().clone();
+    c.delayed_ack = false;
+    lab.sim.stack(Side::B).set_tcp_config(c);
+    assert_eq!(ack_delay(&mut lab), Duration::ZERO, "delack off: every segment ACKed at once, on the same connection");
+}
+
+#[test]
+fn a_short_msl_shortens_time_wait() {
+    let mut lab = lab("", "");
+    let (s, _) = lab.connect();
+    let mut c = lab.sim.stack(Side::A).tcp_config().clone();
+    c.msl = Duration::from_secs(1);
+    lab.sim.stack(Side::A).set_tcp_config(c);
+    lab.transfer(s, &pattern(3000));
+    let in_state = |sim: &mut Sim, st: &str| sim.stack(Side::A).tcp_info(Instant::ZERO).iter().any(|i| i.state == st);
+    let t1 = lab.sim.run_until(|sim| in_state(sim, "TIME_WAIT"), Duration::from_secs(5)).unwrap();
+    let t2 = lab.sim.run_until(|sim| !in_state(sim, "TIME_WAIT"), Duration::from_secs(60)).unwrap();
+    assert_eq!(t2 - t1, Duration::from_secs(2), "TIME_WAIT = 2 x MSL");
+}

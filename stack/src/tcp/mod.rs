@@ -221,6 +221,43 @@ impl Tcp {
         &self.config
     }
 
+    /// Change the tunables at run time (the prompt's `set`, like writing a
+    /// `net.ipv4.tcp_*` sysctl). Each knob takes effect where it is read:
+    ///
+    /// - at once, on every connection: `delayed_ack` and its timeout,
+    ///   `rto_min`/`rto_max`, the retry limits, keepalive times, `cork_timeout`;
+    /// - on connections that *enter* TIME_WAIT (or FIN_WAIT_2) from now on:
+    ///   `msl`, `fin_timeout`;
+    /// - on new sockets only: `nagle` (an existing socket keeps its
+    ///   TCP_NODELAY), `rto_initial`, `sndbuf`, `rcvbuf`, and on the next
+    ///   SYN: `mss`, `window_scaling`, `init_cwnd_segs`.
+    ///
+    /// A passive connection is made from its listener (it inherits the
+    /// listener's buffers and Nagle setting, as in Linux): listeners that
+    /// still have the old defaults take the new ones, so the connections
+    /// they accept from now on get them too. A listener whose SO_SNDBUF,
+    /// SO_RCVBUF or TCP_NODELAY the application set to something else
+    /// keeps it.
+    pub fn set_config(&mut self, config: TcpConfig) {
+        let mut config = config;
+        config.sndbuf = config.sndbuf.clamp(MIN_BUF, MAX_BUF);
+        config.rcvbuf = config.rcvbuf.clamp(MIN_BUF, MAX_BUF);
+        let old = std::mem::replace(&mut self.config, config);
+        let new = &self.config;
+        for sk in self.socks.iter_mut().flatten().filter(|s| s.listen.is_some()) {
+            if sk.sndbuf == old.sndbuf {
+                sk.sndbuf = new.sndbuf;
+            }
+            if sk.rcvbuf == old.rcvbuf {
+                sk.rcvbuf = new.rcvbuf;
+            }
+            // nodelay is the opposite of nagle: still the old default?
+            if sk.nodelay != old.nagle {
+                sk.nodelay = !new.nagle;
+            }
+        }
+    }
+
     // ------------------------------------------------------------ the table
 
     fn user(&self, h: usize) -> Result<&TcpSock, Errno> {
