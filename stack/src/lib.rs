@@ -79,8 +79,11 @@ pub struct Cx<'a> {
 
 impl Cx<'_> {
     /// Count and trace a dropped packet (the kernel's `kfree_skb_reason`).
+    /// `rfc` is the clause that decided it; empty: the reason's own
+    /// (`DropReason::rfc`).
     pub fn drop_packet(&mut self, reason: DropReason, rfc: &'static str, what: impl FnOnce() -> String) {
         self.stats.count_drop(reason);
+        let rfc = if rfc.is_empty() { reason.rfc() } else { rfc };
         let now = self.now;
         self.trace.emit(now, EventKind::Drop(reason), rfc, || format!("drop {}: {}", reason.name(), what()));
     }

@@ -481,7 +481,7 @@ impl Stack {
     /// Count and trace a drop; `what` only runs when tracing is on.
     fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
         self.stats.count_drop(reason);
-        self.trace.emit(now, EventKind::Drop(reason), "", || format!("drop {}: {}", reason.name(), what()));
+        self.trace.emit(now, EventKind::Drop(reason), reason.rfc(), || format!("drop {}: {}", reason.name(), what()));
     }
 
     fn check_local(&self, ip: Ipv4Addr) -> Result<(), Errno> {

@@ -96,6 +96,52 @@ pub enum DropReason {
 }
 }
 
+impl DropReason {
+    /// The clause a drop follows, for the trace (`-v`): the RFC that says
+    /// to discard such a packet, or, where discarding is our (Linux's)
+    /// policy, the RFC of the mechanism and the Linux name.
+    pub fn rfc(self) -> &'static str {
+        use DropReason::*;
+        match self {
+            EthTooShort | EthUnknownType | EthOversize => "RFC 894",
+            EthNotForUs => "IEEE 802.3 §3.2.3",
+            ArpTruncated | ArpBadHardware | ArpBadProtocol | ArpBadOpcode | ArpNotForUs => "RFC 826 Packet Reception",
+            ArpBadSender => "RFC 826, RFC 5227 §2.4",
+            ArpQueueFull => "RFC 1122 §2.3.2.2",
+            ArpUnresolved => "RFC 1122 §2.3.2.1",
+            IpTooShort | IpBadIhl | IpBadTotalLength => "RFC 791 §3.1",
+            IpBadVersion => "RFC 1122 §3.2.1.1",
+            IpBadChecksum => "RFC 1122 §3.2.1.2",
+            IpTtlZero => "RFC 1122 §3.2.1.7",
+            IpBadSource | IpNotForUs => "RFC 1122 §3.2.1.3",
+            IpBadOptions => "RFC 1122 §3.2.1.8",
+            IpUnknownProtocol => "RFC 1122 §3.2.2.1",
+            IpNoRoute => "RFC 1122 §3.3.1",
+            IpFragNeeded => "RFC 1191 §3",
+            FragTooBig | FragOverlap | FragDuplicate | FragBadLength | FragMemory => "RFC 791 §3.2",
+            FragTimeout => "RFC 1122 §3.3.2",
+            IcmpTooShort | IcmpBadChecksum => "RFC 792",
+            IcmpUnhandledType => "RFC 1122 §3.2.2",
+            IcmpRateLimited => "RFC 1812 §4.3.2.8",
+            IcmpNoPingWaiting => "RFC 792 Echo Reply",
+            UdpTooShort | UdpBadLength | UdpRcvBufFull => "RFC 768",
+            UdpBadChecksum => "RFC 1122 §4.1.3.4",
+            UdpNoSocket => "RFC 1122 §4.1.3.1",
+            TcpTooShort | TcpBadDataOffset | TcpBadChecksum | TcpBadFlags => "RFC 9293 §3.1",
+            TcpBadOptions => "RFC 9293 §3.2",
+            TcpNoSocket => "RFC 9293 §3.10.7.1",
+            TcpListenNoSyn | TcpSynQueueFull | TcpAcceptQueueFull | TcpTooManySockets => "RFC 9293 §3.10.7.2",
+            TcpSynSentNoSyn => "RFC 9293 §3.10.7.3",
+            TcpNotAcceptable => "RFC 9293 §3.10.7.4 step 1",
+            TcpRstInvalid => "RFC 5961 §3.2",
+            TcpSynInWindow => "RFC 5961 §4.2",
+            TcpAckUnsent | TcpNoAck => "RFC 9293 §3.10.7.4 step 5",
+            TcpOldAck => "RFC 5961 §5.2",
+            TcpOfoQueueFull | TcpRcvBufFull | TcpClosed => "RFC 9293 §3.10.7.4 step 7",
+        }
+    }
+}
+
 named_enum! {
 /// Things that happen and are worth counting (not drops).
 pub enum Counter {
@@ -179,5 +225,12 @@ mod tests {
         s.count_drop(DropReason::IpBadChecksum);
         assert_eq!(s.drops(DropReason::IpBadChecksum), 1);
         assert_eq!(s.nonzero_drops().collect::<Vec<_>>(), vec![(DropReason::IpBadChecksum, 1)]);
+    }
+
+    #[test]
+    fn every_drop_reason_cites_a_clause() {
+        for r in DropReason::ALL {
+            assert!(!r.rfc().is_empty(), "{r}");
+        }
     }
 }

@@ -371,3 +371,93 @@ fn a_short_msl_shortens_time_wait() {
     let t2 = lab.sim.run_until(|sim| !in_state(sim, "TIME_WAIT"), Duration::from_secs(60)).unwrap();
     assert_eq!(t2 - t1, Duration::from_secs(2), "TIME_WAIT = 2 x MSL");
 }
+
+// ---------------------------------------------------------- the RFC trace
+
+/// Events of one stack: (kind, text, clause).
+fn events(sim: &mut Sim, side: Side) -> Vec<(stack::EventKind, String, &'static str)> {
+    std::iter::from_fn(|| sim.stack(side).poll_event()).map(|e| (e.kind, e.text, e.rfc)).collect()
+}
+
+/// Each `(text, clause)` of `want` appears in `got`, in this order.
+fn assert_in_order(got: &[(stack::EventKind, String, &'static str)], want: &[(&str, &str)]) {
+    let mut at = 0;
+    for (text, rfc) in want {
+        match got[at..].iter().position(|e| e.1.contains(text) && e.2 == *rfc) {
+            Some(i) => at += i + 1,
+            None => {
+                let all: Vec<String> = got.iter().map(|e| format!("{}  [{}]", e.1, e.2)).collect();
+                panic!("{text:?} [{rfc}] not found after event {at}:\n{}", all.join("\n"));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_trace_event_cites_its_clause_and_the_story_reads_in_order() {
+    let mut lab = lab("", "");
+    lab.sim.stack(Side::A).trace_mut().set_enabled(true);
+    lab.sim.stack(Side::B).trace_mut().set_enabled(true);
+    let (s, _) = lab.connect();
+    lab.transfer(s, &pattern(10_000));
+    lab.sim.run_for(Duration::from_secs(120)).unwrap(); // TIME_WAIT ends
+    let a = events(&mut lab.sim, Side::A);
+    let b = events(&mut lab.sim, Side::B);
+    for (kind, text, rfc) in a.iter().chain(&b) {
+        assert!(!rfc.is_empty(), "{kind:?} {text:?} has no clause");
+    }
+    // The client: active open, data, active close, TIME_WAIT.
+    assert_in_order(
+        &a,
+        &[
+            ("CLOSED -> SYN_SENT", "RFC 9293 §3.10.1"),
+            ("retransmit timer set for 1000 ms", "RFC 6298 §5.1"),
+            ("SYN_SENT -> ESTABLISHED", "RFC 9293 §3.10.7.3"),
+            ("retransmit timer set", "RFC 6298 §5.1"),
+            ("ESTABLISHED -> FIN_WAIT_1", "RFC 9293 §3.10.4"),
+            ("retransmit timer cancelled: all data acknowledged", "RFC 6298 §5.2"),
+            ("FIN_WAIT_1 -> FIN_WAIT_2", "RFC 9293 §3.10.7.4 step 5"),
+            ("FIN_WAIT_2 -> TIME_WAIT", "RFC 9293 §3.10.7.4 step 8"),
+            ("time-wait timer set for 60000 ms", "RFC 9293 §3.10.7.4 step 8"),
+            ("time-wait timer fired", "RFC 9293 §3.10.8"),
+            ("TIME_WAIT -> CLOSED", "RFC 9293 §3.10.8"),
+        ],
+    );
+    // The server: the SYN queue, the accept queue, accept, passive close.
+    assert_in_order(
+        &b,
+        &[
+            ("LISTEN -> SYN_RECEIVED", "RFC 9293 §3.10.7.2"),
+            ("on the SYN queue (1/4)", "RFC 9293 §3.10.7.2"),
+            ("SYN_RECEIVED -> ESTABLISHED", "RFC 9293 §3.10.7.4 step 5"),
+            ("SYN queue -> accept queue (syn 0, accept 1/5)", "RFC 9293 §3.10.7.4 step 5"),
+            ("delayed-ack timer set for 40 ms", "RFC 1122 §4.2.3.2"),
+            ("delayed-ack timer cancelled: an ACK went out", "RFC 1122 §4.2.3.2"),
+            // The whole burst, FIN included, arrives before the sink runs.
+            ("ESTABLISHED -> CLOSE_WAIT", "RFC 9293 §3.10.7.4 step 8"),
+            ("accept queue -> accepted", "RFC 9293 §3.10.1"),
+            ("CLOSE_WAIT -> LAST_ACK", "RFC 9293 §3.10.4"),
+            ("LAST_ACK -> CLOSED", "RFC 9293 §3.10.7.4 step 5"),
+        ],
+    );
+    // Drops cite their clause too: A's gratuitous ARP is not for B.
+    assert!(b.iter().any(|e| e.1.starts_with("drop arp_not_for_us") && e.2 == "RFC 826 Packet Reception"), "{b:?}");
+}
+
+#[test]
+fn a_dropped_segment_is_traced_with_its_retransmission_clause() {
+    let mut lab = lab("drop out tcp data #3", "");
+    lab.sim.stack(Side::A).trace_mut().set_enabled(true);
+    lab.sim.stack(Side::B).trace_mut().set_enabled(true);
+    let (s, _) = lab.connect();
+    lab.transfer(s, &pattern(20_000));
+    lab.sim.run_for(Duration::from_secs(1)).unwrap();
+    let a = events(&mut lab.sim, Side::A);
+    let b = events(&mut lab.sim, Side::B);
+    assert_in_order(&b, &[("out-of-order", "RFC 9293 §3.10.7.4 step 7"), ("hole filled", "RFC 9293 §3.10.7.4 step 7")]);
+    assert_in_order(
+        &a,
+        &[("3 duplicate ACKs", "RFC 5681 §3.2"), ("retransmit seq", "RFC 5681 §3.2"), ("full ACK", "RFC 6582 §3.2")],
+    );
+    assert!(a.iter().chain(&b).all(|e| !e.2.is_empty()));
+}

@@ -36,7 +36,7 @@ impl Tcp {
         let h = match tcp_parse(src, dst, skb.data()) {
             Ok(h) => h,
             Err(reason) => {
-                return cx.drop_packet(reason, "RFC 9293 §3.1", || format!("{src} > {dst}: bad TCP header"));
+                return cx.drop_packet(reason, reason.rfc(), || format!("{src} > {dst}: bad TCP header"));
             }
         };
         let payload = &skb.data()[h.hdr_len..];
@@ -73,11 +73,11 @@ impl Tcp {
         }
         match h.ack {
             // <SEQ=SEG.ACK><CTL=RST>
-            Some(ack) => send_reset(cx, local, remote, ack, None),
+            Some(ack) => send_reset(cx, local, remote, ack, None, "RFC 9293 §3.10.7.1"),
             // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
             None => {
                 let seg_len = len + usize::from(h.syn()) + usize::from(h.fin());
-                send_reset(cx, local, remote, SeqNumber(0), Some(h.seq + seg_len));
+                send_reset(cx, local, remote, SeqNumber(0), Some(h.seq + seg_len), "RFC 9293 §3.10.7.1");
             }
         }
     }
@@ -99,7 +99,7 @@ impl Tcp {
         cx.trace.emit(now, EventKind::TcpState, "RFC 6191 §2", || {
             format!("{l} {r}: new SYN above RCV.NXT ends TIME_WAIT early")
         });
-        sk.tcp_done(cx, None);
+        sk.tcp_done_because(cx, None, "RFC 6191 §2");
         self.finish(cx, i, sk, TcpState::TimeWait);
         true
     }
@@ -116,7 +116,7 @@ impl Tcp {
         // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>.
         if let Some(ack) = h.ack {
             cx.drop_packet(DropReason::TcpListenNoSyn, RFC, || format!("{remote} > {local}: ACK to a listener"));
-            return send_reset(cx, local, remote, ack, None);
+            return send_reset(cx, local, remote, ack, None, RFC);
         }
         // Third, check for a SYN.
         if !h.syn() {
@@ -277,7 +277,12 @@ impl TcpSock {
     /// The end of a connection (`tcp_done`): CLOSED, both directions shut,
     /// timers stopped, and `err` left for the application.
     pub fn tcp_done(&mut self, cx: &mut Cx, err: Option<Errno>) {
-        self.set_state(cx, TcpState::Closed, "RFC 9293 §3.10.7.4");
+        self.tcp_done_because(cx, err, "RFC 9293 §3.10.4");
+    }
+
+    /// `tcp_done`, traced with the clause that ends the connection.
+    pub fn tcp_done_because(&mut self, cx: &mut Cx, err: Option<Errno>, rfc: &'static str) {
+        self.set_state(cx, TcpState::Closed, rfc);
         if let Some(e) = err {
             self.error = Some(e);
         }
@@ -309,7 +314,7 @@ impl TcpSock {
                 let (l, r) = (self.local, self.remote);
                 let now = cx.now;
                 cx.trace.emit(now, EventKind::Tcp, RFC, || format!("{l} {r}: RST in SYN_SENT: connection refused"));
-                self.tcp_done(cx, Some(Errno::ECONNREFUSED));
+                self.tcp_done_because(cx, Some(Errno::ECONNREFUSED), RFC);
                 return Ok(());
             }
             return Err((DropReason::TcpRstInvalid, RFC));
@@ -339,7 +344,7 @@ impl TcpSock {
                 }
             }
             self.retransmits = 0;
-            self.timers.clear(TimerKind::Retransmit);
+            self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "our SYN is acknowledged");
             self.set_state(cx, TcpState::Established, RFC);
             self.start_keepalive(cx, cfg);
             self.ack_now = true;
@@ -380,7 +385,10 @@ impl TcpSock {
         payload: &[u8],
         env: &RcvEnv,
     ) -> Result<(), Drop> {
-        const RFC: &str = "RFC 9293 §3.10.7.4";
+        const STEP1: &str = "RFC 9293 §3.10.7.4 step 1";
+        const STEP2: &str = "RFC 9293 §3.10.7.4 step 2";
+        const STEP5: &str = "RFC 9293 §3.10.7.4 step 5";
+        const STEP7: &str = "RFC 9293 §3.10.7.4 step 7";
         let seg_len = payload.len() + usize::from(h.syn()) + usize::from(h.fin());
 
         // A retransmitted SYN while we are in SYN_RECEIVED: our SYN-ACK was
@@ -419,10 +427,11 @@ impl TcpSock {
                 self.ack_now = true;
             }
             if self.state == TcpState::TimeWait && h.fin() {
-                // A retransmitted FIN in TIME_WAIT: ACK it and restart the 2 MSL timeout.
-                self.enter_time_wait(cx, cfg);
+                // A retransmitted FIN in TIME_WAIT: ACK it and restart the 2 MSL
+                // timeout (step 8, TIME-WAIT STATE).
+                self.enter_time_wait(cx, cfg, "RFC 9293 §3.10.7.4 step 8");
             }
-            return Err((DropReason::TcpNotAcceptable, RFC));
+            return Err((DropReason::TcpNotAcceptable, STEP1));
         }
         self.last_rcv = cx.now;
         self.probes_out = 0;
@@ -436,18 +445,20 @@ impl TcpSock {
             }
             let (l, r) = (self.local, self.remote);
             let now = cx.now;
-            cx.trace.emit(now, EventKind::Tcp, RFC, || format!("{l} {r}: RST in {}", self.state.rfc_name()));
+            cx.trace.emit(now, EventKind::Tcp, STEP2, || format!("{l} {r}: RST in {}", self.state.rfc_name()));
             match self.state {
                 // Passive open: "return this connection to LISTEN state" — the
                 // listener still listens; the child just goes away.
-                TcpState::SynReceived if matches!(self.owner, Owner::Child { .. }) => self.tcp_done(cx, None),
+                TcpState::SynReceived if matches!(self.owner, Owner::Child { .. }) => {
+                    self.tcp_done_because(cx, None, STEP2)
+                }
                 // Active open (simultaneous): "connection refused".
-                TcpState::SynReceived => self.tcp_done(cx, Some(Errno::ECONNREFUSED)),
+                TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNREFUSED), STEP2),
                 TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::CloseWait => {
                     // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
-                    self.tcp_done(cx, Some(Errno::ECONNRESET))
+                    self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2)
                 }
-                _ => self.tcp_done(cx, None),
+                _ => self.tcp_done_because(cx, None, STEP2),
             }
             return Ok(());
         }
@@ -463,7 +474,7 @@ impl TcpSock {
 
         // ---- Fifth, check the ACK field: "if the ACK bit is off, drop the segment".
         let Some(ack) = h.ack else {
-            return Err((DropReason::TcpNoAck, RFC));
+            return Err((DropReason::TcpNoAck, STEP5));
         };
         if self.state == TcpState::SynReceived {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state".
@@ -471,18 +482,18 @@ impl TcpSock {
                 // "If the segment acknowledgment is not acceptable, form a reset
                 // segment <SEQ=SEG.ACK><CTL=RST>".
                 self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
-                return Err((DropReason::TcpAckUnsent, RFC));
+                return Err((DropReason::TcpAckUnsent, STEP5));
             }
             if env.accept_queue_full {
                 // Linux: the handshake cannot complete, the ACK is dropped and the
                 // SYN-ACK timer keeps running; a later ACK may find room.
-                return Err((DropReason::TcpAcceptQueueFull, RFC));
+                return Err((DropReason::TcpAcceptQueueFull, "RFC 9293 §3.10.7.4 step 5 (Linux: accept queue full)"));
             }
             self.snd_wnd = (h.window as usize) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = h.seq;
             self.snd_wl2 = ack;
-            self.set_state(cx, TcpState::Established, RFC);
+            self.set_state(cx, TcpState::Established, STEP5);
             self.start_keepalive(cx, cfg);
             if self.fin_queued {
                 // The application closed during the handshake (RFC 9293 §3.10.4).
@@ -496,17 +507,17 @@ impl TcpSock {
             // "In addition to the processing for the ESTABLISHED state, if the
             // FIN segment is now acknowledged, then enter FIN-WAIT-2".
             TcpState::FinWait1 if self.fin_acked() => {
-                self.set_state(cx, TcpState::FinWait2, RFC);
+                self.set_state(cx, TcpState::FinWait2, STEP5);
                 if self.owner == Owner::Orphan {
                     self.timer_set(cx, TimerKind::FinWait2, cfg.fin_timeout);
                 }
             }
             // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
-            TcpState::Closing if self.fin_acked() => self.enter_time_wait(cx, cfg),
+            TcpState::Closing if self.fin_acked() => self.enter_time_wait(cx, cfg, STEP5),
             // "The only thing that can arrive in this state is an acknowledgment
             // of our FIN. If our FIN is now acknowledged, delete the TCB".
             TcpState::LastAck if self.fin_acked() => {
-                self.tcp_done(cx, None);
+                self.tcp_done_because(cx, None, STEP5);
                 return Ok(());
             }
             _ => {}
@@ -533,8 +544,8 @@ impl TcpSock {
                     // Linux `tcp_rcv_state_process`: new data for a socket the
                     // application closed cannot be delivered: reset.
                     self.send_active_reset(cx, cfg);
-                    self.tcp_done(cx, None);
-                    return Err((DropReason::TcpClosed, "RFC 9293 §3.10.7.4 seventh"));
+                    self.tcp_done_because(cx, None, STEP7);
+                    return Err((DropReason::TcpClosed, STEP7));
                 }
                 fin_in_order = self.tcp_data_queue(cx, cfg, h.seq, text, fin);
             }
@@ -554,7 +565,7 @@ impl TcpSock {
     /// `tcp_ack`: RFC 9293 §3.10.7.4 fifth step for the synchronized states,
     /// with RTT sampling, the window update and congestion control.
     fn tcp_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, ack: SeqNumber, text: usize) -> Result<(), Drop> {
-        const RFC: &str = "RFC 9293 §3.10.7.4";
+        const RFC: &str = "RFC 9293 §3.10.7.4 step 5";
         // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then
         // send an ACK, drop the segment, and return."
         if ack.after(self.snd_max) {
@@ -580,9 +591,7 @@ impl TcpSock {
             if wnd != self.snd_wnd {
                 let (l, r, old) = (self.local, self.remote, self.snd_wnd);
                 let now = cx.now;
-                cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.10.7.4 fifth", || {
-                    format!("{l} {r}: peer window {old} -> {wnd}")
-                });
+                cx.trace.emit(now, EventKind::TcpWindow, RFC, || format!("{l} {r}: peer window {old} -> {wnd}"));
                 self.snd_wnd = wnd;
                 self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             }
@@ -621,7 +630,7 @@ impl TcpSock {
             }
             // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
             if self.snd_una == self.snd_max {
-                self.timers.clear(TimerKind::Retransmit);
+                self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "all data acknowledged");
             } else {
                 self.timers.set(TimerKind::Retransmit, cx.now + self.rto);
             }
@@ -638,7 +647,7 @@ impl TcpSock {
             self.cong_on_dupack(cx, cfg);
         }
         if self.snd_wnd > 0 && self.unsent() == 0 {
-            self.timers.clear(TimerKind::Persist);
+            self.timer_cancel(cx, TimerKind::Persist, "RFC 9293 §3.8.6.1", "the window opened");
         }
         Ok(())
     }
@@ -651,7 +660,7 @@ impl TcpSock {
             if ack.before(self.recover) {
                 // RFC 6582 §3.2 step 5, partial ACK: retransmit the next hole,
                 // deflate by the amount acked, add back one MSS.
-                self.retransmit_head(cx, cfg);
+                self.retransmit_head(cx, cfg, "RFC 6582 §3.2");
                 self.cwnd = self.cwnd.saturating_sub(acked) + if acked >= mss { mss } else { 0 };
                 self.cwnd = self.cwnd.max(mss);
                 return;
@@ -703,7 +712,7 @@ impl TcpSock {
                 format!("{l} {r}: 3 duplicate ACKs for {una}: fast retransmit, ssthresh {ss}")
             });
             // (3) retransmit the lost segment, cwnd = ssthresh + 3·SMSS.
-            self.retransmit_head(cx, cfg);
+            self.retransmit_head(cx, cfg, "RFC 5681 §3.2");
             self.cwnd = self.ssthresh + 3 * mss;
         }
     }
@@ -763,7 +772,7 @@ impl TcpSock {
         if !cfg.delayed_ack || self.rcv_unacked >= 2 * self.rcv_mss {
             self.ack_now = true;
         } else if !self.ack_now && !self.timers.is_set(TimerKind::DelayedAck) {
-            self.timers.set(TimerKind::DelayedAck, cx.now + cfg.delayed_ack_timeout);
+            self.timer_set(cx, TimerKind::DelayedAck, cfg.delayed_ack_timeout);
         }
         fin_now
     }
@@ -787,7 +796,7 @@ impl TcpSock {
         if i == j {
             if q.len() >= MAX_OFO_SEGMENTS || self.ofo_bytes + data.len() > cfg.max_ofo_bytes {
                 let (l, r) = (self.local, self.remote);
-                return cx.drop_packet(DropReason::TcpOfoQueueFull, "RFC 9293 §3.10.7.4 seventh", || {
+                return cx.drop_packet(DropReason::TcpOfoQueueFull, "RFC 9293 §3.10.7.4 step 7", || {
                     format!("{r} > {l}: out-of-order seq {seq} len {} dropped", data.len())
                 });
             }
@@ -836,7 +845,7 @@ impl TcpSock {
         let (l, r, n, b) = (self.local, self.remote, self.out_of_order_queue.len(), self.ofo_bytes);
         let now = cx.now;
         let rcv_nxt = self.rcv_nxt;
-        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 seventh", || {
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 step 7", || {
             format!("{r} > {l}: out-of-order {seq}:{end} (RCV.NXT {rcv_nxt}), queue {n} entries {b} bytes")
         });
     }
@@ -862,7 +871,7 @@ impl TcpSock {
         }
         let (l, r, rcv_nxt, left) = (self.local, self.remote, self.rcv_nxt, self.out_of_order_queue.len());
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 seventh", || {
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 step 7", || {
             format!("{r} > {l}: hole filled, RCV.NXT now {rcv_nxt}, {left} out-of-order entries left")
         });
         fin
@@ -870,7 +879,7 @@ impl TcpSock {
 
     /// `tcp_fin`: RFC 9293 §3.10.7.4 eighth step.
     fn tcp_fin(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        const RFC: &str = "RFC 9293 §3.10.7.4 eighth";
+        const RFC: &str = "RFC 9293 §3.10.7.4 step 8";
         // "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN".
         self.rcv_nxt += 1usize;
         self.shut_rcv = true;
@@ -878,17 +887,17 @@ impl TcpSock {
         match self.state {
             TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::CloseWait, RFC),
             // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter CLOSING".
-            TcpState::FinWait1 if self.fin_acked() => self.enter_time_wait(cx, cfg),
+            TcpState::FinWait1 if self.fin_acked() => self.enter_time_wait(cx, cfg, RFC),
             TcpState::FinWait1 => self.set_state(cx, TcpState::Closing, RFC),
-            TcpState::FinWait2 => self.enter_time_wait(cx, cfg),
-            TcpState::TimeWait => self.enter_time_wait(cx, cfg),
+            TcpState::FinWait2 => self.enter_time_wait(cx, cfg, RFC),
+            TcpState::TimeWait => self.enter_time_wait(cx, cfg, RFC),
             _ => {}
         }
     }
 
     /// TIME_WAIT for 2 × MSL (RFC 9293 §3.6.1), (re)started.
-    pub fn enter_time_wait(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.set_state(cx, TcpState::TimeWait, "RFC 9293 §3.10.7.4");
+    pub fn enter_time_wait(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
+        self.set_state(cx, TcpState::TimeWait, rfc);
         self.timers.clear_all();
         self.snd_buf = Default::default();
         self.timer_set(cx, TimerKind::TimeWait, cfg.msl * 2);

@@ -363,7 +363,7 @@ impl Tcp {
         let (sq, aq, bl) = (q.syn_queue.len(), q.accept_queue.len(), q.backlog);
         let local = l.local;
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4", || {
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 step 5", || {
             format!("{local}: child {child} SYN queue -> accept queue (syn {sq}, accept {aq}/{})", bl + 1)
         });
     }
@@ -650,7 +650,7 @@ impl Tcp {
                 format!("{l} {r}: close with {unread} unread bytes: RST")
             });
             sk.send_active_reset(cx, &cfg);
-            sk.tcp_done(cx, None);
+            sk.tcp_done_because(cx, None, "RFC 2525 §2.17");
         } else {
             sk.close_send_side(cx, &cfg);
             if sk.state == TcpState::FinWait2 {
@@ -845,7 +845,7 @@ impl Tcp {
             cx.trace.emit(now, EventKind::Tcp, "RFC 1122 §4.2.3.9", || {
                 format!("{l} {r}: ICMP unreachable in SYN_SENT: connection refused")
             });
-            sk.tcp_done(cx, Some(err));
+            sk.tcp_done_because(cx, Some(err), "RFC 1122 §4.2.3.9");
         } else {
             cx.trace.emit(now, EventKind::Tcp, "RFC 1122 §4.2.3.9", || format!("{l} {r}: soft error {}", err.name()));
             sk.soft_error = Some(err);

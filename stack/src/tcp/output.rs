@@ -39,8 +39,16 @@ pub fn copy_from_deque(dq: &VecDeque<u8>, off: usize, dst: &mut [u8]) {
     }
 }
 
-/// Build a segment with no socket behind it (a RST for a closed port, RFC 9293 §3.10.7.1).
-pub fn send_reset(cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, seq: SeqNumber, ack: Option<SeqNumber>) {
+/// Build a segment with no socket behind it (a RST for a closed port, RFC
+/// 9293 §3.10.7.1, or for an ACK to a listener, §3.10.7.2: `rfc` says which).
+pub fn send_reset(
+    cx: &mut Cx,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: SeqNumber,
+    ack: Option<SeqNumber>,
+    rfc: &'static str,
+) {
     let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
     let h = OutHdr {
         src_port: local.port(),
@@ -57,7 +65,7 @@ pub fn send_reset(cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, seq: S
     finish_checksum(*local.ip(), *remote.ip(), skb.data_mut());
     cx.stats.inc(Counter::TcpRstTx);
     let now = cx.now;
-    cx.trace.emit(now, EventKind::Tcp, "RFC 9293 §3.10.7.1", || {
+    cx.trace.emit(now, EventKind::Tcp, rfc, || {
         format!("{local} > {remote}: RST seq {seq} ack {}", ack.map_or("-".into(), |a| a.to_string()))
     });
     cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb });
@@ -85,9 +93,20 @@ impl TcpSock {
         self.timers.set(kind, at);
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpTimer, "RFC 6298 §5", || {
+        cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_set(), || {
             format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
         });
+    }
+
+    /// Stop a timer; traced if it was running (`why`: the clause and the reason).
+    pub fn timer_cancel(&mut self, cx: &mut Cx, kind: TimerKind, rfc: &'static str, why: &'static str) {
+        if !self.timers.is_set(kind) {
+            return;
+        }
+        self.timers.clear(kind);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, rfc, || format!("{l} {r}: {} timer cancelled: {why}", kind.name()));
     }
 
     /// `tcp_transmit_skb`: build one segment from `seq` carrying `len` bytes
@@ -120,7 +139,7 @@ impl TcpSock {
             // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
             self.ack_now = false;
             self.rcv_unacked = 0;
-            self.timers.clear(TimerKind::DelayedAck);
+            self.timer_cancel(cx, TimerKind::DelayedAck, "RFC 1122 §4.2.3.2", "an ACK went out");
         }
         if flags.has(TcpFlags::RST) {
             cx.stats.inc(Counter::TcpRstTx);
@@ -172,7 +191,8 @@ impl TcpSock {
 
     /// Send `len` bytes from `seq` (plus FIN if it is the last of the stream),
     /// updating SND.NXT/SND.MAX, Karn's timing and the RTO timer.
-    fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool) {
+    /// `rfc`: the clause that asks for it, should it be a retransmission.
+    fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool, rfc: &'static str) {
         let mut flags = TcpFlags::ACK;
         if len > 0 && seq + len == self.snd_end() {
             flags = flags | TcpFlags::PSH;
@@ -190,7 +210,7 @@ impl TcpSock {
             cx.stats.inc(Counter::TcpRetransmits);
             let (l, r) = (self.local, self.remote);
             let now = cx.now;
-            cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5", || {
+            cx.trace.emit(now, EventKind::TcpRetransmit, rfc, || {
                 format!("{l} {r}: retransmit seq {seq}:{end} ({len} bytes{})", if fin { " + FIN" } else { "" })
             });
         } else if self.rtt_seq.is_none() {
@@ -207,15 +227,15 @@ impl TcpSock {
     }
 
     /// Retransmit the first unacknowledged segment (fast retransmit, RTO),
-    /// whatever the windows say.
-    pub fn retransmit_head(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+    /// whatever the windows say. `rfc`: the clause that asks for it.
+    pub fn retransmit_head(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
         let data_end = self.snd_end();
         let len = data_end.since(self.snd_una).min(self.mss);
         let fin = self.fin_sent() && self.snd_una + len == data_end;
         if len == 0 && !fin {
             return;
         }
-        self.xmit_data(cx, cfg, self.snd_una, len, fin);
+        self.xmit_data(cx, cfg, self.snd_una, len, fin, rfc);
     }
 
     /// Whether this socket may send data now (any synchronized state before
@@ -273,11 +293,12 @@ impl TcpSock {
                 }
             }
             let seq = self.snd_nxt;
-            self.xmit_data(cx, cfg, seq, len, fin);
+            // Below SND.MAX after an RTO: go back N, in slow start (RFC 5681 §3.1).
+            self.xmit_data(cx, cfg, seq, len, fin, "RFC 5681 §3.1");
             sent_any = true;
             force = false;
             self.persist_backoff = 0;
-            self.timers.clear(TimerKind::Persist);
+            self.timer_cancel(cx, TimerKind::Persist, "RFC 9293 §3.8.6.1", "data went out");
             self.timers.clear(TimerKind::Cork);
         }
         // Data waits and nothing is in flight to bring an ACK: the persist

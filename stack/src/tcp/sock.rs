@@ -127,6 +127,26 @@ impl TimerKind {
         TimerKind::FinWait2,
         TimerKind::TimeWait,
     ];
+    /// The clause that arms this timer (for the trace).
+    pub fn rfc_set(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.1",
+            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
+            TimerKind::Persist => "RFC 9293 §3.8.6.1",
+            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
+            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
+            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
+            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
+        }
+    }
+    /// The clause that says what to do when it fires.
+    pub fn rfc_fired(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.4",
+            TimerKind::TimeWait => "RFC 9293 §3.10.8",
+            k => k.rfc_set(),
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             TimerKind::Retransmit => "retransmit",

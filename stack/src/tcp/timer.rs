@@ -33,7 +33,7 @@ impl Tcp {
                     sk.timers.clear(kind);
                     let (l, r) = (sk.local, sk.remote);
                     let now = cx.now;
-                    cx.trace.emit(now, EventKind::TcpTimer, "RFC 6298 §5", || {
+                    cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_fired(), || {
                         format!("{l} {r}: {} timer fired", kind.name())
                     });
                     sk.on_timer(cx, &self.config, kind);
@@ -63,13 +63,13 @@ impl TcpSock {
             TimerKind::FinWait2 => {
                 // Linux `tcp_fin_timeout`: an orphan waits no longer for the peer's FIN.
                 if self.state == TcpState::FinWait2 && self.owner == Owner::Orphan {
-                    self.tcp_done(cx, None);
+                    self.tcp_done_because(cx, None, TimerKind::FinWait2.rfc_fired());
                 }
             }
             TimerKind::TimeWait => {
                 // RFC 9293 §3.10.8: "If the time-wait timeout expires on a
                 // connection, delete the TCB, enter the CLOSED state".
-                self.tcp_done(cx, None);
+                self.tcp_done_because(cx, None, "RFC 9293 §3.10.8");
             }
         }
     }
@@ -86,7 +86,7 @@ impl TcpSock {
             Some(e) if self.state == TcpState::SynSent => e,
             _ => Errno::ETIMEDOUT,
         };
-        self.tcp_done(cx, Some(err));
+        self.tcp_done_because(cx, Some(err), "RFC 9293 §3.8.3");
     }
 
     /// `tcp_retransmit_timer`: RFC 6298 (5.4)-(5.6). Retransmit the earliest
@@ -106,10 +106,10 @@ impl TcpSock {
                 // A half-open child whose SYN-ACKs all went unanswered leaves the SYN queue.
                 let (l, r) = (self.local, self.remote);
                 let now = cx.now;
-                cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.2", || {
+                cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.8.3", || {
                     format!("{l} {r}: no ACK after {limit} SYN-ACK retransmissions: dropped from the SYN queue")
                 });
-                self.tcp_done(cx, None);
+                self.tcp_done_because(cx, None, "RFC 9293 §3.8.3");
             } else {
                 self.give_up(cx, "retransmissions");
             }
@@ -145,7 +145,7 @@ impl TcpSock {
                 self.recover = self.snd_max;
                 // Go back N: resend from SND.UNA as ACKs return.
                 self.snd_nxt = self.snd_una;
-                self.retransmit_head(cx, cfg);
+                self.retransmit_head(cx, cfg, "RFC 6298 §5.4");
             }
         }
         if !self.timers.is_set(TimerKind::Retransmit) {
