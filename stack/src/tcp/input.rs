@@ -767,11 +767,12 @@ impl TcpSock {
             fin_now |= self.ofo_pull(cx);
         }
         // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second
-        // full-sized segment, otherwise within the delayed-ACK timeout.
+        // full-sized segment, otherwise within the delayed-ACK timeout. An
+        // in-order FIN is ACKed at once (step 8): no timer for it.
         self.rcv_unacked += data.len();
         if !cfg.delayed_ack || self.rcv_unacked >= 2 * self.rcv_mss {
             self.ack_now = true;
-        } else if !self.ack_now && !self.timers.is_set(TimerKind::DelayedAck) {
+        } else if !self.ack_now && !fin_now && !self.timers.is_set(TimerKind::DelayedAck) {
             self.timer_set(cx, TimerKind::DelayedAck, cfg.delayed_ack_timeout);
         }
         fin_now
