@@ -167,7 +167,7 @@ pub struct Netns {
 
 impl Netns {
     /// `ip netns add synack-t-<pid>-<n>`, with its loopback up.
-    pub fn new() -> Netns {
+    pub fn create() -> Netns {
         let n = NETNS_SEQ.fetch_add(1, Ordering::Relaxed);
         let name = format!("synack-t-{}-{n}", std::process::id());
         let mut c = Command::new("ip");

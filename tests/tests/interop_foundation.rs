@@ -19,7 +19,7 @@ const T: Duration = Duration::from_secs(20);
 /// router solicitations do not mix into the counts.
 fn synack_ns(extra: &[&str]) -> (Netns, Synack) {
     require_tool("ip");
-    let ns = Netns::new();
+    let ns = Netns::create();
     let v6 = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
     assert!(v6.success(), "{}", v6.text());
     let mut args = vec!["--quiet"];
@@ -90,7 +90,7 @@ fn synack_pings_the_host() {
     if !interop_allowed("synack_pings_the_host") {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::create();
     let mut p = Synack::spawn(&ns, &["ping", "10.0.0.1", "-c", "3", "-i", "0.2"]);
     let (status, killed) = p.wait_exit(T);
     let out = p.output();
@@ -175,7 +175,7 @@ fn pcap_is_clean_in_tshark_and_matches_tcpdump() {
     require_tool("tshark");
     require_tool("tcpdump");
     require_tool("nc");
-    let ns = Netns::new();
+    let ns = Netns::create();
     let dir = std::env::temp_dir().join(format!("{}-pcap", ns.name()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let _cleanup = RemoveDir(dir.clone());
