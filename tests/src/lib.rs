@@ -326,10 +326,15 @@ impl Synack {
     /// Start `synack ARGS…` in `ns`, stdout and stderr collected as lines
     /// (stderr lines start with `stderr: `).
     pub fn spawn(ns: &Netns, args: &[&str]) -> Synack {
-        let mut cmd = ns.command(synack_bin(), args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // `ip netns exec` execs synack itself: the PID we get is synack's.
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn synack in {}: {e}", ns.name()));
+        Synack::spawn_command(ns.command(synack_bin(), args))
+    }
+
+    /// Any long-running process whose output a test watches (tcpdump, a
+    /// `nc -l`), with the same line collection and kill-on-Drop guard.
+    pub fn spawn_command(mut cmd: Command) -> Synack {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let shared = Arc::new((Mutex::new(Lines::default()), Condvar::new()));
         let mut readers = Vec::new();
         let out = child.stdout.take().expect("piped");
