@@ -47,7 +47,7 @@ say "cargo build --release --workspace --bins"
 cargo build --release --workspace --bins
 
 say "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --release --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 say "cargo test --release --workspace"
 cargo test --release --workspace "$@"
