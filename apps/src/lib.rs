@@ -3,7 +3,9 @@
 //! binary, the telnet server and tests share.
 
 pub mod ladder;
+pub mod netstat;
 pub mod ping;
 pub mod services;
 pub mod shell;
 pub mod telnet;
+pub mod telnetd;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::services::{ServiceConfig, Services};
 use synack_apps::shell::{self, Action, Shell};
+use synack_apps::telnetd::{TelnetServer, TELNET_PORT};
 
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
@@ -33,6 +34,35 @@ enum Cmd {
     Up(UpArgs),
     /// Set up like `up`, then ping HOST with the stack's own ICMP client.
     Ping(PingArgs),
+    /// Set up like `up`, then open a TCP connection from the stack to
+    /// HOST:PORT (like `nc`): standard input goes to the connection, the
+    /// connection to standard output.
+    Connect(ConnectArgs),
+    /// Draw the ladder (sequence) diagram of every TCP connection in a
+    /// capture: text on the terminal, or SVG with `-o FILE.svg`.
+    Ladder(LadderArgs),
+}
+
+#[derive(Args)]
+struct LadderArgs {
+    /// An Ethernet pcap file (from `synack up --pcap`, tcpdump -w, …).
+    pcap: std::path::PathBuf,
+    /// Write an SVG here instead of printing text.
+    #[arg(short = 'o', long, value_name = "FILE.svg")]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    /// The address to connect to (e.g. the host, 10.0.0.1).
+    host: Ipv4Addr,
+    /// The port to connect to.
+    port: u16,
+    #[command(flatten)]
+    iface: IfaceArgs,
+    /// Print a line per frame in and out (to standard error).
+    #[arg(long)]
+    frames: bool,
 }
 
 /// The interface: the TAP device, the host's side of it, and the stack's.
@@ -111,6 +141,8 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Up(a) => up(a),
         Cmd::Ping(a) => ping(a),
+        Cmd::Connect(a) => connect(a),
+        Cmd::Ladder(a) => ladder(a),
     };
     match r {
         Ok(code) => code,
@@ -275,6 +307,13 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     for e in errors {
         eprintln!("synack: service not started: {e}");
     }
+    let mut telnetd = match TelnetServer::start(&mut net.stack, now, TELNET_PORT, &name) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("synack: service not started: telnet on port {TELNET_PORT}: {e}");
+            None
+        }
+    };
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 
@@ -295,7 +334,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
-        let woke = net.poll_once(&fds, ping.as_ref().and_then(|p| p.poll_at()))?;
+        let wake_at =
+            stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), telnetd.as_ref().and_then(|t| t.poll_at()));
+        let woke = net.poll_once(&fds, wake_at)?;
         if let Some(e) = net.take_tx_error() {
             if !tx_error_reported {
                 eprintln!("synack: the device refused a frame: {e} (frames dropped, counting on)");
@@ -317,6 +358,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
         // Process context: the services, then the prompt's ping.
         let now = net.now();
         services.poll(&mut net.stack, now);
+        if let Some(t) = telnetd.as_mut() {
+            t.poll(&mut net.stack, now);
+        }
         if let Some(job) = ping.as_mut() {
             job.poll(&mut net.stack, now);
             for l in job.take_lines() {
@@ -364,6 +408,9 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     // stats once. Dropping the loop closes the TAP, which removes it.
     let now = net.now();
     services.close(&mut net.stack, now);
+    if let Some(t) = telnetd {
+        t.close(&mut net.stack, now);
+    }
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
     drop(net);
@@ -404,6 +451,132 @@ fn read_lines(buf: &mut Vec<u8>) -> Option<Vec<String>> {
         buf.clear(); // a line that long is not a command
     }
     Some(lines)
+}
+
+// ---------------------------------------------------------------- ladder
+
+fn ladder(a: LadderArgs) -> io::Result<ExitCode> {
+    let mut frames = Vec::new();
+    for f in device::PcapReader::open(&a.pcap)? {
+        let f = f?;
+        frames.push((f.timestamp.as_micros() as u64, f.data));
+    }
+    let conns = synack_apps::ladder::connections(&frames);
+    if conns.is_empty() {
+        eprintln!("synack ladder: no TCP segments in {}", a.pcap.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    match a.output {
+        Some(path) => {
+            std::fs::write(&path, synack_apps::ladder::render_svg(&conns))?;
+            eprintln!("synack ladder: {} connection(s) drawn to {}", conns.len(), path.display());
+        }
+        None => {
+            for c in &conns {
+                say_text(&synack_apps::ladder::render_text(c));
+                say("");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// --------------------------------------------------------------- connect
+
+fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
+    use stack::{Errno, MsgFlags, PollFlags, Shutdown, SockType};
+    let signals = Signals::install()?;
+    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let i = net.stack.iface();
+    eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
+    let now = net.now();
+    let sock = net.stack.socket(SockType::Stream).map_err(io::Error::other)?;
+    let remote = std::net::SocketAddrV4::new(a.host, a.port);
+    match net.stack.connect(now, sock, remote) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        Err(e) => return fail(&format!("connect to {remote}"), e),
+    }
+    let mut connected = false;
+    let mut stdin_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = now + Duration::from_secs(60);
+    loop {
+        // Read standard input only when its last chunk has gone into the send buffer.
+        let mut fds = vec![signals.fd()];
+        if connected && stdin_open && pending.is_empty() {
+            fds.push(0);
+        }
+        let woke = net.poll_once(&fds, (!connected).then_some(deadline))?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+        if signals.stop_requested() {
+            break;
+        }
+        let now = net.now();
+        let ready = net.stack.poll_socket(sock);
+        if !connected {
+            if let Some(e) = net.stack.take_error(sock) {
+                return fail(&format!("connect to {remote}"), e);
+            }
+            if ready.contains(PollFlags::POLLOUT) {
+                connected = true;
+                eprintln!(
+                    "synack: connected to {remote} from {}",
+                    net.stack.getsockname(sock).map_err(io::Error::other)?
+                );
+            } else if now >= deadline {
+                return fail(&format!("connect to {remote}"), Errno::ETIMEDOUT);
+            }
+            continue;
+        }
+        if woke.readable.contains(&0) {
+            match io::stdin().lock().read(&mut buf) {
+                Ok(0) => {
+                    stdin_open = false;
+                    let _ = net.stack.shutdown(now, sock, Shutdown::Write); // half-close: keep reading
+                }
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !pending.is_empty() {
+            match net.stack.send(now, sock, &pending, MsgFlags::NONE) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(Errno::EAGAIN) => {}
+                Err(e) => return fail("send", e),
+            }
+        }
+        loop {
+            match net.stack.recv(now, sock, &mut buf, MsgFlags::NONE) {
+                Ok(0) => {
+                    let _ = net.stack.close(now, sock);
+                    net.transmit(now);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(n) => {
+                    let mut out = io::stdout().lock();
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(e) => return fail("recv", e),
+            }
+        }
+    }
+    let now = net.now();
+    let _ = net.stack.close(now, sock);
+    net.transmit(now);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(what: &str, e: stack::Errno) -> io::Result<ExitCode> {
+    eprintln!("synack: {what}: {}", e.text());
+    Ok(ExitCode::FAILURE)
 }
 
 // ------------------------------------------------------------------ ping

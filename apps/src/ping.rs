@@ -111,7 +111,7 @@ impl PingJob {
         if self.done {
             return;
         }
-        while let Some(r) = stack.ping_recv() {
+        while let Some(r) = stack.ping_recv_for(self.opts.ident) {
             self.on_reply(&r);
         }
         if self.sent < self.opts.count && now >= self.next_send {

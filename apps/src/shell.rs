@@ -13,6 +13,8 @@
 //! route add 192.168.5.0/24 via 10.0.0.1 a static route (or: route add default via …)
 //! route del 192.168.5.0/24              remove one
 //! stats                                 counters and drop reasons
+//! netstat [-l|-a]                       sockets, like netstat -tun
+//! ss                                    TCP control blocks, like ss -tni
 //! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
 //! quit                                  stop synack
 //! ```
@@ -32,6 +34,9 @@ commands:
   route add 192.168.5.0/24 via 10.0.0.1   add a static route (or: route add default via GW)
   route del 192.168.5.0/24                delete a route (or: route del default)
   stats                                   counters and drop reasons
+  netstat [-l|-a]                         TCP/UDP sockets like netstat -tun (-l listeners
+                                          with SYN and accept queues, -a all)
+  ss                                      every TCP socket with its control block
   ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
   quit                                    stop synack
 ";
@@ -79,6 +84,11 @@ impl Shell {
             "arp" => Reply::text(arp(stack, now)),
             "route" => Reply::text(route(stack, args)),
             "stats" => Reply::text(stats_text(stack.stats())),
+            "netstat" => match crate::netstat::NetstatOptions::parse(args) {
+                Ok(o) => Reply::text(crate::netstat::netstat(stack, now, o)),
+                Err(e) => Reply::text(format!("netstat: {e}\n")),
+            },
+            "ss" => Reply::text(crate::netstat::ss(stack, now)),
             "ping" => match parse_ping(args) {
                 Ok(mut opts) => {
                     opts.ident = self.next_ident;

@@ -354,6 +354,102 @@ mod tests {
         sim
     }
 
+    /// B runs a TCP echo server on port 7 that answers in pieces of
+    /// `piece` bytes, one piece per 10 ms of virtual time, and closes when
+    /// the client does.
+    fn sim_with_tcp_echo(piece: usize) -> Sim {
+        let faults = Faults { latency: Duration::from_millis(1), ..Faults::default() };
+        let mut sim = Sim::new(a_cfg(), Config::default(), faults);
+        let b = sim.stack(Side::B);
+        let l = b.socket(SockType::Stream).unwrap();
+        b.bind(l, "0.0.0.0:7".parse().unwrap()).unwrap();
+        b.listen(l, 4).unwrap();
+        struct TcpEcho {
+            l: SocketHandle,
+            conns: Vec<(SocketHandle, Vec<u8>, bool)>,
+            piece: usize,
+            next: Instant,
+        }
+        impl crate::Service for TcpEcho {
+            fn poll(&mut self, st: &mut Stack, now: Instant) {
+                while let Ok((c, _)) = st.accept(now, self.l) {
+                    self.conns.push((c, Vec::new(), false));
+                }
+                let mut buf = [0u8; 65536];
+                for (c, pending, eof) in &mut self.conns {
+                    loop {
+                        match st.recv(now, *c, &mut buf, MsgFlags::NONE) {
+                            Ok(0) => *eof = true,
+                            Ok(n) => {
+                                pending.extend_from_slice(&buf[..n]);
+                                continue;
+                            }
+                            Err(_) => {}
+                        }
+                        break;
+                    }
+                    if now >= self.next && !pending.is_empty() {
+                        let n = pending.len().min(self.piece);
+                        if let Ok(sent) = st.send(now, *c, &pending[..n], MsgFlags::NONE) {
+                            pending.drain(..sent);
+                        }
+                    }
+                    if *eof && pending.is_empty() {
+                        let _ = st.close(now, *c);
+                    }
+                }
+                self.conns.retain(|(_, p, eof)| !(*eof && p.is_empty()));
+                if now >= self.next {
+                    self.next = now + Duration::from_millis(10);
+                }
+            }
+            fn poll_at(&self) -> Option<Instant> {
+                self.conns.iter().any(|c| !c.1.is_empty()).then_some(self.next)
+            }
+        }
+        sim.add_service(Side::B, TcpEcho { l, conns: Vec::new(), piece, next: Instant::ZERO });
+        sim
+    }
+
+    #[test]
+    fn tcp_partial_reads_waitall_and_eof() {
+        let mut sim = sim_with_tcp_echo(1000);
+        let mut net = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        s.connect(&mut net, B_ECHO.parse().unwrap()).expect("blocking connect completes the handshake");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        assert_eq!(s.send(&mut net, &data, MsgFlags::NONE).unwrap(), data.len());
+        // A plain recv returns as soon as some bytes are there: one 1000-byte piece.
+        let mut buf = vec![0u8; 10_000];
+        let n = s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap();
+        assert!(n > 0 && n <= 1000, "a partial read, got {n}");
+        // MSG_WAITALL waits for the whole rest, piece after piece.
+        let rest = s.recv(&mut net, &mut buf[n..], MsgFlags::MSG_WAITALL).unwrap();
+        assert_eq!(n + rest, data.len());
+        assert_eq!(buf, data);
+        // Our FIN; the server closes; recv says end of stream.
+        s.shutdown(&mut net, Shutdown::Write).unwrap();
+        assert_eq!(s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap(), 0);
+        s.close(&mut net).unwrap();
+    }
+
+    #[test]
+    fn tcp_connect_refused_and_nonblocking_connect() {
+        let mut sim = sim_with_tcp_echo(1000);
+        let mut net = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        let e = s.connect(&mut net, "10.0.0.2:9".parse().unwrap()).unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::ECONNREFUSED));
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        s.set_nonblocking(&mut net, true).unwrap();
+        let e = s.connect(&mut net, B_ECHO.parse().unwrap()).unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::EINPROGRESS));
+        let mut buf = [0u8; 8];
+        assert_eq!(s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap_err().errno(), Some(Errno::EAGAIN));
+        wait_ready(&mut net, s.handle(), PollFlags::POLLOUT, None).unwrap();
+        assert!(net.stack().take_error(s.handle()).is_none(), "connected");
+    }
+
     #[test]
     fn recvfrom_blocks_until_the_datagram_arrives() {
         let mut sim = sim_with_delayed_echo(Duration::from_secs(3));

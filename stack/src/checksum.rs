@@ -2,18 +2,37 @@
 
 use std::net::Ipv4Addr;
 
-/// Add `data` to a running 32-bit one's-complement accumulator, 16 bits at a
-/// time in network byte order; an odd final byte is padded with zero.
-pub fn add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
+/// Add `data` to a running one's-complement accumulator, 16 bits at a time
+/// in network byte order; an odd final byte is padded with zero.
+///
+/// RFC 1071 §2(B): the sum is independent of byte order and can be taken
+/// in wider words, folding the carries at the end. We add 32-bit words into
+/// a 64-bit accumulator (no carry can be lost for any packet we handle), which
+/// is several times faster than 16 bits at a time.
+pub fn add(sum: u32, data: &[u8]) -> u32 {
+    let mut acc: u64 = sum as u64;
+    let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        sum = sum.wrapping_add(u16::from_be_bytes([c[0], c[1]]) as u32);
-        if sum >= 0xffff_0000 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
+        acc += u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64;
     }
-    if let [b] = chunks.remainder() {
-        sum = sum.wrapping_add((*b as u32) << 8);
+    let rest = chunks.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for c in &mut pairs {
+        acc += u16::from_be_bytes([c[0], c[1]]) as u64;
+    }
+    if let [b] = pairs.remainder() {
+        acc += (*b as u64) << 8;
+    }
+    // Fold 64 -> 32 bits, keeping the end-around carries.
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    fold16(acc as u32)
+}
+
+/// Fold a 32-bit accumulator to 16 bits, as a `u32` that can be added to again.
+fn fold16(mut sum: u32) -> u32 {
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
     }
     sum
 }
@@ -35,9 +54,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u32 {
     let mut sum = add(0, &src.octets());
     sum = add(sum, &dst.octets());
-    sum += protocol as u32;
-    sum += len as u32;
-    sum
+    fold16(sum + protocol as u32 + len as u32)
 }
 
 /// Checksum of a UDP or TCP segment (`segment` includes its header, with the
@@ -56,6 +73,30 @@ mod tests {
         // RFC 1071 §3: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    /// The wide sum equals the plain 16-bit RFC 1071 sum, for every length
+    /// and alignment, and when continued from a previous accumulator.
+    #[test]
+    fn wide_sum_matches_reference() {
+        fn reference(sum: u32, data: &[u8]) -> u16 {
+            let mut s = sum;
+            for c in data.chunks(2) {
+                s += u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32;
+                s = (s & 0xffff) + (s >> 16);
+            }
+            !(s as u16)
+        }
+        let data: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in 0..70 {
+            for start in 0..4 {
+                let d = &data[start..start + len];
+                assert_eq!(finish(add(0, d)), reference(0, d), "len {len} start {start}");
+                assert_eq!(finish(add(0x1_2345, d)), reference(0x2346, d), "continued, len {len}");
+            }
+        }
+        assert_eq!(checksum(&[0xff; 1500]), reference(0, &[0xff; 1500]));
+        assert_eq!(checksum(&data), reference(0, &data));
     }
 
     #[test]

@@ -168,10 +168,7 @@ impl Stack {
         for reason in self.frags.expire(now) {
             self.drop_packet(now, reason, || "reassembly timer (RFC 791: 30 s)".into());
         }
-        let mut cx =
-            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
-        self.tcp.handle_timeout(&mut cx);
-        self.flush(now);
+        self.with_tcp(now, |tcp, cx| tcp.handle_timeout(cx));
     }
 
     /// The next finished frame to write to the device.
@@ -303,16 +300,7 @@ impl Stack {
         match h {
             SocketHandle::Udp(_) => Err(Errno::EOPNOTSUPP),
             SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.accept(&mut cx, i).map(|(c, peer)| (SocketHandle::Tcp(c), peer));
-                self.flush(now);
-                r
+                self.with_tcp(now, |tcp, cx| tcp.accept(cx, i)).map(|(c, peer)| (SocketHandle::Tcp(c), peer))
             }
         }
     }
@@ -323,16 +311,7 @@ impl Stack {
         let local_ip = self.source_for(*remote.ip())?;
         let r = match h {
             SocketHandle::Udp(i) => self.udp.connect(i, local_ip, remote, &mut self.rng),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                self.tcp.connect(&mut cx, i, local_ip, remote)
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.connect(cx, i, local_ip, remote)),
         };
         self.flush(now);
         r
@@ -342,18 +321,7 @@ impl Stack {
     pub fn send(&mut self, now: Instant, h: SocketHandle, buf: &[u8], flags: MsgFlags) -> Result<usize, Errno> {
         match h {
             SocketHandle::Udp(_) => self.sendto(now, h, buf, None),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.send(&mut cx, i, buf, flags);
-                self.flush(now);
-                r
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.send(cx, i, buf, flags)),
         }
     }
 
@@ -392,18 +360,7 @@ impl Stack {
     pub fn recv(&mut self, now: Instant, h: SocketHandle, buf: &mut [u8], flags: MsgFlags) -> Result<usize, Errno> {
         match h {
             SocketHandle::Udp(_) => self.recvfrom(now, h, buf, flags).map(|(n, _)| n),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.recv(&mut cx, i, buf, flags);
-                self.flush(now);
-                r
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.recv(cx, i, buf, flags)),
         }
     }
 
@@ -428,18 +385,7 @@ impl Stack {
     pub fn shutdown(&mut self, now: Instant, h: SocketHandle, how: Shutdown) -> Result<(), Errno> {
         match h {
             SocketHandle::Udp(i) => self.udp.shutdown(i, how),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.shutdown(&mut cx, i, how);
-                self.flush(now);
-                r
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.shutdown(cx, i, how)),
         }
     }
 
@@ -448,18 +394,7 @@ impl Stack {
     pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
         match h {
             SocketHandle::Udp(i) => self.udp.close(i),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.close(&mut cx, i);
-                self.flush(now);
-                r
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close(cx, i)),
         }
     }
 
@@ -480,18 +415,7 @@ impl Stack {
     pub fn setsockopt(&mut self, now: Instant, h: SocketHandle, opt: SockOpt) -> Result<(), Errno> {
         match h {
             SocketHandle::Udp(i) => self.udp.setsockopt(i, opt),
-            SocketHandle::Tcp(i) => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                let r = self.tcp.setsockopt(&mut cx, i, opt);
-                self.flush(now);
-                r
-            }
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.setsockopt(cx, i, opt)),
         }
     }
 
@@ -532,6 +456,15 @@ impl Stack {
     }
 
     // -------------------------------------------------------------- internals
+
+    /// Run one TCP call with its context, then send what it queued.
+    fn with_tcp<R>(&mut self, now: Instant, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
+        let mut cx =
+            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+        let r = f(&mut self.tcp, &mut cx);
+        self.flush(now);
+        r
+    }
 
     /// Count and trace a drop; `what` only runs when tracing is on.
     fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
@@ -691,14 +624,7 @@ impl Stack {
             IpProto::Udp => self.udp_rcv(now, &hdr, skb, to_us),
             IpProto::Tcp if to_us => {
                 self.stats.inc(Counter::TcpRx);
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                self.tcp.tcp_v4_rcv(&mut cx, hdr.src, hdr.dst, skb);
+                self.with_tcp(now, |tcp, cx| tcp.tcp_v4_rcv(cx, hdr.src, hdr.dst, skb));
             }
             IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
             IpProto::Unknown(p) => {
@@ -760,14 +686,7 @@ impl Stack {
         match quoted[9] {
             ipv4::PROTO_UDP => self.udp.icmp_error(sport, SocketAddrV4::new(dst, dport), err),
             ipv4::PROTO_TCP => {
-                let mut cx = Cx {
-                    now,
-                    stats: &mut self.stats,
-                    trace: &mut self.trace,
-                    rng: &mut self.rng,
-                    out: &mut self.l4_out,
-                };
-                self.tcp.icmp_error(&mut cx, sport, SocketAddrV4::new(dst, dport), err);
+                self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, SocketAddrV4::new(dst, dport), err));
             }
             _ => {}
         }

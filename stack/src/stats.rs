@@ -91,6 +91,8 @@ pub enum DropReason {
     TcpClosed => "tcp_socket_closed",
     TcpListenNoSyn => "tcp_listen_not_syn",
     TcpTooManySockets => "tcp_too_many_sockets",
+    TcpNoAck => "tcp_no_ack_bit",
+    TcpSynSentNoSyn => "tcp_syn_sent_not_syn",
 }
 }
 

@@ -1,13 +1,67 @@
-//! TCP (placeholder: the interface `stack.rs` calls; the TCP helper replaces
-//! this file and adds the rest of `tcp/`).
+//! TCP: the socket table, the BSD-socket-like API, and the module map.
 //!
-//! Read first: RFC 9293, RFC 6298, RFC 5681, RFC 1122 §4.2, RFC 6528.
+//! Read first: RFC 9293 (the protocol; §3.10 the event processing this code
+//! follows), RFC 6298 (retransmission timer), RFC 5681 and RFC 6582
+//! (congestion control, NewReno fast recovery), RFC 1122 §4.2 (host
+//! requirements: delayed ACK, Nagle, silly window avoidance, keepalive),
+//! RFC 6528 (initial sequence numbers), RFC 5961 (blind in-window attacks),
+//! RFC 7323 §2 (window scale).
+//!
+//! Where things live (Linux file in brackets):
+//!
+//! | file         | what                                                              |
+//! |--------------|-------------------------------------------------------------------|
+//! | `mod.rs`     | `Tcp`: socket table, demux tables, API calls (net/ipv4/tcp.c, af_inet.c, inet_connection_sock.c) |
+//! | `seq.rs`     | `SeqNumber` with wrapping `before`/`after`; RFC 6528 ISNs          |
+//! | `options.rs` | header and option parsing/writing (`tcp_parse_options`)          |
+//! | `sock.rs`    | the TCB (`struct tcp_sock`), `TcpState`, timers as data, RTO math  |
+//! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
+//! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
+//! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
+//!
+//! A socket is a `usize` handle into one table. Passive-open children live
+//! in the same table from the SYN on: first on their listener's SYN queue
+//! (SYN_RECEIVED), then on its accept queue (ESTABLISHED), and `accept`
+//! hands out their index. A closed socket stays in the table, owned by no
+//! one (`Owner::Orphan`), until the connection has finished closing.
+
+mod input;
+mod options;
+mod output;
+mod seq;
+mod sock;
+mod timer;
+
+#[cfg(test)]
+mod tests;
+
+pub use options::{TcpFlags, TcpHdr, TcpOptions};
+pub use seq::SeqNumber;
+pub use sock::TcpState;
 
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
+use crate::stats::Counter;
 use crate::time::{Duration, Instant};
-use crate::{Cx, Errno, SkBuff};
+use crate::trace::EventKind;
+use crate::{Cx, Errno};
+use output::copy_from_deque;
 use rand::rngs::StdRng;
+use rand::Rng;
+use sock::{Listener, Owner, TcpSock, TimerKind};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// RFC 9293 §3.7.1: a peer that sends no MSS option gets 536 (576 - 40).
+pub const DEFAULT_PEER_MSS: usize = 536;
+/// Linux `ip_local_port_range`.
+pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
+/// Linux `net.core.somaxconn`: `listen(backlog)` is capped here.
+pub const SOMAXCONN: usize = 4096;
+/// Out-of-order queue entries per connection (the byte bound is the window).
+pub const MAX_OFO_SEGMENTS: usize = 1024;
+/// SO_SNDBUF/SO_RCVBUF bounds (Linux doubles the value; we count payload only).
+pub const MIN_BUF: usize = 256;
+pub const MAX_BUF: usize = 16 << 20;
 
 /// TCP tunables (the kernel's `net.ipv4.tcp_*` sysctls, per stack).
 #[derive(Clone, Debug)]
@@ -16,101 +70,758 @@ pub struct TcpConfig {
     pub mss: u16,
     /// Maximum segment lifetime; TIME_WAIT lasts 2 × MSL.
     pub msl: Duration,
+    /// Default SO_SNDBUF (payload bytes).
     pub sndbuf: usize,
+    /// Default SO_RCVBUF (payload bytes).
     pub rcvbuf: usize,
+    /// `tcp_syn_retries`: SYN retransmissions before connect fails with ETIMEDOUT.
+    pub syn_retries: u32,
+    /// `tcp_synack_retries`: SYN-ACK retransmissions before a half-open child is dropped.
+    pub synack_retries: u32,
+    /// `tcp_retries2`: data retransmissions (or unanswered probes) before ETIMEDOUT.
+    pub retries2: u32,
+    /// RFC 6298 (2.4): Linux's `TCP_RTO_MIN`, 200 ms.
+    pub rto_min: Duration,
+    /// RFC 6298 (2.5): Linux's `TCP_RTO_MAX`, 120 s.
+    pub rto_max: Duration,
+    /// RFC 6298 (2.1): 1 s before any RTT sample.
+    pub rto_initial: Duration,
+    /// RFC 1122 §4.2.3.2 delayed ACKs; off = ACK every segment at once.
+    pub delayed_ack: bool,
+    /// Delayed-ACK timeout (Linux `TCP_DELACK_MIN`, 40 ms; RFC limit 500 ms).
+    pub delayed_ack_timeout: Duration,
+    /// Nagle's algorithm on new sockets (TCP_NODELAY turns it off per socket).
+    pub nagle: bool,
+    /// TCP_CORK holds a partial segment at most this long.
+    pub cork_timeout: Duration,
+    /// `tcp_max_syn_backlog`: a cap on each listener's SYN queue.
+    pub max_syn_backlog: usize,
+    /// Sockets in the table (user sockets, children, closing connections).
+    pub max_sockets: usize,
+    /// Bytes held in one connection's out-of-order queue (also bounded by SO_RCVBUF).
+    pub max_ofo_bytes: usize,
+    /// RFC 7323 window scaling offered on SYNs.
+    pub window_scaling: bool,
+    /// Initial congestion window in segments (RFC 6928: 10).
+    pub init_cwnd_segs: usize,
+    /// `tcp_fin_timeout`: an orphaned FIN_WAIT_2 lasts this long.
+    pub fin_timeout: Duration,
+    /// `tcp_keepalive_time`, `tcp_keepalive_intvl`, `tcp_keepalive_probes` (RFC 1122 §4.2.3.6).
+    pub keepalive_time: Duration,
+    pub keepalive_intvl: Duration,
+    pub keepalive_probes: u32,
 }
 
 impl Default for TcpConfig {
     fn default() -> Self {
-        TcpConfig { mss: 1460, msl: Duration::from_secs(30), sndbuf: 212_992, rcvbuf: 131_072 }
+        TcpConfig {
+            mss: 1460,
+            msl: Duration::from_secs(30),
+            sndbuf: 212_992,
+            rcvbuf: 131_072,
+            syn_retries: 6,
+            synack_retries: 5,
+            retries2: 15,
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            rto_initial: Duration::from_secs(1),
+            delayed_ack: true,
+            delayed_ack_timeout: Duration::from_millis(40),
+            nagle: true,
+            cork_timeout: Duration::from_millis(200),
+            max_syn_backlog: 256,
+            max_sockets: 4096,
+            max_ofo_bytes: 4 << 20,
+            window_scaling: true,
+            init_cwnd_segs: 10,
+            fin_timeout: Duration::from_secs(60),
+            keepalive_time: Duration::from_secs(7200),
+            keepalive_intvl: Duration::from_secs(75),
+            keepalive_probes: 9,
+        }
     }
 }
 
 /// One row of `netstat -tan` plus the `ss -ti` details.
 #[derive(Clone, Debug)]
 pub struct TcpInfo {
+    /// The application's handle, `None` for children not yet accepted and
+    /// closed (orphaned) connections.
     pub handle: Option<usize>,
+    /// netstat's spelling: ESTABLISHED, SYN_RECV, TIME_WAIT, LISTEN…
     pub state: &'static str,
+    /// RFC 9293's spelling: SYN_RECEIVED, FIN_WAIT_1…
+    pub rfc_state: &'static str,
     pub local: SocketAddrV4,
     pub remote: SocketAddrV4,
     /// Bytes received and not yet read by the application (listener: accept-queue length).
     pub recv_q: usize,
-    /// Bytes sent and not yet acknowledged (listener: backlog).
+    /// Bytes sent and not yet acknowledged plus bytes not yet sent (listener: backlog).
     pub send_q: usize,
+    /// Listener: half-open children in SYN_RECEIVED.
+    pub syn_queue: usize,
+    /// Listener: established children waiting for `accept`.
+    pub accept_queue: usize,
+    pub iss: u32,
+    pub irs: u32,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    /// Peer's window in bytes (scaled).
+    pub snd_wnd: usize,
+    pub rcv_nxt: u32,
+    /// What is left of the window we advertised.
+    pub rcv_wnd: usize,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub mss: usize,
+    pub srtt: Duration,
+    pub rttvar: Duration,
+    pub rto: Duration,
+    pub cwnd: usize,
+    pub ssthresh: usize,
+    /// Consecutive retransmission timeouts (`ss`'s `retrans:x/...` first number).
+    pub retransmits: u32,
+    /// Segments retransmitted over the life of the connection.
+    pub total_retrans: u64,
+    pub in_recovery: bool,
+    /// Bytes waiting in the out-of-order queue.
+    pub ofo_bytes: usize,
+    /// The next timer to fire, as `netstat -o` shows it: (name, time left).
+    pub timer: Option<(&'static str, Duration)>,
 }
 
+/// The TCP layer: every socket and the tables to find them.
 pub struct Tcp {
-    _config: TcpConfig,
+    config: TcpConfig,
+    /// RFC 6528's secret key, from the seeded RNG.
+    isn_key: [u64; 2],
+    socks: Vec<Option<TcpSock>>,
+    /// Established-table demux on the 4-tuple (local, remote) (`inet_ehash`).
+    conns: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    /// Listening sockets by port (`inet_lhash`).
+    listeners: HashMap<u16, usize>,
+    /// Sockets holding each local port (`inet_bind_bucket` owners).
+    ports: HashMap<u16, usize>,
 }
 
 impl Tcp {
-    pub fn new(config: TcpConfig, _rng: &mut StdRng) -> Tcp {
-        Tcp { _config: config }
+    pub fn new(config: TcpConfig, rng: &mut StdRng) -> Tcp {
+        let isn_key = [rng.gen(), rng.gen()];
+        Tcp {
+            config,
+            isn_key,
+            socks: Vec::new(),
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            ports: HashMap::new(),
+        }
     }
+
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
+    }
+
+    // ------------------------------------------------------------ the table
+
+    fn user(&self, h: usize) -> Result<&TcpSock, Errno> {
+        match self.socks.get(h) {
+            Some(Some(s)) if s.owner == Owner::User => Ok(s),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    fn user_mut(&mut self, h: usize) -> Result<&mut TcpSock, Errno> {
+        match self.socks.get_mut(h) {
+            Some(Some(s)) if s.owner == Owner::User => Ok(s),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// A free slot for a new socket, or `None` at `max_sockets`.
+    fn alloc(&mut self, sk: TcpSock) -> Option<usize> {
+        if let Some(i) = self.socks.iter().position(|s| s.is_none()) {
+            self.socks[i] = Some(sk);
+            return Some(i);
+        }
+        if self.socks.len() >= self.config.max_sockets {
+            return None;
+        }
+        self.socks.push(Some(sk));
+        Some(self.socks.len() - 1)
+    }
+
+    fn port_ref(&mut self, port: u16) {
+        *self.ports.entry(port).or_insert(0) += 1;
+    }
+
+    fn port_unref(&mut self, port: u16) {
+        if let Some(n) = self.ports.get_mut(&port) {
+            *n -= 1;
+            if *n == 0 {
+                self.ports.remove(&port);
+            }
+        }
+    }
+
+    /// `inet_csk_bind_conflict`: may socket `me` (with SO_REUSEADDR `reuse`)
+    /// bind `port`? Without SO_REUSEADDR any holder of the port conflicts,
+    /// TIME_WAIT included. With it, only a listener (or a bound socket that
+    /// did not set SO_REUSEADDR) does, so a server restarts over its old
+    /// connections in TIME_WAIT.
+    fn bind_conflict(&self, me: usize, port: u16, reuse: bool) -> bool {
+        if !self.ports.contains_key(&port) {
+            return false;
+        }
+        self.socks.iter().enumerate().any(|(i, s)| {
+            let Some(s) = s else { return false };
+            if i == me || !s.bound || s.local.port() != port {
+                return false;
+            }
+            !reuse || s.state == TcpState::Listen || (s.state == TcpState::Closed && !s.reuse_addr)
+        })
+    }
+
+    /// A random free ephemeral port (RFC 6056 algorithm 1: random start, then probe).
+    fn ephemeral_port(&self, rng: &mut StdRng) -> Result<u16, Errno> {
+        let (lo, hi) = (*EPHEMERAL_PORTS.start(), *EPHEMERAL_PORTS.end());
+        let n = (hi - lo) as u32 + 1;
+        let start = rng.gen_range(0..n);
+        (0..n).map(|k| lo + ((start + k) % n) as u16).find(|p| !self.ports.contains_key(p)).ok_or(Errno::EADDRNOTAVAIL)
+    }
+
+    /// Put a socket back after processing, and do the table work its new
+    /// state asks for: a child that completed the handshake moves from the
+    /// SYN queue to the accept queue; a connection that reached CLOSED
+    /// leaves the 4-tuple table, and is freed if no application holds it.
+    fn finish(&mut self, cx: &mut Cx, i: usize, sk: TcpSock, before: TcpState) {
+        if sk.state == TcpState::Closed {
+            let mut sk = sk;
+            if sk.hashed {
+                self.conns.remove(&(sk.local, sk.remote));
+                sk.hashed = false;
+            }
+            if sk.owner == Owner::User {
+                self.socks[i] = Some(sk);
+            } else {
+                self.socks[i] = Some(sk);
+                self.free(cx, i);
+            }
+            return;
+        }
+        let owner = sk.owner;
+        self.socks[i] = Some(sk);
+        if let Owner::Child { listener } = owner {
+            if before == TcpState::SynReceived && self.socks[i].as_ref().is_some_and(|s| s.state.is_synchronized()) {
+                self.child_established(cx, listener, i);
+            }
+        }
+    }
+
+    /// SYN queue -> accept queue (`inet_csk_complete_hashdance` + `inet_csk_reqsk_queue_add`).
+    fn child_established(&mut self, cx: &mut Cx, li: usize, child: usize) {
+        let Some(Some(l)) = self.socks.get_mut(li) else { return };
+        let Some(q) = l.listen.as_mut() else { return };
+        q.syn_queue.retain(|&c| c != child);
+        q.accept_queue.push_back(child);
+        let (sq, aq, bl) = (q.syn_queue.len(), q.accept_queue.len(), q.backlog);
+        let local = l.local;
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4", || {
+            format!("{local}: child {child} SYN queue -> accept queue (syn {sq}, accept {aq}/{})", bl + 1)
+        });
+    }
+
+    /// Remove a socket from every table and free its slot.
+    fn free(&mut self, cx: &mut Cx, i: usize) {
+        let Some(sk) = self.socks.get_mut(i).and_then(|s| s.take()) else { return };
+        if sk.hashed {
+            self.conns.remove(&(sk.local, sk.remote));
+        }
+        if sk.listen.is_some() && self.listeners.get(&sk.local.port()) == Some(&i) {
+            self.listeners.remove(&sk.local.port());
+        }
+        if sk.bound {
+            self.port_unref(sk.local.port());
+        }
+        if let Owner::Child { listener } = sk.owner {
+            if let Some(Some(l)) = self.socks.get_mut(listener) {
+                if let Some(q) = l.listen.as_mut() {
+                    let before = q.syn_queue.len() + q.accept_queue.len();
+                    q.syn_queue.retain(|&c| c != i);
+                    q.accept_queue.retain(|&c| c != i);
+                    if q.syn_queue.len() + q.accept_queue.len() != before {
+                        let (local, sq) = (l.local, q.syn_queue.len());
+                        let now = cx.now;
+                        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4", || {
+                            format!("{local}: child {i} removed from the queues (syn {sq})")
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> SeqNumber {
+        seq::isn(&self.isn_key, local, remote, now)
+    }
+
+    // ------------------------------------------------------------ socket API
+
+    /// `socket(AF_INET, SOCK_STREAM, 0)`.
     pub fn socket(&mut self) -> Result<usize, Errno> {
-        Err(Errno::EAFNOSUPPORT)
+        let sk = TcpSock::new(&self.config);
+        self.alloc(sk).ok_or(Errno::EMFILE)
     }
-    pub fn bind(&mut self, _h: usize, _addr: SocketAddrV4, _rng: &mut StdRng) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    /// `bind(2)`. Port 0 picks a free ephemeral port.
+    pub fn bind(&mut self, h: usize, addr: SocketAddrV4, rng: &mut StdRng) -> Result<(), Errno> {
+        let sk = self.user(h)?;
+        if sk.bound || sk.state != TcpState::Closed {
+            return Err(Errno::EINVAL);
+        }
+        let port = match addr.port() {
+            0 => self.ephemeral_port(rng)?,
+            p if self.bind_conflict(h, p, sk.reuse_addr) => return Err(Errno::EADDRINUSE),
+            p => p,
+        };
+        self.port_ref(port);
+        let sk = self.user_mut(h)?;
+        sk.local = SocketAddrV4::new(*addr.ip(), port);
+        sk.bound = true;
+        Ok(())
     }
-    pub fn listen(&mut self, _h: usize, _backlog: usize, _rng: &mut StdRng) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    /// `listen(2)`: LISTEN with a SYN queue and an accept queue of `backlog`
+    /// (capped at SOMAXCONN). Calling it again changes the backlog.
+    pub fn listen(&mut self, h: usize, backlog: usize, rng: &mut StdRng) -> Result<(), Errno> {
+        let backlog = backlog.min(SOMAXCONN);
+        let sk = self.user(h)?;
+        match sk.state {
+            TcpState::Listen => {
+                if let Some(l) = self.user_mut(h)?.listen.as_mut() {
+                    l.backlog = backlog;
+                }
+                return Ok(());
+            }
+            TcpState::Closed if !sk.was_connected => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if !sk.bound {
+            self.bind(h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), rng)?;
+        }
+        let port = self.user(h)?.local.port();
+        if self.listeners.contains_key(&port) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let sk = self.user_mut(h)?;
+        sk.listen = Some(Listener { backlog, ..Listener::default() });
+        sk.state = TcpState::Listen;
+        self.listeners.insert(port, h);
+        Ok(())
     }
-    pub fn accept(&mut self, _cx: &mut Cx, _h: usize) -> Result<(usize, SocketAddrV4), Errno> {
-        Err(Errno::EBADF)
+
+    /// `accept(2)`, non-blocking: the oldest established child, or `EAGAIN`.
+    pub fn accept(&mut self, cx: &mut Cx, h: usize) -> Result<(usize, SocketAddrV4), Errno> {
+        let sk = self.user_mut(h)?;
+        let local = sk.local;
+        let q = sk.listen.as_mut().ok_or(Errno::EINVAL)?;
+        let child = q.accept_queue.pop_front().ok_or(Errno::EAGAIN)?;
+        let left = q.accept_queue.len();
+        let c = self.socks[child].as_mut().ok_or(Errno::EAGAIN)?;
+        c.owner = Owner::User;
+        let peer = c.remote;
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.1", || {
+            format!("{local}: accept queue -> accepted: handle {child} from {peer} ({left} left)")
+        });
+        Ok((child, peer))
     }
-    pub fn connect(
-        &mut self,
-        _cx: &mut Cx,
-        _h: usize,
-        _local_ip: Ipv4Addr,
-        _remote: SocketAddrV4,
-    ) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    /// `connect(2)`, non-blocking: sends the SYN and returns `EINPROGRESS`;
+    /// `poll` later says POLLOUT (connected) or POLLERR (see SO_ERROR).
+    pub fn connect(&mut self, cx: &mut Cx, h: usize, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Result<(), Errno> {
+        let sk = self.user(h)?;
+        match sk.state {
+            TcpState::Closed if !sk.hashed => {}
+            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EALREADY),
+            TcpState::Listen => return Err(Errno::EINVAL),
+            _ => return Err(Errno::EISCONN),
+        }
+        if remote.ip().is_unspecified() || remote.port() == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if !sk.bound {
+            self.bind(h, SocketAddrV4::new(local_ip, 0), cx.rng)?;
+        }
+        let local = SocketAddrV4::new(local_ip, self.user(h)?.local.port());
+        if self.conns.contains_key(&(local, remote)) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let iss = self.isn(local, remote, cx.now);
+        let cfg = self.config.clone();
+        let sk = self.user_mut(h)?;
+        sk.local = local;
+        sk.remote = remote;
+        sk.error = None;
+        sk.shut_rcv = false;
+        sk.shut_snd = false;
+        sk.init_send_seq(iss);
+        sk.rcv_wscale = if cfg.window_scaling { wscale_for(sk.rcvbuf.max(cfg.rcvbuf)) } else { 0 };
+        sk.rcv_mss = cfg.mss as usize;
+        sk.hashed = true;
+        sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
+        sk.send_syn(cx, &cfg);
+        sk.rtt_seq = Some((iss + 1usize, cx.now));
+        sk.arm_rto_if_idle(cx);
+        self.conns.insert((local, remote), h);
+        cx.stats.inc(Counter::TcpActiveOpens);
+        Err(Errno::EINPROGRESS)
     }
-    pub fn send(&mut self, _cx: &mut Cx, _h: usize, _buf: &[u8], _flags: MsgFlags) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
+
+    /// `send(2)`: copy as much as fits in the send buffer, then `tcp_write_xmit`.
+    pub fn send(&mut self, cx: &mut Cx, h: usize, buf: &[u8], _flags: MsgFlags) -> Result<usize, Errno> {
+        let cfg = &self.config;
+        let sk = match self.socks.get_mut(h) {
+            Some(Some(s)) if s.owner == Owner::User => s,
+            _ => return Err(Errno::EBADF),
+        };
+        if let Some(e) = sk.error.take() {
+            return Err(e);
+        }
+        if sk.shut_snd {
+            return Err(Errno::EPIPE);
+        }
+        match sk.state {
+            TcpState::Established | TcpState::CloseWait => {}
+            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
+            _ if sk.was_connected => return Err(Errno::EPIPE),
+            _ => return Err(Errno::ENOTCONN),
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = sk.snd_space().min(buf.len());
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        sk.snd_buf.extend(&buf[..n]);
+        sk.tcp_write_xmit(cx, cfg, false);
+        Ok(n)
     }
-    pub fn recv(&mut self, _cx: &mut Cx, _h: usize, _buf: &mut [u8], _flags: MsgFlags) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
+
+    /// `recv(2)`: in-order bytes; `Ok(0)` at end of stream; `EAGAIN` if none yet.
+    pub fn recv(&mut self, cx: &mut Cx, h: usize, buf: &mut [u8], flags: MsgFlags) -> Result<usize, Errno> {
+        let cfg = &self.config;
+        let sk = match self.socks.get_mut(h) {
+            Some(Some(s)) if s.owner == Owner::User => s,
+            _ => return Err(Errno::EBADF),
+        };
+        if sk.state == TcpState::Listen {
+            return Err(Errno::ENOTCONN);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if !sk.rcv_buf.is_empty() {
+            let n = sk.rcv_buf.len().min(buf.len());
+            copy_from_deque(&sk.rcv_buf, 0, &mut buf[..n]);
+            if !flags.contains(MsgFlags::MSG_PEEK) {
+                sk.rcv_buf.drain(..n);
+                sk.window_update_after_read(cx, cfg);
+            }
+            return Ok(n);
+        }
+        if let Some(e) = sk.error.take() {
+            return Err(e);
+        }
+        if sk.shut_rcv {
+            return Ok(0);
+        }
+        match sk.state {
+            TcpState::Closed if sk.was_connected => Ok(0),
+            TcpState::Closed => Err(Errno::ENOTCONN),
+            _ => Err(Errno::EAGAIN),
+        }
     }
-    pub fn shutdown(&mut self, _cx: &mut Cx, _h: usize, _how: Shutdown) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    /// `shutdown(2)`. SHUT_WR queues our FIN after the data (half-close:
+    /// we keep receiving); SHUT_RD makes `recv` return 0.
+    pub fn shutdown(&mut self, cx: &mut Cx, h: usize, how: Shutdown) -> Result<(), Errno> {
+        let cfg = self.config.clone();
+        let sk = self.user_mut(h)?;
+        if matches!(sk.state, TcpState::Closed | TcpState::Listen) {
+            return Err(Errno::ENOTCONN);
+        }
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            sk.shut_rcv = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            let before = sk.state;
+            sk.close_send_side(cx, &cfg);
+            self.after_api(cx, h, before);
+        }
+        Ok(())
     }
-    pub fn close(&mut self, _cx: &mut Cx, _h: usize) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    /// `close(2)`: the handle is invalid afterwards. A listener drops its
+    /// queues (resetting established children); a connection with unread
+    /// data is reset (RFC 2525 §2.17, as Linux does); otherwise our FIN
+    /// goes after the queued data and the connection finishes on its own.
+    pub fn close(&mut self, cx: &mut Cx, h: usize) -> Result<(), Errno> {
+        let cfg = self.config.clone();
+        self.user(h)?;
+        let Some(mut sk) = self.socks[h].take() else { return Err(Errno::EBADF) };
+        let before = sk.state;
+        match sk.state {
+            TcpState::Listen => {
+                let q = sk.listen.take().unwrap_or_default();
+                self.listeners.remove(&sk.local.port());
+                sk.set_state(cx, TcpState::Closed, "RFC 9293 §3.10.4");
+                self.socks[h] = Some(sk);
+                for c in q.syn_queue.into_iter().chain(q.accept_queue) {
+                    if let Some(Some(child)) = self.socks.get_mut(c) {
+                        if child.state.is_synchronized() {
+                            // Linux `inet_csk_listen_stop`: unaccepted children are reset.
+                            child.send_active_reset(cx, &cfg);
+                        }
+                        child.owner = Owner::Orphan;
+                        child.tcp_done(cx, None);
+                    }
+                    self.free(cx, c);
+                }
+                self.free(cx, h);
+                return Ok(());
+            }
+            TcpState::Closed | TcpState::SynSent => {
+                if sk.state == TcpState::SynSent {
+                    sk.tcp_done(cx, None);
+                }
+                self.socks[h] = Some(sk);
+                self.free(cx, h);
+                return Ok(());
+            }
+            _ => {}
+        }
+        sk.owner = Owner::Orphan;
+        sk.shut_rcv = true;
+        if !sk.rcv_buf.is_empty() && sk.state != TcpState::TimeWait {
+            // RFC 2525 §2.17 / Linux `tcp_close`: unread data was lost, say so with a RST.
+            let unread = sk.rcv_buf.len();
+            let (l, r) = (sk.local, sk.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::Tcp, "RFC 2525 §2.17", || {
+                format!("{l} {r}: close with {unread} unread bytes: RST")
+            });
+            sk.send_active_reset(cx, &cfg);
+            sk.tcp_done(cx, None);
+        } else {
+            sk.close_send_side(cx, &cfg);
+            if sk.state == TcpState::FinWait2 {
+                let t = cfg.fin_timeout;
+                sk.timer_set(cx, TimerKind::FinWait2, t);
+            }
+        }
+        self.finish(cx, h, sk, before);
+        Ok(())
     }
-    pub fn getsockname(&self, _h: usize) -> Result<SocketAddrV4, Errno> {
-        Err(Errno::EBADF)
+
+    /// Table work after an API call changed a socket's state.
+    fn after_api(&mut self, cx: &mut Cx, h: usize, before: TcpState) {
+        if let Some(sk) = self.socks.get_mut(h).and_then(|s| s.take()) {
+            self.finish(cx, h, sk, before);
+        }
     }
-    pub fn getpeername(&self, _h: usize) -> Result<SocketAddrV4, Errno> {
-        Err(Errno::EBADF)
+
+    pub fn getsockname(&self, h: usize) -> Result<SocketAddrV4, Errno> {
+        Ok(self.user(h)?.local)
     }
-    pub fn setsockopt(&mut self, _cx: &mut Cx, _h: usize, _opt: SockOpt) -> Result<(), Errno> {
-        Err(Errno::EBADF)
+
+    pub fn getpeername(&self, h: usize) -> Result<SocketAddrV4, Errno> {
+        let sk = self.user(h)?;
+        match sk.state {
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
+            _ => Ok(sk.remote),
+        }
     }
-    pub fn getsockopt(&self, _h: usize, _name: SockOptName) -> Result<SockOpt, Errno> {
-        Err(Errno::EBADF)
+
+    pub fn setsockopt(&mut self, cx: &mut Cx, h: usize, opt: SockOpt) -> Result<(), Errno> {
+        let cfg = &self.config;
+        let sk = match self.socks.get_mut(h) {
+            Some(Some(s)) if s.owner == Owner::User => s,
+            _ => return Err(Errno::EBADF),
+        };
+        match opt {
+            SockOpt::ReuseAddr(b) => sk.reuse_addr = b,
+            SockOpt::SndBuf(n) => {
+                sk.sndbuf = n.clamp(MIN_BUF, MAX_BUF);
+            }
+            SockOpt::RcvBuf(n) => {
+                sk.rcvbuf = n.clamp(MIN_BUF, MAX_BUF);
+                if sk.state.is_synchronized() {
+                    sk.window_update_after_read(cx, cfg);
+                }
+            }
+            SockOpt::KeepAlive(b) => {
+                sk.keepalive = b;
+                if b && sk.state.is_synchronized() {
+                    let t = cfg.keepalive_time;
+                    sk.timer_set(cx, TimerKind::Keepalive, t);
+                } else if !b {
+                    sk.timers.clear(TimerKind::Keepalive);
+                }
+            }
+            SockOpt::NoDelay(b) => {
+                sk.nodelay = b;
+                if b {
+                    sk.tcp_write_xmit(cx, cfg, false);
+                }
+            }
+            SockOpt::Cork(b) => {
+                sk.cork = b;
+                if !b {
+                    // Uncorking pushes the partial segment out (Linux `tcp_push_pending_frames`).
+                    sk.timers.clear(TimerKind::Cork);
+                    sk.tcp_write_xmit(cx, cfg, true);
+                }
+            }
+            SockOpt::NonBlocking(b) => sk.nonblocking = b,
+        }
+        Ok(())
     }
-    pub fn poll(&self, _h: usize) -> PollFlags {
-        PollFlags::POLLNVAL
+
+    /// `getsockopt(2)`. `SockOptName::Error` is SO_ERROR: the pending error
+    /// comes back as `Err(e)` and is cleared (no error: `Ok(NonBlocking(_))`,
+    /// as udp.rs does).
+    pub fn getsockopt(&mut self, h: usize, name: SockOptName) -> Result<SockOpt, Errno> {
+        let sk = self.user_mut(h)?;
+        Ok(match name {
+            SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.reuse_addr),
+            SockOptName::SndBuf => SockOpt::SndBuf(sk.sndbuf),
+            SockOptName::RcvBuf => SockOpt::RcvBuf(sk.rcvbuf),
+            SockOptName::KeepAlive => SockOpt::KeepAlive(sk.keepalive),
+            SockOptName::NoDelay => SockOpt::NoDelay(sk.nodelay),
+            SockOptName::Cork => SockOpt::Cork(sk.cork),
+            SockOptName::NonBlocking => SockOpt::NonBlocking(sk.nonblocking),
+            SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.nonblocking)), Err),
+        })
     }
-    /// A segment for us: `skb.data()` starts at the TCP header. The IP layer
-    /// has checked the IP header; the TCP checksum is for TCP to check.
-    pub fn tcp_v4_rcv(&mut self, cx: &mut Cx, src: Ipv4Addr, dst: Ipv4Addr, _skb: SkBuff) {
-        cx.drop_packet(crate::DropReason::TcpNoSocket, "", || format!("{src} > {dst}: no TCP yet"));
+
+    /// `tcp_poll`, with Linux's meanings.
+    pub fn poll(&self, h: usize) -> PollFlags {
+        let Ok(sk) = self.user(h) else { return PollFlags::POLLNVAL };
+        if let Some(l) = &sk.listen {
+            return if l.accept_queue.is_empty() { PollFlags::NONE } else { PollFlags::POLLIN };
+        }
+        let mut m = PollFlags::NONE;
+        if sk.error.is_some() {
+            m |= PollFlags::POLLERR;
+        }
+        if (sk.shut_rcv && sk.shut_snd) || sk.state == TcpState::Closed {
+            m |= PollFlags::POLLHUP;
+        }
+        if sk.shut_rcv {
+            m |= PollFlags::POLLIN | PollFlags::POLLRDHUP;
+        }
+        if !matches!(sk.state, TcpState::SynSent | TcpState::SynReceived) {
+            if !sk.rcv_buf.is_empty() {
+                m |= PollFlags::POLLIN;
+            }
+            // Linux `sk_stream_is_writeable`: free space at least half of what is queued.
+            if sk.shut_snd || sk.snd_space() >= sk.snd_buf.len() / 2 && sk.snd_space() > 0 {
+                m |= PollFlags::POLLOUT;
+            }
+        }
+        m
     }
-    pub fn handle_timeout(&mut self, _cx: &mut Cx) {}
+
+    /// The next deadline over every connection's timers.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.socks.iter().flatten().filter_map(|s| s.timers.next()).min()
     }
-    pub fn info(&self, _now: Instant) -> Vec<TcpInfo> {
-        Vec::new()
+
+    /// Connections and listeners, as `netstat -tan` and `ss -ti` show them.
+    pub fn info(&self, now: Instant) -> Vec<TcpInfo> {
+        let mut v = Vec::new();
+        for (i, s) in self.socks.iter().enumerate() {
+            let Some(s) = s else { continue };
+            if s.state == TcpState::Closed {
+                continue;
+            }
+            let (recv_q, send_q, syn_queue, accept_queue) = match &s.listen {
+                Some(l) => (l.accept_queue.len(), l.backlog, l.syn_queue.len(), l.accept_queue.len()),
+                None => (s.rcv_buf.len(), s.snd_buf.len(), 0, 0),
+            };
+            let timer = TimerKind::ALL
+                .iter()
+                .filter_map(|&k| s.timers.get(k).map(|t| (k.name(), t.saturating_since(now), t)))
+                .min_by_key(|x| x.2)
+                .map(|(n, d, _)| (n, d));
+            v.push(TcpInfo {
+                handle: (s.owner == Owner::User).then_some(i),
+                state: s.state.netstat_name(),
+                rfc_state: s.state.rfc_name(),
+                local: s.local,
+                remote: s.remote,
+                recv_q,
+                send_q,
+                syn_queue,
+                accept_queue,
+                iss: s.iss.0,
+                irs: s.irs.0,
+                snd_una: s.snd_una.0,
+                snd_nxt: s.snd_nxt.0,
+                snd_wnd: s.snd_wnd,
+                rcv_nxt: s.rcv_nxt.0,
+                rcv_wnd: s.rcv_wnd(),
+                snd_wscale: s.snd_wscale,
+                rcv_wscale: s.rcv_wscale,
+                mss: s.mss,
+                srtt: Duration::from_micros(s.srtt_us),
+                rttvar: Duration::from_micros(s.rttvar_us),
+                rto: s.rto,
+                cwnd: s.cwnd,
+                ssthresh: s.ssthresh,
+                retransmits: s.retransmits,
+                total_retrans: s.total_retrans,
+                in_recovery: s.in_recovery,
+                ofo_bytes: s.ofo_bytes,
+                timer,
+            });
+        }
+        v
+    }
+
+    /// An ICMP error about a segment we sent from `local_port` to `remote`
+    /// (RFC 1122 §4.2.3.9; RFC 5927 for the cautions). Port or protocol
+    /// unreachable aborts a connect in SYN_SENT; anything else is a soft
+    /// error, reported only if the connection later times out.
+    pub fn icmp_error(&mut self, cx: &mut Cx, local_port: u16, remote: SocketAddrV4, err: Errno) {
+        let Some(&i) = self.conns.iter().find(|((l, r), _)| l.port() == local_port && *r == remote).map(|(_, i)| i)
+        else {
+            return;
+        };
+        let Some(mut sk) = self.socks[i].take() else { return };
+        let before = sk.state;
+        let now = cx.now;
+        let (l, r) = (sk.local, sk.remote);
+        if sk.state == TcpState::SynSent && err == Errno::ECONNREFUSED {
+            cx.trace.emit(now, EventKind::Tcp, "RFC 1122 §4.2.3.9", || {
+                format!("{l} {r}: ICMP unreachable in SYN_SENT: connection refused")
+            });
+            sk.tcp_done(cx, Some(err));
+        } else {
+            cx.trace.emit(now, EventKind::Tcp, "RFC 1122 §4.2.3.9", || format!("{l} {r}: soft error {}", err.name()));
+            sk.soft_error = Some(err);
+        }
+        self.finish(cx, i, sk, before);
     }
 }
 
-impl Tcp {
-    /// An ICMP error about a segment we sent from `local_port` to `remote`
-    /// (RFC 1122 §4.2.3.9; RFC 5927 for the cautions).
-    pub fn icmp_error(&mut self, _cx: &mut Cx, _local_port: u16, _remote: SocketAddrV4, _err: Errno) {}
+/// RFC 7323 §2.3: the smallest shift that lets the window field cover `buf`.
+pub fn wscale_for(buf: usize) -> u8 {
+    let mut s = 0u8;
+    while s < options::MAX_WSCALE && (65535usize << s) < buf {
+        s += 1;
+    }
+    s
 }

@@ -1,0 +1,180 @@
+//! The telnet server on port 23: the synack prompt over TCP.
+//!
+//! Each connection gets a `TelnetSession` (the RFC 854 protocol engine in
+//! telnet.rs) and its own `Shell` (the same interpreter the console uses), so
+//! `netstat` typed over telnet shows the very connection it was typed on.
+//! Sockets are non-blocking; output that does not fit the send buffer waits
+//! in a bounded per-session buffer, and while it is over the bound we stop
+//! reading the session's input (backpressure instead of unbounded memory).
+
+use crate::ping::PingJob;
+use crate::shell::{Action, Shell};
+use crate::telnet::{to_nvt, TelnetSession};
+use stack::{Errno, Instant, MsgFlags, SockOpt, SocketHandle, Stack};
+
+pub const TELNET_PORT: u16 = 23;
+/// Sessions served at once; more wait in the accept queue.
+pub const MAX_SESSIONS: usize = 32;
+/// Unsent output above which a session's input is not read.
+const OUT_HIGH_WATER: usize = 256 * 1024;
+pub const PROMPT: &str = "synack> ";
+
+struct Session {
+    sock: SocketHandle,
+    telnet: TelnetSession,
+    shell: Shell,
+    out: Vec<u8>,
+    sent: usize,
+    ping: Option<PingJob>,
+    /// `quit` typed or the peer closed: flush, then close.
+    closing: bool,
+}
+
+pub struct TelnetServer {
+    listener: SocketHandle,
+    sessions: Vec<Session>,
+    ifname: String,
+    next_ident: u16,
+    buf: Vec<u8>,
+}
+
+impl TelnetServer {
+    pub fn start(stack: &mut Stack, now: Instant, port: u16, ifname: &str) -> Result<TelnetServer, Errno> {
+        let listener = crate::services::tcp_listen(stack, now, port, 16)?;
+        Ok(TelnetServer {
+            listener,
+            sessions: Vec::new(),
+            ifname: ifname.to_string(),
+            next_ident: 0x5400,
+            buf: vec![0; 4096],
+        })
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// When a session's ping wants to run next.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.sessions.iter().filter_map(|s| s.ping.as_ref().and_then(|p| p.poll_at())).min()
+    }
+
+    /// Accept, read commands, run them, write answers: all that can be done now.
+    pub fn poll(&mut self, stack: &mut Stack, now: Instant) -> bool {
+        let mut busy = false;
+        while self.sessions.len() < MAX_SESSIONS {
+            let Ok((sock, _peer)) = stack.accept(now, self.listener) else { break };
+            let _ = stack.setsockopt(now, sock, SockOpt::NonBlocking(true));
+            let _ = stack.setsockopt(now, sock, SockOpt::NoDelay(true));
+            let mut telnet = TelnetSession::new();
+            let mut out = telnet.greeting();
+            out.extend(to_nvt(&format!(
+                "synack on {} ({}): the prompt of a userspace TCP/IP stack.\nType help for commands, quit to leave.\n{PROMPT}",
+                self.ifname,
+                stack.iface().addr
+            )));
+            self.next_ident = self.next_ident.wrapping_add(0x10);
+            let shell = Shell::new(&self.ifname, self.next_ident);
+            self.sessions.push(Session { sock, telnet, shell, out, sent: 0, ping: None, closing: false });
+            busy = true;
+        }
+        let buf = &mut self.buf;
+        self.sessions.retain_mut(|s| match serve(stack, now, s, buf) {
+            Ok(did) => {
+                busy |= did;
+                true
+            }
+            Err(_) => {
+                let _ = stack.close(now, s.sock);
+                busy = true;
+                false
+            }
+        });
+        busy
+    }
+
+    pub fn close(self, stack: &mut Stack, now: Instant) {
+        for s in self.sessions {
+            let _ = stack.close(now, s.sock);
+        }
+        let _ = stack.close(now, self.listener);
+    }
+}
+
+/// One session as far as it goes. `Err` ends the session.
+fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut [u8]) -> Result<bool, Errno> {
+    let mut did = false;
+    if let Some(job) = s.ping.as_mut() {
+        job.poll(stack, now);
+        for l in job.take_lines() {
+            s.out.extend(to_nvt(&(l + "\n")));
+            did = true;
+        }
+        if job.is_done() {
+            s.ping = None;
+            s.out.extend_from_slice(PROMPT.as_bytes());
+        }
+    }
+    loop {
+        did |= flush(stack, now, s)?;
+        if s.closing {
+            return if s.sent < s.out.len() { Ok(did) } else { Err(Errno::ESHUTDOWN) };
+        }
+        if s.out.len() - s.sent > OUT_HIGH_WATER || s.ping.is_some() {
+            return Ok(did);
+        }
+        let n = match stack.recv(now, s.sock, buf, MsgFlags::NONE) {
+            Ok(0) => {
+                s.closing = true;
+                continue;
+            }
+            Ok(n) => n,
+            Err(Errno::EAGAIN) => return Ok(did),
+            Err(e) => return Err(e),
+        };
+        did = true;
+        let input = s.telnet.input(&buf[..n]);
+        s.out.extend_from_slice(&input.reply);
+        if input.interrupted {
+            s.out.extend(to_nvt(&format!("^C\n{PROMPT}")));
+        }
+        for line in input.lines {
+            if s.ping.is_some() || s.closing {
+                break; // one command at a time; the rest of the burst is dropped
+            }
+            let r = s.shell.execute(&line, stack, now);
+            s.out.extend(to_nvt(&r.text));
+            match r.action {
+                Action::None => s.out.extend_from_slice(PROMPT.as_bytes()),
+                Action::Quit => {
+                    s.out.extend(to_nvt("bye\n"));
+                    s.closing = true;
+                }
+                Action::Ping(mut job) => {
+                    for l in job.take_lines() {
+                        s.out.extend(to_nvt(&(l + "\n")));
+                    }
+                    s.ping = Some(job);
+                }
+            }
+        }
+    }
+}
+
+/// Send pending output; compact the buffer when it is all gone.
+fn flush(stack: &mut Stack, now: Instant, s: &mut Session) -> Result<bool, Errno> {
+    let mut did = false;
+    while s.sent < s.out.len() {
+        match stack.send(now, s.sock, &s.out[s.sent..], MsgFlags::NONE) {
+            Ok(n) => {
+                s.sent += n;
+                did = true;
+            }
+            Err(Errno::EAGAIN) => return Ok(did),
+            Err(e) => return Err(e),
+        }
+    }
+    s.out.clear();
+    s.sent = 0;
+    Ok(did)
+}

@@ -1,0 +1,953 @@
+//! Receiving: `tcp_v4_rcv` checks the segment and finds its socket, then
+//! RFC 9293 §3.10.7 "SEGMENT ARRIVES" runs in the RFC's order:
+//! §3.10.7.1 CLOSED (no socket: reset), §3.10.7.2 LISTEN, §3.10.7.3 SYN_SENT,
+//! §3.10.7.4 every other state (first check sequence number … eighth, check
+//! the FIN bit).
+//!
+//! Read first: RFC 9293 §3.10.7, RFC 5961 (RST and SYN in window, challenge
+//! ACKs), RFC 5681 §2-§4 (duplicate ACKs, cwnd), RFC 6582 (NewReno),
+//! RFC 6298 §3 (RTT samples, Karn), RFC 1122 §4.2.2.20-21, §4.2.3.2 (ACK
+//! generation). Linux: net/ipv4/tcp_ipv4.c `tcp_v4_rcv`,
+//! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
+//! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
+
+use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions};
+use super::output::send_reset;
+use super::seq::SeqNumber;
+use super::sock::{OfoSeg, Owner, TcpSock, TcpState, TimerKind};
+use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS, MAX_OFO_SEGMENTS};
+use crate::errno::Errno;
+use crate::stats::{Counter, DropReason};
+use crate::trace::EventKind;
+use crate::{Cx, SkBuff};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// What the socket table knows that the connection needs while it processes a segment.
+pub struct RcvEnv {
+    /// A passive child's listener has a full accept queue (the final ACK of
+    /// the handshake is then dropped, as Linux does without `tcp_abort_on_overflow`).
+    pub accept_queue_full: bool,
+}
+
+impl Tcp {
+    /// A segment for us: `skb.data()` starts at the TCP header. The IP layer
+    /// has checked the IP header; the TCP checksum is for TCP to check.
+    pub fn tcp_v4_rcv(&mut self, cx: &mut Cx, src: Ipv4Addr, dst: Ipv4Addr, skb: SkBuff) {
+        let h = match tcp_parse(src, dst, skb.data()) {
+            Ok(h) => h,
+            Err(reason) => {
+                return cx.drop_packet(reason, "RFC 9293 §3.1", || format!("{src} > {dst}: bad TCP header"));
+            }
+        };
+        let payload = &skb.data()[h.hdr_len..];
+        let local = SocketAddrV4::new(dst, h.dst_port);
+        let remote = SocketAddrV4::new(src, h.src_port);
+
+        // Demux: the 4-tuple table first (`__inet_lookup_established`), then listeners.
+        if let Some(&i) = self.conns.get(&(local, remote)) {
+            if self.time_wait_reuse(cx, i, &h) {
+                // RFC 6191 / Linux `tcp_timewait_state_process`: a new SYN
+                // above the old RCV.NXT ends TIME_WAIT; the listener takes it.
+            } else {
+                return self.conn_rcv(cx, i, &h, payload);
+            }
+        }
+        if let Some(&li) = self.listeners.get(&local.port()) {
+            let lip = self.socks[li].as_ref().map(|s| *s.local.ip());
+            if lip.is_some_and(|ip| ip.is_unspecified() || ip == dst) {
+                return self.listen_rcv(cx, li, local, remote, &h);
+            }
+        }
+        self.closed_rcv(cx, local, remote, &h, payload.len());
+    }
+
+    /// RFC 9293 §3.10.7.1 CLOSED: "all data in the incoming segment is
+    /// discarded. An incoming segment containing a RST is discarded. An
+    /// incoming segment not containing a RST causes a RST to be sent."
+    fn closed_rcv(&mut self, cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, h: &TcpHdr, len: usize) {
+        cx.drop_packet(DropReason::TcpNoSocket, "RFC 9293 §3.10.7.1", || {
+            format!("{remote} > {local}: {:?} to no socket", h.flags)
+        });
+        if h.rst() {
+            return;
+        }
+        match h.ack {
+            // <SEQ=SEG.ACK><CTL=RST>
+            Some(ack) => send_reset(cx, local, remote, ack, None),
+            // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+            None => {
+                let seg_len = len + usize::from(h.syn()) + usize::from(h.fin());
+                send_reset(cx, local, remote, SeqNumber(0), Some(h.seq + seg_len));
+            }
+        }
+    }
+
+    /// A SYN for a 4-tuple in TIME_WAIT with a sequence number above the old
+    /// connection's may start a new incarnation (RFC 6191 §2, RFC 1122
+    /// §4.2.2.13). Returns true if the TIME_WAIT socket was recycled.
+    fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr) -> bool {
+        let Some(sk) = self.socks[i].as_ref() else { return false };
+        if sk.state != TcpState::TimeWait || !h.syn() || h.ack.is_some() || !h.seq.after(sk.rcv_nxt) {
+            return false;
+        }
+        if !self.listeners.contains_key(&sk.local.port()) {
+            return false;
+        }
+        let Some(mut sk) = self.socks[i].take() else { return false };
+        let (l, r) = (sk.local, sk.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpState, "RFC 6191 §2", || {
+            format!("{l} {r}: new SYN above RCV.NXT ends TIME_WAIT early")
+        });
+        sk.tcp_done(cx, None);
+        self.finish(cx, i, sk, TcpState::TimeWait);
+        true
+    }
+
+    /// RFC 9293 §3.10.7.2 LISTEN.
+    fn listen_rcv(&mut self, cx: &mut Cx, li: usize, local: SocketAddrV4, remote: SocketAddrV4, h: &TcpHdr) {
+        const RFC: &str = "RFC 9293 §3.10.7.2";
+        // First, check for a RST: "An incoming RST segment could not be valid
+        // since it could not have been sent in response to anything sent by
+        // this incarnation of the connection. An incoming RST should be ignored."
+        if h.rst() {
+            return cx.drop_packet(DropReason::TcpRstInvalid, RFC, || format!("{remote} > {local}: RST to a listener"));
+        }
+        // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>.
+        if let Some(ack) = h.ack {
+            cx.drop_packet(DropReason::TcpListenNoSyn, RFC, || format!("{remote} > {local}: ACK to a listener"));
+            return send_reset(cx, local, remote, ack, None);
+        }
+        // Third, check for a SYN.
+        if !h.syn() {
+            return cx.drop_packet(DropReason::TcpListenNoSyn, RFC, || format!("{remote} > {local}: {:?}", h.flags));
+        }
+        let cfg = self.config.clone();
+        let Some(Some(lsk)) = self.socks.get(li) else { return };
+        let Some(q) = lsk.listen.as_ref() else { return };
+        // Linux `tcp_conn_request`: with the accept queue full the SYN is
+        // dropped (LISTENOVERFLOWS); the client's SYN retransmission tries again.
+        if q.accept_queue_full() {
+            return cx.drop_packet(DropReason::TcpAcceptQueueFull, RFC, || {
+                format!("{remote} > {local}: SYN dropped, accept queue full ({})", q.backlog + 1)
+            });
+        }
+        let syn_cap = q.backlog.max(1).min(cfg.max_syn_backlog);
+        if q.syn_queue.len() >= syn_cap {
+            return cx.drop_packet(DropReason::TcpSynQueueFull, RFC, || {
+                format!("{remote} > {local}: SYN dropped, SYN queue full ({syn_cap})")
+            });
+        }
+        // The child inherits the listener's options (`inet_csk_clone_lock`).
+        let mut child = TcpSock::new(&cfg);
+        child.state = TcpState::Listen;
+        child.owner = Owner::Child { listener: li };
+        child.local = local;
+        child.remote = remote;
+        child.sndbuf = lsk.sndbuf;
+        child.rcvbuf = lsk.rcvbuf;
+        child.nodelay = lsk.nodelay;
+        child.cork = lsk.cork;
+        child.keepalive = lsk.keepalive;
+        child.reuse_addr = lsk.reuse_addr;
+        child.bound = true;
+        child.hashed = true;
+        // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ … ISS should be selected".
+        child.irs = h.seq;
+        child.rcv_nxt = h.seq + 1usize;
+        child.rcv_adv = child.rcv_nxt;
+        child.init_send_seq(self.isn(local, remote, cx.now));
+        child.syn_options(&cfg, &h.options);
+        child.snd_wnd = h.window as usize;
+        child.max_snd_wnd = child.snd_wnd;
+        child.snd_wl1 = h.seq;
+        child.snd_wl2 = child.iss;
+        child.last_rcv = cx.now;
+        // Data in a SYN would be queued for after ESTABLISHED (RFC 9293); like
+        // Linux without TCP Fast Open we ignore it and the peer resends it.
+        let Some(ci) = self.alloc(child) else {
+            return cx.drop_packet(DropReason::TcpTooManySockets, RFC, || {
+                format!("{remote} > {local}: SYN dropped, socket table full")
+            });
+        };
+        self.port_ref(local.port());
+        self.conns.insert((local, remote), ci);
+        let Some(Some(child)) = self.socks.get_mut(ci) else { return };
+        child.set_state(cx, TcpState::SynReceived, RFC);
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+        child.send_syn(cx, &cfg);
+        child.rtt_seq = Some((child.iss + 1usize, cx.now));
+        child.arm_rto_if_idle(cx);
+        cx.stats.inc(Counter::TcpPassiveOpens);
+        if let Some(Some(l)) = self.socks.get_mut(li) {
+            if let Some(q) = l.listen.as_mut() {
+                q.syn_queue.push(ci);
+                let n = q.syn_queue.len();
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpQueue, RFC, || {
+                    format!("{local}: SYN from {remote}: child {ci} on the SYN queue ({n}/{syn_cap})")
+                });
+            }
+        }
+    }
+
+    /// A segment for a connection (any state but LISTEN).
+    fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
+        let Some(mut sk) = self.socks[i].take() else { return };
+        let accept_queue_full = match sk.owner {
+            Owner::Child { listener } => self
+                .socks
+                .get(listener)
+                .and_then(|l| l.as_ref())
+                .is_some_and(|l| l.listen.as_ref().is_some_and(|q| q.accept_queue_full())),
+            _ => false,
+        };
+        let env = RcvEnv { accept_queue_full };
+        let before = sk.state;
+        let cfg = &self.config;
+        let r = match sk.state {
+            TcpState::SynSent => sk.rcv_synsent(cx, cfg, h, payload),
+            TcpState::Established => sk.tcp_rcv_established(cx, cfg, h, payload, &env),
+            _ => sk.tcp_rcv_state_process(cx, cfg, h, payload, &env),
+        };
+        if let Err((reason, rfc)) = r {
+            let (l, rm) = (sk.local, sk.remote);
+            cx.drop_packet(reason, rfc, || {
+                format!(
+                    "{rm} > {l}: {:?} seq {} ack {} len {} in {}",
+                    h.flags,
+                    h.seq,
+                    fmt_ack(h),
+                    payload.len(),
+                    before.rfc_name()
+                )
+            });
+        }
+        // Whatever happened, send what can go now and any ACK that is owed.
+        if sk.state != TcpState::Closed {
+            sk.output_after_input(cx, cfg);
+        }
+        self.finish(cx, i, sk, before);
+    }
+}
+
+fn fmt_ack(h: &TcpHdr) -> String {
+    h.ack.map_or("-".into(), |a| a.to_string())
+}
+
+/// A drop, with the RFC clause that decided it.
+type Drop = (DropReason, &'static str);
+
+impl TcpSock {
+    /// Set the send sequence variables for a new ISS.
+    pub fn init_send_seq(&mut self, iss: SeqNumber) {
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.snd_buf_seq = iss + 1usize;
+        self.recover = iss;
+        self.retrans_high = iss;
+    }
+
+    /// The options of the peer's SYN: MSS (RFC 9293 §3.7.1, default 536) and
+    /// window scale (RFC 7323 §2.2: used only if both SYNs carry it).
+    pub fn syn_options(&mut self, cfg: &TcpConfig, o: &TcpOptions) {
+        let peer_mss = o.mss.map_or(DEFAULT_PEER_MSS, |m| m as usize);
+        // RFC 9293 §3.7.1: an MSS too small to carry data would stall us; 64 is a floor.
+        self.mss = peer_mss.clamp(64, cfg.mss as usize);
+        self.rcv_mss = self.mss;
+        match o.wscale {
+            Some(ws) if cfg.window_scaling => {
+                self.wscale_ok = true;
+                self.snd_wscale = ws;
+                if self.state != TcpState::SynSent {
+                    self.rcv_wscale = wscale_for(self.rcvbuf.max(cfg.rcvbuf));
+                }
+            }
+            _ => {
+                self.wscale_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.cwnd = self.initial_cwnd(cfg);
+    }
+
+    /// The end of a connection (`tcp_done`): CLOSED, both directions shut,
+    /// timers stopped, and `err` left for the application.
+    pub fn tcp_done(&mut self, cx: &mut Cx, err: Option<Errno>) {
+        self.set_state(cx, TcpState::Closed, "RFC 9293 §3.10.7.4");
+        if let Some(e) = err {
+            self.error = Some(e);
+        }
+        self.shut_rcv = true;
+        self.shut_snd = true;
+        self.timers.clear_all();
+        self.snd_buf = Default::default();
+        self.out_of_order_queue.clear();
+        self.ofo_bytes = 0;
+        self.ack_now = false;
+    }
+
+    /// RFC 9293 §3.10.7.3 SYN_SENT.
+    pub fn rcv_synsent(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, payload: &[u8]) -> Result<(), Drop> {
+        const RFC: &str = "RFC 9293 §3.10.7.3";
+        // First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
+        // send a reset (unless the RST bit is set, if so drop the segment)".
+        if let Some(ack) = h.ack {
+            if ack.before_eq(self.iss) || ack.after(self.snd_max) {
+                if !h.rst() {
+                    self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
+                }
+                return Err((DropReason::TcpAckUnsent, RFC));
+            }
+        }
+        // Second, check the RST bit: with an acceptable ACK, "connection reset".
+        if h.rst() {
+            if h.ack.is_some() {
+                let (l, r) = (self.local, self.remote);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::Tcp, RFC, || format!("{l} {r}: RST in SYN_SENT: connection refused"));
+                self.tcp_done(cx, Some(Errno::ECONNREFUSED));
+                return Ok(());
+            }
+            return Err((DropReason::TcpRstInvalid, RFC));
+        }
+        // Third, check security: no IP security options here (RFC 9293 §3.10.7.3 third).
+        // Fourth, check the SYN bit.
+        if !h.syn() {
+            return Err((DropReason::TcpSynSentNoSyn, RFC));
+        }
+        self.irs = h.seq;
+        self.rcv_nxt = h.seq + 1usize;
+        self.rcv_adv = self.rcv_nxt;
+        self.syn_options(cfg, &h.options);
+        self.last_rcv = cx.now;
+        // RFC 7323 §2.2: the window in a SYN is never scaled.
+        self.snd_wnd = h.window as usize;
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = h.seq;
+        if let Some(ack) = h.ack {
+            // "If SND.UNA > ISS (our SYN has been ACKed), change the connection
+            // state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>".
+            self.snd_una = ack;
+            self.snd_wl2 = ack;
+            if let Some((end, t)) = self.rtt_seq.take() {
+                if ack.after_eq(end) {
+                    self.rtt_sample(cfg, cx.now - t);
+                }
+            }
+            self.retransmits = 0;
+            self.timers.clear(TimerKind::Retransmit);
+            self.set_state(cx, TcpState::Established, RFC);
+            self.start_keepalive(cx, cfg);
+            self.ack_now = true;
+            // Data in the SYN-ACK (TCP Fast Open) is not supported: ignored, and
+            // ACKing RCV.NXT makes the peer resend it.
+            let _ = payload;
+        } else {
+            // Simultaneous open: "enter SYN-RECEIVED, form a SYN,ACK segment
+            // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it".
+            self.snd_wl2 = self.iss;
+            self.set_state(cx, TcpState::SynReceived, RFC);
+            self.rtt_seq = None;
+            self.send_syn(cx, cfg);
+        }
+        Ok(())
+    }
+
+    /// `tcp_rcv_established`: Linux's fast path guesses the next segment
+    /// (header prediction); synack runs the same steps as every other state,
+    /// so this is the general path, kept under the kernel's name.
+    pub fn tcp_rcv_established(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        h: &TcpHdr,
+        payload: &[u8],
+        env: &RcvEnv,
+    ) -> Result<(), Drop> {
+        self.tcp_rcv_state_process(cx, cfg, h, payload, env)
+    }
+
+    /// RFC 9293 §3.10.7.4 "Otherwise" (SYN_RECEIVED … TIME_WAIT), step by step.
+    pub fn tcp_rcv_state_process(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        h: &TcpHdr,
+        payload: &[u8],
+        env: &RcvEnv,
+    ) -> Result<(), Drop> {
+        const RFC: &str = "RFC 9293 §3.10.7.4";
+        let seg_len = payload.len() + usize::from(h.syn()) + usize::from(h.fin());
+
+        // A retransmitted SYN while we are in SYN_RECEIVED: our SYN-ACK was
+        // lost, send it again (Linux `tcp_check_req`).
+        if self.state == TcpState::SynReceived && h.syn() && h.ack.is_none() && !h.rst() && h.seq == self.irs {
+            self.send_syn(cx, cfg);
+            return Ok(());
+        }
+
+        // ---- First, check sequence number (the four acceptability cases).
+        let wnd = self.rcv_wnd();
+        let wnd_end = self.rcv_nxt + wnd;
+        let mut acceptable = match (seg_len, wnd) {
+            (0, 0) => h.seq == self.rcv_nxt,
+            (0, _) => h.seq.in_range(self.rcv_nxt, wnd_end),
+            (_, 0) => false,
+            // "RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 <
+            // RCV.NXT+RCV.WND", widened to any overlap with the window: the
+            // RFC's test misses a segment that starts before the window and
+            // ends after it, whose middle is new data (Linux `tcp_sequence`
+            // accepts it too).
+            (_, _) => h.seq.before(wnd_end) && (h.seq + seg_len).after(self.rcv_nxt),
+        };
+        // "If the RCV.WND is zero, no segments will be acceptable, but special
+        // allowance should be made to accept valid ACKs, URGs, and RSTs": a
+        // segment at RCV.NXT is processed for its ACK, its text dropped.
+        let mut zero_window_text = false;
+        if !acceptable && wnd == 0 && h.seq == self.rcv_nxt {
+            acceptable = true;
+            zero_window_text = true;
+        }
+        if !acceptable {
+            // "If an incoming segment is not acceptable, an acknowledgment
+            // should be sent in reply (unless the RST bit is set)".
+            if !h.rst() {
+                self.ack_now = true;
+            }
+            if self.state == TcpState::TimeWait && h.fin() {
+                // A retransmitted FIN in TIME_WAIT: ACK it and restart the 2 MSL timeout.
+                self.enter_time_wait(cx, cfg);
+            }
+            return Err((DropReason::TcpNotAcceptable, RFC));
+        }
+        self.last_rcv = cx.now;
+        self.probes_out = 0;
+
+        // ---- Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
+        if h.rst() {
+            if h.seq != self.rcv_nxt {
+                // In the window but not exact: a challenge ACK, and drop.
+                self.ack_now = true;
+                return Err((DropReason::TcpRstInvalid, "RFC 5961 §3.2"));
+            }
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::Tcp, RFC, || format!("{l} {r}: RST in {}", self.state.rfc_name()));
+            match self.state {
+                // Passive open: "return this connection to LISTEN state" — the
+                // listener still listens; the child just goes away.
+                TcpState::SynReceived if matches!(self.owner, Owner::Child { .. }) => self.tcp_done(cx, None),
+                // Active open (simultaneous): "connection refused".
+                TcpState::SynReceived => self.tcp_done(cx, Some(Errno::ECONNREFUSED)),
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::CloseWait => {
+                    // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
+                    self.tcp_done(cx, Some(Errno::ECONNRESET))
+                }
+                _ => self.tcp_done(cx, None),
+            }
+            return Ok(());
+        }
+
+        // ---- Third, check security: no IP security options here (nothing to do).
+
+        // ---- Fourth, check the SYN bit: in a synchronized state, RFC 5961 §4.2
+        // answers a SYN with a challenge ACK and drops it.
+        if h.syn() {
+            self.ack_now = true;
+            return Err((DropReason::TcpSynInWindow, "RFC 5961 §4.2"));
+        }
+
+        // ---- Fifth, check the ACK field: "if the ACK bit is off, drop the segment".
+        let Some(ack) = h.ack else {
+            return Err((DropReason::TcpNoAck, RFC));
+        };
+        if self.state == TcpState::SynReceived {
+            // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state".
+            if !(ack.after(self.snd_una) && ack.before_eq(self.snd_max)) {
+                // "If the segment acknowledgment is not acceptable, form a reset
+                // segment <SEQ=SEG.ACK><CTL=RST>".
+                self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
+                return Err((DropReason::TcpAckUnsent, RFC));
+            }
+            if env.accept_queue_full {
+                // Linux: the handshake cannot complete, the ACK is dropped and the
+                // SYN-ACK timer keeps running; a later ACK may find room.
+                return Err((DropReason::TcpAcceptQueueFull, RFC));
+            }
+            self.snd_wnd = (h.window as usize) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = h.seq;
+            self.snd_wl2 = ack;
+            self.set_state(cx, TcpState::Established, RFC);
+            self.start_keepalive(cx, cfg);
+            if self.fin_queued {
+                // The application closed during the handshake (RFC 9293 §3.10.4).
+                self.set_state(cx, TcpState::FinWait1, "RFC 9293 §3.10.4");
+            }
+        }
+        if self.state != TcpState::TimeWait {
+            self.tcp_ack(cx, cfg, h, ack, payload.len())?;
+        }
+        match self.state {
+            // "In addition to the processing for the ESTABLISHED state, if the
+            // FIN segment is now acknowledged, then enter FIN-WAIT-2".
+            TcpState::FinWait1 if self.fin_acked() => {
+                self.set_state(cx, TcpState::FinWait2, RFC);
+                if self.owner == Owner::Orphan {
+                    self.timer_set(cx, TimerKind::FinWait2, cfg.fin_timeout);
+                }
+            }
+            // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
+            TcpState::Closing if self.fin_acked() => self.enter_time_wait(cx, cfg),
+            // "The only thing that can arrive in this state is an acknowledgment
+            // of our FIN. If our FIN is now acknowledged, delete the TCB".
+            TcpState::LastAck if self.fin_acked() => {
+                self.tcp_done(cx, None);
+                return Ok(());
+            }
+            _ => {}
+        }
+
+        // ---- Sixth, check the URG bit: urgent data is not supported (RFC 6093
+        // advises against it); the urgent pointer is ignored and the bytes
+        // arrive inline.
+
+        // ---- Seventh, process the segment text.
+        let mut fin = h.fin();
+        let mut text = payload;
+        if zero_window_text {
+            if !text.is_empty() || fin {
+                self.ack_now = true;
+            }
+            text = &[];
+            fin = false;
+        }
+        let mut fin_in_order = false;
+        match self.state {
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
+                if self.owner == Owner::Orphan && h.seq.after_eq(self.rcv_nxt) && !text.is_empty() {
+                    // Linux `tcp_rcv_state_process`: new data for a socket the
+                    // application closed cannot be delivered: reset.
+                    self.send_active_reset(cx, cfg);
+                    self.tcp_done(cx, None);
+                    return Err((DropReason::TcpClosed, "RFC 9293 §3.10.7.4 seventh"));
+                }
+                fin_in_order = self.tcp_data_queue(cx, cfg, h.seq, text, fin);
+            }
+            // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: "This should not occur
+            // since a FIN has been received from the remote side. Ignore the
+            // segment text."
+            _ => {}
+        }
+
+        // ---- Eighth, check the FIN bit (only once it is in sequence).
+        if fin_in_order {
+            self.tcp_fin(cx, cfg);
+        }
+        Ok(())
+    }
+
+    /// `tcp_ack`: RFC 9293 §3.10.7.4 fifth step for the synchronized states,
+    /// with RTT sampling, the window update and congestion control.
+    fn tcp_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, ack: SeqNumber, text: usize) -> Result<(), Drop> {
+        const RFC: &str = "RFC 9293 §3.10.7.4";
+        // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then
+        // send an ACK, drop the segment, and return."
+        if ack.after(self.snd_max) {
+            self.ack_now = true;
+            return Err((DropReason::TcpAckUnsent, RFC));
+        }
+        // RFC 5961 §5.2: an ACK below SND.UNA - MAX.SND.WND is from long ago.
+        if ack.before(self.snd_una - self.max_snd_wnd.max(1)) {
+            self.ack_now = true;
+            return Err((DropReason::TcpOldAck, "RFC 5961 §5.2"));
+        }
+        let acked = ack.since(self.snd_una);
+        let old_wnd = self.snd_wnd;
+
+        // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+        // If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))".
+        if ack.after_eq(self.snd_una)
+            && (self.snd_wl1.before(h.seq) || (self.snd_wl1 == h.seq && self.snd_wl2.before_eq(ack)))
+        {
+            let wnd = (h.window as usize) << self.snd_wscale;
+            self.snd_wl1 = h.seq;
+            self.snd_wl2 = ack;
+            if wnd != self.snd_wnd {
+                let (l, r, old) = (self.local, self.remote, self.snd_wnd);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.10.7.4 fifth", || {
+                    format!("{l} {r}: peer window {old} -> {wnd}")
+                });
+                self.snd_wnd = wnd;
+                self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            }
+        }
+
+        if acked > 0 {
+            // "SND.UNA < SEG.ACK =< SND.NXT": new data acknowledged; drop it
+            // from the retransmission queue (the front of the send buffer).
+            let prior_una = self.snd_una;
+            let data_acked = ack.since(self.snd_buf_seq).min(self.snd_buf.len());
+            self.snd_buf.drain(..data_acked);
+            self.snd_buf_seq += data_acked;
+            self.snd_una = ack;
+            if self.snd_nxt.before(ack) {
+                self.snd_nxt = ack;
+            }
+            // RFC 6298 §3 with Karn's rule: only an ACK of the timed,
+            // never-retransmitted segment gives a sample, and only if it does
+            // not also cover retransmitted data (the timed segment's ACK was
+            // then held up behind a hole, so it would measure the repair).
+            let covers_retransmission = prior_una.before(self.retrans_high);
+            if let Some((end, t)) = self.rtt_seq {
+                if ack.after_eq(end) {
+                    if !covers_retransmission {
+                        self.rtt_sample(cfg, cx.now - t);
+                    }
+                    self.rtt_seq = None;
+                }
+            }
+            if self.retransmits > 0 {
+                // Progress: reset the give-up count and drop the backoff
+                // (RFC 6298 (5.7) keeps it until a new sample; Linux, which
+                // samples every ACK with timestamps, drops it here too).
+                self.retransmits = 0;
+                self.rto = if self.srtt_us > 0 { self.compute_rto(cfg) } else { cfg.rto_initial };
+            }
+            // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
+            if self.snd_una == self.snd_max {
+                self.timers.clear(TimerKind::Retransmit);
+            } else {
+                self.timers.set(TimerKind::Retransmit, cx.now + self.rto);
+            }
+            self.cong_on_ack(cx, cfg, ack, acked);
+        } else if ack == self.snd_una
+            && text == 0
+            && !h.fin()
+            && self.snd_wnd == old_wnd
+            && self.snd_max != self.snd_una
+        {
+            // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no
+            // text, no SYN/FIN, same ACK, same window.
+            self.dupacks += 1;
+            self.cong_on_dupack(cx, cfg);
+        }
+        if self.snd_wnd > 0 && self.unsent() == 0 {
+            self.timers.clear(TimerKind::Persist);
+        }
+        Ok(())
+    }
+
+    /// RFC 5681 §3.1 slow start and congestion avoidance, and RFC 6582
+    /// NewReno's partial and full ACKs in fast recovery.
+    fn cong_on_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig, ack: SeqNumber, acked: usize) {
+        let mss = self.mss;
+        if self.in_recovery {
+            if ack.before(self.recover) {
+                // RFC 6582 §3.2 step 5, partial ACK: retransmit the next hole,
+                // deflate by the amount acked, add back one MSS.
+                self.retransmit_head(cx, cfg);
+                self.cwnd = self.cwnd.saturating_sub(acked) + if acked >= mss { mss } else { 0 };
+                self.cwnd = self.cwnd.max(mss);
+                return;
+            }
+            // Full ACK: leave fast recovery with cwnd = min(ssthresh, FlightSize + MSS).
+            self.cwnd = self.ssthresh.min(self.flight_size().max(mss) + mss);
+            self.in_recovery = false;
+            self.dupacks = 0;
+            let (l, r, cwnd) = (self.local, self.remote, self.cwnd);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 6582 §3.2", || {
+                format!("{l} {r}: full ACK, fast recovery ends, cwnd {cwnd}")
+            });
+            return;
+        }
+        self.dupacks = 0;
+        if self.cwnd < self.ssthresh {
+            // Slow start (RFC 5681 (2)), with RFC 3465's L = 2·SMSS.
+            self.cwnd += acked.min(2 * mss);
+        } else {
+            // Congestion avoidance: one MSS per cwnd of data acknowledged.
+            self.bytes_acked += acked;
+            if self.bytes_acked >= self.cwnd {
+                self.bytes_acked -= self.cwnd;
+                self.cwnd += mss;
+            }
+        }
+        self.cwnd = self.cwnd.min(1 << 30);
+    }
+
+    /// RFC 5681 §3.2 fast retransmit / fast recovery on duplicate ACKs.
+    fn cong_on_dupack(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let mss = self.mss;
+        if self.in_recovery {
+            // (4) each further duplicate ACK: inflate cwnd by one MSS.
+            self.cwnd += mss;
+            return;
+        }
+        // RFC 6582 §3.2 step 2: not again for losses from before the last recovery.
+        if self.dupacks == 3 && self.snd_una.after_eq(self.recover) {
+            // (2) ssthresh = max(FlightSize / 2, 2·SMSS)
+            self.ssthresh = (self.flight_size() / 2).max(2 * mss);
+            self.recover = self.snd_max;
+            self.in_recovery = true;
+            let (l, r, una) = (self.local, self.remote, self.snd_una);
+            let ss = self.ssthresh;
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 5681 §3.2", || {
+                format!("{l} {r}: 3 duplicate ACKs for {una}: fast retransmit, ssthresh {ss}")
+            });
+            // (3) retransmit the lost segment, cwnd = ssthresh + 3·SMSS.
+            self.retransmit_head(cx, cfg);
+            self.cwnd = self.ssthresh + 3 * mss;
+        }
+    }
+
+    /// `tcp_data_queue`: RFC 9293 §3.10.7.4 seventh step for ESTABLISHED,
+    /// FIN_WAIT_1 and FIN_WAIT_2. In-order bytes go to the receive buffer,
+    /// and pull whatever the out-of-order queue now continues; bytes beyond
+    /// RCV.NXT wait in the out-of-order queue. Returns true when a FIN is
+    /// now in sequence.
+    fn tcp_data_queue(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, data: &[u8], fin: bool) -> bool {
+        let (mut seq, mut data, mut fin) = (seq, data, fin);
+        let had_text = !data.is_empty() || fin;
+        // Trim what we already have off the front ("segments with higher
+        // beginning sequence numbers may be held"; old bytes are duplicates).
+        if seq.before(self.rcv_nxt) {
+            let skip = self.rcv_nxt.since(seq);
+            if skip > data.len() {
+                // Everything, FIN included, is old: a retransmission we already
+                // have; ACK at once so the sender learns (RFC 9293 §3.10.7.4).
+                if had_text {
+                    self.ack_now = true;
+                }
+                return false;
+            }
+            data = &data[skip..];
+            seq = self.rcv_nxt;
+        }
+        // Trim what lies beyond the window's right edge (and the FIN with it).
+        let room = self.rcv_adv.since(seq);
+        if data.len() > room {
+            data = &data[..room];
+            fin = false;
+        }
+        if data.is_empty() && !fin {
+            if had_text {
+                self.ack_now = true;
+            }
+            return false;
+        }
+        if seq != self.rcv_nxt {
+            self.out_of_order(cx, cfg, seq, data, fin);
+            return false;
+        }
+        // In order: deliver.
+        self.rcv_buf.extend(data);
+        self.rcv_nxt += data.len();
+        self.rcv_mss = self.rcv_mss.max(data.len().min(cfg.mss as usize));
+        let mut fin_now = fin;
+        if !self.out_of_order_queue.is_empty() {
+            // RFC 5681 §4.2: a segment that fills (part of) a hole is ACKed at once.
+            self.ack_now = true;
+            fin_now |= self.ofo_pull(cx);
+        }
+        // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second
+        // full-sized segment, otherwise within the delayed-ACK timeout.
+        self.rcv_unacked += data.len();
+        if !cfg.delayed_ack || self.rcv_unacked >= 2 * self.rcv_mss {
+            self.ack_now = true;
+        } else if !self.ack_now && !self.timers.is_set(TimerKind::DelayedAck) {
+            self.timers.set(TimerKind::DelayedAck, cx.now + cfg.delayed_ack_timeout);
+        }
+        fin_now
+    }
+
+    /// `tcp_data_queue_ofo`: keep a segment beyond RCV.NXT in the sorted
+    /// out-of-order queue, merging overlaps and neighbours, bounded by the
+    /// window (bytes) and `MAX_OFO_SEGMENTS` (entries). Sends a duplicate ACK.
+    fn out_of_order(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, data: &[u8], fin: bool) {
+        // RFC 5681 §4.2: "an immediate duplicate ACK when an out-of-order segment arrives".
+        self.ack_now = true;
+        let end = seq + data.len();
+        let q = &mut self.out_of_order_queue;
+        // First entry that ends at or after our start (it may touch or overlap us).
+        let i = q.iter().position(|e| e.end().after_eq(seq)).unwrap_or(q.len());
+        // Entries from i that start at or before our end: merge them all.
+        let mut j = i;
+        while j < q.len() && q[j].seq.before_eq(end) {
+            j += 1;
+        }
+        let new_bytes;
+        if i == j {
+            if q.len() >= MAX_OFO_SEGMENTS || self.ofo_bytes + data.len() > cfg.max_ofo_bytes {
+                let (l, r) = (self.local, self.remote);
+                return cx.drop_packet(DropReason::TcpOfoQueueFull, "RFC 9293 §3.10.7.4 seventh", || {
+                    format!("{r} > {l}: out-of-order seq {seq} len {} dropped", data.len())
+                });
+            }
+            q.insert(i, OfoSeg { seq, data: data.to_vec(), fin });
+            new_bytes = data.len();
+        } else {
+            let old: usize = q.range(i..j).map(|e| e.data.len()).sum();
+            let mut merged = q.remove(i).expect("i < j <= len");
+            if seq.before(merged.seq) {
+                // We start earlier: our bytes, then whatever of the entry is past us.
+                let mut v = Vec::with_capacity(merged.end().since(seq).max(data.len()));
+                v.extend_from_slice(data);
+                let skip = end.since(merged.seq);
+                if skip < merged.data.len() {
+                    v.extend_from_slice(&merged.data[skip..]);
+                }
+                merged.fin |= fin && merged.end().before_eq(end);
+                merged.data = v;
+                merged.seq = seq;
+            } else {
+                // We start inside or right after the entry: append what is new.
+                let have = merged.end().since(seq);
+                if have < data.len() {
+                    merged.data.extend_from_slice(&data[have..]);
+                    merged.fin = fin;
+                } else {
+                    merged.fin |= fin && merged.end() == end;
+                }
+            }
+            // Fold in the following entries we now reach.
+            for _ in i + 1..j {
+                let next = q.remove(i).expect("entries to merge");
+                let have = merged.end().since(next.seq);
+                if have < next.data.len() {
+                    merged.data.extend_from_slice(&next.data[have..]);
+                    merged.fin = next.fin;
+                } else {
+                    merged.fin |= next.fin && next.end() == merged.end();
+                }
+            }
+            new_bytes = merged.data.len();
+            self.ofo_bytes -= old;
+            q.insert(i, merged);
+        }
+        self.ofo_bytes += new_bytes;
+        let (l, r, n, b) = (self.local, self.remote, self.out_of_order_queue.len(), self.ofo_bytes);
+        let now = cx.now;
+        let rcv_nxt = self.rcv_nxt;
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 seventh", || {
+            format!("{r} > {l}: out-of-order {seq}:{end} (RCV.NXT {rcv_nxt}), queue {n} entries {b} bytes")
+        });
+    }
+
+    /// Move what the out-of-order queue now continues into the receive
+    /// buffer. Returns true if a FIN became in sequence.
+    fn ofo_pull(&mut self, cx: &mut Cx) -> bool {
+        let mut fin = false;
+        while let Some(front) = self.out_of_order_queue.front() {
+            if front.seq.after(self.rcv_nxt) {
+                break;
+            }
+            let e = self.out_of_order_queue.pop_front().expect("front exists");
+            self.ofo_bytes -= e.data.len();
+            let skip = self.rcv_nxt.since(e.seq);
+            if skip < e.data.len() {
+                self.rcv_buf.extend(&e.data[skip..]);
+                self.rcv_nxt = e.end();
+            }
+            if e.fin && e.end() == self.rcv_nxt {
+                fin = true;
+            }
+        }
+        let (l, r, rcv_nxt, left) = (self.local, self.remote, self.rcv_nxt, self.out_of_order_queue.len());
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 seventh", || {
+            format!("{r} > {l}: hole filled, RCV.NXT now {rcv_nxt}, {left} out-of-order entries left")
+        });
+        fin
+    }
+
+    /// `tcp_fin`: RFC 9293 §3.10.7.4 eighth step.
+    fn tcp_fin(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        const RFC: &str = "RFC 9293 §3.10.7.4 eighth";
+        // "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN".
+        self.rcv_nxt += 1usize;
+        self.shut_rcv = true;
+        self.ack_now = true;
+        match self.state {
+            TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::CloseWait, RFC),
+            // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter CLOSING".
+            TcpState::FinWait1 if self.fin_acked() => self.enter_time_wait(cx, cfg),
+            TcpState::FinWait1 => self.set_state(cx, TcpState::Closing, RFC),
+            TcpState::FinWait2 => self.enter_time_wait(cx, cfg),
+            TcpState::TimeWait => self.enter_time_wait(cx, cfg),
+            _ => {}
+        }
+    }
+
+    /// TIME_WAIT for 2 × MSL (RFC 9293 §3.6.1), (re)started.
+    pub fn enter_time_wait(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        self.set_state(cx, TcpState::TimeWait, "RFC 9293 §3.10.7.4");
+        self.timers.clear_all();
+        self.snd_buf = Default::default();
+        self.timer_set(cx, TimerKind::TimeWait, cfg.msl * 2);
+    }
+
+    /// Arm keepalive on a newly established connection if SO_KEEPALIVE is on.
+    pub fn start_keepalive(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if self.keepalive {
+            self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_time);
+        }
+    }
+
+    /// Shut the sending side (SHUT_WR or close): queue our FIN after the data
+    /// (RFC 9293 §3.10.4 CLOSE) and move ESTABLISHED -> FIN_WAIT_1 or
+    /// CLOSE_WAIT -> LAST_ACK. A connect still in SYN_SENT is abandoned.
+    pub fn close_send_side(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        const RFC: &str = "RFC 9293 §3.10.4";
+        if self.shut_snd {
+            return;
+        }
+        self.shut_snd = true;
+        match self.state {
+            TcpState::SynSent => {
+                self.tcp_done(cx, None);
+                return;
+            }
+            // "If no SENDs have been issued … form a FIN segment … otherwise,
+            // queue for processing after entering ESTABLISHED state": the FIN
+            // waits until our SYN is acknowledged.
+            TcpState::SynReceived => {
+                self.fin_queued = true;
+                return;
+            }
+            TcpState::Established => self.set_state(cx, TcpState::FinWait1, RFC),
+            TcpState::CloseWait => self.set_state(cx, TcpState::LastAck, RFC),
+            _ => return,
+        }
+        self.fin_queued = true;
+        // The FIN goes now if all data is out (Nagle and cork do not hold a FIN).
+        self.tcp_write_xmit(cx, cfg, false);
+    }
+
+    /// After the application read: tell the peer if the window opened
+    /// enough to matter (Linux `__tcp_cleanup_rbuf`: the remaining window
+    /// is at most half the buffer and the new one at least twice it).
+    pub fn window_update_after_read(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
+            return;
+        }
+        let cur = self.rcv_wnd();
+        let free = self.rcv_space().min(self.max_rcv_wnd());
+        let threshold = (self.rcvbuf / 2).min(self.rcv_mss).max(1);
+        if 2 * cur <= self.rcvbuf && free >= 2 * cur && free >= cur + threshold {
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 1122 §4.2.3.3", || {
+                format!("{l} {r}: window update {cur} -> {free} after read")
+            });
+            self.send_ack(cx, cfg);
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Sending: segment building, `tcp_write_xmit`, ACKs, resets and probes.
+//!
+//! Read first: RFC 9293 §3.8.6 (managing the window), RFC 1122 §4.2.3.4
+//! (sender silly-window avoidance, Nagle), RFC 896 (Nagle's algorithm),
+//! RFC 5681 §3 (the congestion window limits what is sent), RFC 6298 §5
+//! (arming the retransmission timer). Linux: net/ipv4/tcp_output.c
+//! (`tcp_write_xmit`, `tcp_transmit_skb`, `tcp_send_ack`, `tcp_send_active_reset`,
+//! `tcp_xmit_probe_skb`, `tcp_nagle_test`).
+//!
+//! Every segment is built the same way: `SkBuff::for_xmit(payload)` reserves
+//! the headroom once, the payload is copied in from the send buffer (the one
+//! copy on the way out), and the TCP header is pushed in front of it with its
+//! checksum. IP and Ethernet push theirs below.
+
+use super::options::{finish_checksum, OutHdr, TcpFlags};
+use super::seq::SeqNumber;
+use super::sock::{TcpSock, TcpState, TimerKind};
+use super::TcpConfig;
+use crate::ipv4::PROTO_TCP;
+use crate::stats::Counter;
+use crate::trace::EventKind;
+use crate::{Cx, L4Xmit, SkBuff};
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+/// Copy `dst.len()` bytes starting at `off` out of a ring buffer (two slices at most).
+pub fn copy_from_deque(dq: &VecDeque<u8>, off: usize, dst: &mut [u8]) {
+    let (a, b) = dq.as_slices();
+    let n = dst.len();
+    if off < a.len() {
+        let k = (a.len() - off).min(n);
+        dst[..k].copy_from_slice(&a[off..off + k]);
+        if k < n {
+            dst[k..].copy_from_slice(&b[..n - k]);
+        }
+    } else {
+        let o = off - a.len();
+        dst.copy_from_slice(&b[o..o + n]);
+    }
+}
+
+/// Build a segment with no socket behind it (a RST for a closed port, RFC 9293 §3.10.7.1).
+pub fn send_reset(cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, seq: SeqNumber, ack: Option<SeqNumber>) {
+    let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
+    let h = OutHdr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq,
+        ack: ack.unwrap_or_default(),
+        flags,
+        window: 0,
+        mss: None,
+        wscale: None,
+    };
+    let mut skb = SkBuff::for_xmit(0);
+    h.write(skb.push(h.hdr_len()));
+    finish_checksum(*local.ip(), *remote.ip(), skb.data_mut());
+    cx.stats.inc(Counter::TcpRstTx);
+    let now = cx.now;
+    cx.trace.emit(now, EventKind::Tcp, "RFC 9293 §3.10.7.1", || {
+        format!("{local} > {remote}: RST seq {seq} ack {}", ack.map_or("-".into(), |a| a.to_string()))
+    });
+    cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb });
+}
+
+impl TcpSock {
+    /// `tcp_set_state`, traced with the RFC's names.
+    pub fn set_state(&mut self, cx: &mut Cx, new: TcpState, rfc: &'static str) {
+        let old = self.state;
+        if old == new {
+            return;
+        }
+        self.state = new;
+        if new == TcpState::Established {
+            self.was_connected = true;
+        }
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
+    }
+
+    /// Set a timer and trace it.
+    pub fn timer_set(&mut self, cx: &mut Cx, kind: TimerKind, after: crate::time::Duration) {
+        let at = cx.now + after;
+        self.timers.set(kind, at);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, "RFC 6298 §5", || {
+            format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
+        });
+    }
+
+    /// `tcp_transmit_skb`: build one segment from `seq` carrying `len` bytes
+    /// of the send buffer (at `seq`) and queue it for IP.
+    pub fn transmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, flags: TcpFlags, len: usize) {
+        let syn = flags.has(TcpFlags::SYN);
+        let window = if syn { self.syn_window() } else { self.select_window() };
+        let h = OutHdr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: if flags.has(TcpFlags::ACK) { self.rcv_nxt } else { SeqNumber(0) },
+            flags,
+            window,
+            mss: syn.then_some(cfg.mss),
+            // RFC 7323 §1.3: offered in a SYN; in a SYN-ACK only if the SYN had it.
+            wscale: (syn && cfg.window_scaling && (self.state == TcpState::SynSent || self.snd_wscale_ok()))
+                .then_some(self.rcv_wscale),
+        };
+        let off = seq.since(self.snd_buf_seq);
+        debug_assert!(len == 0 || (seq.after_eq(self.snd_buf_seq) && off + len <= self.snd_buf.len()));
+        let len = len.min(self.snd_buf.len().saturating_sub(off));
+        let mut skb = SkBuff::for_xmit(len);
+        if len > 0 {
+            copy_from_deque(&self.snd_buf, off, skb.put(len));
+        }
+        h.write(skb.push(h.hdr_len()));
+        finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
+        if flags.has(TcpFlags::ACK) {
+            // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
+            self.ack_now = false;
+            self.rcv_unacked = 0;
+            self.timers.clear(TimerKind::DelayedAck);
+        }
+        if flags.has(TcpFlags::RST) {
+            cx.stats.inc(Counter::TcpRstTx);
+        }
+        cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb });
+    }
+
+    /// Whether window scaling was agreed: set while processing the peer's SYN.
+    fn snd_wscale_ok(&self) -> bool {
+        self.wscale_ok
+    }
+
+    /// Send (or resend) our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED).
+    pub fn send_syn(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let flags = if self.state == TcpState::SynSent { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
+        self.transmit(cx, cfg, self.iss, flags, 0);
+        self.snd_nxt = self.iss + 1usize;
+        self.snd_max = self.snd_max.max_seq(self.snd_nxt);
+    }
+
+    /// `tcp_send_ack`: a pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    /// RFC 9293's SND.NXT never moves back; ours does after an RTO (go back
+    /// N), so the RFC's value is our `snd_max`. An ACK sent with a rewound
+    /// sequence number would fall left of the peer's window and be dropped
+    /// unread (Linux `tcp_acceptable_seq` makes the same choice).
+    pub fn send_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        self.transmit(cx, cfg, self.snd_max, TcpFlags::ACK, 0);
+    }
+
+    /// `tcp_send_active_reset`: abort with `<SEQ=SND.NXT><CTL=RST>` (RFC 9293 §3.10.4 ABORT).
+    pub fn send_active_reset(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        self.transmit(cx, cfg, self.snd_max, TcpFlags::RST | TcpFlags::ACK, 0);
+    }
+
+    /// `tcp_xmit_probe_skb`: a zero-window or keepalive probe. An old
+    /// sequence number (SND.UNA - 1) makes the peer answer with an ACK that
+    /// carries its current window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.3.6).
+    pub fn send_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        self.transmit(cx, cfg, self.snd_una - 1usize, TcpFlags::ACK, 0);
+    }
+
+    /// Start the retransmission timer if it is not running (RFC 6298 (5.1)).
+    pub fn arm_rto_if_idle(&mut self, cx: &mut Cx) {
+        if !self.timers.is_set(TimerKind::Retransmit) {
+            let rto = self.rto;
+            self.timer_set(cx, TimerKind::Retransmit, rto);
+        }
+    }
+
+    /// Send `len` bytes from `seq` (plus FIN if it is the last of the stream),
+    /// updating SND.NXT/SND.MAX, Karn's timing and the RTO timer.
+    fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool) {
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && seq + len == self.snd_end() {
+            flags = flags | TcpFlags::PSH;
+        }
+        if fin {
+            flags = flags | TcpFlags::FIN;
+        }
+        let end = seq + len + usize::from(fin);
+        let retransmission = seq.before(self.snd_max);
+        if retransmission {
+            // Karn's rule (RFC 6298 §3): never time a retransmitted segment.
+            self.rtt_seq = None;
+            self.retrans_high = self.retrans_high.max_seq(end);
+            self.total_retrans += 1;
+            cx.stats.inc(Counter::TcpRetransmits);
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5", || {
+                format!("{l} {r}: retransmit seq {seq}:{end} ({len} bytes{})", if fin { " + FIN" } else { "" })
+            });
+        } else if self.rtt_seq.is_none() {
+            self.rtt_seq = Some((end, cx.now));
+        }
+        self.transmit(cx, cfg, seq, flags, len);
+        if end.after(self.snd_nxt) {
+            self.snd_nxt = end;
+        }
+        if end.after(self.snd_max) {
+            self.snd_max = end;
+        }
+        self.arm_rto_if_idle(cx);
+    }
+
+    /// Retransmit the first unacknowledged segment (fast retransmit, RTO),
+    /// whatever the windows say.
+    pub fn retransmit_head(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let data_end = self.snd_end();
+        let len = data_end.since(self.snd_una).min(self.mss);
+        let fin = self.fin_sent() && self.snd_una + len == data_end;
+        if len == 0 && !fin {
+            return;
+        }
+        self.xmit_data(cx, cfg, self.snd_una, len, fin);
+    }
+
+    /// Whether this socket may send data now (any synchronized state before
+    /// our FIN went, or when retransmitting after it).
+    fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck
+        )
+    }
+
+    /// `tcp_write_xmit`: send what the peer's window, the congestion window,
+    /// Nagle, TCP_CORK and sender SWS avoidance allow. `force` sends one
+    /// segment that the window allows even if SWS/Nagle/cork would hold it
+    /// (the persist and cork timers).
+    pub fn tcp_write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool) {
+        if !self.can_send_data() {
+            return;
+        }
+        let mut sent_any = false;
+        loop {
+            let end = self.snd_end();
+            let unsent = end.since(self.snd_nxt);
+            let fin_pending = self.fin_queued && self.snd_nxt.before_eq(end);
+            if unsent == 0 && !fin_pending {
+                break;
+            }
+            // RFC 5681 §3: never more than min(cwnd, rwnd) in flight.
+            let wnd_end = self.snd_una + self.snd_wnd.min(self.cwnd);
+            let usable = wnd_end.since(self.snd_nxt);
+            let len = unsent.min(usable).min(self.mss);
+            // The FIN rides on the last data segment, or alone; it needs one
+            // sequence number of window like a data byte.
+            let fin = fin_pending && len == unsent && usable > len;
+            if len == 0 && !fin {
+                break;
+            }
+            if len < self.mss && !fin && !force {
+                let nagle_ok = self.nodelay || self.snd_nxt == self.snd_una;
+                if len < unsent {
+                    // RFC 1122 §4.2.3.4: a window-limited runt goes only if it is
+                    // at least half the largest window the peer ever offered.
+                    if !(nagle_ok && len >= self.max_snd_wnd / 2) {
+                        break;
+                    }
+                } else if self.cork {
+                    // TCP_CORK: hold partial segments, at most cork_timeout.
+                    if !self.timers.is_set(TimerKind::Cork) {
+                        self.timer_set(cx, TimerKind::Cork, cfg.cork_timeout);
+                    }
+                    break;
+                } else if !nagle_ok {
+                    // RFC 896 / RFC 1122 §4.2.3.4: one small segment in flight at a time.
+                    break;
+                }
+            }
+            let seq = self.snd_nxt;
+            self.xmit_data(cx, cfg, seq, len, fin);
+            sent_any = true;
+            force = false;
+            self.persist_backoff = 0;
+            self.timers.clear(TimerKind::Persist);
+            self.timers.clear(TimerKind::Cork);
+        }
+        // Data waits and nothing is in flight to bring an ACK: the persist
+        // timer probes the window (RFC 9293 §3.8.6.1) or overrides SWS.
+        if !sent_any && self.unsent() > 0 && self.snd_una == self.snd_max && !self.timers.is_set(TimerKind::Persist) {
+            let t = self.persist_interval(cfg);
+            self.timer_set(cx, TimerKind::Persist, t);
+        }
+    }
+
+    /// The persist interval: the RTO, backed off per probe, capped.
+    pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
+        let base = self.compute_rto(cfg).max(cfg.rto_min);
+        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
+    }
+
+    /// After receiving: send what can go, and the ACK if one is owed and
+    /// no data segment carried it.
+    pub fn output_after_input(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        self.tcp_write_xmit(cx, cfg, false);
+        if self.ack_now {
+            self.send_ack(cx, cfg);
+        }
+    }
+}

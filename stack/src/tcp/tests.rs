@@ -1,0 +1,1768 @@
+//! TCP tests, two kinds:
+//!
+//! 1. Packet dialogues from state fixtures: a `Lab` holds one `Tcp`; the
+//!    test plays the remote peer with `send(seg)` and checks what comes back
+//!    with `expect()`, on an explicit virtual clock. The remote's sequence
+//!    numbers start just below 2^32 so every dialogue crosses the wrap.
+//! 2. Two `Tcp`s joined by a seeded lossy, reordering, duplicating link
+//!    (`Net`), on a virtual clock that jumps to the next event.
+
+use super::options::{finish_checksum, tcp_parse, OutHdr, TcpFlags, TcpHdr};
+use super::seq::SeqNumber;
+use super::*;
+use crate::stats::{DropReason, Stats};
+use crate::trace::Trace;
+use crate::{L4Xmit, SkBuff};
+use rand::SeedableRng;
+use std::collections::VecDeque;
+
+const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// The remote's ISN: 16 bytes below 2^32.
+const RISS: u32 = 0xffff_fff0;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// ------------------------------------------------------------------ the lab
+
+struct Lab {
+    tcp: Tcp,
+    now: Instant,
+    stats: Stats,
+    trace: Trace,
+    rng: StdRng,
+    out: VecDeque<L4Xmit>,
+}
+
+/// A segment as the remote peer sends it.
+#[derive(Clone, Debug)]
+struct Seg {
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: Option<u32>,
+    flags: TcpFlags,
+    window: u16,
+    mss: Option<u16>,
+    wscale: Option<u8>,
+    data: Vec<u8>,
+}
+
+impl Seg {
+    fn flags(mut self, f: TcpFlags) -> Seg {
+        self.flags = f;
+        self
+    }
+    fn seq(mut self, s: u32) -> Seg {
+        self.seq = s;
+        self
+    }
+    fn ack(mut self, a: u32) -> Seg {
+        self.ack = Some(a);
+        self.flags = self.flags | TcpFlags::ACK;
+        self
+    }
+    fn no_ack(mut self) -> Seg {
+        self.ack = None;
+        self.flags = TcpFlags(self.flags.0 & !TcpFlags::ACK.0);
+        self
+    }
+    fn window(mut self, w: u16) -> Seg {
+        self.window = w;
+        self
+    }
+    fn data(mut self, d: &[u8]) -> Seg {
+        self.data = d.to_vec();
+        self
+    }
+    fn mss(mut self, m: Option<u16>) -> Seg {
+        self.mss = m;
+        self
+    }
+    fn wscale(mut self, w: Option<u8>) -> Seg {
+        self.wscale = w;
+        self
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let h = OutHdr {
+            src_port: self.sport,
+            dst_port: self.dport,
+            seq: SeqNumber(self.seq),
+            ack: SeqNumber(self.ack.unwrap_or(0)),
+            flags: self.flags,
+            window: self.window,
+            mss: self.mss,
+            wscale: self.wscale,
+        };
+        let mut b = vec![0u8; h.hdr_len()];
+        h.write(&mut b);
+        b.extend_from_slice(&self.data);
+        finish_checksum(THEM, US, &mut b);
+        b
+    }
+}
+
+/// A segment we sent, parsed.
+#[derive(Debug)]
+struct Out {
+    h: TcpHdr,
+    data: Vec<u8>,
+}
+
+impl Out {
+    fn seq(&self) -> u32 {
+        self.h.seq.0
+    }
+    fn ack(&self) -> u32 {
+        self.h.ack.expect("ACK bit").0
+    }
+    fn is(&self, f: TcpFlags) -> bool {
+        self.h.flags == f
+    }
+}
+
+const ACK: TcpFlags = TcpFlags::ACK;
+const SYN: TcpFlags = TcpFlags::SYN;
+const FIN: TcpFlags = TcpFlags::FIN;
+const RST: TcpFlags = TcpFlags::RST;
+const PSH: TcpFlags = TcpFlags::PSH;
+
+impl Lab {
+    fn new() -> Lab {
+        Lab::with(TcpConfig::default())
+    }
+    fn with(cfg: TcpConfig) -> Lab {
+        let mut rng = StdRng::seed_from_u64(7);
+        let tcp = Tcp::new(cfg, &mut rng);
+        let mut trace = Trace::default();
+        trace.set_enabled(true);
+        Lab { tcp, now: Instant::from_secs(1000), stats: Stats::default(), trace, rng, out: VecDeque::new() }
+    }
+    fn parts(&mut self) -> (&mut Tcp, Cx<'_>) {
+        let cx = Cx {
+            now: self.now,
+            stats: &mut self.stats,
+            trace: &mut self.trace,
+            rng: &mut self.rng,
+            out: &mut self.out,
+        };
+        (&mut self.tcp, cx)
+    }
+    /// A template for the remote peer on `sport` talking to our `dport`.
+    fn seg(&self, sport: u16, dport: u16) -> Seg {
+        Seg { sport, dport, seq: RISS, ack: None, flags: ACK, window: 65535, mss: None, wscale: None, data: vec![] }
+    }
+    fn send(&mut self, s: &Seg) {
+        let skb = SkBuff::from_frame(&s.bytes());
+        let (tcp, mut cx) = self.parts();
+        tcp.tcp_v4_rcv(&mut cx, THEM, US, skb);
+    }
+    fn try_expect(&mut self) -> Option<Out> {
+        let x = self.out.pop_front()?;
+        assert_eq!((x.src, x.dst, x.protocol), (US, THEM, 6));
+        let h = tcp_parse(x.src, x.dst, x.skb.data()).expect("we send valid segments");
+        Some(Out { data: x.skb.data()[h.hdr_len..].to_vec(), h })
+    }
+    #[track_caller]
+    fn expect(&mut self) -> Out {
+        self.try_expect().expect("a segment")
+    }
+    #[track_caller]
+    fn expect_none(&mut self) {
+        if let Some(o) = self.try_expect() {
+            panic!("unexpected segment {:?} seq {} ack {:?} len {}", o.h.flags, o.seq(), o.h.ack, o.data.len());
+        }
+    }
+    fn drain(&mut self) -> Vec<Out> {
+        std::iter::from_fn(|| self.try_expect()).collect()
+    }
+    /// Move the clock forward by `d`, running timers on the way.
+    fn advance(&mut self, d: Duration) {
+        let target = self.now + d;
+        while let Some(t) = self.tcp.poll_timeout() {
+            if t > target {
+                break;
+            }
+            self.now = self.now.max(t);
+            let (tcp, mut cx) = self.parts();
+            tcp.handle_timeout(&mut cx);
+        }
+        self.now = target;
+    }
+    /// Jump to the next timer and run it; returns how long that was.
+    fn next_timer(&mut self) -> Duration {
+        let t = self.tcp.poll_timeout().expect("a timer");
+        let d = t - self.now;
+        self.now = self.now.max(t);
+        let (tcp, mut cx) = self.parts();
+        tcp.handle_timeout(&mut cx);
+        d
+    }
+    fn socket(&mut self) -> usize {
+        self.tcp.socket().unwrap()
+    }
+    fn listen(&mut self, port: u16, backlog: usize) -> usize {
+        let h = self.socket();
+        self.tcp.bind(h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), &mut self.rng).unwrap();
+        self.tcp.listen(h, backlog, &mut self.rng).unwrap();
+        h
+    }
+    fn connect(&mut self, h: usize, port: u16) -> Result<(), Errno> {
+        let (tcp, mut cx) = self.parts();
+        tcp.connect(&mut cx, h, US, SocketAddrV4::new(THEM, port))
+    }
+    fn accept(&mut self, h: usize) -> Result<(usize, SocketAddrV4), Errno> {
+        let (tcp, mut cx) = self.parts();
+        tcp.accept(&mut cx, h)
+    }
+    fn send_data(&mut self, h: usize, b: &[u8]) -> Result<usize, Errno> {
+        let (tcp, mut cx) = self.parts();
+        tcp.send(&mut cx, h, b, MsgFlags::NONE)
+    }
+    fn recv(&mut self, h: usize, n: usize) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0; n];
+        let (tcp, mut cx) = self.parts();
+        let k = tcp.recv(&mut cx, h, &mut buf, MsgFlags::NONE)?;
+        buf.truncate(k);
+        Ok(buf)
+    }
+    fn close(&mut self, h: usize) {
+        let (tcp, mut cx) = self.parts();
+        tcp.close(&mut cx, h).unwrap();
+    }
+    fn shutdown(&mut self, h: usize, how: Shutdown) {
+        let (tcp, mut cx) = self.parts();
+        tcp.shutdown(&mut cx, h, how).unwrap();
+    }
+    fn setopt(&mut self, h: usize, o: SockOpt) {
+        let (tcp, mut cx) = self.parts();
+        tcp.setsockopt(&mut cx, h, o).unwrap();
+    }
+    fn state_of(&self, local_port: u16, remote_port: u16) -> Option<&'static str> {
+        self.tcp
+            .info(self.now)
+            .into_iter()
+            .find(|i| i.local.port() == local_port && i.remote.port() == remote_port)
+            .map(|i| i.rfc_state)
+    }
+    fn info_of(&self, h: usize) -> TcpInfo {
+        self.tcp.info(self.now).into_iter().find(|i| i.handle == Some(h)).expect("socket in info")
+    }
+    fn sock(&self, h: usize) -> &TcpSock {
+        self.tcp.socks[h].as_ref().expect("socket")
+    }
+    fn drops(&self, r: DropReason) -> u64 {
+        self.stats.drops(r)
+    }
+    fn traced(&mut self, needle: &str) -> bool {
+        let mut found = false;
+        while let Some(e) = self.trace.pop() {
+            found |= e.text.contains(needle);
+        }
+        found
+    }
+}
+
+/// The remote's view of one connection: the next sequence number it sends
+/// and the next one it expects from us.
+#[derive(Copy, Clone, Debug)]
+struct Peer {
+    h: usize,
+    lport: u16,
+    rport: u16,
+    /// Remote SND.NXT.
+    snd: u32,
+    /// Remote RCV.NXT (what it ACKs).
+    rcv: u32,
+}
+
+impl Peer {
+    fn seg(&self, lab: &Lab) -> Seg {
+        lab.seg(self.rport, self.lport).seq(self.snd).ack(self.rcv)
+    }
+}
+
+/// Fixture: a passive open to our port 80 completed and accepted.
+fn established_passive(lab: &mut Lab) -> (usize, Peer) {
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN).mss(Some(1460)));
+    let synack = lab.expect();
+    assert!(synack.is(SYN | ACK));
+    assert_eq!(synack.ack(), RISS.wrapping_add(1));
+    let p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: synack.seq().wrapping_add(1) };
+    lab.send(&p.seg(lab));
+    lab.expect_none();
+    let (h, peer) = lab.accept(l).unwrap();
+    assert_eq!(peer, SocketAddrV4::new(THEM, 40000));
+    (l, Peer { h, ..p })
+}
+
+/// Fixture: an active open from us to the remote's port 7000 completed.
+fn established_active(lab: &mut Lab) -> Peer {
+    let h = lab.socket();
+    assert_eq!(lab.connect(h, 7000), Err(Errno::EINPROGRESS));
+    let syn = lab.expect();
+    assert!(syn.is(SYN));
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    let p = Peer { h, lport, rport: 7000, snd: RISS.wrapping_add(1), rcv: syn.seq().wrapping_add(1) };
+    lab.send(&lab.seg(7000, lport).flags(SYN | ACK).ack(p.rcv).mss(Some(1460)));
+    let ack = lab.expect();
+    assert!(ack.is(ACK));
+    assert_eq!(ack.ack(), p.snd);
+    p
+}
+
+/// Fixture: ESTABLISHED, then we close: FIN_WAIT_1 (our FIN not yet acked).
+fn fin_wait_1(lab: &mut Lab) -> Peer {
+    let mut p = established_active(lab);
+    lab.shutdown(p.h, Shutdown::Write);
+    let fin = lab.expect();
+    assert!(fin.is(FIN | ACK));
+    assert_eq!(fin.seq(), p.rcv);
+    p.rcv = p.rcv.wrapping_add(1);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("FIN_WAIT_1"));
+    p
+}
+
+/// Fixture: FIN_WAIT_2 (our FIN acked, the peer's not sent).
+fn fin_wait_2(lab: &mut Lab) -> Peer {
+    let p = fin_wait_1(lab);
+    lab.send(&p.seg(lab));
+    lab.expect_none();
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("FIN_WAIT_2"));
+    p
+}
+
+/// Fixture: CLOSE_WAIT (the peer's FIN arrived).
+fn close_wait(lab: &mut Lab) -> Peer {
+    let mut p = established_active(lab);
+    lab.send(&p.seg(lab).flags(FIN | ACK));
+    p.snd = p.snd.wrapping_add(1);
+    let a = lab.expect();
+    assert_eq!(a.ack(), p.snd);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("CLOSE_WAIT"));
+    p
+}
+
+/// Fixture: LAST_ACK (CLOSE_WAIT, then we sent our FIN).
+fn last_ack(lab: &mut Lab) -> Peer {
+    let mut p = close_wait(lab);
+    lab.shutdown(p.h, Shutdown::Write);
+    assert!(lab.expect().is(FIN | ACK));
+    p.rcv = p.rcv.wrapping_add(1);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("LAST_ACK"));
+    p
+}
+
+/// Fixture: CLOSING (both FINs crossed, ours not yet acked).
+fn closing(lab: &mut Lab) -> Peer {
+    let mut p = fin_wait_1(lab);
+    // The peer's FIN acks only up to before our FIN.
+    lab.send(&p.seg(lab).flags(FIN | ACK).ack(p.rcv.wrapping_sub(1)));
+    p.snd = p.snd.wrapping_add(1);
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("CLOSING"));
+    p
+}
+
+/// Fixture: TIME_WAIT after an active close.
+fn time_wait(lab: &mut Lab) -> Peer {
+    let mut p = fin_wait_2(lab);
+    lab.send(&p.seg(lab).flags(FIN | ACK));
+    p.snd = p.snd.wrapping_add(1);
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("TIME_WAIT"));
+    p
+}
+
+fn pattern(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = StdRng::seed_from_u64(seed);
+    (0..n).map(|_| r.gen()).collect()
+}
+
+// ------------------------------------------------------------ handshakes
+
+#[test]
+fn passive_open_goes_through_syn_and_accept_queues() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 4);
+    assert_eq!(lab.tcp.poll(l), PollFlags::NONE);
+    lab.send(&lab.seg(40000, 80).flags(SYN).mss(Some(1000)).wscale(Some(7)));
+    let synack = lab.expect();
+    assert!(synack.is(SYN | ACK));
+    assert_eq!(synack.ack(), RISS.wrapping_add(1));
+    assert_eq!(synack.h.options.mss, Some(1460));
+    assert!(synack.h.options.wscale.is_some());
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
+    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q, li.send_q), (1, 0, 0, 4));
+    assert_eq!(lab.state_of(80, 40000), Some("SYN_RECEIVED"));
+    assert_eq!(lab.accept(l), Err(Errno::EAGAIN));
+    lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).ack(synack.seq().wrapping_add(1)));
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
+    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q), (0, 1, 1));
+    assert_eq!(lab.tcp.poll(l), PollFlags::POLLIN);
+    assert!(lab.traced("LISTEN -> SYN_RECEIVED"));
+    let (c, peer) = lab.accept(l).unwrap();
+    assert_eq!(peer, SocketAddrV4::new(THEM, 40000));
+    let i = lab.info_of(c);
+    assert_eq!(i.state, "ESTABLISHED");
+    assert_eq!(i.mss, 1000);
+    assert_eq!(i.snd_wscale, 7);
+    assert!(lab.tcp.poll(c).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.tcp.getpeername(c).unwrap(), peer);
+    assert_eq!(lab.tcp.getsockname(c).unwrap(), SocketAddrV4::new(US, 80));
+    assert_eq!(lab.stats.get(Counter::TcpPassiveOpens), 1);
+}
+
+#[test]
+fn active_open_and_connect_errors() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    assert!(EPHEMERAL_PORTS.contains(&p.lport));
+    assert_eq!(lab.tcp.poll(p.h), PollFlags::POLLOUT);
+    assert_eq!(lab.connect(p.h, 7000), Err(Errno::EISCONN));
+    assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Ok(SockOpt::NonBlocking(false)));
+    assert_eq!(lab.info_of(p.h).state, "ESTABLISHED");
+    // The RTT of the handshake was measured (zero here): RTO is the 200 ms floor.
+    assert_eq!(lab.info_of(p.h).rto, ms(200));
+}
+
+#[test]
+fn connect_refused_by_rst() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    assert_eq!(lab.connect(h, 7000), Err(Errno::EINPROGRESS));
+    assert_eq!(lab.connect(h, 7000), Err(Errno::EALREADY));
+    let syn = lab.expect();
+    assert_eq!(lab.tcp.poll(h), PollFlags::NONE);
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    // A RST whose ACK is not acceptable is dropped…
+    lab.send(&lab.seg(7000, lport).seq(0).flags(RST | ACK).ack(syn.seq()));
+    assert_eq!(lab.drops(DropReason::TcpAckUnsent), 1);
+    // …an acceptable one refuses the connection.
+    lab.send(&lab.seg(7000, lport).seq(0).flags(RST | ACK).ack(syn.seq().wrapping_add(1)));
+    lab.expect_none();
+    assert!(lab.tcp.poll(h).contains(PollFlags::POLLERR | PollFlags::POLLHUP));
+    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ECONNREFUSED));
+    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Ok(SockOpt::NonBlocking(false)));
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn connect_refused_by_icmp_port_unreachable() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    lab.expect();
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    let (tcp, mut cx) = lab.parts();
+    tcp.icmp_error(&mut cx, lport, SocketAddrV4::new(THEM, 7000), Errno::ECONNREFUSED);
+    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ECONNREFUSED));
+}
+
+#[test]
+fn connect_times_out_after_syn_retries_with_backoff() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    let first = lab.expect();
+    let mut gaps = vec![];
+    for _ in 0..6 {
+        gaps.push(lab.next_timer().as_secs());
+        let again = lab.expect();
+        assert!(again.is(SYN));
+        assert_eq!(again.seq(), first.seq());
+    }
+    assert_eq!(gaps, [1, 2, 4, 8, 16, 32]);
+    assert_eq!(lab.next_timer().as_secs(), 64);
+    lab.expect_none();
+    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ETIMEDOUT));
+    assert!(lab.traced("ETIMEDOUT"));
+}
+
+#[test]
+fn syn_ack_retransmitted_with_backoff_then_child_dropped() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    let first = lab.expect();
+    // A retransmitted SYN gets the same SYN-ACK again.
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    assert_eq!(lab.expect().seq(), first.seq());
+    let mut gaps = vec![];
+    for _ in 0..5 {
+        gaps.push(lab.next_timer().as_secs());
+        let o = lab.expect();
+        assert!(o.is(SYN | ACK));
+        assert_eq!(o.seq(), first.seq());
+    }
+    assert_eq!(gaps, [1, 2, 4, 8, 16]);
+    lab.next_timer();
+    lab.expect_none();
+    assert_eq!(lab.state_of(80, 40000), None);
+    let li = lab.info_of(l);
+    assert_eq!((li.state, li.syn_queue), ("LISTEN", 0));
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn accept_queue_full_drops_syn_until_accept() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 1); // the accept queue holds backlog + 1 = 2
+    for port in [40001, 40002] {
+        lab.send(&lab.seg(port, 80).flags(SYN));
+        let sa = lab.expect();
+        lab.send(&lab.seg(port, 80).seq(RISS.wrapping_add(1)).ack(sa.seq().wrapping_add(1)));
+    }
+    assert_eq!(lab.info_of(l).accept_queue, 2);
+    lab.send(&lab.seg(40003, 80).flags(SYN));
+    lab.expect_none();
+    assert_eq!(lab.drops(DropReason::TcpAcceptQueueFull), 1);
+    lab.accept(l).unwrap();
+    // The client's retransmitted SYN now gets in.
+    lab.send(&lab.seg(40003, 80).flags(SYN));
+    assert!(lab.expect().is(SYN | ACK));
+    assert_eq!(lab.info_of(l).syn_queue, 1);
+}
+
+#[test]
+fn final_ack_dropped_while_accept_queue_full() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 2); // accept queue holds 3, SYN queue 2
+    let mut synacks = vec![];
+    for port in 40001..=40004 {
+        if port == 40003 {
+            // Complete the first two handshakes before the next SYNs.
+            for (p, sa) in &synacks {
+                lab.send(&lab.seg(*p, 80).seq(RISS.wrapping_add(1)).ack(*sa));
+            }
+        }
+        lab.send(&lab.seg(port, 80).flags(SYN));
+        synacks.push((port, lab.expect().seq().wrapping_add(1)));
+    }
+    let ack = |lab: &mut Lab, i: usize| {
+        let (p, sa) = synacks[i];
+        lab.send(&lab.seg(p, 80).seq(RISS.wrapping_add(1)).ack(sa));
+    };
+    ack(&mut lab, 2);
+    assert_eq!(lab.info_of(l).accept_queue, 3);
+    // The accept queue is full: the last handshake's ACK is dropped, the child waits.
+    ack(&mut lab, 3);
+    assert_eq!(lab.drops(DropReason::TcpAcceptQueueFull), 1);
+    assert_eq!(lab.state_of(80, 40004), Some("SYN_RECEIVED"));
+    lab.accept(l).unwrap();
+    ack(&mut lab, 3);
+    assert_eq!(lab.state_of(80, 40004), Some("ESTABLISHED"));
+    assert_eq!(lab.info_of(l).accept_queue, 3);
+}
+
+#[test]
+fn closed_port_answers_with_rst() {
+    let mut lab = Lab::new();
+    lab.send(&lab.seg(40000, 81).flags(SYN).data(b"hi"));
+    let r = lab.expect();
+    assert!(r.is(RST | ACK));
+    assert_eq!((r.seq(), r.ack()), (0, RISS.wrapping_add(3)));
+    lab.send(&lab.seg(40000, 81).ack(1234));
+    let r = lab.expect();
+    assert!(r.is(RST));
+    assert_eq!(r.seq(), 1234);
+    lab.send(&lab.seg(40000, 81).flags(RST));
+    lab.expect_none();
+    assert_eq!(lab.drops(DropReason::TcpNoSocket), 3);
+    assert_eq!(lab.stats.get(Counter::TcpRstTx), 2);
+}
+
+#[test]
+fn listener_resets_acks_and_ignores_rsts() {
+    let mut lab = Lab::new();
+    lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).ack(777));
+    let r = lab.expect();
+    assert!(r.is(RST));
+    assert_eq!(r.seq(), 777);
+    lab.send(&lab.seg(40000, 80).flags(RST));
+    lab.send(&lab.seg(40000, 80).flags(FIN));
+    lab.expect_none();
+    assert_eq!(lab.drops(DropReason::TcpRstInvalid), 1);
+    assert_eq!(lab.drops(DropReason::TcpListenNoSyn), 2);
+}
+
+#[test]
+fn simultaneous_open() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    lab.tcp.bind(h, SocketAddrV4::new(US, 5000), &mut lab.rng).unwrap();
+    let _ = lab.connect(h, 5000);
+    let syn = lab.expect();
+    // Their SYN crosses ours: SYN_SENT -> SYN_RECEIVED, we send SYN-ACK.
+    lab.send(&lab.seg(5000, 5000).flags(SYN).mss(Some(1200)));
+    let sa = lab.expect();
+    assert!(sa.is(SYN | ACK));
+    assert_eq!((sa.seq(), sa.ack()), (syn.seq(), RISS.wrapping_add(1)));
+    assert_eq!(lab.state_of(5000, 5000), Some("SYN_RECEIVED"));
+    // Their SYN-ACK: ESTABLISHED.
+    lab.send(&lab.seg(5000, 5000).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
+    // That SYN-ACK repeats their SYN: a challenge ACK is the answer.
+    let a = lab.expect();
+    assert!(a.is(ACK));
+    lab.send(&lab.seg(5000, 5000).seq(RISS.wrapping_add(1)).ack(syn.seq().wrapping_add(1)));
+    assert_eq!(lab.state_of(5000, 5000), Some("ESTABLISHED"));
+    assert!(lab.tcp.poll(h).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.info_of(h).mss, 1200);
+}
+
+// ------------------------------------------------------------ data transfer
+
+#[test]
+fn data_both_ways_across_the_wrap() {
+    let mut lab = Lab::new();
+    let (_, mut p) = established_passive(&mut lab);
+    let msg = pattern(100, 1);
+    // 100 bytes from RISS+1 = 0xfffffff1 cross 2^32.
+    lab.send(&p.seg(&lab).flags(ACK | PSH).data(&msg));
+    p.snd = p.snd.wrapping_add(100);
+    assert!(p.snd < RISS);
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLIN));
+    let mut peek = [0u8; 10];
+    {
+        let (tcp, mut cx) = lab.parts();
+        assert_eq!(tcp.recv(&mut cx, p.h, &mut peek, MsgFlags::MSG_PEEK), Ok(10));
+    }
+    assert_eq!(&peek, &msg[..10]);
+    assert_eq!(lab.recv(p.h, 1000).unwrap(), msg);
+    assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
+    // Delayed ACK: nothing yet; the timer sends it after 40 ms.
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(40));
+    assert_eq!(lab.expect().ack(), p.snd);
+    // Our data to them.
+    assert_eq!(lab.send_data(p.h, b"hello"), Ok(5));
+    let o = lab.expect();
+    assert!(o.is(ACK | PSH));
+    assert_eq!((o.seq(), o.ack(), o.data.as_slice()), (p.rcv, p.snd, &b"hello"[..]));
+    p.rcv = p.rcv.wrapping_add(5);
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.info_of(p.h).send_q, 0);
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn ack_every_second_full_segment() {
+    let mut lab = Lab::new();
+    let (_, mut p) = established_passive(&mut lab);
+    let d = pattern(1460, 2);
+    lab.send(&p.seg(&lab).data(&d));
+    p.snd = p.snd.wrapping_add(1460);
+    lab.expect_none();
+    lab.send(&p.seg(&lab).data(&d));
+    p.snd = p.snd.wrapping_add(1460);
+    assert_eq!(lab.expect().ack(), p.snd);
+}
+
+#[test]
+fn never_sends_beyond_the_peer_window_and_honours_mss() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    lab.send(&p.seg(&lab).window(3000));
+    let data = pattern(10_000, 3);
+    assert_eq!(lab.send_data(p.h, &data), Ok(10_000));
+    let segs = lab.drain();
+    let sizes: Vec<usize> = segs.iter().map(|o| o.data.len()).collect();
+    assert_eq!(sizes, [1460, 1460]); // the 80-byte runt waits (sender SWS avoidance)
+    p.rcv = p.rcv.wrapping_add(2920);
+    lab.send(&p.seg(&lab).window(3000));
+    let sizes: Vec<usize> = lab.drain().iter().map(|o| o.data.len()).collect();
+    assert_eq!(sizes, [1460, 1460]);
+    // A peer that sent no MSS option gets 536-byte segments (RFC 9293 §3.7.1).
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    let syn = lab.expect();
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    lab.send(&lab.seg(7000, lport).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
+    lab.expect();
+    lab.send_data(h, &data).unwrap();
+    assert!(lab.drain().iter().all(|o| o.data.len() == 536));
+}
+
+#[test]
+fn zero_window_probe_then_reopen() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    lab.send(&p.seg(&lab).window(0));
+    lab.send_data(p.h, b"stuck").unwrap();
+    lab.expect_none();
+    // Persist timer: probes with SEQ = SND.UNA - 1, backing off.
+    let mut gaps = vec![];
+    for _ in 0..3 {
+        gaps.push(lab.next_timer().as_millis());
+        let probe = lab.expect();
+        assert!(probe.is(ACK));
+        assert_eq!(probe.seq(), p.rcv.wrapping_sub(1));
+        assert!(probe.data.is_empty());
+        lab.send(&p.seg(&lab).window(0));
+    }
+    assert_eq!(gaps, [200, 400, 800]);
+    assert!(lab.traced("zero window: probe"));
+    // The window opens: the data goes at once.
+    lab.send(&p.seg(&lab).window(1000));
+    let o = lab.expect();
+    assert_eq!((o.seq(), o.data.as_slice()), (p.rcv, &b"stuck"[..]));
+    p.rcv = p.rcv.wrapping_add(5);
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn receive_window_closes_and_reopens_after_read() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 8);
+    lab.setopt(l, SockOpt::RcvBuf(4000));
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    let sa = lab.expect();
+    assert_eq!(sa.h.window, 4000);
+    let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
+    lab.send(&p.seg(&lab));
+    p.h = lab.accept(l).unwrap().0;
+    let d = pattern(1000, 4);
+    for _ in 0..4 {
+        lab.send(&p.seg(&lab).data(&d));
+        p.snd = p.snd.wrapping_add(1000);
+    }
+    let acks = lab.drain();
+    assert_eq!(acks.last().unwrap().h.window, 0);
+    assert_eq!(acks.last().unwrap().ack(), p.snd);
+    // Beyond the window: trimmed away; at RCV.NXT with a zero window: ACKed, text dropped.
+    lab.send(&p.seg(&lab).data(&d));
+    let a = lab.expect();
+    assert_eq!((a.ack(), a.h.window), (p.snd, 0));
+    // Reading 100 bytes is too little to reopen (receiver SWS avoidance)…
+    assert_eq!(lab.recv(p.h, 100).unwrap().len(), 100);
+    lab.expect_none();
+    // …reading 2000 sends a window update.
+    assert_eq!(lab.recv(p.h, 1900).unwrap().len(), 1900);
+    let u = lab.expect();
+    assert_eq!((u.ack(), u.h.window), (p.snd, 2000));
+    assert!(lab.traced("window update"));
+}
+
+#[test]
+fn nagle_nodelay_and_cork() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    lab.send_data(p.h, b"a").unwrap();
+    assert_eq!(lab.expect().data, b"a");
+    // Nagle: while "a" is unacknowledged, small writes wait and coalesce.
+    lab.send_data(p.h, b"b").unwrap();
+    lab.send_data(p.h, b"c").unwrap();
+    lab.expect_none();
+    p.rcv = p.rcv.wrapping_add(1);
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.expect().data, b"bc");
+    p.rcv = p.rcv.wrapping_add(2);
+    // TCP_NODELAY: each write goes at once.
+    lab.setopt(p.h, SockOpt::NoDelay(true));
+    lab.send_data(p.h, b"d").unwrap();
+    lab.send_data(p.h, b"e").unwrap();
+    assert_eq!(lab.drain().len(), 2);
+    p.rcv = p.rcv.wrapping_add(2);
+    lab.send(&p.seg(&lab));
+    // TCP_CORK: partial segments wait, at most 200 ms.
+    lab.setopt(p.h, SockOpt::Cork(true));
+    lab.send_data(p.h, b"f").unwrap();
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(200));
+    assert_eq!(lab.expect().data, b"f");
+    p.rcv = p.rcv.wrapping_add(1);
+    lab.send(&p.seg(&lab));
+    lab.send_data(p.h, b"g").unwrap();
+    lab.expect_none();
+    lab.setopt(p.h, SockOpt::Cork(false));
+    assert_eq!(lab.expect().data, b"g");
+}
+
+// ------------------------------------------------------------ retransmission
+
+#[test]
+fn rto_backs_off_and_karn_ignores_retransmitted_samples() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    let syn = lab.expect();
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    // RTT 100 ms on the handshake: SRTT 100, RTTVAR 50, RTO = 100 + max(G, 4 × 50) = 300 ms.
+    lab.advance(ms(100));
+    lab.send(&lab.seg(7000, lport).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
+    lab.expect();
+    let mut p = Peer { h, lport, rport: 7000, snd: RISS.wrapping_add(1), rcv: syn.seq().wrapping_add(1) };
+    let i = lab.info_of(p.h);
+    assert_eq!((i.srtt, i.rttvar, i.rto), (ms(100), ms(50), ms(300)));
+    // A second sample of 100 ms: RTTVAR = 3/4 × 50 + 1/4 × 0 = 37.5 ms.
+    lab.send_data(p.h, b"x").unwrap();
+    lab.expect();
+    lab.advance(ms(100));
+    p.rcv = p.rcv.wrapping_add(1);
+    lab.send(&p.seg(&lab));
+    let i = lab.info_of(p.h);
+    assert_eq!((i.srtt, i.rttvar, i.rto), (ms(100), Duration::from_micros(37_500), ms(250)));
+    lab.send_data(p.h, b"y").unwrap();
+    lab.expect();
+    let mut gaps = vec![];
+    for _ in 0..3 {
+        gaps.push(lab.next_timer().as_millis());
+        let o = lab.expect();
+        assert_eq!((o.seq(), o.data.as_slice()), (p.rcv, &b"y"[..]));
+    }
+    assert_eq!(gaps, [250, 500, 1000]);
+    assert_eq!(lab.info_of(p.h).retransmits, 3);
+    assert!(lab.traced("RTO backed off"));
+    // The ACK comes late: Karn's rule, no sample from a retransmitted segment.
+    lab.advance(ms(1000));
+    p.rcv = p.rcv.wrapping_add(1);
+    lab.send(&p.seg(&lab));
+    let i = lab.info_of(p.h);
+    assert_eq!((i.srtt, i.retransmits, i.total_retrans), (ms(100), 0, 3));
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn gives_up_after_retries2() {
+    let mut lab = Lab::with(TcpConfig { retries2: 3, ..TcpConfig::default() });
+    let p = established_active(&mut lab);
+    lab.send_data(p.h, b"x").unwrap();
+    lab.expect();
+    for _ in 0..3 {
+        lab.next_timer();
+        lab.expect();
+    }
+    lab.next_timer();
+    lab.expect_none();
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLERR | PollFlags::POLLHUP));
+    assert_eq!(lab.send_data(p.h, b"x"), Err(Errno::ETIMEDOUT));
+    assert_eq!(lab.send_data(p.h, b"x"), Err(Errno::EPIPE));
+}
+
+#[test]
+fn fast_retransmit_and_newreno_recovery() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    let data = pattern(10 * 1460, 5);
+    lab.send_data(p.h, &data).unwrap();
+    let segs = lab.drain();
+    assert_eq!(segs.len(), 10); // initial window: 10 segments
+    let base = p.rcv;
+    let cwnd0 = lab.info_of(p.h).cwnd;
+    assert_eq!(cwnd0, 14600);
+    // Segment 0 and 4 are lost; the peer sends duplicate ACKs for 0.
+    for _ in 0..2 {
+        lab.send(&p.seg(&lab));
+        lab.expect_none();
+    }
+    lab.send(&p.seg(&lab));
+    let rt = lab.expect();
+    assert_eq!((rt.seq(), rt.data.len()), (base, 1460));
+    let i = lab.info_of(p.h);
+    assert!(i.in_recovery);
+    assert_eq!((i.ssthresh, i.cwnd), (7300, 7300 + 3 * 1460));
+    assert!(lab.traced("fast retransmit"));
+    // Partial ACK up to segment 4: retransmit segment 4 at once (NewReno).
+    p.rcv = base.wrapping_add(4 * 1460);
+    lab.send(&p.seg(&lab));
+    let rt = lab.drain();
+    assert_eq!(rt[0].seq(), p.rcv);
+    assert!(lab.info_of(p.h).in_recovery);
+    // Full ACK: recovery ends with cwnd <= ssthresh.
+    p.rcv = base.wrapping_add(10 * 1460);
+    lab.send(&p.seg(&lab));
+    let i = lab.info_of(p.h);
+    assert!(!i.in_recovery);
+    assert!(i.cwnd <= 7300);
+}
+
+// ------------------------------------------------------------ out of order
+
+#[test]
+fn out_of_order_segments_with_holes_and_overlaps() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    let d = pattern(500, 6);
+    let at = |off: usize, len: usize| (p.snd.wrapping_add(off as u32), &d[off..off + len]);
+    let send = |lab: &mut Lab, off: usize, len: usize| {
+        let (s, b) = at(off, len);
+        lab.send(&p.seg(lab).seq(s).data(b));
+    };
+    // Pieces: [300,400) then [100,200) then [150,350) overlapping both, then [450,500).
+    for (off, len) in [(300, 100), (100, 100), (150, 200), (450, 50)] {
+        send(&mut lab, off, len);
+        // Every out-of-order arrival gets an immediate duplicate ACK for the hole.
+        let a = lab.expect();
+        assert_eq!(a.ack(), p.snd);
+    }
+    assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
+    assert_eq!(lab.sock(p.h).out_of_order_queue.len(), 2);
+    assert_eq!(lab.info_of(p.h).ofo_bytes, 350);
+    // Fill [0,100): [0,400) is delivered.
+    send(&mut lab, 0, 100);
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(400));
+    assert_eq!(lab.recv(p.h, 1000).unwrap(), &d[..400]);
+    // A duplicate of old data: ACK at once.
+    send(&mut lab, 0, 50);
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(400));
+    // [400,460) overlaps the last piece: all 500 delivered.
+    send(&mut lab, 400, 60);
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(500));
+    assert_eq!(lab.recv(p.h, 1000).unwrap(), &d[400..]);
+    assert_eq!(lab.info_of(p.h).ofo_bytes, 0);
+}
+
+#[test]
+fn out_of_order_fin_waits_for_the_hole() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(5)).flags(FIN | ACK).data(b"world"));
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.state_of(80, 40000), Some("ESTABLISHED"));
+    lab.send(&p.seg(&lab).data(b"hello"));
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(11));
+    assert_eq!(lab.state_of(80, 40000), Some("CLOSE_WAIT"));
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"helloworld");
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"");
+}
+
+// ------------------------------------------------------------ closing
+
+#[test]
+fn active_close_through_fin_wait_and_time_wait() {
+    let mut lab = Lab::new();
+    let mut p = time_wait(&mut lab);
+    assert!(lab.traced("FIN_WAIT_2 -> TIME_WAIT"));
+    // A retransmitted FIN is ACKed again and restarts the 2 MSL timer.
+    lab.advance(Duration::from_secs(30));
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_sub(1)).flags(FIN | ACK));
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.next_timer(), Duration::from_secs(60));
+    assert_eq!(lab.state_of(p.lport, p.rport), None);
+    // The application still holds the handle: CLOSED, read gives EOF.
+    assert_eq!(lab.recv(p.h, 10).unwrap(), b"");
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLHUP));
+    lab.close(p.h);
+    p.h = usize::MAX;
+    let _ = p;
+}
+
+#[test]
+fn fin_wait_1_fin_and_ack_together() {
+    let mut lab = Lab::new();
+    let mut p = fin_wait_1(&mut lab);
+    lab.send(&p.seg(&lab).flags(FIN | ACK));
+    p.snd = p.snd.wrapping_add(1);
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("TIME_WAIT"));
+}
+
+#[test]
+fn passive_close_through_close_wait_and_last_ack() {
+    let mut lab = Lab::new();
+    let p = close_wait(&mut lab);
+    assert_eq!(lab.tcp.poll(p.h), PollFlags::POLLIN | PollFlags::POLLRDHUP | PollFlags::POLLOUT);
+    assert_eq!(lab.recv(p.h, 10).unwrap(), b"");
+    // Half-closed: we can still send.
+    lab.send_data(p.h, b"bye").unwrap();
+    assert_eq!(lab.expect().data, b"bye");
+    let mut p = p;
+    p.rcv = p.rcv.wrapping_add(3);
+    lab.close(p.h);
+    let fin = lab.expect();
+    assert!(fin.is(FIN | ACK));
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("LAST_ACK"));
+    lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(1)));
+    assert_eq!(lab.state_of(p.lport, p.rport), None);
+    assert_eq!(lab.tcp.poll(p.h), PollFlags::POLLNVAL);
+    assert_eq!(lab.tcp.poll_timeout(), None);
+}
+
+#[test]
+fn simultaneous_close_through_closing() {
+    let mut lab = Lab::new();
+    let p = closing(&mut lab);
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("TIME_WAIT"));
+    assert!(lab.traced("CLOSING -> TIME_WAIT"));
+}
+
+#[test]
+fn half_close_keeps_receiving() {
+    let mut lab = Lab::new();
+    let mut p = fin_wait_2(&mut lab);
+    assert_eq!(lab.send_data(p.h, b"x"), Err(Errno::EPIPE));
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
+    lab.send(&p.seg(&lab).data(b"still talking"));
+    p.snd = p.snd.wrapping_add(13);
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"still talking");
+    lab.send(&p.seg(&lab).flags(FIN | ACK));
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"");
+    assert_eq!(lab.state_of(p.lport, p.rport), Some("TIME_WAIT"));
+}
+
+#[test]
+fn orphaned_fin_wait_2_times_out() {
+    let mut lab = Lab::new();
+    let p = fin_wait_2(&mut lab);
+    lab.close(p.h);
+    assert_eq!(lab.next_timer(), Duration::from_secs(60));
+    assert_eq!(lab.state_of(p.lport, p.rport), None);
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    lab.send(&p.seg(&lab).data(b"unread"));
+    lab.close(p.h);
+    let r = lab.drain();
+    assert!(r.last().unwrap().h.rst());
+    assert_eq!(lab.state_of(80, 40000), None);
+}
+
+// ------------------------------------------------------------ resets
+
+#[test]
+fn rst_in_every_synchronized_state() {
+    type Fixture = fn(&mut Lab) -> Peer;
+    let cases: [(Fixture, Option<Errno>); 7] = [
+        (established_active, Some(Errno::ECONNRESET)),
+        (fin_wait_1, Some(Errno::ECONNRESET)),
+        (fin_wait_2, Some(Errno::ECONNRESET)),
+        (close_wait, Some(Errno::ECONNRESET)),
+        (closing, None),
+        (last_ack, None),
+        (time_wait, None),
+    ];
+    for (fixture, err) in cases {
+        let mut lab = Lab::new();
+        let p = fixture(&mut lab);
+        let state = lab.state_of(p.lport, p.rport).unwrap();
+        // Out of the window: dropped without an answer (RFC 9293 first check).
+        lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(1 << 30)).flags(RST));
+        lab.expect_none();
+        // In the window but not exact: a challenge ACK (RFC 5961 §3.2).
+        if state != "TIME_WAIT" {
+            lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(10)).flags(RST));
+            let c = lab.expect();
+            assert!(c.is(ACK), "{state}");
+            assert_eq!(c.ack(), p.snd, "{state}");
+            assert_eq!(lab.state_of(p.lport, p.rport), Some(state));
+        }
+        // Exact: the connection is reset.
+        lab.send(&p.seg(&lab).flags(RST));
+        lab.expect_none();
+        assert_eq!(lab.state_of(p.lport, p.rport), None, "{state}");
+        assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error).err(), err, "{state}");
+        assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLHUP), "{state}");
+        if err.is_some() {
+            assert_eq!(lab.send_data(p.h, b"x"), Err(Errno::EPIPE));
+        }
+    }
+}
+
+#[test]
+fn rst_in_syn_received_returns_to_listen() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    lab.expect();
+    lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).flags(RST));
+    assert_eq!(lab.state_of(80, 40000), None);
+    assert_eq!(lab.info_of(l).syn_queue, 0);
+    assert_eq!(lab.info_of(l).state, "LISTEN");
+}
+
+#[test]
+fn syn_in_window_gets_a_challenge_ack() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    lab.send(&p.seg(&lab).flags(SYN).no_ack());
+    let c = lab.expect();
+    assert!(c.is(ACK));
+    assert_eq!(c.ack(), p.snd);
+    assert_eq!(lab.drops(DropReason::TcpSynInWindow), 1);
+    assert_eq!(lab.state_of(80, 40000), Some("ESTABLISHED"));
+}
+
+#[test]
+fn ack_of_unsent_data_is_answered_and_dropped() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(1000)).data(b"zz"));
+    assert_eq!(lab.expect().ack(), p.snd);
+    assert_eq!(lab.drops(DropReason::TcpAckUnsent), 1);
+    assert_eq!(lab.recv(p.h, 10), Err(Errno::EAGAIN));
+}
+
+// ------------------------------------------------------------ ports
+
+#[test]
+fn time_wait_holds_the_port_unless_reuseaddr() {
+    let mut lab = Lab::new();
+    // The server closes first, so the server side ends in TIME_WAIT.
+    let (l, mut p) = established_passive(&mut lab);
+    lab.close(p.h);
+    p.rcv = lab.expect().seq().wrapping_add(1);
+    lab.send(&p.seg(&lab).flags(FIN | ACK));
+    lab.expect();
+    lab.close(l);
+    assert_eq!(lab.state_of(80, 40000), Some("TIME_WAIT"));
+    let s = lab.socket();
+    let any80 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
+    assert_eq!(lab.tcp.bind(s, any80, &mut lab.rng), Err(Errno::EADDRINUSE));
+    let r = lab.socket();
+    lab.setopt(r, SockOpt::ReuseAddr(true));
+    lab.tcp.bind(r, any80, &mut lab.rng).unwrap();
+    lab.tcp.listen(r, 8, &mut lab.rng).unwrap();
+    // A second listener on the port is refused even with SO_REUSEADDR.
+    let t = lab.socket();
+    lab.setopt(t, SockOpt::ReuseAddr(true));
+    assert_eq!(lab.tcp.bind(t, any80, &mut lab.rng), Err(Errno::EADDRINUSE));
+    // A new SYN above the old sequence space ends TIME_WAIT early (RFC 6191).
+    lab.send(&lab.seg(40000, 80).seq(p.snd.wrapping_add(100_000)).flags(SYN));
+    assert!(lab.expect().is(SYN | ACK));
+    assert_eq!(lab.state_of(80, 40000), Some("SYN_RECEIVED"));
+    lab.close(r);
+    // After 2 MSL the port is free for anyone.
+    lab.advance(Duration::from_secs(61));
+    lab.tcp.bind(s, any80, &mut lab.rng).unwrap();
+}
+
+#[test]
+fn listener_port_with_children_is_in_use() {
+    let mut lab = Lab::new();
+    let (l, _p) = established_passive(&mut lab);
+    let s = lab.socket();
+    lab.setopt(s, SockOpt::ReuseAddr(true));
+    let any80 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
+    assert_eq!(lab.tcp.bind(s, any80, &mut lab.rng), Err(Errno::EADDRINUSE));
+    // With the listener closed, its established child still holds the port…
+    lab.close(l);
+    let t = lab.socket();
+    assert_eq!(lab.tcp.bind(t, any80, &mut lab.rng), Err(Errno::EADDRINUSE));
+    // …except for SO_REUSEADDR.
+    lab.tcp.bind(s, any80, &mut lab.rng).unwrap();
+}
+
+#[test]
+fn ephemeral_ports_are_random_and_distinct() {
+    let mut lab = Lab::new();
+    let mut ports = std::collections::HashSet::new();
+    for _ in 0..50 {
+        let h = lab.socket();
+        let _ = lab.connect(h, 7000);
+        let port = lab.tcp.getsockname(h).unwrap().port();
+        assert!(EPHEMERAL_PORTS.contains(&port));
+        assert!(ports.insert(port));
+    }
+    lab.drain();
+}
+
+#[test]
+fn isn_differs_per_connection() {
+    let mut lab = Lab::new();
+    let a = established_active(&mut lab);
+    let b = established_active(&mut lab);
+    assert_ne!(a.rcv.wrapping_sub(b.rcv), 0);
+    assert_ne!(lab.info_of(a.h).iss, lab.info_of(b.h).iss);
+}
+
+#[test]
+fn bad_segments_are_dropped_with_reasons() {
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    let mut b = p.seg(&lab).data(b"abc").bytes();
+    b[20] ^= 0xff;
+    let (tcp, mut cx) = lab.parts();
+    tcp.tcp_v4_rcv(&mut cx, THEM, US, SkBuff::from_frame(&b));
+    tcp.tcp_v4_rcv(&mut cx, THEM, US, SkBuff::from_frame(&b[..10]));
+    assert_eq!(lab.drops(DropReason::TcpBadChecksum), 1);
+    assert_eq!(lab.drops(DropReason::TcpTooShort), 1);
+    lab.send(&p.seg(&lab).no_ack().data(b"x"));
+    assert_eq!(lab.drops(DropReason::TcpNoAck), 1);
+    // Random bytes never panic.
+    let mut r = StdRng::seed_from_u64(99);
+    for _ in 0..2000 {
+        let mut v = p.seg(&lab).data(b"payload").bytes();
+        for _ in 0..r.gen_range(1..4) {
+            let i = r.gen_range(0..v.len());
+            v[i] = r.gen();
+        }
+        if r.gen_bool(0.5) {
+            // Half the time, a valid checksum so the mutation reaches the state machine.
+            v[16] = 0;
+            v[17] = 0;
+            finish_checksum(THEM, US, &mut v);
+        }
+        let (tcp, mut cx) = lab.parts();
+        tcp.tcp_v4_rcv(&mut cx, THEM, US, SkBuff::from_frame(&v));
+        lab.advance(ms(r.gen_range(0..100)));
+        lab.drain();
+    }
+}
+
+// ------------------------------------------------------------ two stacks
+
+/// One end of the test network.
+struct End {
+    tcp: Tcp,
+    ip: Ipv4Addr,
+    stats: Stats,
+    trace: Trace,
+    rng: StdRng,
+    out: VecDeque<L4Xmit>,
+}
+
+/// Two `Tcp`s joined by a link with latency, seeded loss, reordering and duplication.
+struct Net {
+    ends: [End; 2],
+    now: Instant,
+    /// (deliver at, to end, packet)
+    wire: Vec<(Instant, usize, L4Xmit)>,
+    rng: StdRng,
+    loss: f64,
+    dup: f64,
+    reorder: f64,
+    latency: Duration,
+    delivered: u64,
+    lost: u64,
+}
+
+impl Net {
+    fn new(seed: u64, loss: f64) -> Net {
+        Net::with(seed, loss, TcpConfig::default())
+    }
+    fn with(seed: u64, loss: f64, cfg: TcpConfig) -> Net {
+        let end = |ip: Ipv4Addr, s: u64| {
+            let mut rng = StdRng::seed_from_u64(s);
+            End {
+                tcp: Tcp::new(cfg.clone(), &mut rng),
+                ip,
+                stats: Stats::default(),
+                trace: Trace::default(),
+                rng,
+                out: VecDeque::new(),
+            }
+        };
+        Net {
+            ends: [end(Ipv4Addr::new(10, 0, 0, 1), seed), end(Ipv4Addr::new(10, 0, 0, 2), seed + 1)],
+            now: Instant::from_secs(1),
+            wire: Vec::new(),
+            rng: StdRng::seed_from_u64(seed ^ 0x5eed),
+            loss,
+            dup: loss / 4.0,
+            reorder: loss / 2.0,
+            latency: ms(5),
+            delivered: 0,
+            lost: 0,
+        }
+    }
+    fn call<R>(&mut self, e: usize, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
+        let now = self.now;
+        let end = &mut self.ends[e];
+        let mut cx = Cx { now, stats: &mut end.stats, trace: &mut end.trace, rng: &mut end.rng, out: &mut end.out };
+        let r = f(&mut end.tcp, &mut cx);
+        self.collect();
+        r
+    }
+    /// Move what each end sent onto the wire, with loss, duplication and reordering.
+    fn collect(&mut self) {
+        for e in 0..2 {
+            while let Some(x) = self.ends[e].out.pop_front() {
+                if self.rng.gen_bool(self.loss) {
+                    self.lost += 1;
+                    continue;
+                }
+                let mut at = self.now + self.latency;
+                if self.rng.gen_bool(self.reorder) {
+                    at += Duration::from_micros(self.rng.gen_range(0..3000));
+                }
+                if self.rng.gen_bool(self.dup) {
+                    let copy = L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() };
+                    self.wire.push((at + ms(1), 1 - e, copy));
+                }
+                self.wire.push((at, 1 - e, x));
+            }
+        }
+    }
+    /// Run until `done` or the time limit; each step jumps to the next event.
+    fn run(&mut self, limit: Duration, mut app: impl FnMut(&mut Net) -> bool) -> bool {
+        let end_time = self.now + limit;
+        for _ in 0..5_000_000 {
+            if app(self) {
+                return true;
+            }
+            let next_pkt = self.wire.iter().map(|w| w.0).min();
+            let next_timer = crate::time::earliest(self.ends[0].tcp.poll_timeout(), self.ends[1].tcp.poll_timeout());
+            // The application also acts every 50 ms of virtual time (a slow
+            // reader needs turns even when the network is quiet).
+            let next = crate::time::earliest(next_pkt, next_timer).unwrap_or(Instant::from_micros(u64::MAX));
+            let next = next.min(self.now + ms(50));
+            if next > end_time {
+                return false;
+            }
+            self.now = self.now.max(next);
+            // Deliver every packet due now, in arrival order.
+            let mut due: Vec<_> = Vec::new();
+            let mut k = 0;
+            while k < self.wire.len() {
+                if self.wire[k].0 <= self.now {
+                    due.push(self.wire.swap_remove(k));
+                } else {
+                    k += 1;
+                }
+            }
+            due.sort_by_key(|d| d.0);
+            for (_, to, x) in due {
+                self.delivered += 1;
+                self.call(to, |tcp, cx| tcp.tcp_v4_rcv(cx, x.src, x.dst, x.skb));
+            }
+            for e in 0..2 {
+                if self.ends[e].tcp.poll_timeout().is_some_and(|t| t <= self.now) {
+                    self.call(e, |tcp, cx| tcp.handle_timeout(cx));
+                }
+            }
+        }
+        false
+    }
+    fn addr(&self, e: usize, port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(self.ends[e].ip, port)
+    }
+    fn listen(&mut self, e: usize, port: u16) -> usize {
+        let end = &mut self.ends[e];
+        let h = end.tcp.socket().unwrap();
+        end.tcp.bind(h, SocketAddrV4::new(end.ip, port), &mut end.rng).unwrap();
+        end.tcp.listen(h, 16, &mut end.rng).unwrap();
+        h
+    }
+    fn connect(&mut self, e: usize, h: usize, to: SocketAddrV4) {
+        let ip = self.ends[e].ip;
+        let r = self.call(e, |tcp, cx| tcp.connect(cx, h, ip, to));
+        assert_eq!(r, Err(Errno::EINPROGRESS));
+    }
+    fn poll(&self, e: usize, h: usize) -> PollFlags {
+        self.ends[e].tcp.poll(h)
+    }
+}
+
+/// Stream `data` from `s` on end `se` to `r` on end `re`, a step at a time.
+struct Stream {
+    /// Most bytes read per step (a slow reader closes the window).
+    read_cap: usize,
+    data: Vec<u8>,
+    sent: usize,
+    got: Vec<u8>,
+    eof: bool,
+    closed: bool,
+}
+
+impl Stream {
+    fn new(n: usize, seed: u64) -> Stream {
+        Stream { read_cap: usize::MAX, data: pattern(n, seed), sent: 0, got: Vec::new(), eof: false, closed: false }
+    }
+    /// Push and pull what the sockets take now; shut down writing when all is queued.
+    fn step(&mut self, net: &mut Net, se: usize, s: usize, re: usize, r: usize) {
+        while self.sent < self.data.len() {
+            let chunk = &self.data[self.sent..(self.sent + 65536).min(self.data.len())];
+            match net.call(se, |tcp, cx| tcp.send(cx, s, chunk, MsgFlags::NONE)) {
+                Ok(n) => self.sent += n,
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        if self.sent == self.data.len() && !self.closed {
+            net.call(se, |tcp, cx| tcp.shutdown(cx, s, Shutdown::Write)).unwrap();
+            self.closed = true;
+        }
+        let mut buf = vec![0u8; 65536.min(self.read_cap)];
+        let mut read = 0;
+        while !self.eof && read < self.read_cap {
+            match net.call(re, |tcp, cx| tcp.recv(cx, r, &mut buf, MsgFlags::NONE)) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.got.extend_from_slice(&buf[..n]);
+                    read += n;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(e) => {
+                    for end in net.ends.iter_mut() {
+                        let mut v = vec![];
+                        while let Some(ev) = end.trace.pop() {
+                            v.push(format!("{} {}", ev.at, ev.text));
+                        }
+                        for l in v.iter().rev().take(60).rev() {
+                            eprintln!("{l}");
+                        }
+                        eprintln!("-----");
+                    }
+                    panic!("recv: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// A connection from end 0 to a listener on end 1, accepted: (client, server).
+fn net_connect(net: &mut Net) -> (usize, usize) {
+    let l = net.listen(1, 80);
+    let c = net.ends[0].tcp.socket().unwrap();
+    let to = net.addr(1, 80);
+    net.connect(0, c, to);
+    let mut server = None;
+    let ok = net.run(Duration::from_secs(300), |net| {
+        if server.is_none() {
+            server = net.call(1, |tcp, cx| tcp.accept(cx, l)).ok().map(|(h, _)| h);
+        }
+        server.is_some() && net.poll(0, c).contains(PollFlags::POLLOUT)
+    });
+    assert!(
+        ok,
+        "handshake did not complete: {:?} {:?} {:?}",
+        net.ends[0].tcp.info(net.now),
+        net.ends[1].tcp.info(net.now),
+        net.ends[0].tcp.getsockopt(c, SockOptName::Error)
+    );
+    (c, server.unwrap())
+}
+
+fn transfer_both_ways(seed: u64, loss: f64) {
+    let size = if cfg!(debug_assertions) { 2 << 20 } else { 8 << 20 };
+    let mut net = Net::new(seed, loss);
+    net.ends[0].trace.set_enabled(true);
+    net.ends[1].trace.set_enabled(true);
+    let (c, s) = net_connect(&mut net);
+    let mut up = Stream::new(size, seed + 10);
+    let mut down = Stream::new(size, seed + 20);
+    let ok = net.run(Duration::from_secs(3600), |net| {
+        up.step(net, 0, c, 1, s);
+        down.step(net, 1, s, 0, c);
+        up.eof && down.eof
+    });
+    assert!(ok, "transfer stalled at {} / {} bytes (loss {loss})", up.got.len(), down.got.len());
+    assert!(up.got == up.data, "client -> server bytes differ");
+    assert!(down.got == down.data, "server -> client bytes differ");
+    // Both sides close; everything ends in TIME_WAIT / CLOSED and then goes away.
+    net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
+    net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
+    let ok = net.run(Duration::from_secs(600), |net| {
+        net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+    });
+    assert!(ok, "connections did not finish closing: {:?}", net.ends[0].tcp.info(net.now));
+    if loss > 0.0 {
+        assert!(net.lost > 0);
+        assert!(net.ends[0].stats.get(Counter::TcpRetransmits) + net.ends[1].stats.get(Counter::TcpRetransmits) > 0);
+    }
+}
+
+#[test]
+fn transfer_both_ways_no_loss() {
+    transfer_both_ways(1, 0.0);
+}
+
+#[test]
+fn transfer_both_ways_5_percent_loss() {
+    transfer_both_ways(2, 0.05);
+}
+
+#[test]
+fn transfer_both_ways_20_percent_loss() {
+    transfer_both_ways(3, 0.20);
+}
+
+#[test]
+fn net_simultaneous_open() {
+    let mut net = Net::new(4, 0.0);
+    let a = net.ends[0].tcp.socket().unwrap();
+    let b = net.ends[1].tcp.socket().unwrap();
+    for (e, h) in [(0, a), (1, b)] {
+        let end = &mut net.ends[e];
+        end.tcp.bind(h, SocketAddrV4::new(end.ip, 6000), &mut end.rng).unwrap();
+    }
+    let (ta, tb) = (net.addr(1, 6000), net.addr(0, 6000));
+    net.connect(0, a, ta);
+    net.connect(1, b, tb);
+    let ok = net.run(Duration::from_secs(60), |net| {
+        net.poll(0, a).contains(PollFlags::POLLOUT) && net.poll(1, b).contains(PollFlags::POLLOUT)
+    });
+    assert!(ok);
+    let mut st = Stream::new(10_000, 9);
+    assert!(net.run(Duration::from_secs(60), |net| {
+        st.step(net, 0, a, 1, b);
+        st.eof
+    }));
+    assert_eq!(st.got, st.data);
+}
+
+#[test]
+fn net_simultaneous_close() {
+    let mut net = Net::new(5, 0.0);
+    let (c, s) = net_connect(&mut net);
+    // Both FINs leave before either arrives.
+    net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
+    net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
+    let states = |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>();
+    assert!(net.run(Duration::from_secs(10), |net| states(net, 0).contains(&"TIME_WAIT")));
+    assert!(states(&net, 1).contains(&"TIME_WAIT"));
+    net.ends[0].trace.set_enabled(false);
+    assert!(net.run(Duration::from_secs(120), |net| states(net, 0).is_empty() && states(net, 1) == ["LISTEN"]));
+}
+
+#[test]
+fn net_half_close() {
+    let mut net = Net::new(6, 0.0);
+    let (c, s) = net_connect(&mut net);
+    net.call(0, |tcp, cx| tcp.shutdown(cx, c, Shutdown::Write)).unwrap();
+    let mut buf = [0u8; 100];
+    assert!(net
+        .run(Duration::from_secs(10), |net| net.call(1, |tcp, cx| tcp.recv(cx, s, &mut buf, MsgFlags::NONE)) == Ok(0)));
+    // The server keeps sending; the half-closed client keeps receiving.
+    let mut st = Stream::new(300_000, 11);
+    assert!(net.run(Duration::from_secs(60), |net| {
+        st.step(net, 1, s, 0, c);
+        st.eof
+    }));
+    assert_eq!(st.got, st.data);
+}
+
+#[test]
+/// Many seeds, with and without tiny buffers, a tiny MSS and slow readers
+/// (zero windows, persist probes, SWS avoidance) under loss.
+fn transfer_many_seeds_small_buffers_slow_readers() {
+    let seeds = if cfg!(debug_assertions) { 100..110u64 } else { 100..160u64 };
+    for seed in seeds {
+        for loss in [0.05, 0.2, 0.3] {
+            let size = if cfg!(debug_assertions) { 100_000 } else { 300_000 };
+            let small = seed % 2 == 0;
+            let cfg = if small {
+                TcpConfig {
+                    sndbuf: 5000,
+                    rcvbuf: 3000 + seed as usize * 10,
+                    mss: 536 + seed as u16,
+                    ..TcpConfig::default()
+                }
+            } else {
+                TcpConfig::default()
+            };
+            let mut net = Net::with(seed, 0.0, cfg);
+            let (c, s) = net_connect(&mut net);
+            (net.loss, net.dup, net.reorder) = (loss, loss / 4.0, loss / 2.0);
+            let mut up = Stream::new(size, seed + 10);
+            let mut down = Stream::new(size, seed + 20);
+            if small {
+                up.read_cap = 700;
+                down.read_cap = 1 + seed as usize;
+            }
+            let ok = net.run(Duration::from_secs(3600), |net| {
+                up.step(net, 0, c, 1, s);
+                down.step(net, 1, s, 0, c);
+                up.eof && down.eof
+            });
+            if !ok {
+                for e in 0..2 {
+                    for i in net.ends[e].tcp.info(net.now) {
+                        eprintln!("{e}: {i:?}");
+                    }
+                }
+                eprintln!("now {} wire {}", net.now, net.wire.len());
+            }
+            assert!(ok, "seed {seed} loss {loss}: stalled at {} / {}", up.got.len(), down.got.len());
+            assert!(up.got == up.data && down.got == down.data, "seed {seed}");
+            net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
+            net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
+            let ok = net.run(Duration::from_secs(600), |net| {
+                net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+            });
+            assert!(
+                ok,
+                "seed {seed} loss {loss}: close {:?}",
+                net.ends[0].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+#[test]
+fn keepalive_probes_then_times_out() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    lab.setopt(p.h, SockOpt::KeepAlive(true));
+    assert_eq!(lab.next_timer(), Duration::from_secs(7200));
+    let probe = lab.expect();
+    assert_eq!((probe.seq(), probe.data.len()), (p.rcv.wrapping_sub(1), 0));
+    // The peer answers: the connection stays; the next probe is 7200 s after that.
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.next_timer(), Duration::from_secs(75));
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), Duration::from_secs(7200 - 75));
+    lab.expect();
+    // Silence: 9 probes 75 s apart, then ETIMEDOUT.
+    for _ in 0..8 {
+        assert_eq!(lab.next_timer(), Duration::from_secs(75));
+        lab.expect();
+    }
+    lab.next_timer();
+    lab.expect_none();
+    assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Err(Errno::ETIMEDOUT));
+}
+
+#[test]
+fn close_during_handshake_sends_fin_after_it() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    lab.tcp.bind(h, SocketAddrV4::new(US, 5000), &mut lab.rng).unwrap();
+    let _ = lab.connect(h, 5000);
+    let syn = lab.expect();
+    lab.send(&lab.seg(5000, 5000).flags(SYN));
+    lab.expect(); // SYN-ACK: SYN_RECEIVED by simultaneous open
+    lab.shutdown(h, Shutdown::Write);
+    lab.expect_none();
+    lab.send(&lab.seg(5000, 5000).seq(RISS.wrapping_add(1)).ack(syn.seq().wrapping_add(1)));
+    let fin = lab.expect();
+    assert!(fin.is(FIN | ACK));
+    assert_eq!(fin.seq(), syn.seq().wrapping_add(1));
+    assert_eq!(lab.state_of(5000, 5000), Some("FIN_WAIT_1"));
+}
+
+/// The whole path: two `Stack`s joined frame by frame (ARP, IPv4, TCP).
+#[test]
+fn two_stacks_over_ethernet() {
+    use crate::{Config, MacAddr, SockType, SocketHandle, Stack};
+    let now = Instant::from_secs(1);
+    let mut server = Stack::new(Config::default(), now);
+    let client_cfg = Config {
+        mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        addr: Ipv4Addr::new(10, 0, 0, 1),
+        gateway: None,
+        seed: 77,
+        ..Config::default()
+    };
+    let mut client = Stack::new(client_cfg, now);
+    let shuttle = |a: &mut Stack, b: &mut Stack| {
+        let mut n = 0;
+        loop {
+            let mut moved = false;
+            while let Some(f) = a.poll_transmit(now) {
+                b.handle_frame(now, SkBuff::from_frame(f.data()));
+                moved = true;
+                n += 1;
+            }
+            while let Some(f) = b.poll_transmit(now) {
+                a.handle_frame(now, SkBuff::from_frame(f.data()));
+                moved = true;
+                n += 1;
+            }
+            if !moved || n > 10_000 {
+                break;
+            }
+        }
+    };
+    let l = server.socket(SockType::Stream).unwrap();
+    server.bind(l, "0.0.0.0:80".parse().unwrap()).unwrap();
+    server.listen(l, 8).unwrap();
+    let c = client.socket(SockType::Stream).unwrap();
+    assert_eq!(client.connect(now, c, "10.0.0.2:80".parse().unwrap()), Err(Errno::EINPROGRESS));
+    shuttle(&mut client, &mut server);
+    assert!(client.poll_socket(c).contains(PollFlags::POLLOUT));
+    let (s, peer) = server.accept(now, l).unwrap();
+    assert!(matches!(s, SocketHandle::Tcp(_)));
+    assert_eq!(*peer.ip(), Ipv4Addr::new(10, 0, 0, 1));
+    let data = pattern(200_000, 8);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..1000 {
+        if sent < data.len() {
+            if let Ok(n) = client.send(now, c, &data[sent..], MsgFlags::NONE) {
+                sent += n;
+            }
+        }
+        shuttle(&mut client, &mut server);
+        while let Ok(n) = server.recv(now, s, &mut buf, MsgFlags::NONE) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert!(got == data);
+    client.close(now, c).unwrap();
+    shuttle(&mut client, &mut server);
+    assert_eq!(server.recv(now, s, &mut buf, MsgFlags::NONE), Ok(0));
+    server.close(now, s).unwrap();
+    shuttle(&mut client, &mut server);
+    let states: Vec<_> = client.tcp_info(now).into_iter().map(|i| i.state).collect();
+    assert_eq!(states, ["TIME_WAIT"]);
+}
+
+#[test]
+fn partial_writes_fill_the_send_buffer() {
+    let mut lab = Lab::new();
+    let mut p = established_active(&mut lab);
+    lab.setopt(p.h, SockOpt::SndBuf(3000));
+    lab.send(&p.seg(&lab).window(0));
+    assert_eq!(lab.send_data(p.h, &pattern(5000, 1)), Ok(3000));
+    assert_eq!(lab.send_data(p.h, b"more"), Err(Errno::EAGAIN));
+    assert!(!lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.info_of(p.h).send_q, 3000);
+    lab.send(&p.seg(&lab).window(10_000));
+    let sent: usize = lab.drain().iter().map(|o| o.data.len()).sum();
+    assert_eq!(sent, 2920); // Nagle holds the 80-byte runt while data is in flight
+    p.rcv = p.rcv.wrapping_add(2920);
+    lab.send(&p.seg(&lab).window(10_000));
+    assert_eq!(lab.expect().data.len(), 80);
+    p.rcv = p.rcv.wrapping_add(80);
+    lab.send(&p.seg(&lab).window(10_000));
+    assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
+    assert_eq!(lab.send_data(p.h, b"more"), Ok(4));
+}
+
+#[test]
+fn segments_straddling_the_window_edges_are_trimmed() {
+    let mut lab = Lab::new();
+    let l = lab.listen(80, 8);
+    lab.setopt(l, SockOpt::RcvBuf(1000));
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    let sa = lab.expect();
+    assert_eq!(sa.h.window, 1000);
+    let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
+    lab.send(&p.seg(&lab));
+    p.h = lab.accept(l).unwrap().0;
+    let d = pattern(1500, 12);
+    lab.send(&p.seg(&lab).data(&d[..100]));
+    // Starts 50 bytes before RCV.NXT and ends 550 bytes past the right edge.
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1450]));
+    assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
+    let a = lab.expect();
+    assert_eq!(a.ack(), p.snd.wrapping_add(1000));
+    assert_eq!(a.h.window, 0);
+    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1000]);
+}
+
+#[test]
+fn close_in_syn_sent_and_listen_frees_everything() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    let _ = lab.connect(h, 7000);
+    lab.expect();
+    lab.close(h);
+    assert_eq!(lab.tcp.poll(h), PollFlags::POLLNVAL);
+    assert_eq!(lab.tcp.poll_timeout(), None);
+    // A listener with a half-open child: both go, nothing is left behind.
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN));
+    lab.expect();
+    lab.close(l);
+    lab.expect_none();
+    assert!(lab.tcp.info(lab.now).is_empty());
+    assert_eq!(lab.tcp.poll_timeout(), None);
+    let s = lab.socket();
+    lab.tcp.bind(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), &mut lab.rng).unwrap();
+}

@@ -1,0 +1,209 @@
+//! Every TCP timer handler, together (Linux: net/ipv4/tcp_timer.c).
+//!
+//! Read first: RFC 6298 §5 (retransmission timer, backoff), RFC 9293 §3.8.1
+//! (retransmission, giving up: R2), §3.8.6.1 (zero-window probing), §3.6.1
+//! (TIME_WAIT, 2 × MSL), RFC 1122 §4.2.3.2 (delayed ACK), §4.2.3.5 (R1/R2
+//! give-up thresholds), §4.2.3.6 (keepalive).
+//!
+//! The timers themselves are plain deadlines in each socket (`sock::Timers`);
+//! `Tcp::poll_timeout` is their minimum and `Tcp::handle_timeout` runs the
+//! expired ones.
+
+use super::sock::{Owner, TcpSock, TcpState, TimerKind};
+use super::{Tcp, TcpConfig};
+use crate::errno::Errno;
+use crate::trace::EventKind;
+use crate::Cx;
+
+impl Tcp {
+    /// Run every timer whose deadline has passed.
+    pub fn handle_timeout(&mut self, cx: &mut Cx) {
+        for i in 0..self.socks.len() {
+            let due = self.socks[i].as_ref().and_then(|s| s.timers.next()).is_some_and(|t| t <= cx.now);
+            if !due {
+                continue;
+            }
+            let Some(mut sk) = self.socks[i].take() else { continue };
+            let before = sk.state;
+            for kind in TimerKind::ALL {
+                if sk.state == TcpState::Closed {
+                    break;
+                }
+                if sk.timers.get(kind).is_some_and(|t| t <= cx.now) {
+                    sk.timers.clear(kind);
+                    let (l, r) = (sk.local, sk.remote);
+                    let now = cx.now;
+                    cx.trace.emit(now, EventKind::TcpTimer, "RFC 6298 §5", || {
+                        format!("{l} {r}: {} timer fired", kind.name())
+                    });
+                    sk.on_timer(cx, &self.config, kind);
+                }
+            }
+            self.finish(cx, i, sk, before);
+        }
+    }
+}
+
+impl TcpSock {
+    fn on_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig, kind: TimerKind) {
+        match kind {
+            TimerKind::Retransmit => self.retransmit_timer(cx, cfg),
+            TimerKind::DelayedAck => {
+                // RFC 1122 §4.2.3.2: the delayed ACK is due.
+                if self.state.is_synchronized() && self.state != TcpState::TimeWait {
+                    self.send_ack(cx, cfg);
+                }
+            }
+            TimerKind::Persist => self.persist_timer(cx, cfg),
+            TimerKind::Keepalive => self.keepalive_timer(cx, cfg),
+            TimerKind::Cork => {
+                // TCP_CORK's ceiling: send the held partial segment.
+                self.tcp_write_xmit(cx, cfg, true);
+            }
+            TimerKind::FinWait2 => {
+                // Linux `tcp_fin_timeout`: an orphan waits no longer for the peer's FIN.
+                if self.state == TcpState::FinWait2 && self.owner == Owner::Orphan {
+                    self.tcp_done(cx, None);
+                }
+            }
+            TimerKind::TimeWait => {
+                // RFC 9293 §3.10.8: "If the time-wait timeout expires on a
+                // connection, delete the TCB, enter the CLOSED state".
+                self.tcp_done(cx, None);
+            }
+        }
+    }
+
+    /// Give up: RFC 9293 §3.8.3 / RFC 1122 §4.2.3.5 R2, the connection is
+    /// closed and the application sees ETIMEDOUT (or the last ICMP soft error).
+    fn give_up(&mut self, cx: &mut Cx, why: &'static str) {
+        let (l, r, n) = (self.local, self.remote, self.retransmits);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.5", || {
+            format!("{l} {r}: giving up after {n} {why}: ETIMEDOUT")
+        });
+        let err = match self.soft_error {
+            Some(e) if self.state == TcpState::SynSent => e,
+            _ => Errno::ETIMEDOUT,
+        };
+        self.tcp_done(cx, Some(err));
+    }
+
+    /// `tcp_retransmit_timer`: RFC 6298 (5.4)-(5.6). Retransmit the earliest
+    /// unacknowledged segment, double the RTO (Karn's backoff), restart the timer.
+    fn retransmit_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let limit = match self.state {
+            TcpState::SynSent => cfg.syn_retries,
+            TcpState::SynReceived => cfg.synack_retries,
+            TcpState::Closed | TcpState::Listen | TcpState::TimeWait => return,
+            _ => cfg.retries2,
+        };
+        if self.state.is_synchronized() && self.snd_una == self.snd_max {
+            return; // nothing outstanding
+        }
+        if self.retransmits >= limit {
+            if self.state == TcpState::SynReceived && matches!(self.owner, Owner::Child { .. }) {
+                // A half-open child whose SYN-ACKs all went unanswered leaves the SYN queue.
+                let (l, r) = (self.local, self.remote);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.2", || {
+                    format!("{l} {r}: no ACK after {limit} SYN-ACK retransmissions: dropped from the SYN queue")
+                });
+                self.tcp_done(cx, None);
+            } else {
+                self.give_up(cx, "retransmissions");
+            }
+            return;
+        }
+        self.retransmits += 1;
+        // (5.5) back off the timer; (5.6) restart it below.
+        self.rto = (self.rto * 2).min(cfg.rto_max);
+        let (l, r, n, rto) = (self.local, self.remote, self.retransmits, self.rto);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5.4", || {
+            format!("{l} {r}: RTO: retransmission #{n}, RTO backed off to {} ms", rto.as_millis())
+        });
+        match self.state {
+            TcpState::SynSent | TcpState::SynReceived => {
+                // RFC 6298 (5.7): the SYN/SYN-ACK is retransmitted; Karn: no sample from it.
+                self.rtt_seq = None;
+                self.total_retrans += 1;
+                cx.stats.inc(crate::stats::Counter::TcpRetransmits);
+                self.send_syn(cx, cfg);
+            }
+            _ => {
+                // RFC 5681 §3.1 (4): on a timeout, ssthresh = max(FlightSize/2, 2·SMSS)
+                // and cwnd = 1 segment (the loss window); RFC 6582 §4: recover = highest sent.
+                let mss = self.mss;
+                if self.retransmits == 1 {
+                    self.ssthresh = (self.flight_size() / 2).max(2 * mss);
+                }
+                self.cwnd = mss;
+                self.bytes_acked = 0;
+                self.in_recovery = false;
+                self.dupacks = 0;
+                self.recover = self.snd_max;
+                // Go back N: resend from SND.UNA as ACKs return.
+                self.snd_nxt = self.snd_una;
+                self.retransmit_head(cx, cfg);
+            }
+        }
+        if !self.timers.is_set(TimerKind::Retransmit) {
+            let rto = self.rto;
+            self.timer_set(cx, TimerKind::Retransmit, rto);
+        }
+    }
+
+    /// `tcp_probe_timer`: RFC 9293 §3.8.6.1, the peer's window is zero and
+    /// nothing is in flight. Send what the window allows now, or a probe.
+    fn persist_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if !self.state.is_synchronized() || self.unsent() == 0 || self.snd_una != self.snd_max {
+            self.persist_backoff = 0;
+            return;
+        }
+        let usable = (self.snd_una + self.snd_wnd.min(self.cwnd)).since(self.snd_nxt);
+        if usable > 0 {
+            // The window is open but SWS avoidance held a runt: the override timeout.
+            self.tcp_write_xmit(cx, cfg, true);
+            return;
+        }
+        // Probes the peer answers keep the connection alive however long its
+        // window stays shut; only silence counts toward giving up (as Linux).
+        if self.probes_out >= cfg.retries2 {
+            self.give_up(cx, "unanswered window probes");
+            return;
+        }
+        self.probes_out += 1;
+        self.persist_backoff += 1;
+        let (l, r, n) = (self.local, self.remote, self.persist_backoff);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpWindow, "RFC 9293 §3.8.6.1", || format!("{l} {r}: zero window: probe #{n}"));
+        self.send_probe(cx, cfg);
+        let t = self.persist_interval(cfg);
+        self.timer_set(cx, TimerKind::Persist, t);
+    }
+
+    /// `tcp_keepalive_timer`: RFC 1122 §4.2.3.6.
+    fn keepalive_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if !self.keepalive || !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
+            return;
+        }
+        let idle = cx.now.saturating_since(self.last_rcv);
+        if idle < cfg.keepalive_time {
+            let t = cfg.keepalive_time - idle;
+            self.timer_set(cx, TimerKind::Keepalive, t);
+            return;
+        }
+        // Probes are counted since the last segment from the peer.
+        let sent = ((idle - cfg.keepalive_time).as_micros() / cfg.keepalive_intvl.as_micros().max(1)) as u32;
+        if sent >= cfg.keepalive_probes {
+            self.give_up(cx, "unanswered keepalives");
+            return;
+        }
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.6", || format!("{l} {r}: keepalive probe"));
+        self.send_probe(cx, cfg);
+        self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_intvl);
+    }
+}
