@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -51,9 +51,9 @@ pub fn interop_allowed(test: &str) -> bool {
     if in_ci() {
         panic!("{msg} (CI=true: refusing to skip)");
     }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED: {msg}");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+    let bar = "!".repeat(72);
+    let _ = writeln!(io::stderr(), "\n{bar}\n!!! SKIPPED: {msg}\n{bar}\n");
     false
 }
 
