@@ -239,7 +239,9 @@ impl Signals {
 
 /// Run a command, printing it first, as a tutorial would.
 fn run(cmd: &[&str]) -> io::Result<()> {
-    say(format!("+ {}", cmd.join(" ")));
+    // Like `set -x`: on standard error, so that standard output carries
+    // only what the command is for (trace lines, or `connect`'s data).
+    eprintln!("+ {}", cmd.join(" "));
     let status = Command::new(cmd[0]).args(&cmd[1..]).status()?;
     if status.success() {
         Ok(())
