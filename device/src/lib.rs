@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod dgram;
+pub mod epoll;
 pub mod pcap;
 pub mod poll_loop;
 pub mod sim;
@@ -34,6 +35,7 @@ pub mod wire;
 
 pub use clock::Clock;
 pub use dgram::UnixDgram;
+pub use epoll::epoll_wait;
 pub use pcap::{PcapFrame, PcapReader, PcapWriter};
 pub use poll_loop::{LoopStats, NetLoop, Wakeup};
 pub use sim::{Sim, SimError, SimHost};
