@@ -37,6 +37,18 @@ enum Cmd {
     /// HOST:PORT (like `nc`): standard input goes to the connection, the
     /// connection to standard output.
     Connect(ConnectArgs),
+    /// Draw the ladder (sequence) diagram of every TCP connection in a
+    /// capture: text on the terminal, or SVG with `-o FILE.svg`.
+    Ladder(LadderArgs),
+}
+
+#[derive(Args)]
+struct LadderArgs {
+    /// An Ethernet pcap file (from `synack up --pcap`, tcpdump -w, …).
+    pcap: std::path::PathBuf,
+    /// Write an SVG here instead of printing text.
+    #[arg(short = 'o', long, value_name = "FILE.svg")]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -129,6 +141,7 @@ fn main() -> ExitCode {
         Cmd::Up(a) => up(a),
         Cmd::Ping(a) => ping(a),
         Cmd::Connect(a) => connect(a),
+        Cmd::Ladder(a) => ladder(a),
     };
     match r {
         Ok(code) => code,
@@ -214,7 +227,9 @@ impl Signals {
 
 /// Run a command, printing it first, as a tutorial would.
 fn run(cmd: &[&str]) -> io::Result<()> {
-    say(format!("+ {}", cmd.join(" ")));
+    // Like `set -x`: on standard error, so that standard output carries
+    // only what the command is for (trace lines, or `connect`'s data).
+    eprintln!("+ {}", cmd.join(" "));
     let status = Command::new(cmd[0]).args(&cmd[1..]).status()?;
     if status.success() {
         Ok(())
@@ -426,6 +441,34 @@ fn read_lines(buf: &mut Vec<u8>) -> Option<Vec<String>> {
         buf.clear(); // a line that long is not a command
     }
     Some(lines)
+}
+
+// ---------------------------------------------------------------- ladder
+
+fn ladder(a: LadderArgs) -> io::Result<ExitCode> {
+    let mut frames = Vec::new();
+    for f in device::PcapReader::open(&a.pcap)? {
+        let f = f?;
+        frames.push((f.timestamp.as_micros() as u64, f.data));
+    }
+    let conns = synack_apps::ladder::connections(&frames);
+    if conns.is_empty() {
+        eprintln!("synack ladder: no TCP segments in {}", a.pcap.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    match a.output {
+        Some(path) => {
+            std::fs::write(&path, synack_apps::ladder::render_svg(&conns))?;
+            eprintln!("synack ladder: {} connection(s) drawn to {}", conns.len(), path.display());
+        }
+        None => {
+            for c in &conns {
+                say_text(&synack_apps::ladder::render_text(c));
+                say("");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 // --------------------------------------------------------------- connect

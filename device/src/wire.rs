@@ -66,7 +66,9 @@ pub struct Faults {
     pub corrupt: f64,
     /// One-way delay of every frame.
     pub latency: Duration,
-    /// Extra delay, uniform in `0..=jitter` (frames may overtake each other).
+    /// Extra delay, uniform in `0..=jitter`. The link stays first-in
+    /// first-out, like a real one: a frame is never delivered before one
+    /// sent earlier in the same direction (only `reorder` reorders).
     pub jitter: Duration,
     /// Frames in flight per direction; more are dropped (a full queue).
     pub queue_limit: usize,
@@ -137,6 +139,8 @@ struct WireState {
     seq: u64,
     /// Frames travelling *to* each side (index: `Side::index`), earliest first.
     to: [BinaryHeap<Reverse<InFlight>>; 2],
+    /// When the last in-order frame travelling to each side arrives (FIFO).
+    last_at: [Instant; 2],
     /// Statistics of frames sent *from* each side.
     stats: [WireStats; 2],
 }
@@ -153,6 +157,7 @@ impl Wire {
             rng,
             seq: 0,
             to: [BinaryHeap::new(), BinaryHeap::new()],
+            last_at: [Instant::ZERO; 2],
             stats: [WireStats::default(); 2],
         })))
     }
@@ -203,10 +208,17 @@ impl Wire {
             st.lost += 1;
             return;
         }
-        let mut delay = f.latency + Duration::from_micros(j1);
+        let dir = from.other().index();
+        // FIFO: jitter stretches the gaps between frames but never swaps them.
+        let fifo = |at: Instant, last: &mut Instant| {
+            let at = at.max(*last);
+            *last = at;
+            at
+        };
+        let mut at = fifo(now + f.latency + Duration::from_micros(j1), &mut s.last_at[dir]);
         if u_reorder < f.reorder {
             st.reordered += 1;
-            delay += f.reorder_delay;
+            at += f.reorder_delay; // held back: later frames overtake it
         }
         let mut frame = frame.to_vec();
         if u_corrupt < f.corrupt && frame.len() > ETH_HLEN {
@@ -215,11 +227,11 @@ impl Wire {
             let b = ETH_HLEN as u64 * 8 + bit % body;
             frame[(b / 8) as usize] ^= 1 << (b % 8);
         }
-        let mut copies = vec![(now + delay, frame)];
+        let mut copies = vec![(at, frame)];
         if u_dup < f.duplicate {
             st.duplicated += 1;
             let again = copies[0].1.clone();
-            copies.push((now + f.latency + Duration::from_micros(j2), again));
+            copies.push((fifo(now + f.latency + Duration::from_micros(j2), &mut s.last_at[dir]), again));
         }
         let limit = f.queue_limit;
         let q = &mut s.to[from.other().index()];
@@ -301,6 +313,21 @@ mod tests {
             }
         }
         (got, wire.stats())
+    }
+
+    #[test]
+    fn jitter_keeps_the_link_fifo() {
+        // 5 ms of jitter on frames 1 ms apart: gaps stretch, order holds.
+        let faults = Faults {
+            latency: Duration::from_millis(2),
+            jitter: Duration::from_millis(5),
+            seed: 3,
+            ..Faults::default()
+        };
+        let (got, _) = run(faults, 200);
+        assert_eq!(got.len(), 200);
+        assert!(got.windows(2).all(|w| w[0].1 < w[1].1), "delivered out of order");
+        assert!(got.windows(2).any(|w| w[1].0 - w[0].0 > Duration::from_millis(1)), "jitter had no effect");
     }
 
     #[test]

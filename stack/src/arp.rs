@@ -167,8 +167,9 @@ pub enum Resolve {
 pub struct ArpTimeouts {
     /// Addresses to send a request for now.
     pub requests: Vec<Ipv4Addr>,
-    /// Packets dropped because their neighbour never answered.
-    pub unresolved: usize,
+    /// Packets dropped because their neighbour never answered (data at the
+    /// IP header), so the stack can tell their senders: host unreachable.
+    pub unresolved: Vec<SkBuff>,
     /// Entries that changed state, for the trace: (ip, old, new or None if removed).
     pub changes: Vec<(Ipv4Addr, NeighState, Option<NeighState>)>,
 }
@@ -309,7 +310,7 @@ impl ArpCache {
                         n.next_probe = None;
                         if n.state == NeighState::Incomplete {
                             // RFC 1122 §2.3.2.2 leaves the rest to us: drop the queue.
-                            out.unresolved += n.pending.len();
+                            out.unresolved.extend(n.pending.drain(..));
                             out.changes.push((ip, n.state, None));
                             return false;
                         }
@@ -437,7 +438,8 @@ mod tests {
         assert_eq!(r.requests, vec![host]);
         let r = c.handle_timeout(t0 + Duration::from_secs(3));
         assert!(r.requests.is_empty());
-        assert_eq!(r.unresolved, 1);
+        assert_eq!(r.unresolved.len(), 1);
+        assert_eq!(r.unresolved[0].data(), b"p");
         assert!(c.entries(t0).is_empty());
     }
 

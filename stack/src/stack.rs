@@ -631,8 +631,9 @@ impl Stack {
         for ip in t.requests {
             self.arp_request(ip);
         }
-        for _ in 0..t.unresolved {
+        for skb in t.unresolved {
             self.drop_packet(now, DropReason::ArpUnresolved, || "no ARP reply after 3 requests".into());
+            self.neigh_link_failure(now, &skb);
         }
         for (ip, old, new) in t.changes {
             let new = new.map_or("(removed)", |s| s.name());
@@ -730,25 +731,47 @@ impl Stack {
         if ihl < 20 || quoted.len() < ihl + 8 {
             return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
         }
-        let dst = Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]);
-        let l4 = &quoted[ihl..];
-        let sport = u16::from_be_bytes([l4[0], l4[1]]);
-        let dport = u16::from_be_bytes([l4[2], l4[3]]);
         let err = match h.code {
             icmp::CODE_PORT_UNREACH | icmp::CODE_PROTO_UNREACH => Errno::ECONNREFUSED,
+            0 => Errno::ENETUNREACH,
             4 => Errno::EMSGSIZE,
             _ => Errno::EHOSTUNREACH,
         };
-        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || {
-            format!("unreachable code {} for {dst}:{dport}", h.code)
-        });
-        match quoted[9] {
-            ipv4::PROTO_UDP => self.udp.icmp_error(sport, SocketAddrV4::new(dst, dport), err),
-            ipv4::PROTO_TCP => {
-                self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, SocketAddrV4::new(dst, dport), err));
-            }
+        let code = h.code;
+        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || format!("unreachable code {code} received"));
+        self.transport_error(now, quoted, err);
+    }
+
+    /// Tell the socket that sent `packet` (an IP header and at least 8 bytes
+    /// of its transport header) that it failed with `err`: UDP keeps it for
+    /// the next call, TCP decides (RFC 1122 §4.1.3.3, §4.2.3.9).
+    fn transport_error(&mut self, now: Instant, packet: &[u8], err: Errno) {
+        let ihl = (packet[0] & 0x0f) as usize * 4;
+        if packet.len() < 20 || ihl < 20 || packet.len() < ihl + 8 {
+            return;
+        }
+        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+        let l4 = &packet[ihl..];
+        let sport = u16::from_be_bytes([l4[0], l4[1]]);
+        let remote = SocketAddrV4::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+        match packet[9] {
+            ipv4::PROTO_UDP => self.udp.icmp_error(sport, remote, err),
+            ipv4::PROTO_TCP => self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, remote, err)),
             _ => {}
         }
+    }
+
+    /// The neighbour never answered: like Linux (`arp_error_report` →
+    /// `ipv4_link_failure`), report "host unreachable" to the packet's
+    /// sender, so a `connect` to a silent on-link host fails with
+    /// `EHOSTUNREACH` after the ARP retries instead of waiting out its SYN
+    /// retries.
+    fn neigh_link_failure(&mut self, now: Instant, skb: &SkBuff) {
+        let dst = skb.data().get(16..20).map(|d| Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+        self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
+            format!("neighbour for {} failed: host unreachable", dst.unwrap_or(Ipv4Addr::UNSPECIFIED))
+        });
+        self.transport_error(now, skb.data(), Errno::EHOSTUNREACH);
     }
 
     /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.

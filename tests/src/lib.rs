@@ -1,1 +1,649 @@
+//! The interop harness: real Linux tools against synack, each test in a
+//! network namespace of its own.
+//!
+//! - [`Netns`]: a namespace with a unique name (`synack-t-<pid>-<n>`); run
+//!   commands inside with `ip netns exec`, bounded in time; deleted on Drop
+//!   (also when a test panics), after killing, by PID, whatever still runs
+//!   in it (only processes this test started can live there).
+//! - [`Synack`]: a `synack up` (or `synack ping`) process inside a namespace,
+//!   its stdout collected line by line by a reader thread; `wait_for_line`,
+//!   `stats()` (SIGUSR1, then parse the block it prints); killed on Drop.
+//! - [`RawSocket`]: an AF_PACKET socket on the host side of `tap0`, opened
+//!   from a thread that `setns()`ed into the namespace, to inject frames.
+//! - [`interop_allowed`]: skip loudly when not root; under `CI=true` a
+//!   missing capability is a failure, never a skip.
+//!
+//! Nothing here touches the default namespace's interfaces, and every wait
+//! is bounded in count and time.
 
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+// ------------------------------------------------------------ privileges
+
+/// True when running under CI (`CI=true`): nothing may be skipped there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether an interop test may run. Not root: print a loud skip message
+/// and return false, except under CI, where it panics (CI runs as root; a
+/// skip there would hide every interop test).
+pub fn interop_allowed(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let msg = format!("interop test {test} needs root (network namespaces, TAP devices): run `sudo tests/run.sh`");
+    if in_ci() {
+        panic!("{msg} (CI=true: refusing to skip)");
+    }
+    // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+    let bar = "!".repeat(72);
+    let _ = writeln!(io::stderr(), "\n{bar}\n!!! SKIPPED: {msg}\n{bar}\n");
+    false
+}
+
+/// Is `tool` on the PATH? Interop tests need iproute2, ping, arping, nc,
+/// tshark, tcpdump; `tests/run.sh` installs them. Missing is a failure.
+pub fn require_tool(tool: &str) {
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file())).unwrap_or(false);
+    assert!(found, "{tool} is not installed: run tests/run.sh as root (it installs what the tests need)");
+}
+
+// --------------------------------------------------------- the binary
+
+/// The `synack` binary: `$SYNACK_BIN`, or next to the test executable
+/// (`target/<profile>/deps/<test>` → `target/<profile>/synack`).
+pub fn synack_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SYNACK_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("test binary has a directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("synack");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (`cargo build --release --workspace --bins`, as tests/run.sh does) \
+         or set SYNACK_BIN",
+        bin.display()
+    );
+    bin
+}
+
+// ------------------------------------------------------ bounded commands
+
+/// What a finished (or timed-out and killed) command left.
+#[derive(Debug)]
+pub struct Output {
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+    /// stdout and stderr together, for failure messages.
+    pub fn text(&self) -> String {
+        format!(
+            "status {:?}{}\n--- stdout\n{}--- stderr\n{}",
+            self.status,
+            if self.timed_out { " (TIMED OUT)" } else { "" },
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+fn reader_thread(r: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(r).read_to_string(&mut s);
+        s
+    })
+}
+
+/// Send `sig` to a process this harness started, by its PID.
+fn signal(pid: u32, sig: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill with a PID we own; a stale PID just fails.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// Wait for `child` at most `timeout`; kill it (by PID) if it is still running.
+fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return (Some(s), false),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    (child.wait().ok(), true)
+}
+
+/// Run `cmd` to completion, at most `timeout`, capturing its output.
+pub fn run_bounded(mut cmd: Command, timeout: Duration) -> io::Result<Output> {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let out = reader_thread(child.stdout.take().expect("piped"));
+    let err = reader_thread(child.stderr.take().expect("piped"));
+    let (status, timed_out) = wait_bounded(&mut child, timeout);
+    Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default(), timed_out })
+}
+
+// ------------------------------------------------------------- Netns
+
+static NETNS_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace of our own, deleted on Drop.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// `ip netns add synack-t-<pid>-<n>`, with its loopback up.
+    pub fn create() -> Netns {
+        let n = NETNS_SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("synack-t-{}-{n}", std::process::id());
+        let mut c = Command::new("ip");
+        c.args(["netns", "add", &name]);
+        let out = run_bounded(c, Duration::from_secs(10)).expect("run ip netns add");
+        assert!(out.success(), "ip netns add {name} failed:\n{}", out.text());
+        let ns = Netns { name };
+        let lo = ns.exec("ip", &["link", "set", "lo", "up"], Duration::from_secs(10));
+        assert!(lo.success(), "lo up in {}: {}", ns.name, lo.text());
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip netns exec NAME prog args…`, not yet started.
+    pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(prog).args(args);
+        c
+    }
+
+    /// Run a command inside, at most `timeout`, and return its output.
+    pub fn exec(&self, prog: &str, args: &[&str], timeout: Duration) -> Output {
+        run_bounded(self.command(prog, args), timeout).unwrap_or_else(|e| panic!("run {prog} in {}: {e}", self.name))
+    }
+
+    /// Run `f` on a thread that has joined this namespace (`setns`): sockets
+    /// it creates live in the namespace, whichever thread uses them later.
+    pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+        let path = format!("/run/netns/{}", self.name);
+        thread::spawn(move || {
+            let ns = File::open(&path)?;
+            // SAFETY: setns on this thread only, with a namespace fd we opened.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            f()
+        })
+        .join()
+        .map_err(|_| io::Error::other("thread in the namespace panicked"))?
+    }
+
+    /// PIDs of the processes running in this namespace (`ip netns pids`).
+    fn pids(&self) -> Vec<u32> {
+        let mut c = Command::new("ip");
+        c.args(["netns", "pids", &self.name]);
+        run_bounded(c, Duration::from_secs(5))
+            .map(|o| o.stdout.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Only processes this test started live in a namespace it created:
+        // end them by PID, then delete the namespace (bounded retries).
+        for _ in 0..3 {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                signal(pid, libc::SIGKILL);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let mut c = Command::new("ip");
+        c.args(["netns", "del", &self.name]);
+        match run_bounded(c, Duration::from_secs(10)) {
+            Ok(o) if o.success() => {}
+            Ok(o) => eprintln!("warning: ip netns del {} failed: {}", self.name, o.text()),
+            Err(e) => eprintln!("warning: ip netns del {}: {e}", self.name),
+        }
+    }
+}
+
+// ------------------------------------------------------------- Synack
+
+/// synack's `stats` block: counters and drops by name (absent means 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub counters: BTreeMap<String, u64>,
+    pub drops: BTreeMap<String, u64>,
+}
+
+impl StatsSnapshot {
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+    pub fn dropped(&self, reason: &str) -> u64 {
+        self.drops.get(reason).copied().unwrap_or(0)
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.values().sum()
+    }
+
+    /// Parse the block synack prints on SIGUSR1 and at exit:
+    /// `counters:` / `  name: n` … / `drops:` / `  name: n` ….
+    /// Returns None if `lines` holds no complete block.
+    pub fn parse(lines: &[String]) -> Option<StatsSnapshot> {
+        let start = lines.iter().position(|l| l == "counters:")?;
+        let mut snap = StatsSnapshot::default();
+        let mut in_drops = false;
+        let mut saw_drops = false;
+        for l in &lines[start + 1..] {
+            if l == "drops:" && !in_drops {
+                in_drops = true;
+                saw_drops = true;
+                continue;
+            }
+            let Some((name, n)) = parse_stat_line(l) else { break };
+            let map = if in_drops { &mut snap.drops } else { &mut snap.counters };
+            map.insert(name.to_string(), n);
+        }
+        saw_drops.then_some(snap)
+    }
+}
+
+/// `  name: 12` → ("name", 12); anything else (a frame line, an event) → None.
+fn parse_stat_line(l: &str) -> Option<(&str, u64)> {
+    let rest = l.strip_prefix("  ")?;
+    let (name, n) = rest.split_once(": ")?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    Some((name, n.parse().ok()?))
+}
+
+#[derive(Default)]
+struct Lines {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+/// A synack process inside a namespace; killed (by PID) on Drop.
+pub struct Synack {
+    child: Child,
+    shared: Arc<(Mutex<Lines>, Condvar)>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Synack {
+    /// `synack up --quiet ARGS…` in `ns`, waiting for `synack is up:`.
+    pub fn up(ns: &Netns, args: &[&str]) -> Synack {
+        let mut all = vec!["up"];
+        all.extend_from_slice(args);
+        let s = Synack::spawn(ns, &all);
+        if s.wait_for_line("synack is up:", Duration::from_secs(15)).is_none() {
+            panic!("synack did not come up in {}:\n{}", ns.name(), s.output());
+        }
+        s
+    }
+
+    /// Start `synack ARGS…` in `ns`, stdout and stderr collected as lines
+    /// (stderr lines start with `stderr: `).
+    pub fn spawn(ns: &Netns, args: &[&str]) -> Synack {
+        // `ip netns exec` execs synack itself: the PID we get is synack's.
+        Synack::spawn_command(ns.command(synack_bin(), args))
+    }
+
+    /// Any long-running process whose output a test watches (tcpdump, a
+    /// `nc -l`), with the same line collection and kill-on-Drop guard.
+    pub fn spawn_command(mut cmd: Command) -> Synack {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let shared = Arc::new((Mutex::new(Lines::default()), Condvar::new()));
+        let mut readers = Vec::new();
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        for (r, prefix) in [(Box::new(out) as Box<dyn Read + Send>, ""), (Box::new(err), "stderr: ")] {
+            let shared = shared.clone();
+            readers.push(thread::spawn(move || {
+                for line in BufReader::new(r).lines() {
+                    let Ok(line) = line else { break };
+                    let (m, cv) = &*shared;
+                    m.lock().expect("lines").lines.push(format!("{prefix}{line}"));
+                    cv.notify_all();
+                }
+                let (m, cv) = &*shared;
+                m.lock().expect("lines").closed = true;
+                cv.notify_all();
+            }));
+        }
+        Synack { child, shared, readers }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.shared.0.lock().expect("lines").lines.clone()
+    }
+
+    /// Everything printed so far, as one text (for failure messages).
+    pub fn output(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// Wait until a line matching `pred` appears at index `from` or later;
+    /// returns its index. None on timeout or when the output closed.
+    pub fn wait_for(&self, from: usize, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<usize> {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.shared;
+        let mut g = m.lock().expect("lines");
+        let mut next = from;
+        loop {
+            if let Some(i) = g.lines.iter().skip(next).position(|l| pred(l)) {
+                return Some(next + i);
+            }
+            next = next.max(g.lines.len());
+            let now = Instant::now();
+            if g.closed || now >= deadline {
+                return None;
+            }
+            g = cv.wait_timeout(g, deadline - now).expect("lines").0;
+        }
+    }
+
+    /// The first line starting with `prefix`, waiting at most `timeout`.
+    pub fn wait_for_line(&self, prefix: &str, timeout: Duration) -> Option<String> {
+        let i = self.wait_for(0, timeout, |l| l.starts_with(prefix))?;
+        Some(self.lines()[i].clone())
+    }
+
+    /// SIGUSR1, then the stats block synack prints in answer.
+    pub fn stats(&self) -> StatsSnapshot {
+        let from = self.lines().len();
+        signal(self.pid(), libc::SIGUSR1);
+        let Some(start) = self.wait_for(from, Duration::from_secs(5), |l| l == "counters:") else {
+            panic!("no stats after SIGUSR1:\n{}", self.output());
+        };
+        // The block is written in one write; wait for its `drops:` line and
+        // give the reader a moment to push the lines after it.
+        if self.wait_for(start, Duration::from_secs(5), |l| l == "drops:").is_none() {
+            panic!("incomplete stats block:\n{}", self.output());
+        }
+        thread::sleep(Duration::from_millis(100));
+        let lines = self.lines();
+        StatsSnapshot::parse(&lines[start..])
+            .unwrap_or_else(|| panic!("unparsable stats:\n{}", lines[start..].join("\n")))
+    }
+
+    /// Wait for the process to exit by itself, at most `timeout` (killed after).
+    pub fn wait_exit(&mut self, timeout: Duration) -> (Option<ExitStatus>, bool) {
+        let r = wait_bounded(&mut self.child, timeout);
+        self.join_readers();
+        r
+    }
+
+    /// SIGTERM, and wait (bounded) for a clean exit.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        signal(self.pid(), libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(5)).0
+    }
+
+    fn join_readers(&mut self) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Synack {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal(self.pid(), libc::SIGTERM);
+            let (_, killed) = wait_bounded(&mut self.child, Duration::from_secs(3));
+            if killed {
+                eprintln!("synack {} did not stop on SIGTERM; killed", self.pid());
+            }
+        }
+        self.join_readers();
+    }
+}
+
+// -------------------------------------------------------- frame injector
+
+/// An AF_PACKET raw socket bound to an interface inside a namespace: what
+/// it sends goes out of that interface (for `tap0`: into synack).
+pub struct RawSocket {
+    fd: OwnedFd,
+    ifindex: i32,
+}
+
+impl RawSocket {
+    pub fn open(ns: &Netns, ifname: &str) -> io::Result<RawSocket> {
+        let ifname = CString::new(ifname).map_err(io::Error::other)?;
+        ns.run_in(move || {
+            // SAFETY: plain socket/if_nametoindex/bind calls with valid arguments.
+            unsafe {
+                let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
+                let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let fd = OwnedFd::from_raw_fd(fd);
+                let ifindex = libc::if_nametoindex(ifname.as_ptr()) as i32;
+                if ifindex == 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+                sll.sll_family = libc::AF_PACKET as u16;
+                sll.sll_protocol = proto as u16;
+                sll.sll_ifindex = ifindex;
+                let r = libc::bind(
+                    fd.as_raw_fd(),
+                    &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                );
+                if r != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(RawSocket { fd, ifindex })
+            }
+        })
+    }
+
+    /// Send one whole Ethernet frame. The kernel refuses frames shorter
+    /// than the link header (`dev_validate_header`: EINVAL below 14 bytes).
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; the buffer outlives the call.
+        unsafe {
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_ifindex = self.ifindex;
+            sll.sll_halen = 6;
+            let n = libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if n as usize != frame.len() {
+                return Err(io::Error::other(format!("sent {n} of {} bytes", frame.len())));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------- frame builders
+
+/// Frames for injection from the host (10.0.0.1, `host_mac`) to synack.
+pub mod frames {
+    use stack::checksum::checksum;
+
+    pub const SYNACK_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    pub const HOST_IP: [u8; 4] = [10, 0, 0, 1];
+    pub const SYNACK_IP: [u8; 4] = [10, 0, 0, 2];
+
+    pub fn eth(host_mac: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = SYNACK_MAC.to_vec();
+        f.extend_from_slice(&host_mac);
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// An IPv4 header with a correct checksum, then `payload`.
+    pub fn ipv4(protocol: u8, ident: u16, flags_frag: u16, ttl: u8, payload: &[u8]) -> Vec<u8> {
+        let total = (20 + payload.len()) as u16;
+        let mut h = vec![0x45, 0];
+        h.extend_from_slice(&total.to_be_bytes());
+        h.extend_from_slice(&ident.to_be_bytes());
+        h.extend_from_slice(&flags_frag.to_be_bytes());
+        h.extend_from_slice(&[ttl, protocol, 0, 0]);
+        h.extend_from_slice(&HOST_IP);
+        h.extend_from_slice(&SYNACK_IP);
+        fix_ip_checksum(&mut h);
+        h.extend_from_slice(payload);
+        h
+    }
+
+    /// Recompute the checksum of the IPv4 header at the start of `ip`.
+    pub fn fix_ip_checksum(ip: &mut [u8]) {
+        let hl = (usize::from(ip[0] & 0x0f) * 4).clamp(20, ip.len());
+        ip[10] = 0;
+        ip[11] = 0;
+        let c = checksum(&ip[..hl]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// An ICMP echo request with `data_len` bytes of data.
+    pub fn echo_request(ident: u16, seq: u16, data_len: usize) -> Vec<u8> {
+        let mut m = vec![8, 0, 0, 0];
+        m.extend_from_slice(&ident.to_be_bytes());
+        m.extend_from_slice(&seq.to_be_bytes());
+        m.extend((0..data_len).map(|i| i as u8));
+        let c = checksum(&m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        m
+    }
+
+    /// A whole ping frame from the host to synack (98 bytes for 56 of data).
+    pub fn ping_frame(host_mac: [u8; 6], seq: u16) -> Vec<u8> {
+        eth(host_mac, 0x0800, &ipv4(1, 0x4000 + seq, 0, 64, &echo_request(0x5a5a, seq, 56)))
+    }
+
+    /// An ARP request for synack's address (28 bytes).
+    pub fn arp_request(host_mac: [u8; 6]) -> Vec<u8> {
+        let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        a.extend_from_slice(&host_mac);
+        a.extend_from_slice(&HOST_IP);
+        a.extend_from_slice(&[0; 6]);
+        a.extend_from_slice(&SYNACK_IP);
+        a
+    }
+}
+
+/// The MAC address of `ifname` inside `ns` (from `ip -o link show`).
+pub fn mac_of(ns: &Netns, ifname: &str) -> [u8; 6] {
+    let out = ns.exec("ip", &["-o", "link", "show", "dev", ifname], Duration::from_secs(5));
+    assert!(out.success(), "ip link show {ifname}: {}", out.text());
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "link/ether").expect("link/ether in ip link output");
+    let mac: Vec<u8> = words[at + 1].split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    mac.try_into().unwrap_or_else(|_| panic!("bad MAC in {}", out.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_block_parses_and_stops_at_the_next_line() {
+        let text = "   1.000000 < ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28\n\
+                    counters:\n  frames_rx: 12\n  ip_rx: 3\ndrops:\n  ip_bad_checksum: 1\n\
+                    \x20   2.000000 < IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 1, length 64\n  not_a: stat line";
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let s = StatsSnapshot::parse(&lines).expect("a block");
+        assert_eq!(s.counter("frames_rx"), 12);
+        assert_eq!(s.counter("ip_rx"), 3);
+        assert_eq!(s.dropped("ip_bad_checksum"), 1);
+        assert_eq!(s.dropped("ip_ttl_zero"), 0);
+        assert_eq!(s.counters.len() + s.drops.len(), 3);
+        // No `drops:` line yet: not a complete block.
+        assert_eq!(StatsSnapshot::parse(&lines[..3]), None);
+        // Empty sections are fine (only non-zero entries are printed).
+        let empty: Vec<String> = ["counters:", "drops:"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(StatsSnapshot::parse(&empty), Some(StatsSnapshot::default()));
+    }
+
+    #[test]
+    fn run_bounded_kills_what_overstays() {
+        let mut c = Command::new("sleep");
+        c.arg("30");
+        let t = Instant::now();
+        let out = run_bounded(c, Duration::from_millis(200)).expect("sleep runs");
+        assert!(out.timed_out);
+        assert!(!out.success());
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let mut c = Command::new("echo");
+        c.arg("hi");
+        let out = run_bounded(c, Duration::from_secs(5)).expect("echo runs");
+        assert!(out.success() && !out.timed_out);
+        assert_eq!(out.stdout, "hi\n");
+    }
+
+    #[test]
+    fn ping_frame_is_well_formed() {
+        let f = frames::ping_frame([0x52, 0x54, 0, 0x12, 0x34, 0x56], 1);
+        assert_eq!(f.len(), 98);
+        assert_eq!(stack::checksum::checksum(&f[14..34]), 0);
+        assert_eq!(stack::checksum::checksum(&f[34..]), 0);
+        assert_eq!(
+            stack::tcpdump::format_frame(&f),
+            "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 23130, seq 1, length 64"
+        );
+    }
+}

@@ -382,6 +382,20 @@ impl TcpSock {
         env: &RcvEnv,
     ) -> Result<(), Drop> {
         const RFC: &str = "RFC 9293 §3.10.7.4";
+
+        // RFC 9293 Figure 8, line 6 (simultaneous open): in SYN_RECEIVED the
+        // peer's SYN-ACK repeats the SYN we took in SYN_SENT and acknowledges
+        // ours. Its SYN is old news and its ACK completes the handshake, so
+        // read it as the ACK at IRS+1 (Linux accepts it the same way); the
+        // letter of the acceptability test below would reject it and cost
+        // the handshake one more crossing.
+        let trimmed;
+        let h = if self.state == TcpState::SynReceived && h.syn() && h.ack.is_some() && !h.rst() && h.seq == self.irs {
+            trimmed = TcpHdr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
+            &trimmed
+        } else {
+            h
+        };
         let seg_len = payload.len() + usize::from(h.syn()) + usize::from(h.fin());
 
         // A retransmitted SYN while we are in SYN_RECEIVED: our SYN-ACK was

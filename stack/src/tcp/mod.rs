@@ -827,9 +827,15 @@ impl Tcp {
         let before = sk.state;
         let now = cx.now;
         let (l, r) = (sk.local, sk.remote);
-        if sk.state == TcpState::SynSent && err == Errno::ECONNREFUSED {
+        // Linux `tcp_v4_err`: any unreachable aborts a connection still in
+        // SYN_SENT (nothing is lost yet, and the application is waiting in
+        // connect); later they are soft errors, reported only if the
+        // connection times out (RFC 1122 §4.2.3.9). "Fragmentation needed"
+        // is path-MTU news, never fatal.
+        let hard = matches!(err, Errno::ECONNREFUSED | Errno::EHOSTUNREACH | Errno::ENETUNREACH);
+        if sk.state == TcpState::SynSent && hard {
             cx.trace.emit(now, EventKind::Tcp, "RFC 1122 §4.2.3.9", || {
-                format!("{l} {r}: ICMP unreachable in SYN_SENT: connection refused")
+                format!("{l} {r}: ICMP unreachable in SYN_SENT: {}", err.text())
             });
             sk.tcp_done(cx, Some(err));
         } else {

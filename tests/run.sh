@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# THE test command of synack: `sudo tests/run.sh` (or as root `tests/run.sh`).
+# CI runs exactly this (`.ci/run`, as root, CI=true, on a fresh machine).
+#
+# Order, fastest failure first: formatting, then the release build of the
+# binaries (the interop tests run target/release/synack), clippy, then every
+# test in every crate. Interop tests need root: without it they print a loud
+# SKIPPED message, except under CI=true, where that is a failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+say() { printf '\n=== %s\n' "$*"; }
+
+# Tools the interop tests drive, by the command each package provides.
+declare -A TOOLS=(
+    [ip]=iproute2
+    [ping]=iputils-ping
+    [arping]=iputils-arping
+    [nc]=netcat-openbsd
+    [telnet]=telnet
+    [tshark]=tshark
+    [tcpdump]=tcpdump
+)
+
+if [[ $(id -u) -eq 0 ]]; then
+    missing=()
+    for tool in "${!TOOLS[@]}"; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
+    done
+    if ((${#missing[@]})); then
+        say "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        # tshark asks whether non-root users may capture: answer no, never block.
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+else
+    echo "tests/run.sh: not root: interop tests will be SKIPPED (run it with sudo for the whole suite)" >&2
+fi
+
+say "cargo fmt --check"
+cargo fmt --all --check
+
+say "cargo build --release --workspace --bins"
+cargo build --release --workspace --bins
+
+say "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "cargo test --release --workspace"
+cargo test --release --workspace "$@"
+
+say "all tests passed"
