@@ -202,11 +202,11 @@ impl Reactor {
     pub fn run_once(&mut self, stack: &mut Stack, now: Instant) -> usize {
         self.stats.turns += 1;
         let mut calls = 0;
-        while let Some(&(t, token)) = self.timers.first() {
-            if t > now {
-                break;
-            }
-            self.timers.remove(&(t, token));
+        // The timers due now; one a handler sets for now or earlier runs
+        // next turn (so a handler cannot keep this loop going).
+        let later = self.timers.split_off(&(now + Duration::from_micros(1), 0));
+        let due = std::mem::replace(&mut self.timers, later);
+        for (_, token) in due {
             if let Some(slot) = self.slots.get_mut(&token) {
                 slot.timer = None;
             }
@@ -534,11 +534,20 @@ mod tests {
         let (r, errors) = Reactor::with_services(sim.stack(Side::B), now, "tap0");
         assert!(errors.is_empty(), "{errors:?}");
         let r = Rc::new(RefCell::new(r));
-        let r2 = r.clone();
-        sim.add_service(Side::B, move |st: &mut Stack, now: Instant| {
-            r2.borrow_mut().run_once(st, now);
-        });
+        sim.add_service(Side::B, Shared(r.clone()));
         (sim, r)
+    }
+
+    /// The reactor as B's service, still reachable from the test.
+    struct Shared(Rc<RefCell<Reactor>>);
+
+    impl device::Service for Shared {
+        fn poll(&mut self, stack: &mut Stack, now: Instant) {
+            self.0.borrow_mut().run_once(stack, now);
+        }
+        fn poll_at(&self) -> Option<Instant> {
+            self.0.borrow().poll_at()
+        }
     }
 
     /// Read from `s` until the text holds `needle` (or a virtual minute passes).
@@ -547,7 +556,9 @@ mod tests {
         let mut text = Vec::new();
         let mut buf = [0u8; 4096];
         while !String::from_utf8_lossy(&text).contains(needle) {
-            let n = s.recv(net, &mut buf, MsgFlags::NONE).expect("recv");
+            let n = s
+                .recv(net, &mut buf, MsgFlags::NONE)
+                .unwrap_or_else(|e| panic!("recv: {e} after {:?}", String::from_utf8_lossy(&text)));
             assert!(n > 0, "EOF before {needle:?}: {}", String::from_utf8_lossy(&text));
             text.extend_from_slice(&buf[..n]);
         }
@@ -584,6 +595,11 @@ mod tests {
         let out = read_until(&mut host, &mut telnet, "synack> ");
         let established = out.lines().filter(|l| l.contains("ESTABLISHED")).count();
         assert_eq!(established, 41, "netstat over telnet shows every connection:\n{out}");
+        // A ping from the prompt runs on the reactor's timers (its replies
+        // are not socket events) while the echo connections stay open.
+        telnet.send(&mut host, b"ping 10.0.0.1 -c 3 -i 0.2\r\n", MsgFlags::NONE).unwrap();
+        let out = read_until(&mut host, &mut telnet, "packet loss");
+        assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
         // UDP echo on the same reactor.
         let u = BlockingSocket::socket(&mut host, SockType::Dgram).unwrap();
         u.sendto(&mut host, b"datagram", server(ECHO_PORT)).unwrap();
@@ -601,6 +617,42 @@ mod tests {
         // The UDP socket and four listeners are all that is left.
         assert_eq!(r.handlers(), 5, "{:?}", r.stats());
         assert_eq!(r.stats().closed, 41);
+    }
+
+    /// At its connection limit an acceptor stops watching its listener (the
+    /// accept queue stays non-empty: level-triggered, it would be reported
+    /// on every wait), and starts again when one of its connections closes.
+    #[test]
+    fn an_acceptor_at_its_limit_pauses_without_spinning() {
+        let a = Config { addr: [10, 0, 0, 1].into(), mac: MacAddr([2, 0, 0, 0, 0, 1]), ..Config::default() };
+        let mut sim = Sim::new(a, Config::default(), Faults::default());
+        let now = sim.now();
+        let mut r = Reactor::new(sim.stack(Side::B));
+        let make: MakeHandler = Box::new(|_: &mut Stack, _: Instant, sock: SocketHandle| {
+            Box::new(ConnHandler(Conn::new(sock, Kind::Echo))) as Box<dyn Handler>
+        });
+        r.add_listener(sim.stack(Side::B), now, 7, 8, 2, make).unwrap();
+        let r = Rc::new(RefCell::new(r));
+        sim.add_service(Side::B, Shared(r.clone()));
+        let mut host = sim.host(Side::A);
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+            s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 7)).unwrap();
+            conns.push(s);
+        }
+        sim.run_for(Duration::from_secs(2)).unwrap();
+        let s1 = r.borrow().stats();
+        assert_eq!(r.borrow().handlers(), 1 + 2, "two served, the third waits in the accept queue");
+        sim.run_for(Duration::from_secs(2)).unwrap();
+        let s2 = r.borrow().stats();
+        assert_eq!(s2.events, s1.events, "no event while paused: {s1:?} -> {s2:?}");
+        // One closes: its handler goes, the third is accepted and served.
+        let mut host = sim.host(Side::A);
+        conns.remove(0).close(&mut host).unwrap();
+        conns[1].send(&mut host, b"third\n", MsgFlags::NONE).unwrap();
+        assert_eq!(read_until(&mut host, &mut conns[1], "\n"), "third\n");
+        assert_eq!(r.borrow().handlers(), 1 + 2);
     }
 
     /// A wake-up costs what is ready, not what is open: with 300 idle
