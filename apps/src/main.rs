@@ -169,8 +169,17 @@ fn say_text(text: &str) {
 }
 
 /// One tcpdump-style line per frame: `  1.234567 < ARP, Request who-has …`.
+/// Frame lines go to standard error when standard output carries data
+/// (`synack connect`), to standard output otherwise.
+static FRAMES_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
 fn print_frame(dir: Direction, now: Instant, frame: &[u8]) {
-    say(format!("{:>11} {} {}", now.to_string(), dir.marker(), stack::tcpdump::format_frame(frame)));
+    let line = format!("{:>11} {} {}", now.to_string(), dir.marker(), stack::tcpdump::format_frame(frame));
+    if FRAMES_TO_STDERR.load(Ordering::Relaxed) {
+        eprintln!("{line}");
+    } else {
+        say(line);
+    }
 }
 
 /// A trace event, indented under the frame that caused it.
@@ -476,6 +485,7 @@ fn ladder(a: LadderArgs) -> io::Result<ExitCode> {
 fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     use stack::{Errno, MsgFlags, PollFlags, Shutdown, SockType};
     let signals = Signals::install()?;
+    FRAMES_TO_STDERR.store(true, Ordering::Relaxed);
     let (mut net, name) = start(&a.iface, a.frames, false)?;
     let i = net.stack.iface();
     eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);

@@ -79,7 +79,7 @@ pub struct Services {
 }
 
 impl Services {
-    /// Open the sockets. A TCP service that cannot start (no TCP yet, port
+    /// Open the sockets. A service that cannot start (its port
     /// taken) is reported in the returned list of errors and skipped.
     pub fn start(stack: &mut Stack, now: Instant, cfg: &ServiceConfig) -> (Services, Vec<String>) {
         let mut errors = Vec::new();

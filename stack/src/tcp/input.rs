@@ -538,6 +538,12 @@ impl TcpSock {
             if !text.is_empty() || fin {
                 self.ack_now = true;
             }
+            if !text.is_empty() {
+                let n = text.len();
+                cx.drop_packet(DropReason::TcpRcvBufFull, "RFC 9293 §3.10.7.4 step 1", || {
+                    format!("{n} bytes against a zero window: ACK kept, text dropped")
+                });
+            }
             text = &[];
             fin = false;
         }
