@@ -5,6 +5,7 @@
 pub mod ladder;
 pub mod netstat;
 pub mod ping;
+pub mod reactor;
 pub mod services;
 pub mod shell;
 pub mod telnet;

@@ -16,9 +16,8 @@ use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
-use synack_apps::services::{ServiceConfig, Services};
+use synack_apps::reactor::Reactor;
 use synack_apps::shell::{self, Action, Shell};
-use synack_apps::telnetd::{TelnetServer, TELNET_PORT};
 
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
@@ -332,17 +331,13 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     let signals = Signals::install()?;
     let (mut net, name) = start(&a.iface, !a.quiet, a.verbose)?;
     let now = net.now();
-    let (mut services, errors) = Services::start(&mut net.stack, now, &ServiceConfig::default());
+    // The services (echo, discard, chargen, UDP echo, telnet) run on one
+    // epoll reactor (apps/src/reactor.rs, docs/reactor.md).
+    let (mut reactor, errors) = Reactor::with_services(&mut net.stack, now, &name);
     for e in errors {
         eprintln!("synack: service not started: {e}");
     }
-    let mut telnetd = match TelnetServer::start(&mut net.stack, now, TELNET_PORT, &name) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            eprintln!("synack: service not started: telnet on port {TELNET_PORT}: {e}");
-            None
-        }
-    };
+    // After the listeners exist, so that --backlog reaches them.
     a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
@@ -364,8 +359,7 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
-        let wake_at =
-            stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), telnetd.as_ref().and_then(|t| t.poll_at()));
+        let wake_at = stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), reactor.poll_at());
         let woke = net.poll_once(&fds, wake_at)?;
         if let Some(e) = net.take_tx_error() {
             if !tx_error_reported {
@@ -385,12 +379,10 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
             break;
         }
 
-        // Process context: the services, then the prompt's ping.
+        // Process context: the reactor's handlers for the ready sockets,
+        // then the prompt's ping.
         let now = net.now();
-        services.poll(&mut net.stack, now);
-        if let Some(t) = telnetd.as_mut() {
-            t.poll(&mut net.stack, now);
-        }
+        reactor.run_once(&mut net.stack, now);
         if let Some(job) = ping.as_mut() {
             job.poll(&mut net.stack, now);
             for l in job.take_lines() {
@@ -437,10 +429,7 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     // Clean shutdown: close the sockets, send what is queued, print the
     // stats once. Dropping the loop closes the TAP, which removes it.
     let now = net.now();
-    services.close(&mut net.stack, now);
-    if let Some(t) = telnetd {
-        t.close(&mut net.stack, now);
-    }
+    reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
     drop(net);

@@ -24,7 +24,8 @@ pub enum Kind {
     Chargen,
 }
 
-struct Conn {
+/// One connection of a TCP service (also served by the reactor, reactor.rs).
+pub(crate) struct Conn {
     sock: SocketHandle,
     kind: Kind,
     /// Bytes waiting to be sent (echo: data read; chargen: the next lines).
@@ -34,6 +35,22 @@ struct Conn {
     line: usize,
     /// The peer sent FIN (recv returned 0).
     eof: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(sock: SocketHandle, kind: Kind) -> Conn {
+        Conn { sock, kind, pending: Vec::new(), sent: 0, line: 0, eof: false }
+    }
+    pub(crate) fn sock(&self) -> SocketHandle {
+        self.sock
+    }
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+    /// Bytes read (echo) or made (chargen) and not yet sent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.pending.len() - self.sent
+    }
 }
 
 /// Which services to run; the ports are the well-known ones.
@@ -116,7 +133,7 @@ impl Services {
                 match stack.accept(now, l) {
                     Ok((sock, _peer)) => {
                         let _ = stack.setsockopt(now, sock, stack::SockOpt::NonBlocking(true));
-                        self.conns.push(Conn { sock, kind, pending: Vec::new(), sent: 0, line: 0, eof: false });
+                        self.conns.push(Conn::new(sock, kind));
                         busy = true;
                     }
                     Err(_) => break,
@@ -154,7 +171,7 @@ impl Services {
 
 /// Serve one connection as far as it goes without blocking. `Err` means the
 /// connection is finished (closed cleanly or failed) and should be closed.
-fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8]) -> Result<bool, Errno> {
+pub(crate) fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8]) -> Result<bool, Errno> {
     let mut did = false;
     loop {
         // First write what is pending.
@@ -168,7 +185,8 @@ fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8]) -> Resul
                 Err(e) => return Err(e),
             }
         }
-        c.pending.clear();
+        // All sent: give the memory back (an idle connection holds no buffer).
+        c.pending = Vec::new();
         c.sent = 0;
         if c.eof {
             // Everything echoed; close our side too.

@@ -19,7 +19,8 @@ pub const MAX_SESSIONS: usize = 32;
 const OUT_HIGH_WATER: usize = 256 * 1024;
 pub const PROMPT: &str = "synack> ";
 
-struct Session {
+/// One telnet session (also served by the reactor, reactor.rs).
+pub(crate) struct Session {
     sock: SocketHandle,
     telnet: TelnetSession,
     shell: Shell,
@@ -28,6 +29,42 @@ struct Session {
     ping: Option<PingJob>,
     /// `quit` typed or the peer closed: flush, then close.
     closing: bool,
+}
+
+impl Session {
+    /// A session on an accepted socket, its greeting and first prompt queued.
+    pub(crate) fn new(stack: &mut Stack, now: Instant, sock: SocketHandle, ifname: &str, ident: u16) -> Session {
+        let _ = stack.setsockopt(now, sock, SockOpt::NonBlocking(true));
+        let _ = stack.setsockopt(now, sock, SockOpt::NoDelay(true));
+        let mut telnet = TelnetSession::new();
+        let mut out = telnet.greeting();
+        out.extend(to_nvt(&format!(
+            "synack on {} ({}): the prompt of a userspace TCP/IP stack.\nType help for commands, quit to leave.\n{PROMPT}",
+            ifname,
+            stack.iface().addr
+        )));
+        let shell = Shell::new(ifname, ident);
+        Session { sock, telnet, shell, out, sent: 0, ping: None, closing: false }
+    }
+    pub(crate) fn sock(&self) -> SocketHandle {
+        self.sock
+    }
+    /// Output not yet sent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.out.len() - self.sent
+    }
+    /// Whether `serve` reads input now (not while a ping runs, the output
+    /// is over its bound, or the session is closing).
+    pub(crate) fn reading(&self) -> bool {
+        self.ping.is_none() && !self.closing && self.unsent() <= OUT_HIGH_WATER
+    }
+    /// When the session's ping next wants to run.
+    pub(crate) fn ping_poll_at(&self) -> Option<Instant> {
+        self.ping.as_ref().and_then(|p| p.poll_at())
+    }
+    pub(crate) fn ping_running(&self) -> bool {
+        self.ping.is_some()
+    }
 }
 
 pub struct TelnetServer {
@@ -64,18 +101,8 @@ impl TelnetServer {
         let mut busy = false;
         while self.sessions.len() < MAX_SESSIONS {
             let Ok((sock, _peer)) = stack.accept(now, self.listener) else { break };
-            let _ = stack.setsockopt(now, sock, SockOpt::NonBlocking(true));
-            let _ = stack.setsockopt(now, sock, SockOpt::NoDelay(true));
-            let mut telnet = TelnetSession::new();
-            let mut out = telnet.greeting();
-            out.extend(to_nvt(&format!(
-                "synack on {} ({}): the prompt of a userspace TCP/IP stack.\nType help for commands, quit to leave.\n{PROMPT}",
-                self.ifname,
-                stack.iface().addr
-            )));
             self.next_ident = self.next_ident.wrapping_add(0x10);
-            let shell = Shell::new(&self.ifname, self.next_ident);
-            self.sessions.push(Session { sock, telnet, shell, out, sent: 0, ping: None, closing: false });
+            self.sessions.push(Session::new(stack, now, sock, &self.ifname, self.next_ident));
             busy = true;
         }
         let buf = &mut self.buf;
@@ -102,7 +129,7 @@ impl TelnetServer {
 }
 
 /// One session as far as it goes. `Err` ends the session.
-fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut [u8]) -> Result<bool, Errno> {
+pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut [u8]) -> Result<bool, Errno> {
     let mut did = false;
     if let Some(job) = s.ping.as_mut() {
         job.poll(stack, now);

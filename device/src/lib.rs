@@ -25,6 +25,7 @@
 
 pub mod clock;
 pub mod dgram;
+pub mod epoll;
 pub mod faults;
 pub mod pcap;
 pub mod poll_loop;
@@ -36,6 +37,7 @@ pub mod wire;
 
 pub use clock::Clock;
 pub use dgram::UnixDgram;
+pub use epoll::epoll_wait;
 pub use faults::{FaultEvent, FaultLog, FaultScript, Scripted};
 pub use pcap::{PcapFrame, PcapReader, PcapWriter};
 pub use poll_loop::{LoopStats, NetLoop, Wakeup};

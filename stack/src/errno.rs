@@ -22,10 +22,12 @@ macro_rules! errnos {
 
 errnos! {
     EPERM = 1, "Operation not permitted";
+    ENOENT = 2, "No such file or directory";
     EINTR = 4, "Interrupted system call";
     EBADF = 9, "Bad file descriptor";
     EAGAIN = 11, "Resource temporarily unavailable";
     ENOMEM = 12, "Cannot allocate memory";
+    EEXIST = 17, "File exists";
     EINVAL = 22, "Invalid argument";
     EMFILE = 24, "Too many open files";
     EPIPE = 32, "Broken pipe";

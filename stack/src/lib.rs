@@ -26,6 +26,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod epoll;
 pub mod errno;
 pub mod ethernet;
 pub mod icmp;
@@ -43,6 +44,7 @@ pub mod udp;
 
 mod stack;
 
+pub use epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp};
 pub use errno::Errno;
 pub use ethernet::MacAddr;
 pub use skbuff::SkBuff;

@@ -8,6 +8,7 @@
 use crate::arp::{ArpCache, ArpConfig, ArpPacket, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN};
 #[cfg(test)]
 use crate::checksum;
+use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
 use crate::ethernet::{self, EtherType, MacAddr};
 use crate::icmp::{self, Icmp, IcmpConfig};
 use crate::ip_frag::{FragResult, Reassembly};
@@ -102,6 +103,8 @@ pub struct Stack {
     /// Finished Ethernet frames waiting for `poll_transmit`.
     txq: VecDeque<SkBuff>,
     ip_ident: u16,
+    /// epoll instances and their interest and ready lists (epoll.rs).
+    epolls: EpollTable,
 }
 
 impl Stack {
@@ -130,6 +133,7 @@ impl Stack {
             l4_out: VecDeque::new(),
             txq: VecDeque::new(),
             ip_ident,
+            epolls: EpollTable::default(),
             config,
         };
         if stack.config.gratuitous_arp {
@@ -404,6 +408,7 @@ impl Stack {
     /// `close(2)`. The handle is invalid afterwards; a TCP connection goes on
     /// closing (FIN, TIME_WAIT) without it.
     pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+        self.epolls.forget(h);
         match h {
             SocketHandle::Udp(i) => self.udp.close(i),
             SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close(cx, i)),
@@ -465,6 +470,60 @@ impl Stack {
             }
         }
         ready
+    }
+
+    // ------------------------------------------------------------------ epoll
+
+    /// `epoll_create1(0)`: a new epoll instance (epoll.rs).
+    pub fn epoll_create(&mut self) -> EpollHandle {
+        self.epolls.create()
+    }
+
+    /// `close(epfd)`.
+    pub fn epoll_close(&mut self, ep: EpollHandle) -> Result<(), Errno> {
+        self.epolls.close(ep)
+    }
+
+    /// `epoll_ctl(2)`: watch `h` for `events` (EPOLLIN, EPOLLOUT, EPOLLRDHUP;
+    /// EPOLLERR and EPOLLHUP always), level-triggered unless EPOLLET or
+    /// EPOLLONESHOT; `token` comes back with each event.
+    pub fn epoll_ctl(
+        &mut self,
+        ep: EpollHandle,
+        op: EpollOp,
+        h: SocketHandle,
+        events: EpollFlags,
+        token: u64,
+    ) -> Result<(), Errno> {
+        self.epoll_wakeups();
+        let readiness = self.poll_socket(h);
+        self.epolls.ctl(ep, op, h, events, token, readiness)
+    }
+
+    /// `epoll_wait(2)` with a zero timeout: up to `max` ready sockets into
+    /// `events` (cleared first); returns how many. Costs O(sockets woken
+    /// since the last call + ready), however many are watched. The blocking
+    /// form, which runs the network until an event or a timeout, is
+    /// `device::epoll_wait`.
+    pub fn epoll_wait(&mut self, ep: EpollHandle, events: &mut Vec<EpollEvent>, max: usize) -> Result<usize, Errno> {
+        self.epoll_wakeups();
+        let (tcp, udp) = (&self.tcp, &self.udp);
+        self.epolls.wait(ep, events, max, |h| match h {
+            SocketHandle::Udp(i) => udp.poll(i),
+            SocketHandle::Tcp(i) => tcp.poll(i),
+        })
+    }
+
+    /// The epoll instances, for introspection (sizes of the lists).
+    pub fn epolls(&self) -> &EpollTable {
+        &self.epolls
+    }
+
+    /// Move the protocols' wake-ups onto the ready lists (`ep_poll_callback`).
+    fn epoll_wakeups(&mut self) {
+        let epolls = &mut self.epolls;
+        self.tcp.drain_wakeups(|i, key| epolls.wake(SocketHandle::Tcp(i), key));
+        self.udp.drain_wakeups(|i, key| epolls.wake(SocketHandle::Udp(i), key));
     }
 
     // -------------------------------------------------------------- internals

@@ -7,6 +7,7 @@
 //! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter.
 
 use crate::checksum;
+use crate::epoll::WakeQueue;
 use crate::errno::Errno;
 use crate::ipv4::PROTO_UDP;
 use crate::skbuff::SkBuff;
@@ -89,11 +90,18 @@ pub struct Udp {
     ports: HashMap<u16, usize>,
     rcvbuf: usize,
     max_sockets: usize,
+    /// Sockets whose readiness may have changed, for epoll.
+    wakeups: WakeQueue,
 }
 
 impl Udp {
     pub fn new(rcvbuf: usize, max_sockets: usize) -> Udp {
-        Udp { sockets: Vec::new(), ports: HashMap::new(), rcvbuf, max_sockets }
+        Udp { sockets: Vec::new(), ports: HashMap::new(), rcvbuf, max_sockets, wakeups: WakeQueue::default() }
+    }
+
+    /// Hand every (socket, key) woken since the last call to `f`, emptying the queue.
+    pub fn drain_wakeups(&mut self, f: impl FnMut(usize, PollFlags)) {
+        self.wakeups.drain(f);
     }
 
     fn get(&self, i: usize) -> Result<&UdpSocket, Errno> {
@@ -202,7 +210,10 @@ impl Udp {
     /// On failure the buffer comes back (its network header still in view)
     /// so the caller can quote it in an ICMP port unreachable.
     pub fn deliver(&mut self, src: SocketAddrV4, dst: SocketAddrV4, skb: SkBuff) -> Result<(), (DropReason, SkBuff)> {
-        let Some(s) = self.ports.get(&dst.port()).and_then(|&i| self.sockets[i].as_mut()) else {
+        let Some(&i) = self.ports.get(&dst.port()) else {
+            return Err((DropReason::UdpNoSocket, skb));
+        };
+        let Some(s) = self.sockets[i].as_mut() else {
             return Err((DropReason::UdpNoSocket, skb));
         };
         let wrong_ip = s.local.is_some_and(|l| !l.ip().is_unspecified() && l.ip() != dst.ip());
@@ -216,6 +227,8 @@ impl Udp {
         }
         s.rx_bytes += skb.len();
         s.rxq.push_back((src, skb));
+        // `sk_data_ready`.
+        self.wakeups.wake(i, PollFlags::POLLIN);
         Ok(())
     }
 
@@ -226,6 +239,8 @@ impl Udp {
             if let Some(s) = self.sockets[i].as_mut() {
                 if s.peer == Some(remote) {
                     s.error = Some(err);
+                    // `sk_error_report`.
+                    self.wakeups.wake(i, PollFlags::POLLERR);
                 }
             }
         }
@@ -247,6 +262,9 @@ impl Udp {
         if !flags.contains(MsgFlags::MSG_PEEK) {
             let (_, skb) = s.rxq.pop_front().expect("front exists");
             s.rx_bytes -= skb.len();
+            if s.rxq.is_empty() {
+                s.rxq = VecDeque::new(); // an idle socket holds no queue memory
+            }
         }
         Ok((n, from))
     }

@@ -14,9 +14,10 @@
 use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions};
 use super::output::send_reset;
 use super::seq::SeqNumber;
-use super::sock::{OfoSeg, Owner, TcpSock, TcpState, TimerKind};
+use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind};
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS, MAX_OFO_SEGMENTS};
 use crate::errno::Errno;
+use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
 use crate::trace::EventKind;
 use crate::{Cx, SkBuff};
@@ -290,7 +291,7 @@ impl TcpSock {
         self.shut_snd = true;
         self.timers.clear_all();
         self.snd_buf = Default::default();
-        self.out_of_order_queue.clear();
+        self.out_of_order_queue = Default::default();
         self.ofo_bytes = 0;
         self.ack_now = false;
     }
@@ -621,9 +622,15 @@ impl TcpSock {
             // "SND.UNA < SEG.ACK =< SND.NXT": new data acknowledged; drop it
             // from the retransmission queue (the front of the send buffer).
             let prior_una = self.snd_una;
+            let was_writeable = self.sk_stream_is_writeable();
             let data_acked = ack.since(self.snd_buf_seq).min(self.snd_buf.len());
             self.snd_buf.drain(..data_acked);
+            release_if_empty(&mut self.snd_buf);
             self.snd_buf_seq += data_acked;
+            if !was_writeable && self.sk_stream_is_writeable() {
+                // `sk_write_space`: the send buffer is back above the low-water mark.
+                self.wake |= PollFlags::POLLOUT;
+            }
             self.snd_una = ack;
             if self.snd_nxt.before(ack) {
                 self.snd_nxt = ack;
@@ -776,8 +783,9 @@ impl TcpSock {
             self.out_of_order(cx, cfg, seq, data, fin);
             return false;
         }
-        // In order: deliver.
+        // In order: deliver, and wake the reader (`sk_data_ready`).
         self.rcv_buf.extend(data);
+        self.wake |= PollFlags::POLLIN;
         self.rcv_nxt += data.len();
         self.rcv_mss = self.rcv_mss.max(data.len().min(cfg.mss as usize));
         let mut fin_now = fin;
@@ -890,6 +898,7 @@ impl TcpSock {
                 fin = true;
             }
         }
+        release_if_empty(&mut self.out_of_order_queue);
         let (l, r, rcv_nxt, left) = (self.local, self.remote, self.rcv_nxt, self.out_of_order_queue.len());
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpQueue, "RFC 9293 §3.10.7.4 step 7", || {
@@ -905,6 +914,8 @@ impl TcpSock {
         self.rcv_nxt += 1usize;
         self.shut_rcv = true;
         self.ack_now = true;
+        // Readers see end of stream (POLLIN|POLLRDHUP) even where the state stays.
+        self.wake |= crate::epoll::WAKE_ALL;
         match self.state {
             TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::CloseWait, RFC),
             // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter CLOSING".

@@ -39,6 +39,7 @@ pub use options::{TcpFlags, TcpHdr, TcpOptions};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 
+use crate::epoll::WakeQueue;
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
@@ -47,7 +48,7 @@ use crate::{Cx, Errno};
 use output::copy_from_deque;
 use rand::rngs::StdRng;
 use rand::Rng;
-use sock::{Listener, Owner, TcpSock, TimerKind};
+use sock::{release_if_empty, Listener, Owner, TcpSock, TimerKind};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -130,7 +131,7 @@ impl Default for TcpConfig {
             nagle: true,
             cork_timeout: Duration::from_millis(200),
             max_syn_backlog: 256,
-            max_sockets: 4096,
+            max_sockets: 65_536,
             max_ofo_bytes: 4 << 20,
             window_scaling: true,
             init_cwnd_segs: 10,
@@ -202,6 +203,8 @@ pub struct Tcp {
     listeners: HashMap<u16, usize>,
     /// Sockets holding each local port (`inet_bind_bucket` owners).
     ports: HashMap<u16, usize>,
+    /// Application sockets whose readiness may have changed, for epoll.
+    wakeups: WakeQueue,
 }
 
 impl Tcp {
@@ -214,6 +217,7 @@ impl Tcp {
             conns: HashMap::new(),
             listeners: HashMap::new(),
             ports: HashMap::new(),
+            wakeups: WakeQueue::default(),
         }
     }
 
@@ -330,7 +334,13 @@ impl Tcp {
     /// state asks for: a child that completed the handshake moves from the
     /// SYN queue to the accept queue; a connection that reached CLOSED
     /// leaves the 4-tuple table, and is freed if no application holds it.
-    fn finish(&mut self, cx: &mut Cx, i: usize, sk: TcpSock, before: TcpState) {
+    fn finish(&mut self, cx: &mut Cx, i: usize, mut sk: TcpSock, before: TcpState) {
+        // Readiness news goes to the wake queue for epoll: the application's
+        // sockets only (a child is watched once `accept` has handed it out).
+        let key = std::mem::take(&mut sk.wake);
+        if sk.owner == Owner::User {
+            self.wakeups.wake(i, key);
+        }
         if sk.state == TcpState::Closed {
             let mut sk = sk;
             if sk.hashed {
@@ -360,6 +370,8 @@ impl Tcp {
         let Some(q) = l.listen.as_mut() else { return };
         q.syn_queue.retain(|&c| c != child);
         q.accept_queue.push_back(child);
+        // The listener is readable now (`sk_data_ready` on the listener).
+        self.wakeups.wake(li, PollFlags::POLLIN);
         let (sq, aq, bl) = (q.syn_queue.len(), q.accept_queue.len(), q.backlog);
         let local = l.local;
         let now = cx.now;
@@ -564,6 +576,7 @@ impl Tcp {
             copy_from_deque(&sk.rcv_buf, 0, &mut buf[..n]);
             if !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.rcv_buf.drain(..n);
+                release_if_empty(&mut sk.rcv_buf);
                 sk.window_update_after_read(cx, cfg);
             }
             return Ok(n);
@@ -691,6 +704,10 @@ impl Tcp {
             SockOpt::ReuseAddr(b) => sk.reuse_addr = b,
             SockOpt::SndBuf(n) => {
                 sk.sndbuf = n.clamp(MIN_BUF, MAX_BUF);
+                // Linux calls `sk_write_space` here: the mark may have moved.
+                if sk.sk_stream_is_writeable() {
+                    self.wakeups.wake(h, PollFlags::POLLOUT);
+                }
             }
             SockOpt::RcvBuf(n) => {
                 sk.rcvbuf = n.clamp(MIN_BUF, MAX_BUF);
@@ -764,11 +781,17 @@ impl Tcp {
                 m |= PollFlags::POLLIN;
             }
             // Linux `sk_stream_is_writeable`: free space at least half of what is queued.
-            if sk.shut_snd || sk.snd_space() >= sk.snd_buf.len() / 2 && sk.snd_space() > 0 {
+            if sk.shut_snd || sk.sk_stream_is_writeable() {
                 m |= PollFlags::POLLOUT;
             }
         }
         m
+    }
+
+    /// Hand every (socket, key) woken since the last call to `f` (epoll's
+    /// `ep_poll_callback`), emptying the wake queue.
+    pub fn drain_wakeups(&mut self, f: impl FnMut(usize, PollFlags)) {
+        self.wakeups.drain(f);
     }
 
     /// The next deadline over every connection's timers.

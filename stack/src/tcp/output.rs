@@ -82,6 +82,8 @@ impl TcpSock {
         if new == TcpState::Established {
             self.was_connected = true;
         }
+        // `sk_state_change`: any watcher may care.
+        self.wake |= crate::epoll::WAKE_ALL;
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
