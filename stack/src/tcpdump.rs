@@ -366,7 +366,121 @@ impl Printer {
             out.push(']');
         }
         let _ = write!(out, ", length {data_len}");
+        // print-tcp.c hands the payload to a printer chosen by port; of
+        // those, synack's captures meet telnet's (RFC 854 option talk).
+        if data_len > 0 && (sport == TELNET_PORT || dport == TELNET_PORT) {
+            let data = t.get(hlen..).unwrap_or(&[]);
+            telnet(&data[..data.len().min(data_len)], out);
+        }
     }
+}
+
+const TELNET_PORT: u16 = 23;
+const IAC: u8 = 255;
+const SB: u8 = 250;
+const SE: u8 = 240;
+/// Telnet commands from `xEOF` (236) to IAC (255), as arpa/telnet.h names them.
+const TELCMDS: [&str; 20] = [
+    "EOF", "SUSP", "ABORT", "EOR", "SE", "NOP", "DMARK", "BRK", "IP", "AO", "AYT", "EC", "EL", "GA", "SB", "WILL",
+    "WONT", "DO", "DONT", "IAC",
+];
+/// Telnet options 0..=39, as arpa/telnet.h names them.
+const TELOPTS: [&str; 40] = [
+    "BINARY",
+    "ECHO",
+    "RCP",
+    "SUPPRESS GO AHEAD",
+    "NAME",
+    "STATUS",
+    "TIMING MARK",
+    "RCTE",
+    "NAOL",
+    "NAOP",
+    "NAOCRD",
+    "NAOHTS",
+    "NAOHTD",
+    "NAOFFD",
+    "NAOVTS",
+    "NAOVTD",
+    "NAOLFD",
+    "EXTEND ASCII",
+    "LOGOUT",
+    "BYTE MACRO",
+    "DATA ENTRY TERMINAL",
+    "SUPDUP",
+    "SUPDUP OUTPUT",
+    "SEND LOCATION",
+    "TERMINAL TYPE",
+    "END OF RECORD",
+    "TACACS UID",
+    "OUTPUT MARKING",
+    "TTYLOC",
+    "3270 REGIME",
+    "X.3 PAD",
+    "NAWS",
+    "TSPEED",
+    "LFLOW",
+    "LINEMODE",
+    "XDISPLOC",
+    "OLD-ENVIRON",
+    "AUTHENTICATION",
+    "ENCRYPT",
+    "NEW-ENVIRON",
+];
+/// Sub-negotiation verbs (`IAC SB TERMINAL-TYPE SEND IAC SE`).
+const SB_CMDS: [&str; 3] = ["IS", "SEND", "INFO"];
+
+/// print-telnet.c: while the data starts with IAC, each command in
+/// brackets, `[telnet WILL SUPPRESS GO AHEAD, DO ECHO]`; the first thing
+/// that is not a whole command ends it.
+fn telnet(mut d: &[u8], out: &mut String) {
+    let mut first = true;
+    while d.first() == Some(&IAC) {
+        let Some((text, used)) = telnet_command(d) else { break };
+        out.push_str(if first { " [telnet " } else { ", " });
+        out.push_str(&text);
+        first = false;
+        d = &d[used..];
+    }
+    if !first {
+        out.push(']');
+    }
+}
+
+/// One command at the start of `d` (which starts with IAC): its text and length.
+fn telnet_command(d: &[u8]) -> Option<(String, usize)> {
+    let c = *d.get(1)?;
+    if c == IAC {
+        return Some(("IAC IAC".into(), 2));
+    }
+    let name = TELCMDS.get(usize::from(c).checked_sub(236)?)?;
+    if !matches!(c, 251..=254 | SB) {
+        return Some((name.to_string(), 2));
+    }
+    let x = *d.get(2)?;
+    let mut text = match TELOPTS.get(usize::from(x)) {
+        Some(opt) => format!("{name} {opt}"),
+        None => format!("{name} {x:#x}"),
+    };
+    if c != SB {
+        return Some((text, 3));
+    }
+    // IAC SB option ... IAC SE: the verb by name, the rest in hex.
+    let body = &d[3..];
+    let end = body.windows(2).position(|w| w == [IAC, SE])?;
+    let mut rest = &body[..end];
+    if let Some((&verb, tail)) = rest.split_first() {
+        match SB_CMDS.get(usize::from(verb)) {
+            Some(v) if x != 37 && x != 38 => text.push_str(&format!(" {v}")),
+            _ => text.push_str(&format!(" {verb}")),
+        }
+        rest = tail;
+    }
+    for b in rest {
+        text.push_str(&if *b == 0 { " 0".to_string() } else { format!(" {b:#x}") });
+    }
+    text.push_str(" SE");
+    Some((text, 3 + end + 2))
 }
 
 const TH_FIN: u8 = 0x01;
@@ -1363,4 +1477,34 @@ mod tests {
         "IP 10.0.0.2.24 > 10.0.0.1.51236: Flags [R.], seq 0, ack 1843509721, win 0, length 0",
         "IP6 fe80::443b:d4ff:fe35:eab2 > ff02::2: ICMP6, router solicitation, length 16",
     ];
+}
+
+#[cfg(test)]
+mod telnet_tests {
+    use super::*;
+
+    fn decoded(d: &[u8]) -> String {
+        let mut s = String::new();
+        telnet(d, &mut s);
+        s
+    }
+
+    #[test]
+    fn option_talk_prints_as_tcpdump_does() {
+        // From the telnet capture in pcaps/: synack's greeting, then Linux telnet's reply.
+        assert_eq!(decoded(&[255, 251, 3, b's', b'y']), " [telnet WILL SUPPRESS GO AHEAD]");
+        assert_eq!(
+            decoded(&[255, 253, 38, 255, 251, 38, 255, 253, 3]),
+            " [telnet DO ENCRYPT, WILL ENCRYPT, DO SUPPRESS GO AHEAD]"
+        );
+        assert_eq!(decoded(&[255, 251, 200]), " [telnet WILL 0xc8]");
+        assert_eq!(decoded(&[255, 249, 255, 255]), " [telnet GA, IAC IAC]");
+        // IAC SB TERMINAL-TYPE IS "vt" IAC SE
+        assert_eq!(decoded(&[255, 250, 24, 0, b'v', b't', 255, 240]), " [telnet SB TERMINAL TYPE IS 0x76 0x74 SE]");
+        // Text first, an unknown command, a cut-off one: nothing, or what came before.
+        assert_eq!(decoded(b"hello"), "");
+        assert_eq!(decoded(&[255, 10]), "");
+        assert_eq!(decoded(&[255, 251, 1, 255, 250, 24, 1]), " [telnet WILL ECHO]");
+        assert_eq!(decoded(&[255]), "");
+    }
 }
