@@ -19,6 +19,8 @@ use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::reactor::Reactor;
 use synack_apps::shell::{self, Action, Shell};
 
+mod replay_cmd;
+
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
 struct Cli {
@@ -40,6 +42,10 @@ enum Cmd {
     /// Draw the ladder (sequence) diagram of every TCP connection in a
     /// capture: text on the terminal, or SVG with `-o FILE.svg`.
     Ladder(LadderArgs),
+    /// Replay a recording (`up --record DIR`) or a capture on a virtual
+    /// clock: the host's frames go into a fresh stack at their timestamps;
+    /// with `--check`, what the stack sends must equal what it sent then.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -108,6 +114,10 @@ struct UpArgs {
     verbose: bool,
     #[command(flatten)]
     tcp: synack_apps::tunables::TcpFlags,
+    /// Record the run into DIR (capture.pcap and replay.txt) so that
+    /// `synack replay DIR --check` can replay it as a regression test.
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -147,6 +157,7 @@ fn main() -> ExitCode {
         Cmd::Ping(a) => ping(a),
         Cmd::Connect(a) => connect(a),
         Cmd::Ladder(a) => ladder(a),
+        Cmd::Replay(a) => replay_cmd::replay(a),
     };
     match r {
         Ok(code) => code,
@@ -303,21 +314,26 @@ fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> i
     Ok(dev)
 }
 
+/// The poll loop over the device stack `build_device` makes.
+type Net = NetLoop<Box<dyn Device>>;
+
 /// Open, configure, and start the stack: everything `up` and `ping` share.
-fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(NetLoop<Box<dyn Device>>, String)> {
+/// Returns the loop, the TAP's name, and the instant the stack was made at.
+fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(Net, String, Instant)> {
     let tap = open_tap(a)?;
     let name = tap.name().to_string();
     let clock = Clock::new();
     let dev = build_device(tap, a, &clock, trace_frames)?;
     // The stack is made after the link is up: its gratuitous ARP must not
     // meet a TAP that is still down (EIO).
-    let mut stack = Stack::new(stack_config(a), clock.now());
+    let t0 = clock.now();
+    let mut stack = Stack::new(stack_config(a), t0);
     stack.trace_mut().set_enabled(trace_events);
     let mut net = NetLoop::with_stack(dev, stack, clock);
     if trace_events {
         net.on_event(print_event);
     }
-    Ok((net, name))
+    Ok((net, name, t0))
 }
 
 fn stdin_is_terminal() -> bool {
@@ -327,10 +343,32 @@ fn stdin_is_terminal() -> bool {
 
 // -------------------------------------------------------------------- up
 
-fn up(a: UpArgs) -> io::Result<ExitCode> {
+fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let signals = Signals::install()?;
-    let (mut net, name) = start(&a.iface, !a.quiet, a.verbose)?;
-    let now = net.now();
+    if let Some(dir) = &a.record {
+        if a.iface.pcap.is_some() {
+            return Err(io::Error::other("--record DIR writes DIR/capture.pcap: leave out --pcap"));
+        }
+        std::fs::create_dir_all(dir)?;
+        a.iface.pcap = Some(device::replay::Recorder::capture_path(dir));
+    }
+    let (mut net, name, now) = start(&a.iface, !a.quiet, a.verbose)?;
+    let ident = std::process::id() as u16;
+    let mut recorder = match &a.record {
+        Some(dir) => {
+            let header = device::replay::Recording {
+                description: String::new(),
+                args: recorded_args(),
+                ifname: name.clone(),
+                epoch: net.clock().wall_epoch(),
+                start: now,
+                ident,
+                events: Vec::new(),
+            };
+            Some(device::replay::Recorder::create(dir, &header)?)
+        }
+        None => None,
+    };
     // The services (echo, discard, chargen, UDP echo, telnet) run on one
     // epoll reactor (apps/src/reactor.rs, docs/reactor.md).
     let (mut reactor, errors) = Reactor::with_services(&mut net.stack, now, &name);
@@ -342,8 +380,12 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 
+    // Prompt lines come from standard input: a terminal (with a prompt
+    // printed), or a pipe or file (a script, a test, a recording). The end
+    // of a terminal's input quits; the end of a script's only stops reading.
     let interactive = stdin_is_terminal();
-    let mut shell = Shell::new(&name, std::process::id() as u16);
+    let mut stdin_open = true;
+    let mut shell = Shell::new(&name, ident);
     let mut ping: Option<PingJob> = None;
     let mut line_buf: Vec<u8> = Vec::new();
     if interactive {
@@ -354,13 +396,19 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     let mut tx_error_reported = false;
     loop {
         let mut fds = vec![signals.fd()];
-        if interactive {
+        if stdin_open {
             fds.push(0);
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
         let wake_at = stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), reactor.poll_at());
         let woke = net.poll_once(&fds, wake_at)?;
+        // Everything after the turn runs at the turn's `now`, which is what
+        // a replay of the recording reproduces.
+        let now = woke.now;
+        if let Some(r) = recorder.as_mut() {
+            r.event(&device::replay::Event::Turn(now))?;
+        }
         if let Some(e) = net.take_tx_error() {
             if !tx_error_reported {
                 eprintln!("synack: the device refused a frame: {e} (frames dropped, counting on)");
@@ -381,7 +429,6 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
 
         // Process context: the reactor's handlers for the ready sockets,
         // then the prompt's ping.
-        let now = net.now();
         reactor.run_once(&mut net.stack, now);
         if let Some(job) = ping.as_mut() {
             job.poll(&mut net.stack, now);
@@ -390,18 +437,23 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
             }
             if job.is_done() {
                 ping = None;
-                prompt();
+                if interactive {
+                    prompt();
+                }
             }
         }
 
         // The prompt.
         if woke.readable.contains(&0) {
             match read_lines(&mut line_buf) {
-                None => break, // end of input (Ctrl-D)
+                None if interactive => break, // end of input (Ctrl-D)
+                None => stdin_open = false,
                 Some(lines) => {
                     let mut quit = false;
                     for line in lines {
-                        let now = net.now();
+                        if let Some(r) = recorder.as_mut() {
+                            r.event(&device::replay::Event::Line(now, line.clone()))?;
+                        }
                         let r = shell.execute(&line, &mut net.stack, now);
                         say_text(&r.text);
                         match r.action {
@@ -418,7 +470,7 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
                     if quit {
                         break;
                     }
-                    if ping.is_none() {
+                    if ping.is_none() && interactive {
                         prompt();
                     }
                 }
@@ -429,12 +481,30 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     // Clean shutdown: close the sockets, send what is queued, print the
     // stats once. Dropping the loop closes the TAP, which removes it.
     let now = net.now();
+    if let Some(r) = recorder.as_mut() {
+        r.event(&device::replay::Event::Close(now))?;
+    }
     reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
     drop(net);
     say(format!("synack is down: {name} closed"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments of `up` as given, less `--record DIR`: what a replay
+/// parses again to rebuild the same stack.
+fn recorded_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = std::env::args().skip_while(|a| a != "up").skip(1);
+    while let Some(a) = it.next() {
+        if a == "--record" {
+            it.next();
+        } else if !a.starts_with("--record=") {
+            out.push(a);
+        }
+    }
+    out
 }
 
 fn prompt() {
@@ -506,7 +576,7 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     use stack::{Errno, MsgFlags, PollFlags, Shutdown, SockType};
     let signals = Signals::install()?;
     FRAMES_TO_STDERR.store(true, Ordering::Relaxed);
-    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let (mut net, name, _) = start(&a.iface, a.frames, false)?;
     let i = net.stack.iface();
     eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
     let now = net.now();
@@ -606,7 +676,7 @@ fn ping(a: PingArgs) -> io::Result<ExitCode> {
         return Err(io::Error::other("interval must be in 0.01..=60 s and wait in 0..=60 s"));
     }
     let signals = Signals::install()?;
-    let (mut net, name) = start(&a.iface, a.frames, false)?;
+    let (mut net, name, _) = start(&a.iface, a.frames, false)?;
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
     let opts = PingOptions {

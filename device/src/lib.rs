@@ -8,6 +8,8 @@
 //!   Device (tap.rs, wire.rs, dgram.rs)    frames in and out
 //!     wrapped in middleware:              Tracer<Scripted<PcapWriter<Tap>>>
 //!                                         (faults.rs: scripted faults for labs)
+//!   replay.rs                             record a run, replay it on a virtual
+//!                                         clock, diff what the stack sent
 //!   NetLoop (poll_loop.rs)                poll(2) until a frame or the next
 //!                                         deadline; handle_frame,
 //!                                         handle_timeout, poll_transmit
@@ -29,6 +31,7 @@ pub mod epoll;
 pub mod faults;
 pub mod pcap;
 pub mod poll_loop;
+pub mod replay;
 pub mod sim;
 pub mod socket;
 pub mod tap;

@@ -95,6 +95,10 @@ impl<D: Device> NetLoop<D> {
     pub fn now(&self) -> Instant {
         self.clock.now()
     }
+    /// The device (for its `poll_at`, say).
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
@@ -143,6 +147,36 @@ impl<D: Device> NetLoop<D> {
         n
     }
 
+    /// The work of a turn once awake at `now`: frames in (when `read`, up to
+    /// the budget), the stack's timers if due, frames out. `poll_once` calls
+    /// it after the sleep; a replay calls it at the recorded instants, so a
+    /// replayed turn runs this very code. Returns (frames in, timer ran,
+    /// frames out).
+    pub fn run_turn(&mut self, now: Instant, read: bool) -> io::Result<(usize, bool, usize)> {
+        let mut frames_in = 0;
+        if read {
+            while frames_in < self.budget {
+                let Some(skb) = self.dev.recv(now)? else { break };
+                self.stack.handle_frame(now, skb);
+                frames_in += 1;
+                self.drain_events();
+            }
+        }
+        self.stats.frames_in += frames_in as u64;
+
+        // Timers.
+        let timer_ran = self.stack.poll_timeout().is_some_and(|t| t <= now);
+        if timer_ran {
+            self.stack.handle_timeout(now);
+            self.stats.timer_runs += 1;
+            self.drain_events();
+        }
+
+        // Transmit.
+        let frames_out = self.transmit(now);
+        Ok((frames_in, timer_ran, frames_out))
+    }
+
     /// One turn of the loop (see the module comment). Sleeps at most until
     /// the earliest of the stack's deadline, the device's `poll_at` and
     /// `wake_at`; with none of them, until a frame or an `extra_fds` event.
@@ -172,28 +206,10 @@ impl<D: Device> NetLoop<D> {
         // read(2) on a timer wake-up) or the device itself asked to be
         // polled now (a middleware holding frames, `faults::Scripted`);
         // without one, ask the device.
-        let mut frames_in = 0;
         let dev_due = self.dev.poll_at().is_some_and(|t| t <= now);
-        if dev_fd.is_none() || dev_due || fds.first().is_some_and(ready) {
-            while frames_in < self.budget {
-                let Some(skb) = self.dev.recv(now)? else { break };
-                self.stack.handle_frame(now, skb);
-                frames_in += 1;
-                self.drain_events();
-            }
-        }
-        self.stats.frames_in += frames_in as u64;
-
-        // Timers.
-        let timer_ran = self.stack.poll_timeout().is_some_and(|t| t <= now);
-        if timer_ran {
-            self.stack.handle_timeout(now);
-            self.stats.timer_runs += 1;
-            self.drain_events();
-        }
-
-        // Transmit.
-        frames_out += self.transmit(now);
+        let read = dev_fd.is_none() || dev_due || fds.first().is_some_and(ready);
+        let (frames_in, timer_ran, sent) = self.run_turn(now, read)?;
+        frames_out += sent;
         Ok(Wakeup { now, readable, frames_in, frames_out, timer_ran, interrupted })
     }
 }

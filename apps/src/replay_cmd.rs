@@ -1,0 +1,240 @@
+//! `synack replay`: a recorded run, again, on a virtual clock.
+//!
+//! The recording (`synack up --record DIR`, see `device/src/replay.rs`)
+//! gives the `up` arguments, the instants of every turn of the poll loop
+//! and every prompt line; the capture gives the host's frames. This builds
+//! the same stack, the same services and the same device middleware (the
+//! fault script included) over a `ReplayDevice`, and runs each recorded
+//! turn with `NetLoop::run_turn`, the code a live turn runs, then the
+//! services, as `up` does. No clock is read and nothing is slept: a
+//! 60-second TIME_WAIT replays in microseconds.
+//!
+//! With `--check` the frames the stack sends are compared with the ones it
+//! sent when recorded, in order and byte for byte; the first differences
+//! are printed field by field and the exit status is 1.
+
+use crate::{print_event, print_fault, print_frame, say, say_text, stack_config, UpArgs};
+use clap::{Args, Parser};
+use device::replay::{self, Event, Frame, Recording, ReplayDevice};
+use device::{Clock, Device, NetLoop, Tracer};
+use stack::{Duration, Instant, Stack};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use synack_apps::ping::PingJob;
+use synack_apps::reactor::Reactor;
+use synack_apps::shell::{Action, Shell};
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// A recording directory (`synack up --record DIR`), or a pcap file.
+    path: PathBuf,
+    /// Compare what the stack sends with what it sent when recorded; exit 1
+    /// with a field-by-field diff if anything differs.
+    #[arg(long)]
+    check: bool,
+    /// Print a line per frame in and out (the default without --check).
+    #[arg(long)]
+    frames: bool,
+    /// Also print the stack's trace events under the frames.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Mismatches to print at most with --check.
+    #[arg(long, default_value_t = 5)]
+    max_diffs: usize,
+}
+
+/// `up`'s arguments alone, to parse a recording's `arg` lines.
+#[derive(Parser)]
+#[command(name = "synack up")]
+struct Up {
+    #[command(flatten)]
+    up: UpArgs,
+}
+
+/// What a replay found.
+pub struct Outcome {
+    pub frames_in: usize,
+    pub recorded: Vec<Frame>,
+    pub replayed: Vec<Frame>,
+}
+
+pub fn replay(a: ReplayArgs) -> io::Result<ExitCode> {
+    let (rec, capture, dynamic) = load(&a.path)?;
+    let up = Up::try_parse_from(std::iter::once("up".to_string()).chain(rec.args.iter().cloned()))
+        .map_err(|e| io::Error::other(format!("the recorded arguments do not parse: {e}")))?
+        .up;
+    let show_frames = a.frames || a.verbose || !a.check;
+    let out = run(&rec, &capture, dynamic, &up, show_frames, a.verbose)?;
+    if !a.check {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mismatches = replay::compare(&out.recorded, &out.replayed);
+    let what = format!(
+        "{} frames in, {} out recorded, {} out replayed",
+        out.frames_in,
+        out.recorded.len(),
+        out.replayed.len()
+    );
+    if mismatches.is_empty() {
+        say(format!("replay: {}: {what}: every frame out is byte-equal", a.path.display()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    say(format!("replay: {}: {what}: {} frame(s) differ", a.path.display(), mismatches.len()));
+    for m in mismatches.iter().take(a.max_diffs) {
+        say_text(&m.to_string());
+    }
+    if mismatches.len() > a.max_diffs {
+        say(format!("… and {} more", mismatches.len() - a.max_diffs));
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// The recording and the capture's path; for a bare pcap, a recording with
+/// the default arguments, its first frame as time zero, and no turns
+/// (`dynamic`: a turn at each frame and each deadline).
+fn load(path: &Path) -> io::Result<(Recording, PathBuf, bool)> {
+    if path.is_dir() {
+        let rec = Recording::load(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.join(replay::SIDECAR).display())))?;
+        return Ok((rec, path.join(replay::CAPTURE), false));
+    }
+    let first = device::PcapReader::open(path)?.next().transpose()?;
+    let epoch = first.map(|f| f.timestamp).unwrap_or_default();
+    let rec = Recording { ifname: "tap0".into(), epoch, ident: 1, ..Recording::default() };
+    Ok((rec, path.to_path_buf(), true))
+}
+
+/// Replay `rec` over the frames of `capture`.
+pub fn run(
+    rec: &Recording,
+    capture: &Path,
+    dynamic: bool,
+    up: &UpArgs,
+    show_frames: bool,
+    verbose: bool,
+) -> io::Result<Outcome> {
+    let config = stack_config(&up.iface);
+    let (inbound, recorded) = replay::split_capture(capture, config.mac, rec.epoch)?;
+    let frames_in = inbound.len();
+    let last_frame = inbound.last().map(|f| f.at);
+    let host = ReplayDevice::new(inbound);
+    let sent = host.sent();
+
+    // The same middleware as `up` (build_device), over the replay device.
+    let mut dev: Box<dyn Device> = Box::new(host);
+    if let Some(script) = up.iface.faults.clone().filter(|s| !s.is_empty()) {
+        let mut d = device::Scripted::new(dev, script);
+        if show_frames {
+            d = d.on_fault(print_fault);
+        }
+        dev = Box::new(d);
+    }
+    if show_frames {
+        dev = Box::new(Tracer::new(dev, print_frame));
+    }
+    let mut stack = Stack::new(config, rec.start);
+    stack.trace_mut().set_enabled(verbose);
+    let mut net = NetLoop::with_stack(dev, stack, Clock::new());
+    if verbose {
+        net.on_event(print_event);
+    }
+
+    let (reactor, errors) = Reactor::with_services(&mut net.stack, rec.start, &rec.ifname);
+    if let Some(e) = errors.first() {
+        return Err(io::Error::other(format!("service not started: {e}")));
+    }
+    up.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
+    net.transmit(rec.start); // the gratuitous ARP
+    let mut apps = Apps { reactor, shell: Shell::new(&rec.ifname, rec.ident), ping: None, print: show_frames };
+
+    if dynamic {
+        // A turn whenever something is due: the next frame, a timer of the
+        // stack, the device or a service. Bounded: past the last frame,
+        // only as long as TCP could still be retransmitting.
+        let end = last_frame.unwrap_or(rec.start) + Duration::from_secs(300);
+        for _ in 0..10_000_000 {
+            let due = [net.stack.poll_timeout(), net.device().poll_at(), apps.poll_at()].into_iter().flatten().min();
+            let Some(t) = due.filter(|&t| t <= end) else { break };
+            turn(&mut net, &mut apps, t)?;
+        }
+    } else {
+        for ev in &rec.events {
+            match ev {
+                Event::Turn(t) => turn(&mut net, &mut apps, *t)?,
+                Event::Line(t, line) => {
+                    apps.line(&mut net.stack, *t, line);
+                    net.transmit(*t);
+                }
+                Event::Close(t) => {
+                    apps.reactor.close(&mut net.stack, *t);
+                    net.transmit(*t);
+                    break;
+                }
+            }
+        }
+    }
+    drop(net);
+    let replayed = sent.borrow().clone();
+    Ok(Outcome { frames_in, recorded, replayed })
+}
+
+/// One turn as `up` runs it: the turn's frames, timers and transmit, then
+/// the services, then what they queued goes out (live, the next
+/// `poll_once` sends it before it sleeps, microseconds later: a fault
+/// script that delays it counts from then).
+fn turn(net: &mut NetLoop<Box<dyn Device>>, apps: &mut Apps, now: Instant) -> io::Result<()> {
+    net.run_turn(now, true)?;
+    apps.after_turn(&mut net.stack, now);
+    net.transmit(now);
+    Ok(())
+}
+
+/// The applications `up` runs between turns: the services' reactor, the
+/// prompt and its ping.
+struct Apps {
+    reactor: Reactor,
+    shell: Shell,
+    ping: Option<PingJob>,
+    print: bool,
+}
+
+impl Apps {
+    fn poll_at(&self) -> Option<Instant> {
+        stack::time::earliest(self.ping.as_ref().and_then(|p| p.poll_at()), self.reactor.poll_at())
+    }
+
+    fn after_turn(&mut self, stack: &mut Stack, now: Instant) {
+        self.reactor.run_once(stack, now);
+        if let Some(job) = self.ping.as_mut() {
+            job.poll(stack, now);
+            let lines = job.take_lines();
+            if job.is_done() {
+                self.ping = None;
+            }
+            self.show(lines);
+        }
+    }
+
+    fn line(&mut self, stack: &mut Stack, now: Instant, line: &str) {
+        if self.print {
+            say(format!("{:>11} $ {line}", now.to_string()));
+        }
+        let r = self.shell.execute(line, stack, now);
+        if self.print {
+            say_text(&r.text);
+        }
+        if let Action::Ping(mut job) = r.action {
+            self.show(job.take_lines());
+            self.ping = Some(job);
+        }
+    }
+
+    fn show(&self, lines: Vec<String>) {
+        if self.print {
+            for l in lines {
+                say(l);
+            }
+        }
+    }
+}
