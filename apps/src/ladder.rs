@@ -27,6 +27,8 @@ pub struct Segment {
     pub rel_seq: u32,
     pub rel_ack: u32,
     pub retransmission: bool,
+    /// Sent, but never arrived (a fault script dropped it).
+    pub lost: bool,
     /// Each side's inferred state after this segment: (left, right).
     pub states: (&'static str, &'static str),
 }
@@ -147,14 +149,58 @@ fn on_receive(me: &mut Side, flags: u8, ack: u32, peer_fin_seen: bool) {
     };
 }
 
+/// A frame for a ladder, with what a replay knows beyond the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LadderFrame {
+    /// Microseconds (any epoch: the first frame is time 0).
+    pub t_us: u64,
+    /// The Ethernet frame.
+    pub data: Vec<u8>,
+    /// Sent, but never arrived: drawn as an arrow that stops short, and the
+    /// receiver's state does not move.
+    pub lost: bool,
+    /// The state of the stack's own end after this frame, from the stack
+    /// itself (a replay's trace) rather than inferred from the wire.
+    pub stack_state: Option<&'static str>,
+    /// The stack sent this frame (else it is the peer's).
+    pub stack_sent: bool,
+}
+
+/// RFC 9293's state names, as `&'static str` (`"TIME_WAIT"`).
+pub fn state_name(s: &str) -> Option<&'static str> {
+    const NAMES: [&str; 11] = [
+        "CLOSED",
+        "LISTEN",
+        "SYN_SENT",
+        "SYN_RECEIVED",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "FIN_WAIT_2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+        "TIME_WAIT",
+    ];
+    NAMES.into_iter().find(|&n| n == s)
+}
+
 /// Group the TCP segments of a capture into connections. `frames` are
 /// (timestamp in microseconds, Ethernet frame).
 pub fn connections(frames: &[(u64, Vec<u8>)]) -> Vec<Connection> {
-    let t0 = frames.first().map_or(0, |f| f.0);
+    let frames: Vec<LadderFrame> =
+        frames.iter().map(|(t, f)| LadderFrame { t_us: *t, data: f.clone(), ..LadderFrame::default() }).collect();
+    connections_marked(&frames)
+}
+
+/// `connections`, with losses marked and, where known, the stack's own
+/// states instead of inferred ones for its end.
+pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
+    let t0 = frames.first().map_or(0, |f| f.t_us);
     let mut conns: Vec<(Connection, Side, Side)> = Vec::new();
     let mut index: HashMap<(SocketAddrV4, SocketAddrV4), usize> = HashMap::new();
-    for (ts, frame) in frames {
-        let Some((src, dst, flags, seq, ack, len, win)) = parse_tcp(frame) else { continue };
+    for f in frames {
+        let (ts, lost) = (&f.t_us, f.lost);
+        let Some((src, dst, flags, seq, ack, len, win)) = parse_tcp(&f.data) else { continue };
         let key = if src <= dst { (src, dst) } else { (dst, src) };
         let starts_new = flags & (SYN | ACK) == SYN
             && index
@@ -185,7 +231,10 @@ pub fn connections(frames: &[(u64, Vec<u8>)]) -> Vec<Connection> {
             seq.wrapping_add(len).wrapping_add(u32::from(flags & SYN != 0)).wrapping_add(u32::from(flags & FIN != 0));
         let retransmission =
             (len > 0 || flags & (SYN | FIN) != 0) && me.high.is_some_and(|h| (end.wrapping_sub(h) as i32) <= 0);
-        if me.high.is_none_or(|h| (end.wrapping_sub(h) as i32) > 0) {
+        // Only what occupies sequence space moves the high mark: a pure ACK
+        // that overtook a delayed FIN must not make that FIN look resent.
+        let occupies = len > 0 || flags & (SYN | FIN) != 0;
+        if occupies && me.high.is_none_or(|h| (end.wrapping_sub(h) as i32) > 0) {
             me.high = Some(end);
         }
         if flags & FIN != 0 {
@@ -193,13 +242,24 @@ pub fn connections(frames: &[(u64, Vec<u8>)]) -> Vec<Connection> {
         }
         let fin_now = flags & FIN != 0 && !retransmission;
         on_send(me, flags);
-        on_receive(peer, flags, ack, fin_now);
+        if !lost {
+            on_receive(peer, flags, ack, fin_now);
+        }
         // The ACK that completes a simultaneous or active open.
         if me.state == "SYN_SENT" && flags & ACK != 0 && flags & SYN == 0 {
             me.state = "ESTABLISHED";
         }
         if me.state == "SYN_RECEIVED" && flags & ACK != 0 && flags & SYN == 0 && peer.state == "ESTABLISHED" {
             me.state = "ESTABLISHED";
+        }
+        // The stack's end: the sender of a frame it sent (source MAC), the
+        // receiver of one it got; its own word beats the inference.
+        if let Some(st) = f.stack_state {
+            if f.stack_sent {
+                me.state = st;
+            } else {
+                peer.state = st;
+            }
         }
         let rel_seq = seq.wrapping_sub(me.isn.unwrap_or(seq));
         let rel_ack = if flags & ACK != 0 { ack.wrapping_sub(peer.isn.unwrap_or(ack)) } else { 0 };
@@ -215,6 +275,7 @@ pub fn connections(frames: &[(u64, Vec<u8>)]) -> Vec<Connection> {
             rel_seq,
             rel_ack,
             retransmission,
+            lost,
             states,
         });
     }
@@ -234,6 +295,9 @@ pub fn label(s: &Segment) -> String {
     if s.retransmission {
         l.push_str(" (retransmission)");
     }
+    if s.lost {
+        l.push_str(" (lost)");
+    }
     l
 }
 
@@ -247,12 +311,13 @@ pub fn render_text(c: &Connection) -> String {
     let mut prev = ("", "");
     for s in &c.segments {
         let text = label(s);
-        let body = if s.from_left {
-            let dashes = MID.saturating_sub(text.len() + 6).max(2);
-            format!("|-- {} {}>|", text, "-".repeat(dashes))
-        } else {
-            let dashes = MID.saturating_sub(text.len() + 6).max(2);
-            format!("|<{} {} --|", "-".repeat(dashes), text)
+        // A lost segment's arrow stops short of the other side: `--X |`.
+        let dashes = MID.saturating_sub(text.len() + 6).max(2);
+        let body = match (s.from_left, s.lost) {
+            (true, false) => format!("|-- {} {}>|", text, "-".repeat(dashes)),
+            (true, true) => format!("|-- {} {}X |", text, "-".repeat(dashes.saturating_sub(2))),
+            (false, false) => format!("|<{} {} --|", "-".repeat(dashes), text),
+            (false, true) => format!("| X{} {} --|", "-".repeat(dashes.saturating_sub(2)), text),
         };
         let lstate = if s.states.0 != prev.0 { s.states.0 } else { "" };
         let rstate = if s.states.1 != prev.1 { s.states.1 } else { "" };
@@ -295,13 +360,30 @@ pub fn render_svg(conns: &[Connection]) -> String {
         let mut prev = ("", "");
         for s in &c.segments {
             let (x1, x2) = if s.from_left { (xl, xr) } else { (xr, xl) };
-            let (color, marker) = if s.retransmission { ("#c00", "arrowred") } else { ("black", "arrow") };
+            let (color, marker) = if s.retransmission || s.lost { ("#c00", "arrowred") } else { ("black", "arrow") };
             let dy = row * 0.6;
-            let _ = writeln!(
-                o,
-                r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{}" stroke="{color}" stroke-width="1.3" marker-end="url(#{marker})"/>"#,
-                y + dy
-            );
+            if s.lost {
+                // Dashed, stopping at three quarters of the way, with an X.
+                let (xe, ye) = (x1 + (x2 - x1) * 0.75, y + dy * 0.75);
+                let _ = writeln!(
+                    o,
+                    r#"<line x1="{x1}" y1="{y}" x2="{xe}" y2="{ye}" stroke="{color}" stroke-width="1.3" stroke-dasharray="6,4"/>"#
+                );
+                let _ = writeln!(
+                    o,
+                    r#"<path d="M{},{} l12,12 M{},{} l-12,12" stroke="{color}" stroke-width="2"/>"#,
+                    xe - 6.0,
+                    ye - 6.0,
+                    xe + 6.0,
+                    ye - 6.0
+                );
+            } else {
+                let _ = writeln!(
+                    o,
+                    r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{}" stroke="{color}" stroke-width="1.3" marker-end="url(#{marker})"/>"#,
+                    y + dy
+                );
+            }
             let angle = (dy / (x2 - x1)).atan().to_degrees();
             let (mx, my) = ((xl + xr) / 2.0, y + dy / 2.0 - 4.0);
             let _ = writeln!(
@@ -401,6 +483,42 @@ mod tests {
         let svg = render_svg(&conns);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("marker-end").count(), 9);
+    }
+
+    /// A lost segment stops short and moves no state; the stack's own
+    /// state beats the inference; a pure ACK that overtook a FIN does not
+    /// make the FIN a retransmission.
+    #[test]
+    fn losses_and_the_stacks_own_states() {
+        let (c, s) = (100u32, 5000u32);
+        let f = |from_client: bool, flags, seq, ack, len, lost, state: Option<&'static str>| LadderFrame {
+            t_us: 0,
+            data: seg(from_client, flags, seq, ack, len),
+            lost,
+            stack_state: state,
+            stack_sent: !from_client,
+        };
+        let frames = vec![
+            f(true, SYN, c, 0, 0, false, Some("SYN_RECEIVED")),
+            f(false, SYN | ACK, s, c + 1, 0, false, Some("SYN_RECEIVED")),
+            f(true, ACK, c + 1, s + 1, 0, false, Some("ESTABLISHED")),
+            f(false, PSH | ACK, s + 1, c + 1, 5, true, Some("ESTABLISHED")),
+            f(false, PSH | ACK, s + 1, c + 1, 5, false, Some("ESTABLISHED")),
+            // The client's ACK after its FIN arrives before the FIN.
+            f(true, ACK, c + 2, s + 6, 0, false, Some("ESTABLISHED")),
+            f(true, FIN | ACK, c + 1, s + 6, 0, false, Some("CLOSE_WAIT")),
+        ];
+        let conns = connections_marked(&frames);
+        let segs = &conns[0].segments;
+        assert_eq!(segs[0].states.1, "SYN_RECEIVED", "the stack's word, not LISTEN");
+        assert!(segs[3].lost && !segs[3].retransmission);
+        assert!(segs[4].retransmission && !segs[4].lost);
+        assert!(!segs[6].retransmission, "a delayed FIN is not a retransmission");
+        assert_eq!(segs[6].states.1, "CLOSE_WAIT");
+        let text = render_text(&conns[0]);
+        assert!(text.contains("(lost) ") && text.contains("| X"), "{text}");
+        let svg = render_svg(&conns);
+        assert!(svg.contains("stroke-dasharray") && svg.contains("(lost)"), "{svg}");
     }
 
     #[test]

@@ -50,7 +50,9 @@ enum Cmd {
 
 #[derive(Args)]
 struct LadderArgs {
-    /// An Ethernet pcap file (from `synack up --pcap`, tcpdump -w, …).
+    /// An Ethernet pcap file (from `synack up --pcap`, tcpdump -w, …), or a
+    /// recording directory (`up --record`): then the frames its fault
+    /// script dropped are drawn too, as lost.
     pcap: std::path::PathBuf,
     /// Write an SVG here instead of printing text.
     #[arg(short = 'o', long, value_name = "FILE.svg")]
@@ -545,12 +547,23 @@ fn read_lines(buf: &mut Vec<u8>) -> Option<Vec<String>> {
 // ---------------------------------------------------------------- ladder
 
 fn ladder(a: LadderArgs) -> io::Result<ExitCode> {
-    let mut frames = Vec::new();
-    for f in device::PcapReader::open(&a.pcap)? {
-        let f = f?;
-        frames.push((f.timestamp.as_micros() as u64, f.data));
-    }
-    let conns = synack_apps::ladder::connections(&frames);
+    // A recording is replayed, so that frames its fault script dropped are
+    // drawn as lost; a capture is drawn as the wire saw it.
+    let frames = if a.pcap.is_dir() {
+        replay_cmd::ladder_frames(&a.pcap)?
+    } else {
+        let mut frames = Vec::new();
+        for f in device::PcapReader::open(&a.pcap)? {
+            let f = f?;
+            frames.push(synack_apps::ladder::LadderFrame {
+                t_us: f.timestamp.as_micros() as u64,
+                data: f.data,
+                ..Default::default()
+            });
+        }
+        frames
+    };
+    let conns = synack_apps::ladder::connections_marked(&frames);
     if conns.is_empty() {
         eprintln!("synack ladder: no TCP segments in {}", a.pcap.display());
         return Ok(ExitCode::FAILURE);

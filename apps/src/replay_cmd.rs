@@ -16,11 +16,17 @@
 use crate::{print_event, print_fault, print_frame, say, say_text, stack_config, UpArgs};
 use clap::{Args, Parser};
 use device::replay::{self, Event, Frame, Recording, ReplayDevice};
-use device::{Clock, Device, NetLoop, Tracer};
+use device::{Clock, Device, Direction, NetLoop, Tracer};
+use stack::EventKind;
 use stack::{Duration, Instant, Stack};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
+use synack_apps::ladder::LadderFrame;
 use synack_apps::ping::PingJob;
 use synack_apps::reactor::Reactor;
 use synack_apps::shell::{Action, Shell};
@@ -55,8 +61,35 @@ struct Up {
 /// What a replay found.
 pub struct Outcome {
     pub frames_in: usize,
+    /// The host's frames, as captured.
+    pub inbound: Vec<Frame>,
+    /// The stack's frames as captured, and as the replay sent them.
     pub recorded: Vec<Frame>,
     pub replayed: Vec<Frame>,
+    /// What the stack itself received and sent, above the fault script (a
+    /// frame the script dropped is here and not on the wire), and its TCP
+    /// state changes, in the order they happened.
+    pub at_stack: Vec<Seen>,
+}
+
+type Log = Rc<RefCell<Vec<Seen>>>;
+
+/// One thing the stack did, as a replay sees it.
+pub enum Seen {
+    Frame(Direction, Frame),
+    /// A TCP connection (local, remote) entered a state.
+    State(SocketAddrV4, SocketAddrV4, &'static str),
+    /// The applications run (what they change comes after the frames).
+    Apps,
+}
+
+/// `10.0.0.2:23 10.0.0.1:5000: LISTEN -> SYN_RECEIVED` (tcp/output.rs
+/// `set_state`) as (local, remote, new state).
+fn parse_state_event(text: &str) -> Option<(SocketAddrV4, SocketAddrV4, &'static str)> {
+    let (addrs, change) = text.split_once(": ")?;
+    let (l, r) = addrs.split_once(' ')?;
+    let (_, new) = change.split_once(" -> ")?;
+    Some((l.parse().ok()?, r.parse().ok()?, synack_apps::ladder::state_name(new)?))
 }
 
 pub fn replay(a: ReplayArgs) -> io::Result<ExitCode> {
@@ -118,7 +151,7 @@ pub fn run(
     let (inbound, recorded) = replay::split_capture(capture, config.mac, rec.epoch)?;
     let frames_in = inbound.len();
     let last_frame = inbound.last().map(|f| f.at);
-    let host = ReplayDevice::new(inbound);
+    let host = ReplayDevice::new(inbound.clone());
     let sent = host.sent();
 
     // The same middleware as `up` (build_device), over the replay device.
@@ -130,15 +163,29 @@ pub fn run(
         }
         dev = Box::new(d);
     }
-    if show_frames {
-        dev = Box::new(Tracer::new(dev, print_frame));
-    }
+    let at_stack: Log = Rc::default();
+    let seen = at_stack.clone();
+    dev = Box::new(Tracer::new(dev, move |dir, at, data: &[u8]| {
+        seen.borrow_mut().push(Seen::Frame(dir, Frame { at, data: data.to_vec() }));
+        if show_frames {
+            print_frame(dir, at, data);
+        }
+    }));
+    // The trace is on either way: its state changes go into `at_stack`.
     let mut stack = Stack::new(config, rec.start);
-    stack.trace_mut().set_enabled(verbose);
+    stack.trace_mut().set_enabled(true);
     let mut net = NetLoop::with_stack(dev, stack, Clock::new());
-    if verbose {
-        net.on_event(print_event);
-    }
+    let seen = at_stack.clone();
+    net.on_event(move |ev| {
+        if ev.kind == EventKind::TcpState {
+            if let Some((l, r, st)) = parse_state_event(&ev.text) {
+                seen.borrow_mut().push(Seen::State(l, r, st));
+            }
+        }
+        if verbose {
+            print_event(ev);
+        }
+    });
 
     let (reactor, errors) = Reactor::with_services(&mut net.stack, rec.start, &rec.ifname);
     if let Some(e) = errors.first() {
@@ -156,13 +203,14 @@ pub fn run(
         for _ in 0..10_000_000 {
             let due = [net.stack.poll_timeout(), net.device().poll_at(), apps.poll_at()].into_iter().flatten().min();
             let Some(t) = due.filter(|&t| t <= end) else { break };
-            turn(&mut net, &mut apps, t)?;
+            turn(&mut net, &mut apps, t, &at_stack)?;
         }
     } else {
         for ev in &rec.events {
             match ev {
-                Event::Turn(t) => turn(&mut net, &mut apps, *t)?,
+                Event::Turn(t) => turn(&mut net, &mut apps, *t, &at_stack)?,
                 Event::Line(t, line) => {
+                    at_stack.borrow_mut().push(Seen::Apps);
                     apps.line(&mut net.stack, *t, line);
                     net.transmit(*t);
                 }
@@ -176,15 +224,17 @@ pub fn run(
     }
     drop(net);
     let replayed = sent.borrow().clone();
-    Ok(Outcome { frames_in, recorded, replayed })
+    let at_stack = std::mem::take(&mut *at_stack.borrow_mut());
+    Ok(Outcome { frames_in, inbound, recorded, replayed, at_stack })
 }
 
 /// One turn as `up` runs it: the turn's frames, timers and transmit, then
 /// the services, then what they queued goes out (live, the next
 /// `poll_once` sends it before it sleeps, microseconds later: a fault
 /// script that delays it counts from then).
-fn turn(net: &mut NetLoop<Box<dyn Device>>, apps: &mut Apps, now: Instant) -> io::Result<()> {
+fn turn(net: &mut NetLoop<Box<dyn Device>>, apps: &mut Apps, now: Instant, log: &Log) -> io::Result<()> {
     net.run_turn(now, true)?;
+    log.borrow_mut().push(Seen::Apps);
     apps.after_turn(&mut net.stack, now);
     net.transmit(now);
     Ok(())
@@ -237,4 +287,83 @@ impl Apps {
             }
         }
     }
+}
+
+/// The frames of a recording for a ladder diagram, as the stack met them:
+/// each frame it received or sent, in that order and at that time, with the
+/// state of its end after it (from its own trace, not inferred); a frame it
+/// sent that the fault script dropped is marked lost, and a frame of the
+/// host's that the script dropped before the stack got it is put in at its
+/// time on the wire, marked lost.
+pub fn ladder_frames(dir: &Path) -> io::Result<Vec<LadderFrame>> {
+    let (rec, capture, dynamic) = load(dir)?;
+    let up = Up::try_parse_from(std::iter::once("up".to_string()).chain(rec.args.iter().cloned()))
+        .map_err(|e| io::Error::other(format!("the recorded arguments do not parse: {e}")))?
+        .up;
+    let out = run(&rec, &capture, dynamic, &up, false, false)?;
+
+    // Take a frame equal to `data` from `pool`, in any order (a delay or a
+    // reorder moves frames, a drop removes them).
+    fn take(pool: &mut Vec<Frame>, data: &[u8]) -> bool {
+        match pool.iter().position(|f| f.data == data) {
+            Some(i) => {
+                pool.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+    let mut wire_out = out.replayed;
+    let mut never_delivered = out.inbound;
+    let mut states: HashMap<(SocketAddrV4, SocketAddrV4), &'static str> = HashMap::new();
+    let mut v: Vec<LadderFrame> = Vec::new();
+    // The frame whose state is not settled yet: its state is its end's
+    // after the state changes it caused, before the next frame or the
+    // applications' turn.
+    let mut open: Option<(usize, Direction)> = None;
+    let settle = |v: &mut Vec<LadderFrame>, open: Option<(usize, Direction)>, states: &HashMap<_, _>| {
+        if let Some((i, dir)) = open {
+            v[i].stack_state = tuple(&v[i].data, dir).and_then(|k| states.get(&k).copied());
+        }
+    };
+    for seen in out.at_stack {
+        match seen {
+            Seen::State(l, r, st) => {
+                states.insert((l, r), st);
+            }
+            Seen::Apps => settle(&mut v, open.take(), &states),
+            Seen::Frame(dir, f) => {
+                settle(&mut v, open.take(), &states);
+                let stack_sent = dir == Direction::Out;
+                let lost = if stack_sent {
+                    !take(&mut wire_out, &f.data)
+                } else {
+                    take(&mut never_delivered, &f.data);
+                    false
+                };
+                v.push(LadderFrame { t_us: f.at.total_micros(), data: f.data, lost, stack_sent, stack_state: None });
+                open = Some((v.len() - 1, dir));
+            }
+        }
+    }
+    settle(&mut v, open, &states);
+    for f in never_delivered {
+        let t_us = f.at.total_micros();
+        let at = v.iter().position(|x| x.t_us > t_us).unwrap_or(v.len());
+        v.insert(at, LadderFrame { t_us, data: f.data, lost: true, stack_sent: false, stack_state: None });
+    }
+    Ok(v)
+}
+
+/// A TCP frame's (local, remote) seen from the stack.
+fn tuple(frame: &[u8], dir: Direction) -> Option<(SocketAddrV4, SocketAddrV4)> {
+    if frame.len() < 38 || frame[12..14] != [8, 0] || frame[23] != 6 {
+        return None;
+    }
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let ip = |at: usize| std::net::Ipv4Addr::new(frame[at], frame[at + 1], frame[at + 2], frame[at + 3]);
+    let port = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
+    let src = SocketAddrV4::new(ip(26), port(14 + ihl)?);
+    let dst = SocketAddrV4::new(ip(30), port(14 + ihl + 2)?);
+    Some(if dir == Direction::Out { (src, dst) } else { (dst, src) })
 }

@@ -133,6 +133,9 @@ impl<D: Device> NetLoop<D> {
     /// frame dropped: a TAP whose link is down (EIO) or full (EAGAIN,
     /// ENOBUFS) loses frames, as a real NIC would, and TCP retransmits.
     pub fn transmit(&mut self, now: Instant) -> usize {
+        // What process context did (a close, a send) reads before the
+        // frames it made.
+        self.drain_events();
         let mut n = 0;
         while let Some(skb) = self.stack.poll_transmit(now) {
             match self.dev.send(now, &skb) {
@@ -183,7 +186,6 @@ impl<D: Device> NetLoop<D> {
     pub fn poll_once(&mut self, extra_fds: &[RawFd], wake_at: Option<Instant>) -> io::Result<Wakeup> {
         // Process context may have queued frames (a sendto) and events.
         let now = self.clock.now();
-        self.drain_events();
         let mut frames_out = self.transmit(now);
 
         // Sleep.
