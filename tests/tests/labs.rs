@@ -463,7 +463,7 @@ fn labs_run_as_the_book_says() {
     if !interop_allowed("labs_run_as_the_book_says") {
         return;
     }
-    for tool in ["ip", "ping", "nc"] {
+    for tool in ["ip", "ss", "ping", "nc", "python3"] {
         require_tool(tool);
     }
     let (labs, errors) = read_labs();
