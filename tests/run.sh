@@ -21,6 +21,8 @@ declare -A TOOLS=(
     [telnet]=telnet
     [tshark]=tshark
     [tcpdump]=tcpdump
+    [python3]=python3
+    [ss]=iproute2
 )
 
 if [[ $(id -u) -eq 0 ]]; then

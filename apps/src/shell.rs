@@ -17,14 +17,15 @@
 //! ss                                    TCP control blocks, like ss -tni
 //! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
 //! set [KNOB VALUE]                      TCP tunables for labs (tunables.rs)
+//! listen PORT [BACKLOG]                 a TCP listener nobody accepts from (labs; backlog 128)
 //! quit                                  stop synack
 //! ```
 
 use crate::ping::{PingJob, PingOptions};
 use stack::route::Route;
-use stack::{Duration, Instant, Stack, Stats};
+use stack::{Duration, Instant, SockType, Stack, Stats};
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub const HELP: &str = "\
 commands:
@@ -41,6 +42,8 @@ commands:
   ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
   set                                     TCP tunables: nagle, delack, msl, rto, sndbuf,
                                           rcvbuf, backlog (set nagle off, set msl 5s, …)
+  listen PORT [BACKLOG]                   a TCP listener that never accepts and whose
+                                          connections never read (labs: queues, windows)
   quit                                    stop synack
 ";
 
@@ -103,6 +106,7 @@ impl Shell {
             "set" => {
                 Reply::text(crate::tunables::set(stack, args).unwrap_or_else(|e| format!("set: {}\n", e.trim_end())))
             }
+            "listen" => Reply::text(listen(stack, now, args)),
             "quit" | "exit" => Reply { text: String::new(), action: Action::Quit },
             other => Reply::text(format!("unknown command: {other} (try help)\n")),
         }
@@ -211,6 +215,36 @@ pub fn route(stack: &mut Stack, args: &[&str]) -> String {
     }
 }
 
+/// `listen PORT [BACKLOG]`: `socket`, `bind(0.0.0.0:PORT)`, `listen`, and
+/// then nothing: no one calls `accept`, so connections complete the
+/// handshake and wait in the accept queue, and no one calls `recv`, so
+/// their receive buffers fill and their windows close. For labs (the
+/// listener's two queues, a zero window); it lives until synack stops.
+pub fn listen(stack: &mut Stack, now: Instant, args: &[&str]) -> String {
+    let usage = "usage: listen PORT [BACKLOG]\n";
+    let (port, backlog) = match args {
+        [p] => (p.parse::<u16>().ok(), Some(128)),
+        [p, b] => (p.parse::<u16>().ok(), b.parse::<usize>().ok()),
+        _ => return usage.to_string(),
+    };
+    let (Some(port @ 1..), Some(backlog)) = (port, backlog) else { return usage.to_string() };
+    let sock = match stack.socket(SockType::Stream) {
+        Ok(s) => s,
+        Err(e) => return format!("listen: socket: {}\n", e.text()),
+    };
+    let r = stack.bind(sock, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).map_err(|e| ("bind", e));
+    match r.and_then(|()| stack.listen(sock, backlog).map_err(|e| ("listen", e))) {
+        Ok(()) => format!(
+            "listening on 0.0.0.0:{port}, backlog {}: nobody accepts, nobody reads\n",
+            backlog.min(stack::tcp::SOMAXCONN)
+        ),
+        Err((call, e)) => {
+            let _ = stack.close(now, sock);
+            format!("listen: {call}: {}\n", e.text())
+        }
+    }
+}
+
 /// `192.168.5.0/24`, `10.1.2.3` (a host, /32) or `default` (0.0.0.0/0).
 pub fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
     if s == "default" {
@@ -312,6 +346,22 @@ mod tests {
         assert!(matches!(sh.execute("quit", &mut s, Instant::ZERO).action, Action::Quit));
         assert_eq!(sh.execute("  ", &mut s, Instant::ZERO).text, "");
         assert!(sh.execute("frobnicate", &mut s, Instant::ZERO).text.contains("unknown command"));
+    }
+
+    #[test]
+    fn listen_opens_a_listener_nobody_accepts_from() {
+        let mut s = stack();
+        let mut sh = Shell::new("tap0", 1);
+        assert_eq!(
+            sh.execute("listen 8000 1", &mut s, Instant::ZERO).text,
+            "listening on 0.0.0.0:8000, backlog 1: nobody accepts, nobody reads\n"
+        );
+        let l = crate::netstat::netstat(&s, Instant::ZERO, crate::netstat::NetstatOptions::parse(&["-l"]).unwrap());
+        assert!(l.lines().any(|l| l.contains("0.0.0.0:8000") && l.contains("LISTEN")), "{l}");
+        assert!(sh.execute("listen 8000", &mut s, Instant::ZERO).text.starts_with("listen: bind: "));
+        for bad in ["listen", "listen 0", "listen http", "listen 8001 -1", "listen 1 2 3"] {
+            assert_eq!(sh.execute(bad, &mut s, Instant::ZERO).text, "usage: listen PORT [BACKLOG]\n", "{bad}");
+        }
     }
 
     #[test]

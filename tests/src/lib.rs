@@ -8,6 +8,8 @@
 //! - [`Synack`]: a `synack up` (or `synack ping`) process inside a namespace,
 //!   its stdout collected line by line by a reader thread; `wait_for_line`,
 //!   `stats()` (SIGUSR1, then parse the block it prints); killed on Drop.
+//!   [`Synack::spawn_at_terminal`] gives it a terminal (a pty) for standard
+//!   input, so that `type_line` can type at its prompt as a student does.
 //! - [`RawSocket`]: an AF_PACKET socket on the host side of `tap0`, opened
 //!   from a thread that `setns()`ed into the namespace, to inject frames.
 //! - [`interop_allowed`]: skip loudly when not root; under `CI=true` a
@@ -309,6 +311,35 @@ pub struct Synack {
     child: Child,
     shared: Arc<(Mutex<Lines>, Condvar)>,
     readers: Vec<JoinHandle<()>>,
+    /// The master side of the pty that is the process's standard input.
+    terminal: Option<File>,
+}
+
+/// A pty pair with echo off: (master, slave). The slave becomes a
+/// process's standard input, so `isatty(0)` holds and it shows its prompt;
+/// what is written to the master arrives there as typed lines.
+fn open_pty() -> io::Result<(File, OwnedFd)> {
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors we then own; tcgetattr and
+    // tcsetattr read and write a termios struct we own.
+    unsafe {
+        let (name, t, w) = (std::ptr::null_mut(), std::ptr::null(), std::ptr::null());
+        if libc::openpty(&mut master, &mut slave, name, t, w) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let (master, slave) = (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave));
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(slave.as_raw_fd(), &mut t) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The harness records what it types itself; the terminal's echo
+        // would only fill the master's buffer.
+        t.c_lflag &= !(libc::ECHO | libc::ECHONL);
+        if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((master, slave))
+    }
 }
 
 impl Synack {
@@ -333,13 +364,81 @@ impl Synack {
     /// Any long-running process whose output a test watches (tcpdump, a
     /// `nc -l`), with the same line collection and kill-on-Drop guard.
     pub fn spawn_command(mut cmd: Command) -> Synack {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        cmd.stdin(Stdio::null());
+        Synack::spawn_collected(cmd, None)
+    }
+
+    /// Like [`Synack::spawn_command`], with a terminal for standard input:
+    /// `synack up` then shows its prompt and reads what [`Synack::type_line`]
+    /// types. Standard output and error are collected as one stream, in
+    /// the order written, as the terminal would show them.
+    pub fn spawn_at_terminal(mut cmd: Command) -> Synack {
+        let (master, slave) = open_pty().unwrap_or_else(|e| panic!("openpty: {e}"));
+        cmd.stdin(Stdio::from(slave));
+        // `cmd` keeps the slave until it is dropped: after the spawn, so the
+        // master is the only end left with the harness.
+        Synack::spawn_collected(cmd, Some(master))
+    }
+
+    /// Type `line` and Enter at the process's terminal. The line is also
+    /// recorded in the output as the terminal would show it,
+    /// `synack> LINE`, where it was typed.
+    pub fn type_line(&mut self, line: &str) {
+        self.type_shown(line, &format!("synack> {line}"));
+    }
+
+    /// Type `line` and Enter where there is no prompt (`synack connect`'s
+    /// input): recorded as typed.
+    pub fn type_input(&mut self, line: &str) {
+        self.type_shown(line, line);
+    }
+
+    fn type_shown(&mut self, line: &str, shown: &str) {
+        // Recorded first: a terminal echoes a line before the program can
+        // read it, so nothing it prints in answer may come before it.
+        let (m, cv) = &*self.shared;
+        m.lock().expect("lines").lines.push(shown.to_string());
+        cv.notify_all();
+        let t = self.terminal.as_mut().expect("typing needs spawn_at_terminal");
+        let w = t.write_all(format!("{line}\n").as_bytes()).and_then(|()| t.flush());
+        if let Err(e) = w {
+            panic!("typing {line:?}: {e}\n{}", self.output());
+        }
+    }
+
+    /// Ctrl-D at the process's terminal: end of input (`read` returns 0).
+    pub fn end_of_input(&mut self) {
+        let t = self.terminal.as_mut().expect("end_of_input needs spawn_at_terminal");
+        if let Err(e) = t.write_all(b"\x04").and_then(|()| t.flush()) {
+            panic!("typing Ctrl-D: {e}\n{}", self.output());
+        }
+    }
+
+    fn spawn_collected(mut cmd: Command, terminal: Option<File>) -> Synack {
+        // At a terminal, standard output and standard error are one stream,
+        // in the order written, as a terminal shows them; otherwise two,
+        // stderr's lines marked `stderr: `.
+        let mut streams: Vec<(Box<dyn Read + Send>, &'static str)> = Vec::new();
+        let child = if terminal.is_some() {
+            let (r, w) = io::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+            let w2 = w.try_clone().unwrap_or_else(|e| panic!("pipe: {e}"));
+            cmd.stdout(w).stderr(w2);
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+            streams.push((Box::new(r), ""));
+            child
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+            streams.push((Box::new(child.stdout.take().expect("piped")), ""));
+            streams.push((Box::new(child.stderr.take().expect("piped")), "stderr: "));
+            child
+        };
+        // `cmd` holds the child's ends (the write end of the pipe, the
+        // pty's slave): close them, or the reader never sees the end.
+        drop(cmd);
         let shared = Arc::new((Mutex::new(Lines::default()), Condvar::new()));
         let mut readers = Vec::new();
-        let out = child.stdout.take().expect("piped");
-        let err = child.stderr.take().expect("piped");
-        for (r, prefix) in [(Box::new(out) as Box<dyn Read + Send>, ""), (Box::new(err), "stderr: ")] {
+        for (r, prefix) in streams {
             let shared = shared.clone();
             readers.push(thread::spawn(move || {
                 for line in BufReader::new(r).lines() {
@@ -353,7 +452,7 @@ impl Synack {
                 cv.notify_all();
             }));
         }
-        Synack { child, shared, readers }
+        Synack { child, shared, readers, terminal }
     }
 
     pub fn pid(&self) -> u32 {
@@ -419,6 +518,11 @@ impl Synack {
         let r = wait_bounded(&mut self.child, timeout);
         self.join_readers();
         r
+    }
+
+    /// Has the process exited (by itself)? Never waits.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// SIGTERM, and wait (bounded) for a clean exit.
