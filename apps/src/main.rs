@@ -18,6 +18,7 @@ use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::reactor::Reactor;
 use synack_apps::shell::{self, Action, Shell};
+use synack_apps::step;
 
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
@@ -108,6 +109,13 @@ struct UpArgs {
     verbose: bool,
     #[command(flatten)]
     tcp: synack_apps::tunables::TcpFlags,
+    /// Step mode: each TCP segment waits for Enter, shown with the TCB
+    /// before and after (also `step on|off` at the prompt; see apps/src/step.rs).
+    #[arg(long)]
+    step: bool,
+    /// At exit, draw the ladder diagram of the run's TCP connections here.
+    #[arg(long, value_name = "FILE.svg")]
+    ladder: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -339,11 +347,19 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     }
     // After the listeners exist, so that --backlog reaches them.
     a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
+    // The ladder recorder sees the wire; the stepper sits above it.
+    let ladder = a.ladder.as_ref().map(|_| synack_apps::ladder::Recorder::install(&mut net.dev));
+    let step = reactor.step();
+    step.install(&mut net.dev);
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 
     let interactive = stdin_is_terminal();
     let mut shell = Shell::new(&name, std::process::id() as u16);
+    shell.set_step(step.clone(), step::Who::Console, interactive, step::stdout_style());
+    if a.step {
+        say_text(&step.start(step::Who::Console, None, interactive, step::stdout_style(), &mut net.stack));
+    }
     let mut ping: Option<PingJob> = None;
     let mut line_buf: Vec<u8> = Vec::new();
     if interactive {
@@ -354,8 +370,8 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
     let mut tx_error_reported = false;
     loop {
         let mut fds = vec![signals.fd()];
-        if interactive {
-            fds.push(0);
+        if interactive || a.step {
+            fds.push(0); // --step reads its keys from a pipe, too
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
@@ -400,12 +416,14 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
                 None => break, // end of input (Ctrl-D)
                 Some(lines) => {
                     let mut quit = false;
+                    let mut step_key = false;
                     for line in lines {
                         let now = net.now();
                         let r = shell.execute(&line, &mut net.stack, now);
                         say_text(&r.text);
                         match r.action {
                             Action::None => {}
+                            Action::Step => step_key = true,
                             Action::Quit => quit = true,
                             Action::Ping(mut job) => {
                                 for l in job.take_lines() {
@@ -418,20 +436,30 @@ fn up(a: UpArgs) -> io::Result<ExitCode> {
                     if quit {
                         break;
                     }
-                    if ping.is_none() {
+                    if ping.is_none() && interactive && !step_key {
                         prompt();
                     }
                 }
             }
         }
+        // Step mode: the keys just typed, the segments held (step.rs).
+        say_text(&step.turn(&mut net, &mut reactor));
     }
 
     // Clean shutdown: close the sockets, send what is queued, print the
     // stats once. Dropping the loop closes the TAP, which removes it.
     let now = net.now();
+    step.stop(&mut net.stack);
+    step.run(&mut net); // what is held goes on
     reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
+    if let (Some(rec), Some(path)) = (ladder, &a.ladder) {
+        match rec.write_svg(path) {
+            Ok(n) => say(format!("ladder: {n} connection(s) drawn to {}", path.display())),
+            Err(e) => eprintln!("synack: ladder {}: {e}", path.display()),
+        }
+    }
     drop(net);
     say(format!("synack is down: {name} closed"));
     Ok(ExitCode::SUCCESS)

@@ -121,6 +121,13 @@ impl<D: Device> NetLoop<D> {
         self.on_event = Some(Box::new(f));
     }
 
+    /// Hand the events queued so far to the `on_event` sink now (step
+    /// mode does, before it takes a step's own events). Without a sink
+    /// they stay queued.
+    pub fn flush_events(&mut self) {
+        self.drain_events();
+    }
+
     fn drain_events(&mut self) {
         if let Some(f) = self.on_event.as_mut() {
             while let Some(ev) = self.stack.poll_event() {
