@@ -91,6 +91,14 @@ impl Shell {
         self.step = Some((ctl, who, interactive, style));
     }
 
+    /// The prompt to show: `step> ` while a segment waits for this prompt's key.
+    pub fn prompt(&self) -> &'static str {
+        match &self.step {
+            Some((ctl, who, ..)) if ctl.pending() && ctl.controller() == Some(*who) => crate::step::STEP_PROMPT,
+            _ => "synack> ",
+        }
+    }
+
     /// Step output waiting for this prompt, taken.
     pub fn take_step_output(&mut self) -> String {
         self.step.as_ref().map(|(ctl, who, ..)| ctl.take_output_for(*who)).unwrap_or_default()

@@ -182,7 +182,7 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut 
             let r = s.shell.execute(&line, stack, now);
             s.out.extend(to_nvt(&r.text));
             match r.action {
-                Action::None => s.out.extend_from_slice(PROMPT.as_bytes()),
+                Action::None => s.out.extend_from_slice(s.shell.prompt().as_bytes()),
                 Action::Step => {}
                 Action::Quit => {
                     s.out.extend(to_nvt("bye\n"));

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -307,6 +307,8 @@ struct Lines {
 /// A synack process inside a namespace; killed (by PID) on Drop.
 pub struct Synack {
     child: Child,
+    /// Standard input, when started with `up_with_stdin`/`spawn_with_stdin`.
+    stdin: Option<ChildStdin>,
     shared: Arc<(Mutex<Lines>, Condvar)>,
     readers: Vec<JoinHandle<()>>,
 }
@@ -323,6 +325,30 @@ impl Synack {
         s
     }
 
+    /// Like `up`, with synack's standard input a pipe the test writes to
+    /// (`send_line`): step mode's keys, the prompt's commands.
+    pub fn up_with_stdin(ns: &Netns, args: &[&str]) -> Synack {
+        let mut all = vec!["up"];
+        all.extend_from_slice(args);
+        let s = Synack::spawn_with_stdin(ns.command(synack_bin(), &all));
+        if s.wait_for_line("synack is up:", Duration::from_secs(15)).is_none() {
+            panic!("synack did not come up in {}:\n{}", ns.name(), s.output());
+        }
+        s
+    }
+
+    /// `spawn_command`, with standard input a pipe (`send_line`).
+    pub fn spawn_with_stdin(cmd: Command) -> Synack {
+        Synack::spawn_stdio(cmd, true)
+    }
+
+    /// Write `line` and a newline to the process's standard input.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started with a stdin pipe");
+        let r = stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush());
+        r.unwrap_or_else(|e| panic!("write to stdin: {e}"));
+    }
+
     /// Start `synack ARGS…` in `ns`, stdout and stderr collected as lines
     /// (stderr lines start with `stderr: `).
     pub fn spawn(ns: &Netns, args: &[&str]) -> Synack {
@@ -332,9 +358,14 @@ impl Synack {
 
     /// Any long-running process whose output a test watches (tcpdump, a
     /// `nc -l`), with the same line collection and kill-on-Drop guard.
-    pub fn spawn_command(mut cmd: Command) -> Synack {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    pub fn spawn_command(cmd: Command) -> Synack {
+        Synack::spawn_stdio(cmd, false)
+    }
+
+    fn spawn_stdio(mut cmd: Command, stdin: bool) -> Synack {
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
         let shared = Arc::new((Mutex::new(Lines::default()), Condvar::new()));
         let mut readers = Vec::new();
         let out = child.stdout.take().expect("piped");
@@ -353,7 +384,7 @@ impl Synack {
                 cv.notify_all();
             }));
         }
-        Synack { child, shared, readers }
+        Synack { child, stdin, shared, readers }
     }
 
     pub fn pid(&self) -> u32 {
