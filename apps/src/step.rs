@@ -263,6 +263,17 @@ impl Tcb {
         Tcb { state, lines }
     }
 
+    /// Whether a connection (not just its listener) is shown.
+    pub fn has_conn(&self) -> bool {
+        self.get("iss").is_some()
+    }
+
+    /// The connection is gone (freed at CLOSED): say so, keep the listener.
+    pub fn closed(&mut self) {
+        self.state = "CLOSED";
+        self.lines[0] = vec![("state", "CLOSED".to_string())];
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.lines.iter().flatten().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
@@ -626,9 +637,12 @@ impl StepCtl {
     pub fn run<D: Device>(&self, net: &mut NetLoop<D>) -> bool {
         let mut progressed = false;
         let mut printed = false;
+        // A step shown unasked lands after a prompt: start on a new line.
+        let mut keyed = false;
         loop {
             let cmd = self.0.borrow_mut().cmds.pop_front();
             if let Some(cmd) = cmd {
+                keyed = true;
                 if cmd == Cmd::Continue {
                     let mut st = self.0.borrow_mut();
                     if st.mode != Mode::Off {
@@ -671,7 +685,6 @@ impl StepCtl {
                 break;
             };
             progressed = true;
-            printed = true;
             let now = net.now();
             let before = Tcb::of(&net.stack.tcp_info(now), h.seg.ends(h.dir).0, h.seg.ends(h.dir).1);
             let hit = {
@@ -683,6 +696,10 @@ impl StepCtl {
                 st.mode = Mode::Pause;
                 st.steps += 1;
                 let text = show(st.steps, &h, &before, hit.map(|i| (i + 1, &st.breaks[i])), st.style);
+                if !keyed && !printed && st.interactive {
+                    st.out.push('\n');
+                }
+                printed = true;
                 st.out.push_str(&text);
                 st.current = Some(h);
                 drop(st);
@@ -691,7 +708,7 @@ impl StepCtl {
             }
             // Continuing: step it unshown, unless it moves its connection
             // into a state a breakpoint waits for.
-            self.execute(net, h, Some(before));
+            printed |= self.execute(net, h, Some(before));
         }
         let mut st = self.0.borrow_mut();
         if printed && st.interactive {
@@ -723,12 +740,13 @@ impl StepCtl {
 
     /// Process one held frame. `quiet_before`: it was not shown (continuing);
     /// it is shown after all if it reaches a state a breakpoint waits for.
-    fn execute<D: Device>(&self, net: &mut NetLoop<D>, h: Held, quiet_before: Option<Tcb>) {
+    /// Returns whether it printed anything.
+    fn execute<D: Device>(&self, net: &mut NetLoop<D>, h: Held, quiet_before: Option<Tcb>) -> bool {
         let now = net.now();
         let (local, remote) = h.seg.ends(h.dir);
         if h.dir == Direction::Out {
             self.to_wire(net, now, &h.frame);
-            return;
+            return false;
         }
         // Events from before this step go where they always go (the -v
         // printer, if any); the rest of the queue is this step's.
@@ -740,10 +758,13 @@ impl StepCtl {
         while let Some(ev) = net.stack.poll_event() {
             events.push_str(&event_line(&ev));
         }
-        let after = Tcb::of(&net.stack.tcp_info(now), local, remote);
+        let mut after = Tcb::of(&net.stack.tcp_info(now), local, remote);
+        if before.has_conn() && !after.has_conn() {
+            after.closed(); // freed at CLOSED: not the listener's LISTEN
+        }
         let mut st = self.0.borrow_mut();
         let style = st.style;
-        match quiet_before {
+        let printed = match quiet_before {
             None => {
                 st.out.push_str(&events);
                 if after == before {
@@ -751,6 +772,7 @@ impl StepCtl {
                 } else {
                     st.out.push_str(&render_tcb("after:", &after, Some(&before), style));
                 }
+                true
             }
             Some(before) => {
                 let hit = st
@@ -765,10 +787,12 @@ impl StepCtl {
                     st.out.push_str(&render_tcb("after:", &after, Some(&before), style));
                     st.mode = Mode::Pause; // stop at the next segment
                 }
+                hit.is_some()
             }
-        }
+        };
         drop(st);
         net.transmit(now);
+        printed
     }
 }
 
@@ -974,6 +998,13 @@ mod tests {
         assert!(ch.contains(&"state") && ch.contains(&"syn_queue") && ch.contains(&"iss"), "{ch:?}");
         assert!(!ch.contains(&"backlog") && !ch.contains(&"accept_queue"), "{ch:?}");
         assert_eq!(Tcb::of(&[], local, remote).state, "CLOSED");
+        // A connection freed by the step is CLOSED, not its listener's LISTEN.
+        let mut gone = before.clone();
+        assert!(after.has_conn() && !gone.has_conn());
+        gone.closed();
+        assert_eq!(gone.state, "CLOSED");
+        assert!(render_tcb("after:", &gone, Some(&after), Style::Plain)
+            .starts_with("    after:  *state SYN_RECEIVED->CLOSED\n"));
     }
 
     #[test]

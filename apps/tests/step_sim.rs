@@ -6,8 +6,8 @@
 //! (SYN in, SYN-ACK out, ACK in) with B's states `LISTEN -> SYN_RECEIVED ->
 //! ESTABLISHED`; while the SYN-ACK waits, B's clock is frozen for longer
 //! than its retransmission timeout, and no retransmission happens, then or
-//! after. Then a breakpoint on `fin` lets data through with `c` and stops
-//! at A's FIN.
+//! after. Then `c` runs to a breakpoint on `data`, and to one on
+//! `state CLOSE_WAIT`, which stops after A's FIN has moved B there.
 
 use device::{Device, NetLoop, UnixDgram};
 use stack::{Config, Duration, Errno, MacAddr, MsgFlags, SockType, SocketHandle, Stack};
@@ -158,23 +158,37 @@ fn a_stepped_handshake_with_time_frozen_while_paused() {
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{}", lab.out);
 
-    // Continue to a breakpoint on FIN: A's data and B's ACK pass unshown.
-    assert_eq!(lab.ctl.intercept(Who::Console, "b fin").as_deref(), Some("breakpoint 1: fin\n"));
+    // Continue to a breakpoint on data: stops before the stack sees it.
+    assert_eq!(lab.ctl.intercept(Who::Console, "b data").as_deref(), Some("breakpoint 1: data\n"));
     let cont = lab.key(Cmd::Continue);
     assert!(cont.starts_with("continuing (1 breakpoint(s))"), "{cont}");
-    let now = lab.a.now();
-    assert_eq!(lab.a.stack.send(now, c, b"hello", MsgFlags::NONE), Ok(5));
     for _ in 0..20 {
         lab.turn();
     }
-    assert!(!lab.ctl.pending(), "data is no breakpoint:\n{}", lab.out);
+    assert!(!lab.ctl.pending(), "nothing matches yet:\n{}", lab.out);
+    let now = lab.a.now();
+    assert_eq!(lab.a.stack.send(now, c, b"hello", MsgFlags::NONE), Ok(5));
+    let data = lab.until_pending();
+    assert!(data.starts_with("breakpoint 1 (data)\nstep 4  < IP 10.0.0.1."), "{data}");
+    assert!(data.contains("length 5"), "{data}");
+    assert!(data.contains("    before: state ESTABLISHED\n"), "{data}");
+    let after = lab.key(Cmd::Next);
+    assert!(after.contains("*rcv_nxt ") && after.contains("*recv_q 0->5"), "{after}");
+
+    // A state breakpoint stops *after* the segment that moved the
+    // connection there: A's FIN passes unshown until it makes CLOSE_WAIT.
+    lab.ctl.intercept(Who::Console, "b clear");
+    lab.ctl.intercept(Who::Console, "b state close-wait");
+    lab.key(Cmd::Continue);
+    let now = lab.a.now();
     lab.a.stack.close(now, c).unwrap();
     let fin = lab.until_pending();
-    assert!(fin.starts_with("breakpoint 1 (fin)\nstep 4  < IP 10.0.0.1."), "{fin}");
+    assert!(fin.contains("breakpoint 1 (state CLOSE_WAIT)\nstep 5  < IP 10.0.0.1."), "{fin}");
     assert!(fin.contains("Flags [F.]"), "{fin}");
-    assert!(fin.contains("    before: state ESTABLISHED\n"), "{fin}");
-    let after = lab.key(Cmd::Next);
-    assert!(after.contains("ESTABLISHED -> CLOSE_WAIT"), "{after}");
+    assert!(fin.contains("ESTABLISHED -> CLOSE_WAIT"), "{fin}");
+    assert!(fin.contains("    after:  *state ESTABLISHED->CLOSE_WAIT\n"), "{fin}");
+    // ... and pauses at the next segment: B's ACK of the FIN.
+    assert!(fin.contains("step 6  > IP 10.0.0.2.23 > 10.0.0.1."), "{fin}");
 
     // step off: whatever is held goes on; the clock runs.
     lab.ctl.stop(&mut lab.b.stack);
