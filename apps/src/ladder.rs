@@ -65,7 +65,7 @@ pub fn flag_text(flags: u8) -> String {
 }
 
 /// Parse an Ethernet/IPv4/TCP frame into (src, dst, flags, seq, ack, len, win).
-fn parse_tcp(frame: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, u8, u32, u32, u32, u16)> {
+pub(crate) fn parse_tcp(frame: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, u8, u32, u32, u32, u16)> {
     if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
         return None;
     }
@@ -417,6 +417,58 @@ pub fn render_svg(conns: &[Connection]) -> String {
     }
     o.push_str("</svg>\n");
     o
+}
+
+// -------------------------------------------------------- live recording
+
+/// Bytes of frames a `Recorder` keeps at most; later frames are not
+/// recorded: a long run must not eat memory.
+pub const RECORD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// `synack up --ladder FILE.svg`: keeps the TCP frames in and out of a live
+/// run (a `Tracer` on the loop's device) and draws them at exit.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    frames: std::rc::Rc<std::cell::RefCell<Recorded>>,
+}
+
+/// (timestamp in microseconds, frame) in order, and their total bytes.
+type Recorded = (Vec<(u64, Vec<u8>)>, usize);
+
+impl Recorder {
+    /// Wrap `dev` in a tracer that records its TCP frames.
+    pub fn install(dev: &mut Box<dyn device::Device>) -> Recorder {
+        let rec = Recorder::default();
+        let r = rec.clone();
+        crate::step::wrap_device(dev, move |inner| {
+            Box::new(device::Tracer::new(inner, move |_dir, now: stack::Instant, frame: &[u8]| r.record(now, frame)))
+        });
+        rec
+    }
+
+    /// Keep one frame if it is TCP and the limit allows.
+    pub fn record(&self, now: stack::Instant, frame: &[u8]) {
+        if parse_tcp(frame).is_none() {
+            return;
+        }
+        let mut f = self.frames.borrow_mut();
+        if f.1 + frame.len() > RECORD_LIMIT {
+            return;
+        }
+        f.1 += frame.len();
+        f.0.push((now.total_micros(), frame.to_vec()));
+    }
+
+    pub fn connections(&self) -> Vec<Connection> {
+        connections(&self.frames.borrow().0)
+    }
+
+    /// Draw what was recorded; returns the number of connections.
+    pub fn write_svg(&self, path: &std::path::Path) -> std::io::Result<usize> {
+        let conns = self.connections();
+        std::fs::write(path, render_svg(&conns))?;
+        Ok(conns.len())
+    }
 }
 
 #[cfg(test)]

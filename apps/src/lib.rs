@@ -8,6 +8,7 @@ pub mod ping;
 pub mod reactor;
 pub mod services;
 pub mod shell;
+pub mod step;
 pub mod telnet;
 pub mod telnetd;
 pub mod tunables;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::reactor::Reactor;
 use synack_apps::shell::{self, Action, Shell};
+use synack_apps::step;
 
 mod replay_cmd;
 
@@ -120,6 +121,13 @@ struct UpArgs {
     /// `synack replay DIR --check` can replay it as a regression test.
     #[arg(long, value_name = "DIR")]
     record: Option<std::path::PathBuf>,
+    /// Step mode: each TCP segment waits for Enter, shown with the TCB
+    /// before and after (also `step on|off` at the prompt; see apps/src/step.rs).
+    #[arg(long)]
+    step: bool,
+    /// At exit, draw the ladder diagram of the run's TCP connections here.
+    #[arg(long, value_name = "FILE.svg")]
+    ladder: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -348,6 +356,9 @@ fn stdin_is_terminal() -> bool {
 fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let signals = Signals::install()?;
     if let Some(dir) = &a.record {
+        if a.step {
+            return Err(io::Error::other("--record and --step do not go together: a stepped run does not replay"));
+        }
         if a.iface.pcap.is_some() {
             return Err(io::Error::other("--record DIR writes DIR/capture.pcap: leave out --pcap"));
         }
@@ -379,6 +390,15 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     }
     // After the listeners exist, so that --backlog reaches them.
     a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
+    // The ladder recorder sees the wire; the stepper sits above it.
+    let ladder = a.ladder.as_ref().map(|_| synack_apps::ladder::Recorder::install(&mut net.dev));
+    let step = reactor.step();
+    // A recording replays only what the loop did by itself: no stepping
+    // while recording (`step on` then says it is not available here, as
+    // it does in the replay).
+    if a.record.is_none() {
+        step.install(&mut net.dev);
+    }
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
 
@@ -388,6 +408,10 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let interactive = stdin_is_terminal();
     let mut stdin_open = true;
     let mut shell = Shell::new(&name, ident);
+    shell.set_step(step.clone(), step::Who::Console, interactive, step::stdout_style());
+    if a.step {
+        say_text(&step.start(step::Who::Console, None, interactive, step::stdout_style(), &mut net.stack));
+    }
     let mut ping: Option<PingJob> = None;
     let mut line_buf: Vec<u8> = Vec::new();
     if interactive {
@@ -399,7 +423,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     loop {
         let mut fds = vec![signals.fd()];
         if stdin_open {
-            fds.push(0);
+            fds.push(0); // a terminal, or a pipe of prompt lines (or --step's keys)
         }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
@@ -452,6 +476,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                 None => stdin_open = false,
                 Some(lines) => {
                     let mut quit = false;
+                    let mut step_key = false;
                     for line in lines {
                         if let Some(r) = recorder.as_mut() {
                             r.event(&device::replay::Event::Line(now, line.clone()))?;
@@ -460,6 +485,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                         say_text(&r.text);
                         match r.action {
                             Action::None => {}
+                            Action::Step => step_key = true,
                             Action::Quit => quit = true,
                             Action::Ping(mut job) => {
                                 for l in job.take_lines() {
@@ -472,12 +498,14 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                     if quit {
                         break;
                     }
-                    if ping.is_none() && interactive {
+                    if ping.is_none() && interactive && !step_key {
                         prompt();
                     }
                 }
             }
         }
+        // Step mode: the keys just typed, the segments held (step.rs).
+        say_text(&step.turn(&mut net, &mut reactor));
     }
 
     // Clean shutdown: close the sockets, send what is queued, print the
@@ -486,9 +514,17 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     if let Some(r) = recorder.as_mut() {
         r.event(&device::replay::Event::Close(now))?;
     }
+    step.stop(&mut net.stack);
+    step.run(&mut net); // what is held goes on
     reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
+    if let (Some(rec), Some(path)) = (ladder, &a.ladder) {
+        match rec.write_svg(path) {
+            Ok(n) => say(format!("ladder: {n} connection(s) drawn to {}", path.display())),
+            Err(e) => eprintln!("synack: ladder {}: {e}", path.display()),
+        }
+    }
     drop(net);
     say(format!("synack is down: {name} closed"));
     Ok(ExitCode::SUCCESS)

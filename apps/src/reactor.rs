@@ -31,6 +31,7 @@
 //! again. The handlers say so in their `Next`.
 
 use crate::services::{self, Conn, Kind, ServiceConfig, CHARGEN_PORT, DISCARD_PORT, ECHO_PORT};
+use crate::step::StepCtl;
 use crate::telnetd::{self, Session, MAX_SESSIONS, TELNET_PORT};
 use stack::tcp::SOMAXCONN;
 use stack::{Duration, EpollEvent, EpollFlags, EpollHandle, EpollOp, Errno, Instant, MsgFlags, SockOpt, SocketHandle};
@@ -130,6 +131,8 @@ pub struct ReactorStats {
 
 pub struct Reactor {
     ep: EpollHandle,
+    /// Step mode's controller, handed to each telnet session (step.rs).
+    step: StepCtl,
     slots: HashMap<Token, Slot>,
     next_token: Token,
     /// Timers in deadline order (a timer wheel would do, too).
@@ -145,6 +148,7 @@ impl Reactor {
     pub fn new(stack: &mut Stack) -> Reactor {
         Reactor {
             ep: stack.epoll_create(),
+            step: StepCtl::new(),
             slots: HashMap::new(),
             next_token: 1,
             timers: BTreeSet::new(),
@@ -164,6 +168,20 @@ impl Reactor {
     }
     pub fn epoll(&self) -> EpollHandle {
         self.ep
+    }
+
+    /// The step controller the telnet sessions share (`step on`).
+    pub fn step(&self) -> StepCtl {
+        self.step.clone()
+    }
+
+    /// Run the handler of `sock` now, as if it were ready (step mode hands
+    /// a telnet session its output this way: no socket event says so).
+    pub fn wake_socket(&mut self, stack: &mut Stack, now: Instant, sock: SocketHandle) {
+        let token = self.slots.iter().find(|(_, s)| s.handler.socket() == sock).map(|(&t, _)| t);
+        if let Some(t) = token {
+            self.dispatch(stack, now, t, Some(EpollFlags::NONE));
+        }
     }
 
     /// Watch `h`'s socket with its interest (`epoll_ctl(ADD)`).
@@ -349,9 +367,12 @@ impl Reactor {
     pub fn add_telnet(&mut self, stack: &mut Stack, now: Instant, port: u16, ifname: &str) -> Result<Token, Errno> {
         let ifname = ifname.to_string();
         let mut next_ident: u16 = 0x5400;
+        let step = self.step.clone();
         let make: MakeHandler = Box::new(move |stack: &mut Stack, now: Instant, sock: SocketHandle| {
             next_ident = next_ident.wrapping_add(0x10);
-            Box::new(TelnetHandler(Session::new(stack, now, sock, &ifname, next_ident))) as Box<dyn Handler>
+            let mut session = Session::new(stack, now, sock, &ifname, next_ident);
+            session.set_step(step.clone());
+            Box::new(TelnetHandler(session)) as Box<dyn Handler>
         });
         self.add_listener(stack, now, port, 16, MAX_SESSIONS, make)
     }

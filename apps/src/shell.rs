@@ -18,10 +18,12 @@
 //! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
 //! set [KNOB VALUE]                      TCP tunables for labs (tunables.rs)
 //! listen PORT [BACKLOG]                 a TCP listener nobody accepts from (labs; backlog 128)
+//! step on|off                           stop at each TCP segment (step.rs)
 //! quit                                  stop synack
 //! ```
 
 use crate::ping::{PingJob, PingOptions};
+use crate::step::{StepCtl, Style, Who};
 use stack::route::Route;
 use stack::{Duration, Instant, SockType, Stack, Stats};
 use std::fmt::Write;
@@ -44,6 +46,8 @@ commands:
                                           rcvbuf, backlog (set nagle off, set msl 5s, …)
   listen PORT [BACKLOG]                   a TCP listener that never accepts and whose
                                           connections never read (labs: queues, windows)
+  step on|off                             step mode: each TCP segment waits for Enter, with
+                                          the TCB before and after (c continue, b port 23…)
   quit                                    stop synack
 ";
 
@@ -54,6 +58,8 @@ pub enum Action {
     Quit,
     /// Run this ping until it is done, printing its lines.
     Ping(PingJob),
+    /// A step key: the stepper answers (with its prompt); print no prompt.
+    Step,
 }
 
 pub struct Reply {
@@ -72,16 +78,42 @@ impl Reply {
 pub struct Shell {
     ifname: String,
     next_ident: u16,
+    /// Step mode's controller, who this prompt is to it, and how it prints.
+    step: Option<(StepCtl, Who, bool, Style)>,
 }
 
 impl Shell {
     /// `ident_base`: the first ICMP identifier for `ping` (ping(8) uses its pid).
     pub fn new(ifname: &str, ident_base: u16) -> Shell {
-        Shell { ifname: ifname.to_string(), next_ident: ident_base }
+        Shell { ifname: ifname.to_string(), next_ident: ident_base, step: None }
+    }
+
+    /// Let this prompt drive step mode as `who` (`interactive`: print the
+    /// step prompt; `style`: how changed fields are marked).
+    pub fn set_step(&mut self, ctl: StepCtl, who: Who, interactive: bool, style: Style) {
+        self.step = Some((ctl, who, interactive, style));
+    }
+
+    /// The prompt to show: `step> ` while a segment waits for this prompt's key.
+    pub fn prompt(&self) -> &'static str {
+        match &self.step {
+            Some((ctl, who, ..)) if ctl.pending() && ctl.controller() == Some(*who) => crate::step::STEP_PROMPT,
+            _ => "synack> ",
+        }
+    }
+
+    /// Step output waiting for this prompt, taken.
+    pub fn take_step_output(&mut self) -> String {
+        self.step.as_ref().map(|(ctl, who, ..)| ctl.take_output_for(*who)).unwrap_or_default()
     }
 
     /// Run one command line.
     pub fn execute(&mut self, line: &str, stack: &mut Stack, now: Instant) -> Reply {
+        if let Some((ctl, who, ..)) = &self.step {
+            if let Some(text) = ctl.intercept(*who, line) {
+                return Reply { text, action: Action::Step };
+            }
+        }
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&cmd, args)) = words.split_first() else { return Reply::text(String::new()) };
         match cmd {
@@ -107,8 +139,31 @@ impl Shell {
                 Reply::text(crate::tunables::set(stack, args).unwrap_or_else(|e| format!("set: {}\n", e.trim_end())))
             }
             "listen" => Reply::text(listen(stack, now, args)),
+            "step" => Reply::text(self.step_command(args, stack)),
             "quit" | "exit" => Reply { text: String::new(), action: Action::Quit },
             other => Reply::text(format!("unknown command: {other} (try help)\n")),
+        }
+    }
+}
+
+impl Shell {
+    /// `step on|off`, `step` (status).
+    fn step_command(&mut self, args: &[&str], stack: &mut Stack) -> String {
+        let Some((ctl, who, interactive, style)) = &self.step else {
+            return "step: not available here\n".to_string();
+        };
+        match args {
+            ["on"] => {
+                // A telnet session's own connection carries its keys: not stepped.
+                let exempt = match *who {
+                    Who::Telnet(sock) => stack.getsockname(sock).ok().zip(stack.getpeername(sock).ok()),
+                    Who::Console => None,
+                };
+                ctl.start(*who, exempt, *interactive, *style, stack)
+            }
+            ["off"] => ctl.stop(stack),
+            [] => ctl.status(),
+            _ => "usage: step on|off\n".to_string(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::ping::PingJob;
 use crate::shell::{Action, Shell};
+use crate::step::{StepCtl, Style, Who};
 use crate::telnet::{to_nvt, TelnetSession};
 use stack::{Errno, Instant, MsgFlags, SockOpt, SocketHandle, Stack};
 
@@ -45,6 +46,10 @@ impl Session {
         )));
         let shell = Shell::new(ifname, ident);
         Session { sock, telnet, shell, out, sent: 0, ping: None, closing: false }
+    }
+    /// Let this session drive step mode (`step on`).
+    pub(crate) fn set_step(&mut self, ctl: StepCtl) {
+        self.shell.set_step(ctl, Who::Telnet(self.sock), true, Style::Plain);
     }
     pub(crate) fn sock(&self) -> SocketHandle {
         self.sock
@@ -142,6 +147,11 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut 
             s.out.extend_from_slice(PROMPT.as_bytes());
         }
     }
+    let stepped = s.shell.take_step_output();
+    if !stepped.is_empty() {
+        s.out.extend(to_nvt(&stepped));
+        did = true;
+    }
     loop {
         did |= flush(stack, now, s)?;
         if s.closing {
@@ -172,7 +182,8 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut 
             let r = s.shell.execute(&line, stack, now);
             s.out.extend(to_nvt(&r.text));
             match r.action {
-                Action::None => s.out.extend_from_slice(PROMPT.as_bytes()),
+                Action::None => s.out.extend_from_slice(s.shell.prompt().as_bytes()),
+                Action::Step => {}
                 Action::Quit => {
                     s.out.extend(to_nvt("bye\n"));
                     s.closing = true;

@@ -102,6 +102,10 @@ impl<D: Device> NetLoop<D> {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
+    /// The clock, to freeze and thaw it (step mode, apps/src/step.rs).
+    pub fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
     pub fn stats(&self) -> LoopStats {
         self.stats
     }
@@ -119,6 +123,13 @@ impl<D: Device> NetLoop<D> {
     /// (`stack.trace_mut().set_enabled(true)`).
     pub fn on_event(&mut self, f: impl FnMut(&TraceEvent) + 'static) {
         self.on_event = Some(Box::new(f));
+    }
+
+    /// Hand the events queued so far to the `on_event` sink now (step
+    /// mode does, before it takes a step's own events). Without a sink
+    /// they stay queued.
+    pub fn flush_events(&mut self) {
+        self.drain_events();
     }
 
     fn drain_events(&mut self) {
@@ -188,8 +199,13 @@ impl<D: Device> NetLoop<D> {
         let now = self.clock.now();
         let mut frames_out = self.transmit(now);
 
-        // Sleep.
-        let deadline = earliest(earliest(self.stack.poll_timeout(), self.dev.poll_at()), wake_at);
+        // Sleep. While the clock is frozen (step mode) the stack's and the
+        // device's deadlines that lie ahead cannot come: sleep on the fds.
+        let mut own = earliest(self.stack.poll_timeout(), self.dev.poll_at());
+        if self.clock.is_frozen() {
+            own = own.filter(|&t| t <= now);
+        }
+        let deadline = earliest(own, wake_at);
         let timeout = deadline.map(|d| d.saturating_since(now));
         let dev_fd = self.dev.raw_fd();
         let mut fds: Vec<libc::pollfd> =
@@ -359,5 +375,30 @@ mod tests {
         let seen = seen.borrow();
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert!(seen[0].contains("eth_unknown_ethertype"), "{seen:?}");
+    }
+
+    #[test]
+    fn a_frozen_clock_runs_no_timer() {
+        let (dev, mut peer) = UnixDgram::pair().unwrap();
+        let arp = ArpConfig { retrans_time: Duration::from_millis(20), ..ArpConfig::default() };
+        let mut net = NetLoop::new(dev, Config { arp, ..quiet_config() });
+        let now = net.now();
+        net.stack.ping_send(now, [10, 0, 0, 9].into(), 1, 1, 56).unwrap();
+        net.clock_mut().freeze();
+        let frozen = net.now();
+        let start = std::time::Instant::now();
+        // The ARP retransmit is due in 20 ms of stack time, which does not pass.
+        let w = net.poll_once(&[], Some(frozen + Duration::from_millis(1))).unwrap();
+        let w2 = net.poll_once(&[], Some(frozen + Duration::from_millis(1))).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        let w3 = net.poll_once(&[], Some(frozen + Duration::from_millis(1))).unwrap();
+        assert!(start.elapsed() >= std::time::Duration::from_millis(40));
+        assert!(!w.timer_ran && !w2.timer_ran && !w3.timer_ran);
+        assert_eq!(net.now(), frozen);
+        assert_eq!(drain(&mut peer).len(), 1, "only the first request");
+        net.clock_mut().thaw();
+        let w = net.poll_once(&[], Some(net.now() + Duration::from_secs(5))).unwrap();
+        assert!(w.timer_ran, "the retransmit runs once time runs again");
+        assert_eq!(drain(&mut peer).len(), 1);
     }
 }

@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -313,6 +313,8 @@ pub struct Synack {
     readers: Vec<JoinHandle<()>>,
     /// The master side of the pty that is the process's standard input.
     terminal: Option<File>,
+    /// Standard input, when started with `up_with_stdin`/`spawn_with_stdin`.
+    stdin: Option<ChildStdin>,
 }
 
 /// A pty pair with echo off: (master, slave). The slave becomes a
@@ -414,12 +416,38 @@ impl Synack {
         }
     }
 
+    /// Like `up`, with synack's standard input a pipe the test writes to
+    /// (`send_line`): step mode's keys, the prompt's commands (no terminal:
+    /// no prompt is printed, and step mode marks changes in plain text).
+    pub fn up_with_stdin(ns: &Netns, args: &[&str]) -> Synack {
+        let mut all = vec!["up"];
+        all.extend_from_slice(args);
+        let s = Synack::spawn_with_stdin(ns.command(synack_bin(), &all));
+        if s.wait_for_line("synack is up:", Duration::from_secs(15)).is_none() {
+            panic!("synack did not come up in {}:\n{}", ns.name(), s.output());
+        }
+        s
+    }
+
+    /// `spawn_command`, with standard input a pipe (`send_line`).
+    pub fn spawn_with_stdin(mut cmd: Command) -> Synack {
+        cmd.stdin(Stdio::piped());
+        Synack::spawn_collected(cmd, None)
+    }
+
+    /// Write `line` and a newline to the process's standard input pipe.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started with a stdin pipe");
+        let r = stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush());
+        r.unwrap_or_else(|e| panic!("write to stdin: {e}"));
+    }
+
     fn spawn_collected(mut cmd: Command, terminal: Option<File>) -> Synack {
         // At a terminal, standard output and standard error are one stream,
         // in the order written, as a terminal shows them; otherwise two,
         // stderr's lines marked `stderr: `.
         let mut streams: Vec<(Box<dyn Read + Send>, &'static str)> = Vec::new();
-        let child = if terminal.is_some() {
+        let mut child = if terminal.is_some() {
             let (r, w) = io::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
             let w2 = w.try_clone().unwrap_or_else(|e| panic!("pipe: {e}"));
             cmd.stdout(w).stderr(w2);
@@ -452,7 +480,8 @@ impl Synack {
                 cv.notify_all();
             }));
         }
-        Synack { child, shared, readers, terminal }
+        let stdin = child.stdin.take();
+        Synack { child, shared, readers, terminal, stdin }
     }
 
     pub fn pid(&self) -> u32 {
