@@ -159,8 +159,8 @@ fn trace_lines_match_tcpdump_on_every_capture() {
     }
 }
 
-/// The ladder diagrams in docs/book/ladders/ are made from pcaps/ by
-/// `docs/ladders.sh`; they must be what the captures make now.
+/// The ladder diagrams in docs/book/ladders/ (SVG and text) are made from
+/// pcaps/ by `docs/ladders.sh`; they must be what the recordings make now.
 #[test]
 fn the_books_ladders_are_current() {
     let ladders = root().join("docs/book/ladders");
@@ -182,6 +182,11 @@ fn the_books_ladders_are_current() {
         let have = std::fs::read_to_string(&want)
             .unwrap_or_else(|_| panic!("{} is missing: run docs/ladders.sh", want.display()));
         assert!(got == have, "{} is stale: run docs/ladders.sh", want.display());
+        let text = synack(&["ladder", dir.to_str().unwrap()]);
+        let want_txt = ladders.join(format!("{name}.txt"));
+        let have_txt = std::fs::read_to_string(&want_txt)
+            .unwrap_or_else(|_| panic!("{} is missing: run docs/ladders.sh", want_txt.display()));
+        assert!(text.stdout == have_txt, "{} is stale: run docs/ladders.sh", want_txt.display());
         checked += 1;
     }
     assert!(checked >= 6, "ladders checked: {checked}");
