@@ -2,6 +2,7 @@
 //! prompt's command interpreter, ladder diagrams and protocols, which the
 //! binary, the telnet server and tests share.
 
+pub mod frames;
 pub mod ladder;
 pub mod netstat;
 pub mod ping;

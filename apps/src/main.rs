@@ -100,6 +100,10 @@ struct IfaceArgs {
     /// Write every frame in and out to this pcap file.
     #[arg(long, value_name = "FILE")]
     pcap: Option<std::path::PathBuf>,
+    /// Print TCP sequence numbers as they are, not relative to the
+    /// connection's first (tcpdump's -S).
+    #[arg(short = 'S', long = "absolute-tcp-sequence-numbers")]
+    absolute: bool,
     /// Scripted faults, e.g. "drop out tcp data #3; delay in syn 500ms".
     #[arg(long, value_name = "SCRIPT", value_parser = device::FaultScript::parse, long_help = device::faults::HELP)]
     faults: Option<device::FaultScript>,
@@ -200,7 +204,7 @@ fn say_text(text: &str) {
 static FRAMES_TO_STDERR: AtomicBool = AtomicBool::new(false);
 
 fn print_frame(dir: Direction, now: Instant, frame: &[u8]) {
-    let line = format!("{:>11} {} {}", now.to_string(), dir.marker(), stack::tcpdump::format_frame(frame));
+    let line = format!("{:>11} {} {}", now.to_string(), dir.marker(), synack_apps::frames::line(frame));
     if FRAMES_TO_STDERR.load(Ordering::Relaxed) {
         eprintln!("{line}");
     } else {
@@ -330,6 +334,7 @@ type Net = NetLoop<Box<dyn Device>>;
 /// Open, configure, and start the stack: everything `up` and `ping` share.
 /// Returns the loop, the TAP's name, and the instant the stack was made at.
 fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(Net, String, Instant)> {
+    synack_apps::frames::set_absolute(a.absolute);
     let tap = open_tap(a)?;
     let name = tap.name().to_string();
     let clock = Clock::new();

@@ -45,6 +45,9 @@ pub struct ReplayArgs {
     /// Also print the stack's trace events under the frames.
     #[arg(short, long)]
     verbose: bool,
+    /// Print TCP sequence numbers as they are (tcpdump's -S).
+    #[arg(short = 'S', long = "absolute-tcp-sequence-numbers")]
+    absolute: bool,
     /// Mismatches to print at most with --check.
     #[arg(long, default_value_t = 5)]
     max_diffs: usize,
@@ -98,6 +101,7 @@ pub fn replay(a: ReplayArgs) -> io::Result<ExitCode> {
         .map_err(|e| io::Error::other(format!("the recorded arguments do not parse: {e}")))?
         .up;
     let show_frames = a.frames || a.verbose || !a.check;
+    synack_apps::frames::set_absolute(a.absolute || up.iface.absolute);
     let out = run(&rec, &capture, dynamic, &up, show_frames, a.verbose)?;
     if !a.check {
         return Ok(ExitCode::SUCCESS);

@@ -824,7 +824,7 @@ fn show(n: u64, h: &Held, tcb: &Tcb, hit: Option<(usize, &Filter)>, style: Style
     if let Some((i, f)) = hit {
         let _ = writeln!(s, "breakpoint {i} ({f})");
     }
-    let _ = writeln!(s, "step {n}  {} {}", h.dir.marker(), stack::tcpdump::format_frame(&h.frame));
+    let _ = writeln!(s, "step {n}  {} {}", h.dir.marker(), crate::frames::line(&h.frame));
     let (local, remote) = h.seg.ends(h.dir);
     let _ = writeln!(s, "    tcb {local} {remote}");
     let label = if h.dir == Direction::In { "before:" } else { "now:" };
