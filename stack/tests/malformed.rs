@@ -612,3 +612,158 @@ fn icmp_error_quoting_too_little() {
     m[2..4].copy_from_slice(&c.to_be_bytes());
     lab.expect_drop(&eth(0x0800, &ipv4(1, 1, 0, &m)), DropReason::IcmpTooShort);
 }
+
+// ------------------------------------------------------------ resource caps
+//
+// Each cap on memory a peer can make us spend, hit on purpose: the excess
+// is dropped with its named reason, the holdings stay at the cap, and the
+// stack stays alive.
+
+fn lab_with(f: impl FnOnce(&mut Config)) -> Lab {
+    let mut cfg = Config::default();
+    f(&mut cfg);
+    let mut lab = Lab::new();
+    let mut stack = Stack::new(cfg, Instant::ZERO);
+    while stack.poll_transmit(Instant::ZERO).is_some() {}
+    let listener = stack.socket(SockType::Stream).unwrap();
+    stack.bind(listener, SocketAddrV4::new([0, 0, 0, 0].into(), 80)).unwrap();
+    stack.listen(listener, 128).unwrap();
+    lab.stack = stack;
+    lab.listener = listener;
+    lab.feed(&eth(0x0806, &arp(1, [10, 0, 0, 2])));
+    lab.drain();
+    lab
+}
+
+#[test]
+fn cap_sockets() {
+    let mut lab = lab_with(|c| {
+        c.tcp.max_sockets = 8;
+        c.tcp.syncookies = false;
+    });
+    // The listener is one; SYNs make children until the table is full.
+    for port in 0..20u16 {
+        lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(43000 + port, 80, 1, 0, SYN, &[], &[]))));
+    }
+    lab.drain();
+    assert_eq!(lab.stack.tcp().sockets_in_use(), 8);
+    assert_eq!(lab.stack.stats().drops(DropReason::TcpTooManySockets), 13);
+    assert_eq!(lab.stack.socket(SockType::Stream), Err(stack::Errno::EMFILE));
+    // Reset the children: room again, and a handshake completes.
+    for port in 0..7u16 {
+        lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(43000 + port, 80, 2, 0, RST, &[], &[]))));
+    }
+    assert_eq!(lab.stack.tcp().sockets_in_use(), 1);
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_tcp_receive_buffer() {
+    let mut lab = Lab::new();
+    lab.stack.setsockopt(lab.now, lab.listener, stack::SockOpt::RcvBuf(4096)).unwrap();
+    let c = lab.handshake();
+    let mut seq = c.snd;
+    let mut zero_window = false;
+    for _ in 0..20 {
+        lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(c.sport, 80, seq, c.rcv, ACK | PSH, &[], &[0x55; 512]))));
+        let out = tcp_out(&lab.drain());
+        // Whatever was taken is ACKed; the sender moves on from there.
+        if let Some(a) = out.iter().rev().find(|s| s.0 & ACK != 0) {
+            seq = a.2;
+        }
+        zero_window |= lab.stack.tcp_info(lab.now).iter().any(|i| i.remote.port() == c.sport && i.rcv_wnd == 0);
+    }
+    let info = lab.stack.tcp_info(lab.now).into_iter().find(|i| i.remote.port() == c.sport).unwrap();
+    assert!(zero_window && info.recv_q <= 4096, "{info:?}");
+    assert!(lab.stack.stats().drops(DropReason::TcpRcvBufFull) > 0);
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_out_of_order_queue_entries() {
+    let mut lab = Lab::new();
+    let c = lab.handshake();
+    // 1,100 one-byte segments, each past a hole: the queue keeps 1,024.
+    for k in 0..1100u32 {
+        let seq = c.snd.wrapping_add(2 + 2 * k);
+        lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(c.sport, 80, seq, c.rcv, ACK, &[], b"x"))));
+    }
+    lab.drain();
+    assert_eq!(lab.stack.stats().drops(DropReason::TcpOfoQueueFull), 1100 - 1024);
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_out_of_order_queue_bytes() {
+    let mut lab = lab_with(|c| c.tcp.max_ofo_bytes = 1000);
+    let c = lab.handshake();
+    for k in 0..20u32 {
+        let seq = c.snd.wrapping_add(1 + 200 * k);
+        lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(c.sport, 80, seq, c.rcv, ACK, &[], &[7; 100]))));
+    }
+    lab.drain();
+    let info = lab.stack.tcp_info(lab.now).into_iter().find(|i| i.remote.port() == c.sport).unwrap();
+    assert_eq!(info.ofo_bytes, 1000);
+    assert_eq!(lab.stack.stats().drops(DropReason::TcpOfoQueueFull), 10);
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_ip_reassembly_memory() {
+    let mut lab = lab_with(|c| c.frag_mem_limit = 4096);
+    // First fragments of 20 datagrams that never complete, 512 bytes each.
+    for id in 0..20u16 {
+        lab.feed(&eth(0x0800, &ipv4(17, 1000 + id, 0x2000, &[0; 512])));
+    }
+    lab.drain();
+    // 256 bytes of bookkeeping per datagram: 5 fit in 4,096.
+    assert_eq!(lab.stack.stats().drops(DropReason::FragMemory), 15);
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_arp_pending_queue() {
+    let mut lab = lab_with(|c| c.arp.max_entries = 32);
+    let u = lab.stack.socket(SockType::Dgram).unwrap();
+    // 20 datagrams to a silent neighbour: 16 wait for its MAC (`unres_qlen`).
+    for _ in 0..20 {
+        lab.stack.sendto(lab.now, u, b"anyone?", Some(SocketAddrV4::new([10, 0, 0, 77].into(), 9))).unwrap();
+    }
+    lab.drain();
+    assert_eq!(lab.stack.stats().drops(DropReason::ArpQueueFull), 4);
+    // And neighbours being resolved: the table holds 32; one datagram to
+    // each of 100 silent addresses. The host's idle entry is evicted for
+    // one of them (entries with packets waiting never are).
+    for i in 0..100u8 {
+        let ip = [10, 0, 0, 100 + i];
+        lab.stack.sendto(lab.now, u, b"?", Some(SocketAddrV4::new(ip.into(), 9))).unwrap();
+    }
+    lab.drain();
+    assert_eq!(lab.stack.arp_entries(lab.now).len(), 32);
+    assert_eq!(lab.stack.stats().drops(DropReason::ArpQueueFull), 4 + 100 - 31);
+    // Three requests, then the waiting packets go as unresolved.
+    for _ in 0..5 {
+        lab.now += stack::Duration::from_secs(1);
+        lab.stack.handle_timeout(lab.now);
+    }
+    lab.drain();
+    assert_eq!(lab.stack.stats().drops(DropReason::ArpUnresolved), 16 + 31);
+    // The host asks for us again (its entry was evicted), and all is well.
+    lab.feed(&eth(0x0806, &arp(1, [10, 0, 0, 2])));
+    lab.drain();
+    lab.assert_alive();
+}
+
+#[test]
+fn cap_udp_receive_buffer() {
+    let mut lab = lab_with(|c| c.udp_rcvbuf = 1000);
+    let u = lab.stack.socket(SockType::Dgram).unwrap();
+    lab.stack.bind(u, SocketAddrV4::new([0, 0, 0, 0].into(), 7)).unwrap();
+    for _ in 0..10 {
+        lab.feed(&eth(0x0800, &ipv4(17, 1, 0, &udp(7, &[1; 300]))));
+    }
+    lab.drain();
+    assert_eq!(lab.stack.udp_info()[0].2, 900);
+    assert_eq!(lab.stack.stats().drops(DropReason::UdpRcvBufFull), 7);
+    lab.assert_alive();
+}
