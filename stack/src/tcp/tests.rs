@@ -2030,3 +2030,187 @@ fn close_in_syn_sent_and_listen_frees_everything() {
     let s = lab.socket();
     lab.tcp.bind(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), &mut lab.rng).unwrap();
 }
+
+// ------------------------------------------------------------ property tests
+
+/// One step of a hostile network or of the applications.
+#[derive(Clone, Debug)]
+enum Act {
+    /// End `from` writes `len` more bytes of its stream.
+    Send { from: usize, len: usize },
+    /// End `at` reads what it can (up to 3,000 bytes).
+    Recv { at: usize },
+    /// Deliver the packet at this position on the wire (any order: reordering).
+    Deliver(usize),
+    /// Lose it.
+    Lose(usize),
+    /// Deliver a copy now and keep the original on the wire.
+    Duplicate(usize),
+    /// Flip bits of one byte of it (the checksum must catch it), then deliver.
+    Corrupt(usize, usize, u8),
+    /// Let time pass, running timers (retransmissions, delayed ACKs, probes).
+    Tick(u64),
+}
+
+fn act() -> impl proptest::strategy::Strategy<Value = Act> {
+    use proptest::prelude::*;
+    prop_oneof![
+        2 => (0..2usize, 1..3000usize).prop_map(|(from, len)| Act::Send { from, len }),
+        2 => (0..2usize).prop_map(|at| Act::Recv { at }),
+        6 => any::<usize>().prop_map(Act::Deliver),
+        1 => any::<usize>().prop_map(Act::Lose),
+        1 => any::<usize>().prop_map(Act::Duplicate),
+        1 => (any::<usize>(), any::<usize>(), 1..=255u8).prop_map(|(i, p, v)| Act::Corrupt(i, p, v)),
+        2 => (1..400u64).prop_map(Act::Tick),
+    ]
+}
+
+/// The byte stream end `e` sends: position-dependent, so a misplaced byte shows.
+fn stream_byte(e: usize, i: usize) -> u8 {
+    (i.wrapping_mul(31).wrapping_add(i >> 8).wrapping_add(e * 101) & 0xff) as u8
+}
+
+/// Two connected ends, the bytes each application wrote and read.
+struct Duplex {
+    net: Net,
+    h: [usize; 2],
+    sent: [Vec<u8>; 2],
+    got: [Vec<u8>; 2],
+}
+
+impl Duplex {
+    fn new() -> Duplex {
+        let cfg = TcpConfig { sndbuf: 8192, rcvbuf: 4096, ..TcpConfig::default() };
+        let mut net = Net::with(11, 0.0, cfg);
+        let (c, s) = net_connect(&mut net);
+        Duplex { net, h: [c, s], sent: Default::default(), got: Default::default() }
+    }
+
+    fn step(&mut self, a: &Act) {
+        let net = &mut self.net;
+        match *a {
+            Act::Send { from, len } => {
+                let off = self.sent[from].len();
+                let buf: Vec<u8> = (off..off + len).map(|i| stream_byte(from, i)).collect();
+                let h = self.h[from];
+                if let Ok(n) = net.call(from, |tcp, cx| tcp.send(cx, h, &buf, MsgFlags::NONE)) {
+                    self.sent[from].extend_from_slice(&buf[..n]);
+                }
+            }
+            Act::Recv { at } => {
+                let mut buf = vec![0; 3000];
+                let h = self.h[at];
+                if let Ok(n) = net.call(at, |tcp, cx| tcp.recv(cx, h, &mut buf, MsgFlags::NONE)) {
+                    self.got[at].extend_from_slice(&buf[..n]);
+                }
+            }
+            Act::Deliver(i) | Act::Lose(i) | Act::Duplicate(i) | Act::Corrupt(i, ..) if !net.wire.is_empty() => {
+                let k = i % net.wire.len();
+                let (_, to, x) = if matches!(a, Act::Duplicate(_)) {
+                    let (t, to, x) = &net.wire[k];
+                    (*t, *to, L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() })
+                } else {
+                    net.wire.swap_remove(k)
+                };
+                if matches!(a, Act::Lose(_)) {
+                    return;
+                }
+                let mut skb = x.skb;
+                if let Act::Corrupt(_, p, v) = *a {
+                    let n = skb.len();
+                    skb.data_mut()[p % n] ^= v;
+                }
+                net.call(to, |tcp, cx| tcp.tcp_v4_rcv(cx, x.src, x.dst, skb));
+            }
+            Act::Tick(ms_) => {
+                let target = net.now + ms(ms_);
+                while let Some(t) =
+                    crate::time::earliest(net.ends[0].tcp.poll_timeout(), net.ends[1].tcp.poll_timeout())
+                {
+                    if t > target {
+                        break;
+                    }
+                    net.now = net.now.max(t);
+                    for e in 0..2 {
+                        if net.ends[e].tcp.poll_timeout().is_some_and(|t| t <= net.now) {
+                            net.call(e, |tcp, cx| tcp.handle_timeout(cx));
+                        }
+                    }
+                }
+                net.now = target;
+            }
+            _ => {}
+        }
+    }
+
+    /// The invariants, on every socket of both ends.
+    fn check(&self) -> Result<(), String> {
+        for (e, end) in self.net.ends.iter().enumerate() {
+            let cfg = end.tcp.config();
+            for sk in end.tcp.socks.iter().flatten().filter(|s| s.listen.is_none()) {
+                let who = format!("end {e} {} {}", sk.local, sk.state.rfc_name());
+                if !(sk.snd_una.before_eq(sk.snd_nxt) && sk.snd_nxt.before_eq(sk.snd_max)) {
+                    return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd_una, sk.snd_nxt, sk.snd_max));
+                }
+                if sk.snd_buf.len() > sk.sndbuf || sk.rcv_buf.len() > sk.rcvbuf {
+                    return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.snd_buf.len(), sk.rcv_buf.len()));
+                }
+                let ofo: usize = sk.out_of_order_queue.iter().map(|s| s.data.len()).sum();
+                if ofo != sk.ofo_bytes || ofo > cfg.max_ofo_bytes || sk.out_of_order_queue.len() > MAX_OFO_SEGMENTS {
+                    return Err(format!("{who}: ofo {ofo} bytes (counted {})", sk.ofo_bytes));
+                }
+            }
+        }
+        for e in 0..2 {
+            let (got, sent) = (&self.got[e], &self.sent[1 - e]);
+            if got.len() > sent.len() || got[..] != sent[..got.len()] {
+                let at = got.iter().zip(sent.iter()).position(|(a, b)| a != b).unwrap_or(sent.len());
+                return Err(format!(
+                    "end {e} read {} bytes, not a prefix of the {} sent (first difference at {at})",
+                    got.len(),
+                    sent.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A quiet network from now on: everything written must arrive.
+    fn heal(&mut self) -> bool {
+        let (h, want) = (self.h, [self.sent[1].len(), self.sent[0].len()]);
+        let got = std::cell::RefCell::new(std::mem::take(&mut self.got));
+        let ok = self.net.run(Duration::from_secs(900), |net| {
+            let mut g = got.borrow_mut();
+            for e in 0..2 {
+                let mut buf = vec![0; 8192];
+                while let Ok(n @ 1..) = net.call(e, |tcp, cx| tcp.recv(cx, h[e], &mut buf, MsgFlags::NONE)) {
+                    g[e].extend_from_slice(&buf[..n]);
+                }
+            }
+            g[0].len() >= want[0] && g[1].len() >= want[1]
+        });
+        self.got = got.into_inner();
+        ok
+    }
+}
+
+proptest::proptest! {
+    /// Random segment sequences (loss, duplication, reordering, corrupted
+    /// bytes) between two connected ends while both applications write and
+    /// read: after every step `snd_una <= snd_nxt <= snd_max` (wrapping),
+    /// buffers and the out-of-order queue within their bounds, and what each
+    /// application read is exactly a prefix of what the other wrote. Then,
+    /// on a quiet network, everything written arrives.
+    #[test]
+    fn hostile_network_keeps_the_invariants(acts in proptest::collection::vec(act(), 1..150)) {
+        let mut d = Duplex::new();
+        for (i, a) in acts.iter().enumerate() {
+            d.step(a);
+            if let Err(e) = d.check() {
+                proptest::prop_assert!(false, "after step {i} {a:?}: {e}");
+            }
+        }
+        proptest::prop_assert!(d.heal(), "not everything arrived: read {}/{} and {}/{}", d.got[0].len(), d.sent[1].len(), d.got[1].len(), d.sent[0].len());
+        proptest::prop_assert!(d.check().is_ok(), "{:?}", d.check());
+    }
+}
