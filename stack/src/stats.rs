@@ -93,6 +93,7 @@ pub enum DropReason {
     TcpTooManySockets => "tcp_too_many_sockets",
     TcpNoAck => "tcp_no_ack_bit",
     TcpSynSentNoSyn => "tcp_syn_sent_not_syn",
+    TcpSyncookieBad => "tcp_syncookie_bad",
 }
 }
 
@@ -138,6 +139,7 @@ impl DropReason {
             TcpAckUnsent | TcpNoAck => "RFC 9293 §3.10.7.4 step 5",
             TcpOldAck => "RFC 5961 §5.2",
             TcpOfoQueueFull | TcpRcvBufFull | TcpClosed => "RFC 9293 §3.10.7.4 step 7",
+            TcpSyncookieBad => "RFC 4987 §3.6",
         }
     }
 }
@@ -170,6 +172,16 @@ pub enum Counter {
     TcpRstTx => "tcp_rst_tx",
     TcpActiveOpens => "tcp_active_opens",
     TcpPassiveOpens => "tcp_passive_opens",
+    // Options answered as the RFCs say rather than dropped (tcp/options.rs).
+    TcpOptMssZero => "tcp_opt_mss_zero_ignored",
+    TcpOptWscaleClamped => "tcp_opt_wscale_clamped",
+    // RFC 5961 §7 challenge ACKs (Linux TCPChallengeACK) and the limit biting.
+    TcpChallengeAcks => "tcp_challenge_acks",
+    TcpChallengeAckLimited => "tcp_challenge_ack_limited",
+    // RFC 4987 §3.6 SYN cookies, Linux's names (SyncookiesSent/Recv/Failed).
+    SyncookiesSent => "syncookies_sent",
+    SyncookiesRecv => "syncookies_recv",
+    SyncookiesFailed => "syncookies_failed",
 }
 }
 

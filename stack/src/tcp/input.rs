@@ -15,19 +15,50 @@ use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions};
 use super::output::send_reset;
 use super::seq::SeqNumber;
 use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind};
+use super::syncookies;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS, MAX_OFO_SEGMENTS};
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
+use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
 use crate::{Cx, SkBuff};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What the socket table knows that the connection needs while it processes a segment.
-pub struct RcvEnv {
+pub struct RcvEnv<'a> {
     /// A passive child's listener has a full accept queue (the final ACK of
     /// the handshake is then dropped, as Linux does without `tcp_abort_on_overflow`).
     pub accept_queue_full: bool,
+    /// The stack-wide challenge ACK budget (RFC 5961 §7).
+    pub challenge_acks: &'a mut ChallengeAckLimit,
+}
+
+/// RFC 5961 §7: "limit the number of challenge ACKs sent" — Linux's global
+/// `tcp_challenge_ack_limit` per second. The second is read from `now`, so
+/// the limit is deterministic.
+#[derive(Debug, Default)]
+pub struct ChallengeAckLimit {
+    /// The second (of `now`) the count is for.
+    second: u64,
+    /// Challenge ACKs sent in that second.
+    count: u32,
+}
+
+impl ChallengeAckLimit {
+    /// May one more challenge ACK go out at `now`, with `limit` per second?
+    pub fn allow(&mut self, now: crate::time::Instant, limit: u32) -> bool {
+        let second = now.total_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            self.count = 0;
+        }
+        if self.count >= limit {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
 }
 
 impl Tcp {
@@ -41,6 +72,24 @@ impl Tcp {
             }
         };
         let payload = &skb.data()[h.hdr_len..];
+        if h.syn() {
+            // Options read only on a SYN, answered as the RFCs say rather than
+            // dropped; counted so `stats` shows them.
+            if h.options.mss_zero {
+                cx.stats.inc(Counter::TcpOptMssZero);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::Tcp, "RFC 9293 §3.7.1", || {
+                    format!("{src}:{} > {dst}:{}: MSS option 0 ignored, default 536", h.src_port, h.dst_port)
+                });
+            }
+            if h.options.wscale_clamped {
+                cx.stats.inc(Counter::TcpOptWscaleClamped);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::Tcp, "RFC 7323 §2.3", || {
+                    format!("{src}:{} > {dst}:{}: window scale above 14, 14 used", h.src_port, h.dst_port)
+                });
+            }
+        }
         let local = SocketAddrV4::new(dst, h.dst_port);
         let remote = SocketAddrV4::new(src, h.src_port);
 
@@ -56,7 +105,7 @@ impl Tcp {
         if let Some(&li) = self.listeners.get(&local.port()) {
             let lip = self.socks[li].as_ref().map(|s| *s.local.ip());
             if lip.is_some_and(|ip| ip.is_unspecified() || ip == dst) {
-                return self.listen_rcv(cx, li, local, remote, &h);
+                return self.listen_rcv(cx, li, local, remote, &h, payload);
             }
         }
         self.closed_rcv(cx, local, remote, &h, payload.len());
@@ -106,7 +155,15 @@ impl Tcp {
     }
 
     /// RFC 9293 §3.10.7.2 LISTEN.
-    fn listen_rcv(&mut self, cx: &mut Cx, li: usize, local: SocketAddrV4, remote: SocketAddrV4, h: &TcpHdr) {
+    fn listen_rcv(
+        &mut self,
+        cx: &mut Cx,
+        li: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        h: &TcpHdr,
+        payload: &[u8],
+    ) {
         const RFC: &str = "RFC 9293 §3.10.7.2";
         // First, check for a RST: "An incoming RST segment could not be valid
         // since it could not have been sent in response to anything sent by
@@ -114,8 +171,13 @@ impl Tcp {
         if h.rst() {
             return cx.drop_packet(DropReason::TcpRstInvalid, RFC, || format!("{remote} > {local}: RST to a listener"));
         }
-        // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>.
+        // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. After a recent
+        // SYN queue overflow it may first be the return of a SYN cookie
+        // (RFC 4987 §3.6, Linux `cookie_v4_check`).
         if let Some(ack) = h.ack {
+            if !h.syn() && self.cookie_check_due(li, cx.now) {
+                return self.cookie_ack_rcv(cx, li, local, remote, h, ack, payload);
+            }
             cx.drop_packet(DropReason::TcpListenNoSyn, RFC, || format!("{remote} > {local}: ACK to a listener"));
             return send_reset(cx, local, remote, ack, None, RFC);
         }
@@ -135,24 +197,14 @@ impl Tcp {
         }
         let syn_cap = q.backlog.max(1).min(cfg.max_syn_backlog);
         if q.syn_queue.len() >= syn_cap {
+            if cfg.syncookies {
+                return self.cookie_synack(cx, li, local, remote, h, syn_cap);
+            }
             return cx.drop_packet(DropReason::TcpSynQueueFull, RFC, || {
                 format!("{remote} > {local}: SYN dropped, SYN queue full ({syn_cap})")
             });
         }
-        // The child inherits the listener's options (`inet_csk_clone_lock`).
-        let mut child = TcpSock::new(&cfg);
-        child.state = TcpState::Listen;
-        child.owner = Owner::Child { listener: li };
-        child.local = local;
-        child.remote = remote;
-        child.sndbuf = lsk.sndbuf;
-        child.rcvbuf = lsk.rcvbuf;
-        child.nodelay = lsk.nodelay;
-        child.cork = lsk.cork;
-        child.keepalive = lsk.keepalive;
-        child.reuse_addr = lsk.reuse_addr;
-        child.bound = true;
-        child.hashed = true;
+        let mut child = new_child(&cfg, lsk, li, local, remote);
         // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ … ISS should be selected".
         child.irs = h.seq;
         child.rcv_nxt = h.seq + 1usize;
@@ -192,6 +244,140 @@ impl Tcp {
         }
     }
 
+    /// Is an ACK to listener `li` worth checking as a SYN cookie? Only if
+    /// its SYN queue overflowed (and cookies went out) in the last
+    /// `MAX_AGE` minutes (Linux `tcp_synq_no_recent_overflow`).
+    fn cookie_check_due(&self, li: usize, now: Instant) -> bool {
+        let window = Duration::from_secs(60 * u64::from(syncookies::MAX_AGE));
+        let last = self.socks.get(li).and_then(|s| s.as_ref()).and_then(|s| s.listen.as_ref()?.last_overflow);
+        self.config.syncookies && last.is_some_and(|t| now.saturating_since(t) <= window)
+    }
+
+    /// The SYN queue is full: answer the SYN with a SYN-ACK whose ISS is a
+    /// cookie and keep nothing (RFC 4987 §3.6, Linux `tcp_conn_request` with
+    /// `want_cookie`). The SYN-ACK offers our MSS and no window scale:
+    /// there is nowhere to keep an agreement about it.
+    fn cookie_synack(
+        &mut self,
+        cx: &mut Cx,
+        li: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        h: &TcpHdr,
+        syn_cap: usize,
+    ) {
+        const RFC: &str = "RFC 4987 §3.6";
+        let cfg = &self.config;
+        let Some(Some(lsk)) = self.socks.get(li) else { return };
+        let peer_mss = h.options.mss.unwrap_or(DEFAULT_PEER_MSS as u16);
+        let idx = syncookies::mss_index(peer_mss);
+        let count = syncookies::cookie_time(cx.now);
+        let iss = syncookies::make(&self.cookie_key, local, remote, h.seq, count, idx);
+        // A throwaway TCB only to build the segment: it never enters the table.
+        let mut req = new_child(cfg, lsk, li, local, remote);
+        req.state = TcpState::SynReceived;
+        req.irs = h.seq;
+        req.rcv_nxt = h.seq + 1usize;
+        req.rcv_adv = req.rcv_nxt;
+        req.init_send_seq(iss);
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, MSS only.
+        req.send_syn(cx, cfg);
+        cx.stats.inc(Counter::SyncookiesSent);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpQueue, RFC, || {
+            format!(
+                "{local}: SYN queue full ({syn_cap}): SYN from {remote} answered with a SYN cookie (MSS {})",
+                syncookies::MSSTAB[idx as usize]
+            )
+        });
+        if let Some(Some(l)) = self.socks.get_mut(li) {
+            if let Some(q) = l.listen.as_mut() {
+                q.last_overflow = Some(now);
+            }
+        }
+    }
+
+    /// An ACK to a listener that may return a SYN cookie (Linux
+    /// `cookie_v4_check`): a valid one rebuilds the connection, which goes
+    /// straight to the accept queue; a bad one is counted and answered as
+    /// any ACK to a listener is, with a RST.
+    #[allow(clippy::too_many_arguments)]
+    fn cookie_ack_rcv(
+        &mut self,
+        cx: &mut Cx,
+        li: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        h: &TcpHdr,
+        ack: SeqNumber,
+        payload: &[u8],
+    ) {
+        const RFC: &str = "RFC 4987 §3.6";
+        let count = syncookies::cookie_time(cx.now);
+        let irs = h.seq - 1usize;
+        let iss = ack - 1usize;
+        let Some(idx) = syncookies::check(&self.cookie_key, local, remote, iss, irs, count) else {
+            cx.stats.inc(Counter::SyncookiesFailed);
+            cx.drop_packet(DropReason::TcpSyncookieBad, RFC, || {
+                format!("{remote} > {local}: ACK {ack} to a listener is no SYN cookie of ours")
+            });
+            return send_reset(cx, local, remote, ack, None, "RFC 9293 §3.10.7.2");
+        };
+        cx.stats.inc(Counter::SyncookiesRecv);
+        let cfg = self.config.clone();
+        let Some(Some(lsk)) = self.socks.get(li) else { return };
+        let Some(q) = lsk.listen.as_ref() else { return };
+        // Linux `tcp_v4_syn_recv_sock`: no room in the accept queue, no
+        // connection; the ACK is dropped and a later one may find room.
+        if q.accept_queue_full() {
+            return cx.drop_packet(DropReason::TcpAcceptQueueFull, RFC, || {
+                format!("{remote} > {local}: valid SYN cookie, accept queue full ({})", q.backlog + 1)
+            });
+        }
+        // The TCB the SYN would have made: ISS from the cookie, the peer's
+        // MSS from its index, no window scale (RFC 7323 §2.2 needs both SYNs).
+        let mut child = new_child(&cfg, lsk, li, local, remote);
+        child.irs = irs;
+        child.rcv_nxt = h.seq;
+        child.init_send_seq(iss);
+        child.snd_nxt = ack;
+        child.snd_max = ack;
+        let mss = syncookies::MSSTAB[idx as usize];
+        child.syn_options(&cfg, &TcpOptions { mss: Some(mss), ..TcpOptions::default() });
+        // The window our cookie SYN-ACK offered (`syn_window`).
+        child.rcv_adv = child.rcv_nxt + child.rcv_space().min(65535);
+        child.snd_wl1 = irs;
+        child.snd_wl2 = iss;
+        child.last_rcv = cx.now;
+        child.state = TcpState::SynReceived;
+        let Some(ci) = self.alloc(child) else {
+            return cx.drop_packet(DropReason::TcpTooManySockets, RFC, || {
+                format!("{remote} > {local}: valid SYN cookie, socket table full")
+            });
+        };
+        self.port_ref(local.port());
+        self.conns.insert((local, remote), ci);
+        cx.stats.inc(Counter::TcpPassiveOpens);
+        if let Some(Some(l)) = self.socks.get_mut(li) {
+            if let Some(q) = l.listen.as_mut() {
+                q.syn_queue.push(ci);
+            }
+        }
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpQueue, RFC, || {
+            format!("{local}: valid SYN cookie from {remote} (MSS {mss}): child {ci} rebuilt")
+        });
+        // Now the ACK is the third segment of an ordinary handshake: step 5
+        // takes the child to ESTABLISHED and `finish` to the accept queue;
+        // any data or FIN with it is processed too.
+        self.conn_rcv(cx, ci, h, payload);
+        if let Some(Some(c)) = self.socks.get(ci) {
+            if c.state == TcpState::SynReceived && c.owner == (Owner::Child { listener: li }) {
+                self.free(cx, ci);
+            }
+        }
+    }
+
     /// A segment for a connection (any state but LISTEN).
     fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
         let Some(mut sk) = self.socks[i].take() else { return };
@@ -203,13 +389,13 @@ impl Tcp {
                 .is_some_and(|l| l.listen.as_ref().is_some_and(|q| q.accept_queue_full())),
             _ => false,
         };
-        let env = RcvEnv { accept_queue_full };
+        let mut env = RcvEnv { accept_queue_full, challenge_acks: &mut self.challenge_acks };
         let before = sk.state;
         let cfg = &self.config;
         let r = match sk.state {
             TcpState::SynSent => sk.rcv_synsent(cx, cfg, h, payload),
-            TcpState::Established => sk.tcp_rcv_established(cx, cfg, h, payload, &env),
-            _ => sk.tcp_rcv_state_process(cx, cfg, h, payload, &env),
+            TcpState::Established => sk.tcp_rcv_established(cx, cfg, h, payload, &mut env),
+            _ => sk.tcp_rcv_state_process(cx, cfg, h, payload, &mut env),
         };
         if let Err((reason, rfc)) = r {
             let (l, rm) = (sk.local, sk.remote);
@@ -234,6 +420,25 @@ impl Tcp {
 
 fn fmt_ack(h: &TcpHdr) -> String {
     h.ack.map_or("-".into(), |a| a.to_string())
+}
+
+/// A passive child of listener `lsk` (index `li`) for `local`/`remote`: it
+/// inherits the listener's options (`inet_csk_clone_lock`).
+fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
+    let mut child = TcpSock::new(cfg);
+    child.state = TcpState::Listen;
+    child.owner = Owner::Child { listener: li };
+    child.local = local;
+    child.remote = remote;
+    child.sndbuf = lsk.sndbuf;
+    child.rcvbuf = lsk.rcvbuf;
+    child.nodelay = lsk.nodelay;
+    child.cork = lsk.cork;
+    child.keepalive = lsk.keepalive;
+    child.reuse_addr = lsk.reuse_addr;
+    child.bound = true;
+    child.hashed = true;
+    child
 }
 
 /// A drop, with the RFC clause that decided it.
@@ -372,7 +577,7 @@ impl TcpSock {
         cfg: &TcpConfig,
         h: &TcpHdr,
         payload: &[u8],
-        env: &RcvEnv,
+        env: &mut RcvEnv,
     ) -> Result<(), Drop> {
         self.tcp_rcv_state_process(cx, cfg, h, payload, env)
     }
@@ -384,7 +589,7 @@ impl TcpSock {
         cfg: &TcpConfig,
         h: &TcpHdr,
         payload: &[u8],
-        env: &RcvEnv,
+        env: &mut RcvEnv,
     ) -> Result<(), Drop> {
         const STEP1: &str = "RFC 9293 §3.10.7.4 step 1";
         const STEP2: &str = "RFC 9293 §3.10.7.4 step 2";
@@ -455,7 +660,7 @@ impl TcpSock {
         if h.rst() {
             if h.seq != self.rcv_nxt {
                 // In the window but not exact: a challenge ACK, and drop.
-                self.ack_now = true;
+                self.challenge_ack(cx, cfg, env, "RFC 5961 §3.2");
                 return Err((DropReason::TcpRstInvalid, "RFC 5961 §3.2"));
             }
             let (l, r) = (self.local, self.remote);
@@ -483,7 +688,7 @@ impl TcpSock {
         // ---- Fourth, check the SYN bit: in a synchronized state, RFC 5961 §4.2
         // answers a SYN with a challenge ACK and drops it.
         if h.syn() {
-            self.ack_now = true;
+            self.challenge_ack(cx, cfg, env, "RFC 5961 §4.2");
             return Err((DropReason::TcpSynInWindow, "RFC 5961 §4.2"));
         }
 
@@ -516,7 +721,7 @@ impl TcpSock {
             }
         }
         if self.state != TcpState::TimeWait {
-            self.tcp_ack(cx, cfg, h, ack, payload.len())?;
+            self.tcp_ack(cx, cfg, h, ack, payload.len(), env)?;
         }
         match self.state {
             // "In addition to the processing for the ESTABLISHED state, if the
@@ -583,19 +788,49 @@ impl TcpSock {
         Ok(())
     }
 
+    /// `tcp_send_challenge_ack`: owe the peer an ACK (RFC 5961 §3.2, §4.2,
+    /// §5.2) unless this second's budget is spent (§7, Linux
+    /// `tcp_challenge_ack_limit`); either way the segment is dropped by the caller.
+    fn challenge_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig, env: &mut RcvEnv, rfc: &'static str) {
+        if env.challenge_acks.allow(cx.now, cfg.challenge_ack_limit) {
+            self.ack_now = true;
+            cx.stats.inc(Counter::TcpChallengeAcks);
+            return;
+        }
+        cx.stats.inc(Counter::TcpChallengeAckLimited);
+        let (l, r, limit) = (self.local, self.remote, cfg.challenge_ack_limit);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::Tcp, "RFC 5961 §7", || {
+            format!("{l} {r}: challenge ACK not sent ({rfc}): {limit} this second already")
+        });
+    }
+
     /// `tcp_ack`: RFC 9293 §3.10.7.4 fifth step for the synchronized states,
     /// with RTT sampling, the window update and congestion control.
-    fn tcp_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, ack: SeqNumber, text: usize) -> Result<(), Drop> {
+    fn tcp_ack(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        h: &TcpHdr,
+        ack: SeqNumber,
+        text: usize,
+        env: &mut RcvEnv,
+    ) -> Result<(), Drop> {
         const RFC: &str = "RFC 9293 §3.10.7.4 step 5";
-        // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then
-        // send an ACK, drop the segment, and return."
+        // RFC 5961 §5.2: the acceptable ACKs are
+        // SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT; "all incoming segments
+        // whose ACK value doesn't satisfy the above condition MUST be
+        // discarded and an ACK sent back" (a challenge ACK, rate limited).
+        // Above SND.NXT is RFC 9293's own case: "If the ACK acks something
+        // not yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the
+        // segment, and return."
         if ack.after(self.snd_max) {
-            self.ack_now = true;
+            self.challenge_ack(cx, cfg, env, RFC);
             return Err((DropReason::TcpAckUnsent, RFC));
         }
-        // RFC 5961 §5.2: an ACK below SND.UNA - MAX.SND.WND is from long ago.
+        // Below SND.UNA - MAX.SND.WND: from long ago, or a blind guess.
         if ack.before(self.snd_una - self.max_snd_wnd.max(1)) {
-            self.ack_now = true;
+            self.challenge_ack(cx, cfg, env, "RFC 5961 §5.2");
             return Err((DropReason::TcpOldAck, "RFC 5961 §5.2"));
         }
         let acked = ack.since(self.snd_una);

@@ -18,6 +18,7 @@
 //! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
+//! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //!
 //! A socket is a `usize` handle into one table. Passive-open children live
 //! in the same table from the SYN on: first on their listener's SYN queue
@@ -30,6 +31,7 @@ mod options;
 mod output;
 mod seq;
 mod sock;
+mod syncookies;
 mod timer;
 
 #[cfg(test)]
@@ -111,6 +113,11 @@ pub struct TcpConfig {
     pub keepalive_time: Duration,
     pub keepalive_intvl: Duration,
     pub keepalive_probes: u32,
+    /// `tcp_syncookies = 1`: answer a SYN with a SYN cookie when the SYN
+    /// queue is full (RFC 4987 §3.6); off: drop it.
+    pub syncookies: bool,
+    /// `tcp_challenge_ack_limit`: challenge ACKs per second, stack-wide (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
 }
 
 impl Default for TcpConfig {
@@ -139,6 +146,8 @@ impl Default for TcpConfig {
             keepalive_time: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
             keepalive_probes: 9,
+            syncookies: true,
+            challenge_ack_limit: 1000,
         }
     }
 }
@@ -196,6 +205,10 @@ pub struct Tcp {
     config: TcpConfig,
     /// RFC 6528's secret key, from the seeded RNG.
     isn_key: [u64; 2],
+    /// The SYN cookie secret (RFC 4987 §3.6), derived from `isn_key`.
+    cookie_key: [u64; 2],
+    /// RFC 5961 §7: challenge ACKs sent this second, stack-wide.
+    challenge_acks: input::ChallengeAckLimit,
     socks: Vec<Option<TcpSock>>,
     /// Established-table demux on the 4-tuple (local, remote) (`inet_ehash`).
     conns: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
@@ -212,6 +225,8 @@ impl Tcp {
         let isn_key = [rng.gen(), rng.gen()];
         Tcp {
             config,
+            cookie_key: syncookies::cookie_key(&isn_key),
+            challenge_acks: Default::default(),
             isn_key,
             socks: Vec::new(),
             conns: HashMap::new(),
@@ -223,6 +238,12 @@ impl Tcp {
 
     pub fn config(&self) -> &TcpConfig {
         &self.config
+    }
+
+    /// Sockets in the table: the application's, passive children on a
+    /// listener's queues, and connections still closing.
+    pub fn sockets_in_use(&self) -> usize {
+        self.socks.iter().flatten().count()
     }
 
     /// Change the tunables at run time (the prompt's `set`, like writing a

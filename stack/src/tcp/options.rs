@@ -77,6 +77,11 @@ pub struct TcpOptions {
     pub wscale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamp: Option<(u32, u32)>,
+    /// An MSS option of 0 was seen and ignored (Linux `tcp_parse_options`
+    /// skips it: the peer gets the default 536, RFC 9293 §3.7.1).
+    pub mss_zero: bool,
+    /// A Window Scale shift above 14 was seen and used as 14 (RFC 7323 §2.3).
+    pub wscale_clamped: bool,
 }
 
 /// A parsed TCP header. `ack` is `Some` exactly when the ACK bit is set.
@@ -159,8 +164,16 @@ pub fn parse_options(mut b: &[u8]) -> Result<TcpOptions, DropReason> {
         }
         let body = &b[2..len];
         match (kind, len) {
-            (OPT_MSS, 4) => o.mss = Some(u16::from_be_bytes([body[0], body[1]])),
-            (OPT_WSCALE, 3) => o.wscale = Some(body[0].min(MAX_WSCALE)),
+            (OPT_MSS, 4) => match u16::from_be_bytes([body[0], body[1]]) {
+                // A zero MSS could carry no data; Linux ignores the option.
+                0 => o.mss_zero = true,
+                m => o.mss = Some(m),
+            },
+            (OPT_WSCALE, 3) => {
+                // RFC 7323 §2.3: "SHOULD log the error but MUST use 14 instead".
+                o.wscale_clamped = body[0] > MAX_WSCALE;
+                o.wscale = Some(body[0].min(MAX_WSCALE));
+            }
             (OPT_SACK_PERM, 2) => o.sack_permitted = true,
             (OPT_TIMESTAMP, 10) => {
                 o.timestamp = Some((
@@ -262,7 +275,13 @@ mod tests {
         assert_eq!(h.hdr_len, 40);
         assert_eq!(
             h.options,
-            TcpOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamp: Some((0x9d2c_118e, 0)) }
+            TcpOptions {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_permitted: true,
+                timestamp: Some((0x9d2c_118e, 0)),
+                ..TcpOptions::default()
+            }
         );
         assert_eq!(format!("{:?}", h.flags), "[S]");
     }
@@ -324,5 +343,9 @@ mod tests {
         assert_eq!(parse_options(&[1, 1, 0, 77]).unwrap(), TcpOptions::default());
         assert_eq!(parse_options(&[30, 4, 9, 9]).unwrap(), TcpOptions::default());
         assert_eq!(parse_options(&[3, 3, 200, 0]).unwrap().wscale, Some(14));
+        assert!(parse_options(&[3, 3, 200, 0]).unwrap().wscale_clamped);
+        assert!(!parse_options(&[3, 3, 14, 0]).unwrap().wscale_clamped);
+        let o = parse_options(&[2, 4, 0, 0]).unwrap();
+        assert_eq!((o.mss, o.mss_zero), (None, true));
     }
 }

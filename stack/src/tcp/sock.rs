@@ -89,6 +89,10 @@ pub struct Listener {
     pub syn_queue: Vec<usize>,
     /// Established children waiting for `accept`.
     pub accept_queue: VecDeque<usize>,
+    /// When the SYN queue last overflowed and a SYN cookie went out: only
+    /// within `syncookies::MAX_AGE` minutes of it is an ACK to the listener
+    /// checked as a cookie (Linux `tcp_synq_no_recent_overflow`).
+    pub last_overflow: Option<Instant>,
 }
 
 impl Listener {
