@@ -141,7 +141,7 @@ all=(
     "zero-window|echo with 4 KiB buffers and a host that does not read: zero window, persist probes, recovery|--rcvbuf|4096|--sndbuf|4096"
     "simultaneous-close|both sides send FIN before they see the other's (each FIN held 300 ms): CLOSING, then TIME_WAIT|--faults|delay in fin 300ms; delay out fin 300ms"
     "time-wait-reuse|two connections from the same host port: the second SYN meets the first in TIME_WAIT and reopens it (RFC 6191)"
-    "backlog-overflow|a listener with backlog 1 that never accepts, four clients: the accept queue fills and later SYNs are dropped"
+    "backlog-overflow|a listener with backlog 1 that never accepts, four clients at once: one SYN on the SYN queue, one answered with a SYN cookie, the accept queue full, the last two SYNs dropped"
 )
 
 want=("$@")
