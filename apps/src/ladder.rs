@@ -166,24 +166,6 @@ pub struct LadderFrame {
     pub stack_sent: bool,
 }
 
-/// RFC 9293's state names, as `&'static str` (`"TIME_WAIT"`).
-pub fn state_name(s: &str) -> Option<&'static str> {
-    const NAMES: [&str; 11] = [
-        "CLOSED",
-        "LISTEN",
-        "SYN_SENT",
-        "SYN_RECEIVED",
-        "ESTABLISHED",
-        "FIN_WAIT_1",
-        "FIN_WAIT_2",
-        "CLOSE_WAIT",
-        "CLOSING",
-        "LAST_ACK",
-        "TIME_WAIT",
-    ];
-    NAMES.into_iter().find(|&n| n == s)
-}
-
 /// Group the TCP segments of a capture into connections. `frames` are
 /// (timestamp in microseconds, Ethernet frame).
 pub fn connections(frames: &[(u64, Vec<u8>)]) -> Vec<Connection> {

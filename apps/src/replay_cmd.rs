@@ -92,7 +92,7 @@ fn parse_state_event(text: &str) -> Option<(SocketAddrV4, SocketAddrV4, &'static
     let (addrs, change) = text.split_once(": ")?;
     let (l, r) = addrs.split_once(' ')?;
     let (_, new) = change.split_once(" -> ")?;
-    Some((l.parse().ok()?, r.parse().ok()?, synack_apps::ladder::state_name(new)?))
+    Some((l.parse().ok()?, r.parse().ok()?, synack_apps::step::state_name(new)?))
 }
 
 pub fn replay(a: ReplayArgs) -> io::Result<ExitCode> {
