@@ -205,8 +205,9 @@ fn c10k_ten_thousand_concurrent_connections_to_echo() {
     let _ = writeln!(io::stderr(), "\n{report}\n");
     assert!(per_open <= MAX_BYTES_PER_CONN, "{per_open} bytes per idle connection (open)\n{report}");
     assert!(per_after <= MAX_BYTES_PER_CONN, "{per_after} bytes per idle connection (after)\n{report}");
-    // synack is still there and answers.
-    let ping = ns.exec("ping", &["-c", "1", "-W", "2", "10.0.0.2"], T);
+    // synack is still there and answers (a deadline, not a latency test:
+    // on a loaded machine it may still be reading the 10,000 closes).
+    let ping = ns.exec("ping", &["-c", "1", "-w", "10", "10.0.0.2"], T);
     assert!(ping.success(), "synack does not answer ping after C10K:\n{}", ping.text());
     assert!(synack.stop().is_some_and(|s| s.success()), "synack did not stop cleanly:\n{}", synack.output());
 }
