@@ -379,6 +379,8 @@ struct State {
     held: VecDeque<Held>,
     /// The segment shown and waiting for a key.
     current: Option<Held>,
+    /// The TCB shown as `before:` with the current segment.
+    shown: Option<Tcb>,
     cmds: VecDeque<Cmd>,
     breaks: Vec<Filter>,
     out: String,
@@ -411,6 +413,7 @@ impl StepCtl {
             exempt: None,
             held: VecDeque::new(),
             current: None,
+            shown: None,
             cmds: VecDeque::new(),
             breaks: Vec::new(),
             out: String::new(),
@@ -702,6 +705,7 @@ impl StepCtl {
                 printed = true;
                 st.out.push_str(&text);
                 st.current = Some(h);
+                st.shown = Some(before);
                 drop(st);
                 net.clock_mut().freeze();
                 break;
@@ -766,6 +770,14 @@ impl StepCtl {
         let style = st.style;
         let printed = match quiet_before {
             None => {
+                // While the segment waited, process context may have moved
+                // the TCB (an accept, a send): show that apart, so `after:`
+                // marks only what the segment did.
+                if let Some(shown) = st.shown.take().filter(|s| *s != before) {
+                    st.out.push_str("    (meanwhile the application ran)
+");
+                    st.out.push_str(&render_tcb("now:", &before, Some(&shown), style));
+                }
                 st.out.push_str(&events);
                 if after == before {
                     st.out.push_str("    after:  no change\n");
