@@ -222,7 +222,9 @@ pub fn veth(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let (runs, dur) = (plan.runs, plan.transfer);
     let limit = (dur + Duration::from_secs(10)) * 2 * runs as u32;
     let l = b.run(|| TcpListener::bind(("10.1.0.2", proto::PORT)))?;
-    let server = b.spawn(move || proto::serve(l, 2 * runs, Instant::now() + limit));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let flag = give_up.clone();
+    let server = b.spawn(move || proto::serve(l, 2 * runs, Instant::now() + limit, &flag));
     let to: SocketAddr = ([10, 1, 0, 2], proto::PORT).into();
     let client = a.spawn(move || {
         let mut out = Vec::new();
@@ -232,8 +234,12 @@ pub fn veth(plan: &Plan, r: &mut Results) -> io::Result<()> {
         }
         Ok(out)
     });
-    let out = join(client)?;
-    join(server)?;
+    let out = join(client);
+    // A client that failed leaves the server waiting: let it go.
+    give_up.store(true, Ordering::Relaxed);
+    let served = join(server);
+    let out = out?;
+    served?;
     for (down, up) in out {
         r.push("veth_down", down.gbit_s());
         r.push("veth_up", up.gbit_s());

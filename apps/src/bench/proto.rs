@@ -19,6 +19,7 @@
 use stack::{Errno, Instant as StackInstant, MsgFlags, Shutdown, SockType, SocketHandle, Stack};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -186,19 +187,23 @@ pub fn client(to: SocketAddr, dir: Dir, dur: Duration) -> io::Result<Transfer> {
     Ok(Transfer { bytes, secs: t0.elapsed().as_secs_f64() })
 }
 
-/// The Linux server: accept `conns` connections one after the other (each
-/// accept waits at most until `deadline`) and serve each.
-pub fn serve(l: TcpListener, conns: usize, deadline: Instant) -> io::Result<()> {
+/// The Linux server: accept `conns` connections one after the other and
+/// serve each. An accept waits at most until `deadline`, and not at all
+/// once `give_up` is set (the client has stopped).
+pub fn serve(l: TcpListener, conns: usize, deadline: Instant, give_up: &AtomicBool) -> io::Result<()> {
     l.set_nonblocking(true)?;
     for _ in 0..conns {
         let mut s = loop {
             match l.accept() {
                 Ok((s, _)) => break s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1))
-                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "no client came"))
+                    if give_up.load(Ordering::Relaxed) {
+                        return Err(io::Error::other("the client stopped"));
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "no client came"));
+                    }
+                    std::thread::sleep(Duration::from_millis(1))
                 }
                 Err(e) => return Err(e),
             }

@@ -10,8 +10,8 @@
 //!
 //! ```sh
 //! cargo build --release -p synack-apps
-//! sudo target/release/synack-bench                 # the full run (~2 min)
-//! sudo target/release/synack-bench --smoke         # every row, small (~20 s)
+//! sudo target/release/synack-bench                 # the full run (~1.5 min)
+//! sudo target/release/synack-bench --smoke         # every row, small (~15 s)
 //! sudo target/release/synack-bench --only synack,tap --markdown out.md
 //! ```
 //!
@@ -86,10 +86,11 @@ fn run_group(g: Group, plan: &Plan, r: &mut Results) -> io::Result<()> {
 
 /// A figure with about three significant digits.
 fn num(v: f64) -> String {
+    // The bounds allow for rounding: 9.996 prints as 10.0, not 10.00.
     match v.abs() {
-        a if a >= 100.0 => format!("{v:.0}"),
-        a if a >= 10.0 => format!("{v:.1}"),
-        a if a >= 1.0 => format!("{v:.2}"),
+        a if a >= 99.95 => format!("{v:.0}"),
+        a if a >= 9.995 => format!("{v:.1}"),
+        a if a >= 0.9995 => format!("{v:.2}"),
         _ => format!("{v:.3}"),
     }
 }
