@@ -55,7 +55,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test --release --workspace"
 cargo test --release --workspace "$@"
 
-# The benchmark's smoke run (about 20 s, every row, small sizes), to keep
+# The benchmark's smoke run (about 15 s, every row, small sizes), to keep
 # it working. Only an error of the bench fails the script, never a slow
 # figure: the bench exits non-zero only when a row cannot be measured.
 # Without root only the in-memory rows can run.
