@@ -4,8 +4,9 @@
 #
 # Order, fastest failure first: formatting, then the release build of the
 # binaries (the interop tests run target/release/synack), clippy, then every
-# test in every crate. Interop tests need root: without it they print a loud
-# SKIPPED message, except under CI=true, where that is a failure.
+# test in every crate, then the benchmark's smoke run. Interop tests need
+# root: without it they print a loud SKIPPED message, except under CI=true,
+# where that is a failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,5 +54,16 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 say "cargo test --release --workspace"
 cargo test --release --workspace "$@"
+
+# The benchmark's smoke run (about 15 s, every row, small sizes), to keep
+# it working. Only an error of the bench fails the script, never a slow
+# figure: the bench exits non-zero only when a row cannot be measured.
+# Without root only the in-memory rows can run.
+say "synack-bench --smoke"
+if [[ $(id -u) -eq 0 ]]; then
+    target/release/synack-bench --smoke
+else
+    target/release/synack-bench --smoke --only mem,handshakes
+fi
 
 say "all tests passed"

@@ -1,0 +1,210 @@
+//! The raw TAP ceilings: how fast the kernel takes `write(2)`s of
+//! 1514-byte frames, and how fast `read(2)` drains them, with no stack in
+//! the way: the most a userspace stack on one TAP could ever move.
+//!
+//! - **write**: frames addressed to a MAC that is not the interface's
+//!   (`PACKET_OTHERHOST`), so the kernel takes each through
+//!   `tun_get_user` → `netif_receive_skb` → `ip_rcv`, where it is dropped
+//!   at once: the per-frame cost of the write path and no more.
+//! - **read**: the host side queues frames on the TAP with an `AF_PACKET`
+//!   socket (qdisc bypassed, queue raised to `FILL` frames); then, with
+//!   nobody writing, `read(2)` drains the queue, timed. Repeated until the
+//!   run's time is spent.
+
+use super::netns::{must, Netns};
+use device::Tap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+pub const FRAME: usize = 1514;
+/// Frames queued on the TAP before each timed drain.
+const FILL: usize = 20_000;
+
+/// frames/s of one run.
+pub struct Rate {
+    pub frames: u64,
+    pub secs: f64,
+}
+
+impl Rate {
+    pub fn per_sec(&self) -> f64 {
+        self.frames as f64 / self.secs
+    }
+}
+
+/// A TAP of the prober's own in `ns`, up, host side 10.0.0.1/24.
+pub fn open_probe_tap(ns: &Netns) -> io::Result<Tap> {
+    let tap = ns.run(|| {
+        // No IPv6 chatter (router solicitations, MLD) in the queue.
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+        Tap::open("tap0", 1500)
+    })?;
+    ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
+    ns.ip(&["link", "set", "tap0", "txqueuelen", &(FILL + 1000).to_string()])?;
+    ns.ip(&["link", "set", "tap0", "up"])?;
+    Ok(tap)
+}
+
+fn frame(dst: [u8; 6], ethertype: [u8; 2]) -> Vec<u8> {
+    let mut f = vec![0u8; FRAME];
+    f[..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x77]);
+    f[12..14].copy_from_slice(&ethertype);
+    // An IPv4 header, so the frame gets as far as ip_rcv.
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&((FRAME - 14) as u16).to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 0, 0, 2]);
+    f[30..34].copy_from_slice(&[10, 0, 0, 1]);
+    f
+}
+
+fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: write from a live slice to a descriptor we own.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: read into a live mutable slice from a descriptor we own.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Write frames to the kernel for `dur`: one `write(2)` each.
+pub fn write_ceiling(tap: &Tap, dur: Duration) -> io::Result<Rate> {
+    let fd = device::Device::raw_fd(tap).expect("a TAP has a descriptor");
+    // To 02:00:00:00:00:99, which is nobody: PACKET_OTHERHOST, dropped in ip_rcv.
+    let f = frame([2, 0, 0, 0, 0, 0x99], [0x08, 0x00]);
+    let start = Instant::now();
+    let mut frames = 0u64;
+    loop {
+        for _ in 0..256 {
+            match write_fd(fd, &f) {
+                Ok(_) => frames += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io::Error::new(e.kind(), format!("TAP write: {e}"))),
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        if secs >= dur.as_secs_f64() {
+            return Ok(Rate { frames, secs });
+        }
+    }
+}
+
+/// An AF_PACKET socket on the host side of `tap0` in `ns`, sending only.
+pub fn host_injector(ns: &Netns) -> io::Result<OwnedFd> {
+    ns.run(|| {
+        // SAFETY: plain socket(2); protocol 0 so that it receives nothing.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: we own the new descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let name = std::ffi::CString::new("tap0").expect("no NUL");
+        // SAFETY: a NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a zeroed sockaddr_ll is valid; we fill the fields bind needs.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: bind with a sockaddr_ll of the right size.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let one: libc::c_int = 1;
+        // SAFETY: an int option. Failing to bypass the qdisc only slows the fill.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            );
+        }
+        Ok(fd)
+    })
+}
+
+/// Drain what the host queued, `FILL` frames at a time, for `dur` of reading.
+pub fn read_ceiling(tap: &Tap, injector: &OwnedFd, dur: Duration) -> io::Result<(Rate, u64)> {
+    let fd = device::Device::raw_fd(tap).expect("a TAP has a descriptor");
+    let f = frame([2, 0, 0, 0, 0, 2], [0x88, 0xb5]);
+    let mut buf = vec![0u8; 2048];
+    let (mut frames, mut secs, mut lost) = (0u64, 0f64, 0u64);
+    let stop = Instant::now() + dur * 10 + Duration::from_secs(5);
+    // Anything already queued (the kernel's own frames) goes first, untimed.
+    while read_fd(fd, &mut buf).is_ok() {}
+    while secs < dur.as_secs_f64() && Instant::now() < stop {
+        let mut queued = 0u64;
+        for _ in 0..FILL {
+            if write_fd(injector.as_raw_fd(), &f).is_ok() {
+                queued += 1;
+            }
+        }
+        let t = Instant::now();
+        let mut n = 0u64;
+        loop {
+            match read_fd(fd, &mut buf) {
+                Ok(_) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io::Error::new(e.kind(), format!("TAP read: {e}"))),
+            }
+        }
+        secs += t.elapsed().as_secs_f64();
+        frames += n;
+        lost += queued.saturating_sub(n);
+        if n == 0 {
+            return Err(io::Error::other("TAP read ceiling: the host's frames never reached the TAP"));
+        }
+    }
+    Ok((Rate { frames, secs }, lost))
+}
+
+/// The TAP synack runs on: `tap0` in `ns`, host 10.0.0.1/24, up.
+pub fn open_synack_tap(ns: &Netns) -> io::Result<Tap> {
+    let tap = ns.run(|| {
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+        Tap::open("tap0", 1500)
+    })?;
+    ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
+    ns.ip(&["link", "set", "tap0", "up"])?;
+    Ok(tap)
+}
+
+/// Two namespaces joined by a veth pair (MTU 1500): 10.1.0.1 in `a`,
+/// 10.1.0.2 in `b`.
+pub fn veth_pair(a: &Netns, b: &Netns) -> io::Result<()> {
+    must("ip", &["-n", a.name(), "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", b.name()])?;
+    for (ns, addr) in [(a, "10.1.0.1/24"), (b, "10.1.0.2/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "veth0"])?;
+        ns.ip(&["link", "set", "veth0", "mtu", "1500", "up"])?;
+    }
+    Ok(())
+}
