@@ -774,8 +774,7 @@ impl StepCtl {
                 // the TCB (an accept, a send): show that apart, so `after:`
                 // marks only what the segment did.
                 if let Some(shown) = st.shown.take().filter(|s| *s != before) {
-                    st.out.push_str("    (meanwhile the application ran)
-");
+                    st.out.push_str("    (meanwhile the application ran)\n");
                     st.out.push_str(&render_tcb("now:", &before, Some(&shown), style));
                 }
                 st.out.push_str(&events);
