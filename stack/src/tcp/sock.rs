@@ -194,13 +194,22 @@ impl Timers {
 
 /// Give a queue's memory back once it is empty. Buffers grow on demand as
 /// bytes arrive (the kernel allocates skbs as they come, too) and are freed
-/// when drained, so an idle connection holds its control block and nothing
-/// else: what lets 10,000 idle connections fit in a few megabytes.
+/// when drained, so an idle connection that carried a few messages holds
+/// its control block and nothing else: what lets 10,000 idle connections
+/// fit in a few megabytes.
+///
+/// A buffer that has grown past `KEEP_ABOVE` is kept: that connection moves
+/// bulk data, and freeing it at every drain made each refill fault in fresh
+/// pages (18 % of a bulk transfer in memory, docs/performance.md). It is
+/// bounded by SO_SNDBUF/SO_RCVBUF all the same, and goes with the socket.
 pub fn release_if_empty<T>(q: &mut VecDeque<T>) {
-    if q.is_empty() && q.capacity() > 0 {
+    if q.is_empty() && q.capacity() > 0 && q.capacity() * std::mem::size_of::<T>() <= KEEP_ABOVE {
         *q = VecDeque::new();
     }
 }
+
+/// Bytes of buffer above which an empty queue keeps its allocation.
+pub const KEEP_ABOVE: usize = 64 * 1024;
 
 /// One out-of-order segment (or several merged): bytes from `seq`, and
 /// whether a FIN follows the last byte.
