@@ -71,6 +71,8 @@ struct ConnectArgs {
     /// Print a line per frame in and out (to standard error).
     #[arg(long)]
     frames: bool,
+    #[command(flatten)]
+    tcp: synack_apps::tunables::TcpFlags,
 }
 
 /// The interface: the TAP device, the host's side of it, and the stack's.
@@ -107,6 +109,10 @@ struct IfaceArgs {
     /// Scripted faults, e.g. "drop out tcp data #3; delay in syn 500ms".
     #[arg(long, value_name = "SCRIPT", value_parser = device::FaultScript::parse, long_help = device::faults::HELP)]
     faults: Option<device::FaultScript>,
+    /// A randomly bad link, both ways (device/src/link.rs), e.g.
+    /// "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, blackout 10s+30s, seed 7".
+    #[arg(long, value_name = "SPEC", value_parser = device::LinkSpec::parse)]
+    link: Option<device::LinkSpec>,
 }
 
 #[derive(Args)]
@@ -309,7 +315,7 @@ fn stack_config(a: &IfaceArgs) -> Config {
     }
 }
 
-/// The device stack: `Tracer<Scripted<PcapWriter<Tap>>>`, each layer
+/// The device stack: `Tracer<Scripted<Lossy<PcapWriter<Tap>>>>`, each layer
 /// optional. The capture sees the wire (a frame the script drops on the way
 /// in was on the wire; one it drops on the way out never was); the tracer
 /// sees what the stack sends and receives.
@@ -317,6 +323,10 @@ fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> i
     let mut dev: Box<dyn Device> = Box::new(tap);
     if let Some(path) = &a.pcap {
         dev = Box::new(PcapWriter::create(dev, path, clock.wall_epoch())?);
+    }
+    if let Some(spec) = a.link.clone() {
+        eprintln!("link: {spec}");
+        dev = Box::new(device::Lossy::new(dev, spec));
     }
     if let Some(script) = a.faults.clone().filter(|s| !s.is_empty()) {
         say(format!("faults: {script}"));
@@ -634,7 +644,11 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     let i = net.stack.iface();
     eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
     let now = net.now();
+    a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     let sock = net.stack.socket(SockType::Stream).map_err(io::Error::other)?;
+    if a.tcp.keepalive.is_some() {
+        net.stack.setsockopt(now, sock, stack::SockOpt::KeepAlive(true)).map_err(io::Error::other)?;
+    }
     let remote = std::net::SocketAddrV4::new(a.host, a.port);
     match net.stack.connect(now, sock, remote) {
         Ok(()) | Err(Errno::EINPROGRESS) => {}

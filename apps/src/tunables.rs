@@ -75,6 +75,35 @@ pub fn parse_rto(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The RTO's ceiling (Linux `TCP_RTO_MAX`, 120 s): 200 ms to 120 s.
+pub fn parse_rto_max(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(200) || d > Duration::from_secs(120) {
+        return Err(format!("{s:?}: the RTO ceiling goes from 200ms to 120s"));
+    }
+    Ok(d)
+}
+
+/// Keepalive: `IDLE,INTERVAL,COUNT` (Linux `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl`, `tcp_keepalive_probes`), e.g. `5s,1s,3`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    pub idle: Duration,
+    pub intvl: Duration,
+    pub probes: u32,
+}
+
+pub fn parse_keepalive(s: &str) -> Result<Keepalive, String> {
+    let want = || format!("{s:?}: want IDLE,INTERVAL,COUNT like 5s,1s,3");
+    let [idle, intvl, n] = s.split(',').map(str::trim).collect::<Vec<_>>()[..] else { return Err(want()) };
+    let (idle, intvl) = (parse_duration(idle)?, parse_duration(intvl)?);
+    let probes = n.parse::<u32>().ok().filter(|n| (1..=127).contains(n)).ok_or_else(want)?;
+    if idle < Duration::from_secs(1) || intvl < Duration::from_secs(1) {
+        return Err(format!("{s:?}: idle and interval are at least 1s"));
+    }
+    Ok(Keepalive { idle, intvl, probes })
+}
+
 pub fn parse_backlog(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n <= SOMAXCONN => Ok(n),
@@ -132,6 +161,13 @@ pub struct TcpFlags {
     /// listen(2) backlog of the services' and telnet's listeners.
     #[arg(long, value_name = "N", value_parser = parse_backlog)]
     pub backlog: Option<usize>,
+    /// The RTO's ceiling: retransmissions back off up to this [default: 120s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_rto_max)]
+    pub rto_max: Option<Duration>,
+    /// Keepalive times, IDLE,INTERVAL,COUNT (RFC 1122 §4.2.3.6); `synack
+    /// connect` also turns SO_KEEPALIVE on for its connection.
+    #[arg(long, value_name = "IDLE,INTVL,COUNT", value_parser = parse_keepalive)]
+    pub keepalive: Option<Keepalive>,
 }
 
 impl TcpFlags {
@@ -145,6 +181,10 @@ impl TcpFlags {
         c.rto_initial = self.rto.unwrap_or(c.rto_initial);
         c.sndbuf = self.sndbuf.unwrap_or(c.sndbuf);
         c.rcvbuf = self.rcvbuf.unwrap_or(c.rcvbuf);
+        c.rto_max = self.rto_max.unwrap_or(c.rto_max);
+        if let Some(k) = self.keepalive {
+            (c.keepalive_time, c.keepalive_intvl, c.keepalive_probes) = (k.idle, k.intvl, k.probes);
+        }
         stack.set_tcp_config(c);
         if let Some(n) = self.backlog {
             apply_backlog(stack, n);
