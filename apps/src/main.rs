@@ -656,6 +656,9 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     }
     let mut connected = false;
     let mut stdin_open = true;
+    // The peer's FIN came: nothing more to read, but what standard input
+    // still has goes out before we close (a half-close, like nc -N's).
+    let mut peer_done = false;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let deadline = now + Duration::from_secs(60);
@@ -709,13 +712,9 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
                 Err(e) => return fail("send", e),
             }
         }
-        loop {
+        while !peer_done {
             match net.stack.recv(now, sock, &mut buf, MsgFlags::NONE) {
-                Ok(0) => {
-                    let _ = net.stack.close(now, sock);
-                    net.transmit(now);
-                    return Ok(ExitCode::SUCCESS);
-                }
+                Ok(0) => peer_done = true,
                 Ok(n) => {
                     let mut out = io::stdout().lock();
                     out.write_all(&buf[..n])?;
@@ -725,11 +724,43 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
                 Err(e) => return fail("recv", e),
             }
         }
+        if peer_done && !stdin_open && pending.is_empty() {
+            break;
+        }
+        if let Some(e) = net.stack.take_error(sock) {
+            return fail("connection", e);
+        }
     }
-    let now = net.now();
+    let (local, now) = (net.stack.getsockname(sock).ok(), net.now());
     let _ = net.stack.close(now, sock);
-    net.transmit(now);
-    Ok(ExitCode::SUCCESS)
+    linger(&mut net, &signals, local, remote)
+}
+
+/// After `close`: run the stack until what was queued and the FIN are
+/// acknowledged (the connection reaches TIME_WAIT or is gone), at most a
+/// minute or until a signal: the stack lives in this process, so exiting
+/// at once would lose a FIN or data that a lossy link makes us retransmit.
+fn linger(
+    net: &mut Net,
+    signals: &Signals,
+    local: Option<std::net::SocketAddrV4>,
+    remote: std::net::SocketAddrV4,
+) -> io::Result<ExitCode> {
+    let deadline = net.now() + Duration::from_secs(60);
+    loop {
+        let now = net.now();
+        let alive = net.stack.tcp_info(now).into_iter().any(|i| {
+            Some(i.local) == local && i.remote == remote && !matches!(i.state, "TIME_WAIT" | "CLOSED" | "CLOSE")
+        });
+        if !alive || now >= deadline || signals.stop_requested() {
+            net.transmit(now);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let woke = net.poll_once(&[signals.fd()], Some(deadline))?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+    }
 }
 
 fn fail(what: &str, e: stack::Errno) -> io::Result<ExitCode> {
