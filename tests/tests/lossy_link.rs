@@ -105,6 +105,16 @@ fn quote(p: &Path) -> String {
     format!("'{}'", p.display())
 }
 
+/// What `Transfer::watch` saw: when each direction completed (synack to
+/// the host, the host to synack), the longest time either went without
+/// progress while incomplete, and the samples (host got, synack got).
+struct Watched {
+    up: Option<Duration>,
+    down: Option<Duration>,
+    worst: Duration,
+    samples: Vec<(u64, u64)>,
+}
+
 /// One transfer: the host's `nc -N -l` sends `to_synack` and keeps what it
 /// gets; `synack connect ARGS` sends `to_host` and keeps what it gets.
 struct Transfer {
@@ -144,10 +154,8 @@ impl Transfer {
     }
 
     /// Sample the two received sizes every second until both are complete
-    /// and both processes have exited, at most `timeout`. Returns (time each
-    /// direction completed, the longest time either went without progress
-    /// while incomplete, the samples).
-    fn watch(&mut self, timeout: Duration) -> (Option<Duration>, Option<Duration>, Duration, Vec<(u64, u64)>) {
+    /// and both processes have exited, at most `timeout`.
+    fn watch(&mut self, timeout: Duration) -> Watched {
         let mut samples = Vec::new();
         let (mut done_up, mut done_down) = (None, None);
         let mut last = (0u64, 0u64);
@@ -175,7 +183,7 @@ impl Transfer {
                 break;
             }
         }
-        (done_up, done_down, worst, samples)
+        Watched { up: done_up, down: done_down, worst, samples }
     }
 
     /// Both exited with status 0 (bounded), and each side got exactly what
@@ -209,7 +217,7 @@ fn lossy_link_both_ways() {
     let ns = connect_ns();
     let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
     let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--link", &format!("\"{spec}\"")]);
-    let (up, down, worst, samples) = tr.watch(timeout);
+    let Watched { up, down, worst, samples } = tr.watch(timeout);
     let total = tr.t0.elapsed();
     report(&format!(
         "lossy link ({spec}): {mb} MB each way; synack->host done in {}, host->synack in {}, \
@@ -235,7 +243,7 @@ fn a_30s_blackout_mid_transfer_resumes() {
     let ns = connect_ns();
     let spec = "loss 3%, delay 20ms±5ms, blackout 3s+30s, seed 11";
     let mut tr = Transfer::start(&ns, "blackout", len, 5556, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")]);
-    let (up, down, worst, samples) = tr.watch(Duration::from_secs(150));
+    let Watched { up, down, worst, samples } = tr.watch(Duration::from_secs(150));
     // The blackout must have hit the transfer: neither direction was
     // complete when it began (the samples before 3 s).
     let at3 = samples.get(2).copied().unwrap_or_default();
