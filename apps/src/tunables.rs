@@ -296,6 +296,23 @@ mod tests {
     }
 
     #[test]
+    fn keepalive_and_rto_max_flags_parse_and_apply() {
+        let k = parse_keepalive("5s,1s,3").unwrap();
+        assert_eq!(k, Keepalive { idle: Duration::from_secs(5), intvl: Duration::from_secs(1), probes: 3 });
+        for bad in ["5s,1s", "5s,1s,0", "500ms,1s,3", "5s,1s,x", "5,1,3"] {
+            assert!(parse_keepalive(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_rto_max("5s").unwrap(), Duration::from_secs(5));
+        assert!(parse_rto_max("100ms").is_err() && parse_rto_max("121s").is_err());
+        let (mut s, _) = stack_with_listener();
+        let flags = TcpFlags { keepalive: Some(k), rto_max: Some(Duration::from_secs(5)), ..TcpFlags::default() };
+        flags.apply(&mut s).unwrap();
+        let c = s.tcp_config();
+        assert_eq!((c.keepalive_time, c.keepalive_intvl, c.keepalive_probes), (k.idle, k.intvl, 3));
+        assert_eq!(c.rto_max, Duration::from_secs(5));
+    }
+
+    #[test]
     fn set_shows_and_changes_every_knob() {
         let (mut s, _) = stack_with_listener();
         let shown = set(&mut s, &[]).unwrap();

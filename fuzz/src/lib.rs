@@ -410,7 +410,7 @@ impl Lab {
                     let optlen = usize::from(data[7] % 41).min(data.len() - 8);
                     let mut opts = data[8..8 + optlen].to_vec();
                     data = &data[8 + optlen..];
-                    while opts.len() % 4 != 0 {
+                    while !opts.len().is_multiple_of(4) {
                         opts.push(0);
                     }
                     let Some((&dlen, rest)) = data.split_first() else { break };
