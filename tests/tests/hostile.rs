@@ -53,11 +53,17 @@ fn report(line: &str) {
 
 /// A namespace with synack up (quiet) on tap0, IPv6 off.
 fn synack_ns(stdin: bool) -> (Netns, Synack) {
+    synack_ns_with(stdin, &[])
+}
+
+fn synack_ns_with(stdin: bool, extra: &[&str]) -> (Netns, Synack) {
     require_tool("ip");
     let ns = Netns::create();
     let v6 = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
     assert!(v6.success(), "{}", v6.text());
-    let s = if stdin { Synack::up_with_stdin(&ns, &["--quiet"]) } else { Synack::up(&ns, &["--quiet"]) };
+    let mut args = vec!["--quiet"];
+    args.extend_from_slice(extra);
+    let s = if stdin { Synack::up_with_stdin(&ns, &args) } else { Synack::up(&ns, &args) };
     (ns, s)
 }
 
@@ -675,11 +681,13 @@ fn blind_rsts_and_syns_do_not_kill_a_session() {
 
 const FLOOD: usize = 200_000;
 
-/// One spoofed SYN to synack's echo: random source (on-link 10.0.0.3-254
-/// nobody answers for, or off-link 10.1.x.y, which synack routes to the
-/// host's kernel, which does not forward), random port, sequence number.
+/// One spoofed SYN to synack's echo: random source (on-link 10.0.x.y of
+/// synack's /16, which nobody answers ARP for: far more than its neighbour
+/// table holds; or off-link 10.1.x.y, which synack routes to the host's
+/// kernel, which does not forward), random port, sequence number.
 fn spoofed_syn(rng: &mut rand::rngs::StdRng, host: [u8; 6], ident: u16) -> Vec<u8> {
-    let src = if rng.gen_bool(0.5) { [10, 0, 0, rng.gen_range(3..=254)] } else { [10, 1, rng.gen(), rng.gen()] };
+    let src =
+        if rng.gen_bool(0.5) { [10, 0, rng.gen(), rng.gen_range(3..=254)] } else { [10, 1, rng.gen(), rng.gen()] };
     let sport = rng.gen_range(1024..=65535);
     let opts = [2, 4, 5, 0xb4, 1, 3, 3, 7];
     let t = tcp_from(src, sport, 7, rng.gen(), 0, SYN, &opts, &[]);
@@ -803,7 +811,9 @@ fn syn_flood_with_spoofed_sources() {
         return;
     }
     require_tool("nc");
-    let (ns, s) = synack_ns(false);
+    // A /16: the spoofed on-link sources are 65,000 addresses, each a
+    // neighbour to resolve, against a table of 256.
+    let (ns, s) = synack_ns_with(false, &["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
     let host = mac_of(&ns, "tap0");
     // Warm up (a connection, a ping), then the baseline.
     assert_alive(&ns, &s, "before the flood");
