@@ -7,7 +7,9 @@
 //!    100 for the issue's full run: `SYNACK_LOSSY_MB=100 cargo test
 //!    --release -p synack-tests --test lossy_link -- --nocapture lossy`);
 //!    SHA-256 equal each way, progress sampled every second (the longest
-//!    gap is reported and bounded), both ends exit 0 (clean close).
+//!    gap is reported; at 10 % loss a retransmission lost twice costs the
+//!    host's kernel 0.2 + 0.4 + 0.8 + 1.6 s, so 1-4 s gaps happen: a stall
+//!    is 10 s without a byte), both ends exit 0 (clean close).
 //! 2. `a_30s_blackout_mid_transfer_resumes`: a mild link with `blackout
 //!    3s+30s`; the transfer resumes when the link comes back (synack's RTO
 //!    capped with `--rto-max 5s`), both sides complete, SHA-256 equal.
@@ -126,7 +128,12 @@ struct Transfer {
 }
 
 impl Transfer {
-    fn start(ns: &Netns, tag: &str, len: usize, port: u16, synack_args: &[&str]) -> Transfer {
+    /// With `hold_fin`, synack's standard input stays open (so its FIN
+    /// waits) until it has received all of the host's bytes: netcat-openbsd
+    /// stops sending what is left of its input when it reads the peer's FIN
+    /// (`nc -l` reads EOF and exits), so whichever direction ends first,
+    /// the host's must end first. Bounded: an hour at most.
+    fn start(ns: &Netns, tag: &str, len: usize, port: u16, synack_args: &[&str], hold_fin: bool) -> Transfer {
         let dir = TempDir::new(tag);
         std::fs::write(dir.path("to_synack"), pseudo_random(len, 0x1234_5678)).expect("write data");
         std::fs::write(dir.path("to_host"), pseudo_random(len, 0x8765_4321)).expect("write data");
@@ -138,12 +145,16 @@ impl Transfer {
         let host = Synack::spawn_command(ns.command("sh", &["-c", &host_cmd]));
         wait_listening(ns, &format!("10.0.0.1:{port}"));
         let args = synack_args.join(" ");
-        let synack_cmd = format!(
-            "exec {} connect 10.0.0.1 {port} {args} < {} > {}",
-            synack_bin().display(),
-            quote(&dir.path("to_host")),
-            quote(&dir.path("synack_got"))
-        );
+        let (to_host, got) = (quote(&dir.path("to_host")), quote(&dir.path("synack_got")));
+        let synack = format!("{} connect 10.0.0.1 {port} {args}", synack_bin().display());
+        let synack_cmd = if hold_fin {
+            format!(
+                "{{ cat {to_host}; i=0; while [ $(stat -c %s {got}) -lt {len} ] && [ $i -lt 36000 ]; do \
+                 sleep 0.1; i=$((i+1)); done; }} | {synack} > {got}"
+            )
+        } else {
+            format!("exec {synack} < {to_host} > {got}")
+        };
         let t0 = Instant::now();
         let synack = Synack::spawn_command(ns.command("sh", &["-c", &synack_cmd]));
         Transfer { dir, host, synack, len: len as u64, t0 }
@@ -216,7 +227,7 @@ fn lossy_link_both_ways() {
     let timeout = Duration::from_secs(120 + 60 * mb as u64);
     let ns = connect_ns();
     let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
-    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--link", &format!("\"{spec}\"")]);
+    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--link", &format!("\"{spec}\"")], true);
     let Watched { up, down, worst, samples } = tr.watch(timeout);
     let total = tr.t0.elapsed();
     report(&format!(
@@ -229,7 +240,7 @@ fn lossy_link_both_ways() {
     ));
     assert!(up.is_some() && down.is_some(), "incomplete after {timeout:?}: {:?}", samples.last());
     tr.assert_clean("lossy link");
-    assert!(worst <= Duration::from_secs(5), "stalled {worst:?}: samples {samples:?}");
+    assert!(worst <= Duration::from_secs(10), "stalled {worst:?}: samples {samples:?}");
     let link = tr.synack.lines().into_iter().find(|l| l.contains("link: ")).unwrap_or_default();
     assert!(link.contains("loss 10%"), "synack did not report its link: {}", tr.synack.output());
 }
@@ -242,7 +253,8 @@ fn a_30s_blackout_mid_transfer_resumes() {
     let len = 3 * 1024 * 1024;
     let ns = connect_ns();
     let spec = "loss 3%, delay 20ms±5ms, blackout 3s+30s, seed 11";
-    let mut tr = Transfer::start(&ns, "blackout", len, 5556, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")]);
+    let mut tr =
+        Transfer::start(&ns, "blackout", len, 5556, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")], true);
     let Watched { up, down, worst, samples } = tr.watch(Duration::from_secs(150));
     // The blackout must have hit the transfer: neither direction was
     // complete when it began (the samples before 3 s).
@@ -269,8 +281,14 @@ fn a_blackout_past_the_retry_limit_reports_etimedout() {
     }
     let ns = connect_ns();
     let spec = "delay 5ms, blackout 2s+1000s, seed 5";
-    let mut tr =
-        Transfer::start(&ns, "etimedout", 64 << 20, 5557, &["--rto-max", "1s", "--link", &format!("\"{spec}\"")]);
+    let mut tr = Transfer::start(
+        &ns,
+        "etimedout",
+        64 << 20,
+        5557,
+        &["--rto-max", "1s", "--link", &format!("\"{spec}\"")],
+        false,
+    );
     let (st, timed_out) = tr.synack.wait_exit(Duration::from_secs(90));
     let took = tr.t0.elapsed();
     let out = tr.synack.output();
