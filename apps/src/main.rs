@@ -38,7 +38,11 @@ enum Cmd {
     Ping(PingArgs),
     /// Set up like `up`, then open a TCP connection from the stack to
     /// HOST:PORT (like `nc`): standard input goes to the connection, the
-    /// connection to standard output.
+    /// connection to standard output. The end of standard input is a
+    /// half-close (FIN); after the peer's FIN, the rest of standard input
+    /// still goes out. It exits once both are done and its FIN is
+    /// acknowledged, or with the error that ended the connection
+    /// (`--keepalive`, the retry limit: `Connection timed out`).
     Connect(ConnectArgs),
     /// Draw the ladder (sequence) diagram of every TCP connection in a
     /// capture: text on the terminal, or SVG with `-o FILE.svg`.
