@@ -38,7 +38,11 @@ enum Cmd {
     Ping(PingArgs),
     /// Set up like `up`, then open a TCP connection from the stack to
     /// HOST:PORT (like `nc`): standard input goes to the connection, the
-    /// connection to standard output.
+    /// connection to standard output. The end of standard input is a
+    /// half-close (FIN); after the peer's FIN, the rest of standard input
+    /// still goes out. It exits once both are done and its FIN is
+    /// acknowledged, or with the error that ended the connection
+    /// (`--keepalive`, the retry limit: `Connection timed out`).
     Connect(ConnectArgs),
     /// Draw the ladder (sequence) diagram of every TCP connection in a
     /// capture: text on the terminal, or SVG with `-o FILE.svg`.
@@ -71,6 +75,8 @@ struct ConnectArgs {
     /// Print a line per frame in and out (to standard error).
     #[arg(long)]
     frames: bool,
+    #[command(flatten)]
+    tcp: synack_apps::tunables::TcpFlags,
 }
 
 /// The interface: the TAP device, the host's side of it, and the stack's.
@@ -107,6 +113,10 @@ struct IfaceArgs {
     /// Scripted faults, e.g. "drop out tcp data #3; delay in syn 500ms".
     #[arg(long, value_name = "SCRIPT", value_parser = device::FaultScript::parse, long_help = device::faults::HELP)]
     faults: Option<device::FaultScript>,
+    /// A randomly bad link, both ways (device/src/link.rs), e.g.
+    /// "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, blackout 10s+30s, seed 7".
+    #[arg(long, value_name = "SPEC", value_parser = device::LinkSpec::parse)]
+    link: Option<device::LinkSpec>,
 }
 
 #[derive(Args)]
@@ -309,7 +319,7 @@ fn stack_config(a: &IfaceArgs) -> Config {
     }
 }
 
-/// The device stack: `Tracer<Scripted<PcapWriter<Tap>>>`, each layer
+/// The device stack: `Tracer<Scripted<Lossy<PcapWriter<Tap>>>>`, each layer
 /// optional. The capture sees the wire (a frame the script drops on the way
 /// in was on the wire; one it drops on the way out never was); the tracer
 /// sees what the stack sends and receives.
@@ -317,6 +327,10 @@ fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> i
     let mut dev: Box<dyn Device> = Box::new(tap);
     if let Some(path) = &a.pcap {
         dev = Box::new(PcapWriter::create(dev, path, clock.wall_epoch())?);
+    }
+    if let Some(spec) = a.link.clone() {
+        eprintln!("link: {spec}");
+        dev = Box::new(device::Lossy::new(dev, spec));
     }
     if let Some(script) = a.faults.clone().filter(|s| !s.is_empty()) {
         say(format!("faults: {script}"));
@@ -634,7 +648,11 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     let i = net.stack.iface();
     eprintln!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac);
     let now = net.now();
+    a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     let sock = net.stack.socket(SockType::Stream).map_err(io::Error::other)?;
+    if a.tcp.keepalive.is_some() {
+        net.stack.setsockopt(now, sock, stack::SockOpt::KeepAlive(true)).map_err(io::Error::other)?;
+    }
     let remote = std::net::SocketAddrV4::new(a.host, a.port);
     match net.stack.connect(now, sock, remote) {
         Ok(()) | Err(Errno::EINPROGRESS) => {}
@@ -642,6 +660,9 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
     }
     let mut connected = false;
     let mut stdin_open = true;
+    // The peer's FIN came: nothing more to read, but what standard input
+    // still has goes out before we close (a half-close, like nc -N's).
+    let mut peer_done = false;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let deadline = now + Duration::from_secs(60);
@@ -695,13 +716,9 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
                 Err(e) => return fail("send", e),
             }
         }
-        loop {
+        while !peer_done {
             match net.stack.recv(now, sock, &mut buf, MsgFlags::NONE) {
-                Ok(0) => {
-                    let _ = net.stack.close(now, sock);
-                    net.transmit(now);
-                    return Ok(ExitCode::SUCCESS);
-                }
+                Ok(0) => peer_done = true,
                 Ok(n) => {
                     let mut out = io::stdout().lock();
                     out.write_all(&buf[..n])?;
@@ -711,11 +728,43 @@ fn connect(a: ConnectArgs) -> io::Result<ExitCode> {
                 Err(e) => return fail("recv", e),
             }
         }
+        if peer_done && !stdin_open && pending.is_empty() {
+            break;
+        }
+        if let Some(e) = net.stack.take_error(sock) {
+            return fail("connection", e);
+        }
     }
-    let now = net.now();
+    let (local, now) = (net.stack.getsockname(sock).ok(), net.now());
     let _ = net.stack.close(now, sock);
-    net.transmit(now);
-    Ok(ExitCode::SUCCESS)
+    linger(&mut net, &signals, local, remote)
+}
+
+/// After `close`: run the stack until what was queued and the FIN are
+/// acknowledged (the connection reaches TIME_WAIT or is gone), at most a
+/// minute or until a signal: the stack lives in this process, so exiting
+/// at once would lose a FIN or data that a lossy link makes us retransmit.
+fn linger(
+    net: &mut Net,
+    signals: &Signals,
+    local: Option<std::net::SocketAddrV4>,
+    remote: std::net::SocketAddrV4,
+) -> io::Result<ExitCode> {
+    let deadline = net.now() + Duration::from_secs(60);
+    loop {
+        let now = net.now();
+        let alive = net.stack.tcp_info(now).into_iter().any(|i| {
+            Some(i.local) == local && i.remote == remote && !matches!(i.state, "TIME_WAIT" | "CLOSED" | "CLOSE")
+        });
+        if !alive || now >= deadline || signals.stop_requested() {
+            net.transmit(now);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let woke = net.poll_once(&[signals.fd()], Some(deadline))?;
+        if woke.readable.contains(&signals.fd()) || woke.interrupted {
+            signals.drain();
+        }
+    }
 }
 
 fn fail(what: &str, e: stack::Errno) -> io::Result<ExitCode> {

@@ -160,6 +160,9 @@ pub fn run(
 
     // The same middleware as `up` (build_device), over the replay device.
     let mut dev: Box<dyn Device> = Box::new(host);
+    if let Some(spec) = up.iface.link.clone() {
+        dev = Box::new(device::Lossy::new(dev, spec)); // seeded: the same faults again
+    }
     if let Some(script) = up.iface.faults.clone().filter(|s| !s.is_empty()) {
         let mut d = device::Scripted::new(dev, script);
         if show_frames {

@@ -75,6 +75,35 @@ pub fn parse_rto(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The RTO's ceiling (Linux `TCP_RTO_MAX`, 120 s): 200 ms to 120 s.
+pub fn parse_rto_max(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(200) || d > Duration::from_secs(120) {
+        return Err(format!("{s:?}: the RTO ceiling goes from 200ms to 120s"));
+    }
+    Ok(d)
+}
+
+/// Keepalive: `IDLE,INTERVAL,COUNT` (Linux `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl`, `tcp_keepalive_probes`), e.g. `5s,1s,3`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    pub idle: Duration,
+    pub intvl: Duration,
+    pub probes: u32,
+}
+
+pub fn parse_keepalive(s: &str) -> Result<Keepalive, String> {
+    let want = || format!("{s:?}: want IDLE,INTERVAL,COUNT like 5s,1s,3");
+    let [idle, intvl, n] = s.split(',').map(str::trim).collect::<Vec<_>>()[..] else { return Err(want()) };
+    let (idle, intvl) = (parse_duration(idle)?, parse_duration(intvl)?);
+    let probes = n.parse::<u32>().ok().filter(|n| (1..=127).contains(n)).ok_or_else(want)?;
+    if idle < Duration::from_secs(1) || intvl < Duration::from_secs(1) {
+        return Err(format!("{s:?}: idle and interval are at least 1s"));
+    }
+    Ok(Keepalive { idle, intvl, probes })
+}
+
 pub fn parse_backlog(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n <= SOMAXCONN => Ok(n),
@@ -132,6 +161,13 @@ pub struct TcpFlags {
     /// listen(2) backlog of the services' and telnet's listeners.
     #[arg(long, value_name = "N", value_parser = parse_backlog)]
     pub backlog: Option<usize>,
+    /// The RTO's ceiling: retransmissions back off up to this [default: 120s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_rto_max)]
+    pub rto_max: Option<Duration>,
+    /// Keepalive times, IDLE,INTERVAL,COUNT (RFC 1122 §4.2.3.6); `synack
+    /// connect` also turns SO_KEEPALIVE on for its connection.
+    #[arg(long, value_name = "IDLE,INTVL,COUNT", value_parser = parse_keepalive)]
+    pub keepalive: Option<Keepalive>,
 }
 
 impl TcpFlags {
@@ -145,6 +181,10 @@ impl TcpFlags {
         c.rto_initial = self.rto.unwrap_or(c.rto_initial);
         c.sndbuf = self.sndbuf.unwrap_or(c.sndbuf);
         c.rcvbuf = self.rcvbuf.unwrap_or(c.rcvbuf);
+        c.rto_max = self.rto_max.unwrap_or(c.rto_max);
+        if let Some(k) = self.keepalive {
+            (c.keepalive_time, c.keepalive_intvl, c.keepalive_probes) = (k.idle, k.intvl, k.probes);
+        }
         stack.set_tcp_config(c);
         if let Some(n) = self.backlog {
             apply_backlog(stack, n);
@@ -253,6 +293,23 @@ mod tests {
         s.bind(l, "0.0.0.0:23".parse().unwrap()).unwrap();
         s.listen(l, 16).unwrap();
         (s, l)
+    }
+
+    #[test]
+    fn keepalive_and_rto_max_flags_parse_and_apply() {
+        let k = parse_keepalive("5s,1s,3").unwrap();
+        assert_eq!(k, Keepalive { idle: Duration::from_secs(5), intvl: Duration::from_secs(1), probes: 3 });
+        for bad in ["5s,1s", "5s,1s,0", "500ms,1s,3", "5s,1s,x", "5,1,3"] {
+            assert!(parse_keepalive(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_rto_max("5s").unwrap(), Duration::from_secs(5));
+        assert!(parse_rto_max("100ms").is_err() && parse_rto_max("121s").is_err());
+        let (mut s, _) = stack_with_listener();
+        let flags = TcpFlags { keepalive: Some(k), rto_max: Some(Duration::from_secs(5)), ..TcpFlags::default() };
+        flags.apply(&mut s).unwrap();
+        let c = s.tcp_config();
+        assert_eq!((c.keepalive_time, c.keepalive_intvl, c.keepalive_probes), (k.idle, k.intvl, 3));
+        assert_eq!(c.rto_max, Duration::from_secs(5));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! ```text
 //!   Device (tap.rs, wire.rs, dgram.rs)    frames in and out
 //!     wrapped in middleware:              Tracer<Scripted<PcapWriter<Tap>>>
-//!                                         (faults.rs: scripted faults for labs)
+//!                                         (faults.rs: scripted faults for labs;
+//!                                         link.rs: a randomly lossy link)
 //!   replay.rs                             record a run, replay it on a virtual
 //!                                         clock, diff what the stack sent
 //!   NetLoop (poll_loop.rs)                poll(2) until a frame or the next
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod dgram;
 pub mod epoll;
 pub mod faults;
+pub mod link;
 pub mod pcap;
 pub mod poll_loop;
 pub mod replay;
@@ -42,6 +44,7 @@ pub use clock::Clock;
 pub use dgram::UnixDgram;
 pub use epoll::epoll_wait;
 pub use faults::{FaultEvent, FaultLog, FaultScript, Scripted};
+pub use link::{LinkSpec, LinkStats, Lossy};
 pub use pcap::{PcapFrame, PcapReader, PcapWriter};
 pub use poll_loop::{LoopStats, NetLoop, Wakeup};
 pub use sim::{Sim, SimError, SimHost};

@@ -194,55 +194,11 @@ impl Wire {
     fn transmit(&self, now: Instant, from: Side, frame: &[u8]) {
         let mut guard = self.0.borrow_mut();
         let s = &mut *guard;
-        let f = &s.faults;
-        // Always draw the same numbers, in the same order, for every frame.
-        let (u_loss, u_dup, u_reorder, u_corrupt): (f64, f64, f64, f64) =
-            (s.rng.gen(), s.rng.gen(), s.rng.gen(), s.rng.gen());
-        let jitter_us = f.jitter.as_micros() as u64;
-        let (j1, j2) = (s.rng.gen_range(0..=jitter_us), s.rng.gen_range(0..=jitter_us));
-        let bit: u64 = s.rng.gen();
-
-        let st = &mut s.stats[from.index()];
-        st.sent += 1;
-        if u_loss < f.loss {
-            st.lost += 1;
-            return;
-        }
         let dir = from.other().index();
-        // FIFO: jitter stretches the gaps between frames but never swaps them.
-        let fifo = |at: Instant, last: &mut Instant| {
-            let at = at.max(*last);
-            *last = at;
-            at
-        };
-        let mut at = fifo(now + f.latency + Duration::from_micros(j1), &mut s.last_at[dir]);
-        if u_reorder < f.reorder {
-            st.reordered += 1;
-            at += f.reorder_delay; // held back: later frames overtake it
-        }
-        let mut frame = frame.to_vec();
-        if u_corrupt < f.corrupt && frame.len() > ETH_HLEN {
-            st.corrupted += 1;
-            let body = (frame.len() - ETH_HLEN) as u64 * 8;
-            let b = ETH_HLEN as u64 * 8 + bit % body;
-            frame[(b / 8) as usize] ^= 1 << (b % 8);
-        }
-        let mut copies = vec![(at, frame)];
-        if u_dup < f.duplicate {
-            st.duplicated += 1;
-            let again = copies[0].1.clone();
-            copies.push((fifo(now + f.latency + Duration::from_micros(j2), &mut s.last_at[dir]), again));
-        }
-        let limit = f.queue_limit;
-        let q = &mut s.to[from.other().index()];
-        for (at, frame) in copies {
-            if q.len() >= limit {
-                s.stats[from.index()].overflowed += 1;
-                continue;
-            }
-            s.seq += 1;
-            q.push(Reverse(InFlight { at, seq: s.seq, frame }));
-        }
+        let mut lane = Lane { q: std::mem::take(&mut s.to[dir]), last_at: s.last_at[dir] };
+        apply_faults(&s.faults, &mut s.rng, &mut s.seq, &mut lane, &mut s.stats[from.index()], now, frame);
+        s.to[dir] = lane.q;
+        s.last_at[dir] = lane.last_at;
     }
 
     /// The next frame arriving at `side`, if it is due by `now`.
@@ -260,6 +216,88 @@ impl Wire {
 
     fn next_arrival(&self, side: Side) -> Option<Instant> {
         self.0.borrow().to[side.index()].peek().map(|Reverse(f)| f.at)
+    }
+}
+
+/// One direction of a link: the frames on their way, earliest first, and
+/// when the last in-order one arrives (the link is FIFO but for `reorder`).
+#[derive(Default)]
+pub(crate) struct Lane {
+    q: BinaryHeap<Reverse<InFlight>>,
+    last_at: Instant,
+}
+
+impl Lane {
+    /// The next frame, if it is due by `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if self.q.peek().is_some_and(|Reverse(f)| f.at <= now) {
+            self.q.pop().map(|Reverse(f)| f.frame)
+        } else {
+            None
+        }
+    }
+    pub(crate) fn next_at(&self) -> Option<Instant> {
+        self.q.peek().map(|Reverse(f)| f.at)
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.q.len()
+    }
+}
+
+/// Put `frame`, sent at `now`, on `lane` as `f` says: lost, delayed,
+/// reordered, corrupted, duplicated; counted in `st`. The wire and the
+/// `link::Lossy` middleware share it. The same numbers are drawn from
+/// `rng`, in the same order, for every frame.
+pub(crate) fn apply_faults(
+    f: &Faults,
+    rng: &mut StdRng,
+    seq: &mut u64,
+    lane: &mut Lane,
+    st: &mut WireStats,
+    now: Instant,
+    frame: &[u8],
+) {
+    let (u_loss, u_dup, u_reorder, u_corrupt): (f64, f64, f64, f64) = (rng.gen(), rng.gen(), rng.gen(), rng.gen());
+    let jitter_us = f.jitter.as_micros() as u64;
+    let (j1, j2) = (rng.gen_range(0..=jitter_us), rng.gen_range(0..=jitter_us));
+    let bit: u64 = rng.gen();
+
+    st.sent += 1;
+    if u_loss < f.loss {
+        st.lost += 1;
+        return;
+    }
+    // FIFO: jitter stretches the gaps between frames but never swaps them.
+    let fifo = |at: Instant, last: &mut Instant| {
+        let at = at.max(*last);
+        *last = at;
+        at
+    };
+    let mut at = fifo(now + f.latency + Duration::from_micros(j1), &mut lane.last_at);
+    if u_reorder < f.reorder {
+        st.reordered += 1;
+        at += f.reorder_delay; // held back: later frames overtake it
+    }
+    let mut frame = frame.to_vec();
+    if u_corrupt < f.corrupt && frame.len() > ETH_HLEN {
+        st.corrupted += 1;
+        let body = (frame.len() - ETH_HLEN) as u64 * 8;
+        let b = ETH_HLEN as u64 * 8 + bit % body;
+        frame[(b / 8) as usize] ^= 1 << (b % 8);
+    }
+    let mut copies = vec![(at, frame)];
+    if u_dup < f.duplicate {
+        st.duplicated += 1;
+        let again = copies[0].1.clone();
+        copies.push((fifo(now + f.latency + Duration::from_micros(j2), &mut lane.last_at), again));
+    }
+    for (at, frame) in copies {
+        if lane.q.len() >= f.queue_limit {
+            st.overflowed += 1;
+            continue;
+        }
+        *seq += 1;
+        lane.q.push(Reverse(InFlight { at, seq: *seq, frame }));
     }
 }
 

@@ -178,11 +178,20 @@ pub struct ArpTimeouts {
 pub struct ArpCache {
     config: ArpConfig,
     entries: HashMap<Ipv4Addr, Neighbour>,
+    /// Unresolved entries evicted to make room, with the packets that were
+    /// waiting on them (`take_evicted`): the stack counts those as dropped.
+    evicted: Vec<(Ipv4Addr, Vec<SkBuff>)>,
 }
 
 impl ArpCache {
     pub fn new(config: ArpConfig) -> ArpCache {
-        ArpCache { config, entries: HashMap::new() }
+        ArpCache { config, entries: HashMap::new(), evicted: Vec::new() }
+    }
+
+    /// The unresolved neighbours evicted since the last call (a full table),
+    /// each with the packets that were waiting for it.
+    pub fn take_evicted(&mut self) -> Vec<(Ipv4Addr, Vec<SkBuff>)> {
+        std::mem::take(&mut self.evicted)
     }
 
     /// `neigh_resolve_output`: the MAC for `ip`, or queue `skb` until it is known.
@@ -235,12 +244,27 @@ impl ArpCache {
     }
 
     /// Forget the least recently used entry that has nothing queued.
+    /// Make room in a full table (Linux `neigh_forced_gc`). An unresolved
+    /// entry goes first, the oldest: a flood from spoofed on-link sources
+    /// makes one per source, and they must not push out the neighbours that
+    /// did answer (the host, the gateway), or nothing reaches those until
+    /// the flood stops. Its waiting packets are dropped (`take_evicted`).
+    /// Without one, the least recently used entry that has nothing waiting.
     fn evict_one(&mut self) -> bool {
-        let victim =
-            self.entries.iter().filter(|(_, n)| n.pending.is_empty()).min_by_key(|(_, n)| n.used).map(|(ip, _)| *ip);
-        match victim {
-            Some(ip) => {
-                self.entries.remove(&ip);
+        let unresolved = self
+            .entries
+            .iter()
+            .filter(|(_, n)| n.state == NeighState::Incomplete)
+            .min_by_key(|(_, n)| n.confirmed)
+            .map(|(ip, _)| *ip);
+        let victim = unresolved.or_else(|| {
+            self.entries.iter().filter(|(_, n)| n.pending.is_empty()).min_by_key(|(_, n)| n.used).map(|(ip, _)| *ip)
+        });
+        match victim.and_then(|ip| self.entries.remove(&ip).map(|n| (ip, n))) {
+            Some((ip, n)) => {
+                if n.state == NeighState::Incomplete {
+                    self.evicted.push((ip, n.pending.into_iter().collect()));
+                }
                 true
             }
             None => false,
@@ -423,6 +447,30 @@ mod tests {
         );
         assert_eq!(change, Some((Some(NeighState::Incomplete), NeighState::Reachable)));
         assert!(matches!(c.resolve(t0, gw, SkBuff::from_frame(b"x")), Resolve::Ready { mac: m, .. } if m == mac));
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_unresolved_before_the_answered() {
+        let mut c = ArpCache::new(ArpConfig { max_entries: 4, ..Default::default() });
+        let t0 = Instant::from_secs(1);
+        let gw = ip("10.0.0.1");
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        c.learn(t0, gw, mac, true);
+        // A flood of silent sources: each new one pushes out the oldest
+        // unresolved entry (with what waited on it), never the gateway.
+        for i in 0..20u8 {
+            let t = t0 + Duration::from_millis(u64::from(i));
+            let r = c.resolve(t, Ipv4Addr::new(10, 0, 9, i), SkBuff::from_frame(b"syn-ack"));
+            assert!(matches!(r, Resolve::Queued { request: true }), "{i}: {r:?}");
+        }
+        let evicted = c.take_evicted();
+        assert_eq!(evicted.len(), 17);
+        assert_eq!(evicted[0].0, ip("10.0.9.0"));
+        assert!(evicted.iter().all(|(_, p)| p.len() == 1));
+        assert!(c.take_evicted().is_empty());
+        let t = t0 + Duration::from_millis(30);
+        assert!(matches!(c.resolve(t, gw, SkBuff::from_frame(b"x")), Resolve::Ready { mac: m, .. } if m == mac));
+        assert_eq!(c.entries(t).len(), 4);
     }
 
     #[test]

@@ -600,6 +600,7 @@ impl Stack {
             for skb in released {
                 self.eth_xmit(pkt.sha, EtherType::Ipv4, skb);
             }
+            self.arp_evicted(now);
         }
         if !for_us {
             return self.drop_packet(now, DropReason::ArpNotForUs, || format!("who-has {}", pkt.tpa));
@@ -895,6 +896,20 @@ impl Stack {
                 }
             }
             Resolve::Dropped(reason) => self.drop_packet(now, reason, || format!("next hop {next_hop}")),
+        }
+        self.arp_evicted(now);
+    }
+
+    /// Unresolved neighbours evicted from a full table: their waiting
+    /// packets are dropped, as if the neighbour had never answered.
+    fn arp_evicted(&mut self, now: Instant) {
+        for (ip, pending) in self.arp.take_evicted() {
+            self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
+                format!("neigh {ip} INCOMPLETE -> (evicted: table full), {} packet(s) dropped", pending.len())
+            });
+            for _ in pending {
+                self.drop_packet(now, DropReason::ArpUnresolved, || format!("neigh {ip} evicted before it answered"));
+            }
         }
     }
 
