@@ -7,9 +7,9 @@
 //!    100 for the full run: `SYNACK_LOSSY_MB=100 cargo test
 //!    --release -p synack-tests --test lossy_link -- --nocapture lossy`);
 //!    SHA-256 equal each way, progress sampled every second (the longest
-//!    gap is reported; at 10 % loss a retransmission lost twice costs the
-//!    host's kernel 0.2 + 0.4 + 0.8 + 1.6 s, so 1-4 s gaps happen: a stall
-//!    is 10 s without a byte), both ends exit 0 (clean close).
+//!    gap is reported; both RTOs are capped at 5 s, and at 10 % loss a
+//!    retransmission can be lost more than once, so gaps of a few seconds
+//!    happen: a stall is 20 s without a byte), both ends exit 0.
 //! 2. `a_30s_blackout_mid_transfer_resumes`: a mild link with `blackout
 //!    3s+30s`; the transfer resumes when the link comes back (synack's RTO
 //!    capped with `--rto-max 5s`), both sides complete, SHA-256 equal.
@@ -88,6 +88,13 @@ fn connect_ns() -> Netns {
         let out = ns.exec("sysctl", &["-qw", set], T);
         assert!(out.success(), "{}", out.text());
     }
+    // The host's RTO ceiling, 5 s like synack's `--rto-max 5s` (Linux 6.15+
+    // has it per namespace; an older kernel keeps its 120 s). synack offers
+    // neither timestamps nor SACK, so every ACK after a timeout covers
+    // retransmitted data and gives no RTT sample (Karn): at 10 % loss both
+    // sides' backoff ratchets up to the ceiling, and at 120 s a transfer
+    // sits still for two minutes at a time.
+    let _ = ns.exec("sysctl", &["-qw", "net.ipv4.tcp_rto_max_ms=5000"], T);
     ns
 }
 
@@ -227,7 +234,7 @@ fn lossy_link_both_ways() {
     let timeout = Duration::from_secs(120 + 60 * mb as u64);
     let ns = connect_ns();
     let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
-    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--link", &format!("\"{spec}\"")], true);
+    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")], true);
     let Watched { up, down, worst, samples } = tr.watch(timeout);
     let total = tr.t0.elapsed();
     report(&format!(
@@ -240,7 +247,7 @@ fn lossy_link_both_ways() {
     ));
     assert!(up.is_some() && down.is_some(), "incomplete after {timeout:?}: {:?}", samples.last());
     tr.assert_clean("lossy link");
-    assert!(worst <= Duration::from_secs(10), "stalled {worst:?}: samples {samples:?}");
+    assert!(worst <= Duration::from_secs(20), "stalled {worst:?}: samples {samples:?}");
     let link = tr.synack.lines().into_iter().find(|l| l.contains("link: ")).unwrap_or_default();
     assert!(link.contains("loss 10%"), "synack did not report its link: {}", tr.synack.output());
 }
