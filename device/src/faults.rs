@@ -365,21 +365,28 @@ fn parse_counts(w: &str) -> Result<Vec<(u64, u64)>, String> {
     Ok(v)
 }
 
-/// `500ms`, `1s`, `1.5s`, `250us`.
+/// `500ms`, `1s`, `1.5s`, `250us`, `2m`, at most `MAX_DELAY`.
 pub fn parse_duration(w: &str) -> Result<Duration, String> {
+    parse_duration_upto(w, MAX_DELAY)
+}
+
+/// A duration with its unit (`us`, `ms`, `s`, `m`), from 0 to `max`.
+pub fn parse_duration_upto(w: &str, max: Duration) -> Result<Duration, String> {
     let (num, scale) = if let Some(n) = w.strip_suffix("us") {
         (n, 1e-6)
     } else if let Some(n) = w.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = w.strip_suffix('s') {
         (n, 1.0)
+    } else if let Some(n) = w.strip_suffix('m') {
+        (n, 60.0)
     } else {
         return Err(format!("{w:?}: a duration wants a unit, like 500ms, 2s or 250us"));
     };
     let v = num.parse::<f64>().map_err(|_| format!("{w:?} is not a duration (like 500ms, 2s or 250us)"))?;
     let secs = v * scale;
-    if !(0.0..=MAX_DELAY.as_secs_f64()).contains(&secs) {
-        return Err(format!("{w:?}: durations go from 0 to {}s", MAX_DELAY.as_secs()));
+    if !(0.0..=max.as_secs_f64()).contains(&secs) {
+        return Err(format!("{w:?}: durations go from 0 to {}s", max.as_secs()));
     }
     Ok(Duration::from_micros((secs * 1e6).round() as u64))
 }

@@ -59,24 +59,10 @@ fn parse_pct(w: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
-/// `500ms`, `30s`, `1.5s`, `250us`, `2m` (up to a day).
+/// `500ms`, `30s`, `1.5s`, `250us`, `2m` (up to a day): the fault
+/// script's durations, with a longer reach.
 fn parse_dur(w: &str) -> Result<Duration, String> {
-    let (num, scale) = if let Some(n) = w.strip_suffix("us") {
-        (n, 1e-6)
-    } else if let Some(n) = w.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = w.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = w.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        return Err(format!("{w:?}: a duration wants a unit, like 20ms, 30s or 2m"));
-    };
-    let v = num.parse::<f64>().map_err(|_| format!("{w:?} is not a duration"))?;
-    if !(0.0..=86_400.0).contains(&(v * scale)) {
-        return Err(format!("{w:?}: durations go from 0 to a day"));
-    }
-    Ok(Duration::from_micros((v * scale * 1e6).round() as u64))
+    crate::faults::parse_duration_upto(w, Duration::from_secs(86_400))
 }
 
 impl LinkSpec {
