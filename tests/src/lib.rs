@@ -67,6 +67,28 @@ pub fn require_tool(tool: &str) {
     assert!(found, "{tool} is not installed: run tests/run.sh as root (it installs what the tests need)");
 }
 
+/// Is process `pid` running (present and not a zombie)?
+pub fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S …`: the state follows the last ')'.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// Deterministic, incompressible-looking bytes (xorshift64*): test payloads.
+pub fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        v.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
 // --------------------------------------------------------- the binary
 
 /// The `synack` binary: `$SYNACK_BIN`, or next to the test executable

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use synack_tests::frames::{self, HOST_IP, SYNACK_IP};
-use synack_tests::{interop_allowed, mac_of, require_tool, Netns, RawSocket, StatsSnapshot, Synack};
+use synack_tests::{interop_allowed, mac_of, require_tool, running, Netns, RawSocket, StatsSnapshot, Synack};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -65,13 +65,6 @@ fn synack_ns_with(stdin: bool, extra: &[&str]) -> (Netns, Synack) {
     args.extend_from_slice(extra);
     let s = if stdin { Synack::up_with_stdin(&ns, &args) } else { Synack::up(&ns, &args) };
     (ns, s)
-}
-
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => false,
-    }
 }
 
 /// synack runs, answers `ping`, and `nc` to its echo gets its line back.

@@ -28,7 +28,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use synack_tests::{interop_allowed, require_tool, Netns, StatsSnapshot, Synack};
+use synack_tests::{interop_allowed, pseudo_random, require_tool, running, Netns, StatsSnapshot, Synack};
 
 const T: Duration = Duration::from_secs(20);
 /// The bulk transfers (50 MB) must finish within this.
@@ -46,15 +46,6 @@ fn synack_ns() -> (Netns, Synack) {
     assert!(v6.success(), "{}", v6.text());
     let s = Synack::up(&ns, &["--quiet"]);
     (ns, s)
-}
-
-/// Is process `pid` running (present and not a zombie)?
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `pid (comm) S …`: the state follows the last ')'.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => false,
-    }
 }
 
 /// synack is still running and answers the host's ping.
@@ -192,19 +183,6 @@ impl ChargenCheck {
             None => "no difference".to_string(),
         }
     }
-}
-
-/// Deterministic, incompressible-looking bytes (xorshift64*).
-fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        v.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 /// Removes a temporary directory on Drop.

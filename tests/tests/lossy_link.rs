@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
-use synack_tests::{interop_allowed, require_tool, run_bounded, synack_bin, Netns, Synack};
+use synack_tests::{interop_allowed, pseudo_random, require_tool, run_bounded, synack_bin, Netns, Synack};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -55,18 +55,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        v.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 fn sha256_file(p: &Path) -> String {
