@@ -939,18 +939,7 @@ impl TcpSock {
             return;
         }
         self.dupacks = 0;
-        if self.cwnd < self.ssthresh {
-            // Slow start (RFC 5681 (2)), with RFC 3465's L = 2·SMSS.
-            self.cwnd += acked.min(2 * mss);
-        } else {
-            // Congestion avoidance: one MSS per cwnd of data acknowledged.
-            self.bytes_acked += acked;
-            if self.bytes_acked >= self.cwnd {
-                self.bytes_acked -= self.cwnd;
-                self.cwnd += mss;
-            }
-        }
-        self.cwnd = self.cwnd.min(1 << 30);
+        self.cong_avoid(cx.now, acked);
     }
 
     /// RFC 5681 §3.2 fast retransmit / fast recovery on duplicate ACKs.
@@ -963,8 +952,8 @@ impl TcpSock {
         }
         // RFC 6582 §3.2 step 2: not again for losses from before the last recovery.
         if self.dupacks == 3 && self.snd_una.after_eq(self.recover) {
-            // (2) ssthresh = max(FlightSize / 2, 2·SMSS)
-            self.ssthresh = (self.flight_size() / 2).max(2 * mss);
+            // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno (cong.rs)
+            self.ssthresh = self.cong_ssthresh(cx.now);
             self.recover = self.snd_max;
             self.in_recovery = true;
             let (l, r, una) = (self.local, self.remote, self.snd_una);

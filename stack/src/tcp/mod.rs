@@ -18,6 +18,7 @@
 //! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
+//! | `cong.rs`    | congestion control: `cong_avoid` and `ssthresh` per algorithm (tcp_cong.c) |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //!
 //! A socket is a `usize` handle into one table. Passive-open children live
@@ -26,6 +27,7 @@
 //! hands out their index. A closed socket stays in the table, owned by no
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
+mod cong;
 mod input;
 mod options;
 mod output;
@@ -37,6 +39,7 @@ mod timer;
 #[cfg(test)]
 mod tests;
 
+pub use cong::CongAlgo;
 pub use options::{TcpFlags, TcpHdr, TcpOptions};
 pub use seq::SeqNumber;
 pub use sock::TcpState;

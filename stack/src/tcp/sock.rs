@@ -315,8 +315,8 @@ pub struct TcpSock {
     pub dupacks: u32,
     pub recover: SeqNumber,
     pub in_recovery: bool,
-    /// Bytes acknowledged during congestion avoidance (RFC 5681 eq. 3, byte counting).
-    pub bytes_acked: usize,
+    /// The congestion control algorithm and its state (cong.rs).
+    pub cc: super::cong::CongState,
 
     // ----- Socket state
     pub error: Option<Errno>,
@@ -395,7 +395,7 @@ impl TcpSock {
             dupacks: 0,
             recover: z,
             in_recovery: false,
-            bytes_acked: 0,
+            cc: Default::default(),
             error: None,
             soft_error: None,
             shut_rcv: false,

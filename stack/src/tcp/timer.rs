@@ -136,10 +136,9 @@ impl TcpSock {
                 // and cwnd = 1 segment (the loss window); RFC 6582 §4: recover = highest sent.
                 let mss = self.mss;
                 if self.retransmits == 1 {
-                    self.ssthresh = (self.flight_size() / 2).max(2 * mss);
+                    self.ssthresh = self.cong_ssthresh(cx.now);
                 }
                 self.cwnd = mss;
-                self.bytes_acked = 0;
                 self.in_recovery = false;
                 self.dupacks = 0;
                 self.recover = self.snd_max;
