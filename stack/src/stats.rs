@@ -94,6 +94,7 @@ pub enum DropReason {
     TcpNoAck => "tcp_no_ack_bit",
     TcpSynSentNoSyn => "tcp_syn_sent_not_syn",
     TcpSyncookieBad => "tcp_syncookie_bad",
+    TcpPawsRejected => "tcp_paws_rejected",
 }
 }
 
@@ -140,6 +141,7 @@ impl DropReason {
             TcpOldAck => "RFC 5961 §5.2",
             TcpOfoQueueFull | TcpRcvBufFull | TcpClosed => "RFC 9293 §3.10.7.4 step 7",
             TcpSyncookieBad => "RFC 4987 §3.6",
+            TcpPawsRejected => "RFC 7323 §5.3",
         }
     }
 }
@@ -182,6 +184,14 @@ pub enum Counter {
     SyncookiesSent => "syncookies_sent",
     SyncookiesRecv => "syncookies_recv",
     SyncookiesFailed => "syncookies_failed",
+    // Loss recovery (Linux TCPSackRecovery, TCPRenoRecovery, TCPLossProbes…).
+    TcpSackRecovery => "tcp_sack_recovery",
+    TcpRenoRecovery => "tcp_reno_recovery",
+    TcpRtoRecovery => "tcp_rto_recovery",
+    // RFC 2883 D-SACKs (Linux TCPDSACKOldSent / TCPDSACKRecv) and RFC 2018 §8 reneging.
+    TcpDsackSent => "tcp_dsack_sent",
+    TcpDsackRecv => "tcp_dsack_recv",
+    TcpSackReneging => "tcp_sack_reneging",
 }
 }
 

@@ -11,11 +11,13 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
 //! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
 
-use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions};
+use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
 use super::output::send_reset;
+use super::sack::SackUpdate;
 use super::seq::SeqNumber;
 use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind};
 use super::syncookies;
+use super::timestamps;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS, MAX_OFO_SEGMENTS};
 use crate::errno::Errno;
 use crate::socket::PollFlags;
@@ -137,7 +139,14 @@ impl Tcp {
     /// §4.2.2.13). Returns true if the TIME_WAIT socket was recycled.
     fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr) -> bool {
         let Some(sk) = self.socks[i].as_ref() else { return false };
-        if sk.state != TcpState::TimeWait || !h.syn() || h.ack.is_some() || !h.seq.after(sk.rcv_nxt) {
+        if sk.state != TcpState::TimeWait || !h.syn() || h.ack.is_some() {
+            return false;
+        }
+        // RFC 6191 §2: a SYN is new if its sequence number is above the old
+        // RCV.NXT, or, with timestamps in use, its TSval above TS.Recent
+        // (which tells old from new even when the sequence numbers do not).
+        let newer_ts = sk.ts_ok && h.options.timestamp.is_some_and(|(v, _)| (v.wrapping_sub(sk.ts_recent) as i32) > 0);
+        if !h.seq.after(sk.rcv_nxt) && !newer_ts {
             return false;
         }
         if !self.listeners.contains_key(&sk.local.port()) {
@@ -210,7 +219,8 @@ impl Tcp {
         child.rcv_nxt = h.seq + 1usize;
         child.rcv_adv = child.rcv_nxt;
         child.init_send_seq(self.isn(local, remote, cx.now));
-        child.syn_options(&cfg, &h.options);
+        child.syn_options(&cfg, &h.options, cx.now);
+        child.ts_offset = timestamps::ts_offset(&self.isn_key, local, remote);
         child.snd_wnd = h.window as usize;
         child.max_snd_wnd = child.snd_wnd;
         child.snd_wl1 = h.seq;
@@ -343,7 +353,7 @@ impl Tcp {
         child.snd_nxt = ack;
         child.snd_max = ack;
         let mss = syncookies::MSSTAB[idx as usize];
-        child.syn_options(&cfg, &TcpOptions { mss: Some(mss), ..TcpOptions::default() });
+        child.syn_options(&cfg, &TcpOptions { mss: Some(mss), ..TcpOptions::default() }, cx.now);
         // The window our cookie SYN-ACK offered (`syn_window`).
         child.rcv_adv = child.rcv_nxt + child.rcv_space().min(65535);
         child.snd_wl1 = irs;
@@ -456,12 +466,23 @@ impl TcpSock {
         self.retrans_high = iss;
     }
 
-    /// The options of the peer's SYN: MSS (RFC 9293 §3.7.1, default 536) and
-    /// window scale (RFC 7323 §2.2: used only if both SYNs carry it).
-    pub fn syn_options(&mut self, cfg: &TcpConfig, o: &TcpOptions) {
+    /// The options of the peer's SYN: MSS (RFC 9293 §3.7.1, default 536),
+    /// window scale (RFC 7323 §2.2), timestamps (RFC 7323 §3.2) and SACK
+    /// (RFC 2018 §2), each used only if both SYNs carry it. Our SYN carried
+    /// all we have turned on; a SYN-ACK echoes only what the SYN had.
+    pub fn syn_options(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
         let peer_mss = o.mss.map_or(DEFAULT_PEER_MSS, |m| m as usize);
         // RFC 9293 §3.7.1: an MSS too small to carry data would stall us; 64 is a floor.
         self.mss = peer_mss.clamp(64, cfg.mss as usize);
+        self.ts_ok = cfg.timestamps && o.timestamp.is_some();
+        if let (true, Some((tsval, _))) = (self.ts_ok, o.timestamp) {
+            self.ts_recent = tsval;
+            self.ts_recent_stamp = now;
+            // RFC 7323 §3.2 / Linux `tcp_mss_cache`: the option rides on every
+            // segment, so a segment carries 12 bytes less payload.
+            self.mss -= TS_OPT_LEN;
+        }
+        self.sack_ok = cfg.sack && o.sack_permitted;
         self.rcv_mss = self.mss;
         match o.wscale {
             Some(ws) if cfg.window_scaling => {
@@ -498,6 +519,7 @@ impl TcpSock {
         self.snd_buf = Default::default();
         self.out_of_order_queue = Default::default();
         self.ofo_bytes = 0;
+        self.sacked = Vec::new();
         self.ack_now = false;
     }
 
@@ -533,7 +555,7 @@ impl TcpSock {
         self.irs = h.seq;
         self.rcv_nxt = h.seq + 1usize;
         self.rcv_adv = self.rcv_nxt;
-        self.syn_options(cfg, &h.options);
+        self.syn_options(cfg, &h.options, cx.now);
         self.last_rcv = cx.now;
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         self.snd_wnd = h.window as usize;
@@ -618,7 +640,16 @@ impl TcpSock {
             return Ok(());
         }
 
-        // ---- First, check sequence number (the four acceptability cases).
+        // ---- First, check sequence number. RFC 7323 §5.3 R1 puts PAWS
+        // before it: an old duplicate, known by its old timestamp, is
+        // acknowledged and dropped whatever its sequence number says.
+        if let Some((tsval, _)) = h.options.timestamp {
+            if self.paws_reject(cx.now, tsval, h.rst()) {
+                self.ack_now = true;
+                return Err((DropReason::TcpPawsRejected, "RFC 7323 §5.3"));
+            }
+        }
+        // Then the four acceptability cases.
         let wnd = self.rcv_wnd();
         let wnd_end = self.rcv_nxt + wnd;
         let mut acceptable = match (seg_len, wnd) {
@@ -645,6 +676,11 @@ impl TcpSock {
             // should be sent in reply (unless the RST bit is set)".
             if !h.rst() {
                 self.ack_now = true;
+                if self.sack_ok && !payload.is_empty() && h.seq.before(self.rcv_nxt) {
+                    // A duplicate of what we have: RFC 2883 §4 D-SACK (Linux
+                    // `tcp_send_dupack` → `tcp_dsack_set`).
+                    self.dsack = Some((h.seq, (h.seq + payload.len()).min_seq(self.rcv_nxt)));
+                }
             }
             if self.state == TcpState::TimeWait && h.fin() {
                 // A retransmitted FIN in TIME_WAIT: ACK it and restart the 2 MSL
@@ -655,6 +691,10 @@ impl TcpSock {
         }
         self.last_rcv = cx.now;
         self.probes_out = 0;
+        // RFC 7323 §5.3 R3: remember the TSval to echo.
+        if let (true, Some((tsval, _))) = (self.ts_ok, h.options.timestamp) {
+            self.ts_recent_update(cx.now, tsval, h.seq);
+        }
 
         // ---- Second, check the RST bit (RFC 5961 §3.2: only an exact match resets).
         if h.rst() {
@@ -875,12 +915,30 @@ impl TcpSock {
             // not also cover retransmitted data (the timed segment's ACK was
             // then held up behind a hole, so it would measure the repair).
             let covers_retransmission = prior_una.before(self.retrans_high);
+            let mut sampled = false;
             if let Some((end, t)) = self.rtt_seq {
                 if ack.after_eq(end) {
                     if !covers_retransmission {
                         self.rtt_sample(cfg, cx.now - t);
+                        sampled = true;
                     }
                     self.rtt_seq = None;
+                }
+            }
+            // RFC 7323 §4 RTTM: where Karn's rule leaves us without a sample
+            // (retransmitted data acknowledged), the echoed timestamp still
+            // gives one: it names the copy that arrived. Only an echo of our
+            // latest retransmission or later counts: an older echo is the
+            // answer to a copy whose ACK was lost, and would time the
+            // whole backoff (`rtx_tsval`, timestamps.rs).
+            if covers_retransmission && !sampled {
+                let echo = h
+                    .options
+                    .timestamp
+                    .map(|(_, ecr)| ecr)
+                    .filter(|&ecr| (ecr.wrapping_sub(self.rtx_tsval) as i32) >= 0);
+                if let Some(r) = echo.and_then(|ecr| self.ts_rtt_sample(cx.now, ecr)) {
+                    self.rtt_sample(cfg, r);
                 }
             }
             if self.retransmits > 0 {
@@ -896,15 +954,34 @@ impl TcpSock {
             } else {
                 self.timers.set(TimerKind::Retransmit, cx.now + self.rto);
             }
+        }
+        // RFC 2018 §5 / RFC 6675 §4 Update(): the SACK blocks into the scoreboard.
+        let mut sack = SackUpdate::default();
+        if self.sack_ok {
+            if self.sacked_prune() {
+                cx.stats.inc(Counter::TcpSackReneging);
+                let (l, r, una) = (self.local, self.remote, self.snd_una);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 2018 §8", || {
+                    format!("{l} {r}: ACK stops at SACKed data ({una}): the peer reneged, scoreboard cleared")
+                });
+            }
+            sack = self.sack_update(ack, h.options.sack_blocks());
+            if sack.dsack {
+                cx.stats.inc(Counter::TcpDsackRecv);
+            }
+        }
+        // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no text,
+        // no SYN/FIN, same ACK, same window; with SACK (RFC 6675 §2), an ACK
+        // at or above SND.UNA that carries new SACK information.
+        let outstanding = self.snd_max != self.snd_una;
+        let classic_dup = acked == 0 && ack == self.snd_una && self.snd_wnd == old_wnd;
+        let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
+        if self.sack_ok {
+            self.sack_cong_control(cx, cfg, ack, acked, dupack);
+        } else if acked > 0 {
             self.cong_on_ack(cx, cfg, ack, acked);
-        } else if ack == self.snd_una
-            && text == 0
-            && !h.fin()
-            && self.snd_wnd == old_wnd
-            && self.snd_max != self.snd_una
-        {
-            // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no
-            // text, no SYN/FIN, same ACK, same window.
+        } else if dupack {
             self.dupacks += 1;
             self.cong_on_dupack(cx, cfg);
         }
@@ -962,10 +1039,76 @@ impl TcpSock {
             cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 5681 §3.2", || {
                 format!("{l} {r}: 3 duplicate ACKs for {una}: fast retransmit, ssthresh {ss}")
             });
+            cx.stats.inc(Counter::TcpRenoRecovery);
             // (3) retransmit the lost segment, cwnd = ssthresh + 3·SMSS.
             self.retransmit_head(cx, cfg, "RFC 5681 §3.2");
             self.cwnd = self.ssthresh + 3 * mss;
         }
+    }
+
+    /// Loss recovery with SACK (RFC 6675 §5; Linux `tcp_fastretrans_alert`).
+    /// Outside recovery: grow cwnd on new data, count duplicate ACKs, and
+    /// enter recovery on the third, or as soon as the first unacknowledged
+    /// segment is deemed lost. In recovery: nothing changes cwnd until the
+    /// cumulative ACK reaches the recovery point; `tcp_write_xmit` sends
+    /// what `pipe` allows.
+    fn sack_cong_control(&mut self, cx: &mut Cx, cfg: &TcpConfig, ack: SeqNumber, acked: usize, dupack: bool) {
+        let mss = self.mss;
+        if self.in_recovery {
+            if ack.after_eq(self.recover) {
+                // The recovery point is acknowledged: recovery ends (RFC 6675
+                // §5 step (4.1)), cwnd = ssthresh (RFC 5681 §3.2 (6); Linux
+                // `tcp_end_cwnd_reduction`).
+                self.cwnd = self.ssthresh.max(mss);
+                self.in_recovery = false;
+                self.dupacks = 0;
+                let (l, r, cwnd) = (self.local, self.remote, self.cwnd);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpWindow, "RFC 6675 §5", || {
+                    format!("{l} {r}: recovery point acknowledged, SACK recovery ends, cwnd {cwnd}")
+                });
+            }
+            return;
+        }
+        if acked > 0 {
+            // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment,
+            // the TCP MUST reset DupAcks to zero."
+            self.dupacks = 0;
+            self.cong_avoid(cx.now, acked);
+        }
+        if dupack {
+            self.dupacks += 1;
+        }
+        // Not again for losses from before the last recovery or timeout (RFC 6675 §5.1).
+        if !self.snd_una.after_eq(self.recover) || self.snd_una == self.snd_max {
+            return;
+        }
+        // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1).
+        let lost = self.head_lost();
+        if (self.dupacks as usize) < super::sack::DUP_THRESH && !lost {
+            return;
+        }
+        // (4.1) RecoveryPoint = HighData; (4.2) ssthresh = cwnd = the algorithm's cut.
+        self.recover = self.snd_max;
+        self.ssthresh = self.cong_ssthresh(cx.now);
+        self.cwnd = self.ssthresh;
+        self.in_recovery = true;
+        self.high_rxt = self.snd_una;
+        cx.stats.inc(Counter::TcpSackRecovery);
+        let (l, r, una, n, ss) = (self.local, self.remote, self.snd_una, self.dupacks, self.ssthresh);
+        let holes = self.sacked.len();
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6675 §5", || {
+            format!(
+                "{l} {r}: {} at {una} ({n} duplicate ACKs, {holes} SACKed ranges): SACK recovery, cwnd = ssthresh = {ss}",
+                if lost { "segment deemed lost" } else { "duplicate ACKs" }
+            )
+        });
+        // (4.3) Retransmit the first segment presumed dropped; HighRxt follows it.
+        self.high_rxt = self.snd_una;
+        let hole_end = self.sacked_next_after(self.snd_una).unwrap_or(self.snd_max);
+        let end = self.retransmit_range(cx, cfg, self.snd_una, hole_end, "RFC 6675 §5 (4.3)");
+        self.high_rxt = end;
     }
 
     /// `tcp_data_queue`: RFC 9293 §3.10.7.4 seventh step for ESTABLISHED,
@@ -980,6 +1123,10 @@ impl TcpSock {
         // beginning sequence numbers may be held"; old bytes are duplicates).
         if seq.before(self.rcv_nxt) {
             let skip = self.rcv_nxt.since(seq);
+            if self.sack_ok && !data.is_empty() {
+                // RFC 2883 §4: report the duplicate bytes in the next ACK's first block.
+                self.dsack = Some((seq, (seq + data.len()).min_seq(self.rcv_nxt)));
+            }
             if skip > data.len() {
                 // Everything, FIN included, is old: a retransmission we already
                 // have; ACK at once so the sender learns (RFC 9293 §3.10.7.4).
@@ -1045,7 +1192,10 @@ impl TcpSock {
         while j < q.len() && q[j].seq.before_eq(end) {
             j += 1;
         }
+        self.ofo_tick = self.ofo_tick.wrapping_add(1);
+        let touched = self.ofo_tick;
         let new_bytes;
+        let mut duplicate = false;
         if i == j {
             if q.len() >= MAX_OFO_SEGMENTS || self.ofo_bytes + data.len() > cfg.max_ofo_bytes {
                 let (l, r) = (self.local, self.remote);
@@ -1053,7 +1203,7 @@ impl TcpSock {
                     format!("{r} > {l}: out-of-order seq {seq} len {} dropped", data.len())
                 });
             }
-            q.insert(i, OfoSeg { seq, data: data.to_vec(), fin });
+            q.insert(i, OfoSeg { seq, data: data.to_vec(), fin, touched });
             new_bytes = data.len();
         } else {
             let old: usize = q.range(i..j).map(|e| e.data.len()).sum();
@@ -1091,10 +1241,16 @@ impl TcpSock {
                 }
             }
             new_bytes = merged.data.len();
+            duplicate = new_bytes == old && !data.is_empty();
+            merged.touched = touched;
             self.ofo_bytes -= old;
             q.insert(i, merged);
         }
         self.ofo_bytes += new_bytes;
+        if duplicate && self.sack_ok {
+            // RFC 2883 §4: bytes we already held out of order.
+            self.dsack = Some((seq, end));
+        }
         let (l, r, n, b) = (self.local, self.remote, self.out_of_order_queue.len(), self.ofo_bytes);
         let now = cx.now;
         let rcv_nxt = self.rcv_nxt;

@@ -5,7 +5,7 @@
 //! (congestion control, NewReno fast recovery), RFC 1122 §4.2 (host
 //! requirements: delayed ACK, Nagle, silly window avoidance, keepalive),
 //! RFC 6528 (initial sequence numbers), RFC 5961 (blind in-window attacks),
-//! RFC 7323 §2 (window scale).
+//! RFC 7323 (window scale, timestamps), RFC 2018 and RFC 6675 (SACK).
 //!
 //! Where things live (Linux file in brackets):
 //!
@@ -18,6 +18,8 @@
 //! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
+//! | `sack.rs`    | SACK blocks we send, the scoreboard of those we receive, RFC 6675 recovery's `pipe` and `NextSeg` (tcp_input.c `tcp_sacktag_write_queue`) |
+//! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo |
 //! | `cong.rs`    | congestion control: `cong_avoid` and `ssthresh` per algorithm (tcp_cong.c) |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //!
@@ -31,10 +33,12 @@ mod cong;
 mod input;
 mod options;
 mod output;
+mod sack;
 mod seq;
 mod sock;
 mod syncookies;
 mod timer;
+mod timestamps;
 
 #[cfg(test)]
 mod tests;
@@ -109,6 +113,10 @@ pub struct TcpConfig {
     pub max_ofo_bytes: usize,
     /// RFC 7323 window scaling offered on SYNs.
     pub window_scaling: bool,
+    /// RFC 7323 timestamps offered on SYNs (Linux `tcp_timestamps`).
+    pub timestamps: bool,
+    /// RFC 2018 SACK offered on SYNs (Linux `tcp_sack`).
+    pub sack: bool,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub init_cwnd_segs: usize,
     /// `tcp_fin_timeout`: an orphaned FIN_WAIT_2 lasts this long.
@@ -145,6 +153,8 @@ impl Default for TcpConfig {
             max_sockets: 65_536,
             max_ofo_bytes: 4 << 20,
             window_scaling: true,
+            timestamps: true,
+            sack: true,
             init_cwnd_segs: 10,
             fin_timeout: Duration::from_secs(60),
             keepalive_time: Duration::from_secs(7200),
@@ -544,9 +554,11 @@ impl Tcp {
         }
         let iss = self.isn(local, remote, cx.now);
         let cfg = self.config.clone();
+        let ts_offset = timestamps::ts_offset(&self.isn_key, local, remote);
         let sk = self.user_mut(h)?;
         sk.local = local;
         sk.remote = remote;
+        sk.ts_offset = ts_offset;
         sk.error = None;
         sk.shut_rcv = false;
         sk.shut_snd = false;

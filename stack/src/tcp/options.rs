@@ -1,9 +1,12 @@
 //! The TCP header and its options, parsed from and written to the wire.
 //!
 //! Read first: RFC 9293 §3.1 (header format), §3.2 (options: End of Option
-//! List, No-Operation, MSS), RFC 7323 §2 (Window Scale), RFC 2018 (SACK
-//! Permitted), RFC 7323 §3 (Timestamps, parsed and ignored). Linux:
-//! `tcp_parse_options()` in net/ipv4/tcp_input.c.
+//! List, No-Operation, MSS), RFC 7323 §2 (Window Scale), RFC 7323 §3
+//! (Timestamps), RFC 2018 §2-§3 (SACK-Permitted and SACK blocks), RFC 2883
+//! (a duplicate reported as the first SACK block). Linux:
+//! `tcp_parse_options()` in net/ipv4/tcp_input.c, `tcp_options_write()` in
+//! net/ipv4/tcp_output.c (whose byte layout we copy, so a capture of ours
+//! reads like one of Linux's).
 
 use super::seq::SeqNumber;
 use crate::checksum;
@@ -18,10 +21,24 @@ pub const OPT_NOP: u8 = 1;
 pub const OPT_MSS: u8 = 2;
 pub const OPT_WSCALE: u8 = 3;
 pub const OPT_SACK_PERM: u8 = 4;
+pub const OPT_SACK: u8 = 5;
 pub const OPT_TIMESTAMP: u8 = 8;
 
 /// RFC 7323 §2.3: a shift above 14 is treated as 14.
 pub const MAX_WSCALE: u8 = 14;
+
+/// Bytes the Timestamps option takes on every segment once agreed: NOP,
+/// NOP, kind, length, TSval, TSecr (RFC 7323 Appendix A's layout).
+pub const TS_OPT_LEN: usize = 12;
+
+/// RFC 2018 §3: at most four SACK blocks fit in the 40 bytes of options
+/// (three next to timestamps).
+pub const MAX_SACK_BLOCKS: usize = 4;
+
+/// One SACK block: the bytes `[start, end)` the receiver holds (RFC 2018 §3:
+/// "Left Edge of Block", "Right Edge of Block", the first sequence number
+/// past it).
+pub type SackBlock = (SeqNumber, SeqNumber);
 
 /// The control bits, with their wire values.
 #[derive(Copy, Clone, PartialEq, Eq, Default)]
@@ -76,7 +93,11 @@ pub struct TcpOptions {
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
     pub sack_permitted: bool,
+    /// RFC 7323 §3: (TSval, TSecr).
     pub timestamp: Option<(u32, u32)>,
+    /// RFC 2018 §3: the SACK blocks, `sack_n` of them.
+    pub sack: [SackBlock; MAX_SACK_BLOCKS],
+    pub sack_n: u8,
     /// An MSS option of 0 was seen and ignored (Linux `tcp_parse_options`
     /// skips it: the peer gets the default 536, RFC 9293 §3.7.1).
     pub mss_zero: bool,
@@ -97,6 +118,13 @@ pub struct TcpHdr {
     /// Header length in bytes (data offset × 4).
     pub hdr_len: usize,
     pub options: TcpOptions,
+}
+
+impl TcpOptions {
+    /// The SACK blocks the segment carried.
+    pub fn sack_blocks(&self) -> &[SackBlock] {
+        &self.sack[..self.sack_n as usize]
+    }
 }
 
 impl TcpHdr {
@@ -181,6 +209,16 @@ pub fn parse_options(mut b: &[u8]) -> Result<TcpOptions, DropReason> {
                     u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
                 ))
             }
+            // RFC 2018 §3: 2 + 8·n bytes, n from 1 to 4. Linux ignores a SACK
+            // option of another length rather than the segment, and so do we.
+            (OPT_SACK, _) if (len - 2).is_multiple_of(8) && len > 2 => {
+                for (k, b) in body.chunks_exact(8).take(MAX_SACK_BLOCKS).enumerate() {
+                    let start = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    let end = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                    o.sack[k] = (SeqNumber(start), SeqNumber(end));
+                    o.sack_n = k as u8 + 1;
+                }
+            }
             (OPT_MSS | OPT_WSCALE | OPT_SACK_PERM | OPT_TIMESTAMP, _) => return Err(DropReason::TcpBadOptions),
             _ => {} // unknown kind: skipped by its length
         }
@@ -201,12 +239,59 @@ pub struct OutHdr {
     /// Sent on SYN and SYN-ACK only.
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
+    /// SACK-Permitted (SYN and SYN-ACK only).
+    pub sack_perm: bool,
+    /// (TSval, TSecr), on every segment once both SYNs carried it.
+    pub ts: Option<(u32, u32)>,
+    /// SACK blocks (on ACKs while the out-of-order queue holds data).
+    pub sack: [SackBlock; MAX_SACK_BLOCKS],
+    pub sack_n: u8,
 }
 
 impl OutHdr {
+    /// A header with no options.
+    pub fn new(src_port: u16, dst_port: u16, seq: SeqNumber, ack: SeqNumber, flags: TcpFlags, window: u16) -> OutHdr {
+        OutHdr {
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            flags,
+            window,
+            mss: None,
+            wscale: None,
+            sack_perm: false,
+            ts: None,
+            sack: Default::default(),
+            sack_n: 0,
+        }
+    }
+
+    /// Bytes of options, laid out as Linux's `tcp_options_write` does:
+    /// MSS; SACK-Permitted and Timestamps together (`sackOK,TS`), or each
+    /// behind two NOPs; NOP + Window Scale; NOP, NOP + SACK blocks.
+    pub fn options_len(&self) -> usize {
+        let mut n = 0;
+        if self.mss.is_some() {
+            n += 4;
+        }
+        if self.ts.is_some() {
+            n += TS_OPT_LEN;
+        } else if self.sack_perm {
+            n += 4;
+        }
+        if self.wscale.is_some() {
+            n += 4;
+        }
+        if self.sack_n > 0 {
+            n += 4 + 8 * self.sack_n as usize;
+        }
+        n
+    }
+
     /// Header length with the options this header carries.
     pub fn hdr_len(&self) -> usize {
-        TCP_HLEN + if self.mss.is_some() { 4 } else { 0 } + if self.wscale.is_some() { 4 } else { 0 }
+        TCP_HLEN + self.options_len()
     }
     /// Write the header into `h` (exactly `self.hdr_len()` bytes) with a zero
     /// checksum; `finish_checksum` fills it in once the payload is behind it.
@@ -225,9 +310,31 @@ impl OutHdr {
             h[o + 2..o + 4].copy_from_slice(&mss.to_be_bytes());
             o += 4;
         }
+        if let Some((val, ecr)) = self.ts {
+            // With SACK-Permitted its two bytes take the place of the NOPs.
+            let lead = if self.sack_perm { [OPT_SACK_PERM, 2] } else { [OPT_NOP, OPT_NOP] };
+            h[o..o + 4].copy_from_slice(&[lead[0], lead[1], OPT_TIMESTAMP, 10]);
+            h[o + 4..o + 8].copy_from_slice(&val.to_be_bytes());
+            h[o + 8..o + 12].copy_from_slice(&ecr.to_be_bytes());
+            o += TS_OPT_LEN;
+        } else if self.sack_perm {
+            h[o..o + 4].copy_from_slice(&[OPT_NOP, OPT_NOP, OPT_SACK_PERM, 2]);
+            o += 4;
+        }
         if let Some(ws) = self.wscale {
             // NOP pads the 3-byte option to a 4-byte boundary, as Linux does.
             h[o..o + 4].copy_from_slice(&[OPT_NOP, OPT_WSCALE, 3, ws]);
+            o += 4;
+        }
+        if self.sack_n > 0 {
+            let n = self.sack_n as usize;
+            h[o..o + 4].copy_from_slice(&[OPT_NOP, OPT_NOP, OPT_SACK, (2 + 8 * n) as u8]);
+            o += 4;
+            for &(start, end) in &self.sack[..n] {
+                h[o..o + 4].copy_from_slice(&start.0.to_be_bytes());
+                h[o + 4..o + 8].copy_from_slice(&end.0.to_be_bytes());
+                o += 8;
+            }
         }
     }
 }
@@ -290,14 +397,16 @@ mod tests {
     fn emit_writes_every_byte() {
         // A SYN-ACK: every header byte must be written over the 0xa5 fill.
         let o = OutHdr {
-            src_port: 80,
-            dst_port: 42012,
-            seq: SeqNumber(0xffff_fff0),
-            ack: SeqNumber(0x6b8b_4568),
-            flags: TcpFlags::SYN | TcpFlags::ACK,
-            window: 65535,
             mss: Some(1460),
             wscale: Some(7),
+            ..OutHdr::new(
+                80,
+                42012,
+                SeqNumber(0xffff_fff0),
+                SeqNumber(0x6b8b_4568),
+                TcpFlags::SYN | TcpFlags::ACK,
+                65535,
+            )
         };
         let mut buf = vec![0xa5; o.hdr_len()];
         o.write(&mut buf);
@@ -313,6 +422,57 @@ mod tests {
         assert_eq!(h.ack, Some(SeqNumber(0x6b8b_4568)));
         assert_eq!(h.options.mss, Some(1460));
         assert_eq!(h.options.wscale, Some(7));
+    }
+
+    #[test]
+    fn options_laid_out_as_linux_writes_them() {
+        // A SYN with every option: exactly the option bytes of `linux_syn()`.
+        let syn = OutHdr {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_perm: true,
+            ts: Some((0x9d2c_118e, 0)),
+            ..OutHdr::new(42012, 80, SeqNumber(0x6b8b_4567), SeqNumber(0), TcpFlags::SYN, 64240)
+        };
+        let mut buf = vec![0xa5; syn.hdr_len()];
+        syn.write(&mut buf);
+        finish_checksum(SRC, DST, &mut buf);
+        // Linux writes NOP, WS 7 where our layout does too: the same 40 bytes.
+        assert_eq!(buf, linux_syn());
+        // SACK-Permitted without timestamps: NOP, NOP, sackOK.
+        let o = OutHdr { sack_perm: true, ..OutHdr::new(1, 2, SeqNumber(0), SeqNumber(0), TcpFlags::SYN, 0) };
+        let mut b = vec![0; o.hdr_len()];
+        o.write(&mut b);
+        assert_eq!(&b[20..], &[1, 1, 4, 2]);
+        // A data ACK: NOP, NOP, TS, then NOP, NOP, SACK with three blocks: 60 bytes.
+        let blocks = [(SeqNumber(100), SeqNumber(200)), (SeqNumber(300), SeqNumber(400)), (SeqNumber(7), SeqNumber(9))];
+        let mut d =
+            OutHdr { ts: Some((5, 6)), sack_n: 3, ..OutHdr::new(1, 2, SeqNumber(1), SeqNumber(2), TcpFlags::ACK, 9) };
+        d.sack[..3].copy_from_slice(&blocks);
+        assert_eq!(d.hdr_len(), 60);
+        let mut b = vec![0xa5; d.hdr_len()];
+        d.write(&mut b);
+        finish_checksum(SRC, DST, &mut b);
+        let h = tcp_parse(SRC, DST, &b).unwrap();
+        assert_eq!(h.options.timestamp, Some((5, 6)));
+        assert_eq!(h.options.sack_blocks(), &blocks);
+        assert_eq!(&b[20..24], &[1, 1, 8, 10]);
+        assert_eq!(&b[32..36], &[1, 1, 5, 26]);
+    }
+
+    #[test]
+    fn sack_option_lengths() {
+        // Four blocks (34 bytes) parse; a length that is not 2 + 8n is ignored.
+        let mut four = vec![5u8, 34];
+        for i in 0..8u32 {
+            four.extend_from_slice(&(i * 10).to_be_bytes());
+        }
+        let o = parse_options(&four).unwrap();
+        assert_eq!(o.sack_n, 4);
+        assert_eq!(o.sack_blocks()[3], (SeqNumber(60), SeqNumber(70)));
+        let o = parse_options(&[5, 6, 0, 0, 0, 1]).unwrap();
+        assert_eq!(o.sack_n, 0);
+        assert_eq!(parse_options(&[5, 2]).unwrap().sack_n, 0);
     }
 
     #[test]

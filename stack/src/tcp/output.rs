@@ -12,7 +12,7 @@
 //! copy on the way out), and the TCP header is pushed in front of it with its
 //! checksum. IP and Ethernet push theirs below.
 
-use super::options::{finish_checksum, OutHdr, TcpFlags};
+use super::options::{finish_checksum, OutHdr, TcpFlags, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
 use super::sock::{TcpSock, TcpState, TimerKind};
 use super::TcpConfig;
@@ -50,16 +50,7 @@ pub fn send_reset(
     rfc: &'static str,
 ) {
     let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
-    let h = OutHdr {
-        src_port: local.port(),
-        dst_port: remote.port(),
-        seq,
-        ack: ack.unwrap_or_default(),
-        flags,
-        window: 0,
-        mss: None,
-        wscale: None,
-    };
+    let h = OutHdr::new(local.port(), remote.port(), seq, ack.unwrap_or_default(), flags, 0);
     let mut skb = SkBuff::for_xmit(0);
     h.write(skb.push(h.hdr_len()));
     finish_checksum(*local.ip(), *remote.ip(), skb.data_mut());
@@ -116,18 +107,34 @@ impl TcpSock {
     pub fn transmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, flags: TcpFlags, len: usize) {
         let syn = flags.has(TcpFlags::SYN);
         let window = if syn { self.syn_window() } else { self.select_window() };
-        let h = OutHdr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            seq,
-            ack: if flags.has(TcpFlags::ACK) { self.rcv_nxt } else { SeqNumber(0) },
-            flags,
-            window,
+        // RFC 7323 §1.3, RFC 2018 §2: options offered in a SYN; in a SYN-ACK
+        // only if the SYN had them (`syn_options` recorded that).
+        let offering = syn && self.state == TcpState::SynSent;
+        let mut h = OutHdr {
             mss: syn.then_some(cfg.mss),
-            // RFC 7323 §1.3: offered in a SYN; in a SYN-ACK only if the SYN had it.
-            wscale: (syn && cfg.window_scaling && (self.state == TcpState::SynSent || self.snd_wscale_ok()))
-                .then_some(self.rcv_wscale),
+            wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv_wscale),
+            sack_perm: syn && cfg.sack && (offering || self.sack_ok),
+            // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is
+            // TS.Recent (zero in our SYN, which echoes nothing).
+            ts: ((syn && cfg.timestamps && offering) || self.ts_ok)
+                .then(|| (self.ts_val(cx.now), if offering { 0 } else { self.ts_recent })),
+            ..OutHdr::new(
+                self.local.port(),
+                self.remote.port(),
+                seq,
+                if flags.has(TcpFlags::ACK) { self.rcv_nxt } else { SeqNumber(0) },
+                flags,
+                window,
+            )
         };
+        if !syn && flags.has(TcpFlags::ACK) && !flags.has(TcpFlags::RST) {
+            // RFC 2018 §4: SACK blocks on every ACK while we hold data out of order.
+            let room = if h.ts.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+            (h.sack, h.sack_n) = self.sack_blocks_for_ack(room);
+            if self.dsack.take().is_some() && h.sack_n > 0 {
+                cx.stats.inc(Counter::TcpDsackSent);
+            }
+        }
         let off = seq.since(self.snd_buf_seq);
         debug_assert!(len == 0 || (seq.after_eq(self.snd_buf_seq) && off + len <= self.snd_buf.len()));
         let len = len.min(self.snd_buf.len().saturating_sub(off));
@@ -140,6 +147,7 @@ impl TcpSock {
         if flags.has(TcpFlags::ACK) {
             // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
             self.ack_now = false;
+            self.last_ack_sent = self.rcv_nxt;
             self.rcv_unacked = 0;
             self.timer_cancel(cx, TimerKind::DelayedAck, "RFC 1122 §4.2.3.2", "an ACK went out");
         }
@@ -208,6 +216,7 @@ impl TcpSock {
             // Karn's rule (RFC 6298 §3): never time a retransmitted segment.
             self.rtt_seq = None;
             self.retrans_high = self.retrans_high.max_seq(end);
+            self.rtx_tsval = self.ts_val(cx.now);
             self.total_retrans += 1;
             cx.stats.inc(Counter::TcpRetransmits);
             let (l, r) = (self.local, self.remote);
@@ -231,13 +240,29 @@ impl TcpSock {
     /// Retransmit the first unacknowledged segment (fast retransmit, RTO),
     /// whatever the windows say. `rfc`: the clause that asks for it.
     pub fn retransmit_head(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
+        let hole_end = self.sacked_next_after(self.snd_una).unwrap_or(self.snd_max);
+        self.retransmit_range(cx, cfg, self.snd_una, hole_end, rfc);
+    }
+
+    /// Retransmit one segment from `seq`, no further than `hole_end` (the
+    /// next SACKed byte, or SND.MAX), with the FIN if it lies in the range.
+    /// Returns the end of what went (`seq` if nothing did).
+    pub fn retransmit_range(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        seq: SeqNumber,
+        hole_end: SeqNumber,
+        rfc: &'static str,
+    ) -> SeqNumber {
         let data_end = self.snd_end();
-        let len = data_end.since(self.snd_una).min(self.mss);
-        let fin = self.fin_sent() && self.snd_una + len == data_end;
+        let len = data_end.since(seq).min(hole_end.since(seq)).min(self.mss_now());
+        let fin = self.fin_sent() && seq + len == data_end && hole_end.after(data_end);
         if len == 0 && !fin {
-            return;
+            return seq;
         }
-        self.xmit_data(cx, cfg, self.snd_una, len, fin, rfc);
+        self.xmit_data(cx, cfg, seq, len, fin, rfc);
+        seq + len + usize::from(fin)
     }
 
     /// Whether this socket may send data now (any synchronized state before
@@ -249,6 +274,26 @@ impl TcpSock {
         )
     }
 
+    /// Payload bytes one segment carries now: the MSS (timestamps already
+    /// taken off, `syn_options`) less the SACK blocks an ACK would carry.
+    pub fn mss_now(&self) -> usize {
+        let room = if self.ts_ok { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+        self.mss.saturating_sub(self.sack_opt_len(room)).max(8)
+    }
+
+    /// Bytes between SND.UNA and `upto` still in the network as far as we
+    /// know: sent, and neither acknowledged nor SACKed.
+    fn in_flight_upto(&self, upto: SeqNumber) -> usize {
+        let mut n = upto.since(self.snd_una);
+        for &(s, e) in &self.sacked {
+            if !s.before(upto) {
+                break;
+            }
+            n -= e.min_seq(upto).since(s.max_seq(self.snd_una));
+        }
+        n
+    }
+
     /// `tcp_write_xmit`: send what the peer's window, the congestion window,
     /// Nagle, TCP_CORK and sender SWS avoidance allow. `force` sends one
     /// segment that the window allows even if SWS/Nagle/cork would hold it
@@ -257,25 +302,46 @@ impl TcpSock {
         if !self.can_send_data() {
             return;
         }
+        if self.in_recovery && self.sack_ok {
+            self.sack_recovery_xmit(cx, cfg);
+            return;
+        }
         let mut sent_any = false;
         loop {
+            // Going back N after a timeout: what the peer SACKed is not sent
+            // again (RFC 6675 §5.1).
+            let retransmitting = self.snd_nxt.before(self.snd_max);
+            if retransmitting {
+                if let Some(e) = self.sacked_end_at(self.snd_nxt) {
+                    self.snd_nxt = e;
+                    continue;
+                }
+            }
             let end = self.snd_end();
             let unsent = end.since(self.snd_nxt);
             let fin_pending = self.fin_queued && self.snd_nxt.before_eq(end);
             if unsent == 0 && !fin_pending {
                 break;
             }
-            // RFC 5681 §3: never more than min(cwnd, rwnd) in flight.
-            let wnd_end = self.snd_una + self.snd_wnd.min(self.cwnd);
-            let usable = wnd_end.since(self.snd_nxt);
-            let len = unsent.min(usable).min(self.mss);
+            // RFC 5681 §3: never more than cwnd in flight (SACKed bytes are
+            // not in flight), nor past the peer's window.
+            let cwnd_room = self.cwnd.saturating_sub(self.in_flight_upto(self.snd_nxt));
+            let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
+            let usable = cwnd_room.min(rwnd_room);
+            let mss = self.mss_now();
+            let mut len = unsent.min(usable).min(mss);
+            if retransmitting {
+                if let Some(next) = self.sacked_next_after(self.snd_nxt) {
+                    len = len.min(next.since(self.snd_nxt));
+                }
+            }
             // The FIN rides on the last data segment, or alone; it needs one
             // sequence number of window like a data byte.
             let fin = fin_pending && len == unsent && usable > len;
             if len == 0 && !fin {
                 break;
             }
-            if len < self.mss && !fin && !force {
+            if len < mss && !fin && !force && !retransmitting {
                 let nagle_ok = self.nodelay || self.snd_nxt == self.snd_una;
                 if len < unsent {
                     // RFC 1122 §4.2.3.4: a window-limited runt goes only if it is
@@ -308,6 +374,52 @@ impl TcpSock {
         if !sent_any && self.unsent() > 0 && self.snd_una == self.snd_max && !self.timers.is_set(TimerKind::Persist) {
             let t = self.persist_interval(cfg);
             self.timer_set(cx, TimerKind::Persist, t);
+        }
+    }
+
+    /// RFC 6675 §5 (C): in SACK recovery, send while `cwnd - pipe` is at
+    /// least one segment, each time the segment `NextSeg()` picks: (1) a
+    /// hole deemed lost, above HighRxt; (2) new data the peer's window
+    /// allows; (3) any other hole below the highest SACK.
+    fn sack_recovery_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        const RFC: &str = "RFC 6675 §5";
+        // Each round sends one segment, which raises `pipe` or moves HighRxt
+        // or SND.NXT: a cwnd's worth of rounds at most; the bound is a backstop.
+        for _ in 0..4096 {
+            let mss = self.mss_now();
+            if self.sack_pipe() + mss > self.cwnd {
+                break;
+            }
+            let holes = self.sack_holes();
+            if let Some((seq, n)) = self.sack_next_retransmit(&holes, 1) {
+                let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (1)");
+                self.high_rxt = self.high_rxt.max_seq(end);
+                if end == seq {
+                    break;
+                }
+                continue;
+            }
+            // (2) new data: up to an MSS the peer's window takes.
+            let end = self.snd_end();
+            let unsent = end.since(self.snd_nxt);
+            let fin_pending = self.fin_queued && self.snd_nxt.before_eq(end);
+            let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
+            let len = unsent.min(rwnd_room).min(mss);
+            let fin = fin_pending && len == unsent && rwnd_room > len;
+            if len > 0 || fin {
+                let seq = self.snd_nxt;
+                self.xmit_data(cx, cfg, seq, len, fin, RFC);
+                continue;
+            }
+            if let Some((seq, n)) = self.sack_next_retransmit(&holes, 3) {
+                let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (3)");
+                self.high_rxt = self.high_rxt.max_seq(end);
+                if end == seq {
+                    break;
+                }
+                continue;
+            }
+            break;
         }
     }
 

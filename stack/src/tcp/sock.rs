@@ -5,6 +5,7 @@
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
+use super::options::SackBlock;
 use super::seq::SeqNumber;
 use super::TcpConfig;
 use crate::errno::Errno;
@@ -218,6 +219,9 @@ pub struct OfoSeg {
     pub seq: SeqNumber,
     pub data: Vec<u8>,
     pub fin: bool,
+    /// When a segment last landed in this entry (`TcpSock::ofo_tick`): the
+    /// most recent goes first in our SACK blocks (RFC 2018 §4).
+    pub touched: u32,
 }
 
 impl OfoSeg {
@@ -285,6 +289,31 @@ pub struct TcpSock {
     pub ofo_bytes: usize,
     /// The peer's MSS as a receiver sees it (for the every-second-segment ACK rule).
     pub rcv_mss: usize,
+    /// Counts segments queued out of order (for `OfoSeg::touched`).
+    pub ofo_tick: u32,
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+    pub dsack: Option<SackBlock>,
+
+    // ----- Timestamps (RFC 7323 §3-§5; timestamps.rs)
+    /// Both SYNs carried the Timestamps option: every segment carries it.
+    pub ts_ok: bool,
+    /// TS.Recent: the TSval to echo, and when it was last updated.
+    pub ts_recent: u32,
+    pub ts_recent_stamp: Instant,
+    /// Added to our millisecond clock (RFC 7323 §5.4).
+    pub ts_offset: u32,
+    /// Last.ACK.sent: RCV.NXT in the last ACK we sent (RFC 7323 §4.3).
+    pub last_ack_sent: SeqNumber,
+    /// TSval of our latest retransmission: an echo older than it gives no RTT sample.
+    pub rtx_tsval: u32,
+
+    // ----- Selective acknowledgements (RFC 2018, RFC 6675; sack.rs)
+    /// Both SYNs carried SACK-Permitted.
+    pub sack_ok: bool,
+    /// The scoreboard: ranges above SND.UNA the peer has SACKed, sorted, disjoint.
+    pub sacked: Vec<SackBlock>,
+    /// RFC 6675 HighRxt: end of the highest byte retransmitted in this recovery.
+    pub high_rxt: SeqNumber,
 
     // ----- Acknowledgement scheduling (RFC 1122 §4.2.3.2, RFC 5681 §4.2)
     /// Bytes received in order since our last ACK (ACK every second full-sized segment).
@@ -379,6 +408,17 @@ impl TcpSock {
             out_of_order_queue: VecDeque::new(),
             ofo_bytes: 0,
             rcv_mss: super::DEFAULT_PEER_MSS,
+            ofo_tick: 0,
+            dsack: None,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: Instant::ZERO,
+            ts_offset: 0,
+            last_ack_sent: z,
+            rtx_tsval: 0,
+            sack_ok: false,
+            sacked: Vec::new(),
+            high_rxt: z,
             rcv_unacked: 0,
             ack_now: false,
             srtt_us: 0,

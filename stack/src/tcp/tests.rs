@@ -47,10 +47,25 @@ struct Seg {
     window: u16,
     mss: Option<u16>,
     wscale: Option<u8>,
+    sack_perm: bool,
+    ts: Option<(u32, u32)>,
+    sack: Vec<(u32, u32)>,
     data: Vec<u8>,
 }
 
 impl Seg {
+    fn sack_perm(mut self) -> Seg {
+        self.sack_perm = true;
+        self
+    }
+    fn ts(mut self, val: u32, ecr: u32) -> Seg {
+        self.ts = Some((val, ecr));
+        self
+    }
+    fn sack(mut self, blocks: &[(u32, u32)]) -> Seg {
+        self.sack = blocks.to_vec();
+        self
+    }
     fn flags(mut self, f: TcpFlags) -> Seg {
         self.flags = f;
         self
@@ -90,16 +105,24 @@ impl Seg {
     }
     /// The segment as sent from address `src` (a spoofed one, say).
     fn bytes_from(&self, src: Ipv4Addr) -> Vec<u8> {
-        let h = OutHdr {
-            src_port: self.sport,
-            dst_port: self.dport,
-            seq: SeqNumber(self.seq),
-            ack: SeqNumber(self.ack.unwrap_or(0)),
-            flags: self.flags,
-            window: self.window,
+        let mut h = OutHdr {
             mss: self.mss,
             wscale: self.wscale,
+            sack_perm: self.sack_perm,
+            ts: self.ts,
+            sack_n: self.sack.len() as u8,
+            ..OutHdr::new(
+                self.sport,
+                self.dport,
+                SeqNumber(self.seq),
+                SeqNumber(self.ack.unwrap_or(0)),
+                self.flags,
+                self.window,
+            )
         };
+        for (k, &(a, z)) in self.sack.iter().enumerate() {
+            h.sack[k] = (SeqNumber(a), SeqNumber(z));
+        }
         let mut b = vec![0u8; h.hdr_len()];
         h.write(&mut b);
         b.extend_from_slice(&self.data);
@@ -156,7 +179,20 @@ impl Lab {
     }
     /// A template for the remote peer on `sport` talking to our `dport`.
     fn seg(&self, sport: u16, dport: u16) -> Seg {
-        Seg { sport, dport, seq: RISS, ack: None, flags: ACK, window: 65535, mss: None, wscale: None, data: vec![] }
+        Seg {
+            sport,
+            dport,
+            seq: RISS,
+            ack: None,
+            flags: ACK,
+            window: 65535,
+            mss: None,
+            wscale: None,
+            sack_perm: false,
+            ts: None,
+            sack: vec![],
+            data: vec![],
+        }
     }
     fn send(&mut self, s: &Seg) {
         self.send_from(THEM, s);
@@ -2213,4 +2249,214 @@ proptest::proptest! {
         proptest::prop_assert!(d.heal(), "not everything arrived: read {}/{} and {}/{}", d.got[0].len(), d.sent[1].len(), d.got[1].len(), d.sent[0].len());
         proptest::prop_assert!(d.check().is_ok(), "{:?}", d.check());
     }
+}
+
+// ------------------------------------------------- RFC 7323 timestamps, SACK
+
+/// Fixture: a passive open from a peer whose SYN offers what Linux's does
+/// (MSS 1460, SACK-Permitted, Timestamps, window scale 7), accepted. The
+/// peer's clock starts at 100 ms and `Peer::rcv` is our next sequence number.
+fn established_linux_peer(lab: &mut Lab) -> (Peer, u32) {
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN).mss(Some(1460)).sack_perm().ts(100, 0).wscale(Some(7)));
+    let synack = lab.expect();
+    assert!(synack.is(SYN | ACK));
+    let o = synack.h.options;
+    assert!(o.sack_permitted, "SACK-Permitted echoed");
+    let (our_ts, echo) = o.timestamp.expect("Timestamps echoed");
+    assert_eq!(echo, 100, "TSecr = the SYN's TSval");
+    assert_eq!(o.mss, Some(1460));
+    let p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: synack.seq().wrapping_add(1) };
+    lab.send(&p.seg(lab).ts(101, our_ts));
+    lab.expect_none();
+    let (h, _) = lab.accept(l).unwrap();
+    (Peer { h, ..p }, our_ts)
+}
+
+#[test]
+fn timestamps_on_every_segment_and_mss_less_twelve() {
+    let mut lab = Lab::new();
+    let (p, _) = established_linux_peer(&mut lab);
+    assert!(lab.sock(p.h).ts_ok && lab.sock(p.h).sack_ok);
+    // RFC 7323 §3.2: 12 bytes of every segment are the option: 1448 of payload.
+    assert_eq!(lab.sock(p.h).mss, 1448);
+    lab.advance(ms(30));
+    lab.send_data(p.h, &[7u8; 2896]).unwrap();
+    let segs = lab.drain();
+    assert_eq!(segs.iter().map(|o| o.data.len()).collect::<Vec<_>>(), vec![1448, 1448]);
+    for o in &segs {
+        let (val, ecr) = o.h.options.timestamp.expect("TS on data");
+        assert_eq!(ecr, 101, "TSecr = TS.Recent, the peer's last in-order TSval");
+        assert_eq!(o.h.hdr_len, 32);
+        let _ = val;
+    }
+    // Our clock ticks in ms: 30 ms later, TSval is 30 more than on the SYN-ACK.
+    let v0 = segs[0].h.options.timestamp.unwrap().0;
+    lab.advance(ms(40));
+    lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(2896)).ts(150, v0));
+    lab.send_data(p.h, b"x").unwrap();
+    let o = lab.expect();
+    assert_eq!(o.h.options.timestamp, Some((v0 + 40, 150)));
+    // The ACK covered data timed by our own clock: an RTT sample of 40 ms,
+    // folded into the handshake's ~0 ms one: SRTT = 7/8·0 + 1/8·40 ms.
+    assert_eq!(lab.info_of(p.h).srtt, ms(5));
+}
+
+#[test]
+fn paws_drops_an_old_duplicate() {
+    let mut lab = Lab::new();
+    let (p, our) = established_linux_peer(&mut lab);
+    lab.send(&p.seg(&lab).ts(500, our).data(b"new"));
+    lab.advance(ms(50));
+    let ack = lab.expect();
+    assert_eq!(ack.ack(), p.snd.wrapping_add(3));
+    assert_eq!(ack.h.options.timestamp.unwrap().1, 500);
+    // In the window by its sequence number, but its timestamp is older than
+    // TS.Recent: an old duplicate from a previous wrap (RFC 7323 §5.3 R1).
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(3)).ts(400, our).data(b"old"));
+    assert_eq!(lab.drops(DropReason::TcpPawsRejected), 1);
+    let ack = lab.expect();
+    assert!(ack.is(ACK), "an ACK in reply (R1)");
+    assert_eq!(ack.ack(), p.snd.wrapping_add(3), "its text was not taken");
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"new");
+    // A RST is exempt from PAWS, and resets if exact.
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(3)).flags(RST).ts(1, 0));
+    assert_eq!(lab.state_of(80, 40000), None);
+}
+
+#[test]
+fn sack_blocks_most_recent_first_and_dsack() {
+    let mut lab = Lab::new();
+    let (p, our) = established_linux_peer(&mut lab);
+    let base = p.snd;
+    let at = |k: u32| base.wrapping_add(1000 * k);
+    let d = vec![1u8; 1000];
+    lab.send(&p.seg(&lab).seq(at(0)).ts(200, our).data(&d));
+    lab.send(&p.seg(&lab).seq(at(2)).ts(201, our).data(&d));
+    let a = lab.drain();
+    let last = a.last().unwrap();
+    assert_eq!(last.ack(), at(1));
+    let blocks = |o: &Out| o.h.options.sack_blocks().iter().map(|b| (b.0 .0, b.1 .0)).collect::<Vec<_>>();
+    assert_eq!(blocks(last), vec![(at(2), at(3))]);
+    lab.send(&p.seg(&lab).seq(at(4)).ts(202, our).data(&d));
+    let a = lab.expect();
+    // RFC 2018 §4: the block with the latest segment first, then the others.
+    assert_eq!(blocks(&a), vec![(at(4), at(5)), (at(2), at(3))]);
+    // A duplicate of what we already have in order: D-SACK (RFC 2883 §4).
+    lab.send(&p.seg(&lab).seq(at(0)).ts(203, our).data(&d));
+    let a = lab.expect();
+    assert_eq!(blocks(&a), vec![(at(0), at(1)), (at(4), at(5)), (at(2), at(3))]);
+    assert_eq!(lab.count(Counter::TcpDsackSent), 1);
+    // A duplicate of what we hold out of order: D-SACK too.
+    lab.send(&p.seg(&lab).seq(at(2)).ts(204, our).data(&d));
+    let a = lab.expect();
+    assert_eq!(blocks(&a)[0], (at(2), at(3)));
+    // The hole fills: no blocks any more.
+    lab.send(&p.seg(&lab).seq(at(1)).ts(205, our).data(&d));
+    lab.send(&p.seg(&lab).seq(at(3)).ts(206, our).data(&d));
+    let a = lab.drain();
+    assert_eq!(a.last().unwrap().ack(), at(5));
+    assert!(blocks(a.last().unwrap()).is_empty());
+}
+
+#[test]
+fn sack_recovery_repairs_two_holes_without_a_timeout() {
+    let mut lab = Lab::new();
+    let (p, our) = established_linux_peer(&mut lab);
+    lab.advance(ms(10));
+    let mss = 1448u32;
+    lab.send_data(p.h, &vec![3u8; 10 * mss as usize]).unwrap();
+    let sent = lab.drain();
+    assert_eq!(sent.len(), 10, "initial window of 10");
+    let at = |k: u32| p.rcv.wrapping_add(mss * k);
+    // Segments 0 and 4 are lost. The peer SACKs the others as they come.
+    let mut ranges: Vec<(u32, u32)> = vec![];
+    let mut retransmitted = vec![];
+    for k in [1u32, 2, 3, 5, 6, 7, 8, 9] {
+        match ranges.iter_mut().find(|r| r.1 == at(k)) {
+            Some(r) => r.1 = at(k + 1),
+            None => ranges.push((at(k), at(k + 1))),
+        }
+        let mut b = ranges.clone();
+        b.reverse();
+        lab.advance(ms(1));
+        lab.send(&p.seg(&lab).ack(at(0)).ts(300 + k, our).sack(&b));
+        for o in lab.drain() {
+            retransmitted.push(o.seq());
+        }
+    }
+    // The third duplicate ACK starts recovery with segment 0; once three
+    // segments are SACKed above it, segment 4 is deemed lost and resent.
+    assert_eq!(retransmitted, vec![at(0), at(4)]);
+    assert!(lab.sock(p.h).in_recovery);
+    assert_eq!(lab.count(Counter::TcpSackRecovery), 1);
+    // Segment 0 arrives: a partial ACK up to the second hole. Then all.
+    lab.send(&p.seg(&lab).ack(at(4)).ts(320, our).sack(&[(at(5), at(10))]));
+    assert!(lab.sock(p.h).in_recovery);
+    lab.send(&p.seg(&lab).ack(at(10)).ts(321, our));
+    assert!(!lab.sock(p.h).in_recovery);
+    let s = lab.sock(p.h);
+    assert_eq!(s.cwnd, s.ssthresh);
+    assert!(s.sacked.is_empty());
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
+    assert_eq!(lab.count(Counter::TcpRetransmits), 2);
+}
+
+#[test]
+fn after_a_timeout_sacked_data_is_not_sent_again() {
+    let mut lab = Lab::new();
+    let (p, our) = established_linux_peer(&mut lab);
+    let mss = 1448u32;
+    lab.send_data(p.h, &vec![3u8; 4 * mss as usize]).unwrap();
+    assert_eq!(lab.drain().len(), 4);
+    let at = |k: u32| p.rcv.wrapping_add(mss * k);
+    // Segments 0 and 2 lost; 1 and 3 SACKed: two duplicate ACKs, no recovery.
+    lab.send(&p.seg(&lab).ack(at(0)).ts(300, our).sack(&[(at(1), at(2))]));
+    lab.send(&p.seg(&lab).ack(at(0)).ts(301, our).sack(&[(at(3), at(4)), (at(1), at(2))]));
+    lab.expect_none();
+    lab.next_timer();
+    assert_eq!(lab.expect().seq(), at(0), "RTO: the head again");
+    lab.expect_none();
+    // Segment 0 arrives; the go-back-N resend skips the SACKed segment 1.
+    lab.send(&p.seg(&lab).ack(at(1)).ts(302, our).sack(&[(at(3), at(4)), (at(1), at(2))]));
+    let o = lab.drain();
+    assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(2)]);
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 1);
+}
+
+#[test]
+fn sack_and_timestamps_off_by_config() {
+    let mut lab = Lab::with(TcpConfig { timestamps: false, sack: false, ..TcpConfig::default() });
+    let _l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN).mss(Some(1460)).sack_perm().ts(100, 0).wscale(Some(7)));
+    let synack = lab.expect();
+    assert!(!synack.h.options.sack_permitted);
+    assert_eq!(synack.h.options.timestamp, None);
+}
+
+#[test]
+/// A bulk transfer over a lossy link: SACK recovers most losses without a
+/// timeout, and finishes sooner than the same link without SACK.
+fn sack_beats_newreno_on_a_lossy_link() {
+    let run = |sack: bool| {
+        let cfg = TcpConfig { sack, ..TcpConfig::default() };
+        let mut net = Net::with(42, 0.0, cfg);
+        let (c, s) = net_connect(&mut net);
+        (net.loss, net.dup, net.reorder) = (0.05, 0.0, 0.0);
+        let start = net.now;
+        let mut st = Stream::new(2_000_000, 9);
+        assert!(net.run(Duration::from_secs(3600), |net| {
+            st.step(net, 0, c, 1, s);
+            st.eof
+        }));
+        assert_eq!(st.got, st.data);
+        let e = &net.ends[0].stats;
+        (net.now - start, e.get(Counter::TcpRtoRecovery), e.get(Counter::TcpSackRecovery))
+    };
+    let (t_sack, rto_sack, rec_sack) = run(true);
+    let (t_reno, rto_reno, _) = run(false);
+    eprintln!("SACK: {t_sack:?}, {rto_sack} timeouts, {rec_sack} recoveries; NewReno: {t_reno:?}, {rto_reno} timeouts");
+    assert!(rec_sack > 0);
+    assert!(rto_sack < rto_reno, "SACK {rto_sack} timeouts vs NewReno {rto_reno}");
+    assert!(t_sack < t_reno, "SACK {t_sack:?} vs NewReno {t_reno:?}");
 }

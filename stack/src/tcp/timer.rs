@@ -142,7 +142,9 @@ impl TcpSock {
                 self.in_recovery = false;
                 self.dupacks = 0;
                 self.recover = self.snd_max;
-                // Go back N: resend from SND.UNA as ACKs return.
+                self.high_rxt = self.snd_una;
+                cx.stats.inc(crate::stats::Counter::TcpRtoRecovery);
+                // Go back N (skipping what the peer SACKed, RFC 6675 §5.1): resend from SND.UNA as ACKs return.
                 self.snd_nxt = self.snd_una;
                 self.retransmit_head(cx, cfg, "RFC 6298 §5.4");
             }
