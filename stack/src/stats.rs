@@ -192,6 +192,8 @@ pub enum Counter {
     TcpDsackSent => "tcp_dsack_sent",
     TcpDsackRecv => "tcp_dsack_recv",
     TcpSackReneging => "tcp_sack_reneging",
+    // RFC 3522 Eifel: a retransmission proved spurious, the cwnd cut undone (Linux TCPFullUndo).
+    TcpSpuriousUndo => "tcp_spurious_undo",
 }
 }
 

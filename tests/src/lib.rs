@@ -289,6 +289,14 @@ impl StatsSnapshot {
     pub fn total_drops(&self) -> u64 {
         self.drops.values().sum()
     }
+    /// Drops that no counter explains: a duplicate segment below RCV.NXT
+    /// is dropped as not acceptable but answered with a D-SACK (RFC 2883),
+    /// which Linux's tail loss probe makes happen on a clean link too;
+    /// those are subtracted.
+    pub fn unexplained_drops(&self) -> u64 {
+        let dups = self.dropped("tcp_seq_not_acceptable").min(self.counter("tcp_dsack_sent"));
+        self.total_drops() - dups
+    }
 
     /// Parse the block synack prints on SIGUSR1 and at exit:
     /// `counters:` / `  name: n` … / `drops:` / `  name: n` ….

@@ -948,6 +948,10 @@ impl TcpSock {
                 self.retransmits = 0;
                 self.rto = if self.srtt_us > 0 { self.compute_rto(cfg) } else { cfg.rto_initial };
             }
+            // RFC 3522: was the episode's first retransmission needed?
+            if self.undo.is_some() {
+                self.eifel_check(cx, h.options.timestamp.map(|t| t.1));
+            }
             // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
             if self.snd_una == self.snd_max {
                 self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "all data acknowledged");
@@ -1029,6 +1033,7 @@ impl TcpSock {
         }
         // RFC 6582 §3.2 step 2: not again for losses from before the last recovery.
         if self.dupacks == 3 && self.snd_una.after_eq(self.recover) {
+            self.undo_mark(cx.now, false);
             // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno (cong.rs)
             self.ssthresh = self.cong_ssthresh(cx.now);
             self.recover = self.snd_max;
@@ -1089,6 +1094,7 @@ impl TcpSock {
             return;
         }
         // (4.1) RecoveryPoint = HighData; (4.2) ssthresh = cwnd = the algorithm's cut.
+        self.undo_mark(cx.now, false);
         self.recover = self.snd_max;
         self.ssthresh = self.cong_ssthresh(cx.now);
         self.cwnd = self.ssthresh;

@@ -306,6 +306,8 @@ pub struct TcpSock {
     pub last_ack_sent: SeqNumber,
     /// TSval of our latest retransmission: an echo older than it gives no RTT sample.
     pub rtx_tsval: u32,
+    /// The loss episode that may yet prove spurious (RFC 3522).
+    pub undo: Option<super::timestamps::UndoMark>,
 
     // ----- Selective acknowledgements (RFC 2018, RFC 6675; sack.rs)
     /// Both SYNs carried SACK-Permitted.
@@ -416,6 +418,7 @@ impl TcpSock {
             ts_offset: 0,
             last_ack_sent: z,
             rtx_tsval: 0,
+            undo: None,
             sack_ok: false,
             sacked: Vec::new(),
             high_rxt: z,

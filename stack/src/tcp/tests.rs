@@ -2372,6 +2372,7 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
     // Segments 0 and 4 are lost. The peer SACKs the others as they come.
     let mut ranges: Vec<(u32, u32)> = vec![];
     let mut retransmitted = vec![];
+    let mut rtx_ts = vec![];
     for k in [1u32, 2, 3, 5, 6, 7, 8, 9] {
         match ranges.iter_mut().find(|r| r.1 == at(k)) {
             Some(r) => r.1 = at(k + 1),
@@ -2383,6 +2384,7 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
         lab.send(&p.seg(&lab).ack(at(0)).ts(300 + k, our).sack(&b));
         for o in lab.drain() {
             retransmitted.push(o.seq());
+            rtx_ts.push(o.h.options.timestamp.unwrap().0);
         }
     }
     // The third duplicate ACK starts recovery with segment 0; once three
@@ -2390,10 +2392,11 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
     assert_eq!(retransmitted, vec![at(0), at(4)]);
     assert!(lab.sock(p.h).in_recovery);
     assert_eq!(lab.count(Counter::TcpSackRecovery), 1);
-    // Segment 0 arrives: a partial ACK up to the second hole. Then all.
-    lab.send(&p.seg(&lab).ack(at(4)).ts(320, our).sack(&[(at(5), at(10))]));
+    // Segment 0's copy arrives: a partial ACK up to the second hole,
+    // echoing the retransmission's TSval (so it was needed: RFC 3522). Then all.
+    lab.send(&p.seg(&lab).ack(at(4)).ts(320, rtx_ts[0]).sack(&[(at(5), at(10))]));
     assert!(lab.sock(p.h).in_recovery);
-    lab.send(&p.seg(&lab).ack(at(10)).ts(321, our));
+    lab.send(&p.seg(&lab).ack(at(10)).ts(321, rtx_ts[1]));
     assert!(!lab.sock(p.h).in_recovery);
     let s = lab.sock(p.h);
     assert_eq!(s.cwnd, s.ssthresh);
@@ -2415,10 +2418,12 @@ fn after_a_timeout_sacked_data_is_not_sent_again() {
     lab.send(&p.seg(&lab).ack(at(0)).ts(301, our).sack(&[(at(3), at(4)), (at(1), at(2))]));
     lab.expect_none();
     lab.next_timer();
-    assert_eq!(lab.expect().seq(), at(0), "RTO: the head again");
+    let rtx = lab.expect();
+    assert_eq!(rtx.seq(), at(0), "RTO: the head again");
     lab.expect_none();
-    // Segment 0 arrives; the go-back-N resend skips the SACKed segment 1.
-    lab.send(&p.seg(&lab).ack(at(1)).ts(302, our).sack(&[(at(3), at(4)), (at(1), at(2))]));
+    // Segment 0's copy arrives; the go-back-N resend skips the SACKed segment 1.
+    let echo = rtx.h.options.timestamp.unwrap().0;
+    lab.send(&p.seg(&lab).ack(at(1)).ts(302, echo).sack(&[(at(3), at(4)), (at(1), at(2))]));
     let o = lab.drain();
     assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(2)]);
     assert_eq!(lab.count(Counter::TcpRtoRecovery), 1);
@@ -2459,4 +2464,33 @@ fn sack_beats_newreno_on_a_lossy_link() {
     assert!(rec_sack > 0);
     assert!(rto_sack < rto_reno, "SACK {rto_sack} timeouts vs NewReno {rto_reno}");
     assert!(t_sack < t_reno, "SACK {t_sack:?} vs NewReno {t_reno:?}");
+}
+
+#[test]
+/// RFC 3522: the ACK after a fast retransmit echoes the original's TSval,
+/// so the original arrived (it was only reordered): the cwnd cut is undone.
+fn eifel_undoes_a_spurious_fast_retransmit() {
+    let mut lab = Lab::new();
+    let (p, our) = established_linux_peer(&mut lab);
+    let mss = 1448u32;
+    lab.advance(ms(10));
+    lab.send_data(p.h, &vec![3u8; 10 * mss as usize]).unwrap();
+    let sent = lab.drain();
+    let orig_ts = sent[0].h.options.timestamp.unwrap().0;
+    let at = |k: u32| p.rcv.wrapping_add(mss * k);
+    let cwnd = lab.sock(p.h).cwnd;
+    lab.advance(ms(5));
+    // Segment 0 is late; 1..4 arrive: SACKs, recovery, segment 0 resent.
+    for k in 1..5u32 {
+        lab.send(&p.seg(&lab).ack(at(0)).ts(300 + k, our).sack(&[(at(1), at(k + 1))]));
+    }
+    let rtx = lab.drain();
+    assert_eq!(rtx[0].seq(), at(0));
+    assert!(lab.sock(p.h).in_recovery && lab.sock(p.h).cwnd < cwnd);
+    // Then the original arrives: the receiver's TS.Recent is its TSval.
+    lab.send(&p.seg(&lab).ack(at(5)).ts(310, orig_ts));
+    let s = lab.sock(p.h);
+    assert!(!s.in_recovery);
+    assert!(s.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cwnd);
+    assert_eq!(lab.count(Counter::TcpSpuriousUndo), 1);
 }

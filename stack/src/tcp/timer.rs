@@ -136,6 +136,7 @@ impl TcpSock {
                 // and cwnd = 1 segment (the loss window); RFC 6582 §4: recover = highest sent.
                 let mss = self.mss;
                 if self.retransmits == 1 {
+                    self.undo_mark(cx.now, true);
                     self.ssthresh = self.cong_ssthresh(cx.now);
                 }
                 self.cwnd = mss;

@@ -5,7 +5,10 @@
 //! confuse), §5 (PAWS: protection against wrapped sequence numbers, an old
 //! duplicate recognised by its old timestamp), §5.4 (a per-connection random
 //! offset on the clock), Appendix D (the pseudo-code this file follows).
-//! RFC 6191 (a TIME_WAIT ended by a SYN with a newer timestamp). Linux:
+//! RFC 6191 (a TIME_WAIT ended by a SYN with a newer timestamp). RFC 3522
+//! (Eifel detection: an ACK that echoes a timestamp from before our
+//! retransmission was caused by the original, so the retransmission was
+//! spurious) and RFC 4015 (the response: undo the cwnd cut). Linux:
 //! `tcp_replace_ts_recent`, `tcp_paws_discard`, `tcp_rtt_tsopt_us` in
 //! net/ipv4/tcp_input.c, `tcp_time_stamp_ts`, `secure_tcp_ts_off`.
 //!
@@ -15,7 +18,10 @@
 
 use super::seq::{siphash24, SeqNumber};
 use super::sock::TcpSock;
+use crate::stats::Counter;
 use crate::time::{Duration, Instant};
+use crate::trace::EventKind;
+use crate::Cx;
 use std::net::SocketAddrV4;
 
 /// RFC 7323 §5.5: a TS.Recent unused for 24 days may be too old to compare
@@ -80,6 +86,57 @@ impl TcpSock {
             return None;
         }
         Some(Duration::from_micros(1000 * delta.max(1) as u64))
+    }
+}
+
+/// What a loss episode changed, kept to be undone if it proves spurious
+/// (Linux `undo_marker`, `prior_cwnd`, `prior_ssthresh`, `retrans_stamp`).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct UndoMark {
+    pub cwnd: usize,
+    pub ssthresh: usize,
+    /// TSval of the episode's first retransmission.
+    pub tsval: u32,
+    /// The episode began with a timeout (else fast retransmit).
+    pub rto: bool,
+}
+
+impl TcpSock {
+    /// A loss episode starts (fast retransmit or timeout), before cwnd and
+    /// ssthresh are cut: remember them, with the TSval the retransmission
+    /// will carry. Only with timestamps (RFC 3522 needs the echo).
+    pub fn undo_mark(&mut self, now: Instant, rto: bool) {
+        self.undo =
+            self.ts_ok.then(|| UndoMark { cwnd: self.cwnd, ssthresh: self.ssthresh, tsval: self.ts_val(now), rto });
+    }
+
+    /// RFC 3522 §3.2 on the first ACK of new data after the episode's
+    /// first retransmission: "if the value of the Timestamp Echo Reply
+    /// field is smaller than the value of the timestamp stored … then
+    /// proceed to step (DET_SPURIOUS)". The original arrived: undo the cut
+    /// (RFC 4015 §4.2, as Linux `tcp_try_undo_recovery`), end the episode,
+    /// and after a timeout carry on from SND.MAX rather than go back N.
+    /// Either way the mark is used up.
+    pub fn eifel_check(&mut self, cx: &mut Cx, tsecr: Option<u32>) {
+        let Some(mark) = self.undo.take() else { return };
+        let Some(ecr) = tsecr else { return };
+        if ecr == 0 || (ecr.wrapping_sub(mark.tsval) as i32) >= 0 {
+            return;
+        }
+        self.cwnd = self.cwnd.max(mark.cwnd);
+        self.ssthresh = self.ssthresh.max(mark.ssthresh);
+        self.in_recovery = false;
+        self.dupacks = 0;
+        if mark.rto {
+            self.snd_nxt = self.snd_max;
+        }
+        cx.stats.inc(Counter::TcpSpuriousUndo);
+        let (l, r, cwnd, what) =
+            (self.local, self.remote, self.cwnd, if mark.rto { "timeout" } else { "fast retransmit" });
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpWindow, "RFC 3522 §3.2", || {
+            format!("{l} {r}: ACK echoes TSval {ecr} from before the retransmission ({}): spurious {what}, cwnd back to {cwnd}", mark.tsval)
+        });
     }
 }
 
