@@ -2,20 +2,42 @@
 //!
 //! Read first: RFC 826 (the packet and "Packet Reception"), RFC 1122 §2.3.2
 //! (cache timeouts, queueing while unresolved, flooding limits), RFC 5227 §3
-//! (gratuitous ARP). Linux calls this the neighbour subsystem (`neigh_*`,
-//! net/core/neighbour.c) with states INCOMPLETE, REACHABLE, STALE, …; we keep
-//! three of them:
+//! (gratuitous ARP), RFC 4861 §7.3.2 (the NUD states, which Linux uses for
+//! ARP too). Linux calls this the neighbour subsystem (`neigh_*`,
+//! net/core/neighbour.c) with states INCOMPLETE, REACHABLE, STALE, DELAY,
+//! PROBE, …; we keep three of them:
 //!
 //! ```text
 //!   (none) --packet to send--> INCOMPLETE --reply--> REACHABLE
 //!                                  |  3 requests, 1 s apart, no reply:
 //!                                  v  entry and queued packets dropped
+//!   (none) --a request for us (RFC 826 adds its sender)--> REACHABLE
 //!   REACHABLE --reachable_time passes--> STALE --gc_time passes--> (none)
 //!   STALE --used--> request sent again (the MAC is still used meanwhile)
 //! ```
 //!
 //! Packets waiting for an INCOMPLETE entry sit in a small bounded queue per
 //! neighbour (Linux `unres_qlen`) and go out when the reply arrives.
+//!
+//! The table holds at most `max_entries` (Linux `gc_thresh3`). Anyone on the
+//! link can fill it: RFC 826 makes us remember the sender of every request
+//! for our address, and a spoofed SYN makes us resolve its source. So when
+//! it is full, `neigh_forced_gc` forgets the entry that is cheapest to lose,
+//! and never one in use:
+//!
+//! 1. `Unused`: learned from a request, never used to send (oldest first).
+//!    Forgetting it costs nothing; a flood of requests makes these.
+//! 2. `Unresolved`: INCOMPLETE (oldest first); its waiting packets are
+//!    dropped. A flood of spoofed SYNs makes these.
+//! 3. `Idle`: used to send, but not in the last `GC_IN_USE` (least recently
+//!    used first).
+//!
+//! An entry used to send in the last `GC_IN_USE` (the host, the gateway,
+//! every peer of a live connection) stays; if every entry is such, the new
+//! one is refused (Linux: "neighbor table overflow", `table_fulls`). Linux
+//! decides alike: its forced GC (`neigh_forced_gc`) takes only entries
+//! nobody holds a reference to that failed or were not updated in the last
+//! 5 s, and `neigh_alloc` refuses the new entry when it frees none.
 
 use crate::ethernet::MacAddr;
 use crate::skbuff::SkBuff;
@@ -41,7 +63,7 @@ pub struct ArpConfig {
     pub max_probes: u8,
     /// Packets queued per unresolved neighbour (RFC 1122 §2.3.2.2 says at least one).
     pub pending_max: usize,
-    /// The most neighbours remembered at once.
+    /// The most neighbours remembered at once (Linux `gc_thresh3`, 1024).
     pub max_entries: usize,
 }
 
@@ -57,6 +79,11 @@ impl Default for ArpConfig {
         }
     }
 }
+
+/// A full table never forgets an entry used to send within this long
+/// (Linux's forced GC spares entries updated in the last 5 s:
+/// `tref = jiffies - 5 * HZ` in `neigh_forced_gc`).
+pub const GC_IN_USE: Duration = Duration::from_secs(5);
 
 /// An Ethernet/IPv4 ARP packet (RFC 826), the only kind we speak.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -131,13 +158,21 @@ struct Neighbour {
     mac: MacAddr,
     /// When the entry was last confirmed (or created).
     confirmed: Instant,
-    /// When it was last used to send.
-    used: Instant,
+    /// When it was last used to send; None if never (learned from a
+    /// request for us, and not needed since).
+    used: Option<Instant>,
     probes: u8,
     /// When to send the next request (INCOMPLETE, or STALE being re-probed).
     next_probe: Option<Instant>,
     /// Packets waiting for resolution: data starts at the IP header.
     pending: VecDeque<SkBuff>,
+}
+
+impl Neighbour {
+    /// When it was last confirmed or used, whichever is later.
+    fn last_active(&self) -> Instant {
+        self.used.map_or(self.confirmed, |used| used.max(self.confirmed))
+    }
 }
 
 /// What `arp -n` shows for one entry.
@@ -162,6 +197,38 @@ pub enum Resolve {
     Dropped(DropReason),
 }
 
+/// Why `neigh_forced_gc` may forget an entry, cheapest to lose first.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum GcKind {
+    /// Learned from a request for us, never used to send.
+    Unused,
+    /// INCOMPLETE: asked for, never answered.
+    Unresolved,
+    /// Used to send, but not in the last `GC_IN_USE`.
+    Idle,
+}
+
+impl GcKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GcKind::Unused => "never used",
+            GcKind::Unresolved => "unresolved",
+            GcKind::Idle => "idle",
+        }
+    }
+}
+
+/// What a full table did (`take_gc_events`), for the stack to count.
+#[derive(Debug)]
+pub enum GcEvent {
+    /// `ip` was forgotten to make room; `pending` are the packets that
+    /// were waiting for it (only an unresolved entry has any).
+    Evicted { ip: Ipv4Addr, state: NeighState, kind: GcKind, pending: Vec<SkBuff> },
+    /// The sender of a request for us was not remembered: every entry was
+    /// in use. The request is still answered.
+    NotCached { ip: Ipv4Addr },
+}
+
 /// What the timers decided.
 #[derive(Debug, Default)]
 pub struct ArpTimeouts {
@@ -178,27 +245,27 @@ pub struct ArpTimeouts {
 pub struct ArpCache {
     config: ArpConfig,
     entries: HashMap<Ipv4Addr, Neighbour>,
-    /// Unresolved entries evicted to make room, with the packets that were
-    /// waiting on them (`take_evicted`): the stack counts those as dropped.
-    evicted: Vec<(Ipv4Addr, Vec<SkBuff>)>,
+    /// What the full table did since `take_gc_events` last ran: the stack
+    /// counts each, and drops the packets evicted entries held.
+    gc_events: Vec<GcEvent>,
 }
 
 impl ArpCache {
     pub fn new(config: ArpConfig) -> ArpCache {
-        ArpCache { config, entries: HashMap::new(), evicted: Vec::new() }
+        ArpCache { config, entries: HashMap::new(), gc_events: Vec::new() }
     }
 
-    /// The unresolved neighbours evicted since the last call (a full table),
-    /// each with the packets that were waiting for it.
-    pub fn take_evicted(&mut self) -> Vec<(Ipv4Addr, Vec<SkBuff>)> {
-        std::mem::take(&mut self.evicted)
+    /// The entries a full table forgot, and the senders it did not
+    /// remember, since the last call.
+    pub fn take_gc_events(&mut self) -> Vec<GcEvent> {
+        std::mem::take(&mut self.gc_events)
     }
 
     /// `neigh_resolve_output`: the MAC for `ip`, or queue `skb` until it is known.
     pub fn resolve(&mut self, now: Instant, ip: Ipv4Addr, skb: SkBuff) -> Resolve {
         let cfg = self.config.clone();
         if let Some(n) = self.entries.get_mut(&ip) {
-            n.used = now;
+            n.used = Some(now);
             return match n.state {
                 NeighState::Reachable if now.saturating_since(n.confirmed) < cfg.reachable_time => {
                     Resolve::Ready { mac: n.mac, skb, revalidate: false }
@@ -223,8 +290,8 @@ impl ArpCache {
                 }
             };
         }
-        if self.entries.len() >= cfg.max_entries && !self.evict_one() {
-            return Resolve::Dropped(DropReason::ArpQueueFull);
+        if self.entries.len() >= cfg.max_entries && !self.neigh_forced_gc(now) {
+            return Resolve::Dropped(DropReason::ArpTableFull);
         }
         let mut pending = VecDeque::new();
         pending.push_back(skb);
@@ -234,7 +301,7 @@ impl ArpCache {
                 state: NeighState::Incomplete,
                 mac: MacAddr::ZERO,
                 confirmed: now,
-                used: now,
+                used: Some(now),
                 probes: 1,
                 next_probe: Some(now + cfg.retrans_time),
                 pending,
@@ -243,32 +310,34 @@ impl ArpCache {
         Resolve::Queued { request: true }
     }
 
-    /// Forget the least recently used entry that has nothing queued.
-    /// Make room in a full table (Linux `neigh_forced_gc`). An unresolved
-    /// entry goes first, the oldest: a flood from spoofed on-link sources
-    /// makes one per source, and they must not push out the neighbours that
-    /// did answer (the host, the gateway), or nothing reaches those until
-    /// the flood stops. Its waiting packets are dropped (`take_evicted`).
-    /// Without one, the least recently used entry that has nothing waiting.
-    fn evict_one(&mut self) -> bool {
-        let unresolved = self
+    /// How cheap `n` is to forget from a full table (see the top of the
+    /// file), and since when; None: it is in use and stays.
+    fn gc_kind(n: &Neighbour, now: Instant) -> Option<(GcKind, Instant)> {
+        if n.state == NeighState::Incomplete {
+            return Some((GcKind::Unresolved, n.confirmed));
+        }
+        match n.used {
+            None => Some((GcKind::Unused, n.confirmed)),
+            Some(used) if now.saturating_since(used) >= GC_IN_USE => Some((GcKind::Idle, used)),
+            Some(_) => None,
+        }
+    }
+
+    /// Make room in a full table (Linux `neigh_forced_gc`): forget the
+    /// cheapest entry, oldest first within its kind (the address breaks
+    /// ties, so the choice does not depend on the hash map's order). False
+    /// if every entry is in use.
+    fn neigh_forced_gc(&mut self, now: Instant) -> bool {
+        let victim = self
             .entries
             .iter()
-            .filter(|(_, n)| n.state == NeighState::Incomplete)
-            .min_by_key(|(_, n)| n.confirmed)
-            .map(|(ip, _)| *ip);
-        let victim = unresolved.or_else(|| {
-            self.entries.iter().filter(|(_, n)| n.pending.is_empty()).min_by_key(|(_, n)| n.used).map(|(ip, _)| *ip)
-        });
-        match victim.and_then(|ip| self.entries.remove(&ip).map(|n| (ip, n))) {
-            Some((ip, n)) => {
-                if n.state == NeighState::Incomplete {
-                    self.evicted.push((ip, n.pending.into_iter().collect()));
-                }
-                true
-            }
-            None => false,
+            .filter_map(|(&ip, n)| Self::gc_kind(n, now).map(|(kind, since)| (kind, since, ip)))
+            .min();
+        let Some((kind, _, ip)) = victim else { return false };
+        if let Some(n) = self.entries.remove(&ip) {
+            self.gc_events.push(GcEvent::Evicted { ip, state: n.state, kind, pending: n.pending.into() });
         }
+        true
     }
 
     /// RFC 826 "Packet Reception": learn `sender` -> `mac`. If we already
@@ -293,22 +362,26 @@ impl ArpCache {
             let change = (old != NeighState::Reachable).then_some((Some(old), NeighState::Reachable));
             return (released, change);
         }
-        if for_us && (self.entries.len() < self.config.max_entries || self.evict_one()) {
-            self.entries.insert(
-                sender,
-                Neighbour {
-                    state: NeighState::Reachable,
-                    mac,
-                    confirmed: now,
-                    used: now,
-                    probes: 0,
-                    next_probe: None,
-                    pending: VecDeque::new(),
-                },
-            );
-            return (Vec::new(), Some((None, NeighState::Reachable)));
+        if !for_us {
+            return (Vec::new(), None);
         }
-        (Vec::new(), None)
+        if self.entries.len() >= self.config.max_entries && !self.neigh_forced_gc(now) {
+            self.gc_events.push(GcEvent::NotCached { ip: sender });
+            return (Vec::new(), None);
+        }
+        self.entries.insert(
+            sender,
+            Neighbour {
+                state: NeighState::Reachable,
+                mac,
+                confirmed: now,
+                used: None,
+                probes: 0,
+                next_probe: None,
+                pending: VecDeque::new(),
+            },
+        );
+        (Vec::new(), Some((None, NeighState::Reachable)))
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -318,7 +391,7 @@ impl ArpCache {
             .map(|n| match (n.next_probe, n.state) {
                 (Some(t), _) => t,
                 (None, NeighState::Reachable) => n.confirmed + cfg.reachable_time,
-                (None, _) => n.used.max(n.confirmed) + cfg.gc_time,
+                (None, _) => n.last_active() + cfg.gc_time,
             })
             .min()
     }
@@ -351,7 +424,7 @@ impl ArpCache {
             }
             if n.state == NeighState::Stale
                 && n.next_probe.is_none()
-                && now.saturating_since(n.used.max(n.confirmed)) >= cfg.gc_time
+                && now.saturating_since(n.last_active()) >= cfg.gc_time
             {
                 out.changes.push((ip, NeighState::Stale, None));
                 return false;
@@ -449,13 +522,25 @@ mod tests {
         assert!(matches!(c.resolve(t0, gw, SkBuff::from_frame(b"x")), Resolve::Ready { mac: m, .. } if m == mac));
     }
 
+    /// The kinds and addresses of what the table forgot since the last call.
+    fn evictions(c: &mut ArpCache) -> Vec<(GcKind, Ipv4Addr, usize)> {
+        c.take_gc_events()
+            .into_iter()
+            .map(|e| match e {
+                GcEvent::Evicted { ip, kind, pending, .. } => (kind, ip, pending.len()),
+                GcEvent::NotCached { ip } => panic!("{ip} not cached"),
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_full_table_evicts_the_unresolved_before_the_answered() {
+    fn a_full_table_evicts_the_unresolved_before_a_neighbour_in_use() {
         let mut c = ArpCache::new(ArpConfig { max_entries: 4, ..Default::default() });
         let t0 = Instant::from_secs(1);
         let gw = ip("10.0.0.1");
         let mac = MacAddr([2, 0, 0, 0, 0, 1]);
         c.learn(t0, gw, mac, true);
+        assert!(matches!(c.resolve(t0, gw, SkBuff::from_frame(b"x")), Resolve::Ready { .. }));
         // A flood of silent sources: each new one pushes out the oldest
         // unresolved entry (with what waited on it), never the gateway.
         for i in 0..20u8 {
@@ -463,14 +548,96 @@ mod tests {
             let r = c.resolve(t, Ipv4Addr::new(10, 0, 9, i), SkBuff::from_frame(b"syn-ack"));
             assert!(matches!(r, Resolve::Queued { request: true }), "{i}: {r:?}");
         }
-        let evicted = c.take_evicted();
+        let evicted = evictions(&mut c);
         assert_eq!(evicted.len(), 17);
-        assert_eq!(evicted[0].0, ip("10.0.9.0"));
-        assert!(evicted.iter().all(|(_, p)| p.len() == 1));
-        assert!(c.take_evicted().is_empty());
+        assert_eq!(evicted[0], (GcKind::Unresolved, ip("10.0.9.0"), 1));
+        assert!(evicted.iter().all(|&(kind, _, pending)| kind == GcKind::Unresolved && pending == 1));
+        assert!(c.take_gc_events().is_empty());
         let t = t0 + Duration::from_millis(30);
         assert!(matches!(c.resolve(t, gw, SkBuff::from_frame(b"x")), Resolve::Ready { mac: m, .. } if m == mac));
         assert_eq!(c.entries(t).len(), 4);
+    }
+
+    /// RFC 826 makes us remember the sender of every request for our
+    /// address, so a flood of requests from spoofed senders fills the table
+    /// with entries nobody sends to. They push out each other, never the
+    /// host that we answer every 100 ms (like a ping), nor a neighbour we
+    /// are resolving: traffic to the host always finds its MAC at once,
+    /// and is never held for a new request.
+    #[test]
+    fn a_flood_of_requests_never_pushes_out_a_neighbour_in_use() {
+        let mut c = ArpCache::new(ArpConfig::default());
+        let max = ArpConfig::default().max_entries;
+        let t0 = Instant::from_secs(1);
+        let (host, host_mac) = (ip("10.0.0.1"), MacAddr([2, 0, 0, 0, 0, 1]));
+        c.learn(t0, host, host_mac, true);
+        let (new, new_mac) = (ip("10.0.0.9"), MacAddr([2, 0, 0, 0, 0, 9]));
+        // 30,000 senders, one every 50 µs (1.5 s); the host's traffic every 100 ms.
+        let flood = 30_000u32;
+        for i in 0..flood {
+            let t = t0 + Duration::from_micros(50 * u64::from(i));
+            if i % 2_000 == 0 {
+                let r = c.resolve(t, host, SkBuff::from_frame(b"echo reply"));
+                assert!(
+                    matches!(r, Resolve::Ready { mac, revalidate: false, .. } if mac == host_mac),
+                    "request {i}: {r:?}"
+                );
+            }
+            // Halfway, we start resolving a new neighbour; it answers 1 ms
+            // (20 spoofed requests) later.
+            if i == flood / 2 {
+                assert!(matches!(c.resolve(t, new, SkBuff::from_frame(b"syn")), Resolve::Queued { request: true }));
+            }
+            if i == flood / 2 + 20 {
+                let (released, _) = c.learn(t, new, new_mac, true);
+                assert_eq!(released.len(), 1, "the resolving neighbour was evicted");
+            }
+            let spoofed = Ipv4Addr::from(u32::from(ip("10.1.0.0")) + i);
+            c.learn(t, spoofed, MacAddr([2, 0xee, 0, 0, (i >> 8) as u8, i as u8]), true);
+            assert!(c.entries.len() <= max);
+        }
+        let evicted = evictions(&mut c);
+        // The table ends full: the host, the new neighbour, 254 of the flood.
+        assert_eq!(c.entries.len(), max);
+        assert_eq!(evicted.len(), flood as usize - (max - 2));
+        assert!(evicted.iter().all(|&(kind, ip, _)| kind == GcKind::Unused && ip != host && ip != new));
+        assert_eq!(c.lookup(host), Some(host_mac));
+        assert_eq!(c.lookup(new), Some(new_mac));
+    }
+
+    /// When every entry was used to send in the last `GC_IN_USE`, a newcomer
+    /// is refused (Linux: "neighbor table overflow"); after that, the least
+    /// recently used goes first.
+    #[test]
+    fn a_table_of_neighbours_in_use_refuses_newcomers_until_one_is_idle() {
+        let mut c = ArpCache::new(ArpConfig { max_entries: 4, ..Default::default() });
+        let t0 = Instant::from_secs(1);
+        for i in 1..=4u8 {
+            c.learn(t0, Ipv4Addr::new(10, 0, 0, i), MacAddr([2, 0, 0, 0, 0, i]), true);
+            assert!(matches!(
+                c.resolve(t0, Ipv4Addr::new(10, 0, 0, i), SkBuff::from_frame(b"x")),
+                Resolve::Ready { .. }
+            ));
+        }
+        let t1 = t0 + Duration::from_secs(1);
+        c.learn(t1, ip("10.0.0.50"), MacAddr([2, 0, 0, 0, 0, 50]), true);
+        assert!(matches!(c.take_gc_events()[..], [GcEvent::NotCached { ip }] if ip == Ipv4Addr::new(10, 0, 0, 50)));
+        let r = c.resolve(t1, ip("10.0.0.51"), SkBuff::from_frame(b"y"));
+        assert!(matches!(r, Resolve::Dropped(DropReason::ArpTableFull)), "{r:?}");
+        assert_eq!(c.entries(t1).len(), 4);
+        // Three of them are used again; 10.0.0.3 is not, and GC_IN_USE later
+        // it is the one that makes room.
+        let t2 = t0 + Duration::from_secs(2);
+        for i in [1, 2, 4] {
+            assert!(matches!(
+                c.resolve(t2, Ipv4Addr::new(10, 0, 0, i), SkBuff::from_frame(b"x")),
+                Resolve::Ready { .. }
+            ));
+        }
+        let t3 = t0 + GC_IN_USE;
+        c.learn(t3, ip("10.0.0.50"), MacAddr([2, 0, 0, 0, 0, 50]), true);
+        assert_eq!(evictions(&mut c), vec![(GcKind::Idle, ip("10.0.0.3"), 0)]);
+        assert_eq!(c.lookup(ip("10.0.0.50")), Some(MacAddr([2, 0, 0, 0, 0, 50])));
     }
 
     #[test]

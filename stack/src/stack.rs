@@ -5,7 +5,9 @@
 //! (`dispatch_l4`), and the socket calls to udp.rs or tcp/. The protocol
 //! logic itself lives in one file per protocol.
 
-use crate::arp::{ArpCache, ArpConfig, ArpPacket, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN};
+use crate::arp::{
+    ArpCache, ArpConfig, ArpPacket, GcEvent, GcKind, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN,
+};
 #[cfg(test)]
 use crate::checksum;
 use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
@@ -600,7 +602,7 @@ impl Stack {
             for skb in released {
                 self.eth_xmit(pkt.sha, EtherType::Ipv4, skb);
             }
-            self.arp_evicted(now);
+            self.arp_gc_events(now);
         }
         if !for_us {
             return self.drop_packet(now, DropReason::ArpNotForUs, || format!("who-has {}", pkt.tpa));
@@ -897,18 +899,40 @@ impl Stack {
             }
             Resolve::Dropped(reason) => self.drop_packet(now, reason, || format!("next hop {next_hop}")),
         }
-        self.arp_evicted(now);
+        self.arp_gc_events(now);
     }
 
-    /// Unresolved neighbours evicted from a full table: their waiting
-    /// packets are dropped, as if the neighbour had never answered.
-    fn arp_evicted(&mut self, now: Instant) {
-        for (ip, pending) in self.arp.take_evicted() {
-            self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
-                format!("neigh {ip} INCOMPLETE -> (evicted: table full), {} packet(s) dropped", pending.len())
-            });
-            for _ in pending {
-                self.drop_packet(now, DropReason::ArpUnresolved, || format!("neigh {ip} evicted before it answered"));
+    /// Count what a full neighbour table did. An evicted unresolved
+    /// neighbour's waiting packets are dropped, as if it had never answered.
+    fn arp_gc_events(&mut self, now: Instant) {
+        for event in self.arp.take_gc_events() {
+            match event {
+                GcEvent::Evicted { ip, state, kind, pending } => {
+                    self.stats.inc(match kind {
+                        GcKind::Unused => Counter::ArpEvictedUnused,
+                        GcKind::Unresolved => Counter::ArpEvictedUnresolved,
+                        GcKind::Idle => Counter::ArpEvictedIdle,
+                    });
+                    self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
+                        format!(
+                            "neigh {ip} {} -> (evicted: table full, {}), {} packet(s) dropped",
+                            state.name(),
+                            kind.name(),
+                            pending.len()
+                        )
+                    });
+                    for _ in pending {
+                        self.drop_packet(now, DropReason::ArpUnresolved, || {
+                            format!("neigh {ip} evicted before it answered")
+                        });
+                    }
+                }
+                GcEvent::NotCached { ip } => {
+                    self.stats.inc(Counter::ArpSenderNotCached);
+                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                        format!("neigh {ip} not remembered: table full of neighbours in use")
+                    });
+                }
             }
         }
     }

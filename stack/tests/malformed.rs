@@ -734,8 +734,9 @@ fn cap_arp_pending_queue() {
     // And neighbours being resolved: the table holds 32; one datagram to
     // each of 100 silent addresses. Each new one evicts the oldest
     // unresolved entry (10.0.0.77 first, with its 16), never the host's,
-    // which answered: a flood of spoofed sources cannot cut synack off
-    // from its real neighbours.
+    // which is in use (it pings, synack answers): a flood of spoofed
+    // sources cannot cut synack off from its real neighbours.
+    lab.assert_pings();
     for i in 0..100u8 {
         let ip = [10, 0, 0, 100 + i];
         lab.now += stack::Duration::from_millis(1);
@@ -745,6 +746,7 @@ fn cap_arp_pending_queue() {
     assert_eq!(lab.stack.arp_entries(lab.now).len(), 32);
     assert_eq!(lab.stack.stats().drops(DropReason::ArpQueueFull), 4);
     assert_eq!(lab.stack.stats().drops(DropReason::ArpUnresolved), 16 + 69);
+    assert_eq!(lab.stack.stats().get(Counter::ArpEvictedUnresolved), 70);
     let host = lab.stack.arp_entries(lab.now).into_iter().find(|n| n.ip == std::net::Ipv4Addr::new(10, 0, 0, 1));
     assert_eq!(host.map(|n| n.state), Some(stack::arp::NeighState::Reachable));
     lab.assert_alive();

@@ -22,9 +22,19 @@
 //!    test's comment for the unpaced one); `syncookies_sent` counts; RSS
 //!    (VmRSS of /proc/PID/status) 3 s after is back within 10 % + 4 MB of
 //!    the baseline taken before the floods.
+//! 4. `arp_flood_from_spoofed_senders`: 30,000 ARP requests for synack's
+//!    address from random spoofed senders (addresses of synack's /16, random
+//!    MACs), paced to what the TAP carries, while the host pings synack and
+//!    an `nc` session echoes a line every 100 ms: every ping is answered
+//!    and every echo comes back, quickly; synack never has to ask for the
+//!    host's MAC again (`arp_requests_tx` and `arp_unresolved` do not grow);
+//!    the flood shows in `arp_rx`, `arp_replies_tx` and
+//!    `arp_evicted_unused`; the host's entry is still REACHABLE; RSS stays
+//!    within 10 % + 4 MB of the baseline.
 //!
 //! Figures are printed (`--nocapture`). Run as root (`tests/run.sh`).
 
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stack::checksum::{checksum, transport_checksum};
 use std::io::{self, Read, Write};
@@ -842,4 +852,145 @@ fn syn_flood_with_spoofed_sources() {
         (rss1 as f64 - rss0 as f64) * 100.0 / rss0 as f64
     ));
     assert!(rss1 <= rss0 + rss0 / 10 + 4096, "RSS grew from {rss0} kB to {rss1} kB");
+}
+
+// ------------------------------------------------------------- ARP flood
+
+const ARP_FLOOD: usize = 30_000;
+
+/// An ARP request for synack's address from a random spoofed sender: an
+/// address of synack's /16 outside 10.0.0.x (so never the host's or
+/// synack's), and a random unicast, locally administered MAC, which is
+/// also the frame's Ethernet source.
+fn spoofed_arp_request(rng: &mut StdRng) -> Vec<u8> {
+    let mut mac: [u8; 6] = rng.gen();
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+    let mut a = frames::arp_request(mac);
+    a[14..18].copy_from_slice(&[10, 0, rng.gen_range(1..=255), rng.gen_range(1..=254)]);
+    frames::eth(mac, 0x0806, &a)
+}
+
+/// `time=0.123 ms` of each reply in `ping`'s output, and its
+/// "N packets transmitted, M received" line.
+fn ping_figures(out: &str) -> (Vec<f64>, Option<(u32, u32)>) {
+    let times =
+        out.lines().filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("time=")?.parse().ok())).collect();
+    let counts = out.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let tx = w.iter().position(|x| x.starts_with("transmitted"))?;
+        let rx = w.iter().position(|x| x.starts_with("received"))?;
+        Some((w.get(tx.checked_sub(2)?)?.parse().ok()?, w.get(rx.checked_sub(1)?)?.parse().ok()?))
+    });
+    (times, counts)
+}
+
+/// A flood of ARP requests for synack's address from spoofed senders
+/// (RFC 826 makes synack remember each requester) must not push the host's
+/// entry, which synack sends to all the time, out of its neighbour table of
+/// 256: the host's ping and its `nc` session go on as if nothing happened,
+/// and synack never has to resolve the host again.
+#[test]
+fn arp_flood_from_spoofed_senders() {
+    if !interop_allowed("arp_flood_from_spoofed_senders") {
+        return;
+    }
+    require_tool("ping");
+    require_tool("nc");
+    // A /16: 65,000 possible senders against a table of 256.
+    let (ns, mut s) = synack_ns_with(true, &["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
+    let mut nc = Nc::spawn(&ns, &["10.0.0.2", "7"]);
+    assert!(nc.echo("before the flood"), "the session does not echo to begin with:\n{}", s.output());
+    thread::sleep(Duration::from_millis(300));
+    let rss0 = rss_kb(s.pid());
+    let before = s.stats();
+    let drops0 = tap_drops(&ns);
+    let raw = RawSocket::open(&ns, "tap0").expect("AF_PACKET socket on tap0");
+
+    let (ping, echoes, (sent, refused, took)) = thread::scope(|sc| {
+        // 50 pings, 40 ms apart (2 s): from before the flood to after it.
+        let ping = sc.spawn(|| ns.exec("ping", &["-n", "-i", "0.04", "-c", "50", "-W", "1", "10.0.0.2"], T));
+        thread::sleep(Duration::from_millis(200));
+        // Bursts of 100 every 4 ms: at most 25,000 a second, which the TAP
+        // carries (see the SYN flood), so what is lost is synack's doing.
+        let flood = sc.spawn(|| {
+            let mut rng = StdRng::seed_from_u64(0xa4b);
+            let t0 = Instant::now();
+            let (mut sent, mut refused) = (0usize, 0usize);
+            while sent + refused < ARP_FLOOD && t0.elapsed() < Duration::from_secs(30) {
+                for _ in 0..100.min(ARP_FLOOD - sent - refused) {
+                    match raw.send(&spoofed_arp_request(&mut rng)) {
+                        Ok(()) => sent += 1,
+                        Err(_) => refused += 1,
+                    }
+                }
+                thread::sleep(Duration::from_millis(4));
+            }
+            (sent, refused, t0.elapsed())
+        });
+        // The session: a line every 100 ms while the flood lasts.
+        let mut echoes = Vec::new();
+        while !flood.is_finished() {
+            let t = Instant::now();
+            let ok = nc.echo(&format!("through the flood {}", echoes.len()));
+            echoes.push((ok, t.elapsed()));
+            thread::sleep(Duration::from_millis(100));
+        }
+        (ping.join().expect("ping thread"), echoes, flood.join().expect("flood thread"))
+    });
+    let after =
+        stats_until(&s, Duration::from_secs(5), |st| st.counter("arp_rx") >= before.counter("arp_rx") + sent as u64);
+    let device_drops = tap_drops(&ns) - drops0;
+    let rss1 = rss_kb(s.pid());
+    let g = |n: &str| grew(&before, &after, n);
+
+    let (times, counts) = ping_figures(&ping.stdout);
+    let worst_ping = times.iter().copied().fold(0.0, f64::max);
+    let worst_echo = echoes.iter().map(|e| e.1).max().unwrap_or_default();
+    report(&format!(
+        "arp flood: {sent} requests sent ({refused} refused) in {:.2} s = {:.0}/s; the TAP dropped {device_drops}; \
+         synack: arp_rx +{}, arp_replies_tx +{}, arp_evicted_unused +{}, arp_evicted_unresolved +{}, \
+         arp_evicted_idle +{}, arp_sender_not_cached +{}, arp_requests_tx +{}, arp_unresolved +{}; \
+         ping {:?} (transmitted, received), slowest {worst_ping:.2} ms; {} echoes, slowest {:.1} ms; \
+         VmRSS {rss0} kB before, {rss1} kB after",
+        took.as_secs_f64(),
+        sent as f64 / took.as_secs_f64(),
+        g("arp_rx"),
+        g("arp_replies_tx"),
+        g("arp_evicted_unused"),
+        g("arp_evicted_unresolved"),
+        g("arp_evicted_idle"),
+        g("arp_sender_not_cached"),
+        g("arp_requests_tx"),
+        g("arp_unresolved"),
+        counts,
+        echoes.len(),
+        worst_echo.as_secs_f64() * 1000.0
+    ));
+
+    // The host's traffic went on: every ping answered, every echo back, none slow.
+    let (tx, rx) = counts.unwrap_or_else(|| panic!("no summary in ping's output:\n{}", ping.text()));
+    assert!(tx >= 40 && rx == tx, "pings lost during the ARP flood:\n{}\n--- synack:\n{}", ping.text(), s.output());
+    assert!(worst_ping < 200.0, "a ping took {worst_ping} ms during the ARP flood:\n{}", ping.stdout);
+    assert!(echoes.len() >= 5, "only {} echoes during the flood", echoes.len());
+    assert!(echoes.iter().all(|e| e.0), "an echo did not come back during the ARP flood: {echoes:?}");
+    assert!(worst_echo < Duration::from_millis(500), "an echo took {worst_echo:?}: {echoes:?}");
+    // synack never had to resolve the host again: no request sent, nothing
+    // waiting for a reply dropped.
+    assert_eq!(g("arp_requests_tx"), 0, "synack re-resolved a neighbour during the flood: {after:?}");
+    assert_eq!(g("arp_unresolved"), 0, "{after:?}");
+    // The flood reached synack, was answered, and churned through the table.
+    assert!(sent >= ARP_FLOOD * 9 / 10, "the host side could send only {sent} of {ARP_FLOOD}");
+    assert!(g("arp_rx") + device_drops >= sent as u64, "{after:?}");
+    assert!(g("arp_replies_tx") + device_drops >= sent as u64, "{after:?}");
+    // Each sender not in the table already (all but a few: they are
+    // random) pushed out one that was never used.
+    assert!(g("arp_evicted_unused") >= sent as u64 * 9 / 10, "{after:?}");
+    assert!(rss1 <= rss0 + rss0 / 10 + 4096, "RSS grew from {rss0} kB to {rss1} kB");
+    // The host's entry is still there, confirmed.
+    let from = s.lines().len();
+    s.send_line("arp");
+    let at = s.wait_for(from, T, |l| l.starts_with("10.0.0.1 ")).expect("the host in synack's arp table");
+    assert!(s.lines()[at].contains("REACHABLE"), "{}", s.lines()[at]);
+    assert!(nc.echo("after the flood"), "the session died:\n{}", s.output());
+    assert_alive(&ns, &s, "after the ARP flood");
 }
