@@ -424,7 +424,7 @@ fn fmt_ack(h: &TcpHdr) -> String {
 
 /// A passive child of listener `lsk` (index `li`) for `local`/`remote`: it
 /// inherits the listener's options (`inet_csk_clone_lock`).
-fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
+pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
     let mut child = TcpSock::new(cfg);
     child.state = TcpState::Listen;
     child.owner = Owner::Child { listener: li };
@@ -436,6 +436,8 @@ fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, rem
     child.cork = lsk.cork;
     child.keepalive = lsk.keepalive;
     child.reuse_addr = lsk.reuse_addr;
+    // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
+    child.set_congestion(lsk.cc.algo);
     child.bound = true;
     child.hashed = true;
     child
@@ -939,7 +941,7 @@ impl TcpSock {
             return;
         }
         self.dupacks = 0;
-        self.cong_avoid(cx.now, acked);
+        self.cong_avoid(cx, acked);
     }
 
     /// RFC 5681 §3.2 fast retransmit / fast recovery on duplicate ACKs.
@@ -952,8 +954,8 @@ impl TcpSock {
         }
         // RFC 6582 §3.2 step 2: not again for losses from before the last recovery.
         if self.dupacks == 3 && self.snd_una.after_eq(self.recover) {
-            // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno (cong.rs)
-            self.ssthresh = self.cong_ssthresh(cx.now);
+            // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno, 0.7 × cwnd for CUBIC (cong.rs)
+            self.ssthresh = self.cong_ssthresh(cx);
             self.recover = self.snd_max;
             self.in_recovery = true;
             let (l, r, una) = (self.local, self.remote, self.snd_una);
