@@ -6,7 +6,8 @@
 //! for `accept`); `netstat -a` both. Recv-Q and Send-Q mean what they mean on
 //! Linux: for a connection, bytes not yet read by the application and bytes
 //! not yet acknowledged by the peer; for a listener, the accept-queue length
-//! and the backlog. `ss` adds the TCP control block, like `ss -tni`.
+//! and the backlog. `ss` adds the TCP control block, like `ss -tni`, the
+//! congestion control algorithm first (`cubic`, `reno`), as ss prints it.
 
 use stack::tcp::TcpInfo;
 use stack::{Duration, Instant, Stack};
@@ -118,7 +119,8 @@ pub fn ss_detail(i: &TcpInfo) -> String {
     );
     let _ = write!(
         s,
-        "\t mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} retrans:{}/{}",
+        "\t {} mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} retrans:{}/{}",
+        i.congestion,
         i.mss,
         i.snd_wscale,
         i.rcv_wscale,
@@ -160,7 +162,11 @@ fn ss_padded(stack: &Stack, now: Instant) -> String {
         let _ =
             writeln!(s, "{:<11} {:>6} {:>6} {:<23} {:<23}", i.state, i.recv_q, i.send_q, addr(i.local), addr(i.remote));
         if i.state == "LISTEN" {
-            let _ = writeln!(s, "\t syn_queue:{} accept_queue:{} backlog:{}", i.syn_queue, i.accept_queue, i.send_q);
+            let _ = writeln!(
+                s,
+                "\t {} syn_queue:{} accept_queue:{} backlog:{}",
+                i.congestion, i.syn_queue, i.accept_queue, i.send_q
+            );
         } else {
             s.push_str(&ss_detail(&i));
         }

@@ -17,7 +17,7 @@
 //! ss                                    TCP control blocks, like ss -tni
 //! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
 //! set [KNOB VALUE]                      TCP tunables for labs (tunables.rs)
-//! listen PORT [BACKLOG]                 a TCP listener nobody accepts from (labs; backlog 128)
+//! listen PORT [BACKLOG] [cubic|reno]    a TCP listener nobody accepts from (labs; backlog 128)
 //! step on|off                           stop at each TCP segment (step.rs)
 //! quit                                  stop synack
 //! ```
@@ -25,7 +25,8 @@
 use crate::ping::{PingJob, PingOptions};
 use crate::step::{StepCtl, Style, Who};
 use stack::route::Route;
-use stack::{Duration, Instant, SockType, Stack, Stats};
+use stack::tcp::CongAlgo;
+use stack::{Duration, Instant, SockOpt, SockType, Stack, Stats};
 use std::fmt::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -43,9 +44,11 @@ commands:
   ss                                      every TCP socket with its control block
   ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
   set                                     TCP tunables: nagle, delack, msl, rto, sndbuf,
-                                          rcvbuf, backlog (set nagle off, set msl 5s, …)
-  listen PORT [BACKLOG]                   a TCP listener that never accepts and whose
-                                          connections never read (labs: queues, windows)
+                                          rcvbuf, backlog, congestion (set nagle off,
+                                          set msl 5s, set congestion reno, …)
+  listen PORT [BACKLOG] [cubic|reno]      a TCP listener that never accepts and whose
+                                          connections never read (labs: queues, windows;
+                                          its connections use that congestion control)
   step on|off                             step mode: each TCP segment waits for Enter, with
                                           the TCB before and after (c continue, b port 23…)
   quit                                    stop synack
@@ -270,13 +273,22 @@ pub fn route(stack: &mut Stack, args: &[&str]) -> String {
     }
 }
 
-/// `listen PORT [BACKLOG]`: `socket`, `bind(0.0.0.0:PORT)`, `listen`, and
-/// then nothing: no one calls `accept`, so connections complete the
-/// handshake and wait in the accept queue, and no one calls `recv`, so
-/// their receive buffers fill and their windows close. For labs (the
-/// listener's two queues, a zero window); it lives until synack stops.
+/// `listen PORT [BACKLOG] [ALGORITHM]`: `socket`, `bind(0.0.0.0:PORT)`,
+/// `listen`, and then nothing: no one calls `accept`, so connections
+/// complete the handshake and wait in the accept queue, and no one calls
+/// `recv`, so their receive buffers fill and their windows close. For labs
+/// (the listener's two queues, a zero window); it lives until synack stops.
+/// With an algorithm (`cubic`, `reno`) the listener gets TCP_CONGESTION,
+/// and its connections inherit it.
 pub fn listen(stack: &mut Stack, now: Instant, args: &[&str]) -> String {
-    let usage = "usage: listen PORT [BACKLOG]\n";
+    let usage = "usage: listen PORT [BACKLOG] [cubic|reno]\n";
+    let (args, algo) = match args.split_last() {
+        Some((last, rest)) if last.parse::<usize>().is_err() && !rest.is_empty() => match CongAlgo::from_name(last) {
+            Some(a) => (rest, Some(a)),
+            None => return usage.to_string(),
+        },
+        _ => (args, None),
+    };
     let (port, backlog) = match args {
         [p] => (p.parse::<u16>().ok(), Some(128)),
         [p, b] => (p.parse::<u16>().ok(), b.parse::<usize>().ok()),
@@ -287,11 +299,16 @@ pub fn listen(stack: &mut Stack, now: Instant, args: &[&str]) -> String {
         Ok(s) => s,
         Err(e) => return format!("listen: socket: {}\n", e.text()),
     };
-    let r = stack.bind(sock, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).map_err(|e| ("bind", e));
+    let r = match algo {
+        Some(a) => stack.setsockopt(now, sock, SockOpt::Congestion(a)).map_err(|e| ("setsockopt", e)),
+        None => Ok(()),
+    };
+    let r = r.and_then(|()| stack.bind(sock, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).map_err(|e| ("bind", e)));
     match r.and_then(|()| stack.listen(sock, backlog).map_err(|e| ("listen", e))) {
         Ok(()) => format!(
-            "listening on 0.0.0.0:{port}, backlog {}: nobody accepts, nobody reads\n",
-            backlog.min(stack::tcp::SOMAXCONN)
+            "listening on 0.0.0.0:{port}, backlog {}{}: nobody accepts, nobody reads\n",
+            backlog.min(stack::tcp::SOMAXCONN),
+            algo.map_or(String::new(), |a| format!(", {a}"))
         ),
         Err((call, e)) => {
             let _ = stack.close(now, sock);
@@ -414,9 +431,29 @@ mod tests {
         let l = crate::netstat::netstat(&s, Instant::ZERO, crate::netstat::NetstatOptions::parse(&["-l"]).unwrap());
         assert!(l.lines().any(|l| l.contains("0.0.0.0:8000") && l.contains("LISTEN")), "{l}");
         assert!(sh.execute("listen 8000", &mut s, Instant::ZERO).text.starts_with("listen: bind: "));
-        for bad in ["listen", "listen 0", "listen http", "listen 8001 -1", "listen 1 2 3"] {
-            assert_eq!(sh.execute(bad, &mut s, Instant::ZERO).text, "usage: listen PORT [BACKLOG]\n", "{bad}");
+        for bad in
+            ["listen", "listen 0", "listen http", "listen 8001 -1", "listen 1 2 3", "listen 1 2 bbr", "listen reno"]
+        {
+            assert_eq!(
+                sh.execute(bad, &mut s, Instant::ZERO).text,
+                "usage: listen PORT [BACKLOG] [cubic|reno]\n",
+                "{bad}"
+            );
         }
+        // With an algorithm (TCP_CONGESTION on the listener); ss shows it.
+        assert_eq!(
+            sh.execute("listen 8002 reno", &mut s, Instant::ZERO).text,
+            "listening on 0.0.0.0:8002, backlog 128, reno: nobody accepts, nobody reads\n"
+        );
+        assert!(sh.execute("listen 8003 4 cubic", &mut s, Instant::ZERO).text.contains("backlog 4, cubic"));
+        let ss = sh.execute("ss", &mut s, Instant::ZERO).text;
+        assert!(ss.contains("\t reno syn_queue:0 accept_queue:0 backlog:128"), "{ss}");
+        assert!(ss.contains("\t cubic syn_queue:0 accept_queue:0 backlog:4"), "{ss}");
+        // `set congestion` changes the default of new sockets and listeners.
+        assert!(sh.execute("set congestion reno", &mut s, Instant::ZERO).text.starts_with("congestion reno"));
+        assert!(sh.execute("listen 8004", &mut s, Instant::ZERO).text.contains("backlog 128: nobody"));
+        let ss = sh.execute("ss", &mut s, Instant::ZERO).text;
+        assert_eq!(ss.matches("\t reno syn_queue:0 accept_queue:0 backlog:128").count(), 2, "8002 and 8004: {ss}");
     }
 
     #[test]
@@ -425,7 +462,7 @@ mod tests {
         let mut sh = Shell::new("tap0", 1);
         let shown = sh.execute("set", &mut s, Instant::ZERO).text;
         assert!(shown.starts_with("TCP tunables"), "{shown}");
-        assert!(shown.contains("  delack   on "), "{shown}");
+        assert!(shown.contains("  delack     on "), "{shown}");
         assert_eq!(
             sh.execute("set delack off", &mut s, Instant::ZERO).text,
             "delack off: every segment is ACKed at once\n"

@@ -240,6 +240,7 @@ impl Tcb {
             // Like ss: no ssthresh until the first loss sets one.
             let ssthresh = if i.ssthresh < usize::MAX / 2 { i.ssthresh.to_string() } else { "-".to_string() };
             lines.push(vec![
+                ("cc", i.congestion.to_string()),
                 ("cwnd", i.cwnd.to_string()),
                 ("ssthresh", ssthresh),
                 ("srtt", ms(i.srtt)),
@@ -935,6 +936,7 @@ mod tests {
             rto: Duration::from_secs(1),
             cwnd: 14600,
             ssthresh: usize::MAX,
+            congestion: "cubic",
             retransmits: 0,
             total_retrans: 0,
             in_recovery: false,
@@ -1004,6 +1006,7 @@ mod tests {
         let after = Tcb::of(&[l2, c], local, remote);
         assert_eq!(after.state, "SYN_RECEIVED");
         assert_eq!(after.get("ssthresh"), Some("-"));
+        assert_eq!(after.get("cc"), Some("cubic"));
         assert_eq!(after.get("rto"), Some("1000ms"));
         let ch = changed(&before, &after);
         assert!(ch.contains(&"state") && ch.contains(&"syn_queue") && ch.contains(&"iss"), "{ch:?}");

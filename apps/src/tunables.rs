@@ -1,6 +1,7 @@
 //! TCP tunables for labs: the prompt's `set` and `synack up`'s flags, so a
 //! lab can compare before and after (Nagle on and off, delayed ACKs on and
-//! off, a short MSL, a long initial RTO, small buffers, a tiny backlog).
+//! off, a short MSL, a long initial RTO, small buffers, a tiny backlog,
+//! CUBIC or Reno).
 //!
 //! ```text
 //! set                      show every knob with its value
@@ -11,6 +12,7 @@
 //! set sndbuf 65536         send buffer of new sockets (SO_SNDBUF; 64k works too)
 //! set rcvbuf 4096          receive buffer of new sockets (SO_RCVBUF)
 //! set backlog 2            listen(2) backlog of every listener, now
+//! set congestion reno      congestion control of new sockets: cubic (RFC 9438) or reno
 //! ```
 //!
 //! The values live in the stack (`Stack::tcp_config`, `Stack::set_tcp_config`);
@@ -20,15 +22,15 @@
 //! services and the telnet server), and `--backlog` does it at start.
 
 use device::faults::{fmt_dur, parse_duration};
-use stack::tcp::{MAX_BUF, MIN_BUF, SOMAXCONN};
+use stack::tcp::{CongAlgo, MAX_BUF, MIN_BUF, SOMAXCONN};
 use stack::{Duration, Instant, SocketHandle, Stack};
 use std::fmt::Write;
 
 /// The knobs, in the order `set` shows them.
-pub const KNOBS: [&str; 7] = ["nagle", "delack", "msl", "rto", "sndbuf", "rcvbuf", "backlog"];
+pub const KNOBS: [&str; 8] = ["nagle", "delack", "msl", "rto", "sndbuf", "rcvbuf", "backlog", "congestion"];
 
-pub const USAGE: &str =
-    "usage: set [nagle on|off | delack on|off | msl 5s | rto 1s | sndbuf BYTES | rcvbuf BYTES | backlog N]\n";
+pub const USAGE: &str = "usage: set [nagle on|off | delack on|off | msl 5s | rto 1s | sndbuf BYTES | rcvbuf BYTES \
+                         | backlog N | congestion cubic|reno]\n";
 
 /// `on`/`off` (also yes/no, true/false, 1/0).
 pub fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -104,6 +106,14 @@ pub fn parse_keepalive(s: &str) -> Result<Keepalive, String> {
     Ok(Keepalive { idle, intvl, probes })
 }
 
+/// A congestion control algorithm by its Linux name: `cubic`, `reno`.
+pub fn parse_congestion(s: &str) -> Result<CongAlgo, String> {
+    CongAlgo::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = CongAlgo::ALL.iter().map(|a| a.name()).collect();
+        format!("{s:?}: want a congestion control algorithm: {}", names.join(", "))
+    })
+}
+
 pub fn parse_backlog(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n <= SOMAXCONN => Ok(n),
@@ -168,6 +178,10 @@ pub struct TcpFlags {
     /// connect` also turns SO_KEEPALIVE on for its connection.
     #[arg(long, value_name = "IDLE,INTVL,COUNT", value_parser = parse_keepalive)]
     pub keepalive: Option<Keepalive>,
+    /// Congestion control of new sockets (TCP_CONGESTION): cubic (RFC 9438)
+    /// or reno (RFC 5681) [default: cubic].
+    #[arg(long, value_name = "cubic|reno", value_parser = parse_congestion)]
+    pub congestion: Option<CongAlgo>,
 }
 
 impl TcpFlags {
@@ -182,6 +196,7 @@ impl TcpFlags {
         c.sndbuf = self.sndbuf.unwrap_or(c.sndbuf);
         c.rcvbuf = self.rcvbuf.unwrap_or(c.rcvbuf);
         c.rto_max = self.rto_max.unwrap_or(c.rto_max);
+        c.congestion = self.congestion.unwrap_or(c.congestion);
         if let Some(k) = self.keepalive {
             (c.keepalive_time, c.keepalive_intvl, c.keepalive_probes) = (k.idle, k.intvl, k.probes);
         }
@@ -222,9 +237,14 @@ pub fn show(stack: &Stack) -> String {
         ("sndbuf", c.sndbuf.to_string(), "SO_SNDBUF of new sockets, bytes".into()),
         ("rcvbuf", c.rcvbuf.to_string(), "SO_RCVBUF of new sockets, bytes (the window we offer)".into()),
         ("backlog", backlog, format!("listen(2) backlog of the listeners (port:backlog {})", ports.join(" "))),
+        (
+            "congestion",
+            c.congestion.name().to_string(),
+            "congestion control of new sockets and listeners: cubic (RFC 9438) or reno (RFC 5681)".into(),
+        ),
     ];
     for (k, v, what) in rows {
-        let _ = writeln!(s, "  {k:<8} {v:<8} {what}");
+        let _ = writeln!(s, "  {k:<10} {v:<8} {what}");
     }
     s
 }
@@ -271,6 +291,13 @@ pub fn set(stack: &mut Stack, args: &[&str]) -> Result<String, String> {
             c.rcvbuf = parse_bytes(value)?;
             format!("rcvbuf {}: for new sockets", c.rcvbuf)
         }
+        "congestion" => {
+            c.congestion = parse_congestion(value)?;
+            format!(
+                "congestion {}: new sockets, and listeners still on the old default (their new connections)",
+                c.congestion
+            )
+        }
         "backlog" => {
             let n = parse_backlog(value)?;
             let changed = apply_backlog(stack, n);
@@ -305,9 +332,16 @@ mod tests {
         assert_eq!(parse_rto_max("5s").unwrap(), Duration::from_secs(5));
         assert!(parse_rto_max("100ms").is_err() && parse_rto_max("121s").is_err());
         let (mut s, _) = stack_with_listener();
-        let flags = TcpFlags { keepalive: Some(k), rto_max: Some(Duration::from_secs(5)), ..TcpFlags::default() };
+        let flags = TcpFlags {
+            keepalive: Some(k),
+            rto_max: Some(Duration::from_secs(5)),
+            congestion: Some(CongAlgo::Reno),
+            ..TcpFlags::default()
+        };
         flags.apply(&mut s).unwrap();
         let c = s.tcp_config();
+        assert_eq!(c.congestion, CongAlgo::Reno);
+        assert_eq!(parse_congestion("CUBIC"), Ok(CongAlgo::Cubic));
         assert_eq!((c.keepalive_time, c.keepalive_intvl, c.keepalive_probes), (k.idle, k.intvl, 3));
         assert_eq!(c.rto_max, Duration::from_secs(5));
     }
@@ -319,9 +353,9 @@ mod tests {
         for k in KNOBS {
             assert!(shown.lines().any(|l| l.trim_start().starts_with(k)), "{k} in {shown}");
         }
-        assert!(shown.contains("  nagle    on "), "{shown}");
-        assert!(shown.contains("  msl      30s "), "{shown}");
-        assert!(shown.contains("  backlog  16 "), "{shown}");
+        assert!(shown.contains("  nagle      on "), "{shown}");
+        assert!(shown.contains("  msl        30s "), "{shown}");
+        assert!(shown.contains("  backlog    16 "), "{shown}");
 
         assert_eq!(
             set(&mut s, &["nagle", "off"]).unwrap(),
@@ -339,16 +373,20 @@ mod tests {
         set(&mut s, &["rcvbuf", "4096"]).unwrap();
         assert_eq!(s.tcp_config().rcvbuf, 4096);
         assert_eq!(set(&mut s, &["backlog", "2"]).unwrap(), "backlog 2: 1 listener(s), accept queue holds 3\n");
+        assert!(shown.contains("  congestion cubic "), "{shown}");
+        assert!(set(&mut s, &["congestion", "reno"]).unwrap().starts_with("congestion reno: new sockets"));
+        assert_eq!(s.tcp_config().congestion, CongAlgo::Reno);
 
         let shown = set(&mut s, &[]).unwrap();
         for want in [
-            "nagle    off",
-            "delack   off",
-            "msl      5s ",
-            "rto      3s ",
-            "sndbuf   65536",
-            "rcvbuf   4096",
-            "backlog  2 ",
+            "nagle      off",
+            "delack     off",
+            "msl        5s ",
+            "rto        3s ",
+            "sndbuf     65536",
+            "rcvbuf     4096",
+            "backlog    2 ",
+            "congestion reno ",
             "23:2",
         ] {
             assert!(shown.contains(want), "{want:?} in {shown}");
@@ -368,6 +406,7 @@ mod tests {
             (&["sndbuf", "12"], "buffers go from 256"),
             (&["rcvbuf", "lots"], "want a size in bytes"),
             (&["backlog", "-1"], "want a backlog from 0"),
+            (&["congestion", "bbr"], "want a congestion control algorithm: reno, cubic"),
             (&["mss", "1000"], "unknown knob \"mss\""),
             (&["nagle"], "which value?"),
             (&["nagle", "on", "now"], "usage: set"),

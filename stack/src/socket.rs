@@ -143,6 +143,8 @@ pub enum SockOpt {
     Cork(bool),
     /// O_NONBLOCK on the descriptor (the blocking adapter reads it).
     NonBlocking(bool),
+    /// TCP_CONGESTION: the congestion control algorithm (tcp/cong.rs).
+    Congestion(crate::tcp::CongAlgo),
 }
 
 /// The name of an option, for `getsockopt`.
@@ -155,6 +157,7 @@ pub enum SockOptName {
     NoDelay,
     Cork,
     NonBlocking,
+    Congestion,
     /// SO_ERROR: read and clear the pending error (returned as `Err`).
     Error,
 }

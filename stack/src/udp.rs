@@ -305,7 +305,9 @@ impl Udp {
             SockOpt::SndBuf(n) => s.sndbuf = n.clamp(256, 16 << 20),
             SockOpt::ReuseAddr(b) => s.reuse_addr = b,
             SockOpt::NonBlocking(b) => s.nonblocking = b,
-            SockOpt::KeepAlive(_) | SockOpt::NoDelay(_) | SockOpt::Cork(_) => return Err(Errno::ENOPROTOOPT),
+            SockOpt::KeepAlive(_) | SockOpt::NoDelay(_) | SockOpt::Cork(_) | SockOpt::Congestion(_) => {
+                return Err(Errno::ENOPROTOOPT)
+            }
         }
         Ok(())
     }
@@ -318,7 +320,9 @@ impl Udp {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(s.reuse_addr),
             SockOptName::NonBlocking => SockOpt::NonBlocking(s.nonblocking),
             SockOptName::Error => return s.error.take().map_or(Ok(SockOpt::NonBlocking(s.nonblocking)), Err),
-            SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork => return Err(Errno::ENOPROTOOPT),
+            SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork | SockOptName::Congestion => {
+                return Err(Errno::ENOPROTOOPT)
+            }
         })
     }
 

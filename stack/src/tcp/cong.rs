@@ -1,40 +1,232 @@
 //! Congestion control: how a connection grows its congestion window as
 //! ACKs arrive and how far it cuts it when a loss is detected (Linux
-//! `struct tcp_congestion_ops`: `cong_avoid`, `ssthresh`; net/ipv4/tcp_cong.c).
+//! `struct tcp_congestion_ops`: `cong_avoid`, `ssthresh`, `set_state`;
+//! net/ipv4/tcp_cong.c for Reno, net/ipv4/tcp_cubic.c for CUBIC).
 //!
 //! Read first: RFC 5681 §3.1 (slow start, congestion avoidance, the
-//! ssthresh after a loss), RFC 3465 (byte counting).
+//! ssthresh after a loss), RFC 3465 (byte counting), RFC 9438 (CUBIC:
+//! §4.1-§4.8 are the algorithm, one clause per region of the curve).
 //!
 //! Loss *detection* and *recovery* (which segment to resend, when recovery
-//! ends) live in input.rs and output.rs; this file only answers two
+//! ends) live in input.rs and output.rs; this file only answers three
 //! questions, one per hook, whichever algorithm the socket uses:
 //! - `cong_avoid`: new data was acknowledged outside recovery; grow cwnd.
 //! - `cong_ssthresh`: a loss was detected; what is the new ssthresh?
+//! - `cong_on_rto`: the retransmission timer fired (Linux's `set_state`
+//!   to `TCP_CA_Loss`): CUBIC forgets its W_max (RFC 9438 §4.8).
+//!
+//! Both algorithms share slow start (RFC 5681 (2), RFC 3465 L = 2·SMSS);
+//! Linux's CUBIC adds HyStart, which synack does not have.
+//!
+//! # CUBIC in one picture
+//!
+//! After a loss at window W_max, cwnd drops to β·W_max (β = 0.7) and then
+//! follows `W_cubic(t) = C·(t − K)³ + W_max` (C = 0.4), t seconds since the
+//! congestion-avoidance stage began: quickly up at first, flat near W_max
+//! (the *concave* region, where the last loss happened), then faster and
+//! faster beyond it (the *convex* region, probing for more). K is when the
+//! curve is back at W_max: `K = ∛((W_max − cwnd_epoch) / C)`. The growth
+//! depends on time, not on the RTT, so flows with different RTTs converge
+//! to fair shares; at small windows or short RTTs, where Reno would grow
+//! faster, CUBIC follows Reno's estimate W_est instead (*Reno-friendly*).
+//!
+//! ```text
+//!   cwnd
+//!    ^                                            /  convex: probing
+//!    |                                          /    beyond W_max
+//!  W_max  - - - - - - - - - - - - -____________/
+//!    |                         __--    plateau around t = K
+//!    |                     _--     concave: slowing down near W_max
+//!    |                  _-
+//!  β·W_max - - - - - - /
+//!    |                 |                |
+//!    +-----------------+----------------+-------------> t
+//!               loss, epoch start    epoch start + K
+//! ```
+//!
+//! # Units
+//!
+//! The TCB keeps `cwnd` and `ssthresh` in **bytes** (as the rest of the
+//! stack counts), and so does Reno here. RFC 9438 §4.1 gives CUBIC's
+//! windows in **segments** and its times in **seconds** (C = 0.4 is in
+//! segments/s³), so `Bictcp` keeps W_max, W_est, cwnd_epoch as `f64`
+//! segments and K as `f64` seconds: the numbers are the RFC's. The two meet
+//! at the edges through the MSS: `cwnd / mss` going in, `× mss` coming out,
+//! with fractions of a byte carried to the next ACK (Linux counts the same
+//! way in `cwnd_cnt`). Time comes from the `now` of the call (the stack is
+//! sans-IO) and the RTT from `srtt_us`.
 
 use super::sock::TcpSock;
 use crate::time::Instant;
+use crate::trace::EventKind;
+use crate::Cx;
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum CongAlgo {
     /// RFC 5681 slow start and congestion avoidance (Linux `reno`; with
     /// fast recovery by RFC 6582 NewReno or RFC 6675 SACK).
-    #[default]
     Reno,
+    /// RFC 9438 CUBIC (Linux `cubic`, its default since 2.6.19).
+    #[default]
+    Cubic,
 }
 
 impl CongAlgo {
+    /// Every algorithm, for help texts.
+    pub const ALL: [CongAlgo; 2] = [CongAlgo::Reno, CongAlgo::Cubic];
+
     /// The name `ss -i` prints and `TCP_CONGESTION` takes.
     pub fn name(self) -> &'static str {
         match self {
             CongAlgo::Reno => "reno",
+            CongAlgo::Cubic => "cubic",
         }
     }
     pub fn from_name(s: &str) -> Option<CongAlgo> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "reno" | "newreno" => Some(CongAlgo::Reno),
+            "cubic" => Some(CongAlgo::Cubic),
             _ => None,
         }
+    }
+}
+
+impl core::fmt::Display for CongAlgo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// RFC 9438 §5: C = 0.4, in segments/s³ (Linux `bic_scale` = 41, i.e. 410/1024).
+pub const CUBIC_C: f64 = 0.4;
+/// RFC 9438 §4.6: β_cubic = 0.7, the window kept at a loss (Linux `beta` 717/1024).
+pub const BETA_CUBIC: f64 = 0.7;
+/// RFC 9438 §4.3: α_cubic = 3(1 − β)/(1 + β) ≈ 0.529: Reno's average
+/// window with β = 0.7 instead of 0.5 grows by that much per RTT.
+pub const ALPHA_CUBIC: f64 = 3.0 * (1.0 - BETA_CUBIC) / (1.0 + BETA_CUBIC);
+
+/// RFC 9438 Figure 2: `K = ∛((W_max − cwnd_epoch) / C)`, seconds until the
+/// curve that starts at `cwnd_epoch` is back at `w_max` (segments). Zero if
+/// the epoch starts at or above W_max.
+pub fn cubic_k(w_max: f64, cwnd_epoch: f64) -> f64 {
+    ((w_max - cwnd_epoch).max(0.0) / CUBIC_C).cbrt()
+}
+
+/// RFC 9438 Figure 1: `W_cubic(t) = C·(t − K)³ + W_max`, segments.
+pub fn w_cubic(t: f64, k: f64, w_max: f64) -> f64 {
+    CUBIC_C * (t - k).powi(3) + w_max
+}
+
+/// Which rule set the last window in congestion avoidance (RFC 9438 §4.2).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum CubicRegion {
+    /// §4.3: cwnd < W_est: Reno would be faster; cwnd = W_est.
+    RenoFriendly,
+    /// §4.4: cwnd < W_max: growing towards the last loss, more slowly as it nears.
+    Concave,
+    /// §4.5: cwnd ≥ W_max: beyond it, faster and faster.
+    Convex,
+}
+
+/// CUBIC's per-connection state (Linux `struct bictcp`). Windows in
+/// segments, times in seconds (see "Units" above).
+#[derive(Clone, Debug, Default)]
+pub struct Bictcp {
+    /// W_max: the window at the last loss, after fast convergence (§4.7);
+    /// 0: none yet, or forgotten at a timeout (§4.8) (Linux `last_max_cwnd`).
+    pub last_max_cwnd: f64,
+    /// K for this epoch, seconds (Figure 2; Linux `bic_K`).
+    pub bic_k: f64,
+    /// The plateau of this epoch's curve: W_max, or cwnd_epoch when there
+    /// is no W_max above it (K = 0) (Linux `bic_origin_point`).
+    pub bic_origin_point: f64,
+    /// t_epoch: when this congestion-avoidance stage began; `None` until the
+    /// next ACK in congestion avoidance starts one (Linux `epoch_start`, 0).
+    pub epoch_start: Option<Instant>,
+    /// cwnd_epoch: the window when the epoch began (§4.2).
+    pub cwnd_epoch: f64,
+    /// W_est: the window Reno would have now (§4.3; Linux `tcp_cwnd`).
+    pub w_est: f64,
+    /// cwnd_prior: the window before the last reduction (§4.6); once W_est
+    /// reaches it, W_est grows by one segment per RTT, as Reno's does.
+    pub cwnd_prior: f64,
+    /// The region the last ACK grew cwnd in (for tests and `-v`).
+    pub region: Option<CubicRegion>,
+    /// Fractions of a byte of growth, carried to the next ACK.
+    pub carry: f64,
+}
+
+impl Bictcp {
+    /// A congestion-avoidance stage begins with cwnd `cwnd` (segments) at
+    /// `now` (§4.2; Linux `bictcp_update` with `epoch_start == 0`).
+    pub fn start_epoch(&mut self, now: Instant, cwnd: f64) {
+        self.epoch_start = Some(now);
+        self.cwnd_epoch = cwnd;
+        if self.last_max_cwnd > cwnd {
+            self.bic_k = cubic_k(self.last_max_cwnd, cwnd);
+            self.bic_origin_point = self.last_max_cwnd;
+        } else {
+            // No W_max above us: the first stage after a timeout (§4.8), or
+            // a window set by hand. K = 0 and W_max = cwnd_epoch: the
+            // curve starts flat and turns convex at once.
+            self.bic_k = 0.0;
+            self.bic_origin_point = cwnd;
+        }
+        // §4.3: "W_est is set equal to cwnd_epoch at the start of the
+        // congestion avoidance stage".
+        self.w_est = cwnd;
+        self.carry = 0.0;
+    }
+
+    /// One ACK of `segs_acked` segments in congestion avoidance, `t`
+    /// seconds into the epoch, with smoothed RTT `rtt` seconds, at window
+    /// `cwnd` (segments). Returns the new window and the region that made it.
+    pub fn update(&mut self, cwnd: f64, segs_acked: f64, t: f64, rtt: f64) -> (f64, CubicRegion) {
+        // §4.2: aim at where the curve will be one RTT from now, but never
+        // below cwnd and at most 1.5 × cwnd (no more than half a window of
+        // growth per RTT, however far past K).
+        let target = w_cubic(t + rtt, self.bic_k, self.bic_origin_point).clamp(cwnd, 1.5 * cwnd);
+        // §4.3 (Figure 4): W_est += α · segments_acked / cwnd, with α = 1
+        // once W_est has reached the window before the last reduction.
+        let alpha = if self.w_est >= self.cwnd_prior { 1.0 } else { ALPHA_CUBIC };
+        self.w_est += alpha * segs_acked / cwnd;
+        // §4.4, §4.5: "cwnd MUST be incremented by (target − cwnd)/cwnd for
+        // each received new ACK" (here per segment acknowledged).
+        let cubic = cwnd + (target - cwnd) / cwnd * segs_acked;
+        // §4.3: "If cwnd < W_est, CUBIC is in the Reno-friendly region and
+        // cwnd SHOULD be set to W_est": whichever grows faster wins (Linux
+        // compares `tcp_cwnd` with the cubic window the same way).
+        let (next, region) = if self.w_est > cubic {
+            (self.w_est, CubicRegion::RenoFriendly)
+        } else if cwnd < self.bic_origin_point {
+            (cubic, CubicRegion::Concave)
+        } else {
+            (cubic, CubicRegion::Convex)
+        };
+        self.region = Some(region);
+        (next, region)
+    }
+
+    /// A loss at window `cwnd` (segments): the new W_max with fast
+    /// convergence (§4.7), cwnd_prior (§4.6), and no epoch until the next
+    /// congestion-avoidance ACK. Returns whether fast convergence applied.
+    pub fn on_loss(&mut self, cwnd: f64) -> bool {
+        self.epoch_start = None;
+        // §4.7: a loss below the last W_max means the flow's share is
+        // shrinking (someone new arrived): release more, W_max = cwnd·(1+β)/2.
+        let fast = cwnd < self.last_max_cwnd;
+        self.last_max_cwnd = if fast { cwnd * (1.0 + BETA_CUBIC) / 2.0 } else { cwnd };
+        self.cwnd_prior = cwnd;
+        fast
+    }
+
+    /// The retransmission timer fired (§4.8; Linux `bictcp_state` to
+    /// `TCP_CA_Loss` → `bictcp_reset`): forget W_max, so the first epoch
+    /// after slow start has K = 0 and W_max = cwnd_epoch.
+    pub fn on_rto(&mut self) {
+        self.last_max_cwnd = 0.0;
+        self.epoch_start = None;
     }
 }
 
@@ -42,15 +234,32 @@ impl CongAlgo {
 #[derive(Clone, Debug, Default)]
 pub struct CongState {
     pub algo: CongAlgo,
-    /// Bytes acknowledged during congestion avoidance (RFC 5681 eq. 3, byte counting).
+    /// Reno: bytes acknowledged during congestion avoidance (RFC 5681 eq. 3, byte counting).
     pub bytes_acked: usize,
+    /// CUBIC (unused by Reno).
+    pub cubic: Bictcp,
+}
+
+impl CongState {
+    /// Fresh state for `algo` (Linux `tcp_init_congestion_control`).
+    pub fn new(algo: CongAlgo) -> CongState {
+        CongState { algo, ..CongState::default() }
+    }
 }
 
 impl TcpSock {
-    /// `tcp_cong_avoid`: `acked` bytes of new data acknowledged at `now`,
+    /// `TCP_CONGESTION` (Linux `tcp_set_congestion_control` →
+    /// `tcp_reinit_congestion_control`): the new algorithm starts from
+    /// fresh state; cwnd and ssthresh stay as they are, so a live
+    /// connection carries on from its current window.
+    pub fn set_congestion(&mut self, algo: CongAlgo) {
+        self.cc = CongState::new(algo);
+    }
+
+    /// `tcp_cong_avoid`: `acked` bytes of new data acknowledged at `cx.now`,
     /// not in recovery. Slow start below ssthresh, else the algorithm's
     /// congestion avoidance.
-    pub fn cong_avoid(&mut self, _now: Instant, acked: usize) {
+    pub fn cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
         let mss = self.mss;
         if self.cwnd < self.ssthresh {
             // Slow start (RFC 5681 (2)), with RFC 3465's L = 2·SMSS.
@@ -65,19 +274,469 @@ impl TcpSock {
                         self.cwnd += mss;
                     }
                 }
+                CongAlgo::Cubic => self.bictcp_cong_avoid(cx, acked),
             }
         }
         self.cwnd = self.cwnd.min(1 << 30);
     }
 
-    /// `ssthresh` hook: a loss was detected at `now` (three duplicate ACKs,
-    /// SACK, or a timeout). Returns the new slow-start threshold.
-    pub fn cong_ssthresh(&mut self, _now: Instant) -> usize {
+    /// CUBIC's congestion avoidance (Linux `cubictcp_cong_avoid`,
+    /// `bictcp_update`), RFC 9438 §4.2-§4.5.
+    fn bictcp_cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
+        // §4.6: an ssthresh computed from cwnd (as here and in Linux) needs
+        // cwnd not to grow while less than a window is in flight (Linux
+        // `tcp_is_cwnd_limited`): an application-limited sender does not
+        // learn anything about the path. In flight before this ACK:
+        if self.flight_size() + acked + self.mss <= self.cwnd {
+            return;
+        }
+        let mss = self.mss as f64;
+        let cwnd = self.cwnd as f64 / mss;
+        let now = cx.now;
+        if self.cc.cubic.epoch_start.is_none() {
+            self.cc.cubic.start_epoch(now, cwnd);
+            let ca = &self.cc.cubic;
+            let (l, r, w_max, k) = (self.local, self.remote, ca.bic_origin_point, ca.bic_k);
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 9438 §4.2", || {
+                format!(
+                    "{l} {r}: cubic: congestion avoidance from cwnd_epoch {cwnd:.1} segments: \
+                     W_max {w_max:.1}, K {k:.3} s"
+                )
+            });
+        }
+        let ca = &mut self.cc.cubic;
+        let t = now.saturating_since(ca.epoch_start.unwrap_or(now)).as_secs_f64();
+        let rtt = self.srtt_us as f64 / 1e6;
+        let (next, _) = ca.update(cwnd, acked as f64 / mss, t, rtt);
+        // Back to bytes, keeping the fraction for the next ACK; never lower
+        // than it was (W_est and the target are at least cwnd).
+        let bytes = next * mss + ca.carry;
+        let whole = bytes.floor();
+        ca.carry = bytes - whole;
+        self.cwnd = self.cwnd.max(whole as usize);
+    }
+
+    /// `ssthresh` hook: a loss was detected at `cx.now` (three duplicate
+    /// ACKs, SACK, or a timeout). Returns the new slow-start threshold.
+    pub fn cong_ssthresh(&mut self, cx: &mut Cx) -> usize {
         let mss = self.mss;
         self.cc.bytes_acked = 0;
         match self.cc.algo {
             // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2·SMSS).
             CongAlgo::Reno => (self.flight_size() / 2).max(2 * mss),
+            CongAlgo::Cubic => {
+                // RFC 9438 §4.6: ssthresh = max(cwnd · β_cubic, 2·SMSS); β = 0.7
+                // exactly in integers (Linux: cwnd · 717/1024). The RFC writes
+                // flight_size and allows cwnd, as Linux uses, given the
+                // cwnd-limited check in `bictcp_cong_avoid`.
+                let cwnd = self.cwnd;
+                let ssthresh = (cwnd * 7 / 10).max(2 * mss);
+                let before = self.cc.cubic.last_max_cwnd;
+                let fast = self.cc.cubic.on_loss(cwnd as f64 / mss as f64);
+                let w_max = self.cc.cubic.last_max_cwnd;
+                let (l, r) = (self.local, self.remote);
+                let rfc = if fast { "RFC 9438 §4.7" } else { "RFC 9438 §4.6" };
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpWindow, rfc, || {
+                    let why = if fast {
+                        format!(" (fast convergence: below the last W_max {before:.1}, so × (1+β)/2)")
+                    } else {
+                        String::new()
+                    };
+                    format!("{l} {r}: cubic: loss at cwnd {cwnd}: W_max {w_max:.1} segments{why}, ssthresh {ssthresh} = 0.7 × cwnd")
+                });
+                ssthresh
+            }
         }
+    }
+
+    /// The retransmission timer fired on data (Linux `tcp_enter_loss` →
+    /// `set_state(TCP_CA_Loss)`); the caller has set ssthresh (on the first
+    /// timeout) and cwnd = 1 segment, as RFC 5681 §3.1 says for both.
+    pub fn cong_on_rto(&mut self, cx: &mut Cx) {
+        self.cc.bytes_acked = 0;
+        let ca = &self.cc.cubic;
+        // Said once: a backed-off timeout finds nothing left to forget.
+        if self.cc.algo == CongAlgo::Cubic && (ca.last_max_cwnd > 0.0 || ca.epoch_start.is_some()) {
+            self.cc.cubic.on_rto();
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 9438 §4.8", || {
+                format!("{l} {r}: cubic: timeout: W_max forgotten, the next epoch starts with K = 0")
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stats;
+    use crate::tcp::TcpConfig;
+    use crate::trace::Trace;
+    use crate::L4Xmit;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::collections::VecDeque;
+
+    const MSS: usize = 1000;
+
+    /// One TCB in congestion avoidance, with what a hook call needs.
+    struct Fix {
+        sk: TcpSock,
+        now: Instant,
+        stats: Stats,
+        trace: Trace,
+        rng: StdRng,
+        out: VecDeque<L4Xmit>,
+    }
+
+    impl Fix {
+        /// `algo` at `cwnd_segs` segments of 1000 bytes, ssthresh there too
+        /// (so in congestion avoidance), a full window in flight.
+        fn new(algo: CongAlgo, cwnd_segs: usize) -> Fix {
+            let mut sk = TcpSock::new(&TcpConfig::default());
+            sk.set_congestion(algo);
+            sk.mss = MSS;
+            sk.cwnd = cwnd_segs * MSS;
+            sk.ssthresh = sk.cwnd;
+            sk.srtt_us = 100_000;
+            let mut trace = Trace::default();
+            trace.set_enabled(true);
+            let mut f = Fix {
+                sk,
+                now: Instant::from_secs(100),
+                stats: Stats::default(),
+                trace,
+                rng: StdRng::seed_from_u64(1),
+                out: VecDeque::new(),
+            };
+            f.fill();
+            f
+        }
+        fn cx(&mut self) -> (&mut TcpSock, Cx<'_>) {
+            let cx = Cx {
+                now: self.now,
+                stats: &mut self.stats,
+                trace: &mut self.trace,
+                rng: &mut self.rng,
+                out: &mut self.out,
+            };
+            (&mut self.sk, cx)
+        }
+        /// A bulk sender: exactly a window in flight.
+        fn fill(&mut self) {
+            self.sk.snd_max = self.sk.snd_una + self.sk.cwnd;
+        }
+        fn segs(&self) -> f64 {
+            self.sk.cwnd as f64 / MSS as f64
+        }
+        /// One ACK of `bytes`, window kept full.
+        fn ack(&mut self, bytes: usize) {
+            self.sk.snd_una += bytes;
+            let (sk, mut cx) = self.cx();
+            sk.cong_avoid(&mut cx, bytes);
+            self.fill();
+        }
+        /// A loss (three duplicate ACKs) and recovery ending with cwnd = ssthresh.
+        fn loss(&mut self) {
+            let (sk, mut cx) = self.cx();
+            sk.ssthresh = sk.cong_ssthresh(&mut cx);
+            sk.cwnd = sk.ssthresh;
+            self.fill();
+        }
+        /// `secs` of bulk transfer, RTT `rtt` s: each RTT a window of
+        /// one-segment ACKs, spread evenly over it.
+        fn run(&mut self, secs: f64, rtt: f64) {
+            self.sk.srtt_us = (rtt * 1e6) as u64;
+            let end = self.now + crate::time::Duration::from_secs_f64(secs);
+            while self.now < end {
+                let n = (self.sk.cwnd / MSS).max(1);
+                let step = crate::time::Duration::from_micros((rtt * 1e6 / n as f64).ceil() as u64);
+                for _ in 0..n {
+                    self.now += step;
+                    self.ack(MSS);
+                }
+            }
+        }
+        fn traced(&mut self, needle: &str) -> bool {
+            let mut found = false;
+            while let Some(e) = self.trace.pop() {
+                found |= e.text.contains(needle);
+            }
+            found
+        }
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn k_is_the_time_back_to_w_max() {
+        // RFC 9438 Figure 2 with C = 0.4 and β = 0.7: K = ∛(0.3·W_max / 0.4).
+        assert!(close(cubic_k(100.0, 70.0), 75f64.cbrt(), 1e-12));
+        assert!(close(cubic_k(100.0, 70.0), 4.2172, 1e-4));
+        assert!(close(cubic_k(10.0, 7.0), 1.9574, 1e-4));
+        assert!(close(cubic_k(1000.0, 700.0), 9.0856, 1e-4));
+        assert_eq!(cubic_k(50.0, 60.0), 0.0, "no W_max above the epoch: K = 0");
+        // The curve starts at cwnd_epoch and is at W_max at t = K.
+        let k = cubic_k(100.0, 70.0);
+        assert!(close(w_cubic(0.0, k, 100.0), 70.0, 1e-9));
+        assert!(close(w_cubic(k, k, 100.0), 100.0, 1e-9));
+        // Through the hooks: a loss at 100 segments, then the first ACK in
+        // congestion avoidance starts the epoch at 70 with that K.
+        let mut f = Fix::new(CongAlgo::Cubic, 100);
+        f.loss();
+        assert_eq!(f.sk.ssthresh, 70 * MSS);
+        f.ack(MSS);
+        let ca = &f.sk.cc.cubic;
+        assert_eq!((ca.cwnd_epoch, ca.bic_origin_point, ca.last_max_cwnd), (70.0, 100.0, 100.0));
+        assert!(close(ca.bic_k, 4.2172, 1e-4), "K {}", ca.bic_k);
+        assert!(f.traced("cubic: congestion avoidance from cwnd_epoch 70.0 segments: W_max 100.0, K 4.217 s"));
+    }
+
+    #[test]
+    fn ssthresh_is_0_7_cwnd_and_at_least_two_segments() {
+        let mut f = Fix::new(CongAlgo::Cubic, 20);
+        f.sk.snd_max = f.sk.snd_una + 10 * MSS; // half the window in flight: no matter
+        let (sk, mut cx) = f.cx();
+        assert_eq!(sk.cong_ssthresh(&mut cx), 14 * MSS);
+        assert!(f.traced("cubic: loss at cwnd 20000: W_max 20.0 segments, ssthresh 14000 = 0.7 × cwnd"));
+        f.sk.cwnd = 14600;
+        let (sk, mut cx) = f.cx();
+        assert_eq!(sk.cong_ssthresh(&mut cx), 10220);
+        f.sk.cwnd = 2 * MSS;
+        let (sk, mut cx) = f.cx();
+        assert_eq!(sk.cong_ssthresh(&mut cx), 2 * MSS, "floor 2·SMSS");
+        // Reno: half the flight size (RFC 5681 (4)), not 0.7 × cwnd.
+        let mut f = Fix::new(CongAlgo::Reno, 20);
+        f.sk.snd_max = f.sk.snd_una + 10 * MSS;
+        let (sk, mut cx) = f.cx();
+        assert_eq!(sk.cong_ssthresh(&mut cx), 5 * MSS);
+    }
+
+    #[test]
+    fn the_curve_is_concave_below_w_max_and_convex_above() {
+        // Loss at W_max = 100 segments, RTT 200 ms (long enough for the
+        // Reno-friendly estimate to stay below the curve the whole time).
+        let mut f = Fix::new(CongAlgo::Cubic, 100);
+        f.loss();
+        let k = cubic_k(100.0, 70.0);
+        let start = f.now;
+        let at = |f: &Fix| f.now.saturating_since(start).as_secs_f64();
+        // Concave, 2 s in: W_cubic(2) = 0.4·(2 − 4.217)³ + 100 = 95.64.
+        f.run(2.0, 0.2);
+        let (t, w) = (at(&f), f.segs());
+        assert!(close(w, w_cubic(t, k, 100.0), 0.5), "t {t:.3}: cwnd {w:.2}, curve {:.2}", w_cubic(t, k, 100.0));
+        assert!((95.0..=96.2).contains(&w), "{w}");
+        assert_eq!(f.sk.cc.cubic.region, Some(CubicRegion::Concave));
+        // Reno would have 70 + 10 RTTs = 80 here.
+        // Around K the window rests near W_max: from 4 s to 4.6 s it barely moves.
+        f.run(2.0, 0.2);
+        let w4 = f.segs();
+        f.run(0.6, 0.2);
+        assert!(f.segs() - w4 < 1.0, "plateau: {w4:.2} -> {:.2}", f.segs());
+        assert!(close(f.segs(), 100.0, 1.0), "{}", f.segs());
+        // Convex, 8 s in: W_cubic(8) = 0.4·(8 − 4.217)³ + 100 = 121.66.
+        f.run(8.0 - at(&f), 0.2);
+        let (t, w) = (at(&f), f.segs());
+        assert!(close(w, w_cubic(t, k, 100.0), 0.5), "t {t:.3}: cwnd {w:.2}, curve {:.2}", w_cubic(t, k, 100.0));
+        assert!((121.0..=122.5).contains(&w), "{w}");
+        assert_eq!(f.sk.cc.cubic.region, Some(CubicRegion::Convex));
+        assert!(f.sk.cc.cubic.w_est < w, "W_est {} stays below", f.sk.cc.cubic.w_est);
+    }
+
+    #[test]
+    fn reno_friendly_region_takes_over_at_small_windows_and_short_rtt() {
+        // W_max = 10 segments and a 10 ms RTT: K = 1.96 s, an age in RTTs;
+        // Reno would be at ~100 segments after 1 s while the curve is at 10.
+        let mut f = Fix::new(CongAlgo::Cubic, 10);
+        let mut reno = Fix::new(CongAlgo::Reno, 10);
+        f.loss();
+        reno.loss();
+        assert_eq!((f.sk.cwnd, reno.sk.cwnd), (7 * MSS, 5 * MSS));
+        f.run(1.0, 0.01);
+        reno.run(1.0, 0.01);
+        let ca = &f.sk.cc.cubic;
+        assert_eq!(ca.region, Some(CubicRegion::RenoFriendly));
+        let curve = w_cubic(1.0, ca.bic_k, 10.0);
+        assert!(curve < 10.0, "{curve}");
+        // cwnd follows W_est: α = 0.529 per RTT up to cwnd_prior (10), then 1.
+        let w = f.segs();
+        assert!(close(w, ca.w_est, 1.0), "cwnd {w} W_est {}", ca.w_est);
+        assert!((95.0..=110.0).contains(&w), "{w}");
+        // As fast as Reno with β = 0.7 (Reno started lower, from 5).
+        let r = reno.segs();
+        assert!(w > r - 5.0, "cubic {w} reno {r}");
+    }
+
+    #[test]
+    fn fast_convergence_lowers_w_max() {
+        let mut f = Fix::new(CongAlgo::Cubic, 100);
+        f.loss();
+        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 100.0);
+        // The next loss comes at 80 < W_max: W_max = 80 · (1 + 0.7) / 2 = 68.
+        f.sk.cwnd = 80 * MSS;
+        f.loss();
+        assert!(close(f.sk.cc.cubic.last_max_cwnd, 68.0, 1e-9));
+        assert_eq!(f.sk.ssthresh, 56 * MSS);
+        assert!(f.traced("(fast convergence: below the last W_max 100.0, so × (1+β)/2)"));
+        // Above W_max again: W_max = cwnd.
+        f.sk.cwnd = 90 * MSS;
+        f.loss();
+        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 90.0);
+        assert_eq!(f.sk.cc.cubic.cwnd_prior, 90.0);
+    }
+
+    #[test]
+    fn growth_is_at_most_half_a_window_per_rtt() {
+        // Far past K the curve is huge; §4.2 clamps the target at 1.5 · cwnd.
+        let mut ca = Bictcp { bic_origin_point: 10.0, cwnd_prior: 1e9, w_est: 0.0, ..Default::default() };
+        let (next, region) = ca.update(10.0, 1.0, 100.0, 0.1);
+        assert_eq!(region, CubicRegion::Convex);
+        assert!(close(next, 10.0 + (15.0 - 10.0) / 10.0, 1e-12), "{next}");
+        // A whole window of ACKs, one at a time, at most 1.5×.
+        let mut f = Fix::new(CongAlgo::Cubic, 10);
+        f.loss();
+        f.run(0.1, 0.1);
+        f.now += crate::time::Duration::from_secs(100);
+        let w0 = f.segs();
+        f.run(0.1, 0.1);
+        assert!(f.segs() <= 1.5 * w0 + 0.01, "{w0} -> {}", f.segs());
+        assert!(f.segs() > 1.4 * w0, "{w0} -> {}", f.segs());
+    }
+
+    #[test]
+    fn a_timeout_forgets_w_max() {
+        // RFC 9438 §4.8: after a timeout, K = 0 and W_max = cwnd_epoch.
+        let mut f = Fix::new(CongAlgo::Cubic, 100);
+        let (sk, mut cx) = f.cx();
+        sk.ssthresh = sk.cong_ssthresh(&mut cx);
+        sk.cwnd = MSS;
+        sk.cong_on_rto(&mut cx);
+        assert_eq!(f.sk.ssthresh, 70 * MSS);
+        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 0.0);
+        assert!(f.traced("cubic: timeout: W_max forgotten"));
+        // Slow start back to ssthresh, then the epoch: flat at 70, then up.
+        while f.sk.cwnd < f.sk.ssthresh {
+            f.ack(MSS);
+        }
+        f.ack(MSS);
+        let ca = &f.sk.cc.cubic;
+        assert_eq!(ca.bic_k, 0.0);
+        assert_eq!(ca.bic_origin_point, ca.cwnd_epoch);
+        assert!(close(ca.w_est, ca.cwnd_epoch, 0.01), "W_est from cwnd_epoch: {} {}", ca.w_est, ca.cwnd_epoch);
+        assert!(ca.cwnd_epoch >= 70.0 && ca.cwnd_epoch < 72.0, "{}", ca.cwnd_epoch);
+    }
+
+    #[test]
+    fn no_growth_while_application_limited() {
+        let mut f = Fix::new(CongAlgo::Cubic, 20);
+        f.loss();
+        f.run(1.0, 0.1);
+        let w = f.sk.cwnd;
+        // Two segments in flight of a 14-segment window: ACKs do not grow it.
+        for _ in 0..100 {
+            f.now += crate::time::Duration::from_millis(10);
+            f.sk.snd_max = f.sk.snd_una + 2 * MSS;
+            f.sk.snd_una += MSS;
+            let (sk, mut cx) = f.cx();
+            sk.cong_avoid(&mut cx, MSS);
+        }
+        assert_eq!(f.sk.cwnd, w);
+    }
+
+    #[test]
+    fn switching_algorithm_keeps_the_window_and_resets_the_state() {
+        let mut f = Fix::new(CongAlgo::Cubic, 100);
+        f.loss();
+        f.run(1.0, 0.1);
+        let (cwnd, ssthresh) = (f.sk.cwnd, f.sk.ssthresh);
+        assert!(f.sk.cc.cubic.epoch_start.is_some());
+        f.sk.set_congestion(CongAlgo::Reno);
+        assert_eq!((f.sk.cwnd, f.sk.ssthresh, f.sk.cc.algo), (cwnd, ssthresh, CongAlgo::Reno));
+        // Reno from here: one MSS once a window's worth is acknowledged.
+        let mut acks = 0;
+        while f.sk.cwnd == cwnd {
+            f.ack(MSS);
+            acks += 1;
+        }
+        assert_eq!((f.sk.cwnd, acks), (cwnd + MSS, cwnd.div_ceil(MSS)));
+        f.sk.set_congestion(CongAlgo::Cubic);
+        assert!(f.sk.cc.cubic.epoch_start.is_none() && f.sk.cc.cubic.last_max_cwnd == 0.0);
+        f.ack(MSS);
+        assert_eq!(f.sk.cc.cubic.bic_k, 0.0, "no W_max known: K = 0");
+    }
+
+    #[test]
+    fn lossy_transfers_complete_under_both_algorithms() {
+        // tests.rs's two `Tcp`s on a lossy, reordering, duplicating link,
+        // 2 MiB (8 MiB in release) each way at once, with each algorithm;
+        // the same seed, so only the algorithm differs.
+        let run = |algo| {
+            let cfg = TcpConfig { congestion: algo, ..TcpConfig::default() };
+            crate::tcp::tests::transfer_both_ways_with(21, 0.02, cfg)
+        };
+        let (reno, cubic) = (run(CongAlgo::Reno), run(CongAlgo::Cubic));
+        assert!(reno.1 > 0 && cubic.1 > 0, "losses were repaired: {reno:?} {cubic:?}");
+        assert_ne!(reno, cubic, "the algorithm changed nothing");
+    }
+
+    #[test]
+    fn tcp_congestion_round_trips_and_passive_children_inherit_it() {
+        use crate::socket::{SockOpt, SockOptName};
+        use crate::tcp::Tcp;
+        use std::net::{Ipv4Addr, SocketAddrV4};
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mut stats, mut trace, mut out) = (Stats::default(), Trace::default(), VecDeque::new());
+        let mut tcp = Tcp::new(TcpConfig::default(), &mut rng);
+        let h = tcp.socket().unwrap();
+        let get = |tcp: &mut Tcp, h| tcp.getsockopt(h, SockOptName::Congestion);
+        assert_eq!(get(&mut tcp, h), Ok(SockOpt::Congestion(CongAlgo::Cubic)));
+        let now = Instant::from_secs(1);
+        let mut cx = Cx { now, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        tcp.setsockopt(&mut cx, h, SockOpt::Congestion(CongAlgo::Reno)).unwrap();
+        assert_eq!(get(&mut tcp, h), Ok(SockOpt::Congestion(CongAlgo::Reno)));
+        // Two listeners: one set to reno by hand, one left at the default.
+        let l2 = tcp.socket().unwrap();
+        for (s, port) in [(h, 80), (l2, 81)] {
+            tcp.bind(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), cx.rng).unwrap();
+            tcp.listen(s, 8, cx.rng).unwrap();
+        }
+        let shown = |tcp: &Tcp, port: u16| {
+            tcp.info(now).into_iter().find(|i| i.local.port() == port).map(|i| i.congestion).unwrap()
+        };
+        assert_eq!((shown(&tcp, 80), shown(&tcp, 81)), ("reno", "cubic"));
+        // A passive connection takes its listener's algorithm, not the default.
+        let cfg = tcp.config().clone();
+        let (local, remote) = (SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80), "10.0.0.1:4000".parse().unwrap());
+        let lsk = tcp.socks[h].as_ref().unwrap();
+        let child = crate::tcp::input::new_child(&cfg, lsk, h, local, remote);
+        assert_eq!(child.cc.algo, CongAlgo::Reno);
+        // A new default (`set congestion reno` at the prompt) reaches new
+        // sockets and the listeners still on the old default.
+        tcp.set_config(TcpConfig { congestion: CongAlgo::Reno, ..cfg });
+        assert_eq!(shown(&tcp, 81), "reno");
+        let s = tcp.socket().unwrap();
+        assert_eq!(get(&mut tcp, s), Ok(SockOpt::Congestion(CongAlgo::Reno)));
+        assert_eq!(shown(&tcp, 80), "reno");
+        // UDP has no such option (Linux: ENOPROTOOPT at SOL_TCP).
+        let mut udp = crate::udp::Udp::new(4096, 4);
+        let u = udp.socket().unwrap();
+        assert_eq!(udp.setsockopt(u, SockOpt::Congestion(CongAlgo::Reno)), Err(crate::Errno::ENOPROTOOPT));
+        assert_eq!(udp.getsockopt(u, SockOptName::Congestion), Err(crate::Errno::ENOPROTOOPT));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in CongAlgo::ALL {
+            assert_eq!(CongAlgo::from_name(a.name()), Some(a));
+            assert_eq!(a.to_string(), a.name());
+        }
+        assert_eq!(CongAlgo::from_name("NewReno"), Some(CongAlgo::Reno));
+        assert_eq!(CongAlgo::from_name("bbr"), None);
+        assert_eq!(CongAlgo::default(), CongAlgo::Cubic, "Linux's default");
+        assert_eq!(TcpConfig::default().congestion, CongAlgo::Cubic);
     }
 }

@@ -434,7 +434,7 @@ fn fmt_ack(h: &TcpHdr) -> String {
 
 /// A passive child of listener `lsk` (index `li`) for `local`/`remote`: it
 /// inherits the listener's options (`inet_csk_clone_lock`).
-fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
+pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
     let mut child = TcpSock::new(cfg);
     child.state = TcpState::Listen;
     child.owner = Owner::Child { listener: li };
@@ -446,6 +446,8 @@ fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, rem
     child.cork = lsk.cork;
     child.keepalive = lsk.keepalive;
     child.reuse_addr = lsk.reuse_addr;
+    // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
+    child.set_congestion(lsk.cc.algo);
     child.bound = true;
     child.hashed = true;
     child
@@ -1020,7 +1022,7 @@ impl TcpSock {
             return;
         }
         self.dupacks = 0;
-        self.cong_avoid(cx.now, acked);
+        self.cong_avoid(cx, acked);
     }
 
     /// RFC 5681 §3.2 fast retransmit / fast recovery on duplicate ACKs.
@@ -1034,8 +1036,8 @@ impl TcpSock {
         // RFC 6582 §3.2 step 2: not again for losses from before the last recovery.
         if self.dupacks == 3 && self.snd_una.after_eq(self.recover) {
             self.undo_mark(cx.now, false);
-            // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno (cong.rs)
-            self.ssthresh = self.cong_ssthresh(cx.now);
+            // (2) ssthresh = max(FlightSize / 2, 2·SMSS) for Reno, 0.7 × cwnd for CUBIC (cong.rs)
+            self.ssthresh = self.cong_ssthresh(cx);
             self.recover = self.snd_max;
             self.in_recovery = true;
             let (l, r, una) = (self.local, self.remote, self.snd_una);
@@ -1079,7 +1081,7 @@ impl TcpSock {
             // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment,
             // the TCP MUST reset DupAcks to zero."
             self.dupacks = 0;
-            self.cong_avoid(cx.now, acked);
+            self.cong_avoid(cx, acked);
         }
         if dupack {
             self.dupacks += 1;
@@ -1096,7 +1098,7 @@ impl TcpSock {
         // (4.1) RecoveryPoint = HighData; (4.2) ssthresh = cwnd = the algorithm's cut.
         self.undo_mark(cx.now, false);
         self.recover = self.snd_max;
-        self.ssthresh = self.cong_ssthresh(cx.now);
+        self.ssthresh = self.cong_ssthresh(cx);
         self.cwnd = self.ssthresh;
         self.in_recovery = true;
         self.high_rxt = self.snd_una;

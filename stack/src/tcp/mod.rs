@@ -4,6 +4,7 @@
 //! follows), RFC 6298 (retransmission timer), RFC 5681 and RFC 6582
 //! (congestion control, NewReno fast recovery), RFC 1122 §4.2 (host
 //! requirements: delayed ACK, Nagle, silly window avoidance, keepalive),
+//! RFC 9438 (CUBIC congestion control),
 //! RFC 6528 (initial sequence numbers), RFC 5961 (blind in-window attacks),
 //! RFC 7323 (window scale, timestamps), RFC 2018 and RFC 6675 (SACK).
 //!
@@ -19,8 +20,8 @@
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
 //! | `sack.rs`    | SACK blocks we send, the scoreboard of those we receive, RFC 6675 recovery's `pipe` and `NextSeg` (tcp_input.c `tcp_sacktag_write_queue`) |
-//! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo |
-//! | `cong.rs`    | congestion control: `cong_avoid` and `ssthresh` per algorithm (tcp_cong.c) |
+//! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
+//! | `cong.rs`    | congestion control: `cong_avoid`, `ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c, tcp_cubic.c) |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //!
 //! A socket is a `usize` handle into one table. Passive-open children live
@@ -43,7 +44,7 @@ mod timestamps;
 #[cfg(test)]
 mod tests;
 
-pub use cong::CongAlgo;
+pub use cong::{CongAlgo, CubicRegion};
 pub use options::{TcpFlags, TcpHdr, TcpOptions};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
@@ -119,6 +120,9 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub init_cwnd_segs: usize,
+    /// `tcp_congestion_control`: the algorithm of new sockets (a passive
+    /// connection takes its listener's); TCP_CONGESTION changes one socket.
+    pub congestion: CongAlgo,
     /// `tcp_fin_timeout`: an orphaned FIN_WAIT_2 lasts this long.
     pub fin_timeout: Duration,
     /// `tcp_keepalive_time`, `tcp_keepalive_intvl`, `tcp_keepalive_probes` (RFC 1122 §4.2.3.6).
@@ -156,6 +160,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             init_cwnd_segs: 10,
+            congestion: CongAlgo::Cubic,
             fin_timeout: Duration::from_secs(60),
             keepalive_time: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
@@ -203,6 +208,8 @@ pub struct TcpInfo {
     pub rto: Duration,
     pub cwnd: usize,
     pub ssthresh: usize,
+    /// The congestion control algorithm (`ss -i` prints it first: `cubic`, `reno`).
+    pub congestion: &'static str,
     /// Consecutive retransmission timeouts (`ss`'s `retrans:x/...` first number).
     pub retransmits: u32,
     /// Segments retransmitted over the life of the connection.
@@ -273,15 +280,16 @@ impl Tcp {
     /// - on connections that *enter* TIME_WAIT (or FIN_WAIT_2) from now on:
     ///   `msl`, `fin_timeout`;
     /// - on new sockets only: `nagle` (an existing socket keeps its
-    ///   TCP_NODELAY), `rto_initial`, `sndbuf`, `rcvbuf`, and on the next
+    ///   TCP_NODELAY), `congestion` (an existing one keeps its
+    ///   TCP_CONGESTION), `rto_initial`, `sndbuf`, `rcvbuf`, and on the next
     ///   SYN: `mss`, `window_scaling`, `init_cwnd_segs`.
     ///
     /// A passive connection is made from its listener (it inherits the
-    /// listener's buffers and Nagle setting, as in Linux): listeners that
-    /// still have the old defaults take the new ones, so the connections
-    /// they accept from now on get them too. A listener whose SO_SNDBUF,
-    /// SO_RCVBUF or TCP_NODELAY the application set to something else
-    /// keeps it.
+    /// listener's buffers, Nagle setting and congestion control, as in
+    /// Linux): listeners that still have the old defaults take the new
+    /// ones, so the connections they accept from now on get them too. A
+    /// listener whose SO_SNDBUF, SO_RCVBUF, TCP_NODELAY or TCP_CONGESTION
+    /// the application set to something else keeps it.
     pub fn set_config(&mut self, config: TcpConfig) {
         let mut config = config;
         config.sndbuf = config.sndbuf.clamp(MIN_BUF, MAX_BUF);
@@ -298,6 +306,9 @@ impl Tcp {
             // nodelay is the opposite of nagle: still the old default?
             if sk.nodelay != old.nagle {
                 sk.nodelay = !new.nagle;
+            }
+            if sk.cc.algo == old.congestion {
+                sk.set_congestion(new.congestion);
             }
         }
     }
@@ -787,6 +798,8 @@ impl Tcp {
                 }
             }
             SockOpt::NonBlocking(b) => sk.nonblocking = b,
+            // Linux `tcp_set_congestion_control`: fresh state, same cwnd.
+            SockOpt::Congestion(a) => sk.set_congestion(a),
         }
         Ok(())
     }
@@ -804,6 +817,7 @@ impl Tcp {
             SockOptName::NoDelay => SockOpt::NoDelay(sk.nodelay),
             SockOptName::Cork => SockOpt::Cork(sk.cork),
             SockOptName::NonBlocking => SockOpt::NonBlocking(sk.nonblocking),
+            SockOptName::Congestion => SockOpt::Congestion(sk.cc.algo),
             SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.nonblocking)), Err),
         })
     }
@@ -889,6 +903,7 @@ impl Tcp {
                 rto: s.rto,
                 cwnd: s.cwnd,
                 ssthresh: s.ssthresh,
+                congestion: s.cc.algo.name(),
                 retransmits: s.retransmits,
                 total_retrans: s.total_retrans,
                 in_recovery: s.in_recovery,

@@ -438,7 +438,7 @@ impl TcpSock {
             dupacks: 0,
             recover: z,
             in_recovery: false,
-            cc: Default::default(),
+            cc: super::cong::CongState::new(cfg.congestion),
             error: None,
             soft_error: None,
             shut_rcv: false,

@@ -905,7 +905,8 @@ fn gives_up_after_retries2() {
 
 #[test]
 fn fast_retransmit_and_newreno_recovery() {
-    let mut lab = Lab::new();
+    // Reno's numbers (ssthresh = FlightSize / 2); CUBIC's are in cong.rs.
+    let mut lab = Lab::with(TcpConfig { congestion: CongAlgo::Reno, ..TcpConfig::default() });
     let mut p = established_active(&mut lab);
     let data = pattern(10 * 1460, 5);
     lab.send_data(p.h, &data).unwrap();
@@ -1734,11 +1735,22 @@ fn net_connect(net: &mut Net) -> (usize, usize) {
 }
 
 fn transfer_both_ways(seed: u64, loss: f64) {
+    transfer_both_ways_with(seed, loss, TcpConfig::default());
+}
+
+/// `transfer_both_ways` with a configuration (cong.rs runs it under each
+/// congestion control algorithm): returns how long the transfer took and
+/// the retransmissions of both ends.
+pub(super) fn transfer_both_ways_with(seed: u64, loss: f64, cfg: TcpConfig) -> (Duration, u64) {
     let size = if cfg!(debug_assertions) { 2 << 20 } else { 8 << 20 };
-    let mut net = Net::new(seed, loss);
+    let algo = SockOpt::Congestion(cfg.congestion);
+    let mut net = Net::with(seed, loss, cfg);
     net.ends[0].trace.set_enabled(true);
     net.ends[1].trace.set_enabled(true);
     let (c, s) = net_connect(&mut net);
+    assert_eq!(net.ends[0].tcp.getsockopt(c, SockOptName::Congestion), Ok(algo));
+    assert_eq!(net.ends[1].tcp.getsockopt(s, SockOptName::Congestion), Ok(algo), "from the listener");
+    let start = net.now;
     let mut up = Stream::new(size, seed + 10);
     let mut down = Stream::new(size, seed + 20);
     let ok = net.run(Duration::from_secs(3600), |net| {
@@ -1749,6 +1761,7 @@ fn transfer_both_ways(seed: u64, loss: f64) {
     assert!(ok, "transfer stalled at {} / {} bytes (loss {loss})", up.got.len(), down.got.len());
     assert!(up.got == up.data, "client -> server bytes differ");
     assert!(down.got == down.data, "server -> client bytes differ");
+    let took = net.now - start;
     // Both sides close; everything ends in TIME_WAIT / CLOSED and then goes away.
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
@@ -1756,10 +1769,12 @@ fn transfer_both_ways(seed: u64, loss: f64) {
         net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
     });
     assert!(ok, "connections did not finish closing: {:?}", net.ends[0].tcp.info(net.now));
+    let retransmits = net.ends[0].stats.get(Counter::TcpRetransmits) + net.ends[1].stats.get(Counter::TcpRetransmits);
     if loss > 0.0 {
         assert!(net.lost > 0);
-        assert!(net.ends[0].stats.get(Counter::TcpRetransmits) + net.ends[1].stats.get(Counter::TcpRetransmits) > 0);
+        assert!(retransmits > 0);
     }
+    (took, retransmits)
 }
 
 #[test]

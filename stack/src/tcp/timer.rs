@@ -137,9 +137,11 @@ impl TcpSock {
                 let mss = self.mss;
                 if self.retransmits == 1 {
                     self.undo_mark(cx.now, true);
-                    self.ssthresh = self.cong_ssthresh(cx.now);
+                    self.ssthresh = self.cong_ssthresh(cx);
                 }
                 self.cwnd = mss;
+                // The algorithm's own reaction to a timeout (cong.rs; RFC 9438 §4.8).
+                self.cong_on_rto(cx);
                 self.in_recovery = false;
                 self.dupacks = 0;
                 self.recover = self.snd_max;
