@@ -199,6 +199,10 @@ pub enum Counter {
     TcpDsackSent => "tcp_dsack_sent",
     TcpDsackRecv => "tcp_dsack_recv",
     TcpSackReneging => "tcp_sack_reneging",
+    // A retransmission found lost by SACKs of later data (Linux TCPLostRetransmit).
+    TcpLostRetransmit => "tcp_lost_retransmit",
+    // RFC 8985 §7 tail loss probes sent (Linux TCPLossProbes).
+    TcpLossProbes => "tcp_loss_probes",
     // RFC 3522 Eifel: a retransmission proved spurious, the cwnd cut undone (Linux TCPFullUndo).
     TcpSpuriousUndo => "tcp_spurious_undo",
 }
@@ -223,6 +227,9 @@ impl Stats {
     }
     pub fn inc(&mut self, c: Counter) {
         self.counters[c.index()] += 1;
+    }
+    pub fn inc_by(&mut self, c: Counter, n: u64) {
+        self.counters[c.index()] += n;
     }
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.drops[reason.index()]

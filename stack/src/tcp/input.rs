@@ -957,8 +957,13 @@ impl TcpSock {
             // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
             if self.snd_una == self.snd_max {
                 self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "all data acknowledged");
+                (self.tlp_armed, self.tlp_out) = (false, false);
             } else {
                 self.timers.set(TimerKind::Retransmit, cx.now + self.rto);
+                self.tlp_armed = false;
+                // RFC 8985 §7.2: new data acknowledged; probe again if quiet.
+                self.tlp_out = false;
+                self.schedule_loss_probe(cx);
             }
         }
         // RFC 2018 §5 / RFC 6675 §4 Update(): the SACK blocks into the scoreboard.
@@ -1062,6 +1067,15 @@ impl TcpSock {
     fn sack_cong_control(&mut self, cx: &mut Cx, cfg: &TcpConfig, ack: SeqNumber, acked: usize, dupack: bool) {
         let mss = self.mss;
         if self.in_recovery {
+            let relost = self.sack_detect_lost_retrans();
+            if relost > 0 {
+                cx.stats.inc_by(Counter::TcpLostRetransmit, relost as u64);
+                let (l, r) = (self.local, self.remote);
+                let now = cx.now;
+                cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6675 §4 (Linux tcp_mark_lost_retrans)", || {
+                    format!("{l} {r}: {relost} retransmission(s) lost too: data sent after them was SACKed")
+                });
+            }
             if ack.after_eq(self.recover) {
                 // The recovery point is acknowledged: recovery ends (RFC 6675
                 // §5 step (4.1)), cwnd = ssthresh (RFC 5681 §3.2 (6); Linux
@@ -1115,8 +1129,11 @@ impl TcpSock {
         // (4.3) Retransmit the first segment presumed dropped; HighRxt follows it.
         self.high_rxt = self.snd_una;
         let hole_end = self.sacked_next_after(self.snd_una).unwrap_or(self.snd_max);
+        self.rtx_marks.clear();
+        self.relost.clear();
         let end = self.retransmit_range(cx, cfg, self.snd_una, hole_end, "RFC 6675 §5 (4.3)");
         self.high_rxt = end;
+        self.sack_note_retransmit(self.snd_una, end);
     }
 
     /// `tcp_data_queue`: RFC 9293 §3.10.7.4 seventh step for ESTABLISHED,

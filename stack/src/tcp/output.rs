@@ -235,6 +235,16 @@ impl TcpSock {
             self.snd_max = end;
         }
         self.arm_rto_if_idle(cx);
+        if !retransmission {
+            self.schedule_loss_probe(cx);
+        }
+    }
+
+    /// New data sent as a tail loss probe (RFC 8985 §7.3): not itself a
+    /// reason to schedule another probe.
+    pub fn xmit_probe_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool) {
+        self.xmit_data(cx, cfg, seq, len, fin, "RFC 8985 §7.3");
+        self.tlp_armed = false;
     }
 
     /// Retransmit the first unacknowledged segment (fast retransmit, RTO),
@@ -390,10 +400,21 @@ impl TcpSock {
             if self.sack_pipe() + mss > self.cwnd {
                 break;
             }
+            // (0) a retransmission found lost (sack.rs `sack_detect_lost_retrans`).
+            if let Some((seq, n)) = self.sack_next_relost() {
+                let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (1), lost retransmission");
+                if end == seq {
+                    break;
+                }
+                self.relost_trim(end);
+                self.sack_note_retransmit(seq, end);
+                continue;
+            }
             let holes = self.sack_holes();
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 1) {
                 let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (1)");
                 self.high_rxt = self.high_rxt.max_seq(end);
+                self.sack_note_retransmit(seq, end);
                 if end == seq {
                     break;
                 }
@@ -414,6 +435,7 @@ impl TcpSock {
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 3) {
                 let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (3)");
                 self.high_rxt = self.high_rxt.max_seq(end);
+                self.sack_note_retransmit(seq, end);
                 if end == seq {
                     break;
                 }

@@ -24,6 +24,12 @@
 //! `high_rxt`). During recovery a segment may go while `cwnd - pipe` is at
 //! least one MSS, and `next_seg` picks it: a lost hole not yet
 //! retransmitted, else new data, else a hole below the highest SACK.
+//!
+//! A retransmission can be lost too. RFC 6675 leaves that to the
+//! retransmission timer; Linux (`tcp_mark_lost_retrans`, before RACK) sees
+//! it sooner: once data sent *after* the retransmission has been SACKed,
+//! more than DupThresh − 1 segments of it, the retransmission is deemed
+//! lost and goes again (`rtx_marks`, `relost`).
 
 use super::options::{SackBlock, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
@@ -35,6 +41,17 @@ pub const MAX_SACKED_RANGES: usize = 256;
 
 /// RFC 6675 §2 DupThresh.
 pub const DUP_THRESH: usize = 3;
+
+/// A retransmission made during recovery: its range, and SND.MAX when it left.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RtxMark {
+    pub start: SeqNumber,
+    pub end: SeqNumber,
+    pub snd_max: SeqNumber,
+}
+
+/// Retransmissions watched per recovery (a bound, like the scoreboard's).
+pub const MAX_RTX_MARKS: usize = 256;
 
 /// One hole between SND.UNA and the highest SACKed byte.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -215,6 +232,66 @@ impl TcpSock {
         self.sack_holes().first().is_some_and(|h| h.start == self.snd_una && h.lost)
     }
 
+    /// Bytes SACKed above `seq`.
+    fn sacked_above(&self, seq: SeqNumber) -> usize {
+        self.sacked.iter().rev().take_while(|r| r.1.after(seq)).map(|r| r.1.since(r.0.max_seq(seq))).sum()
+    }
+
+    /// Remember a retransmission made in recovery, to see whether it is lost too.
+    pub fn sack_note_retransmit(&mut self, start: SeqNumber, end: SeqNumber) {
+        if self.rtx_marks.len() < MAX_RTX_MARKS && start.before(end) {
+            self.rtx_marks.push_back(RtxMark { start, end, snd_max: self.snd_max });
+        }
+    }
+
+    /// Linux `tcp_mark_lost_retrans`: each watched retransmission whose
+    /// range is still a hole while more than DupThresh − 1 segments sent
+    /// after it have been SACKed is lost; it moves to `relost`, to be sent
+    /// again first. Returns how many were found.
+    pub fn sack_detect_lost_retrans(&mut self) -> usize {
+        let threshold = (DUP_THRESH - 1) * self.mss;
+        let marks = std::mem::take(&mut self.rtx_marks);
+        let mut found = 0;
+        for m in marks {
+            let start = m.start.max_seq(self.snd_una);
+            if !start.before(m.end) || self.sacked_end_at(start).is_some_and(|e| e.after_eq(m.end)) {
+                continue; // acknowledged or SACKed: it arrived
+            }
+            if self.sacked_above(m.snd_max) > threshold {
+                found += 1;
+                self.relost.push((start, m.end));
+            } else {
+                self.rtx_marks.push_back(m);
+            }
+        }
+        found
+    }
+
+    /// The first range of `relost` still neither acknowledged nor SACKed
+    /// (trimmed to what is not), dropping those that are.
+    pub fn sack_next_relost(&mut self) -> Option<(SeqNumber, usize)> {
+        while let Some(&(s, e)) = self.relost.first() {
+            let s = s.max_seq(self.snd_una);
+            let s = self.sacked_end_at(s).unwrap_or(s);
+            let e = self.sacked_next_after(s).map_or(e, |n| n.min_seq(e));
+            if s.before(e) {
+                return Some((s, e.since(s)));
+            }
+            self.relost.remove(0);
+        }
+        None
+    }
+
+    /// What went again from `relost` up to `end` is no longer owed.
+    pub fn relost_trim(&mut self, end: SeqNumber) {
+        if let Some(first) = self.relost.first_mut() {
+            first.0 = first.0.max_seq(end);
+            if !first.0.before(first.1) {
+                self.relost.remove(0);
+            }
+        }
+    }
+
     /// RFC 6675 §4 SetPipe(): the sender's estimate of the bytes in the network.
     pub fn sack_pipe(&self) -> usize {
         let holes = self.sack_holes();
@@ -228,6 +305,10 @@ impl TcpSock {
             // (b) retransmitted bytes count once more (they are in flight again).
             let rtx_end = h.end.min_seq(self.high_rxt);
             pipe += rtx_end.since(h.start);
+        }
+        // A retransmission known lost is not in the network any more.
+        for &(s, e) in &self.relost {
+            pipe = pipe.saturating_sub(e.min_seq(self.high_rxt).since(s.max_seq(self.snd_una)));
         }
         pipe
     }

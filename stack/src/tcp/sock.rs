@@ -316,6 +316,14 @@ pub struct TcpSock {
     pub sacked: Vec<SackBlock>,
     /// RFC 6675 HighRxt: end of the highest byte retransmitted in this recovery.
     pub high_rxt: SeqNumber,
+    /// Retransmissions of this recovery, watched for loss (sack.rs).
+    pub rtx_marks: VecDeque<super::sack::RtxMark>,
+    /// Retransmissions found lost: sent again before anything else.
+    pub relost: Vec<SackBlock>,
+    /// RFC 8985 §7: the retransmission timer is running as a loss probe
+    /// timeout (PTO), not an RTO; and a probe is out, unanswered.
+    pub tlp_armed: bool,
+    pub tlp_out: bool,
 
     // ----- Acknowledgement scheduling (RFC 1122 §4.2.3.2, RFC 5681 §4.2)
     /// Bytes received in order since our last ACK (ACK every second full-sized segment).
@@ -422,6 +430,10 @@ impl TcpSock {
             sack_ok: false,
             sacked: Vec::new(),
             high_rxt: z,
+            rtx_marks: VecDeque::new(),
+            relost: Vec::new(),
+            tlp_armed: false,
+            tlp_out: false,
             rcv_unacked: 0,
             ack_now: false,
             srtt_us: 0,

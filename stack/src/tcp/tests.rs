@@ -2308,13 +2308,20 @@ fn timestamps_on_every_segment_and_mss_less_twelve() {
     // Our clock ticks in ms: 30 ms later, TSval is 30 more than on the SYN-ACK.
     let v0 = segs[0].h.options.timestamp.unwrap().0;
     lab.advance(ms(40));
-    lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(2896)).ts(150, v0));
+    // No ACK for 40 ms (over 2·SRTT): a tail loss probe resent the last segment (RFC 8985 §7.3).
+    let probe = lab.drain();
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].seq(), p.rcv.wrapping_add(1448));
+    let probe_ts = probe[0].h.options.timestamp.unwrap().0;
+    assert_eq!(probe_ts, v0 + 10, "PTO: 2·SRTT, at least 10 ms");
+    lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(2896)).ts(150, probe_ts));
     lab.send_data(p.h, b"x").unwrap();
     let o = lab.expect();
     assert_eq!(o.h.options.timestamp, Some((v0 + 40, 150)));
-    // The ACK covered data timed by our own clock: an RTT sample of 40 ms,
-    // folded into the handshake's ~0 ms one: SRTT = 7/8·0 + 1/8·40 ms.
-    assert_eq!(lab.info_of(p.h).srtt, ms(5));
+    // The ACK covers resent data, so Karn forbids timing it by our clock;
+    // the echo of the probe's TSval times it (RFC 7323 §4): 30 ms, folded
+    // into the handshake's ~0 ms sample: SRTT = 7/8·0 + 1/8·30 ms.
+    assert_eq!(lab.info_of(p.h).srtt, Duration::from_micros(3750));
 }
 
 #[test]
@@ -2432,6 +2439,10 @@ fn after_a_timeout_sacked_data_is_not_sent_again() {
     lab.send(&p.seg(&lab).ack(at(0)).ts(300, our).sack(&[(at(1), at(2))]));
     lab.send(&p.seg(&lab).ack(at(0)).ts(301, our).sack(&[(at(3), at(4)), (at(1), at(2))]));
     lab.expect_none();
+    // First the tail loss probe (RFC 8985): the last segment again.
+    lab.next_timer();
+    assert_eq!(lab.expect().seq(), at(3), "loss probe");
+    assert_eq!(lab.count(Counter::TcpLossProbes), 1);
     lab.next_timer();
     let rtx = lab.expect();
     assert_eq!(rtx.seq(), at(0), "RTO: the head again");

@@ -3,7 +3,8 @@
 //! Read first: RFC 6298 §5 (retransmission timer, backoff), RFC 9293 §3.8.1
 //! (retransmission, giving up: R2), §3.8.6.1 (zero-window probing), §3.6.1
 //! (TIME_WAIT, 2 × MSL), RFC 1122 §4.2.3.2 (delayed ACK), §4.2.3.5 (R1/R2
-//! give-up thresholds), §4.2.3.6 (keepalive).
+//! give-up thresholds), §4.2.3.6 (keepalive), RFC 8985 §7 (the tail loss
+//! probe, which runs on the retransmission timer, as in Linux).
 //!
 //! The timers themselves are plain deadlines in each socket (`sock::Timers`);
 //! `Tcp::poll_timeout` is their minimum and `Tcp::handle_timeout` runs the
@@ -12,8 +13,13 @@
 use super::sock::{Owner, TcpSock, TcpState, TimerKind};
 use super::{Tcp, TcpConfig};
 use crate::errno::Errno;
+use crate::time::Duration;
 use crate::trace::EventKind;
 use crate::Cx;
+
+/// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK (RFC 1122's
+/// 500 ms bound is the RFC's example; Linux and we use 200 ms).
+const WC_DEL_ACK_T: Duration = Duration::from_millis(200);
 
 impl Tcp {
     /// Run every timer whose deadline has passed.
@@ -92,6 +98,9 @@ impl TcpSock {
     /// `tcp_retransmit_timer`: RFC 6298 (5.4)-(5.6). Retransmit the earliest
     /// unacknowledged segment, double the RTO (Karn's backoff), restart the timer.
     fn retransmit_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if std::mem::take(&mut self.tlp_armed) {
+            return self.tcp_send_loss_probe(cx, cfg);
+        }
         let limit = match self.state {
             TcpState::SynSent => cfg.syn_retries,
             TcpState::SynReceived => cfg.synack_retries,
@@ -156,6 +165,67 @@ impl TcpSock {
             let rto = self.rto;
             self.timer_set(cx, TimerKind::Retransmit, rto);
         }
+    }
+
+    /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): after new data goes
+    /// out or new data is acknowledged, outside recovery and with SACK,
+    /// run the retransmission timer as a probe timeout: 2·SRTT (plus the
+    /// peer's worst delayed ACK if one segment is in flight), never later
+    /// than the RTO would fire. A tail lost with no ACK to follow it is then
+    /// found in a few RTTs by SACK rather than after a timeout.
+    pub fn schedule_loss_probe(&mut self, cx: &mut Cx) {
+        let eligible = self.sack_ok
+            && !self.in_recovery
+            && self.retransmits == 0
+            && !self.tlp_out
+            && self.srtt_us > 0
+            && self.snd_una != self.snd_max
+            && matches!(self.state, TcpState::Established | TcpState::CloseWait);
+        if !eligible {
+            return;
+        }
+        let mut pto = Duration::from_micros(2 * self.srtt_us).max(Duration::from_millis(10));
+        if self.flight_size() <= self.mss {
+            pto += WC_DEL_ACK_T;
+        }
+        let at = cx.now + pto;
+        let rto_at = self.timers.get(TimerKind::Retransmit).unwrap_or(cx.now + self.rto);
+        if at < rto_at {
+            self.timers.set(TimerKind::Retransmit, at);
+            self.tlp_armed = true;
+        }
+    }
+
+    /// RFC 8985 §7.3 (Linux `tcp_send_loss_probe`): the PTO fired. Send one
+    /// new segment if the windows allow, else the last one again; its ACK
+    /// carries SACK news that starts recovery. Then the RTO takes over.
+    fn tcp_send_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if self.snd_una == self.snd_max || !self.state.is_synchronized() {
+            return;
+        }
+        self.tlp_out = true;
+        cx.stats.inc(crate::stats::Counter::TcpLossProbes);
+        let (l, r, flight) = (self.local, self.remote, self.flight_size());
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 8985 §7.3", || {
+            format!("{l} {r}: probe timeout with {flight} bytes unacknowledged: tail loss probe")
+        });
+        let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
+        let unsent = self.snd_end().since(self.snd_nxt);
+        if unsent > 0 && rwnd_room > 0 && self.snd_nxt == self.snd_max {
+            let len = unsent.min(rwnd_room).min(self.mss_now());
+            let seq = self.snd_nxt;
+            let fin = self.fin_queued && len == unsent && rwnd_room > len;
+            self.xmit_probe_data(cx, cfg, seq, len, fin);
+        } else {
+            // The last segment again (with our FIN if it was sent).
+            let data_end = self.snd_end();
+            let start = (data_end - self.mss_now()).max_seq(self.snd_una).min_seq(data_end);
+            let start = if self.snd_una.after(data_end) { self.snd_una } else { start };
+            self.retransmit_range(cx, cfg, start, self.snd_max, "RFC 8985 §7.3");
+        }
+        let rto = self.rto;
+        self.timers.set(TimerKind::Retransmit, cx.now + rto);
     }
 
     /// `tcp_probe_timer`: RFC 9293 §3.8.6.1, the peer's window is zero and
