@@ -827,7 +827,10 @@ fn syn_flood_with_spoofed_sources() {
     full.report("unpaced");
     assert!(full.sent >= FLOOD / 2, "the host side could send only {} of {FLOOD}", full.sent);
     assert!(grew(&full.before, &full.after, "syncookies_sent") > 1000, "no SYN cookies: {:?}", full.after);
-    assert!(full.connects.len() >= 2, "only {} connects during the flood", full.connects.len());
+    // Unpaced, the flood may be over in under half a second, and a host SYN
+    // the TAP queue dropped costs its 1 s retransmission: one connect is
+    // all that fits for sure (the paced flood below asks for ten, each < 1 s).
+    assert!(!full.connects.is_empty(), "no connect during the flood");
     assert!(full.connects.iter().all(|d| *d < Duration::from_secs(4)), "connects: {:?}", full.connects);
     assert_alive(&ns, &s, "after the unpaced flood");
 

@@ -77,11 +77,11 @@ fn connect_ns() -> Netns {
         assert!(out.success(), "{}", out.text());
     }
     // The host's RTO ceiling, 5 s like synack's `--rto-max 5s` (Linux 6.15+
-    // has it per namespace; an older kernel keeps its 120 s). synack offers
-    // neither timestamps nor SACK, so every ACK after a timeout covers
-    // retransmitted data and gives no RTT sample (Karn): at 10 % loss both
-    // sides' backoff ratchets up to the ceiling, and at 120 s a transfer
-    // sits still for two minutes at a time.
+    // has it per namespace; an older kernel keeps its 120 s). Before synack
+    // had timestamps, every ACK after a timeout covered retransmitted data
+    // and gave no RTT sample (Karn), and at 10 % loss both sides' backoff
+    // ratcheted up to the ceiling; RTTM (RFC 7323 §4) now ends a backoff
+    // at the first echo, and the ceiling is kept as a second guard.
     let _ = ns.exec("sysctl", &["-qw", "net.ipv4.tcp_rto_max_ms=5000"], T);
     ns
 }
@@ -219,7 +219,9 @@ fn lossy_link_both_ways() {
     }
     let mb: usize = std::env::var("SYNACK_LOSSY_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     let len = mb * 1024 * 1024;
-    let timeout = Duration::from_secs(120 + 60 * mb as u64);
+    // About 70 kB/s each way at this loss (synack's sending is the slower
+    // way): 100 MB takes about 25 minutes; give it 25 s a megabyte.
+    let timeout = Duration::from_secs(120 + 25 * mb as u64);
     let ns = connect_ns();
     let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
     let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")], true);
