@@ -5,6 +5,9 @@
 #   fuzz/run.sh all [SECONDS]        # every target at once, in parallel
 #   fuzz/run.sh list                 # the targets
 #
+# After a clean run the inputs that found new coverage are merged into
+# fuzz/corpus/TARGET (commit them; SYNACK_FUZZ_MERGE=0 skips this).
+#
 # Targets (fuzz_targets/): frame_listening, frame_established,
 # frame_fragments (frames into a stack in that state) and tcp_segments (a
 # sequence of segments against one connection). It installs cargo-fuzz if
@@ -44,6 +47,14 @@ run_one() {
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"work/$t.log" 2>&1
     local rc=$?
     grep -E '^stat::number_of_executed_units|^#[0-9]+.*(DONE|cov:)' "work/$t.log" | tail -2 | sed "s/^/$t: /"
+    # Keep what found new coverage: libFuzzer's merge adds to corpus/TARGET
+    # (in git) only the inputs of work/TARGET that cover something the
+    # corpus does not, so the committed corpus stays small.
+    if [[ $rc -eq 0 && ${SYNACK_FUZZ_MERGE:-1} == 1 ]]; then
+        cargo fuzz run -O --fuzz-dir . "$t" "corpus/$t" "work/$t" -- -merge=1 -max_len=4096 \
+            >"work/$t.merge.log" 2>&1 || true
+        grep -E 'MERGE-OUTER: [0-9]+ new files' "work/$t.merge.log" | sed "s/^/$t: /" || true
+    fi
     return $rc
 }
 
