@@ -979,3 +979,22 @@ fn listen_backlog_holds_backlog_plus_one_until_accept() {
     }
     println!("all 6 accepted by t={t} ({:?} after the first SYNs); bytes read by t={got}", t - t0);
 }
+
+#[test]
+#[ignore]
+/// For tuning loss recovery (not in CI): the issue's link over eight
+/// seeds, 2 MB each way, the mean time. `cargo test --release -p
+/// synack-tests --test tcp_sim issue_link_eight_seeds -- --ignored --nocapture`
+fn issue_link_eight_seeds() {
+    let mut tot = 0.0;
+    let mut rto = [0u64; 2];
+    for seed in 1..=8u64 {
+        let mut spec = device::LinkSpec::parse("loss 10%, reorder 25%, dup 5%, delay 20ms±10ms").unwrap();
+        spec.faults.seed = seed;
+        let t = transfer("seeds", spec.faults, 2 << 20, seed);
+        tot += (t.done_at - Instant::from_secs(0)).as_secs_f64();
+        rto[0] += t.recovery[0][1];
+        rto[1] += t.recovery[0][0];
+    }
+    eprintln!("MEAN {:.2} s per 2 MB; A: {} RTO, {} SACK recoveries", tot / 8.0, rto[0], rto[1]);
+}

@@ -128,10 +128,15 @@ impl TcpSock {
             )
         };
         if !syn && flags.has(TcpFlags::ACK) && !flags.has(TcpFlags::RST) {
-            // RFC 2018 §4: SACK blocks on every ACK while we hold data out of order.
-            let room = if h.ts.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+            // RFC 2018 §4: SACK blocks on every ACK while we hold data out of
+            // order, as many as the option space holds and, beside a payload,
+            // as fit within the MSS (RFC 6691: options count against it).
+            let mut room = if h.ts.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+            if len > 0 {
+                room = room.min(self.mss.saturating_sub(len).saturating_sub(4) / 8);
+            }
             (h.sack, h.sack_n) = self.sack_blocks_for_ack(room);
-            if self.dsack.take().is_some() && h.sack_n > 0 {
+            if h.sack_n > 0 && self.dsack.take().is_some() {
                 cx.stats.inc(Counter::TcpDsackSent);
             }
         }
@@ -266,12 +271,23 @@ impl TcpSock {
         rfc: &'static str,
     ) -> SeqNumber {
         let data_end = self.snd_end();
-        let len = data_end.since(seq).min(hole_end.since(seq)).min(self.mss_now());
+        // A whole MSS: the segment being repaired was at most that, and
+        // `transmit` leaves out SACK blocks that would not fit beside it
+        // (sized to `mss_now`, a hole could need a second, tiny segment).
+        let len = data_end.since(seq).min(hole_end.since(seq)).min(self.mss);
         let fin = self.fin_sent() && seq + len == data_end && hole_end.after(data_end);
         if len == 0 && !fin {
             return seq;
         }
         self.xmit_data(cx, cfg, seq, len, fin, rfc);
+        if seq == self.snd_una && self.state.is_synchronized() {
+            // The head went again: its RTO counts from now (Linux
+            // `tcp_xmit_retransmit_queue` re-arms it so), else a timer set
+            // by an older ACK fires in the middle of a repair under way.
+            let rto = self.rto;
+            self.timers.set(TimerKind::Retransmit, cx.now + rto);
+            self.tlp_armed = false;
+        }
         seq + len + usize::from(fin)
     }
 
