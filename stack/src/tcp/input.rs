@@ -153,10 +153,14 @@ impl Tcp {
             return false;
         }
         let Some(mut sk) = self.socks[i].take() else { return false };
-        let (l, r) = (sk.local, sk.remote);
+        let (l, r, rcv_nxt) = (sk.local, sk.remote, sk.rcv_nxt);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpState, "RFC 6191 §2", || {
-            format!("{l} {r}: new SYN above RCV.NXT ends TIME_WAIT early")
+            if newer_ts && !h.seq.after(rcv_nxt) {
+                format!("{l} {r}: new SYN with a newer TSval ends TIME_WAIT early")
+            } else {
+                format!("{l} {r}: new SYN above RCV.NXT ends TIME_WAIT early")
+            }
         });
         sk.tcp_done_because(cx, None, "RFC 6191 §2");
         self.finish(cx, i, sk, TcpState::TimeWait);
