@@ -117,9 +117,16 @@ pub fn ss_detail(i: &TcpInfo) -> String {
         "\t rfc_state:{} iss:{} irs:{} snd_una:{} snd_nxt:{} snd_wnd:{} rcv_nxt:{} rcv_wnd:{}\n",
         i.rfc_state, i.iss, i.irs, i.snd_una, i.snd_nxt, i.snd_wnd, i.rcv_nxt, i.rcv_wnd
     );
+    // Like ss: `ts` and `sack` when the options were agreed.
+    let opts = match (i.ts_ok, i.sack_ok) {
+        (true, true) => "ts sack ",
+        (true, false) => "ts ",
+        (false, true) => "sack ",
+        (false, false) => "",
+    };
     let _ = write!(
         s,
-        "\t {} mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} retrans:{}/{}",
+        "\t {opts}{} mss:{} wscale:{},{} rto:{} rtt:{}/{} cwnd:{} retrans:{}/{}",
         i.congestion,
         i.mss,
         i.snd_wscale,
@@ -134,6 +141,9 @@ pub fn ss_detail(i: &TcpInfo) -> String {
     // Like ss: no ssthresh until the first loss sets one.
     if i.ssthresh < usize::MAX / 2 {
         let _ = write!(s, " ssthresh:{}", i.ssthresh);
+    }
+    if i.sacked > 0 {
+        let _ = write!(s, " sacked:{}", i.sacked);
     }
     if i.ofo_bytes > 0 {
         let _ = write!(s, " ofo:{}", i.ofo_bytes);

@@ -940,6 +940,9 @@ mod tests {
             retransmits: 0,
             total_retrans: 0,
             in_recovery: false,
+            ts_ok: false,
+            sack_ok: false,
+            sacked: 0,
             ofo_bytes: 0,
             timer: None,
         }

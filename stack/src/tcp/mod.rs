@@ -215,6 +215,11 @@ pub struct TcpInfo {
     /// Segments retransmitted over the life of the connection.
     pub total_retrans: u64,
     pub in_recovery: bool,
+    /// RFC 7323 timestamps and RFC 2018 SACK agreed (`ss` prints `ts sack`).
+    pub ts_ok: bool,
+    pub sack_ok: bool,
+    /// Bytes the peer has SACKed above SND.UNA (the scoreboard).
+    pub sacked: usize,
     /// Bytes waiting in the out-of-order queue.
     pub ofo_bytes: usize,
     /// The next timer to fire, as `netstat -o` shows it: (name, time left).
@@ -907,6 +912,9 @@ impl Tcp {
                 retransmits: s.retransmits,
                 total_retrans: s.total_retrans,
                 in_recovery: s.in_recovery,
+                ts_ok: s.ts_ok,
+                sack_ok: s.sack_ok,
+                sacked: s.sacked.iter().map(|r| r.1.since(r.0)).sum(),
                 ofo_bytes: s.ofo_bytes,
                 timer,
             });
