@@ -50,7 +50,7 @@ pub use errno::Errno;
 pub use ethernet::MacAddr;
 pub use skbuff::{GsoType, IpSummed, SkBuff};
 pub use socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, SocketHandle};
-pub use stack::{Config, IfaceInfo, PingReply, Stack};
+pub use stack::{Config, IfaceInfo, Offloads, PingReply, Stack};
 pub use stats::{Counter, DropReason, Stats};
 pub use time::{Duration, Instant};
 pub use trace::{EventKind, Trace, TraceEvent};

@@ -122,6 +122,13 @@ pub struct TcpConfig {
     pub syncookies: bool,
     /// `tcp_challenge_ack_limit`: challenge ACKs per second, stack-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// The device finishes checksums: segments leave `CHECKSUM_PARTIAL`.
+    /// Set by `Stack` from `Config::offloads`, not a tunable.
+    pub csum_offload: bool,
+    /// TSO: segments of up to this many bytes of IP packet, cut per MSS by
+    /// the device (`gso::tcp_size_goal`); 0: one MSS. Set by `Stack` from
+    /// `Config::offloads`, not a tunable.
+    pub gso_max_size: usize,
 }
 
 impl Default for TcpConfig {
@@ -152,6 +159,8 @@ impl Default for TcpConfig {
             keepalive_probes: 9,
             syncookies: true,
             challenge_ack_limit: 1000,
+            csum_offload: false,
+            gso_max_size: 0,
         }
     }
 }

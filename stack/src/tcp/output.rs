@@ -16,6 +16,7 @@ use super::options::{finish_checksum, OutHdr, TcpFlags};
 use super::seq::SeqNumber;
 use super::sock::{TcpSock, TcpState, TimerKind};
 use super::TcpConfig;
+use crate::checksum;
 use crate::ipv4::PROTO_TCP;
 use crate::stats::Counter;
 use crate::trace::EventKind;
@@ -136,7 +137,16 @@ impl TcpSock {
             copy_from_deque(&self.snd_buf, off, skb.put(len));
         }
         h.write(skb.push(h.hdr_len()));
-        finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
+        if cfg.csum_offload {
+            // The device sums the segment; we give it the pseudo-header.
+            checksum::set_partial(&mut skb, *self.local.ip(), *self.remote.ip(), PROTO_TCP, 16);
+        } else {
+            finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
+        }
+        if len > self.mss {
+            // TSO: the device cuts it into MSS-sized segments.
+            skb.set_gso_tcpv4(self.mss as u16);
+        }
         if flags.has(TcpFlags::ACK) {
             // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
             self.ack_now = false;
@@ -268,7 +278,9 @@ impl TcpSock {
             // RFC 5681 §3: never more than min(cwnd, rwnd) in flight.
             let wnd_end = self.snd_una + self.snd_wnd.min(self.cwnd);
             let usable = wnd_end.since(self.snd_nxt);
-            let len = unsent.min(usable).min(self.mss);
+            // One MSS, or many with TSO (`tcp_xmit_size_goal`).
+            let goal = crate::gso::tcp_size_goal(self.mss, cfg.gso_max_size, self.max_snd_wnd);
+            let len = unsent.min(usable).min(goal);
             // The FIN rides on the last data segment, or alone; it needs one
             // sequence number of window like a data byte.
             let fin = fin_pending && len == unsent && usable > len;
