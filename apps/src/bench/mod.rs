@@ -11,7 +11,7 @@ use device::{NetLoop, Tap};
 use netns::{join, Netns};
 use proto::{Dir, SynServer, Transfer};
 use stack::tcp::TcpConfig;
-use stack::Config;
+use stack::{Config, Offloads};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -66,9 +66,12 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("tap_read_kfps", "TAP read ceiling, frames", "kframes/s"),
     ("synack_tx", "synack -> host over TAP, payload", "Gbit/s"),
     ("synack_rx", "host -> synack over TAP (1 MiB rcvbuf), payload", "Gbit/s"),
+    ("synack_tx_gso", "synack -> host over TAP, offloads (virtio-net hdr, TSO), payload", "Gbit/s"),
+    ("synack_rx_gso", "host -> synack over TAP, offloads (GRO), payload", "Gbit/s"),
     ("veth_up", "Linux -> Linux over veth, payload (client sends)", "Gbit/s"),
     ("veth_down", "Linux -> Linux over veth, payload (server sends)", "Gbit/s"),
     ("mem_bulk", "synack -> synack in memory, 1 core, payload", "Gbit/s"),
+    ("mem_bulk_gso", "synack -> synack in memory, 64 KiB segments (TSO/GRO), payload", "Gbit/s"),
     ("mem_handshakes", "handshakes in memory, 1 core (connect+accept+close)", "k/s"),
     ("ping_synack", "ping RTT host -> synack over TAP (median of run)", "us"),
     ("ping_veth", "ping RTT Linux -> Linux over veth (median of run)", "us"),
@@ -151,10 +154,12 @@ pub fn tap(plan: &Plan, r: &mut Results) -> io::Result<()> {
 }
 
 /// synack's stack as `synack up` runs it (defaults: 10.0.0.2/24, gateway
-/// 10.0.0.1), with 1 MiB send and receive buffers.
+/// 10.0.0.1), with 1 MiB send and receive buffers, and the TAP's offloads
+/// (none unless it was opened with them, as `synack up --offload` does).
 fn synack_loop(tap: Tap) -> NetLoop<Tap> {
     let tcp = TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() };
-    NetLoop::new(tap, Config { tcp, ..Config::default() })
+    let offloads = tap.offloads();
+    NetLoop::new(tap, Config { tcp, offloads, ..Config::default() })
 }
 
 /// Run synack's poll loop (and `server`, if any) until `worker` finishes,
@@ -186,8 +191,18 @@ fn drive<T>(
 /// synack on a TAP, the Linux client on the host side: both directions,
 /// alternately.
 pub fn synack(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    let ns = Netns::create("synack")?;
-    let tap = tap_probe::open_synack_tap(&ns)?;
+    synack_rows(plan, r, false)
+}
+
+/// The same over a TAP opened with the virtio-net header and offloads
+/// (`synack up --offload`): checksums left to the host, 64 KiB segments.
+pub fn offload(plan: &Plan, r: &mut Results) -> io::Result<()> {
+    synack_rows(plan, r, true)
+}
+
+fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
+    let ns = Netns::create(if offload { "offload" } else { "synack" })?;
+    let tap = tap_probe::open_synack_tap(&ns, offload)?;
     let mut net = synack_loop(tap);
     let mut server = SynServer::listen(&mut net.stack, proto::PORT)?;
     let (runs, dur) = (plan.runs, plan.transfer);
@@ -204,9 +219,10 @@ pub fn synack(plan: &Plan, r: &mut Results) -> io::Result<()> {
     });
     let limit = (dur + Duration::from_secs(10)) * 2 * runs as u32;
     let out: Vec<(Transfer, Transfer)> = drive(&mut net, Some(&mut server), worker, limit)?;
+    let (tx, rx) = if offload { ("synack_tx_gso", "synack_rx_gso") } else { ("synack_tx", "synack_rx") };
     for (down, up) in out {
-        r.push("synack_tx", down.gbit_s());
-        r.push("synack_rx", up.gbit_s());
+        r.push(tx, down.gbit_s());
+        r.push(rx, up.gbit_s());
     }
     let s = net.stats();
     if s.tx_errors > 0 {
@@ -250,7 +266,8 @@ pub fn veth(plan: &Plan, r: &mut Results) -> io::Result<()> {
 pub fn mem(plan: &Plan, r: &mut Results) -> io::Result<()> {
     for _ in 0..plan.runs {
         check_interrupt()?;
-        r.push("mem_bulk", mem::bulk(plan.transfer)?.gbit_s());
+        r.push("mem_bulk", mem::bulk(plan.transfer, Offloads::memory())?.gbit_s());
+        r.push("mem_bulk_gso", mem::bulk(plan.transfer, Offloads::memory_gso())?.gbit_s());
     }
     Ok(())
 }
@@ -299,7 +316,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The host's `ping` to synack over TAP, and Linux to Linux over veth, alternately.
 pub fn ping(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let ns = Netns::create("ping")?;
-    let tap = tap_probe::open_synack_tap(&ns)?;
+    let tap = tap_probe::open_synack_tap(&ns, false)?;
     let mut net = synack_loop(tap);
     let (a, b) = (Netns::create("pa")?, Netns::create("pb")?);
     tap_probe::veth_pair(&a, &b)?;

@@ -35,6 +35,8 @@ enum Group {
     Tap,
     /// synack -> host and host -> synack over TAP.
     Synack,
+    /// The same with the TAP's offloads (virtio-net header, TSO, GRO).
+    Offload,
     /// Linux -> Linux over veth, both ways.
     Veth,
     /// Two synack stacks in memory: bulk throughput.
@@ -45,7 +47,8 @@ enum Group {
     Ping,
 }
 
-const ALL: [Group; 6] = [Group::Tap, Group::Synack, Group::Veth, Group::Mem, Group::Handshakes, Group::Ping];
+const ALL: [Group; 7] =
+    [Group::Tap, Group::Synack, Group::Offload, Group::Veth, Group::Mem, Group::Handshakes, Group::Ping];
 
 #[derive(Parser)]
 #[command(name = "synack-bench", about = "synack's benchmark: throughput, handshakes and RTT against ceilings")]
@@ -77,6 +80,7 @@ fn run_group(g: Group, plan: &Plan, r: &mut Results) -> io::Result<()> {
     match g {
         Group::Tap => bench::tap(plan, r),
         Group::Synack => bench::synack(plan, r),
+        Group::Offload => bench::offload(plan, r),
         Group::Veth => bench::veth(plan, r),
         Group::Mem => bench::mem(plan, r),
         Group::Handshakes => bench::handshakes(plan, r),
@@ -134,6 +138,13 @@ fn targets(r: &Results) -> Vec<Target> {
             bound: 0.80,
             at_least: true,
             unit: "",
+        },
+        Target {
+            name: "synack -> host over TAP with offloads (stretch)",
+            value: r.median("synack_tx_gso"),
+            bound: 15.0,
+            at_least: true,
+            unit: " Gbit/s",
         },
         Target {
             name: "synack -> synack in memory, one core",
