@@ -72,9 +72,9 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// The accumulator primed with the IPv4 pseudo-header.
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u32 {
-    let mut sum = add(0, &src.octets());
-    sum = add(sum, &dst.octets());
-    fold16(sum + protocol as u32 + len as u32)
+    let (s, d) = (u32::from(src), u32::from(dst));
+    let sum = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + protocol as u32 + len as u32;
+    fold16(sum)
 }
 
 /// Checksum of a UDP or TCP segment (`segment` includes its header, with the

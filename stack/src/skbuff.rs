@@ -352,8 +352,9 @@ pub mod pool {
     pub const SMALL: usize = 2048;
     /// A 64 KiB GSO segment with its headers, or a GSO frame read whole.
     pub const LARGE: usize = 65536 + 1024;
-    /// Buffers kept per class; more than this are freed.
-    const KEEP: [usize; 2] = [256, 16];
+    /// Buffers kept per class; more than this are freed. A 1 MiB window
+    /// is about 720 MSS-sized segments in flight at once, or 16 GSO ones.
+    const KEEP: [usize; 2] = [1024, 64];
 
     struct Pool {
         free: [Vec<Vec<u8>>; 2],

@@ -902,25 +902,22 @@ impl Stack {
         }
         let mtu = self.config.mtu;
         // A GSO segment goes whole: the device cuts it to the MTU.
-        let packets = if x.skb.len() + ipv4::IPV4_HLEN <= mtu || x.skb.is_gso() {
+        if x.skb.len() + ipv4::IPV4_HLEN <= mtu || x.skb.is_gso() {
             let mut skb = x.skb;
             ipv4::ip_push_header(&mut skb, &o, false, 0);
-            vec![skb]
-        } else if o.dont_fragment {
+            self.stats.inc(Counter::IpTx);
+            return self.neigh_output(now, next_hop, skb);
+        }
+        if o.dont_fragment {
             return self
                 .drop_packet(now, DropReason::IpFragNeeded, || format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
-        } else {
-            // A fragment cannot carry a partial checksum (`ip_fragment`
-            // finishes it first).
-            let mut skb = x.skb;
-            skb.checksum_help();
-            let frags = ipv4::ip_fragment(skb, &o, mtu);
-            for _ in &frags {
-                self.stats.inc(Counter::FragsTx);
-            }
-            frags
-        };
-        for skb in packets {
+        }
+        // A fragment cannot carry a partial checksum (`ip_fragment`
+        // finishes it first).
+        let mut skb = x.skb;
+        skb.checksum_help();
+        for skb in ipv4::ip_fragment(skb, &o, mtu) {
+            self.stats.inc(Counter::FragsTx);
             self.stats.inc(Counter::IpTx);
             self.neigh_output(now, next_hop, skb);
         }
