@@ -123,6 +123,11 @@ struct IfaceArgs {
     /// show in the trace and the capture.
     #[arg(long)]
     offload: bool,
+    /// Busy polling: before sleeping, ask the TAP again without sleeping for
+    /// up to USEC microseconds (Linux's net.core.busy_poll). Lower latency
+    /// for frames that come within that time; a core spins meanwhile.
+    #[arg(long, value_name = "USEC")]
+    busy_poll: Option<u64>,
 }
 
 #[derive(Args)]
@@ -373,6 +378,7 @@ fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(N
     let mut stack = Stack::new(config, t0);
     stack.trace_mut().set_enabled(trace_events);
     let mut net = NetLoop::with_stack(dev, stack, clock);
+    net.set_busy_poll(a.busy_poll.map(Duration::from_micros));
     if trace_events {
         net.on_event(print_event);
     }

@@ -167,6 +167,13 @@ fn targets(r: &Results) -> Vec<Target> {
             at_least: false,
             unit: "",
         },
+        Target {
+            name: "the same, synack busy polling (a core spinning)",
+            value: ratio(r.median("ping_synack_busy"), r.median("ping_veth")),
+            bound: 1.2,
+            at_least: false,
+            unit: "",
+        },
     ]
 }
 
