@@ -18,6 +18,7 @@
 //! neighbour (Linux `unres_qlen`) and go out when the reply arrives.
 
 use crate::ethernet::MacAddr;
+use crate::hash::FlowHash;
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
@@ -177,7 +178,7 @@ pub struct ArpTimeouts {
 #[derive(Debug)]
 pub struct ArpCache {
     config: ArpConfig,
-    entries: HashMap<Ipv4Addr, Neighbour>,
+    entries: HashMap<Ipv4Addr, Neighbour, FlowHash>,
     /// Unresolved entries evicted to make room, with the packets that were
     /// waiting on them (`take_evicted`): the stack counts those as dropped.
     evicted: Vec<(Ipv4Addr, Vec<SkBuff>)>,
@@ -185,7 +186,7 @@ pub struct ArpCache {
 
 impl ArpCache {
     pub fn new(config: ArpConfig) -> ArpCache {
-        ArpCache { config, entries: HashMap::new(), evicted: Vec::new() }
+        ArpCache { config, entries: HashMap::default(), evicted: Vec::new() }
     }
 
     /// The unresolved neighbours evicted since the last call (a full table),

@@ -30,6 +30,7 @@ pub mod epoll;
 pub mod errno;
 pub mod ethernet;
 pub mod gso;
+pub mod hash;
 pub mod icmp;
 pub mod ip_frag;
 pub mod ipv4;

@@ -45,6 +45,7 @@ pub use seq::SeqNumber;
 pub use sock::TcpState;
 
 use crate::epoll::WakeQueue;
+use crate::hash::FlowHash;
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
@@ -228,7 +229,7 @@ pub struct Tcp {
     /// scan (it cost 63 % of a handshake with 20,000 sockets in TIME_WAIT).
     free_slots: BinaryHeap<Reverse<usize>>,
     /// Established-table demux on the 4-tuple (local, remote) (`inet_ehash`).
-    conns: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    conns: HashMap<(SocketAddrV4, SocketAddrV4), usize, FlowHash>,
     /// Listening sockets by port (`inet_lhash`).
     listeners: HashMap<u16, usize>,
     /// Sockets holding each local port (`inet_bind_bucket` owners).
@@ -247,7 +248,7 @@ impl Tcp {
             isn_key,
             socks: Vec::new(),
             free_slots: BinaryHeap::new(),
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             listeners: HashMap::new(),
             ports: HashMap::new(),
             wakeups: WakeQueue::default(),
