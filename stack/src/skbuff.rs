@@ -70,23 +70,34 @@ pub enum GsoType {
     TcpV4,
 }
 
+///
+/// 64 bytes: it is moved from queue to queue several times per packet, so
+/// the header offsets are `u32` (`NO_HEADER` for none) rather than
+/// `Option<usize>`, and the memory a `Box<[u8]>`.
 pub struct SkBuff {
     /// The memory; `buf.len()` may exceed `end` (a pooled buffer).
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     end: usize,
     data: usize,
     tail: usize,
-    mac_header: Option<usize>,
-    network_header: Option<usize>,
-    transport_header: Option<usize>,
-    ip_summed: IpSummed,
+    mac_header: u32,
+    network_header: u32,
+    transport_header: u32,
     /// With `IpSummed::Partial`: where the checksummed bytes start (from
     /// `head`, so pushing headers does not move it) and where the checksum
     /// field is, from there (16 for TCP, 6 for UDP).
-    csum_start: usize,
+    csum_start: u32,
     csum_offset: u16,
     gso_size: u16,
+    ip_summed: IpSummed,
     gso_type: GsoType,
+}
+
+/// A header offset that was never set.
+const NO_HEADER: u32 = u32::MAX;
+
+fn header(o: u32) -> Option<usize> {
+    (o != NO_HEADER).then_some(o as usize)
 }
 
 impl SkBuff {
@@ -99,9 +110,9 @@ impl SkBuff {
             end: size,
             data: 0,
             tail: 0,
-            mac_header: None,
-            network_header: None,
-            transport_header: None,
+            mac_header: NO_HEADER,
+            network_header: NO_HEADER,
+            transport_header: NO_HEADER,
             ip_summed: IpSummed::None,
             csum_start: 0,
             csum_offset: 0,
@@ -201,9 +212,9 @@ impl SkBuff {
     pub fn clear(&mut self) {
         self.data = 0;
         self.tail = 0;
-        self.mac_header = None;
-        self.network_header = None;
-        self.transport_header = None;
+        self.mac_header = NO_HEADER;
+        self.network_header = NO_HEADER;
+        self.transport_header = NO_HEADER;
         self.ip_summed = IpSummed::None;
         self.gso_size = 0;
         self.gso_type = GsoType::None;
@@ -234,14 +245,14 @@ impl SkBuff {
             self.len()
         );
         self.ip_summed = IpSummed::Partial;
-        self.csum_start = self.data + start;
+        self.csum_start = (self.data + start) as u32;
         self.csum_offset = offset;
     }
     /// With `Partial`: (start, offset) of the checksum, `start` counted from
     /// `data` as it is now (the Ethernet header, at a device).
     pub fn csum_partial(&self) -> Option<(usize, u16)> {
-        (self.ip_summed == IpSummed::Partial && self.csum_start >= self.data)
-            .then(|| (self.csum_start - self.data, self.csum_offset))
+        let start = self.csum_start as usize;
+        (self.ip_summed == IpSummed::Partial && start >= self.data).then(|| (start - self.data, self.csum_offset))
     }
     /// `skb_checksum_help`: finish a `Partial` checksum in software (for a
     /// device that cannot), leaving `None`: the packet is complete. A sum
@@ -279,26 +290,26 @@ impl SkBuff {
     // Header offsets: `skb_reset_*_header` records where `data` is now; the
     // getters return the bytes from that header to `tail`.
     pub fn reset_mac_header(&mut self) {
-        self.mac_header = Some(self.data);
+        self.mac_header = self.data as u32;
     }
     pub fn reset_network_header(&mut self) {
-        self.network_header = Some(self.data);
+        self.network_header = self.data as u32;
     }
     pub fn reset_transport_header(&mut self) {
-        self.transport_header = Some(self.data);
+        self.transport_header = self.data as u32;
     }
     pub fn mac_header(&self) -> Option<&[u8]> {
-        self.mac_header.map(|o| &self.buf[o..self.tail])
+        header(self.mac_header).map(|o| &self.buf[o..self.tail])
     }
     pub fn network_header(&self) -> Option<&[u8]> {
-        self.network_header.map(|o| &self.buf[o..self.tail])
+        header(self.network_header).map(|o| &self.buf[o..self.tail])
     }
     pub fn transport_header(&self) -> Option<&[u8]> {
-        self.transport_header.map(|o| &self.buf[o..self.tail])
+        header(self.transport_header).map(|o| &self.buf[o..self.tail])
     }
     /// Offset of the network header from `data` (for in-place rewrites).
     pub fn network_offset(&self) -> Option<usize> {
-        self.network_header.and_then(|o| o.checked_sub(self.data))
+        header(self.network_header).and_then(|o| o.checked_sub(self.data))
     }
 }
 
@@ -339,6 +350,9 @@ impl Drop for SkBuff {
     }
 }
 
+// The size the comment on `SkBuff` promises.
+const _: () = assert!(std::mem::size_of::<SkBuff>() <= 64);
+
 /// The per-thread buffer pool: two size classes, an MTU-sized frame and a
 /// 64 KiB GSO frame, each with room for the headers. A buffer of another
 /// size is allocated and freed as usual. No zeroing on reuse: the bytes a
@@ -357,7 +371,7 @@ pub mod pool {
     const KEEP: [usize; 2] = [1024, 64];
 
     struct Pool {
-        free: [Vec<Vec<u8>>; 2],
+        free: [Vec<Box<[u8]>>; 2],
         taken: u64,
         reused: u64,
     }
@@ -376,13 +390,13 @@ pub mod pool {
     }
 
     /// A buffer of at least `size` bytes.
-    pub(super) fn take(size: usize) -> Vec<u8> {
+    pub(super) fn take(size: usize) -> Box<[u8]> {
         let cls = if size <= SMALL {
             SMALL
         } else if size <= LARGE {
             LARGE
         } else {
-            return vec![0; size];
+            return vec![0; size].into_boxed_slice();
         };
         let reused = POOL
             .try_with(|p| {
@@ -394,10 +408,10 @@ pub mod pool {
             })
             .ok()
             .flatten();
-        reused.unwrap_or_else(|| vec![0; cls])
+        reused.unwrap_or_else(|| vec![0; cls].into_boxed_slice())
     }
 
-    pub(super) fn give(buf: Vec<u8>) {
+    pub(super) fn give(buf: Box<[u8]>) {
         let Some(c) = class(buf.len()) else { return };
         let _ = POOL.try_with(|p| {
             let mut p = p.borrow_mut();
