@@ -274,7 +274,9 @@ impl Device for Tap {
             return Ok(Some(skb));
         }
         if skb.len() < VNET_HDR_LEN {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "TAP frame shorter than its virtio-net header"));
+            // Never from the kernel; the stack drops it (eth_too_short).
+            skb.trim(0);
+            return Ok(Some(skb));
         }
         let hdr = VirtioNetHdr::parse(skb.pull(VNET_HDR_LEN).try_into().expect("10 bytes"));
         if skb.len() <= COPYBREAK {

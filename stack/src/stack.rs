@@ -768,6 +768,10 @@ impl Stack {
                 self.stats.inc(Counter::IcmpEchoRequestsRx);
                 self.stats.inc(Counter::IcmpEchoRepliesTx);
                 icmp::echo_request_to_reply(skb.data_mut());
+                // What the device said about the request is not true of the
+                // reply (its checksum is whole, written just now).
+                skb.set_ip_summed(crate::skbuff::IpSummed::None);
+                skb.set_gso_tcpv4(0);
                 self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
             }
             icmp::ICMP_ECHO_REPLY => {

@@ -225,3 +225,22 @@ fn udp_checksum_follows_the_device_too() {
     b.handle_frame(T, vouched);
     assert_eq!(b.recvfrom(T, u, &mut buf, MsgFlags::NONE).map(|r| r.0), Ok(4));
 }
+
+#[test]
+fn an_echo_reply_does_not_inherit_the_requests_offload_marks() {
+    let (mut a, mut b) = pair(Offloads::memory_gso());
+    a.ping_send(T, [10, 0, 0, 2].into(), 7, 1, 56).unwrap();
+    shuttle(&mut a, &mut b, |_| {}); // ARP, then the first request and reply
+    assert!(a.ping_recv().is_some());
+    a.ping_send(T, [10, 0, 0, 2].into(), 7, 2, 56).unwrap();
+    let mut req = a.poll_transmit(T).expect("the echo request");
+    // As if a device had marked it (the reply is built in the same buffer).
+    req.set_csum_partial(34, 2);
+    req.set_gso_tcpv4(1460);
+    b.handle_frame(T, req);
+    let reply = b.poll_transmit(T).expect("the echo reply");
+    assert_eq!(reply.data()[34], 0, "an echo reply");
+    assert_eq!(reply.ip_summed(), IpSummed::None, "its checksum is whole");
+    assert!(!reply.is_gso());
+    assert_eq!(checksum::checksum(&reply.data()[34..]), 0);
+}
