@@ -97,12 +97,9 @@ pub struct EthHeader {
 /// `us` (nor broadcast) are dropped: we are not in promiscuous mode.
 pub fn eth_rcv(skb: &mut SkBuff, us: MacAddr) -> Result<EthHeader, DropReason> {
     skb.reset_mac_header();
-    let b = skb.data();
-    if b.len() < ETH_HLEN {
-        return Err(DropReason::EthTooShort);
-    }
-    let mac = |i: usize| MacAddr([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5]]);
-    let hdr = EthHeader { dst: mac(0), src: mac(6), ethertype: EtherType::from(u16::from_be_bytes([b[12], b[13]])) };
+    let (h, _) = etherparse::Ethernet2Header::from_slice(skb.data()).map_err(|_| DropReason::EthTooShort)?;
+    let hdr =
+        EthHeader { dst: MacAddr(h.destination), src: MacAddr(h.source), ethertype: EtherType::from(h.ether_type.0) };
     if hdr.dst != us && !hdr.dst.is_broadcast() {
         return Err(DropReason::EthNotForUs);
     }
