@@ -231,9 +231,9 @@ pub struct Tcp {
     /// Established-table demux on the 4-tuple (local, remote) (`inet_ehash`).
     conns: HashMap<(SocketAddrV4, SocketAddrV4), usize, FlowHash>,
     /// Listening sockets by port (`inet_lhash`).
-    listeners: HashMap<u16, usize>,
+    listeners: HashMap<u16, usize, FlowHash>,
     /// Sockets holding each local port (`inet_bind_bucket` owners).
-    ports: HashMap<u16, usize>,
+    ports: HashMap<u16, usize, FlowHash>,
     /// Application sockets whose readiness may have changed, for epoll.
     wakeups: WakeQueue,
 }
@@ -249,8 +249,8 @@ impl Tcp {
             socks: Vec::new(),
             free_slots: BinaryHeap::new(),
             conns: HashMap::default(),
-            listeners: HashMap::new(),
-            ports: HashMap::new(),
+            listeners: HashMap::default(),
+            ports: HashMap::default(),
             wakeups: WakeQueue::default(),
         }
     }
