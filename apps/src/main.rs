@@ -117,6 +117,17 @@ struct IfaceArgs {
     /// "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, blackout 10s+30s, seed 7".
     #[arg(long, value_name = "SPEC", value_parser = device::LinkSpec::parse)]
     link: Option<device::LinkSpec>,
+    /// Open the TAP with a virtio-net header and the host's offloads:
+    /// checksums left to the host, TCP segments of up to 64 KiB both ways
+    /// (device/src/tap.rs, docs/performance.md). Frames above the MTU then
+    /// show in the trace and the capture.
+    #[arg(long)]
+    offload: bool,
+    /// Busy polling: before sleeping, ask the TAP again without sleeping for
+    /// up to USEC microseconds (Linux's net.core.busy_poll). Lower latency
+    /// for frames that come within that time; a core spins meanwhile.
+    #[arg(long, value_name = "USEC")]
+    busy_poll: Option<u64>,
 }
 
 #[derive(Args)]
@@ -295,7 +306,13 @@ fn run(cmd: &[&str]) -> io::Result<()> {
 
 /// Create the TAP and configure the host's side of it.
 fn open_tap(a: &IfaceArgs) -> io::Result<Tap> {
-    let tap = Tap::open(&a.tap, a.mtu as usize)
+    if a.offload && (a.link.is_some() || a.faults.is_some()) {
+        // A corrupted frame would carry a checksum the host computes after
+        // the damage (or one nobody checks): nothing would catch it.
+        return Err(io::Error::other("--offload leaves checksums to the host: leave out --link and --faults"));
+    }
+    let open = if a.offload { Tap::open_offload } else { Tap::open };
+    let tap = open(&a.tap, a.mtu as usize)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open TAP {:?}: {e} (are you root?)", a.tap)))?;
     let name = tap.name().to_string();
     let host = format!("{}/{}", a.host_addr.0, a.host_addr.1);
@@ -351,14 +368,17 @@ fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(N
     synack_apps::frames::set_absolute(a.absolute);
     let tap = open_tap(a)?;
     let name = tap.name().to_string();
+    // What the TAP does for the stack (--offload): checksums, 64 KiB segments.
+    let config = Config { offloads: tap.offloads(), ..stack_config(a) };
     let clock = Clock::new();
     let dev = build_device(tap, a, &clock, trace_frames)?;
     // The stack is made after the link is up: its gratuitous ARP must not
     // meet a TAP that is still down (EIO).
     let t0 = clock.now();
-    let mut stack = Stack::new(stack_config(a), t0);
+    let mut stack = Stack::new(config, t0);
     stack.trace_mut().set_enabled(trace_events);
     let mut net = NetLoop::with_stack(dev, stack, clock);
+    net.set_busy_poll(a.busy_poll.map(Duration::from_micros));
     if trace_events {
         net.on_event(print_event);
     }
@@ -380,6 +400,11 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
         }
         if a.iface.pcap.is_some() {
             return Err(io::Error::other("--record DIR writes DIR/capture.pcap: leave out --pcap"));
+        }
+        if a.iface.offload {
+            // A capture holds no virtio-net headers: a replay could not
+            // tell which checksums the host left undone.
+            return Err(io::Error::other("--record and --offload do not go together: the capture cannot replay"));
         }
         std::fs::create_dir_all(dir)?;
         a.iface.pcap = Some(device::replay::Recorder::capture_path(dir));

@@ -40,6 +40,7 @@
 //! 5 s, and `neigh_alloc` refuses the new entry when it frees none.
 
 use crate::ethernet::MacAddr;
+use crate::hash::FlowHash;
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
@@ -244,7 +245,7 @@ pub struct ArpTimeouts {
 #[derive(Debug)]
 pub struct ArpCache {
     config: ArpConfig,
-    entries: HashMap<Ipv4Addr, Neighbour>,
+    entries: HashMap<Ipv4Addr, Neighbour, FlowHash>,
     /// What the full table did since `take_gc_events` last ran: the stack
     /// counts each, and drops the packets evicted entries held.
     gc_events: Vec<GcEvent>,
@@ -252,7 +253,7 @@ pub struct ArpCache {
 
 impl ArpCache {
     pub fn new(config: ArpConfig) -> ArpCache {
-        ArpCache { config, entries: HashMap::new(), gc_events: Vec::new() }
+        ArpCache { config, entries: HashMap::default(), gc_events: Vec::new() }
     }
 
     /// The entries a full table forgot, and the senders it did not

@@ -77,7 +77,7 @@ pub fn ip_rcv_parse(skb: &mut SkBuff) -> Result<Ipv4Hdr, DropReason> {
     if header_len < IPV4_HLEN || header_len > b.len() {
         return Err(DropReason::IpBadIhl);
     }
-    if checksum::checksum(&b[..header_len]) != 0 {
+    if checksum::ip_fast_csum(&b[..header_len]) != 0 {
         return Err(DropReason::IpBadChecksum);
     }
     let total_len = u16::from_be_bytes([b[2], b[3]]) as usize;
@@ -169,7 +169,7 @@ pub fn ip_push_header(skb: &mut SkBuff, o: &IpOut, more_fragments: bool, frag_of
     h[10..12].copy_from_slice(&[0, 0]);
     h[12..16].copy_from_slice(&o.src.octets());
     h[16..20].copy_from_slice(&o.dst.octets());
-    let c = checksum::checksum(h);
+    let c = checksum::ip_fast_csum(h);
     h[10..12].copy_from_slice(&c.to_be_bytes());
     skb.reset_network_header();
 }

@@ -16,7 +16,7 @@ use crate::icmp::{self, Icmp, IcmpConfig};
 use crate::ip_frag::{FragResult, Reassembly};
 use crate::ipv4::{self, IpOut, IpProto, Ipv4Hdr};
 use crate::route::{Route, RouteTable};
-use crate::skbuff::SkBuff;
+use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
 use crate::stats::{Counter, DropReason, Stats};
 use crate::tcp::{Tcp, TcpConfig, TcpInfo};
@@ -56,6 +56,36 @@ pub struct Config {
     /// The most UDP sockets at once.
     pub max_udp_sockets: usize,
     pub tcp: TcpConfig,
+    /// What the device under the stack does for it (off by default: the
+    /// plain 1500-byte path, every checksum in software).
+    pub offloads: Offloads,
+}
+
+/// The device's offloads the stack may count on (Linux `netdev_features_t`
+/// as TCP sees them: `NETIF_F_HW_CSUM`, `NETIF_F_TSO`, `gso_max_size`).
+/// Receive needs no setting: a device says per frame, in the `SkBuff`,
+/// whether it checked the checksum (`IpSummed`) or glued segments (GRO).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offloads {
+    /// The device finishes TCP checksums: TCP leaves `CHECKSUM_PARTIAL`
+    /// (the pseudo-header sum) instead of summing every payload byte.
+    pub tx_csum: bool,
+    /// TSO: the device takes TCP segments of up to this many bytes of IP
+    /// packet (at most 65,535) and cuts them per MSS. 0: off, one MSS per
+    /// segment. Needs `tx_csum` (as in Linux, no TSO without checksum offload).
+    pub gso_max_size: usize,
+}
+
+impl Offloads {
+    /// A device that moves frames in memory and never corrupts them (the
+    /// kernel's loopback): no checksum is needed either way.
+    pub fn memory() -> Offloads {
+        Offloads { tx_csum: true, gso_max_size: 0 }
+    }
+    /// The same with 64 KiB segments (loopback's 64 KiB MTU, veth's GSO).
+    pub fn memory_gso() -> Offloads {
+        Offloads { tx_csum: true, gso_max_size: ipv4::MAX_DATAGRAM }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +105,7 @@ impl Default for Config {
             udp_rcvbuf: 212_992,
             max_udp_sockets: 1024,
             tcp: TcpConfig::default(),
+            offloads: Offloads::default(),
         }
     }
 }
@@ -113,8 +144,7 @@ impl Stack {
     /// A new stack. It queues its gratuitous ARP, so call `poll_transmit`.
     pub fn new(config: Config, now: Instant) -> Stack {
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let mut tcp_config = config.tcp.clone();
-        tcp_config.mss = tcp_config.mss.min(config.mtu.saturating_sub(40).max(88) as u16);
+        let tcp_config = Stack::device_tcp_config(&config, config.tcp.clone());
         let tcp = Tcp::new(tcp_config, &mut rng);
         let ip_ident = rand::Rng::gen(&mut rng);
         let mut routes = RouteTable::default();
@@ -149,8 +179,10 @@ impl Stack {
     /// A frame arrived from the device (`netif_receive_skb`).
     pub fn handle_frame(&mut self, now: Instant, mut skb: SkBuff) {
         self.stats.inc(Counter::FramesRx);
-        // A frame longer than the MTU plus a header (and a VLAN tag's slack).
-        if skb.len() > self.config.mtu + ethernet::ETH_HLEN + 4 {
+        // A frame longer than the MTU plus a header (and a VLAN tag's
+        // slack), unless the device glued it from wire-sized segments (GRO).
+        let max = if skb.is_gso() { MAX_FRAME } else { self.config.mtu + ethernet::ETH_HLEN + 4 };
+        if skb.len() > max {
             let len = skb.len();
             return self.drop_packet(now, DropReason::EthOversize, || format!("{len} bytes"));
         }
@@ -252,10 +284,25 @@ impl Stack {
     /// Change the TCP tunables at run time, for a lab's before and after.
     /// New connections take every new value; which knobs also change
     /// existing connections is listed at `Tcp::set_config`.
-    pub fn set_tcp_config(&mut self, mut cfg: TcpConfig) {
-        cfg.mss = cfg.mss.min(self.config.mtu.saturating_sub(40).max(88) as u16);
+    pub fn set_tcp_config(&mut self, cfg: TcpConfig) {
+        let cfg = Stack::device_tcp_config(&self.config, cfg);
         self.config.tcp = cfg.clone();
         self.tcp.set_config(cfg);
+    }
+
+    /// What the link decides in TCP's settings: the MSS at most MTU - 40,
+    /// and checksum offload and segment size from the device's offloads.
+    fn device_tcp_config(config: &Config, mut cfg: TcpConfig) -> TcpConfig {
+        cfg.mss = cfg.mss.min(config.mtu.saturating_sub(40).max(88) as u16);
+        let o = config.offloads;
+        cfg.csum_offload = o.tx_csum;
+        cfg.gso_max_size = if o.tx_csum { o.gso_max_size.min(ipv4::MAX_DATAGRAM) } else { 0 };
+        cfg
+    }
+
+    /// The device's offloads this stack was made with.
+    pub fn offloads(&self) -> Offloads {
+        self.config.offloads
     }
 
     // -------------------------------------------------------------- ICMP echo
@@ -723,6 +770,10 @@ impl Stack {
                 self.stats.inc(Counter::IcmpEchoRequestsRx);
                 self.stats.inc(Counter::IcmpEchoRepliesTx);
                 icmp::echo_request_to_reply(skb.data_mut());
+                // What the device said about the request is not true of the
+                // reply (its checksum is whole, written just now).
+                skb.set_ip_summed(crate::skbuff::IpSummed::None);
+                skb.set_gso_tcpv4(0);
                 self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
             }
             icmp::ICMP_ECHO_REPLY => {
@@ -856,21 +907,23 @@ impl Stack {
             _ => {}
         }
         let mtu = self.config.mtu;
-        let packets = if x.skb.len() + ipv4::IPV4_HLEN <= mtu {
+        // A GSO segment goes whole: the device cuts it to the MTU.
+        if x.skb.len() + ipv4::IPV4_HLEN <= mtu || x.skb.is_gso() {
             let mut skb = x.skb;
             ipv4::ip_push_header(&mut skb, &o, false, 0);
-            vec![skb]
-        } else if o.dont_fragment {
+            self.stats.inc(Counter::IpTx);
+            return self.neigh_output(now, next_hop, skb);
+        }
+        if o.dont_fragment {
             return self
                 .drop_packet(now, DropReason::IpFragNeeded, || format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
-        } else {
-            let frags = ipv4::ip_fragment(x.skb, &o, mtu);
-            for _ in &frags {
-                self.stats.inc(Counter::FragsTx);
-            }
-            frags
-        };
-        for skb in packets {
+        }
+        // A fragment cannot carry a partial checksum (`ip_fragment`
+        // finishes it first).
+        let mut skb = x.skb;
+        skb.checksum_help();
+        for skb in ipv4::ip_fragment(skb, &o, mtu) {
+            self.stats.inc(Counter::FragsTx);
             self.stats.inc(Counter::IpTx);
             self.neigh_output(now, next_hop, skb);
         }

@@ -11,7 +11,7 @@ use device::{NetLoop, Tap};
 use netns::{join, Netns};
 use proto::{Dir, SynServer, Transfer};
 use stack::tcp::TcpConfig;
-use stack::Config;
+use stack::{Config, Offloads};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -66,12 +66,18 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("tap_read_kfps", "TAP read ceiling, frames", "kframes/s"),
     ("synack_tx", "synack -> host over TAP, payload", "Gbit/s"),
     ("synack_rx", "host -> synack over TAP (1 MiB rcvbuf), payload", "Gbit/s"),
+    ("synack_tx_gso", "synack -> host over TAP, offloads (virtio-net hdr, TSO), payload", "Gbit/s"),
+    ("synack_rx_gso", "host -> synack over TAP, offloads (GRO), payload", "Gbit/s"),
     ("veth_up", "Linux -> Linux over veth, payload (client sends)", "Gbit/s"),
     ("veth_down", "Linux -> Linux over veth, payload (server sends)", "Gbit/s"),
     ("mem_bulk", "synack -> synack in memory, 1 core, payload", "Gbit/s"),
+    ("mem_bulk_gso", "synack -> synack in memory, 64 KiB segments (TSO/GRO), payload", "Gbit/s"),
     ("mem_handshakes", "handshakes in memory, 1 core (connect+accept+close)", "k/s"),
     ("ping_synack", "ping RTT host -> synack over TAP (median of run)", "us"),
     ("ping_veth", "ping RTT Linux -> Linux over veth (median of run)", "us"),
+    ("ping_synack_busy", "ping RTT host -> synack over TAP, busy poll (median of run)", "us"),
+    ("cpu_sleep", "synack's CPU while pinged every 5 ms, sleeping in ppoll", "% core"),
+    ("cpu_busy", "synack's CPU while pinged every 5 ms, busy polling", "% core"),
 ];
 
 /// Samples by row key.
@@ -151,10 +157,12 @@ pub fn tap(plan: &Plan, r: &mut Results) -> io::Result<()> {
 }
 
 /// synack's stack as `synack up` runs it (defaults: 10.0.0.2/24, gateway
-/// 10.0.0.1), with 1 MiB send and receive buffers.
+/// 10.0.0.1), with 1 MiB send and receive buffers, and the TAP's offloads
+/// (none unless it was opened with them, as `synack up --offload` does).
 fn synack_loop(tap: Tap) -> NetLoop<Tap> {
     let tcp = TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() };
-    NetLoop::new(tap, Config { tcp, ..Config::default() })
+    let offloads = tap.offloads();
+    NetLoop::new(tap, Config { tcp, offloads, ..Config::default() })
 }
 
 /// Run synack's poll loop (and `server`, if any) until `worker` finishes,
@@ -186,8 +194,18 @@ fn drive<T>(
 /// synack on a TAP, the Linux client on the host side: both directions,
 /// alternately.
 pub fn synack(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    let ns = Netns::create("synack")?;
-    let tap = tap_probe::open_synack_tap(&ns)?;
+    synack_rows(plan, r, false)
+}
+
+/// The same over a TAP opened with the virtio-net header and offloads
+/// (`synack up --offload`): checksums left to the host, 64 KiB segments.
+pub fn offload(plan: &Plan, r: &mut Results) -> io::Result<()> {
+    synack_rows(plan, r, true)
+}
+
+fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
+    let ns = Netns::create(if offload { "offload" } else { "synack" })?;
+    let tap = tap_probe::open_synack_tap(&ns, offload)?;
     let mut net = synack_loop(tap);
     let mut server = SynServer::listen(&mut net.stack, proto::PORT)?;
     let (runs, dur) = (plan.runs, plan.transfer);
@@ -204,9 +222,10 @@ pub fn synack(plan: &Plan, r: &mut Results) -> io::Result<()> {
     });
     let limit = (dur + Duration::from_secs(10)) * 2 * runs as u32;
     let out: Vec<(Transfer, Transfer)> = drive(&mut net, Some(&mut server), worker, limit)?;
+    let (tx, rx) = if offload { ("synack_tx_gso", "synack_rx_gso") } else { ("synack_tx", "synack_rx") };
     for (down, up) in out {
-        r.push("synack_tx", down.gbit_s());
-        r.push("synack_rx", up.gbit_s());
+        r.push(tx, down.gbit_s());
+        r.push(rx, up.gbit_s());
     }
     let s = net.stats();
     if s.tx_errors > 0 {
@@ -250,7 +269,8 @@ pub fn veth(plan: &Plan, r: &mut Results) -> io::Result<()> {
 pub fn mem(plan: &Plan, r: &mut Results) -> io::Result<()> {
     for _ in 0..plan.runs {
         check_interrupt()?;
-        r.push("mem_bulk", mem::bulk(plan.transfer)?.gbit_s());
+        r.push("mem_bulk", mem::bulk(plan.transfer, Offloads::memory())?.gbit_s());
+        r.push("mem_bulk_gso", mem::bulk(plan.transfer, Offloads::memory_gso())?.gbit_s());
     }
     Ok(())
 }
@@ -296,29 +316,82 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The host's `ping` to synack over TAP, and Linux to Linux over veth, alternately.
+/// How long synack's loop spins before it sleeps in the busy-poll runs:
+/// longer than the 5 ms between pings, so it never sleeps (the worst case
+/// for CPU, the best for latency).
+pub const BUSY_POLL: Duration = Duration::from_millis(10);
+
+/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu() -> Duration {
+    // SAFETY: a zeroed timespec is valid; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a pointer to a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The host's `ping` to synack over TAP (synack sleeping in ppoll between
+/// frames, as `synack up` runs), Linux to Linux over veth, and synack over
+/// TAP again with busy polling (`NetLoop::set_busy_poll`), in turn; with
+/// the CPU synack's thread used in each of its two modes.
 pub fn ping(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let ns = Netns::create("ping")?;
-    let tap = tap_probe::open_synack_tap(&ns)?;
+    let tap = tap_probe::open_synack_tap(&ns, false)?;
     let mut net = synack_loop(tap);
     let (a, b) = (Netns::create("pa")?, Netns::create("pb")?);
     tap_probe::veth_pair(&a, &b)?;
     let names = (ns.name().to_string(), a.name().to_string());
     let (runs, count) = (plan.runs, plan.pings);
+    // The worker says which mode synack's loop is to run in: 0 sleep, 1 busy.
+    let mode = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let m = mode.clone();
     let worker = std::thread::spawn(move || {
         let mut out = Vec::new();
         for _ in 0..runs {
             check_interrupt()?;
+            m.store(0, Ordering::Relaxed);
             let s = median(ping_run(&names.0, "10.0.0.2", count)?);
             let v = median(ping_run(&names.1, "10.1.0.2", count)?);
-            out.push((s, v));
+            m.store(1, Ordering::Relaxed);
+            let busy = median(ping_run(&names.0, "10.0.0.2", count)?);
+            m.store(0, Ordering::Relaxed);
+            out.push((s, v, busy));
         }
         Ok(out)
     });
-    let limit = (Duration::from_millis(10 * count as u64) + Duration::from_secs(20)) * runs as u32;
-    for (s, v) in drive(&mut net, None, worker, limit)? {
+    let limit = (Duration::from_millis(20 * count as u64) + Duration::from_secs(30)) * runs as u32;
+    // drive(), with the mode switched as the worker asks, and the CPU
+    // time and wall time spent in each mode added up.
+    let deadline = Instant::now() + limit;
+    let (mut cpu, mut wall) = ([Duration::ZERO; 2], [Duration::ZERO; 2]);
+    let (mut cur, mut since, mut cpu_since) = (0u8, Instant::now(), thread_cpu());
+    while !worker.is_finished() {
+        check_interrupt()?;
+        if Instant::now() > deadline {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "ping runs did not finish in time"));
+        }
+        let want = mode.load(Ordering::Relaxed);
+        if want != cur {
+            let (t, c) = (Instant::now(), thread_cpu());
+            wall[cur as usize] += t - since;
+            cpu[cur as usize] += c - cpu_since;
+            (cur, since, cpu_since) = (want, t, c);
+            net.set_busy_poll((want == 1).then_some(BUSY_POLL));
+        }
+        let cap = net.now() + Duration::from_millis(10);
+        net.poll_once(&[], Some(cap))?;
+    }
+    for (s, v, busy) in join(worker)? {
         r.push("ping_synack", s);
         r.push("ping_veth", v);
+        r.push("ping_synack_busy", busy);
+    }
+    // The sleeping mode's time includes the veth runs, when synack is idle:
+    // its share is an upper bound on what answering pings costs.
+    for (i, key) in [(0, "cpu_sleep"), (1, "cpu_busy")] {
+        if !wall[i].is_zero() {
+            r.push(key, 100.0 * cpu[i].as_secs_f64() / wall[i].as_secs_f64());
+        }
     }
     Ok(())
 }

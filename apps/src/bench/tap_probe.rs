@@ -186,12 +186,17 @@ pub fn read_ceiling(tap: &Tap, injector: &OwnedFd, dur: Duration) -> io::Result<
     Ok((Rate { frames, secs }, lost))
 }
 
-/// The TAP synack runs on: `tap0` in `ns`, host 10.0.0.1/24, up.
-pub fn open_synack_tap(ns: &Netns) -> io::Result<Tap> {
-    let tap = ns.run(|| {
+/// The TAP synack runs on: `tap0` in `ns`, host 10.0.0.1/24, up; with
+/// `offload`, opened with the virtio-net header and offloads.
+pub fn open_synack_tap(ns: &Netns, offload: bool) -> io::Result<Tap> {
+    let tap = ns.run(move || {
         let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
         let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-        Tap::open("tap0", 1500)
+        if offload {
+            Tap::open_offload("tap0", 1500)
+        } else {
+            Tap::open("tap0", 1500)
+        }
     })?;
     ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
     ns.ip(&["link", "set", "tap0", "up"])?;

@@ -35,6 +35,8 @@ enum Group {
     Tap,
     /// synack -> host and host -> synack over TAP.
     Synack,
+    /// The same with the TAP's offloads (virtio-net header, TSO, GRO).
+    Offload,
     /// Linux -> Linux over veth, both ways.
     Veth,
     /// Two synack stacks in memory: bulk throughput.
@@ -45,7 +47,8 @@ enum Group {
     Ping,
 }
 
-const ALL: [Group; 6] = [Group::Tap, Group::Synack, Group::Veth, Group::Mem, Group::Handshakes, Group::Ping];
+const ALL: [Group; 7] =
+    [Group::Tap, Group::Synack, Group::Offload, Group::Veth, Group::Mem, Group::Handshakes, Group::Ping];
 
 #[derive(Parser)]
 #[command(name = "synack-bench", about = "synack's benchmark: throughput, handshakes and RTT against ceilings")]
@@ -77,6 +80,7 @@ fn run_group(g: Group, plan: &Plan, r: &mut Results) -> io::Result<()> {
     match g {
         Group::Tap => bench::tap(plan, r),
         Group::Synack => bench::synack(plan, r),
+        Group::Offload => bench::offload(plan, r),
         Group::Veth => bench::veth(plan, r),
         Group::Mem => bench::mem(plan, r),
         Group::Handshakes => bench::handshakes(plan, r),
@@ -136,6 +140,27 @@ fn targets(r: &Results) -> Vec<Target> {
             unit: "",
         },
         Target {
+            name: "the same with the TAP's offloads (--offload), synack -> host",
+            value: ratio(r.median("synack_tx_gso"), payload_ceiling("tap_write_kfps")),
+            bound: 0.90,
+            at_least: true,
+            unit: "",
+        },
+        Target {
+            name: "the same with the TAP's offloads (--offload), host -> synack",
+            value: ratio(r.median("synack_rx_gso"), payload_ceiling("tap_read_kfps")),
+            bound: 0.80,
+            at_least: true,
+            unit: "",
+        },
+        Target {
+            name: "synack -> host over TAP with offloads (stretch)",
+            value: r.median("synack_tx_gso"),
+            bound: 15.0,
+            at_least: true,
+            unit: " Gbit/s",
+        },
+        Target {
             name: "synack -> synack in memory, one core",
             value: r.median("mem_bulk"),
             bound: 20.0,
@@ -152,6 +177,13 @@ fn targets(r: &Results) -> Vec<Target> {
         Target {
             name: "ping RTT over TAP / Linux-Linux over veth (medians)",
             value: ratio(r.median("ping_synack"), r.median("ping_veth")),
+            bound: 1.2,
+            at_least: false,
+            unit: "",
+        },
+        Target {
+            name: "the same, synack busy polling (a core spinning)",
+            value: ratio(r.median("ping_synack_busy"), r.median("ping_veth")),
             bound: 1.2,
             at_least: false,
             unit: "",

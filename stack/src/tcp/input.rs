@@ -11,7 +11,7 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
 //! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
 
-use super::options::{tcp_parse, TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
+use super::options::{tcp_parse_skb, TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
 use super::output::send_reset;
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
@@ -67,7 +67,7 @@ impl Tcp {
     /// A segment for us: `skb.data()` starts at the TCP header. The IP layer
     /// has checked the IP header; the TCP checksum is for TCP to check.
     pub fn tcp_v4_rcv(&mut self, cx: &mut Cx, src: Ipv4Addr, dst: Ipv4Addr, skb: SkBuff) {
-        let h = match tcp_parse(src, dst, skb.data()) {
+        let h = match tcp_parse_skb(src, dst, &skb) {
             Ok(h) => h,
             Err(reason) => {
                 return cx.drop_packet(reason, reason.rfc(), || format!("{src} > {dst}: bad TCP header"));

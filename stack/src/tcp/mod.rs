@@ -50,6 +50,7 @@ pub use seq::SeqNumber;
 pub use sock::TcpState;
 
 use crate::epoll::WakeQueue;
+use crate::hash::FlowHash;
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
@@ -134,6 +135,13 @@ pub struct TcpConfig {
     pub syncookies: bool,
     /// `tcp_challenge_ack_limit`: challenge ACKs per second, stack-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// The device finishes checksums: segments leave `CHECKSUM_PARTIAL`.
+    /// Set by `Stack` from `Config::offloads`, not a tunable.
+    pub csum_offload: bool,
+    /// TSO: segments of up to this many bytes of IP packet, cut per MSS by
+    /// the device (`gso::tcp_size_goal`); 0: one MSS. Set by `Stack` from
+    /// `Config::offloads`, not a tunable.
+    pub gso_max_size: usize,
 }
 
 impl Default for TcpConfig {
@@ -167,6 +175,8 @@ impl Default for TcpConfig {
             keepalive_probes: 9,
             syncookies: true,
             challenge_ack_limit: 1000,
+            csum_offload: false,
+            gso_max_size: 0,
         }
     }
 }
@@ -241,11 +251,11 @@ pub struct Tcp {
     /// scan (it cost 63 % of a handshake with 20,000 sockets in TIME_WAIT).
     free_slots: BinaryHeap<Reverse<usize>>,
     /// Established-table demux on the 4-tuple (local, remote) (`inet_ehash`).
-    conns: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    conns: HashMap<(SocketAddrV4, SocketAddrV4), usize, FlowHash>,
     /// Listening sockets by port (`inet_lhash`).
-    listeners: HashMap<u16, usize>,
+    listeners: HashMap<u16, usize, FlowHash>,
     /// Sockets holding each local port (`inet_bind_bucket` owners).
-    ports: HashMap<u16, usize>,
+    ports: HashMap<u16, usize, FlowHash>,
     /// Application sockets whose readiness may have changed, for epoll.
     wakeups: WakeQueue,
 }
@@ -260,9 +270,9 @@ impl Tcp {
             isn_key,
             socks: Vec::new(),
             free_slots: BinaryHeap::new(),
-            conns: HashMap::new(),
-            listeners: HashMap::new(),
-            ports: HashMap::new(),
+            conns: HashMap::default(),
+            listeners: HashMap::default(),
+            ports: HashMap::default(),
             wakeups: WakeQueue::default(),
         }
     }

@@ -16,6 +16,7 @@ use super::options::{finish_checksum, OutHdr, TcpFlags, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
 use super::sock::{TcpSock, TcpState, TimerKind};
 use super::TcpConfig;
+use crate::checksum;
 use crate::ipv4::PROTO_TCP;
 use crate::stats::Counter;
 use crate::trace::EventKind;
@@ -148,7 +149,16 @@ impl TcpSock {
             copy_from_deque(&self.snd_buf, off, skb.put(len));
         }
         h.write(skb.push(h.hdr_len()));
-        finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
+        if cfg.csum_offload {
+            // The device sums the segment; we give it the pseudo-header.
+            checksum::set_partial(&mut skb, *self.local.ip(), *self.remote.ip(), PROTO_TCP, 16);
+        } else {
+            finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
+        }
+        if len > self.mss {
+            // TSO: the device cuts it into MSS-sized segments.
+            skb.set_gso_tcpv4(self.mss as u16);
+        }
         if flags.has(TcpFlags::ACK) {
             // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
             self.ack_now = false;
@@ -355,7 +365,9 @@ impl TcpSock {
             let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
             let usable = cwnd_room.min(rwnd_room);
             let mss = self.mss_now();
-            let mut len = unsent.min(usable).min(mss);
+            // One MSS, or many with TSO (`tcp_xmit_size_goal`).
+            let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, self.max_snd_wnd);
+            let mut len = unsent.min(usable).min(goal);
             if retransmitting {
                 if let Some(next) = self.sacked_next_after(self.snd_nxt) {
                     len = len.min(next.since(self.snd_nxt));
