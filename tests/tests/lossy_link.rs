@@ -68,7 +68,8 @@ fn size(p: &Path) -> u64 {
 
 /// A namespace in which the host may bind 10.0.0.1 before synack's TAP
 /// gives it that address; IPv6 off.
-fn connect_ns() -> Netns {
+/// A namespace for one transfer; the host's RTO ceiling is `rto_max_ms`.
+fn connect_ns(rto_max_ms: u32) -> Netns {
     require_tool("ip");
     require_tool("nc");
     let ns = Netns::create();
@@ -82,7 +83,7 @@ fn connect_ns() -> Netns {
     // and gave no RTT sample (Karn), and at 10 % loss both sides' backoff
     // ratcheted up to the ceiling; RTTM (RFC 7323 §4) now ends a backoff
     // at the first echo, and the ceiling is kept as a second guard.
-    let _ = ns.exec("sysctl", &["-qw", "net.ipv4.tcp_rto_max_ms=5000"], T);
+    let _ = ns.exec("sysctl", &["-qw", &format!("net.ipv4.tcp_rto_max_ms={rto_max_ms}")], T);
     ns
 }
 
@@ -222,9 +223,12 @@ fn lossy_link_both_ways() {
     // About 70 kB/s each way at this loss (synack's sending is the slower
     // way): 100 MB takes about 25 minutes; give it 25 s a megabyte.
     let timeout = Duration::from_secs(120 + 25 * mb as u64);
-    let ns = connect_ns();
+    // Both RTO ceilings at 1 s (Linux's lowest `tcp_rto_max_ms`): a lost
+    // retransmission then costs a second, not five, and the transfer makes
+    // progress every few seconds at worst, as the issue asks.
+    let ns = connect_ns(1000);
     let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
-    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")], true);
+    let mut tr = Transfer::start(&ns, "lossy", len, 5555, &["--rto-max", "1s", "--link", &format!("\"{spec}\"")], true);
     let Watched { up, down, worst, samples } = tr.watch(timeout);
     let total = tr.t0.elapsed();
     report(&format!(
@@ -237,7 +241,9 @@ fn lossy_link_both_ways() {
     ));
     assert!(up.is_some() && down.is_some(), "incomplete after {timeout:?}: {:?}", samples.last());
     tr.assert_clean("lossy link");
-    assert!(worst <= Duration::from_secs(20), "stalled {worst:?}: samples {samples:?}");
+    // "No stall (progress every second)": sampled each second, both
+    // directions; a few seconds of slack for a retransmission lost twice.
+    assert!(worst <= Duration::from_secs(3), "stalled {worst:?}: samples {samples:?}");
     let link = tr.synack.lines().into_iter().find(|l| l.contains("link: ")).unwrap_or_default();
     assert!(link.contains("loss 10%"), "synack did not report its link: {}", tr.synack.output());
 }
@@ -250,7 +256,7 @@ fn a_30s_blackout_mid_transfer_resumes() {
     // With SACK the host moves about 1 MB/s through 3 % loss: 6 MB and a
     // blackout 2 s in leave most of both directions for after it.
     let len = 6 * 1024 * 1024;
-    let ns = connect_ns();
+    let ns = connect_ns(5000);
     let spec = "loss 3%, delay 20ms±5ms, blackout 2s+30s, seed 11";
     let mut tr =
         Transfer::start(&ns, "blackout", len, 5556, &["--rto-max", "5s", "--link", &format!("\"{spec}\"")], true);
@@ -279,7 +285,7 @@ fn a_blackout_past_the_retry_limit_reports_etimedout() {
     if !interop_allowed("a_blackout_past_the_retry_limit_reports_etimedout") {
         return;
     }
-    let ns = connect_ns();
+    let ns = connect_ns(5000);
     let spec = "delay 5ms, blackout 2s+1000s, seed 5";
     let mut tr = Transfer::start(
         &ns,
@@ -307,7 +313,7 @@ fn keepalive_detects_a_vanished_peer() {
     if !interop_allowed("keepalive_detects_a_vanished_peer") {
         return;
     }
-    let ns = connect_ns();
+    let ns = connect_ns(5000);
     let host = Synack::spawn_command(ns.command("nc", &["-l", "10.0.0.1", "5558"]));
     wait_listening(&ns, "10.0.0.1:5558");
     // An idle connection: standard input a pipe that stays open.
