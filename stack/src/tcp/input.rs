@@ -1119,7 +1119,6 @@ impl TcpSock {
         self.ssthresh = self.cong_ssthresh(cx);
         self.cwnd = self.ssthresh;
         self.in_recovery = true;
-        self.high_rxt = self.snd_una;
         cx.stats.inc(Counter::TcpSackRecovery);
         let (l, r, una, n, ss) = (self.local, self.remote, self.snd_una, self.dupacks, self.ssthresh);
         let holes = self.sacked.len();

@@ -425,7 +425,8 @@ impl TcpSock {
         // or SND.NXT: a cwnd's worth of rounds at most; the bound is a backstop.
         for _ in 0..4096 {
             let mss = self.mss_now();
-            if self.sack_pipe() + mss > self.cwnd {
+            let holes = self.sack_holes();
+            if self.sack_pipe(&holes) + mss > self.cwnd {
                 break;
             }
             // (0) a retransmission found lost (sack.rs `sack_detect_lost_retrans`).
@@ -438,7 +439,6 @@ impl TcpSock {
                 self.sack_note_retransmit(seq, end);
                 continue;
             }
-            let holes = self.sack_holes();
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 1) {
                 let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (1)");
                 self.high_rxt = self.high_rxt.max_seq(end);

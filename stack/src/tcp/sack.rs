@@ -293,12 +293,12 @@ impl TcpSock {
     }
 
     /// RFC 6675 §4 SetPipe(): the sender's estimate of the bytes in the network.
-    pub fn sack_pipe(&self) -> usize {
-        let holes = self.sack_holes();
+    /// `holes`: `sack_holes()`, which the caller has at hand.
+    pub fn sack_pipe(&self, holes: &[Hole]) -> usize {
         let top = self.sacked.last().map_or(self.snd_una, |r| r.1).max_seq(self.snd_una);
         // Above the highest SACK nothing is deemed lost: all of it counts.
         let mut pipe = self.snd_max.since(top);
-        for h in &holes {
+        for h in holes {
             if !h.lost {
                 pipe += h.end.since(h.start);
             }
@@ -406,11 +406,11 @@ mod tests {
         );
         assert!(sk.head_lost());
         // Pipe: nothing of the lost holes, all of 8000..11000 above the top SACK.
-        assert_eq!(sk.sack_pipe(), 3000);
+        assert_eq!(sk.sack_pipe(&sk.sack_holes()), 3000);
         // Rule 1 picks the first lost byte above HighRxt; retransmitting it counts in pipe.
         assert_eq!(sk.sack_next_retransmit(&holes, 1), Some((SeqNumber(1000), 2000)));
         sk.high_rxt = SeqNumber(2000);
-        assert_eq!(sk.sack_pipe(), 4000);
+        assert_eq!(sk.sack_pipe(&sk.sack_holes()), 4000);
         assert_eq!(sk.sack_next_retransmit(&holes, 1), Some((SeqNumber(2000), 1000)));
         sk.high_rxt = SeqNumber(5000);
         assert_eq!(sk.sack_next_retransmit(&holes, 1), None);
@@ -418,7 +418,7 @@ mod tests {
         let mut sk = sock(1000, 5000);
         sk.sack_update(SeqNumber(1000), &[(SeqNumber(2000), SeqNumber(3000))]);
         assert!(!sk.head_lost());
-        assert_eq!(sk.sack_pipe(), 3000);
+        assert_eq!(sk.sack_pipe(&sk.sack_holes()), 3000);
         assert_eq!(sk.sack_next_retransmit(&sk.sack_holes(), 1), None);
         assert_eq!(sk.sack_next_retransmit(&sk.sack_holes(), 3), Some((SeqNumber(1000), 1000)));
     }

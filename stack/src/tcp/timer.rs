@@ -226,8 +226,8 @@ impl TcpSock {
         } else {
             // The last segment again (with our FIN if it was sent).
             let data_end = self.snd_end();
-            let start = (data_end - self.mss_now()).max_seq(self.snd_una).min_seq(data_end);
-            let start = if self.snd_una.after(data_end) { self.snd_una } else { start };
+            // (SND.UNA past the data: only the FIN is out, and goes alone.)
+            let start = (data_end - self.mss_now()).max_seq(self.snd_una);
             self.retransmit_range(cx, cfg, start, self.snd_max, "RFC 8985 §7.3");
         }
         let rto = self.rto;
