@@ -454,7 +454,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let mut shell = Shell::new(&name, ident);
     shell.set_step(step.clone(), step::Who::Console, interactive, step::stdout_style());
     if a.step {
-        say_text(&step.start(step::Who::Console, None, interactive, step::stdout_style(), &mut net.stack));
+        say_text(&shell.step_on(&mut net.stack));
     }
     let mut ping: Option<PingJob> = None;
     let mut line_buf: Vec<u8> = Vec::new();
@@ -591,7 +591,7 @@ fn recorded_args() -> Vec<String> {
 
 fn prompt() {
     let mut out = io::stdout().lock();
-    let _ = out.write_all(b"synack> ");
+    let _ = out.write_all(shell::PROMPT.as_bytes());
     let _ = out.flush();
 }
 
