@@ -130,7 +130,7 @@ pub struct ReactorStats {
 
 pub struct Reactor {
     ep: EpollHandle,
-    /// Step mode's controller, handed to each telnet session (step.rs).
+    /// Step mode's controller, handed to each telnet session (step/ctl.rs).
     step: StepCtl,
     slots: HashMap<Token, Slot>,
     next_token: Token,
