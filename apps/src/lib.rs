@@ -6,10 +6,11 @@
 //!
 //! ```text
 //!   reactor   -> services, telnetd, step
-//!   telnetd   -> shell, telnet, step, ping
+//!   telnetd   -> shell, telnet, step, ping, services
 //!   shell     -> step, netstat, tunables, ping
-//!   step      -> ladder, frames   (it wakes the reactor through
-//!                                  `step::Waker`, which the reactor implements)
+//!   step      -> ladder, frames, netstat  (it wakes the reactor through
+//!                                         `step::Waker`, which the reactor
+//!                                         implements)
 //!   the rest  -> none of these
 //! ```
 

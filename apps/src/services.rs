@@ -76,15 +76,9 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8
     let mut did = false;
     loop {
         // First write what is pending.
-        while c.sent < c.pending.len() {
-            match stack.send(now, c.sock, &c.pending[c.sent..], MsgFlags::NONE) {
-                Ok(n) => {
-                    c.sent += n;
-                    did = true;
-                }
-                Err(Errno::EAGAIN) => return Ok(did),
-                Err(e) => return Err(e),
-            }
+        did |= send_pending(stack, now, c.sock, &c.pending, &mut c.sent)?;
+        if c.sent < c.pending.len() {
+            return Ok(did); // EAGAIN: the send buffer is full
         }
         // All sent: give the memory back (an idle connection holds no buffer).
         c.pending = Vec::new();
@@ -125,6 +119,29 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8
             },
         }
     }
+}
+
+/// `send` `buf[*sent..]` until it has all gone or the send buffer is full
+/// (`EAGAIN`), counting in `sent`; whether anything went.
+pub(crate) fn send_pending(
+    stack: &mut Stack,
+    now: Instant,
+    sock: SocketHandle,
+    buf: &[u8],
+    sent: &mut usize,
+) -> Result<bool, Errno> {
+    let mut did = false;
+    while *sent < buf.len() {
+        match stack.send(now, sock, &buf[*sent..], MsgFlags::NONE) {
+            Ok(n) => {
+                *sent += n;
+                did = true;
+            }
+            Err(Errno::EAGAIN) => return Ok(did),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(did)
 }
 
 /// RFC 864's pattern: 72 printable characters starting one further along

@@ -10,6 +10,7 @@
 //! reading the session's input (backpressure instead of unbounded memory).
 
 use crate::ping::PingJob;
+use crate::services::send_pending;
 use crate::shell::{Action, Shell, PROMPT};
 use crate::step::{StepCtl, Style, Who};
 use crate::telnet::{to_nvt, TelnetSession};
@@ -141,18 +142,10 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut 
 
 /// Send pending output; compact the buffer when it is all gone.
 fn flush(stack: &mut Stack, now: Instant, s: &mut Session) -> Result<bool, Errno> {
-    let mut did = false;
-    while s.sent < s.out.len() {
-        match stack.send(now, s.sock, &s.out[s.sent..], MsgFlags::NONE) {
-            Ok(n) => {
-                s.sent += n;
-                did = true;
-            }
-            Err(Errno::EAGAIN) => return Ok(did),
-            Err(e) => return Err(e),
-        }
+    let did = send_pending(stack, now, s.sock, &s.out, &mut s.sent)?;
+    if s.sent == s.out.len() {
+        s.out.clear();
+        s.sent = 0;
     }
-    s.out.clear();
-    s.sent = 0;
     Ok(did)
 }

@@ -24,13 +24,9 @@ pub struct Tcb {
     pub lines: Vec<Vec<(&'static str, String)>>,
 }
 
+/// `200ms`, `1.500ms`.
 fn ms(d: Duration) -> String {
-    let us = d.as_micros();
-    if us.is_multiple_of(1000) {
-        format!("{}ms", us / 1000)
-    } else {
-        format!("{:.3}ms", us as f64 / 1000.0)
-    }
+    format!("{}ms", crate::netstat::ms(d))
 }
 
 impl Tcb {
