@@ -24,6 +24,7 @@ pub const MAX_HELD: usize = 1024;
 /// The prompt while a segment waits.
 pub const STEP_PROMPT: &str = "step> ";
 
+/// The step keys, as `step on`, `h` and a bad `b` list them.
 pub const KEYS: &str = "\
 step keys: Enter = next segment, c = continue (to a breakpoint), b FILTER = break on
   port N | syn | fin | rst | ack | data | host A.B.C.D | state NAME (e.g. b state TIME_WAIT),
