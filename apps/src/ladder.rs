@@ -422,7 +422,7 @@ impl Recorder {
     pub fn install(dev: &mut Box<dyn device::Device>) -> Recorder {
         let rec = Recorder::default();
         let r = rec.clone();
-        crate::step::wrap_device(dev, move |inner| {
+        device::wrap_device(dev, move |inner| {
             Box::new(device::Tracer::new(inner, move |_dir, now: stack::Instant, frame: &[u8]| r.record(now, frame)))
         });
         rec

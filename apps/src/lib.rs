@@ -1,6 +1,18 @@
 //! The `synack` command's library part: services, the ping client, the
 //! prompt's command interpreter, ladder diagrams and protocols, which the
 //! binary, the telnet server and tests share.
+//!
+//! Who uses whom (no cycles):
+//!
+//! ```text
+//!   reactor   -> services, telnetd, step
+//!   telnetd   -> shell, telnet, step, ping, services
+//!   shell     -> step, netstat, tunables, ping
+//!   step      -> ladder, frames, netstat  (it wakes the reactor through
+//!                                         `step::Waker`, which the reactor
+//!                                         implements)
+//!   the rest  -> none of these
+//! ```
 
 pub mod frames;
 pub mod ladder;

@@ -3,11 +3,16 @@
 //! `synack up` creates the TAP, gives the host side an address, and runs
 //! the stack behind it with its services and a prompt. `synack ping HOST`
 //! does the same setup and pings with the stack's own ICMP client.
+//!
+//! The command's own files: main.rs (the subcommands and `up`'s loop),
+//! args.rs (the arguments `up` and `replay` share), output.rs (what it
+//! prints), replay_cmd.rs (`synack replay`); the rest is the library
+//! (lib.rs).
 
 use clap::{Args, Parser, Subcommand};
-use device::{Clock, Device, Direction, NetLoop, PcapWriter, Tap, Tracer};
+use device::{Clock, Device, NetLoop, PcapWriter, Tap, Tracer};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
-use stack::{Config, Duration, Instant, MacAddr, Stack, TraceEvent};
+use stack::{Config, Duration, Instant, Stack};
 use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::io::{AsRawFd, RawFd};
@@ -20,7 +25,12 @@ use synack_apps::reactor::Reactor;
 use synack_apps::shell::{self, Action, Shell};
 use synack_apps::step;
 
+mod args;
+mod output;
 mod replay_cmd;
+
+use args::{stack_config, IfaceArgs, UpArgs};
+use output::{print_event, print_fault, print_frame, say, say_text, FRAMES_TO_STDERR};
 
 #[derive(Parser)]
 #[command(name = "synack", version, about = "An educational userspace TCP/IP stack on a TAP device")]
@@ -79,82 +89,6 @@ struct ConnectArgs {
     tcp: synack_apps::tunables::TcpFlags,
 }
 
-/// The interface: the TAP device, the host's side of it, and the stack's.
-#[derive(Args, Clone, Debug)]
-struct IfaceArgs {
-    /// TAP device to create (or attach to).
-    #[arg(long, default_value = "tap0")]
-    tap: String,
-    /// Address given to the host's side of the TAP.
-    #[arg(long, default_value = "10.0.0.1/24", value_parser = parse_cidr)]
-    host_addr: (Ipv4Addr, u8),
-    /// The stack's own address.
-    #[arg(long, default_value = "10.0.0.2/24", value_parser = parse_cidr)]
-    addr: (Ipv4Addr, u8),
-    /// The stack's default gateway [default: the host address].
-    #[arg(long)]
-    gateway: Option<Ipv4Addr>,
-    /// The stack's MAC address.
-    #[arg(long, default_value = "02:00:00:00:00:02")]
-    mac: MacAddr,
-    /// Link MTU (also set on the TAP).
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(576..=9000))]
-    mtu: u16,
-    /// Seed of the stack's RNG (ISN secret, ephemeral ports, IP ids).
-    #[arg(long, default_value_t = 0x5eed_cafe)]
-    seed: u64,
-    /// Write every frame in and out to this pcap file.
-    #[arg(long, value_name = "FILE")]
-    pcap: Option<std::path::PathBuf>,
-    /// Print TCP sequence numbers as they are, not relative to the
-    /// connection's first (tcpdump's -S).
-    #[arg(short = 'S', long = "absolute-tcp-sequence-numbers")]
-    absolute: bool,
-    /// Scripted faults, e.g. "drop out tcp data #3; delay in syn 500ms".
-    #[arg(long, value_name = "SCRIPT", value_parser = device::FaultScript::parse, long_help = device::faults::HELP)]
-    faults: Option<device::FaultScript>,
-    /// A randomly bad link, both ways (device/src/link.rs), e.g.
-    /// "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, blackout 10s+30s, seed 7".
-    #[arg(long, value_name = "SPEC", value_parser = device::LinkSpec::parse)]
-    link: Option<device::LinkSpec>,
-    /// Open the TAP with a virtio-net header and the host's offloads:
-    /// checksums left to the host, TCP segments of up to 64 KiB both ways
-    /// (device/src/tap.rs, docs/performance.md). Frames above the MTU then
-    /// show in the trace and the capture.
-    #[arg(long)]
-    offload: bool,
-    /// Busy polling: before sleeping, ask the TAP again without sleeping for
-    /// up to USEC microseconds (Linux's net.core.busy_poll). Lower latency
-    /// for frames that come within that time; a core spins meanwhile.
-    #[arg(long, value_name = "USEC")]
-    busy_poll: Option<u64>,
-}
-
-#[derive(Args)]
-struct UpArgs {
-    #[command(flatten)]
-    iface: IfaceArgs,
-    /// Do not print a line per frame.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Also print the stack's trace events under the frames.
-    #[arg(short, long)]
-    verbose: bool,
-    #[command(flatten)]
-    tcp: synack_apps::tunables::TcpFlags,
-    /// Record the run into DIR (capture.pcap and replay.txt) so that
-    /// `synack replay DIR --check` can replay it as a regression test.
-    #[arg(long, value_name = "DIR")]
-    record: Option<std::path::PathBuf>,
-    /// Step mode: each TCP segment waits for Enter, shown with the TCB
-    /// before and after (also `step on|off` at the prompt; see apps/src/step.rs).
-    #[arg(long)]
-    step: bool,
-    /// At exit, draw the ladder diagram of the run's TCP connections here.
-    #[arg(long, value_name = "FILE.svg")]
-    ladder: Option<std::path::PathBuf>,
-}
-
 #[derive(Args)]
 struct PingArgs {
     /// The address to ping.
@@ -178,13 +112,6 @@ struct PingArgs {
     frames: bool,
 }
 
-fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (ip, len) = s.split_once('/').ok_or(format!("{s:?}: want ADDRESS/PREFIX, like 10.0.0.1/24"))?;
-    let ip = ip.parse::<Ipv4Addr>().map_err(|e| format!("{ip:?}: {e}"))?;
-    let len = len.parse::<u8>().ok().filter(|&l| (1..=30).contains(&l)).ok_or(format!("{len:?}: prefix 1..=30"))?;
-    Ok((ip, len))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -201,51 +128,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-// ------------------------------------------------------------------ output
-
-/// Print one line and flush: tests read stdout through a pipe. A closed
-/// stdout is not an error worth dying for.
-fn say(line: impl AsRef<str>) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{}", line.as_ref());
-    let _ = out.flush();
-}
-
-fn say_text(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
-/// One tcpdump-style line per frame: `  1.234567 < ARP, Request who-has …`.
-/// Frame lines go to standard error when standard output carries data
-/// (`synack connect`), to standard output otherwise.
-static FRAMES_TO_STDERR: AtomicBool = AtomicBool::new(false);
-
-fn print_frame(dir: Direction, now: Instant, frame: &[u8]) {
-    let line = format!("{:>11} {} {}", now.to_string(), dir.marker(), synack_apps::frames::line(frame));
-    if FRAMES_TO_STDERR.load(Ordering::Relaxed) {
-        eprintln!("{line}");
-    } else {
-        say(line);
-    }
-}
-
-/// A trace event, indented under the frame that caused it, with the
-/// clause it follows: `    ↳ 10.0.0.2:23 10.0.0.1:5000: LISTEN -> SYN_RECEIVED  [RFC 9293 §3.10.7.2]`.
-fn print_event(ev: &TraceEvent) {
-    if ev.rfc.is_empty() {
-        say(format!("{:>11}   ↳ {}", "", ev.text));
-    } else {
-        say(format!("{:>11}   ↳ {}  [{}]", "", ev.text, ev.rfc));
-    }
-}
-
-/// A scripted fault, in the frame column: `  1.234567 ! fault: drop out …`.
-fn print_fault(ev: &device::FaultEvent) {
-    say(format!("{:>11} ! {ev}", ev.at.to_string()));
 }
 
 // --------------------------------------------------------------- signals
@@ -322,18 +204,6 @@ fn open_tap(a: &IfaceArgs) -> io::Result<Tap> {
     }
     run(&["ip", "link", "set", &name, "up"])?;
     Ok(tap)
-}
-
-fn stack_config(a: &IfaceArgs) -> Config {
-    Config {
-        mac: a.mac,
-        addr: a.addr.0,
-        prefix_len: a.addr.1,
-        gateway: Some(a.gateway.unwrap_or(a.host_addr.0)),
-        mtu: a.mtu as usize,
-        seed: a.seed,
-        ..Config::default()
-    }
 }
 
 /// The device stack: `Tracer<Scripted<Lossy<PcapWriter<Tap>>>>`, each layer
@@ -454,7 +324,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let mut shell = Shell::new(&name, ident);
     shell.set_step(step.clone(), step::Who::Console, interactive, step::stdout_style());
     if a.step {
-        say_text(&step.start(step::Who::Console, None, interactive, step::stdout_style(), &mut net.stack));
+        say_text(&shell.step_on(&mut net.stack));
     }
     let mut ping: Option<PingJob> = None;
     let mut line_buf: Vec<u8> = Vec::new();
@@ -548,7 +418,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                 }
             }
         }
-        // Step mode: the keys just typed, the segments held (step.rs).
+        // Step mode: the keys just typed, the segments held (step/ctl.rs).
         say_text(&step.turn(&mut net, &mut reactor));
     }
 
@@ -591,7 +461,7 @@ fn recorded_args() -> Vec<String> {
 
 fn prompt() {
     let mut out = io::stdout().lock();
-    let _ = out.write_all(b"synack> ");
+    let _ = out.write_all(shell::PROMPT.as_bytes());
     let _ = out.flush();
 }
 

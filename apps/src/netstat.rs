@@ -102,7 +102,8 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
     s
 }
 
-fn ms(d: Duration) -> String {
+/// Milliseconds as ss prints them: `200`, `1.500`.
+pub(crate) fn ms(d: Duration) -> String {
     let us = d.as_micros();
     if us.is_multiple_of(1000) {
         format!("{}", us / 1000)

@@ -34,10 +34,9 @@ use crate::services::{self, Conn, Kind, ServiceConfig, CHARGEN_PORT, DISCARD_POR
 use crate::step::StepCtl;
 use crate::telnetd::{self, Session, MAX_SESSIONS, TELNET_PORT};
 use stack::tcp::SOMAXCONN;
+use stack::Stack;
 use stack::{Duration, EpollEvent, EpollFlags, EpollHandle, EpollOp, Errno, Instant, MsgFlags, SockOpt, SocketHandle};
-use stack::{SockType, Stack};
 use std::collections::{BTreeSet, HashMap};
-use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Which handler an event is for: the `epoll_data` given to `epoll_ctl`.
 pub type Token = u64;
@@ -131,7 +130,7 @@ pub struct ReactorStats {
 
 pub struct Reactor {
     ep: EpollHandle,
-    /// Step mode's controller, handed to each telnet session (step.rs).
+    /// Step mode's controller, handed to each telnet session (step/ctl.rs).
     step: StepCtl,
     slots: HashMap<Token, Slot>,
     next_token: Token,
@@ -340,7 +339,8 @@ impl Reactor {
     pub fn add_services(&mut self, stack: &mut Stack, now: Instant, cfg: &ServiceConfig) -> Vec<String> {
         let mut errors = Vec::new();
         if cfg.udp_echo {
-            let r = udp_bind(stack, ECHO_PORT).and_then(|sock| self.register(stack, Box::new(UdpEcho { sock })));
+            let r =
+                services::udp_bind(stack, ECHO_PORT).and_then(|sock| self.register(stack, Box::new(UdpEcho { sock })));
             if let Err(e) = r {
                 errors.push(format!("udp echo on port {ECHO_PORT}: {e}"));
             }
@@ -520,13 +520,15 @@ impl Handler for TelnetHandler {
     }
 }
 
-fn udp_bind(stack: &mut Stack, port: u16) -> Result<SocketHandle, Errno> {
-    let h = stack.socket(SockType::Dgram)?;
-    if let Err(e) = stack.bind(h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)) {
-        let _ = stack.close(Instant::ZERO, h);
-        return Err(e);
+/// Step mode's services (step/ctl.rs, `StepCtl::turn`): a turn of the
+/// reactor, and a wake-up for the session that controls stepping.
+impl crate::step::Waker for Reactor {
+    fn run(&mut self, stack: &mut Stack, now: Instant) {
+        self.run_once(stack, now);
     }
-    Ok(h)
+    fn wake(&mut self, stack: &mut Stack, now: Instant, sock: SocketHandle) {
+        self.wake_socket(stack, now, sock);
+    }
 }
 
 /// The reactor runs next to a stack like any service: in `Sim`, or in a
@@ -544,8 +546,9 @@ impl device::Service for Reactor {
 mod tests {
     use super::*;
     use device::{BlockingSocket, Faults, Net, Side, Sim};
-    use stack::{Config, MacAddr};
+    use stack::{Config, MacAddr, SockType};
     use std::cell::RefCell;
+    use std::net::SocketAddrV4;
     use std::rc::Rc;
 
     fn sim_with_reactor(faults: Faults) -> (Sim, Rc<RefCell<Reactor>>) {

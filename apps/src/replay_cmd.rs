@@ -13,7 +13,8 @@
 //! sent when recorded, in order and byte for byte; the first differences
 //! are printed field by field and the exit status is 1.
 
-use crate::{print_event, print_fault, print_frame, say, say_text, stack_config, UpArgs};
+use crate::args::{stack_config, UpArgs};
+use crate::output::{print_event, print_fault, print_frame, say, say_text};
 use clap::{Args, Parser};
 use device::replay::{self, Event, Frame, Recording, ReplayDevice};
 use device::{Clock, Device, Direction, NetLoop, Tracer};

@@ -5,22 +5,9 @@
 //! and the telnet server print what it returns; a command that takes time
 //! (`ping`) comes back as an `Action` that the caller runs as a service.
 //!
-//! ```text
-//! help                                  this list
-//! ifconfig                              the interface: address, MAC, MTU, packets
-//! arp                                   the neighbour (ARP) cache
-//! route                                 the routing table
-//! route add 192.168.5.0/24 via 10.0.0.1 a static route (or: route add default via …)
-//! route del 192.168.5.0/24              remove one
-//! stats                                 counters and drop reasons
-//! netstat [-l|-a]                       sockets, like netstat -tun
-//! ss                                    TCP control blocks, like ss -tni
-//! ping HOST [-c N] [-s SIZE] [-i SECS]  the stack's own ping
-//! set [KNOB VALUE]                      TCP tunables for labs (tunables.rs)
-//! listen PORT [BACKLOG] [cubic|reno]    a TCP listener nobody accepts from (labs; backlog 128)
-//! step on|off                           stop at each TCP segment (step.rs)
-//! quit                                  stop synack
-//! ```
+//! The commands are listed once, in `HELP` (what `help` prints); the
+//! prompt is `PROMPT`, or step mode's `step> ` while a segment waits for
+//! this prompt's key (`Shell::prompt`).
 
 use crate::ping::{PingJob, PingOptions};
 use crate::step::{StepCtl, Style, Who};
@@ -30,6 +17,10 @@ use stack::{Duration, Instant, SockOpt, SockType, Stack, Stats};
 use std::fmt::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+/// The prompt, on the console and over telnet.
+pub const PROMPT: &str = "synack> ";
+
+/// What `help` prints: every command of the prompt.
 pub const HELP: &str = "\
 commands:
   help                                    this list
@@ -101,7 +92,7 @@ impl Shell {
     pub fn prompt(&self) -> &'static str {
         match &self.step {
             Some((ctl, who, ..)) if ctl.pending() && ctl.controller() == Some(*who) => crate::step::STEP_PROMPT,
-            _ => "synack> ",
+            _ => PROMPT,
         }
     }
 
@@ -150,20 +141,27 @@ impl Shell {
 }
 
 impl Shell {
-    /// `step on|off`, `step` (status).
-    fn step_command(&mut self, args: &[&str], stack: &mut Stack) -> String {
+    /// `step on` (and `synack up --step`): this prompt starts driving step
+    /// mode; the step output ends with this prompt's prompt if interactive.
+    pub fn step_on(&self, stack: &mut Stack) -> String {
         let Some((ctl, who, interactive, style)) = &self.step else {
             return "step: not available here\n".to_string();
         };
+        // A telnet session's own connection carries its keys: not stepped.
+        let exempt = match *who {
+            Who::Telnet(sock) => stack.getsockname(sock).ok().zip(stack.getpeername(sock).ok()),
+            Who::Console => None,
+        };
+        ctl.start(*who, exempt, interactive.then_some(PROMPT), *style, stack)
+    }
+
+    /// `step on|off`, `step` (status).
+    fn step_command(&mut self, args: &[&str], stack: &mut Stack) -> String {
+        let Some((ctl, ..)) = &self.step else {
+            return "step: not available here\n".to_string();
+        };
         match args {
-            ["on"] => {
-                // A telnet session's own connection carries its keys: not stepped.
-                let exempt = match *who {
-                    Who::Telnet(sock) => stack.getsockname(sock).ok().zip(stack.getpeername(sock).ok()),
-                    Who::Console => None,
-                };
-                ctl.start(*who, exempt, *interactive, *style, stack)
-            }
+            ["on"] => self.step_on(stack),
             ["off"] => ctl.stop(stack),
             [] => ctl.status(),
             _ => "usage: step on|off\n".to_string(),

@@ -1,4 +1,6 @@
-//! The telnet server on port 23: the synack prompt over TCP.
+//! The telnet server on port 23: the synack prompt over TCP. The reactor
+//! (reactor.rs, `Reactor::add_telnet`) accepts the connections and runs
+//! `telnetd.rs::serve` for a session whenever its socket is ready.
 //!
 //! Each connection gets a `TelnetSession` (the RFC 854 protocol engine in
 //! telnet.rs) and its own `Shell` (the same interpreter the console uses), so
@@ -8,7 +10,8 @@
 //! reading the session's input (backpressure instead of unbounded memory).
 
 use crate::ping::PingJob;
-use crate::shell::{Action, Shell};
+use crate::services::send_pending;
+use crate::shell::{Action, Shell, PROMPT};
 use crate::step::{StepCtl, Style, Who};
 use crate::telnet::{to_nvt, TelnetSession};
 use stack::{Errno, Instant, MsgFlags, SockOpt, SocketHandle, Stack};
@@ -18,9 +21,8 @@ pub const TELNET_PORT: u16 = 23;
 pub const MAX_SESSIONS: usize = 32;
 /// Unsent output above which a session's input is not read.
 const OUT_HIGH_WATER: usize = 256 * 1024;
-pub const PROMPT: &str = "synack> ";
 
-/// One telnet session (also served by the reactor, reactor.rs).
+/// One telnet session (served by the reactor, reactor.rs, `TelnetHandler`).
 pub(crate) struct Session {
     sock: SocketHandle,
     telnet: TelnetSession,
@@ -69,67 +71,6 @@ impl Session {
     }
     pub(crate) fn ping_running(&self) -> bool {
         self.ping.is_some()
-    }
-}
-
-pub struct TelnetServer {
-    listener: SocketHandle,
-    sessions: Vec<Session>,
-    ifname: String,
-    next_ident: u16,
-    buf: Vec<u8>,
-}
-
-impl TelnetServer {
-    pub fn start(stack: &mut Stack, now: Instant, port: u16, ifname: &str) -> Result<TelnetServer, Errno> {
-        let listener = crate::services::tcp_listen(stack, now, port, 16)?;
-        Ok(TelnetServer {
-            listener,
-            sessions: Vec::new(),
-            ifname: ifname.to_string(),
-            next_ident: 0x5400,
-            buf: vec![0; 4096],
-        })
-    }
-
-    pub fn sessions(&self) -> usize {
-        self.sessions.len()
-    }
-
-    /// When a session's ping wants to run next.
-    pub fn poll_at(&self) -> Option<Instant> {
-        self.sessions.iter().filter_map(|s| s.ping.as_ref().and_then(|p| p.poll_at())).min()
-    }
-
-    /// Accept, read commands, run them, write answers: all that can be done now.
-    pub fn poll(&mut self, stack: &mut Stack, now: Instant) -> bool {
-        let mut busy = false;
-        while self.sessions.len() < MAX_SESSIONS {
-            let Ok((sock, _peer)) = stack.accept(now, self.listener) else { break };
-            self.next_ident = self.next_ident.wrapping_add(0x10);
-            self.sessions.push(Session::new(stack, now, sock, &self.ifname, self.next_ident));
-            busy = true;
-        }
-        let buf = &mut self.buf;
-        self.sessions.retain_mut(|s| match serve(stack, now, s, buf) {
-            Ok(did) => {
-                busy |= did;
-                true
-            }
-            Err(_) => {
-                let _ = stack.close(now, s.sock);
-                busy = true;
-                false
-            }
-        });
-        busy
-    }
-
-    pub fn close(self, stack: &mut Stack, now: Instant) {
-        for s in self.sessions {
-            let _ = stack.close(now, s.sock);
-        }
-        let _ = stack.close(now, self.listener);
     }
 }
 
@@ -201,18 +142,10 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, s: &mut Session, buf: &mut 
 
 /// Send pending output; compact the buffer when it is all gone.
 fn flush(stack: &mut Stack, now: Instant, s: &mut Session) -> Result<bool, Errno> {
-    let mut did = false;
-    while s.sent < s.out.len() {
-        match stack.send(now, s.sock, &s.out[s.sent..], MsgFlags::NONE) {
-            Ok(n) => {
-                s.sent += n;
-                did = true;
-            }
-            Err(Errno::EAGAIN) => return Ok(did),
-            Err(e) => return Err(e),
-        }
+    let did = send_pending(stack, now, s.sock, &s.out, &mut s.sent)?;
+    if s.sent == s.out.len() {
+        s.out.clear();
+        s.sent = 0;
     }
-    s.out.clear();
-    s.sent = 0;
     Ok(did)
 }

@@ -97,7 +97,7 @@ fn listen(st: &mut Stack, port: u16) -> SocketHandle {
 fn a_stepped_handshake_with_time_frozen_while_paused() {
     let mut lab = Lab::new();
     listen(&mut lab.b.stack, 23);
-    let text = lab.ctl.start(Who::Console, None, false, Style::Plain, &mut lab.b.stack);
+    let text = lab.ctl.start(Who::Console, None, None, Style::Plain, &mut lab.b.stack);
     assert!(text.starts_with("step mode on"), "{text}");
     let now = lab.a.now();
     let c = lab.a.stack.socket(SockType::Stream).unwrap();

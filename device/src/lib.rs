@@ -8,7 +8,8 @@
 //!   Device (tap.rs, wire.rs, dgram.rs)    frames in and out
 //!     wrapped in middleware:              Tracer<Scripted<PcapWriter<Tap>>>
 //!                                         (faults.rs: scripted faults for labs;
-//!                                         link.rs: a randomly lossy link)
+//!                                         link.rs: a randomly lossy link;
+//!                                         lib.rs::wrap_device adds one in place)
 //!   replay.rs                             record a run, replay it on a virtual
 //!                                         clock, diff what the stack sent
 //!   NetLoop (poll_loop.rs)                poll(2) until a frame or the next
@@ -112,6 +113,25 @@ impl<D: Device + ?Sized> Device for Box<D> {
     }
     fn poll_at(&self) -> Option<Instant> {
         (**self).poll_at()
+    }
+}
+
+/// Replace `dev` by `f(dev)`: add a middleware (a `Tracer`, a stepper, a
+/// recorder) around a loop's device in place.
+pub fn wrap_device(dev: &mut Box<dyn Device>, f: impl FnOnce(Box<dyn Device>) -> Box<dyn Device>) {
+    let inner = std::mem::replace(dev, Box::new(NoDevice));
+    *dev = f(inner);
+}
+
+/// A device that is no device: the placeholder while `wrap_device` works.
+struct NoDevice;
+
+impl Device for NoDevice {
+    fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
+        Ok(None)
+    }
+    fn send(&mut self, _now: Instant, _skb: &SkBuff) -> io::Result<()> {
+        Ok(())
     }
 }
 

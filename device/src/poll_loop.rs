@@ -108,7 +108,7 @@ impl<D: Device> NetLoop<D> {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
-    /// The clock, to freeze and thaw it (step mode, apps/src/step.rs).
+    /// The clock, to freeze and thaw it (step mode, apps/src/step/ctl.rs).
     pub fn clock_mut(&mut self) -> &mut Clock {
         &mut self.clock
     }

@@ -1,62 +1,21 @@
-//! Step mode: `synack up --step`, or `step on` at the prompt.
+//! Step mode's controller: `StepCtl` holds the TCP frames (`StepDevice`, the
+//! device middleware), shows each with its TCB before and after, takes the
+//! keys (`StepCtl::intercept`) and runs the steps between turns of the loop
+//! (`StepCtl::turn`, `StepCtl::run`); `Waker` is what it needs of the
+//! loop's services (the reactor, reactor.rs, implements it).
 //!
-//! Read first: a debugger's single step and breakpoints (gdb's `next`,
-//! `continue`, `break`), and the kernel's `tcp_v4_rcv` / `tcp_transmit_skb`.
-//! Linux has no such thing: its TCP runs in softirq context and cannot wait
-//! for a person. The closest is `perf trace` / `bpftrace` on the tracepoints
-//! `tcp:tcp_probe` and `sock:inet_sock_set_state`, which *show* each segment
-//! with the socket's `snd_una`, `snd_nxt`, `snd_cwnd`, `srtt`… but never stop
-//! it. A userspace stack can stop it.
-//!
-//! How it works:
-//!
-//! ```text
-//!   wire ──► StepDevice::recv ──► held (a copy) ───────┐  (a TCP segment,
-//!                 │ anything else: straight on          │   stepping on,
-//!                 ▼                                     │   not exempt)
-//!             NetLoop ─► Stack::handle_frame            │
-//!                                                       ▼
-//!   StepCtl::run, between turns ("process context"):  pop one held frame,
-//!     show it: the tcpdump line and the TCB as it is ("before"), freeze
-//!     the clock, wait for a key.  Enter: in  → Stack::handle_frame, show
-//!     the trace events it caused and the TCB "after" (changes marked);
-//!                                        out → on to the wire.
-//!   Stack::poll_transmit ─► StepDevice::send ─► held (the stack's replies
-//!     are stepped too, in order) or straight on.
-//! ```
-//!
-//! - The clock (`device::Clock::freeze`) stands still while a segment waits
-//!   for the user: no timer of the stack comes due during the pause, and
-//!   on thaw time resumes from where it stopped (no burst of timers). The
-//!   loop keeps running (stdin, the signal pipe and the TAP stay in ppoll),
-//!   so the prompt and a controlling telnet session keep working.
-//! - Only TCP is stepped: ARP, ICMP, UDP and IP fragments pass untouched
-//!   (they would only get in the way of the handshake you came to watch).
-//! - `step on` typed over telnet makes that session the controller: it gets
-//!   the step output and drives it with the same keys, and its own
-//!   connection is exempt (stepping the segments that carry your keys
-//!   would wait forever).
-//! - An outbound segment is shown with the TCB as it is: the stack counted
-//!   it when it built it (`snd_nxt` has moved); the step holds its way out.
-//! - At most `MAX_HELD` frames wait; beyond that a frame is dropped and
-//!   counted (like a full NIC ring), and TCP retransmits it.
-//!
-//! Keys while stepping: Enter (or `n`) next, `c` continue until a
-//! breakpoint, `b FILTER` break on `port N`, `syn`, `fin`, `rst`, `ack`,
-//! `data`, `host A.B.C.D` or `state NAME` (a segment of a connection in that
-//! state, or one that moves it there), `b` lists, `b clear`, `step off`.
-//! Any other line is a prompt command (`ss`, `netstat -l` while paused).
+//! Read first: step/mod.rs (how step mode works), and the kernel's
+//! `tcp_v4_rcv` / `tcp_transmit_skb`, the two places a segment is stopped.
 
-use crate::ladder::{parse_tcp, ACK, FIN, PSH, RST, SYN};
-use crate::reactor::Reactor;
+use super::filter::{Filter, Seg};
+use super::tcb::{event_line, render_tcb, Style, Tcb};
 use device::{Device, Direction, NetLoop};
-use stack::tcp::TcpInfo;
-use stack::{Duration, Instant, SkBuff, SocketHandle, Stack, TraceEvent};
+use stack::{Instant, SkBuff, SocketHandle, Stack};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::os::unix::io::RawFd;
 use std::rc::Rc;
 
@@ -65,278 +24,25 @@ pub const MAX_HELD: usize = 1024;
 /// The prompt while a segment waits.
 pub const STEP_PROMPT: &str = "step> ";
 
+/// The step keys, as `step on`, `h` and a bad `b` list them.
 pub const KEYS: &str = "\
 step keys: Enter = next segment, c = continue (to a breakpoint), b FILTER = break on
   port N | syn | fin | rst | ack | data | host A.B.C.D | state NAME (e.g. b state TIME_WAIT),
   b = list breakpoints, b clear, step off; any other line is a prompt command (ss, netstat -l)
 ";
 
-// ----------------------------------------------------------------- segments
-
-/// The TCP header fields step mode looks at.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Seg {
-    pub src: SocketAddrV4,
-    pub dst: SocketAddrV4,
-    pub flags: u8,
-    pub len: u32,
-}
-
-impl Seg {
-    pub fn parse(frame: &[u8]) -> Option<Seg> {
-        let (src, dst, flags, _seq, _ack, len, _win) = parse_tcp(frame)?;
-        Some(Seg { src, dst, flags, len })
-    }
-    /// (local, remote) as the stack sees the connection.
-    pub fn ends(&self, dir: Direction) -> (SocketAddrV4, SocketAddrV4) {
-        match dir {
-            Direction::In => (self.dst, self.src),
-            Direction::Out => (self.src, self.dst),
-        }
-    }
-}
-
-// -------------------------------------------------------------- breakpoints
-
-/// One breakpoint: what `b FILTER` parses into.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Filter {
-    /// Either end's port.
-    Port(u16),
-    /// Any of these flag bits set (`syn`, `fin`, `rst`, `ack`, `psh`).
-    Flag(u8),
-    /// Carries payload.
-    Data,
-    /// Either end's address.
-    Host(Ipv4Addr),
-    /// The connection is in this state (RFC 9293 spelling), or the segment
-    /// moves it there.
-    State(&'static str),
-}
-
-const STATES: [&str; 11] = [
-    "CLOSED",
-    "LISTEN",
-    "SYN_SENT",
-    "SYN_RECEIVED",
-    "ESTABLISHED",
-    "FIN_WAIT_1",
-    "FIN_WAIT_2",
-    "CLOSE_WAIT",
-    "CLOSING",
-    "LAST_ACK",
-    "TIME_WAIT",
-];
-
-/// A state name in RFC 9293's or netstat's spelling (`time-wait`,
-/// `SYN_RECV`, `fin_wait1`…) to RFC 9293's.
-pub fn state_name(s: &str) -> Option<&'static str> {
-    let s = s.to_ascii_uppercase().replace('-', "_");
-    let s = match s.as_str() {
-        "SYN_RECV" => "SYN_RECEIVED",
-        "FIN_WAIT1" => "FIN_WAIT_1",
-        "FIN_WAIT2" => "FIN_WAIT_2",
-        "CLOSE" => "CLOSED",
-        other => other,
-    };
-    STATES.iter().copied().find(|&n| n == s)
-}
-
-impl Filter {
-    /// `port 23`, `syn`, `fin`, `rst`, `ack`, `psh`, `data`, `host 10.0.0.1`, `state TIME_WAIT`.
-    pub fn parse(words: &[&str]) -> Result<Filter, String> {
-        let flag = |f| Ok(Filter::Flag(f));
-        match words {
-            ["port", p] => p.parse().map(Filter::Port).map_err(|_| format!("bad port {p:?}")),
-            ["syn"] => flag(SYN),
-            ["fin"] => flag(FIN),
-            ["rst"] => flag(RST),
-            ["ack"] => flag(ACK),
-            ["psh"] => flag(PSH),
-            ["data"] => Ok(Filter::Data),
-            ["host", h] => h.parse().map(Filter::Host).map_err(|_| format!("bad address {h:?}")),
-            ["state", s] => {
-                state_name(s).map(Filter::State).ok_or(format!("unknown state {s:?} (one of {})", STATES.join(" ")))
-            }
-            _ => Err(format!("unknown filter {:?}", words.join(" "))),
-        }
-    }
-
-    /// Does the segment match, given its connection's state before and
-    /// (for an inbound segment already processed) after?
-    pub fn matches(&self, seg: &Seg, before: &str, after: Option<&str>) -> bool {
-        match *self {
-            Filter::Port(p) => seg.src.port() == p || seg.dst.port() == p,
-            Filter::Flag(f) => seg.flags & f != 0,
-            Filter::Data => seg.len > 0,
-            Filter::Host(h) => *seg.src.ip() == h || *seg.dst.ip() == h,
-            Filter::State(s) => before == s || after == Some(s),
-        }
-    }
-}
-
-impl std::fmt::Display for Filter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Filter::Port(p) => write!(f, "port {p}"),
-            Filter::Flag(b) => {
-                let name = [(SYN, "syn"), (FIN, "fin"), (RST, "rst"), (ACK, "ack"), (PSH, "psh")]
-                    .iter()
-                    .find(|(bit, _)| bit == b)
-                    .map_or("flag", |x| x.1);
-                f.write_str(name)
-            }
-            Filter::Data => f.write_str("data"),
-            Filter::Host(h) => write!(f, "host {h}"),
-            Filter::State(s) => write!(f, "state {s}"),
-        }
-    }
-}
-
-// ---------------------------------------------------------------- the TCB
-
-/// A connection's control block as step mode shows it: named fields in
-/// lines, so that two of them can be compared field by field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tcb {
-    /// RFC 9293's state name; `CLOSED` when there is no socket.
-    pub state: &'static str,
-    /// Lines of (name, value).
-    pub lines: Vec<Vec<(&'static str, String)>>,
-}
-
-fn ms(d: Duration) -> String {
-    let us = d.as_micros();
-    if us.is_multiple_of(1000) {
-        format!("{}ms", us / 1000)
-    } else {
-        format!("{:.3}ms", us as f64 / 1000.0)
-    }
-}
-
-impl Tcb {
-    /// The connection `(local, remote)` in `infos`, with the queues of the
-    /// listener on its local port; the listener alone if the connection
-    /// does not exist (yet).
-    pub fn of(infos: &[TcpInfo], local: SocketAddrV4, remote: SocketAddrV4) -> Tcb {
-        let conn = infos.iter().find(|i| i.local == local && i.remote == remote && i.rfc_state != "LISTEN");
-        let listener = infos.iter().find(|i| i.rfc_state == "LISTEN" && i.local.port() == local.port());
-        let mut lines = Vec::new();
-        let state = match (conn, listener) {
-            (Some(c), _) => c.rfc_state,
-            (None, Some(_)) => "LISTEN",
-            (None, None) => "CLOSED",
-        };
-        lines.push(vec![("state", state.to_string())]);
-        if let Some(i) = conn {
-            let n = |v: u32| v.to_string();
-            lines.push(vec![
-                ("iss", n(i.iss)),
-                ("snd_una", n(i.snd_una)),
-                ("snd_nxt", n(i.snd_nxt)),
-                ("snd_wnd", i.snd_wnd.to_string()),
-            ]);
-            lines.push(vec![("irs", n(i.irs)), ("rcv_nxt", n(i.rcv_nxt)), ("rcv_wnd", i.rcv_wnd.to_string())]);
-            // Like ss: no ssthresh until the first loss sets one.
-            let ssthresh = if i.ssthresh < usize::MAX / 2 { i.ssthresh.to_string() } else { "-".to_string() };
-            lines.push(vec![
-                ("cc", i.congestion.to_string()),
-                ("cwnd", i.cwnd.to_string()),
-                ("ssthresh", ssthresh),
-                ("srtt", ms(i.srtt)),
-                ("rttvar", ms(i.rttvar)),
-                ("rto", ms(i.rto)),
-            ]);
-            lines.push(vec![
-                ("recv_q", i.recv_q.to_string()),
-                ("send_q", i.send_q.to_string()),
-                ("ofo", i.ofo_bytes.to_string()),
-            ]);
-        }
-        if let Some(l) = listener {
-            lines.push(vec![
-                ("listener", l.local.to_string()),
-                ("syn_queue", l.syn_queue.to_string()),
-                ("accept_queue", l.accept_queue.to_string()),
-                ("backlog", l.send_q.to_string()),
-            ]);
-        }
-        Tcb { state, lines }
-    }
-
-    /// Whether a connection (not just its listener) is shown.
-    pub fn has_conn(&self) -> bool {
-        self.get("iss").is_some()
-    }
-
-    /// The connection is gone (freed at CLOSED): say so, keep the listener.
-    pub fn closed(&mut self) {
-        self.state = "CLOSED";
-        self.lines[0] = vec![("state", "CLOSED".to_string())];
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.lines.iter().flatten().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// How changed fields are marked.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Style {
-    /// Bold inverse video (a terminal).
-    Ansi,
-    /// `*name old->new` (a pipe, telnet).
-    Plain,
-}
-
-/// The TCB as indented lines under `label` (`before:`, `after:`, `tcb:`);
-/// with `prev`, the fields that differ from it are marked.
-pub fn render_tcb(label: &str, tcb: &Tcb, prev: Option<&Tcb>, style: Style) -> String {
-    let mut s = String::new();
-    for (k, line) in tcb.lines.iter().enumerate() {
-        let _ = write!(s, "    {:<8}", if k == 0 { label } else { "" });
-        for (j, (name, value)) in line.iter().enumerate() {
-            if j > 0 {
-                s.push_str("  ");
-            }
-            let old = prev.map(|p| p.get(name));
-            match old {
-                Some(old) if old != Some(value.as_str()) => match (style, old) {
-                    (Style::Ansi, _) => {
-                        let _ = write!(s, "\x1b[1;7m{name} {value}\x1b[0m");
-                    }
-                    (Style::Plain, Some(old)) => {
-                        let _ = write!(s, "*{name} {old}->{value}");
-                    }
-                    (Style::Plain, None) => {
-                        let _ = write!(s, "*{name} {value}");
-                    }
-                },
-                _ => {
-                    let _ = write!(s, "{name} {value}");
-                }
-            }
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// Names of the fields that differ (or appeared) from `a` to `b`.
-pub fn changed(a: &Tcb, b: &Tcb) -> Vec<&'static str> {
-    b.lines.iter().flatten().filter(|(n, v)| a.get(n) != Some(v.as_str())).map(|(n, _)| *n).collect()
-}
-
-/// A trace event as `-v` prints it: `↳ text  [clause]`.
-pub fn event_line(ev: &TraceEvent) -> String {
-    if ev.rfc.is_empty() {
-        format!("    ↳ {}\n", ev.text)
-    } else {
-        format!("    ↳ {}  [{}]\n", ev.text, ev.rfc)
-    }
-}
-
 // ------------------------------------------------------------ the control
+
+/// What `StepCtl::turn` needs of the services next to the stack (the
+/// reactor, reactor.rs, implements it): a turn of theirs, and a wake-up for
+/// the telnet session that controls stepping when step output waits for it
+/// (no socket event tells the session so).
+pub trait Waker {
+    /// Serve what is ready now (the reactor's `run_once`).
+    fn run(&mut self, stack: &mut Stack, now: Instant);
+    /// Run the session on `sock` now, as if its socket were ready.
+    fn wake(&mut self, stack: &mut Stack, now: Instant, sock: SocketHandle);
+}
 
 /// Who drives the stepping.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -373,7 +79,9 @@ struct State {
     installed: bool,
     mode: Mode,
     who: Who,
-    interactive: bool,
+    /// The controller's prompt (shell.rs), printed after step output when
+    /// a person types the keys; `None` for a script.
+    prompt: Option<&'static str>,
     style: Style,
     /// The controller's own connection (local, remote): never stepped.
     exempt: Option<(SocketAddrV4, SocketAddrV4)>,
@@ -409,7 +117,7 @@ impl StepCtl {
             installed: false,
             mode: Mode::Off,
             who: Who::Console,
-            interactive: false,
+            prompt: None,
             style: Style::Plain,
             exempt: None,
             held: VecDeque::new(),
@@ -433,7 +141,7 @@ impl StepCtl {
 
     /// Put a `StepDevice` around `dev` in place.
     pub fn install(&self, dev: &mut Box<dyn Device>) {
-        wrap_device(dev, |d| Box::new(self.device(d)));
+        device::wrap_device(dev, |d| Box::new(self.device(d)));
     }
 
     pub fn active(&self) -> bool {
@@ -455,13 +163,15 @@ impl StepCtl {
         self.0.borrow().breaks.clone()
     }
 
-    /// Start stepping, driven by `who`; `exempt` is its own connection.
-    /// Tracing is switched on (the step shows the events) until `stop`.
+    /// Start stepping, driven by `who`; `exempt` is its own connection;
+    /// `prompt` is its prompt if a person types the keys (printed after
+    /// step output). Tracing is switched on (the step shows the events)
+    /// until `stop`.
     pub fn start(
         &self,
         who: Who,
         exempt: Option<(SocketAddrV4, SocketAddrV4)>,
-        interactive: bool,
+        prompt: Option<&'static str>,
         style: Style,
         stack: &mut Stack,
     ) -> String {
@@ -477,7 +187,7 @@ impl StepCtl {
         st.mode = Mode::Pause;
         st.who = who;
         st.exempt = exempt;
-        st.interactive = interactive;
+        st.prompt = prompt;
         st.style = style;
         let mut s = String::from(
             "step mode on: each TCP segment waits before the stack (in, <) or the wire (out, >) sees it\n",
@@ -597,11 +307,11 @@ impl StepCtl {
         true
     }
 
-    /// One turn of `synack up`'s loop: `run`, then let the reactor serve
-    /// what the steps made ready, and repeat while that makes progress.
-    /// Returns the text for the console; a telnet controller's session is
-    /// woken to send its text.
-    pub fn turn<D: Device>(&self, net: &mut NetLoop<D>, reactor: &mut Reactor) -> String {
+    /// One turn of `synack up`'s loop: `run`, then let the services (the
+    /// reactor) serve what the steps made ready, and repeat while that
+    /// makes progress. Returns the text for the console; a telnet
+    /// controller's session is woken to send its text.
+    pub fn turn<D: Device>(&self, net: &mut NetLoop<D>, services: &mut impl Waker) -> String {
         // A controlling session that has gone: stepping ends.
         let gone = {
             let st = self.0.borrow();
@@ -621,7 +331,7 @@ impl StepCtl {
                 break;
             }
             let now = net.now();
-            reactor.run_once(&mut net.stack, now);
+            services.run(&mut net.stack, now);
             net.transmit(now);
         }
         match self.take_output() {
@@ -629,7 +339,7 @@ impl StepCtl {
             (Who::Telnet(sock), text) if !text.is_empty() => {
                 self.0.borrow_mut().out = text; // the session takes it when it runs
                 let now = net.now();
-                reactor.wake_socket(&mut net.stack, now, sock);
+                services.wake(&mut net.stack, now, sock);
             }
             _ => {}
         }
@@ -700,7 +410,7 @@ impl StepCtl {
                 st.mode = Mode::Pause;
                 st.steps += 1;
                 let text = show(st.steps, &h, &before, hit.map(|i| (i + 1, &st.breaks[i])), st.style);
-                if !keyed && !printed && st.interactive {
+                if !keyed && !printed && st.prompt.is_some() {
                     st.out.push('\n');
                 }
                 printed = true;
@@ -716,7 +426,7 @@ impl StepCtl {
             printed |= self.execute(net, h, Some(before));
         }
         let mut st = self.0.borrow_mut();
-        if printed && st.interactive {
+        if printed && st.prompt.is_some() {
             let p = prompt_after(&st);
             st.out.push_str(&p);
         }
@@ -808,13 +518,13 @@ impl StepCtl {
     }
 }
 
+/// The prompt that follows step output: none for a script, `step> ` while
+/// a segment waits, else the controller's own.
 fn prompt_after(st: &State) -> String {
-    if !st.interactive {
-        String::new()
-    } else if st.current.is_some() {
-        STEP_PROMPT.to_string()
-    } else {
-        crate::telnetd::PROMPT.to_string()
+    match st.prompt {
+        None => String::new(),
+        Some(_) if st.current.is_some() => STEP_PROMPT.to_string(),
+        Some(prompt) => prompt.to_string(),
     }
 }
 
@@ -878,181 +588,31 @@ impl<D: Device> Device for StepDevice<D> {
     }
 }
 
-/// A device that is no device: the placeholder while `wrap_device` works.
-struct NoDevice;
-
-impl Device for NoDevice {
-    fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
-        Ok(None)
-    }
-    fn send(&mut self, _now: Instant, _skb: &SkBuff) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Replace `dev` by `f(dev)`: add a middleware to a loop's device.
-pub fn wrap_device(dev: &mut Box<dyn Device>, f: impl FnOnce(Box<dyn Device>) -> Box<dyn Device>) {
-    let inner = std::mem::replace(dev, Box::new(NoDevice));
-    *dev = f(inner);
-}
-
-/// Is standard output a terminal (ANSI highlighting)?
-pub fn stdout_style() -> Style {
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(1) } == 1 {
-        Style::Ansi
-    } else {
-        Style::Plain
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ladder::{ACK, SYN};
 
-    fn info(state: &'static str, local: &str, remote: &str) -> TcpInfo {
-        TcpInfo {
-            handle: None,
-            state,
-            rfc_state: state,
-            local: local.parse().unwrap(),
-            remote: remote.parse().unwrap(),
-            recv_q: 0,
-            send_q: 16,
-            syn_queue: 0,
-            accept_queue: 0,
-            iss: 100,
-            irs: 0,
-            snd_una: 100,
-            snd_nxt: 101,
-            snd_wnd: 0,
-            rcv_nxt: 0,
-            rcv_wnd: 65535,
-            snd_wscale: 0,
-            rcv_wscale: 0,
-            mss: 1460,
-            srtt: Duration::ZERO,
-            rttvar: Duration::ZERO,
-            rto: Duration::from_secs(1),
-            cwnd: 14600,
-            ssthresh: usize::MAX,
-            congestion: "cubic",
-            retransmits: 0,
-            total_retrans: 0,
-            in_recovery: false,
-            ts_ok: false,
-            sack_ok: false,
-            sacked: 0,
-            ofo_bytes: 0,
-            timer: None,
+    /// A device with nothing to receive that drops what it is given.
+    struct Null;
+
+    impl Device for Null {
+        fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
+            Ok(None)
         }
-    }
-
-    fn seg(flags: u8, len: u32) -> Seg {
-        Seg { src: "10.0.0.1:40000".parse().unwrap(), dst: "10.0.0.2:23".parse().unwrap(), flags, len }
-    }
-
-    #[test]
-    fn filters_parse_print_and_refuse_nonsense() {
-        let p = |s: &str| Filter::parse(&s.split_whitespace().collect::<Vec<_>>());
-        assert_eq!(p("port 23"), Ok(Filter::Port(23)));
-        assert_eq!(p("syn"), Ok(Filter::Flag(SYN)));
-        assert_eq!(p("fin"), Ok(Filter::Flag(FIN)));
-        assert_eq!(p("rst"), Ok(Filter::Flag(RST)));
-        assert_eq!(p("data"), Ok(Filter::Data));
-        assert_eq!(p("host 10.0.0.1"), Ok(Filter::Host([10, 0, 0, 1].into())));
-        assert_eq!(p("state TIME_WAIT"), Ok(Filter::State("TIME_WAIT")));
-        assert_eq!(p("state time-wait"), Ok(Filter::State("TIME_WAIT")));
-        assert_eq!(p("state SYN_RECV"), Ok(Filter::State("SYN_RECEIVED")));
-        assert_eq!(p("state fin_wait1"), Ok(Filter::State("FIN_WAIT_1")));
-        assert!(p("state NAPPING").unwrap_err().contains("unknown state"));
-        assert!(p("port http").is_err());
-        assert!(p("port 70000").is_err());
-        assert!(p("urg").is_err());
-        assert!(p("").is_err());
-        for s in ["port 23", "syn", "fin", "rst", "ack", "data", "host 10.0.0.1", "state TIME_WAIT"] {
-            assert_eq!(p(s).unwrap().to_string(), s);
+        fn send(&mut self, _now: Instant, _skb: &SkBuff) -> io::Result<()> {
+            Ok(())
         }
-    }
-
-    #[test]
-    fn filters_match_ports_flags_data_and_states() {
-        let syn = seg(SYN, 0);
-        let data = seg(ACK | PSH, 10);
-        assert!(Filter::Port(23).matches(&syn, "LISTEN", None));
-        assert!(Filter::Port(40000).matches(&syn, "LISTEN", None));
-        assert!(!Filter::Port(7).matches(&syn, "LISTEN", None));
-        assert!(Filter::Flag(SYN).matches(&syn, "LISTEN", None));
-        assert!(!Filter::Flag(FIN).matches(&syn, "LISTEN", None));
-        assert!(!Filter::Data.matches(&syn, "LISTEN", None));
-        assert!(Filter::Data.matches(&data, "ESTABLISHED", None));
-        assert!(Filter::Host([10, 0, 0, 1].into()).matches(&syn, "LISTEN", None));
-        assert!(!Filter::Host([10, 0, 0, 9].into()).matches(&syn, "LISTEN", None));
-        // In that state, or moved into it.
-        let tw = Filter::State("TIME_WAIT");
-        assert!(tw.matches(&data, "TIME_WAIT", None));
-        assert!(tw.matches(&data, "FIN_WAIT_2", Some("TIME_WAIT")));
-        assert!(!tw.matches(&data, "FIN_WAIT_2", Some("FIN_WAIT_2")));
-    }
-
-    #[test]
-    fn a_tcb_is_the_connection_or_its_listener() {
-        let l = info("LISTEN", "0.0.0.0:23", "0.0.0.0:0");
-        let c = info("SYN_RECEIVED", "10.0.0.2:23", "10.0.0.1:40000");
-        let (local, remote) = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:40000".parse().unwrap());
-        let before = Tcb::of(std::slice::from_ref(&l), local, remote);
-        assert_eq!(before.state, "LISTEN");
-        assert_eq!(before.get("iss"), None);
-        assert_eq!(before.get("backlog"), Some("16"));
-        let mut l2 = l.clone();
-        l2.syn_queue = 1;
-        let after = Tcb::of(&[l2, c], local, remote);
-        assert_eq!(after.state, "SYN_RECEIVED");
-        assert_eq!(after.get("ssthresh"), Some("-"));
-        assert_eq!(after.get("cc"), Some("cubic"));
-        assert_eq!(after.get("rto"), Some("1000ms"));
-        let ch = changed(&before, &after);
-        assert!(ch.contains(&"state") && ch.contains(&"syn_queue") && ch.contains(&"iss"), "{ch:?}");
-        assert!(!ch.contains(&"backlog") && !ch.contains(&"accept_queue"), "{ch:?}");
-        assert_eq!(Tcb::of(&[], local, remote).state, "CLOSED");
-        // A connection freed by the step is CLOSED, not its listener's LISTEN.
-        let mut gone = before.clone();
-        assert!(after.has_conn() && !gone.has_conn());
-        gone.closed();
-        assert_eq!(gone.state, "CLOSED");
-        assert!(render_tcb("after:", &gone, Some(&after), Style::Plain)
-            .starts_with("    after:  *state SYN_RECEIVED->CLOSED\n"));
-    }
-
-    #[test]
-    fn changed_fields_are_marked_in_either_style() {
-        let (local, remote) = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:40000".parse().unwrap());
-        let a = info("SYN_RECEIVED", "10.0.0.2:23", "10.0.0.1:40000");
-        let mut b = a.clone();
-        b.rfc_state = "ESTABLISHED";
-        b.snd_una = 101;
-        let (ta, tb) = (Tcb::of(&[a], local, remote), Tcb::of(&[b], local, remote));
-        let plain = render_tcb("after:", &tb, Some(&ta), Style::Plain);
-        assert!(plain.starts_with("    after:  *state SYN_RECEIVED->ESTABLISHED\n"), "{plain}");
-        assert!(plain.contains("iss 100  *snd_una 100->101  snd_nxt 101"), "{plain}");
-        assert_eq!(plain.matches('*').count(), 2, "only what changed: {plain}");
-        let ansi = render_tcb("after:", &tb, Some(&ta), Style::Ansi);
-        assert!(ansi.contains("\x1b[1;7mstate ESTABLISHED\x1b[0m"), "{ansi:?}");
-        assert!(ansi.contains("\x1b[1;7msnd_una 101\x1b[0m"), "{ansi:?}");
-        assert!(!ansi.contains("\x1b[1;7miss"), "{ansi:?}");
-        // Without a previous TCB nothing is marked.
-        let unmarked = render_tcb("before:", &ta, None, Style::Plain);
-        assert!(!unmarked.contains('*') && unmarked.starts_with("    before: state SYN_RECEIVED\n"), "{unmarked}");
     }
 
     #[test]
     fn keys_are_taken_only_from_the_controller_while_stepping() {
         let ctl = StepCtl::new();
         let mut stack = Stack::new(stack::Config::default(), Instant::ZERO);
-        assert!(ctl.start(Who::Console, None, false, Style::Plain, &mut stack).contains("not available"));
-        let _dev = ctl.device(NoDevice);
+        assert!(ctl.start(Who::Console, None, None, Style::Plain, &mut stack).contains("not available"));
+        let _dev = ctl.device(Null);
         assert_eq!(ctl.intercept(Who::Console, "c"), None, "off: everything is a prompt command");
-        assert!(ctl.start(Who::Console, None, false, Style::Plain, &mut stack).starts_with("step mode on"));
+        assert!(ctl.start(Who::Console, None, None, Style::Plain, &mut stack).starts_with("step mode on"));
         assert!(stack.trace_mut().enabled());
         assert_eq!(ctl.intercept(Who::Telnet(stack::SocketHandle::Tcp(3)), "c"), None, "not the controller");
         assert_eq!(ctl.intercept(Who::Console, "ss"), None);
@@ -1073,9 +633,9 @@ mod tests {
     fn the_device_holds_tcp_only_and_never_the_exempt_connection() {
         let ctl = StepCtl::new();
         let mut stack = Stack::new(stack::Config::default(), Instant::ZERO);
-        let mut dev = ctl.device(NoDevice);
+        let mut dev = ctl.device(Null);
         let exempt = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:5000".parse().unwrap());
-        ctl.start(Who::Telnet(stack::SocketHandle::Tcp(1)), Some(exempt), true, Style::Plain, &mut stack);
+        ctl.start(Who::Telnet(stack::SocketHandle::Tcp(1)), Some(exempt), Some("> "), Style::Plain, &mut stack);
         let tcp = |sport: u16, dport: u16| {
             let mut f = vec![0u8; 14 + 20 + 20];
             f[12..14].copy_from_slice(&[0x08, 0x00]);
