@@ -712,7 +712,7 @@ mod tests {
         let cfg = tcp.config().clone();
         let (local, remote) = (SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80), "10.0.0.1:4000".parse().unwrap());
         let lsk = tcp.socks[h].as_ref().unwrap();
-        let child = crate::tcp::input::new_child(&cfg, lsk, h, local, remote);
+        let child = crate::tcp::handshake::new_child(&cfg, lsk, h, local, remote);
         assert_eq!(child.cc.algo, CongAlgo::Reno);
         // A new default (`set congestion reno` at the prompt) reaches new
         // sockets and the listeners still on the old default.

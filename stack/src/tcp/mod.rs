@@ -31,6 +31,7 @@
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
 mod cong;
+mod handshake;
 mod input;
 mod options;
 mod output;

@@ -1,4 +1,5 @@
-//! Sending: segment building, `tcp_write_xmit`, ACKs, resets and probes.
+//! Sending: segment building, `tcp_write_xmit`, ACKs, resets and probes; the
+//! FIN of a CLOSE (`close_send_side`) and the window update after a read.
 //!
 //! Read first: RFC 9293 §3.8.6 (managing the window), RFC 1122 §4.2.3.4
 //! (sender silly-window avoidance, Nagle), RFC 896 (Nagle's algorithm),
@@ -64,45 +65,6 @@ pub fn send_reset(
 }
 
 impl TcpSock {
-    /// `tcp_set_state`, traced with the RFC's names.
-    pub fn set_state(&mut self, cx: &mut Cx, new: TcpState, rfc: &'static str) {
-        let old = self.state;
-        if old == new {
-            return;
-        }
-        self.state = new;
-        if new == TcpState::Established {
-            self.was_connected = true;
-        }
-        // `sk_state_change`: any watcher may care.
-        self.wake |= crate::epoll::WAKE_ALL;
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
-    }
-
-    /// Set a timer and trace it.
-    pub fn timer_set(&mut self, cx: &mut Cx, kind: TimerKind, after: crate::time::Duration) {
-        let at = cx.now + after;
-        self.timers.set(kind, at);
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_set(), || {
-            format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
-        });
-    }
-
-    /// Stop a timer; traced if it was running (`why`: the clause and the reason).
-    pub fn timer_cancel(&mut self, cx: &mut Cx, kind: TimerKind, rfc: &'static str, why: &'static str) {
-        if !self.timers.is_set(kind) {
-            return;
-        }
-        self.timers.clear(kind);
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpTimer, rfc, || format!("{l} {r}: {} timer cancelled: {why}", kind.name()));
-    }
-
     /// `tcp_transmit_skb`: build one segment from `seq` carrying `len` bytes
     /// of the send buffer (at `seq`) and queue it for IP.
     pub fn transmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, flags: TcpFlags, len: usize) {
@@ -484,6 +446,56 @@ impl TcpSock {
     pub fn output_after_input(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         self.tcp_write_xmit(cx, cfg, false);
         if self.ack_now {
+            self.send_ack(cx, cfg);
+        }
+    }
+
+    /// Shut the sending side (SHUT_WR or close): queue our FIN after the data
+    /// (RFC 9293 §3.10.4 CLOSE) and move ESTABLISHED -> FIN_WAIT_1 or
+    /// CLOSE_WAIT -> LAST_ACK. A connect still in SYN_SENT is abandoned.
+    pub fn close_send_side(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        const RFC: &str = "RFC 9293 §3.10.4";
+        if self.shut_snd {
+            return;
+        }
+        self.shut_snd = true;
+        match self.state {
+            TcpState::SynSent => {
+                self.tcp_done(cx, None);
+                return;
+            }
+            // "If no SENDs have been issued … form a FIN segment … otherwise,
+            // queue for processing after entering ESTABLISHED state": the FIN
+            // waits until our SYN is acknowledged.
+            TcpState::SynReceived => {
+                self.fin_queued = true;
+                return;
+            }
+            TcpState::Established => self.set_state(cx, TcpState::FinWait1, RFC),
+            TcpState::CloseWait => self.set_state(cx, TcpState::LastAck, RFC),
+            _ => return,
+        }
+        self.fin_queued = true;
+        // The FIN goes now if all data is out (Nagle and cork do not hold a FIN).
+        self.tcp_write_xmit(cx, cfg, false);
+    }
+
+    /// After the application read: tell the peer if the window opened
+    /// enough to matter (Linux `__tcp_cleanup_rbuf`: the remaining window
+    /// is at most half the buffer and the new one at least twice it).
+    pub fn window_update_after_read(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
+            return;
+        }
+        let cur = self.rcv_wnd();
+        let free = self.rcv_space().min(self.max_rcv_wnd());
+        let threshold = (self.rcvbuf / 2).min(self.rcv_mss).max(1);
+        if 2 * cur <= self.rcvbuf && free >= 2 * cur && free >= cur + threshold {
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 1122 §4.2.3.3", || {
+                format!("{l} {r}: window update {cur} -> {free} after read")
+            });
             self.send_ack(cx, cfg);
         }
     }

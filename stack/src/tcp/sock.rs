@@ -11,6 +11,8 @@ use super::TcpConfig;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
+use crate::trace::EventKind;
+use crate::Cx;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -574,5 +576,44 @@ impl TcpSock {
         let wnd = self.rcv_space().min(65535);
         self.rcv_adv = self.rcv_nxt + wnd;
         wnd as u16
+    }
+
+    /// `tcp_set_state`, traced with the RFC's names.
+    pub fn set_state(&mut self, cx: &mut Cx, new: TcpState, rfc: &'static str) {
+        let old = self.state;
+        if old == new {
+            return;
+        }
+        self.state = new;
+        if new == TcpState::Established {
+            self.was_connected = true;
+        }
+        // `sk_state_change`: any watcher may care.
+        self.wake |= crate::epoll::WAKE_ALL;
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
+    }
+
+    /// The end of a connection (`tcp_done`): CLOSED, both directions shut,
+    /// timers stopped, and `err` left for the application.
+    pub fn tcp_done(&mut self, cx: &mut Cx, err: Option<Errno>) {
+        self.tcp_done_because(cx, err, "RFC 9293 §3.10.4");
+    }
+
+    /// `tcp_done`, traced with the clause that ends the connection.
+    pub fn tcp_done_because(&mut self, cx: &mut Cx, err: Option<Errno>, rfc: &'static str) {
+        self.set_state(cx, TcpState::Closed, rfc);
+        if let Some(e) = err {
+            self.error = Some(e);
+        }
+        self.shut_rcv = true;
+        self.shut_snd = true;
+        self.timers.clear_all();
+        self.snd_buf = Default::default();
+        self.out_of_order_queue = Default::default();
+        self.ofo_bytes = 0;
+        self.sacked = Vec::new();
+        self.ack_now = false;
     }
 }

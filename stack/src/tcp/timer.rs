@@ -1,4 +1,4 @@
-//! Every TCP timer handler, together (Linux: net/ipv4/tcp_timer.c).
+//! Every TCP timer: arming, stopping, and every handler (Linux: net/ipv4/tcp_timer.c).
 //!
 //! Read first: RFC 6298 §5 (retransmission timer, backoff), RFC 9293 §3.8.1
 //! (retransmission, giving up: R2), §3.8.6.1 (zero-window probing), §3.6.1
@@ -6,7 +6,8 @@
 //! give-up thresholds), §4.2.3.6 (keepalive), RFC 8985 §7 (the tail loss
 //! probe, which runs on the retransmission timer, as in Linux).
 //!
-//! The timers themselves are plain deadlines in each socket (`sock::Timers`);
+//! The timers themselves are plain deadlines in each socket (`sock::Timers`),
+//! set and stopped with `TcpSock::timer_set` and `TcpSock::timer_cancel` (here);
 //! `Tcp::poll_timeout` is their minimum and `Tcp::handle_timeout` runs the
 //! expired ones.
 
@@ -285,5 +286,45 @@ impl TcpSock {
         cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.6", || format!("{l} {r}: keepalive probe"));
         self.send_probe(cx, cfg);
         self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_intvl);
+    }
+}
+
+/// Arming and stopping timers, and the timers a state brings.
+impl TcpSock {
+    /// Set a timer and trace it.
+    pub fn timer_set(&mut self, cx: &mut Cx, kind: TimerKind, after: crate::time::Duration) {
+        let at = cx.now + after;
+        self.timers.set(kind, at);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_set(), || {
+            format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
+        });
+    }
+
+    /// Stop a timer; traced if it was running (`why`: the clause and the reason).
+    pub fn timer_cancel(&mut self, cx: &mut Cx, kind: TimerKind, rfc: &'static str, why: &'static str) {
+        if !self.timers.is_set(kind) {
+            return;
+        }
+        self.timers.clear(kind);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, rfc, || format!("{l} {r}: {} timer cancelled: {why}", kind.name()));
+    }
+
+    /// TIME_WAIT for 2 × MSL (RFC 9293 §3.6.1), (re)started.
+    pub fn enter_time_wait(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
+        self.set_state(cx, TcpState::TimeWait, rfc);
+        self.timers.clear_all();
+        self.snd_buf = Default::default();
+        self.timer_set(cx, TimerKind::TimeWait, cfg.msl * 2);
+    }
+
+    /// Arm keepalive on a newly established connection if SO_KEEPALIVE is on.
+    pub fn start_keepalive(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if self.keepalive {
+            self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_time);
+        }
     }
 }
