@@ -50,7 +50,7 @@
 use crate::ladder::{parse_tcp, ACK, FIN, PSH, RST, SYN};
 use crate::reactor::Reactor;
 use device::{Device, Direction, NetLoop};
-use stack::tcp::TcpInfo;
+use stack::tcp::{TcpInfo, TcpState};
 use stack::{Duration, Instant, SkBuff, SocketHandle, Stack, TraceEvent};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -114,32 +114,10 @@ pub enum Filter {
     State(&'static str),
 }
 
-const STATES: [&str; 11] = [
-    "CLOSED",
-    "LISTEN",
-    "SYN_SENT",
-    "SYN_RECEIVED",
-    "ESTABLISHED",
-    "FIN_WAIT_1",
-    "FIN_WAIT_2",
-    "CLOSE_WAIT",
-    "CLOSING",
-    "LAST_ACK",
-    "TIME_WAIT",
-];
-
 /// A state name in RFC 9293's or netstat's spelling (`time-wait`,
 /// `SYN_RECV`, `fin_wait1`…) to RFC 9293's.
 pub fn state_name(s: &str) -> Option<&'static str> {
-    let s = s.to_ascii_uppercase().replace('-', "_");
-    let s = match s.as_str() {
-        "SYN_RECV" => "SYN_RECEIVED",
-        "FIN_WAIT1" => "FIN_WAIT_1",
-        "FIN_WAIT2" => "FIN_WAIT_2",
-        "CLOSE" => "CLOSED",
-        other => other,
-    };
-    STATES.iter().copied().find(|&n| n == s)
+    TcpState::parse(s).map(TcpState::rfc_name)
 }
 
 impl Filter {
@@ -155,9 +133,9 @@ impl Filter {
             ["psh"] => flag(PSH),
             ["data"] => Ok(Filter::Data),
             ["host", h] => h.parse().map(Filter::Host).map_err(|_| format!("bad address {h:?}")),
-            ["state", s] => {
-                state_name(s).map(Filter::State).ok_or(format!("unknown state {s:?} (one of {})", STATES.join(" ")))
-            }
+            ["state", s] => state_name(s)
+                .map(Filter::State)
+                .ok_or(format!("unknown state {s:?} (one of {})", TcpState::ALL.map(TcpState::rfc_name).join(" "))),
             _ => Err(format!("unknown filter {:?}", words.join(" "))),
         }
     }
@@ -219,11 +197,11 @@ impl Tcb {
     /// listener on its local port; the listener alone if the connection
     /// does not exist (yet).
     pub fn of(infos: &[TcpInfo], local: SocketAddrV4, remote: SocketAddrV4) -> Tcb {
-        let conn = infos.iter().find(|i| i.local == local && i.remote == remote && i.rfc_state != "LISTEN");
-        let listener = infos.iter().find(|i| i.rfc_state == "LISTEN" && i.local.port() == local.port());
+        let conn = infos.iter().find(|i| i.local == local && i.remote == remote && i.state != TcpState::Listen);
+        let listener = infos.iter().find(|i| i.state == TcpState::Listen && i.local.port() == local.port());
         let mut lines = Vec::new();
         let state = match (conn, listener) {
-            (Some(c), _) => c.rfc_state,
+            (Some(c), _) => c.state.rfc_name(),
             (None, Some(_)) => "LISTEN",
             (None, None) => "CLOSED",
         };
@@ -258,7 +236,7 @@ impl Tcb {
                 ("listener", l.local.to_string()),
                 ("syn_queue", l.syn_queue.to_string()),
                 ("accept_queue", l.accept_queue.to_string()),
-                ("backlog", l.send_q.to_string()),
+                ("backlog", l.backlog.to_string()),
             ]);
         }
         Tcb { state, lines }
@@ -913,12 +891,12 @@ mod tests {
     fn info(state: &'static str, local: &str, remote: &str) -> TcpInfo {
         TcpInfo {
             handle: None,
-            state,
-            rfc_state: state,
+            state: TcpState::parse(state).unwrap(),
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
             recv_q: 0,
             send_q: 16,
+            backlog: 16,
             syn_queue: 0,
             accept_queue: 0,
             iss: 100,
@@ -1029,7 +1007,7 @@ mod tests {
         let (local, remote) = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:40000".parse().unwrap());
         let a = info("SYN_RECEIVED", "10.0.0.2:23", "10.0.0.1:40000");
         let mut b = a.clone();
-        b.rfc_state = "ESTABLISHED";
+        b.state = TcpState::Established;
         b.snd_una = 101;
         let (ta, tb) = (Tcb::of(&[a], local, remote), Tcb::of(&[b], local, remote));
         let plain = render_tcb("after:", &tb, Some(&ta), Style::Plain);

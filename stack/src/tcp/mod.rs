@@ -188,16 +188,17 @@ pub struct TcpInfo {
     /// The application's handle, `None` for children not yet accepted and
     /// closed (orphaned) connections.
     pub handle: Option<usize>,
-    /// netstat's spelling: ESTABLISHED, SYN_RECV, TIME_WAIT, LISTEN…
-    pub state: &'static str,
-    /// RFC 9293's spelling: SYN_RECEIVED, FIN_WAIT_1…
-    pub rfc_state: &'static str,
+    /// `state.netstat_name()` is netstat's spelling (SYN_RECV), `rfc_name()`
+    /// RFC 9293's (SYN_RECEIVED).
+    pub state: TcpState,
     pub local: SocketAddrV4,
     pub remote: SocketAddrV4,
     /// Bytes received and not yet read by the application (listener: accept-queue length).
     pub recv_q: usize,
-    /// Bytes sent and not yet acknowledged plus bytes not yet sent (listener: backlog).
+    /// Bytes sent and not yet acknowledged plus bytes not yet sent (listener: 0).
     pub send_q: usize,
+    /// Listener: `listen(backlog)`, which netstat and ss show as its Send-Q.
+    pub backlog: usize,
     /// Listener: half-open children in SYN_RECEIVED.
     pub syn_queue: usize,
     /// Listener: established children waiting for `accept`.
@@ -885,9 +886,9 @@ impl Tcp {
             if s.state == TcpState::Closed {
                 continue;
             }
-            let (recv_q, send_q, syn_queue, accept_queue) = match &s.listen {
-                Some(l) => (l.accept_queue.len(), l.backlog, l.syn_queue.len(), l.accept_queue.len()),
-                None => (s.rcv_buf.len(), s.snd_buf.len(), 0, 0),
+            let (recv_q, send_q, backlog, syn_queue, accept_queue) = match &s.listen {
+                Some(l) => (l.accept_queue.len(), 0, l.backlog, l.syn_queue.len(), l.accept_queue.len()),
+                None => (s.rcv_buf.len(), s.snd_buf.len(), 0, 0, 0),
             };
             let timer = TimerKind::ALL
                 .iter()
@@ -896,12 +897,12 @@ impl Tcp {
                 .map(|(n, d, _)| (n, d));
             v.push(TcpInfo {
                 handle: (s.owner == Owner::User).then_some(i),
-                state: s.state.netstat_name(),
-                rfc_state: s.state.rfc_name(),
+                state: s.state,
                 local: s.local,
                 remote: s.remote,
                 recv_q,
                 send_q,
+                backlog,
                 syn_queue,
                 accept_queue,
                 iss: s.iss.0,

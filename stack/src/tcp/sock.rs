@@ -33,6 +33,20 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// The eleven, in RFC 9293 §3.3.2's order.
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
     /// The RFC's name, used in traces: `LISTEN -> SYN_RECEIVED`.
     pub fn rfc_name(self) -> &'static str {
         match self {
@@ -65,9 +79,22 @@ impl TcpState {
             TcpState::TimeWait => "TIME_WAIT",
         }
     }
+    /// A state from its name in RFC 9293's or netstat's spelling, in any
+    /// case, `-` or `_`: `time-wait`, `SYN_RECV`, `fin_wait1`, `CLOSE`…
+    pub fn parse(name: &str) -> Option<TcpState> {
+        let name = name.to_ascii_uppercase().replace('-', "_");
+        TcpState::ALL.into_iter().find(|s| s.rfc_name() == name || s.netstat_name() == name)
+    }
     /// RFC 9293 §3.3.2: the states after the handshake completed.
     pub fn is_synchronized(self) -> bool {
         !matches!(self, TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived)
+    }
+}
+
+/// The RFC's name (`rfc_name`).
+impl std::fmt::Display for TcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.rfc_name())
     }
 }
 

@@ -301,7 +301,7 @@ impl Lab {
             .info(self.now)
             .into_iter()
             .find(|i| i.local.port() == local_port && i.remote.port() == remote_port)
-            .map(|i| i.rfc_state)
+            .map(|i| i.state.rfc_name())
     }
     fn info_of(&self, h: usize) -> TcpInfo {
         self.tcp.info(self.now).into_iter().find(|i| i.handle == Some(h)).expect("socket in info")
@@ -451,19 +451,19 @@ fn passive_open_goes_through_syn_and_accept_queues() {
     assert_eq!(synack.ack(), RISS.wrapping_add(1));
     assert_eq!(synack.h.options.mss, Some(1460));
     assert!(synack.h.options.wscale.is_some());
-    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
-    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q, li.send_q), (1, 0, 0, 4));
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == TcpState::Listen).unwrap();
+    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q, li.backlog), (1, 0, 0, 4));
     assert_eq!(lab.state_of(80, 40000), Some("SYN_RECEIVED"));
     assert_eq!(lab.accept(l), Err(Errno::EAGAIN));
     lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).ack(synack.seq().wrapping_add(1)));
-    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == TcpState::Listen).unwrap();
     assert_eq!((li.syn_queue, li.accept_queue, li.recv_q), (0, 1, 1));
     assert_eq!(lab.tcp.poll(l), PollFlags::POLLIN);
     assert!(lab.traced("LISTEN -> SYN_RECEIVED"));
     let (c, peer) = lab.accept(l).unwrap();
     assert_eq!(peer, SocketAddrV4::new(THEM, 40000));
     let i = lab.info_of(c);
-    assert_eq!(i.state, "ESTABLISHED");
+    assert_eq!(i.state, TcpState::Established);
     assert_eq!(i.mss, 1000);
     assert_eq!(i.snd_wscale, 7);
     assert!(lab.tcp.poll(c).contains(PollFlags::POLLOUT));
@@ -480,7 +480,7 @@ fn active_open_and_connect_errors() {
     assert_eq!(lab.tcp.poll(p.h), PollFlags::POLLOUT);
     assert_eq!(lab.connect(p.h, 7000), Err(Errno::EISCONN));
     assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Ok(SockOpt::NonBlocking(false)));
-    assert_eq!(lab.info_of(p.h).state, "ESTABLISHED");
+    assert_eq!(lab.info_of(p.h).state, TcpState::Established);
     // The RTT of the handshake was measured (zero here): RTO is the 200 ms floor.
     assert_eq!(lab.info_of(p.h).rto, ms(200));
 }
@@ -559,7 +559,7 @@ fn syn_ack_retransmitted_with_backoff_then_child_dropped() {
     lab.expect_none();
     assert_eq!(lab.state_of(80, 40000), None);
     let li = lab.info_of(l);
-    assert_eq!((li.state, li.syn_queue), ("LISTEN", 0));
+    assert_eq!((li.state, li.syn_queue), (TcpState::Listen, 0));
     assert_eq!(lab.tcp.poll_timeout(), None);
 }
 
@@ -1136,7 +1136,7 @@ fn rst_in_syn_received_returns_to_listen() {
     lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).flags(RST));
     assert_eq!(lab.state_of(80, 40000), None);
     assert_eq!(lab.info_of(l).syn_queue, 0);
-    assert_eq!(lab.info_of(l).state, "LISTEN");
+    assert_eq!(lab.info_of(l).state, TcpState::Listen);
 }
 
 #[test]
@@ -1317,7 +1317,7 @@ fn syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
     assert_eq!(peer, SocketAddrV4::new(THEM, 50000));
     assert_eq!(lab.recv(h, 10).unwrap(), b"hi");
     let i = lab.info_of(h);
-    assert_eq!((i.state, i.mss, i.snd_wscale, i.rcv_wscale), ("ESTABLISHED", 1300, 0, 0), "MSS from msstab");
+    assert_eq!((i.state, i.mss, i.snd_wscale, i.rcv_wscale), (TcpState::Established, 1300, 0, 0), "MSS from msstab");
     assert_eq!(lab.send_data(h, b"hello"), Ok(5));
     let o = lab.drain().into_iter().find(|o| !o.data.is_empty()).unwrap();
     assert_eq!((o.seq(), o.ack(), o.data.as_slice()), (p.rcv, p.snd.wrapping_add(2), &b"hello"[..]));
@@ -1766,7 +1766,7 @@ pub(super) fn transfer_both_ways_with(seed: u64, loss: f64, cfg: TcpConfig) -> (
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
     let ok = net.run(Duration::from_secs(600), |net| {
-        net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+        net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == TcpState::Listen))
     });
     assert!(ok, "connections did not finish closing: {:?}", net.ends[0].tcp.info(net.now));
     let retransmits = net.ends[0].stats.get(Counter::TcpRetransmits) + net.ends[1].stats.get(Counter::TcpRetransmits);
@@ -1823,7 +1823,8 @@ fn net_simultaneous_close() {
     // Both FINs leave before either arrives.
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
-    let states = |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>();
+    let states =
+        |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.state.rfc_name()).collect::<Vec<_>>();
     assert!(net.run(Duration::from_secs(10), |net| states(net, 0).contains(&"TIME_WAIT")));
     assert!(states(&net, 1).contains(&"TIME_WAIT"));
     net.ends[0].trace.set_enabled(false);
@@ -1894,12 +1895,12 @@ fn transfer_many_seeds_small_buffers_slow_readers() {
             net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
             net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
             let ok = net.run(Duration::from_secs(600), |net| {
-                net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+                net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == TcpState::Listen))
             });
             assert!(
                 ok,
                 "seed {seed} loss {loss}: close {:?}",
-                net.ends[0].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>()
+                net.ends[0].tcp.info(net.now).iter().map(|i| i.state.rfc_name()).collect::<Vec<_>>()
             );
         }
     }
@@ -2015,7 +2016,7 @@ fn two_stacks_over_ethernet() {
     server.close(now, s).unwrap();
     shuttle(&mut client, &mut server);
     let states: Vec<_> = client.tcp_info(now).into_iter().map(|i| i.state).collect();
-    assert_eq!(states, ["TIME_WAIT"]);
+    assert_eq!(states, [TcpState::TimeWait]);
 }
 
 #[test]
