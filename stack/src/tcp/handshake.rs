@@ -69,15 +69,15 @@ impl Tcp {
         // RFC 6191 §2: a SYN is new if its sequence number is above the old
         // RCV.NXT, or, with timestamps in use, its TSval above TS.Recent
         // (which tells old from new even when the sequence numbers do not).
-        let newer_ts = sk.ts_ok && h.options.timestamp.is_some_and(|(v, _)| (v.wrapping_sub(sk.ts_recent) as i32) > 0);
-        if !h.seq.after(sk.rcv_nxt) && !newer_ts {
+        let newer_ts = sk.ts.ok && h.options.timestamp.is_some_and(|(v, _)| (v.wrapping_sub(sk.ts.recent) as i32) > 0);
+        if !h.seq.after(sk.rcv.nxt) && !newer_ts {
             return false;
         }
         if !self.listeners.contains_key(&sk.local.port()) {
             return false;
         }
         let Some(mut sk) = self.socks[i].take() else { return false };
-        let (l, r, rcv_nxt) = (sk.local, sk.remote, sk.rcv_nxt);
+        let (l, r, rcv_nxt) = (sk.local, sk.remote, sk.rcv.nxt);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpState, "RFC 6191 §2", || {
             if newer_ts && !h.seq.after(rcv_nxt) {
@@ -143,16 +143,16 @@ impl Tcp {
         }
         let mut child = new_child(&cfg, lsk, li, local, remote);
         // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ … ISS should be selected".
-        child.irs = h.seq;
-        child.rcv_nxt = h.seq + 1usize;
-        child.rcv_adv = child.rcv_nxt;
+        child.rcv.irs = h.seq;
+        child.rcv.nxt = h.seq + 1usize;
+        child.rcv.adv = child.rcv.nxt;
         child.init_send_seq(self.isn(local, remote, cx.now));
         child.syn_options(&cfg, &h.options, cx.now);
-        child.ts_offset = timestamps::ts_offset(&self.isn_key, local, remote);
-        child.snd_wnd = h.window as usize;
-        child.max_snd_wnd = child.snd_wnd;
-        child.snd_wl1 = h.seq;
-        child.snd_wl2 = child.iss;
+        child.ts.offset = timestamps::ts_offset(&self.isn_key, local, remote);
+        child.snd.wnd = h.window as usize;
+        child.snd.max_wnd = child.snd.wnd;
+        child.snd.wl1 = h.seq;
+        child.snd.wl2 = child.snd.iss;
         child.last_rcv = cx.now;
         // Data in a SYN would be queued for after ESTABLISHED (RFC 9293); like
         // Linux without TCP Fast Open we ignore it and the peer resends it.
@@ -167,7 +167,7 @@ impl Tcp {
         child.set_state(cx, TcpState::SynReceived, RFC);
         // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
         child.send_syn(cx, &cfg);
-        child.rtt_seq = Some((child.iss + 1usize, cx.now));
+        child.rtt.timed = Some((child.snd.iss + 1usize, cx.now));
         child.arm_rto_if_idle(cx);
         cx.stats.inc(Counter::TcpPassiveOpens);
         if let Some(Some(l)) = self.socks.get_mut(li) {
@@ -214,9 +214,9 @@ impl Tcp {
         // A throwaway TCB only to build the segment: it never enters the table.
         let mut req = new_child(cfg, lsk, li, local, remote);
         req.state = TcpState::SynReceived;
-        req.irs = h.seq;
-        req.rcv_nxt = h.seq + 1usize;
-        req.rcv_adv = req.rcv_nxt;
+        req.rcv.irs = h.seq;
+        req.rcv.nxt = h.seq + 1usize;
+        req.rcv.adv = req.rcv.nxt;
         req.init_send_seq(iss);
         // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, MSS only.
         req.send_syn(cx, cfg);
@@ -275,17 +275,17 @@ impl Tcp {
         // The TCB the SYN would have made: ISS from the cookie, the peer's
         // MSS from its index, no window scale (RFC 7323 §2.2 needs both SYNs).
         let mut child = new_child(&cfg, lsk, li, local, remote);
-        child.irs = irs;
-        child.rcv_nxt = h.seq;
+        child.rcv.irs = irs;
+        child.rcv.nxt = h.seq;
         child.init_send_seq(iss);
-        child.snd_nxt = ack;
-        child.snd_max = ack;
+        child.snd.nxt = ack;
+        child.snd.max = ack;
         let mss = syncookies::MSSTAB[idx as usize];
         child.syn_options(&cfg, &TcpOptions { mss: Some(mss), ..TcpOptions::default() }, cx.now);
         // The window our cookie SYN-ACK offered (`syn_window`).
-        child.rcv_adv = child.rcv_nxt + child.rcv_space().min(65535);
-        child.snd_wl1 = irs;
-        child.snd_wl2 = iss;
+        child.rcv.adv = child.rcv.nxt + child.rcv_space().min(65535);
+        child.snd.wl1 = irs;
+        child.snd.wl2 = iss;
         child.last_rcv = cx.now;
         child.state = TcpState::SynReceived;
         let Some(ci) = self.alloc(child) else {
@@ -325,14 +325,14 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.owner = Owner::Child { listener: li };
     child.local = local;
     child.remote = remote;
-    child.sndbuf = lsk.sndbuf;
-    child.rcvbuf = lsk.rcvbuf;
-    child.nodelay = lsk.nodelay;
-    child.cork = lsk.cork;
-    child.keepalive = lsk.keepalive;
-    child.reuse_addr = lsk.reuse_addr;
+    child.q.sndbuf = lsk.q.sndbuf;
+    child.q.rcvbuf = lsk.q.rcvbuf;
+    child.opt.nodelay = lsk.opt.nodelay;
+    child.opt.cork = lsk.opt.cork;
+    child.opt.keepalive = lsk.opt.keepalive;
+    child.opt.reuse_addr = lsk.opt.reuse_addr;
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
-    child.set_congestion(lsk.cc.algo);
+    child.set_congestion(lsk.cong.cc.algo);
     child.bound = true;
     child.hashed = true;
     child
@@ -341,13 +341,13 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
 impl TcpSock {
     /// Set the send sequence variables for a new ISS.
     pub fn init_send_seq(&mut self, iss: SeqNumber) {
-        self.iss = iss;
-        self.snd_una = iss;
-        self.snd_nxt = iss;
-        self.snd_max = iss;
-        self.snd_buf_seq = iss + 1usize;
-        self.recover = iss;
-        self.retrans_high = iss;
+        self.snd.iss = iss;
+        self.snd.una = iss;
+        self.snd.nxt = iss;
+        self.snd.max = iss;
+        self.q.snd_buf_seq = iss + 1usize;
+        self.cong.recover = iss;
+        self.rtt.retrans_high = iss;
     }
 
     /// The options of the peer's SYN: MSS (RFC 9293 §3.7.1, default 536),
@@ -357,32 +357,32 @@ impl TcpSock {
     pub fn syn_options(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
         let peer_mss = o.mss.map_or(DEFAULT_PEER_MSS, |m| m as usize);
         // RFC 9293 §3.7.1: an MSS too small to carry data would stall us; 64 is a floor.
-        self.mss = peer_mss.clamp(64, cfg.mss as usize);
-        self.ts_ok = cfg.timestamps && o.timestamp.is_some();
-        if let (true, Some((tsval, _))) = (self.ts_ok, o.timestamp) {
-            self.ts_recent = tsval;
-            self.ts_recent_stamp = now;
+        self.snd.mss = peer_mss.clamp(64, cfg.mss as usize);
+        self.ts.ok = cfg.timestamps && o.timestamp.is_some();
+        if let (true, Some((tsval, _))) = (self.ts.ok, o.timestamp) {
+            self.ts.recent = tsval;
+            self.ts.recent_stamp = now;
             // RFC 7323 §3.2 / Linux `tcp_mss_cache`: the option rides on every
             // segment, so a segment carries 12 bytes less payload.
-            self.mss -= TS_OPT_LEN;
+            self.snd.mss -= TS_OPT_LEN;
         }
-        self.sack_ok = cfg.sack && o.sack_permitted;
-        self.rcv_mss = self.mss;
+        self.sack.ok = cfg.sack && o.sack_permitted;
+        self.rcv.mss = self.snd.mss;
         match o.wscale {
             Some(ws) if cfg.window_scaling => {
-                self.wscale_ok = true;
-                self.snd_wscale = ws;
+                self.snd.wscale_ok = true;
+                self.snd.wscale = ws;
                 if self.state != TcpState::SynSent {
-                    self.rcv_wscale = wscale_for(self.rcvbuf.max(cfg.rcvbuf));
+                    self.rcv.wscale = wscale_for(self.q.rcvbuf.max(cfg.rcvbuf));
                 }
             }
             _ => {
-                self.wscale_ok = false;
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.snd.wscale_ok = false;
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
             }
         }
-        self.cwnd = self.initial_cwnd(cfg);
+        self.cong.cwnd = self.initial_cwnd(cfg);
     }
 
     /// RFC 9293 §3.10.7.3 SYN_SENT.
@@ -391,7 +391,7 @@ impl TcpSock {
         // First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
         // send a reset (unless the RST bit is set, if so drop the segment)".
         if let Some(ack) = h.ack {
-            if ack.before_eq(self.iss) || ack.after(self.snd_max) {
+            if ack.before_eq(self.snd.iss) || ack.after(self.snd.max) {
                 if !h.rst() {
                     self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
                 }
@@ -414,39 +414,39 @@ impl TcpSock {
         if !h.syn() {
             return Err((DropReason::TcpSynSentNoSyn, RFC));
         }
-        self.irs = h.seq;
-        self.rcv_nxt = h.seq + 1usize;
-        self.rcv_adv = self.rcv_nxt;
+        self.rcv.irs = h.seq;
+        self.rcv.nxt = h.seq + 1usize;
+        self.rcv.adv = self.rcv.nxt;
         self.syn_options(cfg, &h.options, cx.now);
         self.last_rcv = cx.now;
         // RFC 7323 §2.2: the window in a SYN is never scaled.
-        self.snd_wnd = h.window as usize;
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = h.seq;
+        self.snd.wnd = h.window as usize;
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = h.seq;
         if let Some(ack) = h.ack {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection
             // state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>".
-            self.snd_una = ack;
-            self.snd_wl2 = ack;
-            if let Some((end, t)) = self.rtt_seq.take() {
+            self.snd.una = ack;
+            self.snd.wl2 = ack;
+            if let Some((end, t)) = self.rtt.timed.take() {
                 if ack.after_eq(end) {
                     self.rtt_sample(cfg, cx.now - t);
                 }
             }
-            self.retransmits = 0;
+            self.rtt.retransmits = 0;
             self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "our SYN is acknowledged");
             self.set_state(cx, TcpState::Established, RFC);
             self.start_keepalive(cx, cfg);
-            self.ack_now = true;
+            self.rcv.ack_now = true;
             // Data in the SYN-ACK (TCP Fast Open) is not supported: ignored, and
             // ACKing RCV.NXT makes the peer resend it.
             let _ = payload;
         } else {
             // Simultaneous open: "enter SYN-RECEIVED, form a SYN,ACK segment
             // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it".
-            self.snd_wl2 = self.iss;
+            self.snd.wl2 = self.snd.iss;
             self.set_state(cx, TcpState::SynReceived, RFC);
-            self.rtt_seq = None;
+            self.rtt.timed = None;
             self.send_syn(cx, cfg);
         }
         Ok(())

@@ -961,7 +961,7 @@ fn out_of_order_segments_with_holes_and_overlaps() {
         assert_eq!(a.ack(), p.snd);
     }
     assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
-    assert_eq!(lab.sock(p.h).out_of_order_queue.len(), 2);
+    assert_eq!(lab.sock(p.h).q.out_of_order_queue.len(), 2);
     assert_eq!(lab.info_of(p.h).ofo_bytes, 350);
     // Fill [0,100): [0,400) is delivered.
     send(&mut lab, 0, 100);
@@ -1252,7 +1252,7 @@ fn challenge_acks_are_rate_limited_per_second() {
 fn acks_outside_the_acceptable_range_are_dropped() {
     let mut lab = Lab::new();
     let (_, mut p) = established_passive(&mut lab);
-    let max_wnd = lab.sock(p.h).max_snd_wnd as u32;
+    let max_wnd = lab.sock(p.h).snd.max_wnd as u32;
     assert_eq!(max_wnd, 65535);
     // One below the left edge, with data: dropped, data and all, and ACKed.
     lab.send(&p.seg(&lab).ack(p.rcv.wrapping_sub(max_wnd + 1)).data(b"old"));
@@ -2202,15 +2202,16 @@ impl Duplex {
             let cfg = end.tcp.config();
             for sk in end.tcp.socks.iter().flatten().filter(|s| s.listen.is_none()) {
                 let who = format!("end {e} {} {}", sk.local, sk.state.rfc_name());
-                if !(sk.snd_una.before_eq(sk.snd_nxt) && sk.snd_nxt.before_eq(sk.snd_max)) {
-                    return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd_una, sk.snd_nxt, sk.snd_max));
+                if !(sk.snd.una.before_eq(sk.snd.nxt) && sk.snd.nxt.before_eq(sk.snd.max)) {
+                    return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd.una, sk.snd.nxt, sk.snd.max));
                 }
-                if sk.snd_buf.len() > sk.sndbuf || sk.rcv_buf.len() > sk.rcvbuf {
-                    return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.snd_buf.len(), sk.rcv_buf.len()));
+                if sk.q.snd_buf.len() > sk.q.sndbuf || sk.q.rcv_buf.len() > sk.q.rcvbuf {
+                    return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.q.snd_buf.len(), sk.q.rcv_buf.len()));
                 }
-                let ofo: usize = sk.out_of_order_queue.iter().map(|s| s.data.len()).sum();
-                if ofo != sk.ofo_bytes || ofo > cfg.max_ofo_bytes || sk.out_of_order_queue.len() > MAX_OFO_SEGMENTS {
-                    return Err(format!("{who}: ofo {ofo} bytes (counted {})", sk.ofo_bytes));
+                let ofo: usize = sk.q.out_of_order_queue.iter().map(|s| s.data.len()).sum();
+                if ofo != sk.q.ofo_bytes || ofo > cfg.max_ofo_bytes || sk.q.out_of_order_queue.len() > MAX_OFO_SEGMENTS
+                {
+                    return Err(format!("{who}: ofo {ofo} bytes (counted {})", sk.q.ofo_bytes));
                 }
             }
         }
@@ -2294,9 +2295,9 @@ fn established_linux_peer(lab: &mut Lab) -> (Peer, u32) {
 fn timestamps_on_every_segment_and_mss_less_twelve() {
     let mut lab = Lab::new();
     let (p, _) = established_linux_peer(&mut lab);
-    assert!(lab.sock(p.h).ts_ok && lab.sock(p.h).sack_ok);
+    assert!(lab.sock(p.h).ts.ok && lab.sock(p.h).sack.ok);
     // RFC 7323 §3.2: 12 bytes of every segment are the option: 1448 of payload.
-    assert_eq!(lab.sock(p.h).mss, 1448);
+    assert_eq!(lab.sock(p.h).snd.mss, 1448);
     lab.advance(ms(30));
     lab.send_data(p.h, &[7u8; 2896]).unwrap();
     let segs = lab.drain();
@@ -2414,17 +2415,17 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
     // The third duplicate ACK starts recovery with segment 0; once three
     // segments are SACKed above it, segment 4 is deemed lost and resent.
     assert_eq!(retransmitted, vec![at(0), at(4)]);
-    assert!(lab.sock(p.h).in_recovery);
+    assert!(lab.sock(p.h).cong.in_recovery);
     assert_eq!(lab.count(Counter::TcpSackRecovery), 1);
     // Segment 0's copy arrives: a partial ACK up to the second hole,
     // echoing the retransmission's TSval (so it was needed: RFC 3522). Then all.
     lab.send(&p.seg(&lab).ack(at(4)).ts(320, rtx_ts[0]).sack(&[(at(5), at(10))]));
-    assert!(lab.sock(p.h).in_recovery);
+    assert!(lab.sock(p.h).cong.in_recovery);
     lab.send(&p.seg(&lab).ack(at(10)).ts(321, rtx_ts[1]));
-    assert!(!lab.sock(p.h).in_recovery);
+    assert!(!lab.sock(p.h).cong.in_recovery);
     let s = lab.sock(p.h);
-    assert_eq!(s.cwnd, s.ssthresh);
-    assert!(s.sacked.is_empty());
+    assert_eq!(s.cong.cwnd, s.cong.ssthresh);
+    assert!(s.sack.sacked.is_empty());
     assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
     assert_eq!(lab.count(Counter::TcpRetransmits), 2);
 }
@@ -2506,7 +2507,7 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     let sent = lab.drain();
     let orig_ts = sent[0].h.options.timestamp.unwrap().0;
     let at = |k: u32| p.rcv.wrapping_add(mss * k);
-    let cwnd = lab.sock(p.h).cwnd;
+    let cwnd = lab.sock(p.h).cong.cwnd;
     lab.advance(ms(5));
     // Segment 0 is late; 1..4 arrive: SACKs, recovery, segment 0 resent.
     for k in 1..5u32 {
@@ -2514,11 +2515,11 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     }
     let rtx = lab.drain();
     assert_eq!(rtx[0].seq(), at(0));
-    assert!(lab.sock(p.h).in_recovery && lab.sock(p.h).cwnd < cwnd);
+    assert!(lab.sock(p.h).cong.in_recovery && lab.sock(p.h).cong.cwnd < cwnd);
     // Then the original arrives: the receiver's TS.Recent is its TSval.
     lab.send(&p.seg(&lab).ack(at(5)).ts(310, orig_ts));
     let s = lab.sock(p.h);
-    assert!(!s.in_recovery);
-    assert!(s.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cwnd);
+    assert!(!s.cong.in_recovery);
+    assert!(s.cong.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cong.cwnd);
     assert_eq!(lab.count(Counter::TcpSpuriousUndo), 1);
 }
