@@ -18,8 +18,9 @@ use super::input::Drop;
 use super::options::{TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
 use super::output::send_reset;
 use super::seq::SeqNumber;
-use super::sock::{Owner, TcpSock, TcpState, TimerKind};
+use super::sock::{Owner, TcpSock, TcpState};
 use super::syncookies;
+use super::timer::TimerKind;
 use super::timestamps;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS};
 use crate::errno::Errno;
@@ -430,7 +431,7 @@ impl TcpSock {
             self.snd.wl2 = ack;
             if let Some((end, t)) = self.rtt.timed.take() {
                 if ack.after_eq(end) {
-                    self.rtt_sample(cfg, cx.now - t);
+                    self.rtt.sample(cfg, cx.now - t);
                 }
             }
             self.rtt.retransmits = 0;

@@ -16,7 +16,8 @@
 use super::options::{tcp_parse_skb, TcpFlags, TcpHdr};
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
-use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind};
+use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState};
+use super::timer::TimerKind;
 use super::{Tcp, TcpConfig, MAX_OFO_SEGMENTS};
 use crate::errno::Errno;
 use crate::socket::PollFlags;
@@ -220,7 +221,7 @@ impl TcpSock {
             }
         }
         // Then the four acceptability cases.
-        let wnd = self.rcv_wnd();
+        let wnd = self.rcv.wnd();
         let wnd_end = self.rcv.nxt + wnd;
         let mut acceptable = match (seg_len, wnd) {
             (0, 0) => h.seq == self.rcv.nxt,
@@ -489,7 +490,7 @@ impl TcpSock {
             if let Some((end, t)) = self.rtt.timed {
                 if ack.after_eq(end) {
                     if !covers_retransmission {
-                        self.rtt_sample(cfg, cx.now - t);
+                        self.rtt.sample(cfg, cx.now - t);
                         sampled = true;
                     }
                     self.rtt.timed = None;
@@ -508,7 +509,7 @@ impl TcpSock {
                     .map(|(_, ecr)| ecr)
                     .filter(|&ecr| (ecr.wrapping_sub(self.ts.rtx_tsval) as i32) >= 0);
                 if let Some(r) = echo.and_then(|ecr| self.ts_rtt_sample(cx.now, ecr)) {
-                    self.rtt_sample(cfg, r);
+                    self.rtt.sample(cfg, r);
                 }
             }
             if self.rtt.retransmits > 0 {
@@ -516,7 +517,7 @@ impl TcpSock {
                 // (RFC 6298 (5.7) keeps it until a new sample; Linux, which
                 // samples every ACK with timestamps, drops it here too).
                 self.rtt.retransmits = 0;
-                self.rtt.rto = if self.rtt.srtt_us > 0 { self.compute_rto(cfg) } else { cfg.rto_initial };
+                self.rtt.rto = if self.rtt.srtt_us > 0 { self.rtt.compute_rto(cfg) } else { cfg.rto_initial };
             }
             // RFC 3522: was the episode's first retransmission needed?
             if self.ts.undo.is_some() {

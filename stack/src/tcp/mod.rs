@@ -60,10 +60,11 @@ use crate::{Cx, Errno};
 use output::copy_from_deque;
 use rand::rngs::StdRng;
 use rand::Rng;
-use sock::{release_if_empty, Listener, Owner, TcpSock, TimerKind};
+use sock::{release_if_empty, Listener, Owner, TcpSock};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use timer::TimerKind;
 
 /// RFC 9293 §3.7.1: a peer that sends no MSS option gets 536 (576 - 40).
 pub const DEFAULT_PEER_MSS: usize = 536;
@@ -911,7 +912,7 @@ impl Tcp {
                 snd_nxt: s.snd.nxt.0,
                 snd_wnd: s.snd.wnd,
                 rcv_nxt: s.rcv.nxt.0,
-                rcv_wnd: s.rcv_wnd(),
+                rcv_wnd: s.rcv.wnd(),
                 snd_wscale: s.snd.wscale,
                 rcv_wscale: s.rcv.wscale,
                 mss: s.snd.mss,

@@ -15,7 +15,8 @@
 
 use super::options::{finish_checksum, OutHdr, TcpFlags, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
-use super::sock::{TcpSock, TcpState, TimerKind};
+use super::sock::{TcpSock, TcpState};
+use super::timer::TimerKind;
 use super::TcpConfig;
 use crate::checksum;
 use crate::ipv4::PROTO_TCP;
@@ -437,7 +438,7 @@ impl TcpSock {
 
     /// The persist interval: the RTO, backed off per probe, capped.
     pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
-        let base = self.compute_rto(cfg).max(cfg.rto_min);
+        let base = self.rtt.compute_rto(cfg).max(cfg.rto_min);
         base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
     }
 
@@ -487,8 +488,8 @@ impl TcpSock {
         if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
             return;
         }
-        let cur = self.rcv_wnd();
-        let free = self.rcv_space().min(self.max_rcv_wnd());
+        let cur = self.rcv.wnd();
+        let free = self.rcv_space().min(self.rcv.max_wnd());
         let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
         if 2 * cur <= self.q.rcvbuf && free >= 2 * cur && free >= cur + threshold {
             let (l, r) = (self.local, self.remote);

@@ -15,7 +15,7 @@
 //! D-SACK block (RFC 2883 §4), so the sender can tell that a retransmission
 //! was not needed.
 //!
-//! **Sender.** The scoreboard (`TcpSock::sacked`) holds what the peer has
+//! **Sender.** The scoreboard (`SackVars::sacked`) holds what the peer has
 //! SACKed above SND.UNA, as sorted disjoint ranges. Between SND.UNA and the
 //! highest SACKed byte lie the holes. RFC 6675 §4 deems a hole lost once
 //! three discontiguous blocks or more than two segments' worth of SACKed

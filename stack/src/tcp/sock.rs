@@ -1,12 +1,17 @@
-//! The transmission control block (`struct tcp_sock`): connection state,
-//! the send and receive sequence variables, buffers, RTT and congestion
-//! state, timers, and socket options.
+//! The transmission control block (`struct tcp_sock`), its variables in the
+//! groups of RFC 9293 §3.3.1: `SndVars` (send sequence variables), `RcvVars`
+//! (receive sequence variables), `RttVars` (the RFC 6298 estimator:
+//! `RttVars::sample`, `RttVars::compute_rto`), `CongVars`, `SackVars`,
+//! `TsVars`, `Queues` (buffers), `SockOpts`; the timers are in timer.rs.
+//! `TcpState` names the eleven states (the only place that does), and
+//! `TcpSock::set_state` and `TcpSock::tcp_done` move between them.
 //!
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
 use super::options::SackBlock;
 use super::seq::SeqNumber;
+use super::timer::Timers;
 use super::TcpConfig;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
@@ -131,97 +136,6 @@ impl Listener {
     }
 }
 
-/// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
-/// Timers are data: each is an optional deadline, the stack's next wake-up
-/// is their minimum, and the handlers live together in timer.rs.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum TimerKind {
-    /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
-    Retransmit,
-    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
-    DelayedAck,
-    /// RFC 9293 §3.8.6.1: probe a zero window.
-    Persist,
-    /// RFC 1122 §4.2.3.6.
-    Keepalive,
-    /// TCP_CORK's 200 ms ceiling.
-    Cork,
-    /// An orphaned FIN_WAIT_2 waits at most `fin_timeout` (Linux `tcp_fin_timeout`).
-    FinWait2,
-    /// 2 × MSL in TIME_WAIT.
-    TimeWait,
-}
-
-impl TimerKind {
-    pub const ALL: [TimerKind; 7] = [
-        TimerKind::Retransmit,
-        TimerKind::DelayedAck,
-        TimerKind::Persist,
-        TimerKind::Keepalive,
-        TimerKind::Cork,
-        TimerKind::FinWait2,
-        TimerKind::TimeWait,
-    ];
-    /// The clause that arms this timer (for the trace).
-    pub fn rfc_set(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.1",
-            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
-            TimerKind::Persist => "RFC 9293 §3.8.6.1",
-            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
-            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
-            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
-            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
-        }
-    }
-    /// The clause that says what to do when it fires.
-    pub fn rfc_fired(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.4",
-            TimerKind::TimeWait => "RFC 9293 §3.10.8",
-            k => k.rfc_set(),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "retransmit",
-            TimerKind::DelayedAck => "delayed-ack",
-            TimerKind::Persist => "persist",
-            TimerKind::Keepalive => "keepalive",
-            TimerKind::Cork => "cork",
-            TimerKind::FinWait2 => "fin-wait-2",
-            TimerKind::TimeWait => "time-wait",
-        }
-    }
-}
-
-#[derive(Copy, Clone, Default, Debug)]
-pub struct Timers {
-    at: [Option<Instant>; 7],
-}
-
-impl Timers {
-    pub fn get(&self, k: TimerKind) -> Option<Instant> {
-        self.at[k as usize]
-    }
-    pub fn set(&mut self, k: TimerKind, at: Instant) {
-        self.at[k as usize] = Some(at);
-    }
-    pub fn clear(&mut self, k: TimerKind) {
-        self.at[k as usize] = None;
-    }
-    pub fn is_set(&self, k: TimerKind) -> bool {
-        self.at[k as usize].is_some()
-    }
-    pub fn clear_all(&mut self) {
-        self.at = [None; 7];
-    }
-    /// The earliest deadline.
-    pub fn next(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
-    }
-}
-
 /// Give a queue's memory back once it is empty. Buffers grow on demand as
 /// bytes arrive (the kernel allocates skbs as they come, too) and are freed
 /// when drained, so an idle connection that carried a few messages holds
@@ -248,7 +162,7 @@ pub struct OfoSeg {
     pub seq: SeqNumber,
     pub data: Vec<u8>,
     pub fin: bool,
-    /// When a segment last landed in this entry (`TcpSock::ofo_tick`): the
+    /// When a segment last landed in this entry (`Queues::ofo_tick`): the
     /// most recent goes first in our SACK blocks (RFC 2018 §4).
     pub touched: u32,
 }
@@ -289,7 +203,7 @@ pub struct SndVars {
 }
 
 /// RFC 9293 §3.3.1 "Receive Sequence Variables" and the ACK schedule
-/// (RFC 1122 §4.2.3.2, RFC 5681 §4.2). RCV.WND is `TcpSock::rcv_wnd`,
+/// (RFC 1122 §4.2.3.2, RFC 5681 §4.2). RCV.WND is `RcvVars::wnd`,
 /// computed from `adv`.
 #[derive(Debug)]
 pub struct RcvVars {
@@ -325,6 +239,46 @@ pub struct RttVars {
     /// The backoff: consecutive timeouts (retransmit or probe) without
     /// progress (Linux `icsk_retransmits`).
     pub(super) retransmits: u32,
+}
+
+impl RcvVars {
+    /// What is left of the window we last advertised.
+    pub fn wnd(&self) -> usize {
+        self.adv.since(self.nxt)
+    }
+    /// Largest window our window field can carry.
+    pub fn max_wnd(&self) -> usize {
+        (65535usize) << self.wscale
+    }
+}
+
+impl RttVars {
+    /// RFC 6298 (2.2)/(2.3): fold one RTT measurement into SRTT and RTTVAR,
+    /// then (2.4)/(2.5) RTO = SRTT + max(G, 4·RTTVAR), clamped.
+    pub fn sample(&mut self, cfg: &TcpConfig, r: Duration) {
+        let r = r.as_micros().min(u64::MAX as u128) as u64;
+        if self.srtt_us == 0 {
+            // (2.2) first measurement: SRTT = R, RTTVAR = R/2. R may be 0 on an
+            // in-memory link; keep SRTT non-zero so "no sample yet" stays distinct.
+            self.srtt_us = r.max(1);
+            self.rttvar_us = r / 2;
+        } else {
+            // (2.3) beta = 1/4, alpha = 1/8.
+            let diff = self.srtt_us.abs_diff(r);
+            self.rttvar_us = (self.rttvar_us.saturating_mul(3).saturating_add(diff)) / 4;
+            self.srtt_us = (self.srtt_us.saturating_mul(7).saturating_add(r) / 8).max(1);
+        }
+        self.rto = self.compute_rto(cfg);
+    }
+
+    pub fn compute_rto(&self, cfg: &TcpConfig) -> Duration {
+        // G, the clock granularity: our clock ticks in µs, call it 1 ms.
+        let var = self.rttvar_us.saturating_mul(4).max(1000);
+        let rto = Duration::from_micros(self.srtt_us.saturating_add(var));
+        // (2.4) "rounded up to 1 second" is Linux's 200 ms here (RFC 6298 allows
+        // a smaller minimum); (2.5) a maximum of at least 60 s.
+        rto.clamp(cfg.rto_min, cfg.rto_max)
+    }
 }
 
 /// Congestion control (RFC 5681, RFC 6582 NewReno; the algorithm in cong.rs).
@@ -597,42 +551,6 @@ impl TcpSock {
     pub fn rcv_space(&self) -> usize {
         self.q.rcvbuf.saturating_sub(self.q.rcv_buf.len())
     }
-    /// What is left of the window we last advertised.
-    pub fn rcv_wnd(&self) -> usize {
-        self.rcv.adv.since(self.rcv.nxt)
-    }
-    /// Largest window our window field can carry.
-    pub fn max_rcv_wnd(&self) -> usize {
-        (65535usize) << self.rcv.wscale
-    }
-
-    /// RFC 6298 (2.2)/(2.3): fold one RTT measurement into SRTT and RTTVAR,
-    /// then (2.4)/(2.5) RTO = SRTT + max(G, 4·RTTVAR), clamped.
-    pub fn rtt_sample(&mut self, cfg: &TcpConfig, r: Duration) {
-        let r = r.as_micros().min(u64::MAX as u128) as u64;
-        if self.rtt.srtt_us == 0 {
-            // (2.2) first measurement: SRTT = R, RTTVAR = R/2. R may be 0 on an
-            // in-memory link; keep SRTT non-zero so "no sample yet" stays distinct.
-            self.rtt.srtt_us = r.max(1);
-            self.rtt.rttvar_us = r / 2;
-        } else {
-            // (2.3) beta = 1/4, alpha = 1/8.
-            let diff = self.rtt.srtt_us.abs_diff(r);
-            self.rtt.rttvar_us = (self.rtt.rttvar_us.saturating_mul(3).saturating_add(diff)) / 4;
-            self.rtt.srtt_us = (self.rtt.srtt_us.saturating_mul(7).saturating_add(r) / 8).max(1);
-        }
-        self.rtt.rto = self.compute_rto(cfg);
-    }
-
-    pub fn compute_rto(&self, cfg: &TcpConfig) -> Duration {
-        // G, the clock granularity: our clock ticks in µs, call it 1 ms.
-        let var = self.rtt.rttvar_us.saturating_mul(4).max(1000);
-        let rto = Duration::from_micros(self.rtt.srtt_us.saturating_add(var));
-        // (2.4) "rounded up to 1 second" is Linux's 200 ms here (RFC 6298 allows
-        // a smaller minimum); (2.5) a maximum of at least 60 s.
-        rto.clamp(cfg.rto_min, cfg.rto_max)
-    }
-
     /// RFC 5681 §3.1 / RFC 6928: the initial window.
     pub fn initial_cwnd(&self, cfg: &TcpConfig) -> usize {
         cfg.init_cwnd_segs.max(1) * self.snd.mss
@@ -643,10 +561,10 @@ impl TcpSock {
     /// right only by at least min(RCV.BUFF / 2, MSS), and never moves left
     /// (RFC 9293 §3.8.6.2.2 "shrinking the window" is discouraged).
     pub fn select_window(&mut self) -> u16 {
-        let cur = self.rcv_wnd();
-        let free = self.rcv_space().min(self.max_rcv_wnd());
+        let cur = self.rcv.wnd();
+        let free = self.rcv_space().min(self.rcv.max_wnd());
         let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
-        let mut wnd = if free >= cur + threshold || (free > cur && free == self.q.rcvbuf.min(self.max_rcv_wnd())) {
+        let mut wnd = if free >= cur + threshold || (free > cur && free == self.q.rcvbuf.min(self.rcv.max_wnd())) {
             free
         } else {
             cur
