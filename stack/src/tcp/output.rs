@@ -169,14 +169,6 @@ impl TcpSock {
         self.transmit(cx, cfg, self.snd.una - 1usize, TcpFlags::ACK, 0);
     }
 
-    /// Start the retransmission timer if it is not running (RFC 6298 (5.1)).
-    pub fn arm_rto_if_idle(&mut self, cx: &mut Cx) {
-        if !self.timers.is_set(TimerKind::Retransmit) {
-            let rto = self.rtt.rto;
-            self.timer_set(cx, TimerKind::Retransmit, rto);
-        }
-    }
-
     /// Send `len` bytes from `seq` (plus FIN if it is the last of the stream),
     /// updating SND.NXT/SND.MAX, Karn's timing and the RTO timer.
     /// `rfc`: the clause that asks for it, should it be a retransmission.
@@ -434,12 +426,6 @@ impl TcpSock {
             }
             break;
         }
-    }
-
-    /// The persist interval: the RTO, backed off per probe, capped.
-    pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
-        let base = self.rtt.compute_rto(cfg).max(cfg.rto_min);
-        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
     }
 
     /// After receiving: send what can go, and the ACK if one is owed and

@@ -119,15 +119,15 @@ pub enum Owner {
 pub struct Listener {
     /// `listen(backlog)`: the accept queue holds `backlog + 1`, as Linux's
     /// `sk_acceptq_is_full` counts.
-    pub backlog: usize,
+    pub(super) backlog: usize,
     /// Half-open children in SYN_RECEIVED (the kernel's request socks).
-    pub syn_queue: Vec<usize>,
+    pub(super) syn_queue: Vec<usize>,
     /// Established children waiting for `accept`.
-    pub accept_queue: VecDeque<usize>,
+    pub(super) accept_queue: VecDeque<usize>,
     /// When the SYN queue last overflowed and a SYN cookie went out: only
     /// within `syncookies::MAX_AGE` minutes of it is an ACK to the listener
     /// checked as a cookie (Linux `tcp_synq_no_recent_overflow`).
-    pub last_overflow: Option<Instant>,
+    pub(super) last_overflow: Option<Instant>,
 }
 
 impl Listener {
@@ -159,12 +159,12 @@ pub const KEEP_ABOVE: usize = 64 * 1024;
 /// whether a FIN follows the last byte.
 #[derive(Clone, Debug)]
 pub struct OfoSeg {
-    pub seq: SeqNumber,
-    pub data: Vec<u8>,
-    pub fin: bool,
+    pub(super) seq: SeqNumber,
+    pub(super) data: Vec<u8>,
+    pub(super) fin: bool,
     /// When a segment last landed in this entry (`Queues::ofo_tick`): the
     /// most recent goes first in our SACK blocks (RFC 2018 §4).
-    pub touched: u32,
+    pub(super) touched: u32,
 }
 
 impl OfoSeg {

@@ -420,4 +420,18 @@ impl TcpSock {
             self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_time);
         }
     }
+
+    /// Start the retransmission timer if it is not running (RFC 6298 (5.1)).
+    pub fn arm_rto_if_idle(&mut self, cx: &mut Cx) {
+        if !self.timers.is_set(TimerKind::Retransmit) {
+            let rto = self.rtt.rto;
+            self.timer_set(cx, TimerKind::Retransmit, rto);
+        }
+    }
+
+    /// The persist interval: the RTO, backed off per probe, capped.
+    pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
+        let base = self.rtt.compute_rto(cfg).max(cfg.rto_min);
+        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
+    }
 }
