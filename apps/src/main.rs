@@ -649,7 +649,9 @@ fn linger(
     loop {
         let now = net.now();
         let alive = net.stack.tcp_info(now).into_iter().any(|i| {
-            Some(i.local) == local && i.remote == remote && !matches!(i.state, "TIME_WAIT" | "CLOSED" | "CLOSE")
+            Some(i.local) == local
+                && i.remote == remote
+                && !matches!(i.state, stack::tcp::TcpState::TimeWait | stack::tcp::TcpState::Closed)
         });
         if !alive || now >= deadline || signals.stop_requested() {
             net.transmit(now);

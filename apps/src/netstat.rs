@@ -9,7 +9,7 @@
 //! and the backlog. `ss` adds the TCP control block, like `ss -tni`, the
 //! congestion control algorithm first (`cubic`, `reno`), as ss prints it.
 
-use stack::tcp::TcpInfo;
+use stack::tcp::{TcpInfo, TcpState};
 use stack::{Duration, Instant, Stack};
 use std::fmt::Write;
 
@@ -72,7 +72,9 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
     }
     s.push('\n');
     for i in &infos {
-        let listening = i.state == "LISTEN";
+        let listening = i.state == TcpState::Listen;
+        // Like Linux's netstat and ss: a listener's Send-Q is its backlog.
+        let send_q = if listening { i.backlog } else { i.send_q };
         if (listening && !show_listen) || (!listening && !show_conns) {
             continue;
         }
@@ -80,10 +82,10 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
             s,
             "tcp   {:>6} {:>6} {:<23} {:<23} {:<11}",
             i.recv_q,
-            i.send_q,
+            send_q,
             addr(i.local),
             addr(i.remote),
-            i.state
+            i.state.netstat_name()
         );
         if listening {
             let _ = write!(s, " {:>4} {:>7}", i.syn_queue, i.accept_queue);
@@ -116,7 +118,7 @@ pub(crate) fn ms(d: Duration) -> String {
 pub fn ss_detail(i: &TcpInfo) -> String {
     let mut s = format!(
         "\t rfc_state:{} iss:{} irs:{} snd_una:{} snd_nxt:{} snd_wnd:{} rcv_nxt:{} rcv_wnd:{}\n",
-        i.rfc_state, i.iss, i.irs, i.snd_una, i.snd_nxt, i.snd_wnd, i.rcv_nxt, i.rcv_wnd
+        i.state, i.iss, i.irs, i.snd_una, i.snd_nxt, i.snd_wnd, i.rcv_nxt, i.rcv_wnd
     );
     // Like ss: `ts` and `sack` when the options were agreed.
     let opts = match (i.ts_ok, i.sack_ok) {
@@ -170,13 +172,15 @@ fn ss_padded(stack: &Stack, now: Instant) -> String {
         "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
     );
     for i in stack.tcp_info(now) {
-        let _ =
-            writeln!(s, "{:<11} {:>6} {:>6} {:<23} {:<23}", i.state, i.recv_q, i.send_q, addr(i.local), addr(i.remote));
-        if i.state == "LISTEN" {
+        let listening = i.state == TcpState::Listen;
+        let send_q = if listening { i.backlog } else { i.send_q };
+        let (state, local, remote) = (i.state.netstat_name(), addr(i.local), addr(i.remote));
+        let _ = writeln!(s, "{state:<11} {:>6} {send_q:>6} {local:<23} {remote:<23}", i.recv_q);
+        if listening {
             let _ = writeln!(
                 s,
                 "\t {} syn_queue:{} accept_queue:{} backlog:{}",
-                i.congestion, i.syn_queue, i.accept_queue, i.send_q
+                i.congestion, i.syn_queue, i.accept_queue, i.backlog
             );
         } else {
             s.push_str(&ss_detail(&i));

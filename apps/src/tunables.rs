@@ -134,8 +134,8 @@ fn listeners(stack: &Stack) -> Vec<(SocketHandle, u16, usize)> {
     let mut v: Vec<_> = stack
         .tcp_info(Instant::ZERO)
         .into_iter()
-        .filter(|i| i.state == "LISTEN")
-        .filter_map(|i| i.handle.map(|h| (SocketHandle::Tcp(h), i.local.port(), i.send_q)))
+        .filter(|i| i.state == stack::tcp::TcpState::Listen)
+        .filter_map(|i| i.handle.map(|h| (SocketHandle::Tcp(h), i.local.port(), i.backlog)))
         .collect();
     v.sort_by_key(|l| l.1);
     v

@@ -572,7 +572,7 @@ fn bad_tcp_segments_one_class_each() {
     let mut buf = [0u8; 64];
     assert_eq!(lab.stack.recv(lab.now, c.h, &mut buf, stack::MsgFlags::NONE), Err(stack::Errno::EAGAIN));
     let info = lab.stack.tcp_info(lab.now).into_iter().find(|i| i.remote.port() == c.sport).unwrap();
-    assert_eq!((info.rfc_state, info.rcv_nxt, info.snd_una), ("ESTABLISHED", c.snd, c.rcv));
+    assert_eq!((info.state.rfc_name(), info.rcv_nxt, info.snd_una), ("ESTABLISHED", c.snd, c.rcv));
 }
 
 /// MSS 0 is ignored: the connection uses the RFC 9293 §3.7.1 default, 536.
@@ -584,7 +584,7 @@ fn mss_zero_means_the_default_mss() {
     assert_eq!(out[0].0, SYN | ACK);
     lab.feed(&eth(0x0800, &ipv4(6, 1, 0, &tcp(42000, 80, 6, out[0].1.wrapping_add(1), ACK, &[], &[]))));
     let info = lab.stack.tcp_info(lab.now).into_iter().find(|i| i.remote.port() == 42000).unwrap();
-    assert_eq!((info.rfc_state, info.mss), ("ESTABLISHED", 536));
+    assert_eq!((info.state.rfc_name(), info.mss), ("ESTABLISHED", 536));
 }
 
 /// An IP total length shorter than the frame is Ethernet padding: trimmed,

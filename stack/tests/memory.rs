@@ -102,7 +102,10 @@ fn an_idle_established_connection_costs_its_control_block_only() {
     let idle = LIVE.load(Ordering::Relaxed);
     let per_end = (idle - before) as f64 / (2 * N) as f64;
     let info = b.tcp_info(now);
-    assert!(info.iter().filter(|t| t.state == "ESTABLISHED").all(|t| t.recv_q == 0 && t.send_q == 0));
+    assert!(info
+        .iter()
+        .filter(|t| t.state == stack::tcp::TcpState::Established)
+        .all(|t| t.recv_q == 0 && t.send_q == 0));
     println!("{N} idle established connections: {per_end:.0} bytes of heap per end (control block and table entries)");
     assert!(per_end < 2048.0, "{per_end} bytes per idle connection end");
     drop(servers);

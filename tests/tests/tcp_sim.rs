@@ -225,7 +225,7 @@ impl Endpoint {
         }
         if got_data {
             if let Some(i) = info_of(st, now, h) {
-                self.rx_states.insert(i.rfc_state);
+                self.rx_states.insert(i.state.rfc_name());
             }
         }
         if self.send_after_eof && self.rx.eof_at.is_none() {
@@ -270,7 +270,7 @@ fn info_of(st: &Stack, now: Instant, h: SocketHandle) -> Option<TcpInfo> {
 
 /// The RFC state of the connection `local`–`remote`, handle or not.
 fn state_of(st: &Stack, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> Option<&'static str> {
-    st.tcp_info(now).into_iter().find(|r| r.local == local && r.remote == remote).map(|r| r.rfc_state)
+    st.tcp_info(now).into_iter().find(|r| r.local == local && r.remote == remote).map(|r| r.state.rfc_name())
 }
 
 /// Every row of both stacks, the wire and the drops: what a failure message needs.
@@ -282,7 +282,7 @@ fn dump(sim: &mut Sim) -> String {
         for r in st.tcp_info(now) {
             s += &format!(
                 "  {side:?}: {} {} -> {} recv_q {} send_q {} syn_q {} acc_q {} una {} nxt {} wnd {} cwnd {} rto {:?} retrans {}/{} timer {:?}\n",
-                r.rfc_state,
+                r.state.rfc_name(),
                 r.local,
                 r.remote,
                 r.recv_q,
@@ -440,7 +440,8 @@ fn transfer(name: &str, faults: Faults, size: usize, seed: u64) -> Transfer {
     let msl = sim.stack(Side::A).tcp().config().msl;
     let gone_at = run(&mut sim, &format!("{name}: TIME_WAIT"), 2 * msl + ms(1), |sim| {
         let now = sim.now();
-        let rows = |sim: &mut Sim, side| sim.stack(side).tcp_info(now).iter().map(|r| r.rfc_state).collect::<Vec<_>>();
+        let rows =
+            |sim: &mut Sim, side| sim.stack(side).tcp_info(now).iter().map(|r| r.state.rfc_name()).collect::<Vec<_>>();
         rows(sim, Side::A).is_empty() && rows(sim, Side::B) == ["LISTEN"]
     });
 
@@ -598,9 +599,9 @@ impl History {
         for (k, side) in [Side::A, Side::B].into_iter().enumerate() {
             match info_of(sim.stack(side), now, socks[k]) {
                 Some(i) => {
-                    if self.seen[k].last() != Some(&i.rfc_state) {
-                        self.seen[k].push(i.rfc_state);
-                        if i.rfc_state == "TIME_WAIT" {
+                    if self.seen[k].last() != Some(&i.state.rfc_name()) {
+                        self.seen[k].push(i.state.rfc_name());
+                        if i.state.rfc_name() == "TIME_WAIT" {
                             self.time_wait_at[k] = Some(now);
                         }
                     }
@@ -918,7 +919,7 @@ fn listen_backlog_holds_backlog_plus_one_until_accept() {
     let now = sim.now();
     let li = info_of(sim.stack(Side::B), now, l).unwrap();
     let rows = sim.stack(Side::A).tcp_info(now);
-    let waiting: Vec<&TcpInfo> = rows.iter().filter(|r| r.rfc_state == "SYN_SENT").collect();
+    let waiting: Vec<&TcpInfo> = rows.iter().filter(|r| r.state.rfc_name() == "SYN_SENT").collect();
     println!(
         "backlog {backlog}, 6 clients, no accept for {quiet:?}: accept queue {} (max {max_accept}), SYN queue {} (max {max_syn}), \
          {} clients still in SYN_SENT with {:?} SYN retransmissions; B dropped {} SYNs (accept queue full) and {} (SYN queue full)",

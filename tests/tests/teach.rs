@@ -103,7 +103,12 @@ impl Lab {
         let t = self
             .sim
             .run_until(
-                |sim| sim.stack(Side::A).tcp_info(Instant::ZERO).iter().any(|i| i.state == "ESTABLISHED"),
+                |sim| {
+                    sim.stack(Side::A)
+                        .tcp_info(Instant::ZERO)
+                        .iter()
+                        .any(|i| i.state == stack::tcp::TcpState::Established)
+                },
                 Duration::from_secs(30),
             )
             .expect("connected");
@@ -294,7 +299,12 @@ impl Lab {
         self.data_sent_at(Side::A, now)
     }
     fn established(&mut self, side: Side) -> usize {
-        self.sim.stack(side).tcp_info(Instant::ZERO).iter().filter(|i| i.state == "ESTABLISHED").count()
+        self.sim
+            .stack(side)
+            .tcp_info(Instant::ZERO)
+            .iter()
+            .filter(|i| i.state == stack::tcp::TcpState::Established)
+            .count()
     }
 }
 
@@ -367,7 +377,9 @@ fn a_short_msl_shortens_time_wait() {
     c.msl = Duration::from_secs(1);
     lab.sim.stack(Side::A).set_tcp_config(c);
     lab.transfer(s, &pattern(3000));
-    let in_state = |sim: &mut Sim, st: &str| sim.stack(Side::A).tcp_info(Instant::ZERO).iter().any(|i| i.state == st);
+    let in_state = |sim: &mut Sim, st: &str| {
+        sim.stack(Side::A).tcp_info(Instant::ZERO).iter().any(|i| i.state.netstat_name() == st)
+    };
     let t1 = lab.sim.run_until(|sim| in_state(sim, "TIME_WAIT"), Duration::from_secs(5)).unwrap();
     let t2 = lab.sim.run_until(|sim| !in_state(sim, "TIME_WAIT"), Duration::from_secs(60)).unwrap();
     assert_eq!(t2 - t1, Duration::from_secs(2), "TIME_WAIT = 2 x MSL");

@@ -7,6 +7,7 @@
 
 use crate::ladder::{parse_tcp, ACK, FIN, PSH, RST, SYN};
 use device::Direction;
+use stack::tcp::TcpState;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 // ----------------------------------------------------------------- segments
@@ -52,32 +53,10 @@ pub enum Filter {
     State(&'static str),
 }
 
-const STATES: [&str; 11] = [
-    "CLOSED",
-    "LISTEN",
-    "SYN_SENT",
-    "SYN_RECEIVED",
-    "ESTABLISHED",
-    "FIN_WAIT_1",
-    "FIN_WAIT_2",
-    "CLOSE_WAIT",
-    "CLOSING",
-    "LAST_ACK",
-    "TIME_WAIT",
-];
-
 /// A state name in RFC 9293's or netstat's spelling (`time-wait`,
 /// `SYN_RECV`, `fin_wait1`…) to RFC 9293's.
 pub fn state_name(s: &str) -> Option<&'static str> {
-    let s = s.to_ascii_uppercase().replace('-', "_");
-    let s = match s.as_str() {
-        "SYN_RECV" => "SYN_RECEIVED",
-        "FIN_WAIT1" => "FIN_WAIT_1",
-        "FIN_WAIT2" => "FIN_WAIT_2",
-        "CLOSE" => "CLOSED",
-        other => other,
-    };
-    STATES.iter().copied().find(|&n| n == s)
+    TcpState::parse(s).map(TcpState::rfc_name)
 }
 
 impl Filter {
@@ -93,9 +72,9 @@ impl Filter {
             ["psh"] => flag(PSH),
             ["data"] => Ok(Filter::Data),
             ["host", h] => h.parse().map(Filter::Host).map_err(|_| format!("bad address {h:?}")),
-            ["state", s] => {
-                state_name(s).map(Filter::State).ok_or(format!("unknown state {s:?} (one of {})", STATES.join(" ")))
-            }
+            ["state", s] => state_name(s)
+                .map(Filter::State)
+                .ok_or(format!("unknown state {s:?} (one of {})", TcpState::ALL.map(TcpState::rfc_name).join(" "))),
             _ => Err(format!("unknown filter {:?}", words.join(" "))),
         }
     }

@@ -7,7 +7,7 @@
 //! RFC 6298 (srtt, rttvar, rto), RFC 5681 (cwnd, ssthresh), and ss(8)'s
 //! `-i` output, which this resembles.
 
-use stack::tcp::TcpInfo;
+use stack::tcp::{TcpInfo, TcpState};
 use stack::{Duration, TraceEvent};
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
@@ -34,11 +34,11 @@ impl Tcb {
     /// listener on its local port; the listener alone if the connection
     /// does not exist (yet).
     pub fn of(infos: &[TcpInfo], local: SocketAddrV4, remote: SocketAddrV4) -> Tcb {
-        let conn = infos.iter().find(|i| i.local == local && i.remote == remote && i.rfc_state != "LISTEN");
-        let listener = infos.iter().find(|i| i.rfc_state == "LISTEN" && i.local.port() == local.port());
+        let conn = infos.iter().find(|i| i.local == local && i.remote == remote && i.state != TcpState::Listen);
+        let listener = infos.iter().find(|i| i.state == TcpState::Listen && i.local.port() == local.port());
         let mut lines = Vec::new();
         let state = match (conn, listener) {
-            (Some(c), _) => c.rfc_state,
+            (Some(c), _) => c.state.rfc_name(),
             (None, Some(_)) => "LISTEN",
             (None, None) => "CLOSED",
         };
@@ -73,7 +73,7 @@ impl Tcb {
                 ("listener", l.local.to_string()),
                 ("syn_queue", l.syn_queue.to_string()),
                 ("accept_queue", l.accept_queue.to_string()),
-                ("backlog", l.send_q.to_string()),
+                ("backlog", l.backlog.to_string()),
             ]);
         }
         Tcb { state, lines }
@@ -168,12 +168,12 @@ mod tests {
     fn info(state: &'static str, local: &str, remote: &str) -> TcpInfo {
         TcpInfo {
             handle: None,
-            state,
-            rfc_state: state,
+            state: TcpState::parse(state).unwrap(),
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
             recv_q: 0,
             send_q: 16,
+            backlog: 16,
             syn_queue: 0,
             accept_queue: 0,
             iss: 100,
@@ -237,7 +237,7 @@ mod tests {
         let (local, remote) = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:40000".parse().unwrap());
         let a = info("SYN_RECEIVED", "10.0.0.2:23", "10.0.0.1:40000");
         let mut b = a.clone();
-        b.rfc_state = "ESTABLISHED";
+        b.state = TcpState::Established;
         b.snd_una = 101;
         let (ta, tb) = (Tcb::of(&[a], local, remote), Tcb::of(&[b], local, remote));
         let plain = render_tcb("after:", &tb, Some(&ta), Style::Plain);

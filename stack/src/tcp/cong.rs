@@ -253,31 +253,31 @@ impl TcpSock {
     /// fresh state; cwnd and ssthresh stay as they are, so a live
     /// connection carries on from its current window.
     pub fn set_congestion(&mut self, algo: CongAlgo) {
-        self.cc = CongState::new(algo);
+        self.cong.cc = CongState::new(algo);
     }
 
     /// `tcp_cong_avoid`: `acked` bytes of new data acknowledged at `cx.now`,
     /// not in recovery. Slow start below ssthresh, else the algorithm's
     /// congestion avoidance.
     pub fn cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
-        let mss = self.mss;
-        if self.cwnd < self.ssthresh {
+        let mss = self.snd.mss;
+        if self.cong.cwnd < self.cong.ssthresh {
             // Slow start (RFC 5681 (2)), with RFC 3465's L = 2·SMSS.
-            self.cwnd += acked.min(2 * mss);
+            self.cong.cwnd += acked.min(2 * mss);
         } else {
-            match self.cc.algo {
+            match self.cong.cc.algo {
                 CongAlgo::Reno => {
                     // Congestion avoidance: one MSS per cwnd of data acknowledged.
-                    self.cc.bytes_acked += acked;
-                    if self.cc.bytes_acked >= self.cwnd {
-                        self.cc.bytes_acked -= self.cwnd;
-                        self.cwnd += mss;
+                    self.cong.cc.bytes_acked += acked;
+                    if self.cong.cc.bytes_acked >= self.cong.cwnd {
+                        self.cong.cc.bytes_acked -= self.cong.cwnd;
+                        self.cong.cwnd += mss;
                     }
                 }
                 CongAlgo::Cubic => self.bictcp_cong_avoid(cx, acked),
             }
         }
-        self.cwnd = self.cwnd.min(1 << 30);
+        self.cong.cwnd = self.cong.cwnd.min(1 << 30);
     }
 
     /// CUBIC's congestion avoidance (Linux `cubictcp_cong_avoid`,
@@ -287,15 +287,15 @@ impl TcpSock {
         // cwnd not to grow while less than a window is in flight (Linux
         // `tcp_is_cwnd_limited`): an application-limited sender does not
         // learn anything about the path. In flight before this ACK:
-        if self.flight_size() + acked + self.mss <= self.cwnd {
+        if self.flight_size() + acked + self.snd.mss <= self.cong.cwnd {
             return;
         }
-        let mss = self.mss as f64;
-        let cwnd = self.cwnd as f64 / mss;
+        let mss = self.snd.mss as f64;
+        let cwnd = self.cong.cwnd as f64 / mss;
         let now = cx.now;
-        if self.cc.cubic.epoch_start.is_none() {
-            self.cc.cubic.start_epoch(now, cwnd);
-            let ca = &self.cc.cubic;
+        if self.cong.cc.cubic.epoch_start.is_none() {
+            self.cong.cc.cubic.start_epoch(now, cwnd);
+            let ca = &self.cong.cc.cubic;
             let (l, r, w_max, k) = (self.local, self.remote, ca.bic_origin_point, ca.bic_k);
             cx.trace.emit(now, EventKind::TcpWindow, "RFC 9438 §4.2", || {
                 format!(
@@ -304,24 +304,24 @@ impl TcpSock {
                 )
             });
         }
-        let ca = &mut self.cc.cubic;
+        let ca = &mut self.cong.cc.cubic;
         let t = now.saturating_since(ca.epoch_start.unwrap_or(now)).as_secs_f64();
-        let rtt = self.srtt_us as f64 / 1e6;
+        let rtt = self.rtt.srtt_us as f64 / 1e6;
         let (next, _) = ca.update(cwnd, acked as f64 / mss, t, rtt);
         // Back to bytes, keeping the fraction for the next ACK; never lower
         // than it was (W_est and the target are at least cwnd).
         let bytes = next * mss + ca.carry;
         let whole = bytes.floor();
         ca.carry = bytes - whole;
-        self.cwnd = self.cwnd.max(whole as usize);
+        self.cong.cwnd = self.cong.cwnd.max(whole as usize);
     }
 
     /// `ssthresh` hook: a loss was detected at `cx.now` (three duplicate
     /// ACKs, SACK, or a timeout). Returns the new slow-start threshold.
     pub fn cong_ssthresh(&mut self, cx: &mut Cx) -> usize {
-        let mss = self.mss;
-        self.cc.bytes_acked = 0;
-        match self.cc.algo {
+        let mss = self.snd.mss;
+        self.cong.cc.bytes_acked = 0;
+        match self.cong.cc.algo {
             // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2·SMSS).
             CongAlgo::Reno => (self.flight_size() / 2).max(2 * mss),
             CongAlgo::Cubic => {
@@ -329,11 +329,11 @@ impl TcpSock {
                 // exactly in integers (Linux: cwnd · 717/1024). The RFC writes
                 // flight_size and allows cwnd, as Linux uses, given the
                 // cwnd-limited check in `bictcp_cong_avoid`.
-                let cwnd = self.cwnd;
+                let cwnd = self.cong.cwnd;
                 let ssthresh = (cwnd * 7 / 10).max(2 * mss);
-                let before = self.cc.cubic.last_max_cwnd;
-                let fast = self.cc.cubic.on_loss(cwnd as f64 / mss as f64);
-                let w_max = self.cc.cubic.last_max_cwnd;
+                let before = self.cong.cc.cubic.last_max_cwnd;
+                let fast = self.cong.cc.cubic.on_loss(cwnd as f64 / mss as f64);
+                let w_max = self.cong.cc.cubic.last_max_cwnd;
                 let (l, r) = (self.local, self.remote);
                 let rfc = if fast { "RFC 9438 §4.7" } else { "RFC 9438 §4.6" };
                 let now = cx.now;
@@ -354,11 +354,11 @@ impl TcpSock {
     /// `set_state(TCP_CA_Loss)`); the caller has set ssthresh (on the first
     /// timeout) and cwnd = 1 segment, as RFC 5681 §3.1 says for both.
     pub fn cong_on_rto(&mut self, cx: &mut Cx) {
-        self.cc.bytes_acked = 0;
-        let ca = &self.cc.cubic;
+        self.cong.cc.bytes_acked = 0;
+        let ca = &self.cong.cc.cubic;
         // Said once: a backed-off timeout finds nothing left to forget.
-        if self.cc.algo == CongAlgo::Cubic && (ca.last_max_cwnd > 0.0 || ca.epoch_start.is_some()) {
-            self.cc.cubic.on_rto();
+        if self.cong.cc.algo == CongAlgo::Cubic && (ca.last_max_cwnd > 0.0 || ca.epoch_start.is_some()) {
+            self.cong.cc.cubic.on_rto();
             let (l, r) = (self.local, self.remote);
             let now = cx.now;
             cx.trace.emit(now, EventKind::TcpWindow, "RFC 9438 §4.8", || {
@@ -397,10 +397,10 @@ mod tests {
         fn new(algo: CongAlgo, cwnd_segs: usize) -> Fix {
             let mut sk = TcpSock::new(&TcpConfig::default());
             sk.set_congestion(algo);
-            sk.mss = MSS;
-            sk.cwnd = cwnd_segs * MSS;
-            sk.ssthresh = sk.cwnd;
-            sk.srtt_us = 100_000;
+            sk.snd.mss = MSS;
+            sk.cong.cwnd = cwnd_segs * MSS;
+            sk.cong.ssthresh = sk.cong.cwnd;
+            sk.rtt.srtt_us = 100_000;
             let mut trace = Trace::default();
             trace.set_enabled(true);
             let mut f = Fix {
@@ -426,14 +426,14 @@ mod tests {
         }
         /// A bulk sender: exactly a window in flight.
         fn fill(&mut self) {
-            self.sk.snd_max = self.sk.snd_una + self.sk.cwnd;
+            self.sk.snd.max = self.sk.snd.una + self.sk.cong.cwnd;
         }
         fn segs(&self) -> f64 {
-            self.sk.cwnd as f64 / MSS as f64
+            self.sk.cong.cwnd as f64 / MSS as f64
         }
         /// One ACK of `bytes`, window kept full.
         fn ack(&mut self, bytes: usize) {
-            self.sk.snd_una += bytes;
+            self.sk.snd.una += bytes;
             let (sk, mut cx) = self.cx();
             sk.cong_avoid(&mut cx, bytes);
             self.fill();
@@ -441,17 +441,17 @@ mod tests {
         /// A loss (three duplicate ACKs) and recovery ending with cwnd = ssthresh.
         fn loss(&mut self) {
             let (sk, mut cx) = self.cx();
-            sk.ssthresh = sk.cong_ssthresh(&mut cx);
-            sk.cwnd = sk.ssthresh;
+            sk.cong.ssthresh = sk.cong_ssthresh(&mut cx);
+            sk.cong.cwnd = sk.cong.ssthresh;
             self.fill();
         }
         /// `secs` of bulk transfer, RTT `rtt` s: each RTT a window of
         /// one-segment ACKs, spread evenly over it.
         fn run(&mut self, secs: f64, rtt: f64) {
-            self.sk.srtt_us = (rtt * 1e6) as u64;
+            self.sk.rtt.srtt_us = (rtt * 1e6) as u64;
             let end = self.now + crate::time::Duration::from_secs_f64(secs);
             while self.now < end {
-                let n = (self.sk.cwnd / MSS).max(1);
+                let n = (self.sk.cong.cwnd / MSS).max(1);
                 let step = crate::time::Duration::from_micros((rtt * 1e6 / n as f64).ceil() as u64);
                 for _ in 0..n {
                     self.now += step;
@@ -488,9 +488,9 @@ mod tests {
         // congestion avoidance starts the epoch at 70 with that K.
         let mut f = Fix::new(CongAlgo::Cubic, 100);
         f.loss();
-        assert_eq!(f.sk.ssthresh, 70 * MSS);
+        assert_eq!(f.sk.cong.ssthresh, 70 * MSS);
         f.ack(MSS);
-        let ca = &f.sk.cc.cubic;
+        let ca = &f.sk.cong.cc.cubic;
         assert_eq!((ca.cwnd_epoch, ca.bic_origin_point, ca.last_max_cwnd), (70.0, 100.0, 100.0));
         assert!(close(ca.bic_k, 4.2172, 1e-4), "K {}", ca.bic_k);
         assert!(f.traced("cubic: congestion avoidance from cwnd_epoch 70.0 segments: W_max 100.0, K 4.217 s"));
@@ -499,19 +499,19 @@ mod tests {
     #[test]
     fn ssthresh_is_0_7_cwnd_and_at_least_two_segments() {
         let mut f = Fix::new(CongAlgo::Cubic, 20);
-        f.sk.snd_max = f.sk.snd_una + 10 * MSS; // half the window in flight: no matter
+        f.sk.snd.max = f.sk.snd.una + 10 * MSS; // half the window in flight: no matter
         let (sk, mut cx) = f.cx();
         assert_eq!(sk.cong_ssthresh(&mut cx), 14 * MSS);
         assert!(f.traced("cubic: loss at cwnd 20000: W_max 20.0 segments, ssthresh 14000 = 0.7 × cwnd"));
-        f.sk.cwnd = 14600;
+        f.sk.cong.cwnd = 14600;
         let (sk, mut cx) = f.cx();
         assert_eq!(sk.cong_ssthresh(&mut cx), 10220);
-        f.sk.cwnd = 2 * MSS;
+        f.sk.cong.cwnd = 2 * MSS;
         let (sk, mut cx) = f.cx();
         assert_eq!(sk.cong_ssthresh(&mut cx), 2 * MSS, "floor 2·SMSS");
         // Reno: half the flight size (RFC 5681 (4)), not 0.7 × cwnd.
         let mut f = Fix::new(CongAlgo::Reno, 20);
-        f.sk.snd_max = f.sk.snd_una + 10 * MSS;
+        f.sk.snd.max = f.sk.snd.una + 10 * MSS;
         let (sk, mut cx) = f.cx();
         assert_eq!(sk.cong_ssthresh(&mut cx), 5 * MSS);
     }
@@ -530,7 +530,7 @@ mod tests {
         let (t, w) = (at(&f), f.segs());
         assert!(close(w, w_cubic(t, k, 100.0), 0.5), "t {t:.3}: cwnd {w:.2}, curve {:.2}", w_cubic(t, k, 100.0));
         assert!((95.0..=96.2).contains(&w), "{w}");
-        assert_eq!(f.sk.cc.cubic.region, Some(CubicRegion::Concave));
+        assert_eq!(f.sk.cong.cc.cubic.region, Some(CubicRegion::Concave));
         // Reno would have 70 + 10 RTTs = 80 here.
         // Around K the window rests near W_max: from 4 s to 4.6 s it barely moves.
         f.run(2.0, 0.2);
@@ -543,8 +543,8 @@ mod tests {
         let (t, w) = (at(&f), f.segs());
         assert!(close(w, w_cubic(t, k, 100.0), 0.5), "t {t:.3}: cwnd {w:.2}, curve {:.2}", w_cubic(t, k, 100.0));
         assert!((121.0..=122.5).contains(&w), "{w}");
-        assert_eq!(f.sk.cc.cubic.region, Some(CubicRegion::Convex));
-        assert!(f.sk.cc.cubic.w_est < w, "W_est {} stays below", f.sk.cc.cubic.w_est);
+        assert_eq!(f.sk.cong.cc.cubic.region, Some(CubicRegion::Convex));
+        assert!(f.sk.cong.cc.cubic.w_est < w, "W_est {} stays below", f.sk.cong.cc.cubic.w_est);
     }
 
     #[test]
@@ -555,10 +555,10 @@ mod tests {
         let mut reno = Fix::new(CongAlgo::Reno, 10);
         f.loss();
         reno.loss();
-        assert_eq!((f.sk.cwnd, reno.sk.cwnd), (7 * MSS, 5 * MSS));
+        assert_eq!((f.sk.cong.cwnd, reno.sk.cong.cwnd), (7 * MSS, 5 * MSS));
         f.run(1.0, 0.01);
         reno.run(1.0, 0.01);
-        let ca = &f.sk.cc.cubic;
+        let ca = &f.sk.cong.cc.cubic;
         assert_eq!(ca.region, Some(CubicRegion::RenoFriendly));
         let curve = w_cubic(1.0, ca.bic_k, 10.0);
         assert!(curve < 10.0, "{curve}");
@@ -575,18 +575,18 @@ mod tests {
     fn fast_convergence_lowers_w_max() {
         let mut f = Fix::new(CongAlgo::Cubic, 100);
         f.loss();
-        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 100.0);
+        assert_eq!(f.sk.cong.cc.cubic.last_max_cwnd, 100.0);
         // The next loss comes at 80 < W_max: W_max = 80 · (1 + 0.7) / 2 = 68.
-        f.sk.cwnd = 80 * MSS;
+        f.sk.cong.cwnd = 80 * MSS;
         f.loss();
-        assert!(close(f.sk.cc.cubic.last_max_cwnd, 68.0, 1e-9));
-        assert_eq!(f.sk.ssthresh, 56 * MSS);
+        assert!(close(f.sk.cong.cc.cubic.last_max_cwnd, 68.0, 1e-9));
+        assert_eq!(f.sk.cong.ssthresh, 56 * MSS);
         assert!(f.traced("(fast convergence: below the last W_max 100.0, so × (1+β)/2)"));
         // Above W_max again: W_max = cwnd.
-        f.sk.cwnd = 90 * MSS;
+        f.sk.cong.cwnd = 90 * MSS;
         f.loss();
-        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 90.0);
-        assert_eq!(f.sk.cc.cubic.cwnd_prior, 90.0);
+        assert_eq!(f.sk.cong.cc.cubic.last_max_cwnd, 90.0);
+        assert_eq!(f.sk.cong.cc.cubic.cwnd_prior, 90.0);
     }
 
     #[test]
@@ -612,18 +612,18 @@ mod tests {
         // RFC 9438 §4.8: after a timeout, K = 0 and W_max = cwnd_epoch.
         let mut f = Fix::new(CongAlgo::Cubic, 100);
         let (sk, mut cx) = f.cx();
-        sk.ssthresh = sk.cong_ssthresh(&mut cx);
-        sk.cwnd = MSS;
+        sk.cong.ssthresh = sk.cong_ssthresh(&mut cx);
+        sk.cong.cwnd = MSS;
         sk.cong_on_rto(&mut cx);
-        assert_eq!(f.sk.ssthresh, 70 * MSS);
-        assert_eq!(f.sk.cc.cubic.last_max_cwnd, 0.0);
+        assert_eq!(f.sk.cong.ssthresh, 70 * MSS);
+        assert_eq!(f.sk.cong.cc.cubic.last_max_cwnd, 0.0);
         assert!(f.traced("cubic: timeout: W_max forgotten"));
         // Slow start back to ssthresh, then the epoch: flat at 70, then up.
-        while f.sk.cwnd < f.sk.ssthresh {
+        while f.sk.cong.cwnd < f.sk.cong.ssthresh {
             f.ack(MSS);
         }
         f.ack(MSS);
-        let ca = &f.sk.cc.cubic;
+        let ca = &f.sk.cong.cc.cubic;
         assert_eq!(ca.bic_k, 0.0);
         assert_eq!(ca.bic_origin_point, ca.cwnd_epoch);
         assert!(close(ca.w_est, ca.cwnd_epoch, 0.01), "W_est from cwnd_epoch: {} {}", ca.w_est, ca.cwnd_epoch);
@@ -635,16 +635,16 @@ mod tests {
         let mut f = Fix::new(CongAlgo::Cubic, 20);
         f.loss();
         f.run(1.0, 0.1);
-        let w = f.sk.cwnd;
+        let w = f.sk.cong.cwnd;
         // Two segments in flight of a 14-segment window: ACKs do not grow it.
         for _ in 0..100 {
             f.now += crate::time::Duration::from_millis(10);
-            f.sk.snd_max = f.sk.snd_una + 2 * MSS;
-            f.sk.snd_una += MSS;
+            f.sk.snd.max = f.sk.snd.una + 2 * MSS;
+            f.sk.snd.una += MSS;
             let (sk, mut cx) = f.cx();
             sk.cong_avoid(&mut cx, MSS);
         }
-        assert_eq!(f.sk.cwnd, w);
+        assert_eq!(f.sk.cong.cwnd, w);
     }
 
     #[test]
@@ -652,21 +652,21 @@ mod tests {
         let mut f = Fix::new(CongAlgo::Cubic, 100);
         f.loss();
         f.run(1.0, 0.1);
-        let (cwnd, ssthresh) = (f.sk.cwnd, f.sk.ssthresh);
-        assert!(f.sk.cc.cubic.epoch_start.is_some());
+        let (cwnd, ssthresh) = (f.sk.cong.cwnd, f.sk.cong.ssthresh);
+        assert!(f.sk.cong.cc.cubic.epoch_start.is_some());
         f.sk.set_congestion(CongAlgo::Reno);
-        assert_eq!((f.sk.cwnd, f.sk.ssthresh, f.sk.cc.algo), (cwnd, ssthresh, CongAlgo::Reno));
+        assert_eq!((f.sk.cong.cwnd, f.sk.cong.ssthresh, f.sk.cong.cc.algo), (cwnd, ssthresh, CongAlgo::Reno));
         // Reno from here: one MSS once a window's worth is acknowledged.
         let mut acks = 0;
-        while f.sk.cwnd == cwnd {
+        while f.sk.cong.cwnd == cwnd {
             f.ack(MSS);
             acks += 1;
         }
-        assert_eq!((f.sk.cwnd, acks), (cwnd + MSS, cwnd.div_ceil(MSS)));
+        assert_eq!((f.sk.cong.cwnd, acks), (cwnd + MSS, cwnd.div_ceil(MSS)));
         f.sk.set_congestion(CongAlgo::Cubic);
-        assert!(f.sk.cc.cubic.epoch_start.is_none() && f.sk.cc.cubic.last_max_cwnd == 0.0);
+        assert!(f.sk.cong.cc.cubic.epoch_start.is_none() && f.sk.cong.cc.cubic.last_max_cwnd == 0.0);
         f.ack(MSS);
-        assert_eq!(f.sk.cc.cubic.bic_k, 0.0, "no W_max known: K = 0");
+        assert_eq!(f.sk.cong.cc.cubic.bic_k, 0.0, "no W_max known: K = 0");
     }
 
     #[test]
@@ -712,8 +712,8 @@ mod tests {
         let cfg = tcp.config().clone();
         let (local, remote) = (SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80), "10.0.0.1:4000".parse().unwrap());
         let lsk = tcp.socks[h].as_ref().unwrap();
-        let child = crate::tcp::input::new_child(&cfg, lsk, h, local, remote);
-        assert_eq!(child.cc.algo, CongAlgo::Reno);
+        let child = crate::tcp::handshake::new_child(&cfg, lsk, h, local, remote);
+        assert_eq!(child.cong.cc.algo, CongAlgo::Reno);
         // A new default (`set congestion reno` at the prompt) reaches new
         // sockets and the listeners still on the old default.
         tcp.set_config(TcpConfig { congestion: CongAlgo::Reno, ..cfg });

@@ -31,6 +31,7 @@
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
 mod cong;
+mod handshake;
 mod input;
 mod options;
 mod output;
@@ -59,10 +60,11 @@ use crate::{Cx, Errno};
 use output::copy_from_deque;
 use rand::rngs::StdRng;
 use rand::Rng;
-use sock::{release_if_empty, Listener, Owner, TcpSock, TimerKind};
+use sock::{release_if_empty, Listener, Owner, TcpSock};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use timer::TimerKind;
 
 /// RFC 9293 §3.7.1: a peer that sends no MSS option gets 536 (576 - 40).
 pub const DEFAULT_PEER_MSS: usize = 536;
@@ -187,16 +189,17 @@ pub struct TcpInfo {
     /// The application's handle, `None` for children not yet accepted and
     /// closed (orphaned) connections.
     pub handle: Option<usize>,
-    /// netstat's spelling: ESTABLISHED, SYN_RECV, TIME_WAIT, LISTEN…
-    pub state: &'static str,
-    /// RFC 9293's spelling: SYN_RECEIVED, FIN_WAIT_1…
-    pub rfc_state: &'static str,
+    /// `state.netstat_name()` is netstat's spelling (SYN_RECV), `rfc_name()`
+    /// RFC 9293's (SYN_RECEIVED).
+    pub state: TcpState,
     pub local: SocketAddrV4,
     pub remote: SocketAddrV4,
     /// Bytes received and not yet read by the application (listener: accept-queue length).
     pub recv_q: usize,
-    /// Bytes sent and not yet acknowledged plus bytes not yet sent (listener: backlog).
+    /// Bytes sent and not yet acknowledged plus bytes not yet sent (listener: 0).
     pub send_q: usize,
+    /// Listener: `listen(backlog)`, which netstat and ss show as its Send-Q.
+    pub backlog: usize,
     /// Listener: half-open children in SYN_RECEIVED.
     pub syn_queue: usize,
     /// Listener: established children waiting for `accept`.
@@ -312,17 +315,17 @@ impl Tcp {
         let old = std::mem::replace(&mut self.config, config);
         let new = &self.config;
         for sk in self.socks.iter_mut().flatten().filter(|s| s.listen.is_some()) {
-            if sk.sndbuf == old.sndbuf {
-                sk.sndbuf = new.sndbuf;
+            if sk.q.sndbuf == old.sndbuf {
+                sk.q.sndbuf = new.sndbuf;
             }
-            if sk.rcvbuf == old.rcvbuf {
-                sk.rcvbuf = new.rcvbuf;
+            if sk.q.rcvbuf == old.rcvbuf {
+                sk.q.rcvbuf = new.rcvbuf;
             }
             // nodelay is the opposite of nagle: still the old default?
-            if sk.nodelay != old.nagle {
-                sk.nodelay = !new.nagle;
+            if sk.opt.nodelay != old.nagle {
+                sk.opt.nodelay = !new.nagle;
             }
-            if sk.cc.algo == old.congestion {
+            if sk.cong.cc.algo == old.congestion {
                 sk.set_congestion(new.congestion);
             }
         }
@@ -389,7 +392,7 @@ impl Tcp {
             if i == me || !s.bound || s.local.port() != port {
                 return false;
             }
-            !reuse || s.state == TcpState::Listen || (s.state == TcpState::Closed && !s.reuse_addr)
+            !reuse || s.state == TcpState::Listen || (s.state == TcpState::Closed && !s.opt.reuse_addr)
         })
     }
 
@@ -502,7 +505,7 @@ impl Tcp {
         }
         let port = match addr.port() {
             0 => self.ephemeral_port(rng)?,
-            p if self.bind_conflict(h, p, sk.reuse_addr) => return Err(Errno::EADDRINUSE),
+            p if self.bind_conflict(h, p, sk.opt.reuse_addr) => return Err(Errno::EADDRINUSE),
             p => p,
         };
         self.port_ref(port);
@@ -584,17 +587,17 @@ impl Tcp {
         let sk = self.user_mut(h)?;
         sk.local = local;
         sk.remote = remote;
-        sk.ts_offset = ts_offset;
+        sk.ts.offset = ts_offset;
         sk.error = None;
         sk.shut_rcv = false;
         sk.shut_snd = false;
         sk.init_send_seq(iss);
-        sk.rcv_wscale = if cfg.window_scaling { wscale_for(sk.rcvbuf.max(cfg.rcvbuf)) } else { 0 };
-        sk.rcv_mss = cfg.mss as usize;
+        sk.rcv.wscale = if cfg.window_scaling { wscale_for(sk.q.rcvbuf.max(cfg.rcvbuf)) } else { 0 };
+        sk.rcv.mss = cfg.mss as usize;
         sk.hashed = true;
         sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
         sk.send_syn(cx, &cfg);
-        sk.rtt_seq = Some((iss + 1usize, cx.now));
+        sk.rtt.timed = Some((iss + 1usize, cx.now));
         sk.arm_rto_if_idle(cx);
         self.conns.insert((local, remote), h);
         cx.stats.inc(Counter::TcpActiveOpens);
@@ -627,7 +630,7 @@ impl Tcp {
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        sk.snd_buf.extend(&buf[..n]);
+        sk.q.snd_buf.extend(&buf[..n]);
         sk.tcp_write_xmit(cx, cfg, false);
         Ok(n)
     }
@@ -645,12 +648,12 @@ impl Tcp {
         if buf.is_empty() {
             return Ok(0);
         }
-        if !sk.rcv_buf.is_empty() {
-            let n = sk.rcv_buf.len().min(buf.len());
-            copy_from_deque(&sk.rcv_buf, 0, &mut buf[..n]);
+        if !sk.q.rcv_buf.is_empty() {
+            let n = sk.q.rcv_buf.len().min(buf.len());
+            copy_from_deque(&sk.q.rcv_buf, 0, &mut buf[..n]);
             if !flags.contains(MsgFlags::MSG_PEEK) {
-                sk.rcv_buf.drain(..n);
-                release_if_empty(&mut sk.rcv_buf);
+                sk.q.rcv_buf.drain(..n);
+                release_if_empty(&mut sk.q.rcv_buf);
                 sk.window_update_after_read(cx, cfg);
             }
             return Ok(n);
@@ -728,9 +731,9 @@ impl Tcp {
         }
         sk.owner = Owner::Orphan;
         sk.shut_rcv = true;
-        if !sk.rcv_buf.is_empty() && sk.state != TcpState::TimeWait {
+        if !sk.q.rcv_buf.is_empty() && sk.state != TcpState::TimeWait {
             // RFC 2525 §2.17 / Linux `tcp_close`: unread data was lost, say so with a RST.
-            let unread = sk.rcv_buf.len();
+            let unread = sk.q.rcv_buf.len();
             let (l, r) = (sk.local, sk.remote);
             let now = cx.now;
             cx.trace.emit(now, EventKind::Tcp, "RFC 2525 §2.17", || {
@@ -775,22 +778,22 @@ impl Tcp {
             _ => return Err(Errno::EBADF),
         };
         match opt {
-            SockOpt::ReuseAddr(b) => sk.reuse_addr = b,
+            SockOpt::ReuseAddr(b) => sk.opt.reuse_addr = b,
             SockOpt::SndBuf(n) => {
-                sk.sndbuf = n.clamp(MIN_BUF, MAX_BUF);
+                sk.q.sndbuf = n.clamp(MIN_BUF, MAX_BUF);
                 // Linux calls `sk_write_space` here: the mark may have moved.
                 if sk.sk_stream_is_writeable() {
                     self.wakeups.wake(h, PollFlags::POLLOUT);
                 }
             }
             SockOpt::RcvBuf(n) => {
-                sk.rcvbuf = n.clamp(MIN_BUF, MAX_BUF);
+                sk.q.rcvbuf = n.clamp(MIN_BUF, MAX_BUF);
                 if sk.state.is_synchronized() {
                     sk.window_update_after_read(cx, cfg);
                 }
             }
             SockOpt::KeepAlive(b) => {
-                sk.keepalive = b;
+                sk.opt.keepalive = b;
                 if b && sk.state.is_synchronized() {
                     let t = cfg.keepalive_time;
                     sk.timer_set(cx, TimerKind::Keepalive, t);
@@ -799,20 +802,20 @@ impl Tcp {
                 }
             }
             SockOpt::NoDelay(b) => {
-                sk.nodelay = b;
+                sk.opt.nodelay = b;
                 if b {
                     sk.tcp_write_xmit(cx, cfg, false);
                 }
             }
             SockOpt::Cork(b) => {
-                sk.cork = b;
+                sk.opt.cork = b;
                 if !b {
                     // Uncorking pushes the partial segment out (Linux `tcp_push_pending_frames`).
                     sk.timers.clear(TimerKind::Cork);
                     sk.tcp_write_xmit(cx, cfg, true);
                 }
             }
-            SockOpt::NonBlocking(b) => sk.nonblocking = b,
+            SockOpt::NonBlocking(b) => sk.opt.nonblocking = b,
             // Linux `tcp_set_congestion_control`: fresh state, same cwnd.
             SockOpt::Congestion(a) => sk.set_congestion(a),
         }
@@ -825,15 +828,15 @@ impl Tcp {
     pub fn getsockopt(&mut self, h: usize, name: SockOptName) -> Result<SockOpt, Errno> {
         let sk = self.user_mut(h)?;
         Ok(match name {
-            SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.reuse_addr),
-            SockOptName::SndBuf => SockOpt::SndBuf(sk.sndbuf),
-            SockOptName::RcvBuf => SockOpt::RcvBuf(sk.rcvbuf),
-            SockOptName::KeepAlive => SockOpt::KeepAlive(sk.keepalive),
-            SockOptName::NoDelay => SockOpt::NoDelay(sk.nodelay),
-            SockOptName::Cork => SockOpt::Cork(sk.cork),
-            SockOptName::NonBlocking => SockOpt::NonBlocking(sk.nonblocking),
-            SockOptName::Congestion => SockOpt::Congestion(sk.cc.algo),
-            SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.nonblocking)), Err),
+            SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.opt.reuse_addr),
+            SockOptName::SndBuf => SockOpt::SndBuf(sk.q.sndbuf),
+            SockOptName::RcvBuf => SockOpt::RcvBuf(sk.q.rcvbuf),
+            SockOptName::KeepAlive => SockOpt::KeepAlive(sk.opt.keepalive),
+            SockOptName::NoDelay => SockOpt::NoDelay(sk.opt.nodelay),
+            SockOptName::Cork => SockOpt::Cork(sk.opt.cork),
+            SockOptName::NonBlocking => SockOpt::NonBlocking(sk.opt.nonblocking),
+            SockOptName::Congestion => SockOpt::Congestion(sk.cong.cc.algo),
+            SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.opt.nonblocking)), Err),
         })
     }
 
@@ -854,7 +857,7 @@ impl Tcp {
             m |= PollFlags::POLLIN | PollFlags::POLLRDHUP;
         }
         if !matches!(sk.state, TcpState::SynSent | TcpState::SynReceived) {
-            if !sk.rcv_buf.is_empty() {
+            if !sk.q.rcv_buf.is_empty() {
                 m |= PollFlags::POLLIN;
             }
             // Linux `sk_stream_is_writeable`: free space at least half of what is queued.
@@ -884,9 +887,9 @@ impl Tcp {
             if s.state == TcpState::Closed {
                 continue;
             }
-            let (recv_q, send_q, syn_queue, accept_queue) = match &s.listen {
-                Some(l) => (l.accept_queue.len(), l.backlog, l.syn_queue.len(), l.accept_queue.len()),
-                None => (s.rcv_buf.len(), s.snd_buf.len(), 0, 0),
+            let (recv_q, send_q, backlog, syn_queue, accept_queue) = match &s.listen {
+                Some(l) => (l.accept_queue.len(), 0, l.backlog, l.syn_queue.len(), l.accept_queue.len()),
+                None => (s.q.rcv_buf.len(), s.q.snd_buf.len(), 0, 0, 0),
             };
             let timer = TimerKind::ALL
                 .iter()
@@ -895,37 +898,37 @@ impl Tcp {
                 .map(|(n, d, _)| (n, d));
             v.push(TcpInfo {
                 handle: (s.owner == Owner::User).then_some(i),
-                state: s.state.netstat_name(),
-                rfc_state: s.state.rfc_name(),
+                state: s.state,
                 local: s.local,
                 remote: s.remote,
                 recv_q,
                 send_q,
+                backlog,
                 syn_queue,
                 accept_queue,
-                iss: s.iss.0,
-                irs: s.irs.0,
-                snd_una: s.snd_una.0,
-                snd_nxt: s.snd_nxt.0,
-                snd_wnd: s.snd_wnd,
-                rcv_nxt: s.rcv_nxt.0,
-                rcv_wnd: s.rcv_wnd(),
-                snd_wscale: s.snd_wscale,
-                rcv_wscale: s.rcv_wscale,
-                mss: s.mss,
-                srtt: Duration::from_micros(s.srtt_us),
-                rttvar: Duration::from_micros(s.rttvar_us),
-                rto: s.rto,
-                cwnd: s.cwnd,
-                ssthresh: s.ssthresh,
-                congestion: s.cc.algo.name(),
-                retransmits: s.retransmits,
+                iss: s.snd.iss.0,
+                irs: s.rcv.irs.0,
+                snd_una: s.snd.una.0,
+                snd_nxt: s.snd.nxt.0,
+                snd_wnd: s.snd.wnd,
+                rcv_nxt: s.rcv.nxt.0,
+                rcv_wnd: s.rcv.wnd(),
+                snd_wscale: s.snd.wscale,
+                rcv_wscale: s.rcv.wscale,
+                mss: s.snd.mss,
+                srtt: Duration::from_micros(s.rtt.srtt_us),
+                rttvar: Duration::from_micros(s.rtt.rttvar_us),
+                rto: s.rtt.rto,
+                cwnd: s.cong.cwnd,
+                ssthresh: s.cong.ssthresh,
+                congestion: s.cong.cc.algo.name(),
+                retransmits: s.rtt.retransmits,
                 total_retrans: s.total_retrans,
-                in_recovery: s.in_recovery,
-                ts_ok: s.ts_ok,
-                sack_ok: s.sack_ok,
-                sacked: s.sacked.iter().map(|r| r.1.since(r.0)).sum(),
-                ofo_bytes: s.ofo_bytes,
+                in_recovery: s.cong.in_recovery,
+                ts_ok: s.ts.ok,
+                sack_ok: s.sack.ok,
+                sacked: s.sack.sacked.iter().map(|r| r.1.since(r.0)).sum(),
+                ofo_bytes: s.q.ofo_bytes,
                 timer,
             });
         }

@@ -1,4 +1,5 @@
-//! Sending: segment building, `tcp_write_xmit`, ACKs, resets and probes.
+//! Sending: segment building, `tcp_write_xmit`, ACKs, resets and probes; the
+//! FIN of a CLOSE (`close_send_side`) and the window update after a read.
 //!
 //! Read first: RFC 9293 §3.8.6 (managing the window), RFC 1122 §4.2.3.4
 //! (sender silly-window avoidance, Nagle), RFC 896 (Nagle's algorithm),
@@ -14,7 +15,8 @@
 
 use super::options::{finish_checksum, OutHdr, TcpFlags, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
-use super::sock::{TcpSock, TcpState, TimerKind};
+use super::sock::{TcpSock, TcpState};
+use super::timer::TimerKind;
 use super::TcpConfig;
 use crate::checksum;
 use crate::ipv4::PROTO_TCP;
@@ -64,45 +66,6 @@ pub fn send_reset(
 }
 
 impl TcpSock {
-    /// `tcp_set_state`, traced with the RFC's names.
-    pub fn set_state(&mut self, cx: &mut Cx, new: TcpState, rfc: &'static str) {
-        let old = self.state;
-        if old == new {
-            return;
-        }
-        self.state = new;
-        if new == TcpState::Established {
-            self.was_connected = true;
-        }
-        // `sk_state_change`: any watcher may care.
-        self.wake |= crate::epoll::WAKE_ALL;
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
-    }
-
-    /// Set a timer and trace it.
-    pub fn timer_set(&mut self, cx: &mut Cx, kind: TimerKind, after: crate::time::Duration) {
-        let at = cx.now + after;
-        self.timers.set(kind, at);
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_set(), || {
-            format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
-        });
-    }
-
-    /// Stop a timer; traced if it was running (`why`: the clause and the reason).
-    pub fn timer_cancel(&mut self, cx: &mut Cx, kind: TimerKind, rfc: &'static str, why: &'static str) {
-        if !self.timers.is_set(kind) {
-            return;
-        }
-        self.timers.clear(kind);
-        let (l, r) = (self.local, self.remote);
-        let now = cx.now;
-        cx.trace.emit(now, EventKind::TcpTimer, rfc, || format!("{l} {r}: {} timer cancelled: {why}", kind.name()));
-    }
-
     /// `tcp_transmit_skb`: build one segment from `seq` carrying `len` bytes
     /// of the send buffer (at `seq`) and queue it for IP.
     pub fn transmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, flags: TcpFlags, len: usize) {
@@ -113,17 +76,17 @@ impl TcpSock {
         let offering = syn && self.state == TcpState::SynSent;
         let mut h = OutHdr {
             mss: syn.then_some(cfg.mss),
-            wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv_wscale),
-            sack_perm: syn && cfg.sack && (offering || self.sack_ok),
+            wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv.wscale),
+            sack_perm: syn && cfg.sack && (offering || self.sack.ok),
             // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is
             // TS.Recent (zero in our SYN, which echoes nothing).
-            ts: ((syn && cfg.timestamps && offering) || self.ts_ok)
-                .then(|| (self.ts_val(cx.now), if offering { 0 } else { self.ts_recent })),
+            ts: ((syn && cfg.timestamps && offering) || self.ts.ok)
+                .then(|| (self.ts_val(cx.now), if offering { 0 } else { self.ts.recent })),
             ..OutHdr::new(
                 self.local.port(),
                 self.remote.port(),
                 seq,
-                if flags.has(TcpFlags::ACK) { self.rcv_nxt } else { SeqNumber(0) },
+                if flags.has(TcpFlags::ACK) { self.rcv.nxt } else { SeqNumber(0) },
                 flags,
                 window,
             )
@@ -134,19 +97,19 @@ impl TcpSock {
             // as fit within the MSS (RFC 6691: options count against it).
             let mut room = if h.ts.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
             if len > 0 {
-                room = room.min(self.mss.saturating_sub(len).saturating_sub(4) / 8);
+                room = room.min(self.snd.mss.saturating_sub(len).saturating_sub(4) / 8);
             }
             (h.sack, h.sack_n) = self.sack_blocks_for_ack(room);
-            if h.sack_n > 0 && self.dsack.take().is_some() {
+            if h.sack_n > 0 && self.sack.dsack.take().is_some() {
                 cx.stats.inc(Counter::TcpDsackSent);
             }
         }
-        let off = seq.since(self.snd_buf_seq);
-        debug_assert!(len == 0 || (seq.after_eq(self.snd_buf_seq) && off + len <= self.snd_buf.len()));
-        let len = len.min(self.snd_buf.len().saturating_sub(off));
+        let off = seq.since(self.q.snd_buf_seq);
+        debug_assert!(len == 0 || (seq.after_eq(self.q.snd_buf_seq) && off + len <= self.q.snd_buf.len()));
+        let len = len.min(self.q.snd_buf.len().saturating_sub(off));
         let mut skb = SkBuff::for_xmit(len);
         if len > 0 {
-            copy_from_deque(&self.snd_buf, off, skb.put(len));
+            copy_from_deque(&self.q.snd_buf, off, skb.put(len));
         }
         h.write(skb.push(h.hdr_len()));
         if cfg.csum_offload {
@@ -155,15 +118,15 @@ impl TcpSock {
         } else {
             finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
         }
-        if len > self.mss {
+        if len > self.snd.mss {
             // TSO: the device cuts it into MSS-sized segments.
-            skb.set_gso_tcpv4(self.mss as u16);
+            skb.set_gso_tcpv4(self.snd.mss as u16);
         }
         if flags.has(TcpFlags::ACK) {
             // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
-            self.ack_now = false;
-            self.last_ack_sent = self.rcv_nxt;
-            self.rcv_unacked = 0;
+            self.rcv.ack_now = false;
+            self.ts.last_ack_sent = self.rcv.nxt;
+            self.rcv.unacked = 0;
             self.timer_cancel(cx, TimerKind::DelayedAck, "RFC 1122 §4.2.3.2", "an ACK went out");
         }
         if flags.has(TcpFlags::RST) {
@@ -174,15 +137,15 @@ impl TcpSock {
 
     /// Whether window scaling was agreed: set while processing the peer's SYN.
     fn snd_wscale_ok(&self) -> bool {
-        self.wscale_ok
+        self.snd.wscale_ok
     }
 
     /// Send (or resend) our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED).
     pub fn send_syn(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         let flags = if self.state == TcpState::SynSent { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
-        self.transmit(cx, cfg, self.iss, flags, 0);
-        self.snd_nxt = self.iss + 1usize;
-        self.snd_max = self.snd_max.max_seq(self.snd_nxt);
+        self.transmit(cx, cfg, self.snd.iss, flags, 0);
+        self.snd.nxt = self.snd.iss + 1usize;
+        self.snd.max = self.snd.max.max_seq(self.snd.nxt);
     }
 
     /// `tcp_send_ack`: a pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
@@ -191,27 +154,19 @@ impl TcpSock {
     /// sequence number would fall left of the peer's window and be dropped
     /// unread (Linux `tcp_acceptable_seq` makes the same choice).
     pub fn send_ack(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.transmit(cx, cfg, self.snd_max, TcpFlags::ACK, 0);
+        self.transmit(cx, cfg, self.snd.max, TcpFlags::ACK, 0);
     }
 
     /// `tcp_send_active_reset`: abort with `<SEQ=SND.NXT><CTL=RST>` (RFC 9293 §3.10.4 ABORT).
     pub fn send_active_reset(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.transmit(cx, cfg, self.snd_max, TcpFlags::RST | TcpFlags::ACK, 0);
+        self.transmit(cx, cfg, self.snd.max, TcpFlags::RST | TcpFlags::ACK, 0);
     }
 
     /// `tcp_xmit_probe_skb`: a zero-window or keepalive probe. An old
     /// sequence number (SND.UNA - 1) makes the peer answer with an ACK that
     /// carries its current window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.3.6).
     pub fn send_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        self.transmit(cx, cfg, self.snd_una - 1usize, TcpFlags::ACK, 0);
-    }
-
-    /// Start the retransmission timer if it is not running (RFC 6298 (5.1)).
-    pub fn arm_rto_if_idle(&mut self, cx: &mut Cx) {
-        if !self.timers.is_set(TimerKind::Retransmit) {
-            let rto = self.rto;
-            self.timer_set(cx, TimerKind::Retransmit, rto);
-        }
+        self.transmit(cx, cfg, self.snd.una - 1usize, TcpFlags::ACK, 0);
     }
 
     /// Send `len` bytes from `seq` (plus FIN if it is the last of the stream),
@@ -226,12 +181,12 @@ impl TcpSock {
             flags = flags | TcpFlags::FIN;
         }
         let end = seq + len + usize::from(fin);
-        let retransmission = seq.before(self.snd_max);
+        let retransmission = seq.before(self.snd.max);
         if retransmission {
             // Karn's rule (RFC 6298 §3): never time a retransmitted segment.
-            self.rtt_seq = None;
-            self.retrans_high = self.retrans_high.max_seq(end);
-            self.rtx_tsval = self.ts_val(cx.now);
+            self.rtt.timed = None;
+            self.rtt.retrans_high = self.rtt.retrans_high.max_seq(end);
+            self.ts.rtx_tsval = self.ts_val(cx.now);
             self.total_retrans += 1;
             cx.stats.inc(Counter::TcpRetransmits);
             let (l, r) = (self.local, self.remote);
@@ -239,15 +194,15 @@ impl TcpSock {
             cx.trace.emit(now, EventKind::TcpRetransmit, rfc, || {
                 format!("{l} {r}: retransmit seq {seq}:{end} ({len} bytes{})", if fin { " + FIN" } else { "" })
             });
-        } else if self.rtt_seq.is_none() {
-            self.rtt_seq = Some((end, cx.now));
+        } else if self.rtt.timed.is_none() {
+            self.rtt.timed = Some((end, cx.now));
         }
         self.transmit(cx, cfg, seq, flags, len);
-        if end.after(self.snd_nxt) {
-            self.snd_nxt = end;
+        if end.after(self.snd.nxt) {
+            self.snd.nxt = end;
         }
-        if end.after(self.snd_max) {
-            self.snd_max = end;
+        if end.after(self.snd.max) {
+            self.snd.max = end;
         }
         self.arm_rto_if_idle(cx);
         if !retransmission {
@@ -265,8 +220,8 @@ impl TcpSock {
     /// Retransmit the first unacknowledged segment (fast retransmit, RTO),
     /// whatever the windows say. `rfc`: the clause that asks for it.
     pub fn retransmit_head(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
-        let hole_end = self.sacked_next_after(self.snd_una).unwrap_or(self.snd_max);
-        self.retransmit_range(cx, cfg, self.snd_una, hole_end, rfc);
+        let hole_end = self.sacked_next_after(self.snd.una).unwrap_or(self.snd.max);
+        self.retransmit_range(cx, cfg, self.snd.una, hole_end, rfc);
     }
 
     /// Retransmit one segment from `seq`, no further than `hole_end` (the
@@ -284,17 +239,17 @@ impl TcpSock {
         // A whole MSS: the segment being repaired was at most that, and
         // `transmit` leaves out SACK blocks that would not fit beside it
         // (sized to `mss_now`, a hole could need a second, tiny segment).
-        let len = data_end.since(seq).min(hole_end.since(seq)).min(self.mss);
+        let len = data_end.since(seq).min(hole_end.since(seq)).min(self.snd.mss);
         let fin = self.fin_sent() && seq + len == data_end && hole_end.after(data_end);
         if len == 0 && !fin {
             return seq;
         }
         self.xmit_data(cx, cfg, seq, len, fin, rfc);
-        if seq == self.snd_una && self.state.is_synchronized() {
+        if seq == self.snd.una && self.state.is_synchronized() {
             // The head went again: its RTO counts from now (Linux
             // `tcp_xmit_retransmit_queue` re-arms it so), else a timer set
             // by an older ACK fires in the middle of a repair under way.
-            let rto = self.rto;
+            let rto = self.rtt.rto;
             self.timers.set(TimerKind::Retransmit, cx.now + rto);
             self.tlp_armed = false;
         }
@@ -313,19 +268,19 @@ impl TcpSock {
     /// Payload bytes one segment carries now: the MSS (timestamps already
     /// taken off, `syn_options`) less the SACK blocks an ACK would carry.
     pub fn mss_now(&self) -> usize {
-        let room = if self.ts_ok { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
-        self.mss.saturating_sub(self.sack_opt_len(room)).max(8)
+        let room = if self.ts.ok { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+        self.snd.mss.saturating_sub(self.sack_opt_len(room)).max(8)
     }
 
     /// Bytes between SND.UNA and `upto` still in the network as far as we
     /// know: sent, and neither acknowledged nor SACKed.
     fn in_flight_upto(&self, upto: SeqNumber) -> usize {
-        let mut n = upto.since(self.snd_una);
-        for &(s, e) in &self.sacked {
+        let mut n = upto.since(self.snd.una);
+        for &(s, e) in &self.sack.sacked {
             if !s.before(upto) {
                 break;
             }
-            n -= e.min_seq(upto).since(s.max_seq(self.snd_una));
+            n -= e.min_seq(upto).since(s.max_seq(self.snd.una));
         }
         n
     }
@@ -338,7 +293,7 @@ impl TcpSock {
         if !self.can_send_data() {
             return;
         }
-        if self.in_recovery && self.sack_ok {
+        if self.cong.in_recovery && self.sack.ok {
             self.sack_recovery_xmit(cx, cfg);
             return;
         }
@@ -346,31 +301,31 @@ impl TcpSock {
         loop {
             // Going back N after a timeout: what the peer SACKed is not sent
             // again (RFC 6675 §5.1).
-            let retransmitting = self.snd_nxt.before(self.snd_max);
+            let retransmitting = self.snd.nxt.before(self.snd.max);
             if retransmitting {
-                if let Some(e) = self.sacked_end_at(self.snd_nxt) {
-                    self.snd_nxt = e;
+                if let Some(e) = self.sacked_end_at(self.snd.nxt) {
+                    self.snd.nxt = e;
                     continue;
                 }
             }
             let end = self.snd_end();
-            let unsent = end.since(self.snd_nxt);
-            let fin_pending = self.fin_queued && self.snd_nxt.before_eq(end);
+            let unsent = end.since(self.snd.nxt);
+            let fin_pending = self.fin_queued && self.snd.nxt.before_eq(end);
             if unsent == 0 && !fin_pending {
                 break;
             }
             // RFC 5681 §3: never more than cwnd in flight (SACKed bytes are
             // not in flight), nor past the peer's window.
-            let cwnd_room = self.cwnd.saturating_sub(self.in_flight_upto(self.snd_nxt));
-            let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
+            let cwnd_room = self.cong.cwnd.saturating_sub(self.in_flight_upto(self.snd.nxt));
+            let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
             let usable = cwnd_room.min(rwnd_room);
             let mss = self.mss_now();
             // One MSS, or many with TSO (`tcp_xmit_size_goal`).
-            let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, self.max_snd_wnd);
+            let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, self.snd.max_wnd);
             let mut len = unsent.min(usable).min(goal);
             if retransmitting {
-                if let Some(next) = self.sacked_next_after(self.snd_nxt) {
-                    len = len.min(next.since(self.snd_nxt));
+                if let Some(next) = self.sacked_next_after(self.snd.nxt) {
+                    len = len.min(next.since(self.snd.nxt));
                 }
             }
             // The FIN rides on the last data segment, or alone; it needs one
@@ -380,14 +335,14 @@ impl TcpSock {
                 break;
             }
             if len < mss && !fin && !force && !retransmitting {
-                let nagle_ok = self.nodelay || self.snd_nxt == self.snd_una;
+                let nagle_ok = self.opt.nodelay || self.snd.nxt == self.snd.una;
                 if len < unsent {
                     // RFC 1122 §4.2.3.4: a window-limited runt goes only if it is
                     // at least half the largest window the peer ever offered.
-                    if !(nagle_ok && len >= self.max_snd_wnd / 2) {
+                    if !(nagle_ok && len >= self.snd.max_wnd / 2) {
                         break;
                     }
-                } else if self.cork {
+                } else if self.opt.cork {
                     // TCP_CORK: hold partial segments, at most cork_timeout.
                     if !self.timers.is_set(TimerKind::Cork) {
                         self.timer_set(cx, TimerKind::Cork, cfg.cork_timeout);
@@ -398,7 +353,7 @@ impl TcpSock {
                     break;
                 }
             }
-            let seq = self.snd_nxt;
+            let seq = self.snd.nxt;
             // Below SND.MAX after an RTO: go back N, in slow start (RFC 5681 §3.1).
             self.xmit_data(cx, cfg, seq, len, fin, "RFC 5681 §3.1");
             sent_any = true;
@@ -409,7 +364,7 @@ impl TcpSock {
         }
         // Data waits and nothing is in flight to bring an ACK: the persist
         // timer probes the window (RFC 9293 §3.8.6.1) or overrides SWS.
-        if !sent_any && self.unsent() > 0 && self.snd_una == self.snd_max && !self.timers.is_set(TimerKind::Persist) {
+        if !sent_any && self.unsent() > 0 && self.snd.una == self.snd.max && !self.timers.is_set(TimerKind::Persist) {
             let t = self.persist_interval(cfg);
             self.timer_set(cx, TimerKind::Persist, t);
         }
@@ -426,7 +381,7 @@ impl TcpSock {
         for _ in 0..4096 {
             let mss = self.mss_now();
             let holes = self.sack_holes();
-            if self.sack_pipe(&holes) + mss > self.cwnd {
+            if self.sack_pipe(&holes) + mss > self.cong.cwnd {
                 break;
             }
             // (0) a retransmission found lost (sack.rs `sack_detect_lost_retrans`).
@@ -441,7 +396,7 @@ impl TcpSock {
             }
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 1) {
                 let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (1)");
-                self.high_rxt = self.high_rxt.max_seq(end);
+                self.sack.high_rxt = self.sack.high_rxt.max_seq(end);
                 self.sack_note_retransmit(seq, end);
                 if end == seq {
                     break;
@@ -450,19 +405,19 @@ impl TcpSock {
             }
             // (2) new data: up to an MSS the peer's window takes.
             let end = self.snd_end();
-            let unsent = end.since(self.snd_nxt);
-            let fin_pending = self.fin_queued && self.snd_nxt.before_eq(end);
-            let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
+            let unsent = end.since(self.snd.nxt);
+            let fin_pending = self.fin_queued && self.snd.nxt.before_eq(end);
+            let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
             let len = unsent.min(rwnd_room).min(mss);
             let fin = fin_pending && len == unsent && rwnd_room > len;
             if len > 0 || fin {
-                let seq = self.snd_nxt;
+                let seq = self.snd.nxt;
                 self.xmit_data(cx, cfg, seq, len, fin, RFC);
                 continue;
             }
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 3) {
                 let end = self.retransmit_range(cx, cfg, seq, seq + n, "RFC 6675 §4 NextSeg (3)");
-                self.high_rxt = self.high_rxt.max_seq(end);
+                self.sack.high_rxt = self.sack.high_rxt.max_seq(end);
                 self.sack_note_retransmit(seq, end);
                 if end == seq {
                     break;
@@ -473,17 +428,61 @@ impl TcpSock {
         }
     }
 
-    /// The persist interval: the RTO, backed off per probe, capped.
-    pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
-        let base = self.compute_rto(cfg).max(cfg.rto_min);
-        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
-    }
-
     /// After receiving: send what can go, and the ACK if one is owed and
     /// no data segment carried it.
     pub fn output_after_input(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         self.tcp_write_xmit(cx, cfg, false);
-        if self.ack_now {
+        if self.rcv.ack_now {
+            self.send_ack(cx, cfg);
+        }
+    }
+
+    /// Shut the sending side (SHUT_WR or close): queue our FIN after the data
+    /// (RFC 9293 §3.10.4 CLOSE) and move ESTABLISHED -> FIN_WAIT_1 or
+    /// CLOSE_WAIT -> LAST_ACK. A connect still in SYN_SENT is abandoned.
+    pub fn close_send_side(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        const RFC: &str = "RFC 9293 §3.10.4";
+        if self.shut_snd {
+            return;
+        }
+        self.shut_snd = true;
+        match self.state {
+            TcpState::SynSent => {
+                self.tcp_done(cx, None);
+                return;
+            }
+            // "If no SENDs have been issued … form a FIN segment … otherwise,
+            // queue for processing after entering ESTABLISHED state": the FIN
+            // waits until our SYN is acknowledged.
+            TcpState::SynReceived => {
+                self.fin_queued = true;
+                return;
+            }
+            TcpState::Established => self.set_state(cx, TcpState::FinWait1, RFC),
+            TcpState::CloseWait => self.set_state(cx, TcpState::LastAck, RFC),
+            _ => return,
+        }
+        self.fin_queued = true;
+        // The FIN goes now if all data is out (Nagle and cork do not hold a FIN).
+        self.tcp_write_xmit(cx, cfg, false);
+    }
+
+    /// After the application read: tell the peer if the window opened
+    /// enough to matter (Linux `__tcp_cleanup_rbuf`: the remaining window
+    /// is at most half the buffer and the new one at least twice it).
+    pub fn window_update_after_read(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
+            return;
+        }
+        let cur = self.rcv.wnd();
+        let free = self.rcv_space().min(self.rcv.max_wnd());
+        let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
+        if 2 * cur <= self.q.rcvbuf && free >= 2 * cur && free >= cur + threshold {
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::TcpWindow, "RFC 1122 §4.2.3.3", || {
+                format!("{l} {r}: window update {cur} -> {free} after read")
+            });
             self.send_ack(cx, cfg);
         }
     }

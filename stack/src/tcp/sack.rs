@@ -15,7 +15,7 @@
 //! D-SACK block (RFC 2883 §4), so the sender can tell that a retransmission
 //! was not needed.
 //!
-//! **Sender.** The scoreboard (`TcpSock::sacked`) holds what the peer has
+//! **Sender.** The scoreboard (`SackVars::sacked`) holds what the peer has
 //! SACKed above SND.UNA, as sorted disjoint ranges. Between SND.UNA and the
 //! highest SACKed byte lie the holes. RFC 6675 §4 deems a hole lost once
 //! three discontiguous blocks or more than two segments' worth of SACKed
@@ -83,10 +83,10 @@ impl TcpSock {
         let mut out = [(SeqNumber(0), SeqNumber(0)); MAX_SACK_BLOCKS];
         let mut n = 0;
         let room = room.min(MAX_SACK_BLOCKS);
-        if !self.sack_ok || room == 0 {
+        if !self.sack.ok || room == 0 {
             return (out, 0);
         }
-        if let Some(d) = self.dsack {
+        if let Some(d) = self.sack.dsack {
             out[0] = d;
             n = 1;
         }
@@ -94,7 +94,7 @@ impl TcpSock {
         // over a queue of at most MAX_OFO_SEGMENTS entries.
         let mut last_taken = u32::MAX;
         while n < room {
-            let best = self.out_of_order_queue.iter().filter(|e| e.touched < last_taken).max_by_key(|e| e.touched);
+            let best = self.q.out_of_order_queue.iter().filter(|e| e.touched < last_taken).max_by_key(|e| e.touched);
             let Some(e) = best else { break };
             last_taken = e.touched;
             out[n] = (e.seq, e.end() + usize::from(e.fin));
@@ -106,10 +106,10 @@ impl TcpSock {
     /// Bytes of SACK option the next ACK would carry (for the payload room
     /// of a data segment that carries it).
     pub fn sack_opt_len(&self, room: usize) -> usize {
-        if !self.sack_ok || (self.dsack.is_none() && self.out_of_order_queue.is_empty()) {
+        if !self.sack.ok || (self.sack.dsack.is_none() && self.q.out_of_order_queue.is_empty()) {
             return 0;
         }
-        let n = (usize::from(self.dsack.is_some()) + self.out_of_order_queue.len()).min(room);
+        let n = (usize::from(self.sack.dsack.is_some()) + self.q.out_of_order_queue.len()).min(room);
         4 + 8 * n
     }
 
@@ -131,7 +131,7 @@ impl TcpSock {
                 u.dsack = true;
                 continue;
             }
-            if !start.before(end) || start.before(self.snd_una) || end.after(self.snd_max) {
+            if !start.before(end) || start.before(self.snd.una) || end.after(self.snd.max) {
                 u.invalid += 1;
                 continue;
             }
@@ -143,7 +143,7 @@ impl TcpSock {
     /// Add `[start, end)` to the sorted, disjoint scoreboard; returns the
     /// bytes it newly covers.
     fn sacked_insert(&mut self, start: SeqNumber, end: SeqNumber) -> usize {
-        let v = &mut self.sacked;
+        let v = &mut self.sack.sacked;
         // First range that ends at or after our start (touching merges).
         let i = v.partition_point(|r| r.1.before(start));
         let mut j = i;
@@ -168,40 +168,40 @@ impl TcpSock {
     /// threw away data it had SACKed (RFC 2018 §8, Linux
     /// `tcp_check_sack_reneging`); the whole scoreboard is then dropped.
     pub fn sacked_prune(&mut self) -> bool {
-        let una = self.snd_una;
-        let drop = self.sacked.partition_point(|r| r.1.before_eq(una));
-        self.sacked.drain(..drop);
-        if let Some(first) = self.sacked.first_mut() {
+        let una = self.snd.una;
+        let drop = self.sack.sacked.partition_point(|r| r.1.before_eq(una));
+        self.sack.sacked.drain(..drop);
+        if let Some(first) = self.sack.sacked.first_mut() {
             if first.0.before_eq(una) {
-                self.sacked.clear();
+                self.sack.sacked.clear();
                 return true;
             }
         }
-        if self.sacked.is_empty() && self.sacked.capacity() > 16 {
-            self.sacked = Vec::new();
+        if self.sack.sacked.is_empty() && self.sack.sacked.capacity() > 16 {
+            self.sack.sacked = Vec::new();
         }
         false
     }
 
     /// The SACKed range that holds `seq`, if any: its end.
     pub fn sacked_end_at(&self, seq: SeqNumber) -> Option<SeqNumber> {
-        let i = self.sacked.partition_point(|r| r.1.before_eq(seq));
-        self.sacked.get(i).filter(|r| r.0.before_eq(seq)).map(|r| r.1)
+        let i = self.sack.sacked.partition_point(|r| r.1.before_eq(seq));
+        self.sack.sacked.get(i).filter(|r| r.0.before_eq(seq)).map(|r| r.1)
     }
 
     /// The start of the first SACKed range after `seq`, if any.
     pub fn sacked_next_after(&self, seq: SeqNumber) -> Option<SeqNumber> {
-        let i = self.sacked.partition_point(|r| r.1.before_eq(seq));
-        self.sacked.get(i).map(|r| r.0.max_seq(seq))
+        let i = self.sack.sacked.partition_point(|r| r.1.before_eq(seq));
+        self.sack.sacked.get(i).map(|r| r.0.max_seq(seq))
     }
 
     /// The holes from SND.UNA up to the highest SACKed byte, lowest first,
     /// each with RFC 6675 `IsLost`.
     pub fn sack_holes(&self) -> Vec<Hole> {
-        let mut holes = Vec::with_capacity(self.sacked.len());
+        let mut holes = Vec::with_capacity(self.sack.sacked.len());
         let (mut bytes_above, mut blocks_above) = (0usize, 0usize);
         let mut hi: Option<SeqNumber> = None;
-        for &(start, end) in self.sacked.iter().rev() {
+        for &(start, end) in self.sack.sacked.iter().rev() {
             if let Some(h) = hi {
                 if end.before(h) {
                     holes.push(Hole { start: end, end: h, lost: self.is_lost(blocks_above, bytes_above) });
@@ -212,8 +212,8 @@ impl TcpSock {
             hi = Some(start);
         }
         if let Some(h) = hi {
-            if self.snd_una.before(h) {
-                holes.push(Hole { start: self.snd_una, end: h, lost: self.is_lost(blocks_above, bytes_above) });
+            if self.snd.una.before(h) {
+                holes.push(Hole { start: self.snd.una, end: h, lost: self.is_lost(blocks_above, bytes_above) });
             }
         }
         holes.reverse();
@@ -224,23 +224,23 @@ impl TcpSock {
     /// sequences have arrived above 'SeqNum' or more than (DupThresh - 1) *
     /// SMSS bytes with sequence numbers greater than 'SeqNum' have been SACKed".
     fn is_lost(&self, blocks_above: usize, bytes_above: usize) -> bool {
-        blocks_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * self.mss
+        blocks_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * self.snd.mss
     }
 
     /// Is the first unacknowledged byte deemed lost?
     pub fn head_lost(&self) -> bool {
-        self.sack_holes().first().is_some_and(|h| h.start == self.snd_una && h.lost)
+        self.sack_holes().first().is_some_and(|h| h.start == self.snd.una && h.lost)
     }
 
     /// Bytes SACKed above `seq`.
     fn sacked_above(&self, seq: SeqNumber) -> usize {
-        self.sacked.iter().rev().take_while(|r| r.1.after(seq)).map(|r| r.1.since(r.0.max_seq(seq))).sum()
+        self.sack.sacked.iter().rev().take_while(|r| r.1.after(seq)).map(|r| r.1.since(r.0.max_seq(seq))).sum()
     }
 
     /// Remember a retransmission made in recovery, to see whether it is lost too.
     pub fn sack_note_retransmit(&mut self, start: SeqNumber, end: SeqNumber) {
-        if self.rtx_marks.len() < MAX_RTX_MARKS && start.before(end) {
-            self.rtx_marks.push_back(RtxMark { start, end, snd_max: self.snd_max });
+        if self.sack.rtx_marks.len() < MAX_RTX_MARKS && start.before(end) {
+            self.sack.rtx_marks.push_back(RtxMark { start, end, snd_max: self.snd.max });
         }
     }
 
@@ -249,19 +249,19 @@ impl TcpSock {
     /// after it have been SACKed is lost; it moves to `relost`, to be sent
     /// again first. Returns how many were found.
     pub fn sack_detect_lost_retrans(&mut self) -> usize {
-        let threshold = (DUP_THRESH - 1) * self.mss;
-        let marks = std::mem::take(&mut self.rtx_marks);
+        let threshold = (DUP_THRESH - 1) * self.snd.mss;
+        let marks = std::mem::take(&mut self.sack.rtx_marks);
         let mut found = 0;
         for m in marks {
-            let start = m.start.max_seq(self.snd_una);
+            let start = m.start.max_seq(self.snd.una);
             if !start.before(m.end) || self.sacked_end_at(start).is_some_and(|e| e.after_eq(m.end)) {
                 continue; // acknowledged or SACKed: it arrived
             }
             if self.sacked_above(m.snd_max) > threshold {
                 found += 1;
-                self.relost.push((start, m.end));
+                self.sack.relost.push((start, m.end));
             } else {
-                self.rtx_marks.push_back(m);
+                self.sack.rtx_marks.push_back(m);
             }
         }
         found
@@ -270,24 +270,24 @@ impl TcpSock {
     /// The first range of `relost` still neither acknowledged nor SACKed
     /// (trimmed to what is not), dropping those that are.
     pub fn sack_next_relost(&mut self) -> Option<(SeqNumber, usize)> {
-        while let Some(&(s, e)) = self.relost.first() {
-            let s = s.max_seq(self.snd_una);
+        while let Some(&(s, e)) = self.sack.relost.first() {
+            let s = s.max_seq(self.snd.una);
             let s = self.sacked_end_at(s).unwrap_or(s);
             let e = self.sacked_next_after(s).map_or(e, |n| n.min_seq(e));
             if s.before(e) {
                 return Some((s, e.since(s)));
             }
-            self.relost.remove(0);
+            self.sack.relost.remove(0);
         }
         None
     }
 
     /// What went again from `relost` up to `end` is no longer owed.
     pub fn relost_trim(&mut self, end: SeqNumber) {
-        if let Some(first) = self.relost.first_mut() {
+        if let Some(first) = self.sack.relost.first_mut() {
             first.0 = first.0.max_seq(end);
             if !first.0.before(first.1) {
-                self.relost.remove(0);
+                self.sack.relost.remove(0);
             }
         }
     }
@@ -295,20 +295,20 @@ impl TcpSock {
     /// RFC 6675 §4 SetPipe(): the sender's estimate of the bytes in the network.
     /// `holes`: `sack_holes()`, which the caller has at hand.
     pub fn sack_pipe(&self, holes: &[Hole]) -> usize {
-        let top = self.sacked.last().map_or(self.snd_una, |r| r.1).max_seq(self.snd_una);
+        let top = self.sack.sacked.last().map_or(self.snd.una, |r| r.1).max_seq(self.snd.una);
         // Above the highest SACK nothing is deemed lost: all of it counts.
-        let mut pipe = self.snd_max.since(top);
+        let mut pipe = self.snd.max.since(top);
         for h in holes {
             if !h.lost {
                 pipe += h.end.since(h.start);
             }
             // (b) retransmitted bytes count once more (they are in flight again).
-            let rtx_end = h.end.min_seq(self.high_rxt);
+            let rtx_end = h.end.min_seq(self.sack.high_rxt);
             pipe += rtx_end.since(h.start);
         }
         // A retransmission known lost is not in the network any more.
-        for &(s, e) in &self.relost {
-            pipe = pipe.saturating_sub(e.min_seq(self.high_rxt).since(s.max_seq(self.snd_una)));
+        for &(s, e) in &self.sack.relost {
+            pipe = pipe.saturating_sub(e.min_seq(self.sack.high_rxt).since(s.max_seq(self.snd.una)));
         }
         pipe
     }
@@ -323,7 +323,7 @@ impl TcpSock {
             if rule == 1 && !h.lost {
                 continue;
             }
-            let s = h.start.max_seq(self.high_rxt);
+            let s = h.start.max_seq(self.sack.high_rxt);
             if s.before(h.end) {
                 return Some((s, h.end.since(s)));
             }
@@ -339,12 +339,12 @@ mod tests {
 
     fn sock(una: u32, max: u32) -> TcpSock {
         let mut sk = TcpSock::new(&TcpConfig::default());
-        sk.sack_ok = true;
-        sk.mss = 1000;
-        sk.snd_una = SeqNumber(una);
-        sk.high_rxt = SeqNumber(una);
-        sk.snd_max = SeqNumber(max);
-        sk.snd_nxt = SeqNumber(max);
+        sk.sack.ok = true;
+        sk.snd.mss = 1000;
+        sk.snd.una = SeqNumber(una);
+        sk.sack.high_rxt = SeqNumber(una);
+        sk.snd.max = SeqNumber(max);
+        sk.snd.nxt = SeqNumber(max);
         sk
     }
 
@@ -359,7 +359,7 @@ mod tests {
         // Bridging the two: only the middle is new.
         let u = sk.sack_update(SeqNumber(1000), &[(SeqNumber(3500), SeqNumber(5500))]);
         assert_eq!(u.newly_sacked, 1000);
-        assert_eq!(sk.sacked, vec![(SeqNumber(3000), SeqNumber(6000))]);
+        assert_eq!(sk.sack.sacked, vec![(SeqNumber(3000), SeqNumber(6000))]);
         // Outside SND.UNA..SND.MAX, or backwards: ignored.
         let u = sk.sack_update(
             SeqNumber(1000),
@@ -393,7 +393,7 @@ mod tests {
         for k in [3u32, 5, 6, 7] {
             sk.sack_update(SeqNumber(1000), &[(SeqNumber(1000 * k), SeqNumber(1000 * k + 1000))]);
         }
-        assert_eq!(sk.sacked, vec![(SeqNumber(3000), SeqNumber(4000)), (SeqNumber(5000), SeqNumber(8000))]);
+        assert_eq!(sk.sack.sacked, vec![(SeqNumber(3000), SeqNumber(4000)), (SeqNumber(5000), SeqNumber(8000))]);
         let holes = sk.sack_holes();
         // [1000,3000): 4000 bytes / 2 blocks above: lost. [4000,5000): 3000
         // bytes above, > 2 MSS: lost too.
@@ -409,10 +409,10 @@ mod tests {
         assert_eq!(sk.sack_pipe(&sk.sack_holes()), 3000);
         // Rule 1 picks the first lost byte above HighRxt; retransmitting it counts in pipe.
         assert_eq!(sk.sack_next_retransmit(&holes, 1), Some((SeqNumber(1000), 2000)));
-        sk.high_rxt = SeqNumber(2000);
+        sk.sack.high_rxt = SeqNumber(2000);
         assert_eq!(sk.sack_pipe(&sk.sack_holes()), 4000);
         assert_eq!(sk.sack_next_retransmit(&holes, 1), Some((SeqNumber(2000), 1000)));
-        sk.high_rxt = SeqNumber(5000);
+        sk.sack.high_rxt = SeqNumber(5000);
         assert_eq!(sk.sack_next_retransmit(&holes, 1), None);
         // One SACKed segment above a hole is not a loss yet (a reordering, perhaps).
         let mut sk = sock(1000, 5000);
@@ -427,18 +427,18 @@ mod tests {
     fn reneging_drops_the_scoreboard() {
         let mut sk = sock(1000, 11000);
         sk.sack_update(SeqNumber(1000), &[(SeqNumber(3000), SeqNumber(4000))]);
-        sk.snd_una = SeqNumber(2000);
+        sk.snd.una = SeqNumber(2000);
         assert!(!sk.sacked_prune());
-        assert_eq!(sk.sacked.len(), 1);
+        assert_eq!(sk.sack.sacked.len(), 1);
         // The cumulative ACK stops exactly at a SACKed range: the receiver dropped it.
-        sk.snd_una = SeqNumber(3000);
+        sk.snd.una = SeqNumber(3000);
         assert!(sk.sacked_prune());
-        assert!(sk.sacked.is_empty());
+        assert!(sk.sack.sacked.is_empty());
         // Past a range: simply forgotten.
         sk.sack_update(SeqNumber(3000), &[(SeqNumber(5000), SeqNumber(6000))]);
-        sk.snd_una = SeqNumber(6000);
+        sk.snd.una = SeqNumber(6000);
         assert!(!sk.sacked_prune());
-        assert!(sk.sacked.is_empty());
+        assert!(sk.sack.sacked.is_empty());
     }
 
     #[test]
@@ -447,6 +447,6 @@ mod tests {
         for k in 0..(MAX_SACKED_RANGES as u32 + 50) {
             sk.sack_update(SeqNumber(0), &[(SeqNumber(10 + 20 * k), SeqNumber(20 + 20 * k))]);
         }
-        assert_eq!(sk.sacked.len(), MAX_SACKED_RANGES);
+        assert_eq!(sk.sack.sacked.len(), MAX_SACKED_RANGES);
     }
 }

@@ -1,16 +1,23 @@
-//! The transmission control block (`struct tcp_sock`): connection state,
-//! the send and receive sequence variables, buffers, RTT and congestion
-//! state, timers, and socket options.
+//! The transmission control block (`struct tcp_sock`), its variables in the
+//! groups of RFC 9293 §3.3.1: `SndVars` (send sequence variables), `RcvVars`
+//! (receive sequence variables), `RttVars` (the RFC 6298 estimator:
+//! `RttVars::sample`, `RttVars::compute_rto`), `CongVars`, `SackVars`,
+//! `TsVars`, `Queues` (buffers), `SockOpts`; the timers are in timer.rs.
+//! `TcpState` names the eleven states (the only place that does), and
+//! `TcpSock::set_state` and `TcpSock::tcp_done` move between them.
 //!
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
 use super::options::SackBlock;
 use super::seq::SeqNumber;
+use super::timer::Timers;
 use super::TcpConfig;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
+use crate::trace::EventKind;
+use crate::Cx;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -31,6 +38,20 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// The eleven, in RFC 9293 §3.3.2's order.
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
     /// The RFC's name, used in traces: `LISTEN -> SYN_RECEIVED`.
     pub fn rfc_name(self) -> &'static str {
         match self {
@@ -63,9 +84,22 @@ impl TcpState {
             TcpState::TimeWait => "TIME_WAIT",
         }
     }
+    /// A state from its name in RFC 9293's or netstat's spelling, in any
+    /// case, `-` or `_`: `time-wait`, `SYN_RECV`, `fin_wait1`, `CLOSE`…
+    pub fn parse(name: &str) -> Option<TcpState> {
+        let name = name.to_ascii_uppercase().replace('-', "_");
+        TcpState::ALL.into_iter().find(|s| s.rfc_name() == name || s.netstat_name() == name)
+    }
     /// RFC 9293 §3.3.2: the states after the handshake completed.
     pub fn is_synchronized(self) -> bool {
         !matches!(self, TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived)
+    }
+}
+
+/// The RFC's name (`rfc_name`).
+impl std::fmt::Display for TcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.rfc_name())
     }
 }
 
@@ -85,111 +119,20 @@ pub enum Owner {
 pub struct Listener {
     /// `listen(backlog)`: the accept queue holds `backlog + 1`, as Linux's
     /// `sk_acceptq_is_full` counts.
-    pub backlog: usize,
+    pub(super) backlog: usize,
     /// Half-open children in SYN_RECEIVED (the kernel's request socks).
-    pub syn_queue: Vec<usize>,
+    pub(super) syn_queue: Vec<usize>,
     /// Established children waiting for `accept`.
-    pub accept_queue: VecDeque<usize>,
+    pub(super) accept_queue: VecDeque<usize>,
     /// When the SYN queue last overflowed and a SYN cookie went out: only
     /// within `syncookies::MAX_AGE` minutes of it is an ACK to the listener
     /// checked as a cookie (Linux `tcp_synq_no_recent_overflow`).
-    pub last_overflow: Option<Instant>,
+    pub(super) last_overflow: Option<Instant>,
 }
 
 impl Listener {
     pub fn accept_queue_full(&self) -> bool {
         self.accept_queue.len() > self.backlog
-    }
-}
-
-/// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
-/// Timers are data: each is an optional deadline, the stack's next wake-up
-/// is their minimum, and the handlers live together in timer.rs.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum TimerKind {
-    /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
-    Retransmit,
-    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
-    DelayedAck,
-    /// RFC 9293 §3.8.6.1: probe a zero window.
-    Persist,
-    /// RFC 1122 §4.2.3.6.
-    Keepalive,
-    /// TCP_CORK's 200 ms ceiling.
-    Cork,
-    /// An orphaned FIN_WAIT_2 waits at most `fin_timeout` (Linux `tcp_fin_timeout`).
-    FinWait2,
-    /// 2 × MSL in TIME_WAIT.
-    TimeWait,
-}
-
-impl TimerKind {
-    pub const ALL: [TimerKind; 7] = [
-        TimerKind::Retransmit,
-        TimerKind::DelayedAck,
-        TimerKind::Persist,
-        TimerKind::Keepalive,
-        TimerKind::Cork,
-        TimerKind::FinWait2,
-        TimerKind::TimeWait,
-    ];
-    /// The clause that arms this timer (for the trace).
-    pub fn rfc_set(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.1",
-            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
-            TimerKind::Persist => "RFC 9293 §3.8.6.1",
-            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
-            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
-            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
-            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
-        }
-    }
-    /// The clause that says what to do when it fires.
-    pub fn rfc_fired(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.4",
-            TimerKind::TimeWait => "RFC 9293 §3.10.8",
-            k => k.rfc_set(),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "retransmit",
-            TimerKind::DelayedAck => "delayed-ack",
-            TimerKind::Persist => "persist",
-            TimerKind::Keepalive => "keepalive",
-            TimerKind::Cork => "cork",
-            TimerKind::FinWait2 => "fin-wait-2",
-            TimerKind::TimeWait => "time-wait",
-        }
-    }
-}
-
-#[derive(Copy, Clone, Default, Debug)]
-pub struct Timers {
-    at: [Option<Instant>; 7],
-}
-
-impl Timers {
-    pub fn get(&self, k: TimerKind) -> Option<Instant> {
-        self.at[k as usize]
-    }
-    pub fn set(&mut self, k: TimerKind, at: Instant) {
-        self.at[k as usize] = Some(at);
-    }
-    pub fn clear(&mut self, k: TimerKind) {
-        self.at[k as usize] = None;
-    }
-    pub fn is_set(&self, k: TimerKind) -> bool {
-        self.at[k as usize].is_some()
-    }
-    pub fn clear_all(&mut self) {
-        self.at = [None; 7];
-    }
-    /// The earliest deadline.
-    pub fn next(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
     }
 }
 
@@ -216,12 +159,12 @@ pub const KEEP_ABOVE: usize = 64 * 1024;
 /// whether a FIN follows the last byte.
 #[derive(Clone, Debug)]
 pub struct OfoSeg {
-    pub seq: SeqNumber,
-    pub data: Vec<u8>,
-    pub fin: bool,
-    /// When a segment last landed in this entry (`TcpSock::ofo_tick`): the
+    pub(super) seq: SeqNumber,
+    pub(super) data: Vec<u8>,
+    pub(super) fin: bool,
+    /// When a segment last landed in this entry (`Queues::ofo_tick`): the
     /// most recent goes first in our SACK blocks (RFC 2018 §4).
-    pub touched: u32,
+    pub(super) touched: u32,
 }
 
 impl OfoSeg {
@@ -230,289 +173,89 @@ impl OfoSeg {
     }
 }
 
-/// The TCB.
+/// RFC 9293 §3.3.1 "Send Sequence Variables" (Linux: `tcp_sock`'s
+/// `snd_una`, `snd_nxt`, `snd_wnd`, `snd_wl1`, `max_window`, `rx_opt.snd_wscale`).
 #[derive(Debug)]
-pub struct TcpSock {
-    pub state: TcpState,
-    pub owner: Owner,
-    /// Local address; the IP is unspecified until connected (or for a wildcard listener).
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    /// Holds a reference on `local.port()` in the port table.
-    pub bound: bool,
-    /// Listed in the 4-tuple table.
-    pub hashed: bool,
-    pub listen: Option<Listener>,
-
-    // ----- Send sequence variables (RFC 9293 §3.3.1)
-    pub iss: SeqNumber,
-    /// Oldest unacknowledged sequence number.
-    pub snd_una: SeqNumber,
-    /// Next sequence number to send (moves back to `snd_una` after an RTO).
-    pub snd_nxt: SeqNumber,
+pub struct SndVars {
+    /// ISS: initial send sequence number.
+    pub(super) iss: SeqNumber,
+    /// SND.UNA: oldest unacknowledged sequence number.
+    pub(super) una: SeqNumber,
+    /// SND.NXT: next sequence number to send (moves back to `una` after an RTO).
+    pub(super) nxt: SeqNumber,
     /// Highest sequence number sent so far (the kernel's `snd_nxt` before a
     /// go-back-N; RFC 9293 only has SND.NXT).
-    pub snd_max: SeqNumber,
-    /// Peer's window, already scaled.
-    pub snd_wnd: usize,
+    pub(super) max: SeqNumber,
+    /// SND.WND: the peer's window, already scaled.
+    pub(super) wnd: usize,
     /// Largest window the peer ever offered (RFC 1122 §4.2.3.4 "Max(SND.WND)").
-    pub max_snd_wnd: usize,
-    pub snd_wl1: SeqNumber,
-    pub snd_wl2: SeqNumber,
-    /// Shift for the peer's window field (RFC 7323), 0 if not agreed.
-    pub snd_wscale: u8,
+    pub(super) max_wnd: usize,
+    /// SND.WL1, SND.WL2: segment sequence and acknowledgment numbers of the
+    /// last window update.
+    pub(super) wl1: SeqNumber,
+    pub(super) wl2: SeqNumber,
+    /// Snd.Wind.Shift: shift for the peer's window field (RFC 7323), 0 if not agreed.
+    pub(super) wscale: u8,
     /// Both SYNs carried the Window Scale option.
-    pub wscale_ok: bool,
-    /// Unacknowledged and unsent bytes; `snd_buf[0]` has sequence number `snd_buf_seq`.
-    pub snd_buf: VecDeque<u8>,
-    pub snd_buf_seq: SeqNumber,
-    /// SO_SNDBUF.
-    pub sndbuf: usize,
-    /// The application shut down the sending side: a FIN follows the last byte.
-    pub fin_queued: bool,
+    pub(super) wscale_ok: bool,
     /// Effective send MSS (the peer's MSS option, capped by ours).
-    pub mss: usize,
-
-    // ----- Receive sequence variables
-    pub irs: SeqNumber,
-    pub rcv_nxt: SeqNumber,
-    /// Right edge of the window we last advertised (`rcv_nxt + rcv_wnd` then).
-    pub rcv_adv: SeqNumber,
-    /// Shift for our window field (RFC 7323), 0 if not agreed.
-    pub rcv_wscale: u8,
-    /// In-order bytes not yet read by the application.
-    pub rcv_buf: VecDeque<u8>,
-    /// SO_RCVBUF.
-    pub rcvbuf: usize,
-    /// Segments beyond `rcv_nxt`, sorted and merged (the kernel's `out_of_order_queue`).
-    pub out_of_order_queue: VecDeque<OfoSeg>,
-    pub ofo_bytes: usize,
-    /// The peer's MSS as a receiver sees it (for the every-second-segment ACK rule).
-    pub rcv_mss: usize,
-    /// Counts segments queued out of order (for `OfoSeg::touched`).
-    pub ofo_tick: u32,
-    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
-    pub dsack: Option<SackBlock>,
-
-    // ----- Timestamps (RFC 7323 §3-§5; timestamps.rs)
-    /// Both SYNs carried the Timestamps option: every segment carries it.
-    pub ts_ok: bool,
-    /// TS.Recent: the TSval to echo, and when it was last updated.
-    pub ts_recent: u32,
-    pub ts_recent_stamp: Instant,
-    /// Added to our millisecond clock (RFC 7323 §5.4).
-    pub ts_offset: u32,
-    /// Last.ACK.sent: RCV.NXT in the last ACK we sent (RFC 7323 §4.3).
-    pub last_ack_sent: SeqNumber,
-    /// TSval of our latest retransmission: an echo older than it gives no RTT sample.
-    pub rtx_tsval: u32,
-    /// The loss episode that may yet prove spurious (RFC 3522).
-    pub undo: Option<super::timestamps::UndoMark>,
-
-    // ----- Selective acknowledgements (RFC 2018, RFC 6675; sack.rs)
-    /// Both SYNs carried SACK-Permitted.
-    pub sack_ok: bool,
-    /// The scoreboard: ranges above SND.UNA the peer has SACKed, sorted, disjoint.
-    pub sacked: Vec<SackBlock>,
-    /// RFC 6675 HighRxt: end of the highest byte retransmitted in this recovery.
-    pub high_rxt: SeqNumber,
-    /// Retransmissions of this recovery, watched for loss (sack.rs).
-    pub rtx_marks: VecDeque<super::sack::RtxMark>,
-    /// Retransmissions found lost: sent again before anything else.
-    pub relost: Vec<SackBlock>,
-    /// RFC 8985 §7: the retransmission timer is running as a loss probe
-    /// timeout (PTO), not an RTO; and a probe is out, unanswered.
-    pub tlp_armed: bool,
-    pub tlp_out: bool,
-
-    // ----- Acknowledgement scheduling (RFC 1122 §4.2.3.2, RFC 5681 §4.2)
-    /// Bytes received in order since our last ACK (ACK every second full-sized segment).
-    pub rcv_unacked: usize,
-    /// An ACK must go out now (piggybacked if data goes, else pure).
-    pub ack_now: bool,
-
-    // ----- RTT (RFC 6298), microseconds
-    pub srtt_us: u64,
-    pub rttvar_us: u64,
-    pub rto: Duration,
-    /// The one segment being timed: its last sequence number and when it left.
-    pub rtt_seq: Option<(SeqNumber, Instant)>,
-    /// End of the highest retransmitted segment: an ACK covering it gives no
-    /// RTT sample (Karn; Linux's FLAG_RETRANS_DATA_ACKED).
-    pub retrans_high: SeqNumber,
-    /// Consecutive timeouts (retransmit or probe) without progress.
-    pub retransmits: u32,
-    pub total_retrans: u64,
-    /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
-    pub probes_out: u32,
-    /// Backoff of the persist timer: grows per probe, reset when the window opens.
-    pub persist_backoff: u32,
-
-    // ----- Congestion control (RFC 5681, RFC 6582 NewReno)
-    pub cwnd: usize,
-    pub ssthresh: usize,
-    pub dupacks: u32,
-    pub recover: SeqNumber,
-    pub in_recovery: bool,
-    /// The congestion control algorithm and its state (cong.rs).
-    pub cc: super::cong::CongState,
-
-    // ----- Socket state
-    pub error: Option<Errno>,
-    /// The last soft error (ICMP) for SO_ERROR on timeout (RFC 1122 §4.2.3.9).
-    pub soft_error: Option<Errno>,
-    /// RCV_SHUTDOWN: the peer's FIN arrived, or SHUT_RD.
-    pub shut_rcv: bool,
-    /// SEND_SHUTDOWN: SHUT_WR, close, or the connection is gone.
-    pub shut_snd: bool,
-    /// The connection was established once (so `ENOTCONN` vs `EPIPE`, `Ok(0)`).
-    pub was_connected: bool,
-    pub last_rcv: Instant,
-    pub timers: Timers,
-    /// Readiness news for epoll since the socket was last put back in the
-    /// table (the key of the kernel's `sk_data_ready` / `sk_write_space` /
-    /// `sk_state_change` wake-ups); `Tcp::finish` hands it to the wake queue.
-    pub wake: PollFlags,
-
-    // ----- Options
-    pub reuse_addr: bool,
-    pub keepalive: bool,
-    pub nodelay: bool,
-    pub cork: bool,
-    pub nonblocking: bool,
+    pub(super) mss: usize,
 }
 
-impl TcpSock {
-    pub fn new(cfg: &TcpConfig) -> TcpSock {
-        let z = SeqNumber(0);
-        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
-        TcpSock {
-            state: TcpState::Closed,
-            owner: Owner::User,
-            local: unspec,
-            remote: unspec,
-            bound: false,
-            hashed: false,
-            listen: None,
-            iss: z,
-            snd_una: z,
-            snd_nxt: z,
-            snd_max: z,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: z,
-            snd_wl2: z,
-            snd_wscale: 0,
-            wscale_ok: false,
-            snd_buf: VecDeque::new(),
-            snd_buf_seq: z,
-            sndbuf: cfg.sndbuf,
-            fin_queued: false,
-            mss: super::DEFAULT_PEER_MSS,
-            irs: z,
-            rcv_nxt: z,
-            rcv_adv: z,
-            rcv_wscale: 0,
-            rcv_buf: VecDeque::new(),
-            rcvbuf: cfg.rcvbuf,
-            out_of_order_queue: VecDeque::new(),
-            ofo_bytes: 0,
-            rcv_mss: super::DEFAULT_PEER_MSS,
-            ofo_tick: 0,
-            dsack: None,
-            ts_ok: false,
-            ts_recent: 0,
-            ts_recent_stamp: Instant::ZERO,
-            ts_offset: 0,
-            last_ack_sent: z,
-            rtx_tsval: 0,
-            undo: None,
-            sack_ok: false,
-            sacked: Vec::new(),
-            high_rxt: z,
-            rtx_marks: VecDeque::new(),
-            relost: Vec::new(),
-            tlp_armed: false,
-            tlp_out: false,
-            rcv_unacked: 0,
-            ack_now: false,
-            srtt_us: 0,
-            rttvar_us: 0,
-            rto: cfg.rto_initial,
-            rtt_seq: None,
-            retransmits: 0,
-            retrans_high: z,
-            total_retrans: 0,
-            probes_out: 0,
-            persist_backoff: 0,
-            cwnd: 0,
-            ssthresh: usize::MAX / 2,
-            dupacks: 0,
-            recover: z,
-            in_recovery: false,
-            cc: super::cong::CongState::new(cfg.congestion),
-            error: None,
-            soft_error: None,
-            shut_rcv: false,
-            shut_snd: false,
-            was_connected: false,
-            last_rcv: Instant::ZERO,
-            timers: Timers::default(),
-            wake: PollFlags::NONE,
-            reuse_addr: false,
-            keepalive: false,
-            nodelay: !cfg.nagle,
-            cork: false,
-            nonblocking: false,
-        }
-    }
+/// RFC 9293 §3.3.1 "Receive Sequence Variables" and the ACK schedule
+/// (RFC 1122 §4.2.3.2, RFC 5681 §4.2). RCV.WND is `RcvVars::wnd`,
+/// computed from `adv`.
+#[derive(Debug)]
+pub struct RcvVars {
+    /// IRS: initial receive sequence number.
+    pub(super) irs: SeqNumber,
+    /// RCV.NXT: next sequence number expected.
+    pub(super) nxt: SeqNumber,
+    /// Right edge of the window we last advertised (`nxt + rcv_wnd` then; Linux `rcv_wup + rcv_wnd`).
+    pub(super) adv: SeqNumber,
+    /// Rcv.Wind.Shift: shift for our window field (RFC 7323), 0 if not agreed.
+    pub(super) wscale: u8,
+    /// The peer's MSS as a receiver sees it (for the every-second-segment ACK rule; Linux `rcv_mss`).
+    pub(super) mss: usize,
+    /// Bytes received in order since our last ACK (ACK every second full-sized segment).
+    pub(super) unacked: usize,
+    /// An ACK must go out now (piggybacked if data goes, else pure).
+    pub(super) ack_now: bool,
+}
 
-    /// Sequence number just past the last byte queued to send (where our FIN goes).
-    pub fn snd_end(&self) -> SeqNumber {
-        self.snd_buf_seq + self.snd_buf.len()
-    }
-    /// Our FIN has been sent (it sits at `snd_end`).
-    pub fn fin_sent(&self) -> bool {
-        self.fin_queued && self.snd_max.after(self.snd_end())
-    }
-    /// Our FIN has been acknowledged.
-    pub fn fin_acked(&self) -> bool {
-        self.fin_queued && self.snd_una.after(self.snd_end())
-    }
-    /// Bytes in flight (RFC 5681 FlightSize).
-    pub fn flight_size(&self) -> usize {
-        self.snd_max.since(self.snd_una)
-    }
-    /// Bytes queued but never sent.
-    pub fn unsent(&self) -> usize {
-        self.snd_end().since(self.snd_nxt)
-    }
-    /// Free space in the send buffer.
-    pub fn snd_space(&self) -> usize {
-        self.sndbuf.saturating_sub(self.snd_buf.len())
-    }
-    /// Linux `sk_stream_is_writeable`: POLLOUT's low-water mark, free space
-    /// at least half of what is queued (and some).
-    pub fn sk_stream_is_writeable(&self) -> bool {
-        self.snd_space() > 0 && self.snd_space() >= self.snd_buf.len() / 2
-    }
-    /// The receive window we can offer now: free buffer space (the bytes of
-    /// the out-of-order queue sit inside the window already offered).
-    pub fn rcv_space(&self) -> usize {
-        self.rcvbuf.saturating_sub(self.rcv_buf.len())
-    }
+/// The RTT estimator and retransmission timeout (RFC 6298), microseconds.
+#[derive(Debug)]
+pub struct RttVars {
+    /// SRTT and RTTVAR (Linux `srtt_us`, `mdev_us`); 0: no sample yet.
+    pub(super) srtt_us: u64,
+    pub(super) rttvar_us: u64,
+    /// RTO.
+    pub(super) rto: Duration,
+    /// The one segment being timed: its last sequence number and when it left.
+    pub(super) timed: Option<(SeqNumber, Instant)>,
+    /// End of the highest retransmitted segment: an ACK covering it gives no
+    /// RTT sample (Karn; Linux's FLAG_RETRANS_DATA_ACKED).
+    pub(super) retrans_high: SeqNumber,
+    /// The backoff: consecutive timeouts (retransmit or probe) without
+    /// progress (Linux `icsk_retransmits`).
+    pub(super) retransmits: u32,
+}
+
+impl RcvVars {
     /// What is left of the window we last advertised.
-    pub fn rcv_wnd(&self) -> usize {
-        self.rcv_adv.since(self.rcv_nxt)
+    pub fn wnd(&self) -> usize {
+        self.adv.since(self.nxt)
     }
     /// Largest window our window field can carry.
-    pub fn max_rcv_wnd(&self) -> usize {
-        (65535usize) << self.rcv_wscale
+    pub fn max_wnd(&self) -> usize {
+        (65535usize) << self.wscale
     }
+}
 
+impl RttVars {
     /// RFC 6298 (2.2)/(2.3): fold one RTT measurement into SRTT and RTTVAR,
     /// then (2.4)/(2.5) RTO = SRTT + max(G, 4·RTTVAR), clamped.
-    pub fn rtt_sample(&mut self, cfg: &TcpConfig, r: Duration) {
+    pub fn sample(&mut self, cfg: &TcpConfig, r: Duration) {
         let r = r.as_micros().min(u64::MAX as u128) as u64;
         if self.srtt_us == 0 {
             // (2.2) first measurement: SRTT = R, RTTVAR = R/2. R may be 0 on an
@@ -536,10 +279,281 @@ impl TcpSock {
         // a smaller minimum); (2.5) a maximum of at least 60 s.
         rto.clamp(cfg.rto_min, cfg.rto_max)
     }
+}
 
+/// Congestion control (RFC 5681, RFC 6582 NewReno; the algorithm in cong.rs).
+#[derive(Debug)]
+pub struct CongVars {
+    pub(super) cwnd: usize,
+    pub(super) ssthresh: usize,
+    pub(super) dupacks: u32,
+    /// RFC 6582 `recover`: SND.MAX when the loss episode began.
+    pub(super) recover: SeqNumber,
+    pub(super) in_recovery: bool,
+    /// The congestion control algorithm and its state (cong.rs).
+    pub(super) cc: super::cong::CongState,
+}
+
+/// Selective acknowledgements both ways (RFC 2018, RFC 2883, RFC 6675; sack.rs).
+#[derive(Debug)]
+pub struct SackVars {
+    /// Both SYNs carried SACK-Permitted.
+    pub(super) ok: bool,
+    /// The scoreboard: ranges above SND.UNA the peer has SACKed, sorted, disjoint.
+    pub(super) sacked: Vec<SackBlock>,
+    /// RFC 6675 HighRxt: end of the highest byte retransmitted in this recovery.
+    pub(super) high_rxt: SeqNumber,
+    /// Retransmissions of this recovery, watched for loss (sack.rs).
+    pub(super) rtx_marks: VecDeque<super::sack::RtxMark>,
+    /// Retransmissions found lost: sent again before anything else.
+    pub(super) relost: Vec<SackBlock>,
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+    pub(super) dsack: Option<SackBlock>,
+}
+
+/// Timestamps (RFC 7323 §3-§5) and Eifel undo (RFC 3522; timestamps.rs).
+#[derive(Debug)]
+pub struct TsVars {
+    /// Both SYNs carried the Timestamps option: every segment carries it.
+    pub(super) ok: bool,
+    /// TS.Recent: the TSval to echo, and when it was last updated.
+    pub(super) recent: u32,
+    pub(super) recent_stamp: Instant,
+    /// Added to our millisecond clock (RFC 7323 §5.4).
+    pub(super) offset: u32,
+    /// Last.ACK.sent: RCV.NXT in the last ACK we sent (RFC 7323 §4.3).
+    pub(super) last_ack_sent: SeqNumber,
+    /// TSval of our latest retransmission: an echo older than it gives no RTT sample.
+    pub(super) rtx_tsval: u32,
+    /// The loss episode that may yet prove spurious (RFC 3522).
+    pub(super) undo: Option<super::timestamps::UndoMark>,
+}
+
+/// The buffers and queues (Linux `sk_write_queue`, `sk_receive_queue`,
+/// `out_of_order_queue`, `sk_sndbuf`, `sk_rcvbuf`).
+#[derive(Debug)]
+pub struct Queues {
+    /// Unacknowledged and unsent bytes; `snd_buf[0]` has sequence number `snd_buf_seq`.
+    pub(super) snd_buf: VecDeque<u8>,
+    pub(super) snd_buf_seq: SeqNumber,
+    /// SO_SNDBUF.
+    pub(super) sndbuf: usize,
+    /// In-order bytes not yet read by the application.
+    pub(super) rcv_buf: VecDeque<u8>,
+    /// SO_RCVBUF.
+    pub(super) rcvbuf: usize,
+    /// Segments beyond RCV.NXT, sorted and merged.
+    pub(super) out_of_order_queue: VecDeque<OfoSeg>,
+    pub(super) ofo_bytes: usize,
+    /// Counts segments queued out of order (for `OfoSeg::touched`).
+    pub(super) ofo_tick: u32,
+}
+
+/// Socket options set with `setsockopt` and `fcntl`.
+#[derive(Debug)]
+pub struct SockOpts {
+    /// SO_REUSEADDR.
+    pub(super) reuse_addr: bool,
+    /// SO_KEEPALIVE.
+    pub(super) keepalive: bool,
+    /// TCP_NODELAY.
+    pub(super) nodelay: bool,
+    /// TCP_CORK.
+    pub(super) cork: bool,
+    /// O_NONBLOCK.
+    pub(super) nonblocking: bool,
+}
+
+/// The TCB, grouped as RFC 9293 §3.3.1 groups its variables: `sk.snd.una`,
+/// `sk.rcv.nxt`, `sk.rtt.srtt_us`, `sk.cong.cwnd`, `sk.sack.sacked`,
+/// `sk.ts.recent`, `sk.timers`, `sk.q.snd_buf`, `sk.opt.nodelay`; the
+/// socket-level state (state, addresses, flags, errors) at the top.
+#[derive(Debug)]
+pub struct TcpSock {
+    pub(super) state: TcpState,
+    pub(super) owner: Owner,
+    /// Local address; the IP is unspecified until connected (or for a wildcard listener).
+    pub(super) local: SocketAddrV4,
+    pub(super) remote: SocketAddrV4,
+    /// Holds a reference on `local.port()` in the port table.
+    pub(super) bound: bool,
+    /// Listed in the 4-tuple table.
+    pub(super) hashed: bool,
+    pub(super) listen: Option<Listener>,
+
+    pub(super) snd: SndVars,
+    pub(super) rcv: RcvVars,
+    pub(super) rtt: RttVars,
+    pub(super) cong: CongVars,
+    pub(super) sack: SackVars,
+    pub(super) ts: TsVars,
+    pub(super) q: Queues,
+    pub(super) opt: SockOpts,
+
+    /// The application shut down the sending side: a FIN follows the last byte.
+    pub(super) fin_queued: bool,
+    /// RFC 8985 §7: the retransmission timer is running as a loss probe
+    /// timeout (PTO), not an RTO; and a probe is out, unanswered.
+    pub(super) tlp_armed: bool,
+    pub(super) tlp_out: bool,
+    /// Segments retransmitted over the life of the connection.
+    pub(super) total_retrans: u64,
+    /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
+    pub(super) probes_out: u32,
+    /// Backoff of the persist timer: grows per probe, reset when the window opens.
+    pub(super) persist_backoff: u32,
+
+    // ----- Socket state
+    pub(super) error: Option<Errno>,
+    /// The last soft error (ICMP) for SO_ERROR on timeout (RFC 1122 §4.2.3.9).
+    pub(super) soft_error: Option<Errno>,
+    /// RCV_SHUTDOWN: the peer's FIN arrived, or SHUT_RD.
+    pub(super) shut_rcv: bool,
+    /// SEND_SHUTDOWN: SHUT_WR, close, or the connection is gone.
+    pub(super) shut_snd: bool,
+    /// The connection was established once (so `ENOTCONN` vs `EPIPE`, `Ok(0)`).
+    pub(super) was_connected: bool,
+    pub(super) last_rcv: Instant,
+    /// The timers (timer.rs): timers are data.
+    pub(super) timers: Timers,
+    /// Readiness news for epoll since the socket was last put back in the
+    /// table (the key of the kernel's `sk_data_ready` / `sk_write_space` /
+    /// `sk_state_change` wake-ups); `Tcp::finish` hands it to the wake queue.
+    pub(super) wake: PollFlags,
+}
+
+impl TcpSock {
+    pub fn new(cfg: &TcpConfig) -> TcpSock {
+        let z = SeqNumber(0);
+        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+        TcpSock {
+            state: TcpState::Closed,
+            owner: Owner::User,
+            local: unspec,
+            remote: unspec,
+            bound: false,
+            hashed: false,
+            listen: None,
+            snd: SndVars {
+                iss: z,
+                una: z,
+                nxt: z,
+                max: z,
+                wnd: 0,
+                max_wnd: 0,
+                wl1: z,
+                wl2: z,
+                wscale: 0,
+                wscale_ok: false,
+                mss: super::DEFAULT_PEER_MSS,
+            },
+            rcv: RcvVars {
+                irs: z,
+                nxt: z,
+                adv: z,
+                wscale: 0,
+                mss: super::DEFAULT_PEER_MSS,
+                unacked: 0,
+                ack_now: false,
+            },
+            rtt: RttVars {
+                srtt_us: 0,
+                rttvar_us: 0,
+                rto: cfg.rto_initial,
+                timed: None,
+                retrans_high: z,
+                retransmits: 0,
+            },
+            cong: CongVars {
+                cwnd: 0,
+                ssthresh: usize::MAX / 2,
+                dupacks: 0,
+                recover: z,
+                in_recovery: false,
+                cc: super::cong::CongState::new(cfg.congestion),
+            },
+            sack: SackVars {
+                ok: false,
+                sacked: Vec::new(),
+                high_rxt: z,
+                rtx_marks: VecDeque::new(),
+                relost: Vec::new(),
+                dsack: None,
+            },
+            ts: TsVars {
+                ok: false,
+                recent: 0,
+                recent_stamp: Instant::ZERO,
+                offset: 0,
+                last_ack_sent: z,
+                rtx_tsval: 0,
+                undo: None,
+            },
+            q: Queues {
+                snd_buf: VecDeque::new(),
+                snd_buf_seq: z,
+                sndbuf: cfg.sndbuf,
+                rcv_buf: VecDeque::new(),
+                rcvbuf: cfg.rcvbuf,
+                out_of_order_queue: VecDeque::new(),
+                ofo_bytes: 0,
+                ofo_tick: 0,
+            },
+            opt: SockOpts { reuse_addr: false, keepalive: false, nodelay: !cfg.nagle, cork: false, nonblocking: false },
+            fin_queued: false,
+            tlp_armed: false,
+            tlp_out: false,
+            total_retrans: 0,
+            probes_out: 0,
+            persist_backoff: 0,
+            error: None,
+            soft_error: None,
+            shut_rcv: false,
+            shut_snd: false,
+            was_connected: false,
+            last_rcv: Instant::ZERO,
+            timers: Timers::default(),
+            wake: PollFlags::NONE,
+        }
+    }
+
+    /// Sequence number just past the last byte queued to send (where our FIN goes).
+    pub fn snd_end(&self) -> SeqNumber {
+        self.q.snd_buf_seq + self.q.snd_buf.len()
+    }
+    /// Our FIN has been sent (it sits at `snd_end`).
+    pub fn fin_sent(&self) -> bool {
+        self.fin_queued && self.snd.max.after(self.snd_end())
+    }
+    /// Our FIN has been acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_queued && self.snd.una.after(self.snd_end())
+    }
+    /// Bytes in flight (RFC 5681 FlightSize).
+    pub fn flight_size(&self) -> usize {
+        self.snd.max.since(self.snd.una)
+    }
+    /// Bytes queued but never sent.
+    pub fn unsent(&self) -> usize {
+        self.snd_end().since(self.snd.nxt)
+    }
+    /// Free space in the send buffer.
+    pub fn snd_space(&self) -> usize {
+        self.q.sndbuf.saturating_sub(self.q.snd_buf.len())
+    }
+    /// Linux `sk_stream_is_writeable`: POLLOUT's low-water mark, free space
+    /// at least half of what is queued (and some).
+    pub fn sk_stream_is_writeable(&self) -> bool {
+        self.snd_space() > 0 && self.snd_space() >= self.q.snd_buf.len() / 2
+    }
+    /// The receive window we can offer now: free buffer space (the bytes of
+    /// the out-of-order queue sit inside the window already offered).
+    pub fn rcv_space(&self) -> usize {
+        self.q.rcvbuf.saturating_sub(self.q.rcv_buf.len())
+    }
     /// RFC 5681 §3.1 / RFC 6928: the initial window.
     pub fn initial_cwnd(&self, cfg: &TcpConfig) -> usize {
-        cfg.init_cwnd_segs.max(1) * self.mss
+        cfg.init_cwnd_segs.max(1) * self.snd.mss
     }
 
     /// The window field for the next segment we send, with receiver-side
@@ -547,32 +561,71 @@ impl TcpSock {
     /// right only by at least min(RCV.BUFF / 2, MSS), and never moves left
     /// (RFC 9293 §3.8.6.2.2 "shrinking the window" is discouraged).
     pub fn select_window(&mut self) -> u16 {
-        let cur = self.rcv_wnd();
-        let free = self.rcv_space().min(self.max_rcv_wnd());
-        let threshold = (self.rcvbuf / 2).min(self.rcv_mss).max(1);
-        let mut wnd = if free >= cur + threshold || (free > cur && free == self.rcvbuf.min(self.max_rcv_wnd())) {
+        let cur = self.rcv.wnd();
+        let free = self.rcv_space().min(self.rcv.max_wnd());
+        let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
+        let mut wnd = if free >= cur + threshold || (free > cur && free == self.q.rcvbuf.min(self.rcv.max_wnd())) {
             free
         } else {
             cur
         };
         // The field carries wnd >> rcv_wscale: round down to that granularity,
         // but never below what is already promised.
-        let g = (1usize << self.rcv_wscale) - 1;
+        let g = (1usize << self.rcv.wscale) - 1;
         if wnd & g != 0 {
             let down = wnd & !g;
             wnd = if down >= cur { down } else { (cur + g) & !g };
         }
-        let edge = self.rcv_nxt + wnd;
-        if edge.after(self.rcv_adv) {
-            self.rcv_adv = edge;
+        let edge = self.rcv.nxt + wnd;
+        if edge.after(self.rcv.adv) {
+            self.rcv.adv = edge;
         }
-        (wnd >> self.rcv_wscale).min(65535) as u16
+        (wnd >> self.rcv.wscale).min(65535) as u16
     }
 
     /// Window to put in a SYN or SYN-ACK: never scaled (RFC 7323 §2.2).
     pub fn syn_window(&mut self) -> u16 {
         let wnd = self.rcv_space().min(65535);
-        self.rcv_adv = self.rcv_nxt + wnd;
+        self.rcv.adv = self.rcv.nxt + wnd;
         wnd as u16
+    }
+
+    /// `tcp_set_state`, traced with the RFC's names.
+    pub fn set_state(&mut self, cx: &mut Cx, new: TcpState, rfc: &'static str) {
+        let old = self.state;
+        if old == new {
+            return;
+        }
+        self.state = new;
+        if new == TcpState::Established {
+            self.was_connected = true;
+        }
+        // `sk_state_change`: any watcher may care.
+        self.wake |= crate::epoll::WAKE_ALL;
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
+    }
+
+    /// The end of a connection (`tcp_done`): CLOSED, both directions shut,
+    /// timers stopped, and `err` left for the application.
+    pub fn tcp_done(&mut self, cx: &mut Cx, err: Option<Errno>) {
+        self.tcp_done_because(cx, err, "RFC 9293 §3.10.4");
+    }
+
+    /// `tcp_done`, traced with the clause that ends the connection.
+    pub fn tcp_done_because(&mut self, cx: &mut Cx, err: Option<Errno>, rfc: &'static str) {
+        self.set_state(cx, TcpState::Closed, rfc);
+        if let Some(e) = err {
+            self.error = Some(e);
+        }
+        self.shut_rcv = true;
+        self.shut_snd = true;
+        self.timers.clear_all();
+        self.q.snd_buf = Default::default();
+        self.q.out_of_order_queue = Default::default();
+        self.q.ofo_bytes = 0;
+        self.sack.sacked = Vec::new();
+        self.rcv.ack_now = false;
     }
 }

@@ -301,7 +301,7 @@ impl Lab {
             .info(self.now)
             .into_iter()
             .find(|i| i.local.port() == local_port && i.remote.port() == remote_port)
-            .map(|i| i.rfc_state)
+            .map(|i| i.state.rfc_name())
     }
     fn info_of(&self, h: usize) -> TcpInfo {
         self.tcp.info(self.now).into_iter().find(|i| i.handle == Some(h)).expect("socket in info")
@@ -451,19 +451,19 @@ fn passive_open_goes_through_syn_and_accept_queues() {
     assert_eq!(synack.ack(), RISS.wrapping_add(1));
     assert_eq!(synack.h.options.mss, Some(1460));
     assert!(synack.h.options.wscale.is_some());
-    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
-    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q, li.send_q), (1, 0, 0, 4));
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == TcpState::Listen).unwrap();
+    assert_eq!((li.syn_queue, li.accept_queue, li.recv_q, li.backlog), (1, 0, 0, 4));
     assert_eq!(lab.state_of(80, 40000), Some("SYN_RECEIVED"));
     assert_eq!(lab.accept(l), Err(Errno::EAGAIN));
     lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).ack(synack.seq().wrapping_add(1)));
-    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == "LISTEN").unwrap();
+    let li = lab.tcp.info(lab.now).into_iter().find(|i| i.state == TcpState::Listen).unwrap();
     assert_eq!((li.syn_queue, li.accept_queue, li.recv_q), (0, 1, 1));
     assert_eq!(lab.tcp.poll(l), PollFlags::POLLIN);
     assert!(lab.traced("LISTEN -> SYN_RECEIVED"));
     let (c, peer) = lab.accept(l).unwrap();
     assert_eq!(peer, SocketAddrV4::new(THEM, 40000));
     let i = lab.info_of(c);
-    assert_eq!(i.state, "ESTABLISHED");
+    assert_eq!(i.state, TcpState::Established);
     assert_eq!(i.mss, 1000);
     assert_eq!(i.snd_wscale, 7);
     assert!(lab.tcp.poll(c).contains(PollFlags::POLLOUT));
@@ -480,7 +480,7 @@ fn active_open_and_connect_errors() {
     assert_eq!(lab.tcp.poll(p.h), PollFlags::POLLOUT);
     assert_eq!(lab.connect(p.h, 7000), Err(Errno::EISCONN));
     assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Ok(SockOpt::NonBlocking(false)));
-    assert_eq!(lab.info_of(p.h).state, "ESTABLISHED");
+    assert_eq!(lab.info_of(p.h).state, TcpState::Established);
     // The RTT of the handshake was measured (zero here): RTO is the 200 ms floor.
     assert_eq!(lab.info_of(p.h).rto, ms(200));
 }
@@ -559,7 +559,7 @@ fn syn_ack_retransmitted_with_backoff_then_child_dropped() {
     lab.expect_none();
     assert_eq!(lab.state_of(80, 40000), None);
     let li = lab.info_of(l);
-    assert_eq!((li.state, li.syn_queue), ("LISTEN", 0));
+    assert_eq!((li.state, li.syn_queue), (TcpState::Listen, 0));
     assert_eq!(lab.tcp.poll_timeout(), None);
 }
 
@@ -961,7 +961,7 @@ fn out_of_order_segments_with_holes_and_overlaps() {
         assert_eq!(a.ack(), p.snd);
     }
     assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
-    assert_eq!(lab.sock(p.h).out_of_order_queue.len(), 2);
+    assert_eq!(lab.sock(p.h).q.out_of_order_queue.len(), 2);
     assert_eq!(lab.info_of(p.h).ofo_bytes, 350);
     // Fill [0,100): [0,400) is delivered.
     send(&mut lab, 0, 100);
@@ -1136,7 +1136,7 @@ fn rst_in_syn_received_returns_to_listen() {
     lab.send(&lab.seg(40000, 80).seq(RISS.wrapping_add(1)).flags(RST));
     assert_eq!(lab.state_of(80, 40000), None);
     assert_eq!(lab.info_of(l).syn_queue, 0);
-    assert_eq!(lab.info_of(l).state, "LISTEN");
+    assert_eq!(lab.info_of(l).state, TcpState::Listen);
 }
 
 #[test]
@@ -1252,7 +1252,7 @@ fn challenge_acks_are_rate_limited_per_second() {
 fn acks_outside_the_acceptable_range_are_dropped() {
     let mut lab = Lab::new();
     let (_, mut p) = established_passive(&mut lab);
-    let max_wnd = lab.sock(p.h).max_snd_wnd as u32;
+    let max_wnd = lab.sock(p.h).snd.max_wnd as u32;
     assert_eq!(max_wnd, 65535);
     // One below the left edge, with data: dropped, data and all, and ACKed.
     lab.send(&p.seg(&lab).ack(p.rcv.wrapping_sub(max_wnd + 1)).data(b"old"));
@@ -1317,7 +1317,7 @@ fn syn_flood_is_answered_with_cookies_and_a_real_client_gets_in() {
     assert_eq!(peer, SocketAddrV4::new(THEM, 50000));
     assert_eq!(lab.recv(h, 10).unwrap(), b"hi");
     let i = lab.info_of(h);
-    assert_eq!((i.state, i.mss, i.snd_wscale, i.rcv_wscale), ("ESTABLISHED", 1300, 0, 0), "MSS from msstab");
+    assert_eq!((i.state, i.mss, i.snd_wscale, i.rcv_wscale), (TcpState::Established, 1300, 0, 0), "MSS from msstab");
     assert_eq!(lab.send_data(h, b"hello"), Ok(5));
     let o = lab.drain().into_iter().find(|o| !o.data.is_empty()).unwrap();
     assert_eq!((o.seq(), o.ack(), o.data.as_slice()), (p.rcv, p.snd.wrapping_add(2), &b"hello"[..]));
@@ -1766,7 +1766,7 @@ pub(super) fn transfer_both_ways_with(seed: u64, loss: f64, cfg: TcpConfig) -> (
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
     let ok = net.run(Duration::from_secs(600), |net| {
-        net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+        net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == TcpState::Listen))
     });
     assert!(ok, "connections did not finish closing: {:?}", net.ends[0].tcp.info(net.now));
     let retransmits = net.ends[0].stats.get(Counter::TcpRetransmits) + net.ends[1].stats.get(Counter::TcpRetransmits);
@@ -1823,7 +1823,8 @@ fn net_simultaneous_close() {
     // Both FINs leave before either arrives.
     net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
     net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
-    let states = |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>();
+    let states =
+        |net: &Net, e: usize| net.ends[e].tcp.info(net.now).iter().map(|i| i.state.rfc_name()).collect::<Vec<_>>();
     assert!(net.run(Duration::from_secs(10), |net| states(net, 0).contains(&"TIME_WAIT")));
     assert!(states(&net, 1).contains(&"TIME_WAIT"));
     net.ends[0].trace.set_enabled(false);
@@ -1894,12 +1895,12 @@ fn transfer_many_seeds_small_buffers_slow_readers() {
             net.call(0, |tcp, cx| tcp.close(cx, c)).unwrap();
             net.call(1, |tcp, cx| tcp.close(cx, s)).unwrap();
             let ok = net.run(Duration::from_secs(600), |net| {
-                net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == "LISTEN"))
+                net.ends.iter().all(|e| e.tcp.info(net.now).iter().all(|i| i.state == TcpState::Listen))
             });
             assert!(
                 ok,
                 "seed {seed} loss {loss}: close {:?}",
-                net.ends[0].tcp.info(net.now).iter().map(|i| i.rfc_state).collect::<Vec<_>>()
+                net.ends[0].tcp.info(net.now).iter().map(|i| i.state.rfc_name()).collect::<Vec<_>>()
             );
         }
     }
@@ -2015,7 +2016,7 @@ fn two_stacks_over_ethernet() {
     server.close(now, s).unwrap();
     shuttle(&mut client, &mut server);
     let states: Vec<_> = client.tcp_info(now).into_iter().map(|i| i.state).collect();
-    assert_eq!(states, ["TIME_WAIT"]);
+    assert_eq!(states, [TcpState::TimeWait]);
 }
 
 #[test]
@@ -2201,15 +2202,16 @@ impl Duplex {
             let cfg = end.tcp.config();
             for sk in end.tcp.socks.iter().flatten().filter(|s| s.listen.is_none()) {
                 let who = format!("end {e} {} {}", sk.local, sk.state.rfc_name());
-                if !(sk.snd_una.before_eq(sk.snd_nxt) && sk.snd_nxt.before_eq(sk.snd_max)) {
-                    return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd_una, sk.snd_nxt, sk.snd_max));
+                if !(sk.snd.una.before_eq(sk.snd.nxt) && sk.snd.nxt.before_eq(sk.snd.max)) {
+                    return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd.una, sk.snd.nxt, sk.snd.max));
                 }
-                if sk.snd_buf.len() > sk.sndbuf || sk.rcv_buf.len() > sk.rcvbuf {
-                    return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.snd_buf.len(), sk.rcv_buf.len()));
+                if sk.q.snd_buf.len() > sk.q.sndbuf || sk.q.rcv_buf.len() > sk.q.rcvbuf {
+                    return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.q.snd_buf.len(), sk.q.rcv_buf.len()));
                 }
-                let ofo: usize = sk.out_of_order_queue.iter().map(|s| s.data.len()).sum();
-                if ofo != sk.ofo_bytes || ofo > cfg.max_ofo_bytes || sk.out_of_order_queue.len() > MAX_OFO_SEGMENTS {
-                    return Err(format!("{who}: ofo {ofo} bytes (counted {})", sk.ofo_bytes));
+                let ofo: usize = sk.q.out_of_order_queue.iter().map(|s| s.data.len()).sum();
+                if ofo != sk.q.ofo_bytes || ofo > cfg.max_ofo_bytes || sk.q.out_of_order_queue.len() > MAX_OFO_SEGMENTS
+                {
+                    return Err(format!("{who}: ofo {ofo} bytes (counted {})", sk.q.ofo_bytes));
                 }
             }
         }
@@ -2293,9 +2295,9 @@ fn established_linux_peer(lab: &mut Lab) -> (Peer, u32) {
 fn timestamps_on_every_segment_and_mss_less_twelve() {
     let mut lab = Lab::new();
     let (p, _) = established_linux_peer(&mut lab);
-    assert!(lab.sock(p.h).ts_ok && lab.sock(p.h).sack_ok);
+    assert!(lab.sock(p.h).ts.ok && lab.sock(p.h).sack.ok);
     // RFC 7323 §3.2: 12 bytes of every segment are the option: 1448 of payload.
-    assert_eq!(lab.sock(p.h).mss, 1448);
+    assert_eq!(lab.sock(p.h).snd.mss, 1448);
     lab.advance(ms(30));
     lab.send_data(p.h, &[7u8; 2896]).unwrap();
     let segs = lab.drain();
@@ -2413,17 +2415,17 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
     // The third duplicate ACK starts recovery with segment 0; once three
     // segments are SACKed above it, segment 4 is deemed lost and resent.
     assert_eq!(retransmitted, vec![at(0), at(4)]);
-    assert!(lab.sock(p.h).in_recovery);
+    assert!(lab.sock(p.h).cong.in_recovery);
     assert_eq!(lab.count(Counter::TcpSackRecovery), 1);
     // Segment 0's copy arrives: a partial ACK up to the second hole,
     // echoing the retransmission's TSval (so it was needed: RFC 3522). Then all.
     lab.send(&p.seg(&lab).ack(at(4)).ts(320, rtx_ts[0]).sack(&[(at(5), at(10))]));
-    assert!(lab.sock(p.h).in_recovery);
+    assert!(lab.sock(p.h).cong.in_recovery);
     lab.send(&p.seg(&lab).ack(at(10)).ts(321, rtx_ts[1]));
-    assert!(!lab.sock(p.h).in_recovery);
+    assert!(!lab.sock(p.h).cong.in_recovery);
     let s = lab.sock(p.h);
-    assert_eq!(s.cwnd, s.ssthresh);
-    assert!(s.sacked.is_empty());
+    assert_eq!(s.cong.cwnd, s.cong.ssthresh);
+    assert!(s.sack.sacked.is_empty());
     assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
     assert_eq!(lab.count(Counter::TcpRetransmits), 2);
 }
@@ -2505,7 +2507,7 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     let sent = lab.drain();
     let orig_ts = sent[0].h.options.timestamp.unwrap().0;
     let at = |k: u32| p.rcv.wrapping_add(mss * k);
-    let cwnd = lab.sock(p.h).cwnd;
+    let cwnd = lab.sock(p.h).cong.cwnd;
     lab.advance(ms(5));
     // Segment 0 is late; 1..4 arrive: SACKs, recovery, segment 0 resent.
     for k in 1..5u32 {
@@ -2513,11 +2515,11 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     }
     let rtx = lab.drain();
     assert_eq!(rtx[0].seq(), at(0));
-    assert!(lab.sock(p.h).in_recovery && lab.sock(p.h).cwnd < cwnd);
+    assert!(lab.sock(p.h).cong.in_recovery && lab.sock(p.h).cong.cwnd < cwnd);
     // Then the original arrives: the receiver's TS.Recent is its TSval.
     lab.send(&p.seg(&lab).ack(at(5)).ts(310, orig_ts));
     let s = lab.sock(p.h);
-    assert!(!s.in_recovery);
-    assert!(s.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cwnd);
+    assert!(!s.cong.in_recovery);
+    assert!(s.cong.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cong.cwnd);
     assert_eq!(lab.count(Counter::TcpSpuriousUndo), 1);
 }

@@ -1,4 +1,4 @@
-//! Every TCP timer handler, together (Linux: net/ipv4/tcp_timer.c).
+//! Every TCP timer: arming, stopping, and every handler (Linux: net/ipv4/tcp_timer.c).
 //!
 //! Read first: RFC 6298 §5 (retransmission timer, backoff), RFC 9293 §3.8.1
 //! (retransmission, giving up: R2), §3.8.6.1 (zero-window probing), §3.6.1
@@ -6,16 +6,110 @@
 //! give-up thresholds), §4.2.3.6 (keepalive), RFC 8985 §7 (the tail loss
 //! probe, which runs on the retransmission timer, as in Linux).
 //!
-//! The timers themselves are plain deadlines in each socket (`sock::Timers`);
+//! The timers themselves are data: plain deadlines in each socket (`Timers`,
+//! one per `TimerKind`, here),
+//! set and stopped with `TcpSock::timer_set` and `TcpSock::timer_cancel` (here);
 //! `Tcp::poll_timeout` is their minimum and `Tcp::handle_timeout` runs the
 //! expired ones.
 
-use super::sock::{Owner, TcpSock, TcpState, TimerKind};
+use super::sock::{Owner, TcpSock, TcpState};
 use super::{Tcp, TcpConfig};
 use crate::errno::Errno;
 use crate::time::Duration;
+use crate::time::Instant;
 use crate::trace::EventKind;
 use crate::Cx;
+
+/// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
+/// Timers are data: each is an optional deadline, the stack's next wake-up
+/// is their minimum, and the handlers live together in timer.rs.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum TimerKind {
+    /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
+    Retransmit,
+    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
+    DelayedAck,
+    /// RFC 9293 §3.8.6.1: probe a zero window.
+    Persist,
+    /// RFC 1122 §4.2.3.6.
+    Keepalive,
+    /// TCP_CORK's 200 ms ceiling.
+    Cork,
+    /// An orphaned FIN_WAIT_2 waits at most `fin_timeout` (Linux `tcp_fin_timeout`).
+    FinWait2,
+    /// 2 × MSL in TIME_WAIT.
+    TimeWait,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 7] = [
+        TimerKind::Retransmit,
+        TimerKind::DelayedAck,
+        TimerKind::Persist,
+        TimerKind::Keepalive,
+        TimerKind::Cork,
+        TimerKind::FinWait2,
+        TimerKind::TimeWait,
+    ];
+    /// The clause that arms this timer (for the trace).
+    pub fn rfc_set(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.1",
+            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
+            TimerKind::Persist => "RFC 9293 §3.8.6.1",
+            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
+            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
+            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
+            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
+        }
+    }
+    /// The clause that says what to do when it fires.
+    pub fn rfc_fired(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.4",
+            TimerKind::TimeWait => "RFC 9293 §3.10.8",
+            k => k.rfc_set(),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "retransmit",
+            TimerKind::DelayedAck => "delayed-ack",
+            TimerKind::Persist => "persist",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::Cork => "cork",
+            TimerKind::FinWait2 => "fin-wait-2",
+            TimerKind::TimeWait => "time-wait",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Default, Debug)]
+pub struct Timers {
+    at: [Option<Instant>; 7],
+}
+
+impl Timers {
+    pub fn get(&self, k: TimerKind) -> Option<Instant> {
+        self.at[k as usize]
+    }
+    pub fn set(&mut self, k: TimerKind, at: Instant) {
+        self.at[k as usize] = Some(at);
+    }
+    pub fn clear(&mut self, k: TimerKind) {
+        self.at[k as usize] = None;
+    }
+    pub fn is_set(&self, k: TimerKind) -> bool {
+        self.at[k as usize].is_some()
+    }
+    pub fn clear_all(&mut self) {
+        self.at = [None; 7];
+    }
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.at.iter().flatten().min().copied()
+    }
+}
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK (RFC 1122's
 /// 500 ms bound is the RFC's example; Linux and we use 200 ms).
@@ -83,7 +177,7 @@ impl TcpSock {
     /// Give up: RFC 9293 §3.8.3 / RFC 1122 §4.2.3.5 R2, the connection is
     /// closed and the application sees ETIMEDOUT (or the last ICMP soft error).
     fn give_up(&mut self, cx: &mut Cx, why: &'static str) {
-        let (l, r, n) = (self.local, self.remote, self.retransmits);
+        let (l, r, n) = (self.local, self.remote, self.rtt.retransmits);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.5", || {
             format!("{l} {r}: giving up after {n} {why}: ETIMEDOUT")
@@ -107,10 +201,10 @@ impl TcpSock {
             TcpState::Closed | TcpState::Listen | TcpState::TimeWait => return,
             _ => cfg.retries2,
         };
-        if self.state.is_synchronized() && self.snd_una == self.snd_max {
+        if self.state.is_synchronized() && self.snd.una == self.snd.max {
             return; // nothing outstanding
         }
-        if self.retransmits >= limit {
+        if self.rtt.retransmits >= limit {
             if self.state == TcpState::SynReceived && matches!(self.owner, Owner::Child { .. }) {
                 // A half-open child whose SYN-ACKs all went unanswered leaves the SYN queue.
                 let (l, r) = (self.local, self.remote);
@@ -124,10 +218,10 @@ impl TcpSock {
             }
             return;
         }
-        self.retransmits += 1;
+        self.rtt.retransmits += 1;
         // (5.5) back off the timer; (5.6) restart it below.
-        self.rto = (self.rto * 2).min(cfg.rto_max);
-        let (l, r, n, rto) = (self.local, self.remote, self.retransmits, self.rto);
+        self.rtt.rto = (self.rtt.rto * 2).min(cfg.rto_max);
+        let (l, r, n, rto) = (self.local, self.remote, self.rtt.retransmits, self.rtt.rto);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5.4", || {
             format!("{l} {r}: RTO: retransmission #{n}, RTO backed off to {} ms", rto.as_millis())
@@ -135,7 +229,7 @@ impl TcpSock {
         match self.state {
             TcpState::SynSent | TcpState::SynReceived => {
                 // RFC 6298 (5.7): the SYN/SYN-ACK is retransmitted; Karn: no sample from it.
-                self.rtt_seq = None;
+                self.rtt.timed = None;
                 self.total_retrans += 1;
                 cx.stats.inc(crate::stats::Counter::TcpRetransmits);
                 self.send_syn(cx, cfg);
@@ -143,26 +237,26 @@ impl TcpSock {
             _ => {
                 // RFC 5681 §3.1 (4): on a timeout, ssthresh = max(FlightSize/2, 2·SMSS)
                 // and cwnd = 1 segment (the loss window); RFC 6582 §4: recover = highest sent.
-                let mss = self.mss;
-                if self.retransmits == 1 {
+                let mss = self.snd.mss;
+                if self.rtt.retransmits == 1 {
                     self.undo_mark(cx.now, true);
-                    self.ssthresh = self.cong_ssthresh(cx);
+                    self.cong.ssthresh = self.cong_ssthresh(cx);
                 }
-                self.cwnd = mss;
+                self.cong.cwnd = mss;
                 // The algorithm's own reaction to a timeout (cong.rs; RFC 9438 §4.8).
                 self.cong_on_rto(cx);
-                self.in_recovery = false;
-                self.dupacks = 0;
-                self.recover = self.snd_max;
-                self.high_rxt = self.snd_una;
+                self.cong.in_recovery = false;
+                self.cong.dupacks = 0;
+                self.cong.recover = self.snd.max;
+                self.sack.high_rxt = self.snd.una;
                 cx.stats.inc(crate::stats::Counter::TcpRtoRecovery);
                 // Go back N (skipping what the peer SACKed, RFC 6675 §5.1): resend from SND.UNA as ACKs return.
-                self.snd_nxt = self.snd_una;
+                self.snd.nxt = self.snd.una;
                 self.retransmit_head(cx, cfg, "RFC 6298 §5.4");
             }
         }
         if !self.timers.is_set(TimerKind::Retransmit) {
-            let rto = self.rto;
+            let rto = self.rtt.rto;
             self.timer_set(cx, TimerKind::Retransmit, rto);
         }
     }
@@ -180,22 +274,22 @@ impl TcpSock {
         // issue's lossy link (tcp_sim `issue_link_eight_seeds`) the RFC's
         // rule moves 2 MB in 27.3 s, Linux's in 29.5 s: without RACK our
         // probes are what finds a tail lost behind SACKed data.
-        let eligible = self.sack_ok
-            && !self.in_recovery
-            && self.retransmits == 0
+        let eligible = self.sack.ok
+            && !self.cong.in_recovery
+            && self.rtt.retransmits == 0
             && !self.tlp_out
-            && self.srtt_us > 0
-            && self.snd_una != self.snd_max
+            && self.rtt.srtt_us > 0
+            && self.snd.una != self.snd.max
             && matches!(self.state, TcpState::Established | TcpState::CloseWait);
         if !eligible {
             return;
         }
-        let mut pto = Duration::from_micros(2 * self.srtt_us).max(Duration::from_millis(10));
-        if self.flight_size() <= self.mss {
+        let mut pto = Duration::from_micros(2 * self.rtt.srtt_us).max(Duration::from_millis(10));
+        if self.flight_size() <= self.snd.mss {
             pto += WC_DEL_ACK_T;
         }
         let at = cx.now + pto;
-        let rto_at = self.timers.get(TimerKind::Retransmit).unwrap_or(cx.now + self.rto);
+        let rto_at = self.timers.get(TimerKind::Retransmit).unwrap_or(cx.now + self.rtt.rto);
         if at < rto_at {
             self.timers.set(TimerKind::Retransmit, at);
             self.tlp_armed = true;
@@ -206,7 +300,7 @@ impl TcpSock {
     /// new segment if the windows allow, else the last one again; its ACK
     /// carries SACK news that starts recovery. Then the RTO takes over.
     fn tcp_send_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        if self.snd_una == self.snd_max || !self.state.is_synchronized() {
+        if self.snd.una == self.snd.max || !self.state.is_synchronized() {
             return;
         }
         self.tlp_out = true;
@@ -216,32 +310,32 @@ impl TcpSock {
         cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 8985 §7.3", || {
             format!("{l} {r}: probe timeout with {flight} bytes unacknowledged: tail loss probe")
         });
-        let rwnd_room = (self.snd_una + self.snd_wnd).since(self.snd_nxt);
-        let unsent = self.snd_end().since(self.snd_nxt);
-        if unsent > 0 && rwnd_room > 0 && self.snd_nxt == self.snd_max {
+        let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
+        let unsent = self.snd_end().since(self.snd.nxt);
+        if unsent > 0 && rwnd_room > 0 && self.snd.nxt == self.snd.max {
             let len = unsent.min(rwnd_room).min(self.mss_now());
-            let seq = self.snd_nxt;
+            let seq = self.snd.nxt;
             let fin = self.fin_queued && len == unsent && rwnd_room > len;
             self.xmit_probe_data(cx, cfg, seq, len, fin);
         } else {
             // The last segment again (with our FIN if it was sent).
             let data_end = self.snd_end();
             // (SND.UNA past the data: only the FIN is out, and goes alone.)
-            let start = (data_end - self.mss_now()).max_seq(self.snd_una);
-            self.retransmit_range(cx, cfg, start, self.snd_max, "RFC 8985 §7.3");
+            let start = (data_end - self.mss_now()).max_seq(self.snd.una);
+            self.retransmit_range(cx, cfg, start, self.snd.max, "RFC 8985 §7.3");
         }
-        let rto = self.rto;
+        let rto = self.rtt.rto;
         self.timers.set(TimerKind::Retransmit, cx.now + rto);
     }
 
     /// `tcp_probe_timer`: RFC 9293 §3.8.6.1, the peer's window is zero and
     /// nothing is in flight. Send what the window allows now, or a probe.
     fn persist_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        if !self.state.is_synchronized() || self.unsent() == 0 || self.snd_una != self.snd_max {
+        if !self.state.is_synchronized() || self.unsent() == 0 || self.snd.una != self.snd.max {
             self.persist_backoff = 0;
             return;
         }
-        let usable = (self.snd_una + self.snd_wnd.min(self.cwnd)).since(self.snd_nxt);
+        let usable = (self.snd.una + self.snd.wnd.min(self.cong.cwnd)).since(self.snd.nxt);
         if usable > 0 {
             // The window is open but SWS avoidance held a runt: the override timeout.
             self.tcp_write_xmit(cx, cfg, true);
@@ -265,7 +359,7 @@ impl TcpSock {
 
     /// `tcp_keepalive_timer`: RFC 1122 §4.2.3.6.
     fn keepalive_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
-        if !self.keepalive || !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
+        if !self.opt.keepalive || !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
             return;
         }
         let idle = cx.now.saturating_since(self.last_rcv);
@@ -285,5 +379,59 @@ impl TcpSock {
         cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.6", || format!("{l} {r}: keepalive probe"));
         self.send_probe(cx, cfg);
         self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_intvl);
+    }
+}
+
+/// Arming and stopping timers, and the timers a state brings.
+impl TcpSock {
+    /// Set a timer and trace it.
+    pub fn timer_set(&mut self, cx: &mut Cx, kind: TimerKind, after: crate::time::Duration) {
+        let at = cx.now + after;
+        self.timers.set(kind, at);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, kind.rfc_set(), || {
+            format!("{l} {r}: {} timer set for {} ms", kind.name(), after.as_millis())
+        });
+    }
+
+    /// Stop a timer; traced if it was running (`why`: the clause and the reason).
+    pub fn timer_cancel(&mut self, cx: &mut Cx, kind: TimerKind, rfc: &'static str, why: &'static str) {
+        if !self.timers.is_set(kind) {
+            return;
+        }
+        self.timers.clear(kind);
+        let (l, r) = (self.local, self.remote);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpTimer, rfc, || format!("{l} {r}: {} timer cancelled: {why}", kind.name()));
+    }
+
+    /// TIME_WAIT for 2 × MSL (RFC 9293 §3.6.1), (re)started.
+    pub fn enter_time_wait(&mut self, cx: &mut Cx, cfg: &TcpConfig, rfc: &'static str) {
+        self.set_state(cx, TcpState::TimeWait, rfc);
+        self.timers.clear_all();
+        self.q.snd_buf = Default::default();
+        self.timer_set(cx, TimerKind::TimeWait, cfg.msl * 2);
+    }
+
+    /// Arm keepalive on a newly established connection if SO_KEEPALIVE is on.
+    pub fn start_keepalive(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if self.opt.keepalive {
+            self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_time);
+        }
+    }
+
+    /// Start the retransmission timer if it is not running (RFC 6298 (5.1)).
+    pub fn arm_rto_if_idle(&mut self, cx: &mut Cx) {
+        if !self.timers.is_set(TimerKind::Retransmit) {
+            let rto = self.rtt.rto;
+            self.timer_set(cx, TimerKind::Retransmit, rto);
+        }
+    }
+
+    /// The persist interval: the RTO, backed off per probe, capped.
+    pub fn persist_interval(&self, cfg: &TcpConfig) -> crate::time::Duration {
+        let base = self.rtt.compute_rto(cfg).max(cfg.rto_min);
+        base.saturating_mul(1u32 << self.persist_backoff.min(16)).min(cfg.rto_max)
     }
 }

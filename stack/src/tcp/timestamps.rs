@@ -47,17 +47,17 @@ pub fn ts_clock(now: Instant) -> u32 {
 impl TcpSock {
     /// TSval for a segment sent at `now`.
     pub fn ts_val(&self, now: Instant) -> u32 {
-        ts_clock(now).wrapping_add(self.ts_offset)
+        ts_clock(now).wrapping_add(self.ts.offset)
     }
 
     /// RFC 7323 §5.3 R1 (PAWS): with timestamps in use, a segment (not a
     /// RST) whose TSval is older than TS.Recent is an old duplicate, unless
     /// TS.Recent has sat unused for 24 days.
     pub fn paws_reject(&self, now: Instant, tsval: u32, rst: bool) -> bool {
-        self.ts_ok
+        self.ts.ok
             && !rst
-            && (tsval.wrapping_sub(self.ts_recent) as i32) < 0
-            && now.saturating_since(self.ts_recent_stamp) < PAWS_IDLE
+            && (tsval.wrapping_sub(self.ts.recent) as i32) < 0
+            && now.saturating_since(self.ts.recent_stamp) < PAWS_IDLE
     }
 
     /// RFC 7323 §4.3 (and §5.3 R3): "If SEG.TSval >= TS.Recent and SEG.SEQ
@@ -66,9 +66,9 @@ impl TcpSock {
     /// TSecr echoes the segment that made us advance, and the peer's RTT
     /// sample includes our delayed ACK as it should.
     pub fn ts_recent_update(&mut self, now: Instant, tsval: u32, seq: SeqNumber) {
-        if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && seq.before_eq(self.last_ack_sent) {
-            self.ts_recent = tsval;
-            self.ts_recent_stamp = now;
+        if (tsval.wrapping_sub(self.ts.recent) as i32) >= 0 && seq.before_eq(self.ts.last_ack_sent) {
+            self.ts.recent = tsval;
+            self.ts.recent_stamp = now;
         }
     }
 
@@ -78,7 +78,7 @@ impl TcpSock {
     /// one tick (Linux `tcp_rtt_tsopt_us`). `None` if the echo is zero or
     /// from the future (a broken or lying peer).
     pub fn ts_rtt_sample(&self, now: Instant, tsecr: u32) -> Option<Duration> {
-        if !self.ts_ok || tsecr == 0 {
+        if !self.ts.ok || tsecr == 0 {
             return None;
         }
         let delta = self.ts_val(now).wrapping_sub(tsecr) as i32;
@@ -106,8 +106,12 @@ impl TcpSock {
     /// ssthresh are cut: remember them, with the TSval the retransmission
     /// will carry. Only with timestamps (RFC 3522 needs the echo).
     pub fn undo_mark(&mut self, now: Instant, rto: bool) {
-        self.undo =
-            self.ts_ok.then(|| UndoMark { cwnd: self.cwnd, ssthresh: self.ssthresh, tsval: self.ts_val(now), rto });
+        self.ts.undo = self.ts.ok.then(|| UndoMark {
+            cwnd: self.cong.cwnd,
+            ssthresh: self.cong.ssthresh,
+            tsval: self.ts_val(now),
+            rto,
+        });
     }
 
     /// RFC 3522 §3.2 on the first ACK of new data after the episode's
@@ -118,21 +122,21 @@ impl TcpSock {
     /// and after a timeout carry on from SND.MAX rather than go back N.
     /// Either way the mark is used up.
     pub fn eifel_check(&mut self, cx: &mut Cx, tsecr: Option<u32>) {
-        let Some(mark) = self.undo.take() else { return };
+        let Some(mark) = self.ts.undo.take() else { return };
         let Some(ecr) = tsecr else { return };
         if ecr == 0 || (ecr.wrapping_sub(mark.tsval) as i32) >= 0 {
             return;
         }
-        self.cwnd = self.cwnd.max(mark.cwnd);
-        self.ssthresh = self.ssthresh.max(mark.ssthresh);
-        self.in_recovery = false;
-        self.dupacks = 0;
+        self.cong.cwnd = self.cong.cwnd.max(mark.cwnd);
+        self.cong.ssthresh = self.cong.ssthresh.max(mark.ssthresh);
+        self.cong.in_recovery = false;
+        self.cong.dupacks = 0;
         if mark.rto {
-            self.snd_nxt = self.snd_max;
+            self.snd.nxt = self.snd.max;
         }
         cx.stats.inc(Counter::TcpSpuriousUndo);
         let (l, r, cwnd, what) =
-            (self.local, self.remote, self.cwnd, if mark.rto { "timeout" } else { "fast retransmit" });
+            (self.local, self.remote, self.cong.cwnd, if mark.rto { "timeout" } else { "fast retransmit" });
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpWindow, "RFC 3522 §3.2", || {
             format!("{l} {r}: ACK echoes TSval {ecr} from before the retransmission ({}): spurious {what}, cwnd back to {cwnd}", mark.tsval)
@@ -148,10 +152,10 @@ mod tests {
     #[test]
     fn paws_and_ts_recent() {
         let mut sk = TcpSock::new(&TcpConfig::default());
-        sk.ts_ok = true;
-        sk.ts_recent = 1000;
-        sk.ts_recent_stamp = Instant::from_secs(10);
-        sk.last_ack_sent = SeqNumber(500);
+        sk.ts.ok = true;
+        sk.ts.recent = 1000;
+        sk.ts.recent_stamp = Instant::from_secs(10);
+        sk.ts.last_ack_sent = SeqNumber(500);
         let now = Instant::from_secs(11);
         assert!(sk.paws_reject(now, 999, false));
         assert!(!sk.paws_reject(now, 999, true), "RST exempt (R1)");
@@ -162,18 +166,18 @@ mod tests {
         assert!(!sk.paws_reject(Instant::from_secs(10) + PAWS_IDLE, 999, false));
         // Updated only by a segment at or left of Last.ACK.sent.
         sk.ts_recent_update(now, 2000, SeqNumber(600));
-        assert_eq!(sk.ts_recent, 1000);
+        assert_eq!(sk.ts.recent, 1000);
         sk.ts_recent_update(now, 2000, SeqNumber(500));
-        assert_eq!(sk.ts_recent, 2000);
+        assert_eq!(sk.ts.recent, 2000);
         sk.ts_recent_update(now, 1500, SeqNumber(400));
-        assert_eq!(sk.ts_recent, 2000, "never moves back");
+        assert_eq!(sk.ts.recent, 2000, "never moves back");
     }
 
     #[test]
     fn rtt_from_the_echo() {
         let mut sk = TcpSock::new(&TcpConfig::default());
-        sk.ts_ok = true;
-        sk.ts_offset = 0xffff_fff0; // the clock wraps during the test
+        sk.ts.ok = true;
+        sk.ts.offset = 0xffff_fff0; // the clock wraps during the test
         let sent = Instant::from_secs(5);
         let tsval = sk.ts_val(sent);
         let d = sk.ts_rtt_sample(sent + Duration::from_millis(37), tsval).unwrap();
