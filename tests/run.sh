@@ -4,7 +4,8 @@
 #
 # Order, fastest failure first: formatting, then the release build of the
 # binaries (the interop tests run target/release/synack), clippy, then every
-# test in every crate, then the benchmark's smoke run. Interop tests need
+# test in every crate (the workspace's, then the fuzz crate's unit tests),
+# then the benchmark's smoke run. Interop tests need
 # root: without it they print a loud SKIPPED message, except under CI=true,
 # where that is a failure.
 set -euo pipefail
@@ -43,14 +44,20 @@ else
     echo "tests/run.sh: not root: interop tests will be SKIPPED (run it with sudo for the whole suite)" >&2
 fi
 
+# fuzz/ is a cargo workspace of its own (cargo-fuzz builds it with its own
+# flags), so every cargo step below runs for it too, by its manifest.
+FUZZ=(--manifest-path fuzz/Cargo.toml)
+
 say "cargo fmt --check"
 cargo fmt --all --check
+cargo fmt "${FUZZ[@]}" --all --check
 
 say "cargo build --release --workspace --bins"
 cargo build --release --workspace --bins
 
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy "${FUZZ[@]}" --all-targets -- -D warnings
 
 # The lossy-link test moves 100 MB each way through 10 % loss, 25 %
 # reordering, 5 % duplication and 20 ms ± 10 ms (the robustness issue's
@@ -59,6 +66,11 @@ export SYNACK_LOSSY_MB=${SYNACK_LOSSY_MB:-100}
 
 say "cargo test --release --workspace (lossy link: $SYNACK_LOSSY_MB MB each way)"
 cargo test --release --workspace "$@"
+
+# The fuzz crate's unit tests: its labs come up, and every input of the
+# committed corpus (fuzz/corpus/TARGET) runs; a missing corpus fails.
+say "cargo test --release --manifest-path fuzz/Cargo.toml --lib"
+cargo test --release "${FUZZ[@]}" --lib
 
 # The benchmark's smoke run (about 15 s, every row, small sizes), to keep
 # it working. Only an error of the bench fails the script, never a slow
