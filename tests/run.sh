@@ -14,23 +14,52 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n=== %s\n' "$*"; }
 
-# Tools the interop tests drive, by the command each package provides.
+# Tools the interop tests drive, by the command each package provides. Some
+# commands have several implementations (Debian has two arpings, two pings,
+# three netcats, two telnets) and the tests read one's wording and pass its
+# options: PROBE says how to ask a command who it is and what it must say,
+# NAMES where else that implementation may be (tests/src/lib.rs,
+# IMPLEMENTATIONS, has the same table and calls the right one by path).
 declare -A TOOLS=(
     [ip]=iproute2
+    [ss]=iproute2
     [ping]=iputils-ping
     [arping]=iputils-arping
     [nc]=netcat-openbsd
-    [telnet]=telnet
+    [telnet]=inetutils-telnet
     [tshark]=tshark
     [tcpdump]=tcpdump
     [python3]=python3
-    [ss]=iproute2
 )
+declare -A PROBE=(
+    [ip]="-V|iproute2"
+    [ss]="-V|iproute2"
+    [ping]="-V|iputils"
+    [arping]="-V|iputils"
+    [nc]="-h|OpenBSD netcat"
+    [telnet]="--version|GNU inetutils"
+)
+declare -A NAMES=(
+    [nc]="nc.openbsd nc"
+    [telnet]="inetutils-telnet telnet"
+)
+
+# Is the implementation of $1 the tests expect installed?
+have_tool() {
+    local tool=$1 name said
+    for name in ${NAMES[$tool]:-$tool}; do
+        command -v "$name" >/dev/null 2>&1 || continue
+        [[ -z ${PROBE[$tool]:-} ]] && return 0
+        said=$(timeout 5 "$name" ${PROBE[$tool]%%|*} </dev/null 2>&1 || true)
+        [[ $said == *"${PROBE[$tool]#*|}"* ]] && return 0
+    done
+    return 1
+}
 
 if [[ $(id -u) -eq 0 ]]; then
     missing=()
     for tool in "${!TOOLS[@]}"; do
-        command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
+        have_tool "$tool" || missing+=("${TOOLS[$tool]}")
     done
     if ((${#missing[@]})); then
         say "installing ${missing[*]}"
@@ -38,7 +67,11 @@ if [[ $(id -u) -eq 0 ]]; then
         # tshark asks whether non-root users may capture: answer no, never block.
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
         apt-get update -q
+        # Installing iputils-arping removes Habets' arping (they conflict).
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+        for tool in "${!TOOLS[@]}"; do
+            have_tool "$tool" || { echo "tests/run.sh: still no ${TOOLS[$tool]}'s $tool after installing it" >&2; exit 1; }
+        done
     fi
 else
     echo "tests/run.sh: not root: interop tests will be SKIPPED (run it with sudo for the whole suite)" >&2

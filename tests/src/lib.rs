@@ -59,12 +59,141 @@ pub fn interop_allowed(test: &str) -> bool {
     false
 }
 
-/// Is `tool` on the PATH? Interop tests need iproute2, ping, arping, nc,
-/// tshark, tcpdump; `tests/run.sh` installs them. Missing is a failure.
+// ------------------------------------------------------------- tools
+
+/// A tool whose options or output differ between implementations, and the
+/// one the tests are written for. Debian alone has two `arping`s (iputils'
+/// and Thomas Habets'), two `ping`s (iputils, inetutils), three `nc`s
+/// (OpenBSD's, the traditional one, nmap's `ncat`) and two `telnet`s: the
+/// tests read one implementation's wording and pass its options.
+pub struct Implementation {
+    /// The command the tests (and the book's labs) type.
+    pub tool: &'static str,
+    /// Where to look for it, in order: an implementation-specific name
+    /// first (`nc.openbsd`), then the plain command.
+    pub names: &'static [&'static str],
+    /// Arguments that make it say who it is, and what it must say.
+    pub probe: &'static [&'static str],
+    pub marker: &'static str,
+    /// The Debian package that installs it (`tests/run.sh` installs it).
+    pub package: &'static str,
+}
+
+/// The tools the tests drive, with the implementation each one expects.
+/// `tests/run.sh` has the same table (`TOOLS`, `PROBE`, `NAMES`): keep them
+/// together.
+pub const IMPLEMENTATIONS: &[Implementation] = &[
+    // `Unicast reply from`, `-w` as a deadline.
+    Implementation { tool: "arping", names: &["arping"], probe: &["-V"], marker: "iputils", package: "iputils-arping" },
+    // `N received` in the summary, `-W` as the reply timeout, `-i 0.04`.
+    Implementation { tool: "ping", names: &["ping"], probe: &["-V"], marker: "iputils", package: "iputils-ping" },
+    // `-N` (shutdown on EOF), `-l ADDR PORT`, `-z`.
+    Implementation {
+        tool: "nc",
+        names: &["nc.openbsd", "nc"],
+        probe: &["-h"],
+        marker: "OpenBSD netcat",
+        package: "netcat-openbsd",
+    },
+    // `Connection closed by foreign host.` on stderr.
+    Implementation {
+        tool: "telnet",
+        names: &["inetutils-telnet", "telnet"],
+        probe: &["--version"],
+        marker: "GNU inetutils",
+        package: "inetutils-telnet",
+    },
+    Implementation { tool: "ip", names: &["ip"], probe: &["-V"], marker: "iproute2", package: "iproute2" },
+    Implementation { tool: "ss", names: &["ss"], probe: &["-V"], marker: "iproute2", package: "iproute2" },
+];
+
+/// Every `name` in the folders of `path` (a PATH), first first.
+fn on_path<'a>(path: &'a std::ffi::OsStr, name: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
+    std::env::split_paths(path).map(move |d| d.join(name)).filter(|p| p.is_file())
+}
+
+/// The path of the implementation of `tool` the tests expect, or why there
+/// is none. Tools without an entry in [`IMPLEMENTATIONS`] only need to be on
+/// the PATH.
+pub fn tool_path(tool: &str) -> Result<PathBuf, String> {
+    static FOUND: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
+    let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    found.entry(tool.to_string()).or_insert_with(|| find_implementation(tool, &path)).clone()
+}
+
+/// [`tool_path`] on the PATH `path`.
+fn find_implementation(tool: &str, path: &std::ffi::OsStr) -> Result<PathBuf, String> {
+    let Some(imp) = IMPLEMENTATIONS.iter().find(|i| i.tool == tool) else {
+        return on_path(path, tool).next().ok_or_else(|| {
+            format!("{tool} is not installed: run tests/run.sh as root (it installs what the tests need)")
+        });
+    };
+    let mut seen = Vec::new();
+    for found in imp.names.iter().flat_map(|n| on_path(path, n)) {
+        let mut c = Command::new(&found);
+        c.args(imp.probe);
+        let said = run_bounded(c, Duration::from_secs(5)).map(|o| o.stdout + &o.stderr).unwrap_or_default();
+        if said.contains(imp.marker) {
+            return Ok(found);
+        }
+        seen.push(format!(
+            "{} ({})",
+            found.display(),
+            said.lines().find(|l| !l.trim().is_empty()).unwrap_or("says nothing").trim()
+        ));
+    }
+    Err(format!(
+        "the tests need {}'s {tool} (`{tool} {}` says {:?}), from the package {}; found {}: \
+         run tests/run.sh as root (it installs it)",
+        imp.package,
+        imp.probe.join(" "),
+        imp.marker,
+        imp.package,
+        if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+    ))
+}
+
+/// Is `tool` installed, in the implementation the tests expect? Interop
+/// tests need iproute2, ping, arping, nc, telnet, tshark, tcpdump;
+/// `tests/run.sh` installs them. Missing is a failure.
 pub fn require_tool(tool: &str) {
-    let found =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file())).unwrap_or(false);
-    assert!(found, "{tool} is not installed: run tests/run.sh as root (it installs what the tests need)");
+    if let Err(e) = tool_path(tool) {
+        panic!("{e}");
+    }
+}
+
+/// A folder of links, one per tool of [`IMPLEMENTATIONS`] found, to the
+/// implementation the tests expect (`nc` → `/usr/bin/nc.openbsd`). Commands
+/// run in a namespace see it first on their PATH, so `nc` in a test (or in
+/// a lab's shell line) is OpenBSD's even where `nc` is another netcat.
+fn tool_links() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("synack-tools-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        for imp in IMPLEMENTATIONS {
+            if let Ok(path) = tool_path(imp.tool) {
+                let link = dir.join(imp.tool);
+                let _ = std::fs::remove_file(&link);
+                let _ = std::os::unix::fs::symlink(path, link);
+            }
+        }
+        dir
+    })
+}
+
+/// PATH with [`tool_links`] first.
+fn tools_path() -> std::ffi::OsString {
+    let mut dirs = vec![tool_links().to_path_buf()];
+    dirs.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// `tool`, ready to run outside any namespace: the implementation the
+/// tests expect (see [`tool_path`]; panics when it is missing).
+pub fn tool_command(tool: &str) -> Command {
+    Command::new(tool_path(tool).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Is process `pid` running (present and not a zombie)?
@@ -209,8 +338,11 @@ impl Netns {
     }
 
     /// `ip netns exec NAME prog args…`, not yet started.
+    /// `prog` is looked up on a PATH that has the implementations the tests
+    /// expect first ([`IMPLEMENTATIONS`]), for `sh -c` lines too.
     pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
+        c.env("PATH", tools_path());
         c.args(["netns", "exec", &self.name]).arg(prog).args(args);
         c
     }
@@ -780,6 +912,36 @@ mod tests {
         // Empty sections are fine (only non-zero entries are printed).
         let empty: Vec<String> = ["counters:", "drops:"].iter().map(|s| s.to_string()).collect();
         assert_eq!(StatsSnapshot::parse(&empty), Some(StatsSnapshot::default()));
+    }
+
+    /// Debian's two arpings: Habets' is refused with the package to
+    /// install; iputils' is found. OpenBSD's netcat under `nc.openbsd` is
+    /// found before another `nc`.
+    #[test]
+    fn the_implementation_the_tests_expect_is_told_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("synack-tools-test-{}", std::process::id()));
+        // A folder `dir` with a script `name` that prints `says`.
+        let fake = |dir: &str, name: &str, says: &str| {
+            let d = root.join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            let p = d.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\necho '{says}'\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            d
+        };
+        let habets = fake("habets", "arping", "ARPing 2.23, by Thomas Habets <thomas@habets.se>");
+        let e = find_implementation("arping", habets.as_os_str()).unwrap_err();
+        assert!(e.contains("iputils-arping") && e.contains("Thomas Habets"), "{e}");
+        let iputils = fake("iputils", "arping", "arping from iputils 20221126");
+        let both = std::env::join_paths([&habets, &iputils]).unwrap();
+        assert_eq!(find_implementation("arping", &both), Ok(iputils.join("arping")));
+        let nc = fake("netcat", "nc", "[v1.10-47]");
+        assert!(find_implementation("nc", nc.as_os_str()).unwrap_err().contains("netcat-openbsd"));
+        fake("netcat", "nc.openbsd", "OpenBSD netcat (Debian patchlevel 1.219-1)");
+        assert_eq!(find_implementation("nc", nc.as_os_str()), Ok(nc.join("nc.openbsd")));
+        assert!(find_implementation("no-such-tool-anywhere", nc.as_os_str()).is_err());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -76,6 +76,8 @@ fn arping_gets_answers() {
     if !interop_allowed("arping_gets_answers") {
         return;
     }
+    // iputils' arping (its wording, `-w` as a deadline): `ns.exec` runs the
+    // implementation `require_tool` found, whatever `arping` is here.
     require_tool("arping");
     let (ns, s) = synack_ns(&[]);
     let out = ns.exec("arping", &["-c", "3", "-w", "10", "-I", "tap0", "10.0.0.2"], T);
