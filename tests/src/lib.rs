@@ -14,9 +14,14 @@
 //!   from a thread that `setns()`ed into the namespace, to inject frames.
 //! - [`interop_allowed`]: skip loudly when not root; under `CI=true` a
 //!   missing capability is a failure, never a skip.
+//! - [`require_tool`] / [`tool_path`]: the tools the tests drive, in the
+//!   implementation they are written for ([`IMPLEMENTATIONS`]).
+//! - [`tshark`]: what Wireshark's dissectors say about a capture.
 //!
 //! Nothing here touches the default namespace's interfaces, and every wait
 //! is bounded in count and time.
+
+pub mod tshark;
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -333,6 +338,21 @@ impl Netns {
         ns
     }
 
+    /// A namespace with IPv6 off: the host's router solicitations and MLD
+    /// reports do not mix into counts and captures.
+    pub fn without_ipv6() -> Netns {
+        require_tool("ip");
+        let ns = Netns::create();
+        ns.sysctl("net.ipv6.conf.default.disable_ipv6=1");
+        ns
+    }
+
+    /// `sysctl -qw SETTING` inside, which must succeed.
+    pub fn sysctl(&self, setting: &str) {
+        let out = self.exec("sysctl", &["-qw", setting], Duration::from_secs(10));
+        assert!(out.success(), "sysctl {setting} in {}: {}", self.name, out.text());
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -400,6 +420,32 @@ impl Drop for Netns {
             Err(e) => eprintln!("warning: ip netns del {}: {e}", self.name),
         }
     }
+}
+
+/// A namespace (IPv6 off) with `synack up --quiet EXTRA…` on its tap0.
+pub fn synack_ns(extra: &[&str]) -> (Netns, Synack) {
+    let ns = Netns::without_ipv6();
+    let s = Synack::up(&ns, &[&["--quiet"], extra].concat());
+    (ns, s)
+}
+
+/// `synack_ns`, with synack's standard input a pipe (`Synack::send_line`).
+pub fn synack_ns_with_stdin(extra: &[&str]) -> (Netns, Synack) {
+    let ns = Netns::without_ipv6();
+    let s = Synack::up_with_stdin(&ns, &[&["--quiet"], extra].concat());
+    (ns, s)
+}
+
+/// synack still runs and answers the host's ping.
+pub fn assert_alive(ns: &Netns, s: &Synack, what: &str) {
+    assert!(running(s.pid()), "{what}: synack (pid {}) is no longer running:\n{}", s.pid(), s.output());
+    let out = ns.exec("ping", &["-c", "1", "-W", "2", "10.0.0.2"], Duration::from_secs(20));
+    assert!(
+        out.success(),
+        "{what}: synack does not answer ping afterwards:\n{}\n--- synack:\n{}",
+        out.text(),
+        s.output()
+    );
 }
 
 // ------------------------------------------------------------- Synack
