@@ -248,94 +248,26 @@ pub fn synack_bin() -> PathBuf {
 
 // ------------------------------------------------------ bounded commands
 
-/// What a finished (or timed-out and killed) command left.
-#[derive(Debug)]
-pub struct Output {
-    pub status: Option<ExitStatus>,
-    pub stdout: String,
-    pub stderr: String,
-    pub timed_out: bool,
-}
-
-impl Output {
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-    /// stdout and stderr together, for failure messages.
-    pub fn text(&self) -> String {
-        format!(
-            "status {:?}{}\n--- stdout\n{}--- stderr\n{}",
-            self.status,
-            if self.timed_out { " (TIMED OUT)" } else { "" },
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-fn reader_thread(r: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = BufReader::new(r).read_to_string(&mut s);
-        s
-    })
-}
-
-/// Send `sig` to a process this harness started, by its PID.
-fn signal(pid: u32, sig: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill with a PID we own; a stale PID just fails.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
-/// Wait for `child` at most `timeout`; kill it (by PID) if it is still running.
-fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return (Some(s), false),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-            _ => break,
-        }
-    }
-    let _ = child.kill();
-    (child.wait().ok(), true)
-}
-
-/// Run `cmd` to completion, at most `timeout`, capturing its output.
-pub fn run_bounded(mut cmd: Command, timeout: Duration) -> io::Result<Output> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let out = reader_thread(child.stdout.take().expect("piped"));
-    let err = reader_thread(child.stderr.take().expect("piped"));
-    let (status, timed_out) = wait_bounded(&mut child, timeout);
-    Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default(), timed_out })
-}
+pub use device::netns::{run_bounded, Output};
+use device::netns::{signal, wait_bounded};
 
 // ------------------------------------------------------------- Netns
 
 static NETNS_SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// A network namespace of our own, deleted on Drop.
-pub struct Netns {
-    name: String,
-}
+/// A network namespace of our own (`device::netns::Netns`, which the bench
+/// uses too), deleted on Drop. Its commands see the tools the tests expect
+/// first on their PATH ([`IMPLEMENTATIONS`]); a failure to set it up or to
+/// run a command in it fails the test.
+pub struct Netns(device::netns::Netns);
 
 impl Netns {
     /// `ip netns add synack-t-<pid>-<n>`, with its loopback up.
     pub fn create() -> Netns {
         let n = NETNS_SEQ.fetch_add(1, Ordering::Relaxed);
         let name = format!("synack-t-{}-{n}", std::process::id());
-        let mut c = Command::new("ip");
-        c.args(["netns", "add", &name]);
-        let out = run_bounded(c, Duration::from_secs(10)).expect("run ip netns add");
-        assert!(out.success(), "ip netns add {name} failed:\n{}", out.text());
-        let ns = Netns { name };
-        let lo = ns.exec("ip", &["link", "set", "lo", "up"], Duration::from_secs(10));
-        assert!(lo.success(), "lo up in {}: {}", ns.name, lo.text());
-        ns
+        let ns = device::netns::Netns::create(&name).unwrap_or_else(|e| panic!("ip netns add {name}: {e}"));
+        Netns(ns.with_path(tools_path()))
     }
 
     /// A namespace with IPv6 off: the host's router solicitations and MLD
@@ -350,75 +282,29 @@ impl Netns {
     /// `sysctl -qw SETTING` inside, which must succeed.
     pub fn sysctl(&self, setting: &str) {
         let out = self.exec("sysctl", &["-qw", setting], Duration::from_secs(10));
-        assert!(out.success(), "sysctl {setting} in {}: {}", self.name, out.text());
+        assert!(out.success(), "sysctl {setting} in {}: {}", self.name(), out.text());
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        self.0.name()
     }
 
-    /// `ip netns exec NAME prog args…`, not yet started.
-    /// `prog` is looked up on a PATH that has the implementations the tests
-    /// expect first ([`IMPLEMENTATIONS`]), for `sh -c` lines too.
+    /// `ip netns exec NAME prog args…`, not yet started. `prog` is looked
+    /// up on a PATH that has the implementations the tests expect first
+    /// ([`IMPLEMENTATIONS`]), for `sh -c` lines too.
     pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.env("PATH", tools_path());
-        c.args(["netns", "exec", &self.name]).arg(prog).args(args);
-        c
+        self.0.command(prog, args)
     }
 
     /// Run a command inside, at most `timeout`, and return its output.
     pub fn exec(&self, prog: &str, args: &[&str], timeout: Duration) -> Output {
-        run_bounded(self.command(prog, args), timeout).unwrap_or_else(|e| panic!("run {prog} in {}: {e}", self.name))
+        self.0.exec(prog, args, timeout).unwrap_or_else(|e| panic!("run {prog} in {}: {e}", self.name()))
     }
 
     /// Run `f` on a thread that has joined this namespace (`setns`): sockets
     /// it creates live in the namespace, whichever thread uses them later.
     pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-        let path = format!("/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let ns = File::open(&path)?;
-            // SAFETY: setns on this thread only, with a namespace fd we opened.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            f()
-        })
-        .join()
-        .map_err(|_| io::Error::other("thread in the namespace panicked"))?
-    }
-
-    /// PIDs of the processes running in this namespace (`ip netns pids`).
-    fn pids(&self) -> Vec<u32> {
-        let mut c = Command::new("ip");
-        c.args(["netns", "pids", &self.name]);
-        run_bounded(c, Duration::from_secs(5))
-            .map(|o| o.stdout.split_whitespace().filter_map(|p| p.parse().ok()).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Only processes this test started live in a namespace it created:
-        // end them by PID, then delete the namespace (bounded retries).
-        for _ in 0..3 {
-            let pids = self.pids();
-            if pids.is_empty() {
-                break;
-            }
-            for pid in pids {
-                signal(pid, libc::SIGKILL);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let mut c = Command::new("ip");
-        c.args(["netns", "del", &self.name]);
-        match run_bounded(c, Duration::from_secs(10)) {
-            Ok(o) if o.success() => {}
-            Ok(o) => eprintln!("warning: ip netns del {} failed: {}", self.name, o.text()),
-            Err(e) => eprintln!("warning: ip netns del {}: {e}", self.name),
-        }
+        self.0.run(f)
     }
 }
 
@@ -427,6 +313,15 @@ pub fn synack_ns(extra: &[&str]) -> (Netns, Synack) {
     let ns = Netns::without_ipv6();
     let s = Synack::up(&ns, &[&["--quiet"], extra].concat());
     (ns, s)
+}
+
+/// A namespace without synack (a `synack connect` makes its own TAP), IPv6
+/// off, in which the host may bind 10.0.0.1 before the TAP gives it that
+/// address.
+pub fn connect_ns() -> Netns {
+    let ns = Netns::without_ipv6();
+    ns.sysctl("net.ipv4.ip_nonlocal_bind=1");
+    ns
 }
 
 /// `synack_ns`, with synack's standard input a pipe (`Synack::send_line`).
@@ -988,22 +883,6 @@ mod tests {
         assert_eq!(find_implementation("nc", nc.as_os_str()), Ok(nc.join("nc.openbsd")));
         assert!(find_implementation("no-such-tool-anywhere", nc.as_os_str()).is_err());
         let _ = std::fs::remove_dir_all(&root);
-    }
-
-    #[test]
-    fn run_bounded_kills_what_overstays() {
-        let mut c = Command::new("sleep");
-        c.arg("30");
-        let t = Instant::now();
-        let out = run_bounded(c, Duration::from_millis(200)).expect("sleep runs");
-        assert!(out.timed_out);
-        assert!(!out.success());
-        assert!(t.elapsed() < Duration::from_secs(5));
-        let mut c = Command::new("echo");
-        c.arg("hi");
-        let out = run_bounded(c, Duration::from_secs(5)).expect("echo runs");
-        assert!(out.success() && !out.timed_out);
-        assert_eq!(out.stdout, "hi\n");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use synack_tests::{
-    assert_alive, interop_allowed, pseudo_random, require_tool, synack_ns, tshark, Netns, StatsSnapshot,
+    assert_alive, connect_ns, interop_allowed, pseudo_random, require_tool, synack_ns, tshark, Netns, StatsSnapshot,
 };
 
 const T: Duration = Duration::from_secs(20);
@@ -591,18 +591,6 @@ fn echo_returns_five_random_megabytes() {
         mb_per_s(LEN, elapsed)
     ));
     assert_alive(&ns, &s, "echo");
-}
-
-/// A namespace without synack (a `synack connect` makes its own TAP), in
-/// which the host may bind 10.0.0.1 before the TAP gives it that address.
-fn connect_ns() -> Netns {
-    require_tool("ip");
-    let ns = Netns::create();
-    for set in ["net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_nonlocal_bind=1"] {
-        let out = ns.exec("sysctl", &["-qw", set], T);
-        assert!(out.success(), "{}", out.text());
-    }
-    ns
 }
 
 /// `synack connect 10.0.0.1 PORT` in `ns`, waiting for its `connected to` line.

@@ -74,13 +74,8 @@ fn size(p: &Path) -> u64 {
 /// gives it that address; IPv6 off.
 /// A namespace for one transfer; the host's RTO ceiling is `rto_max_ms`.
 fn connect_ns(rto_max_ms: u32) -> Netns {
-    require_tool("ip");
     require_tool("nc");
-    let ns = Netns::create();
-    for set in ["net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_nonlocal_bind=1"] {
-        let out = ns.exec("sysctl", &["-qw", set], T);
-        assert!(out.success(), "{}", out.text());
-    }
+    let ns = synack_tests::connect_ns();
     // The host's RTO ceiling, 5 s like synack's `--rto-max 5s` (Linux 6.15+
     // has it per namespace; an older kernel keeps its 120 s). Before synack
     // had timestamps, every ACK after a timeout covered retransmitted data
