@@ -32,6 +32,7 @@ pub mod dgram;
 pub mod epoll;
 pub mod faults;
 pub mod link;
+pub mod netns;
 pub mod pcap;
 pub mod poll_loop;
 pub mod replay;

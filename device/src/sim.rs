@@ -161,7 +161,14 @@ impl Sim {
     /// moves: for each stack, frames in, timers, services, frames out — the
     /// same order as the real poll loop.
     pub fn poll(&mut self) -> Result<(), SimError> {
+        self.poll_moved().map(|_| ())
+    }
+
+    /// `poll`, and whether anything moved (a frame in or out, a timer ran):
+    /// only then can a socket's readiness have changed at this instant.
+    fn poll_moved(&mut self) -> Result<bool, SimError> {
         let now = self.now;
+        let mut moved = false;
         for _ in 0..MAX_ROUNDS {
             let mut busy = false;
             for n in &mut self.nodes {
@@ -182,8 +189,9 @@ impl Sim {
                 }
             }
             if !busy {
-                return Ok(());
+                return Ok(moved);
             }
+            moved = true;
         }
         Err(SimError::Livelock { now })
     }
@@ -282,15 +290,22 @@ impl Net for SimHost<'_> {
     fn now(&mut self) -> Instant {
         self.sim.now
     }
-    /// Do what is due, jump to the next deadline (at most `deadline`), and
-    /// do what is due then. With nothing scheduled and no deadline, the call
-    /// would wait forever: that is an error in a simulation.
+    /// Do what is due now; if that moved anything (the call just queued a
+    /// SYN, a frame came), return at this instant so the caller looks at its
+    /// socket before time moves on: a blocking call returns at the virtual
+    /// instant its condition became true. Otherwise jump to the next deadline
+    /// (at most `deadline`) and do what is due then. With nothing scheduled
+    /// and no deadline, the call would wait forever: that is an error in a
+    /// simulation.
     fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
         let limit = deadline.unwrap_or(Instant::from_micros(u64::MAX));
         let to_io = |e: SimError| match e {
             SimError::Device(e) => e,
             other => io::Error::other(other.to_string()),
         };
+        if self.sim.poll_moved().map_err(to_io)? {
+            return Ok(());
+        }
         let moved = self.sim.step(limit).map_err(to_io)?;
         if !moved {
             match deadline {

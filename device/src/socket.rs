@@ -356,9 +356,14 @@ mod tests {
 
     /// B runs a TCP echo server on port 7 that answers in pieces of
     /// `piece` bytes, one piece per 10 ms of virtual time, and closes when
-    /// the client does.
+    /// the client does; the wire takes 1 ms.
     fn sim_with_tcp_echo(piece: usize) -> Sim {
-        let faults = Faults { latency: Duration::from_millis(1), ..Faults::default() };
+        sim_with_tcp_echo_on(Duration::from_millis(1), piece, Duration::from_millis(10))
+    }
+
+    /// The same on a wire of `latency`, one piece per `beat`.
+    fn sim_with_tcp_echo_on(latency: Duration, piece: usize, beat: Duration) -> Sim {
+        let faults = Faults { latency, ..Faults::default() };
         let mut sim = Sim::new(a_cfg(), Config::default(), faults);
         let b = sim.stack(Side::B);
         let l = b.socket(SockType::Stream).unwrap();
@@ -368,6 +373,7 @@ mod tests {
             l: SocketHandle,
             conns: Vec<(SocketHandle, Vec<u8>, bool)>,
             piece: usize,
+            beat: Duration,
             next: Instant,
         }
         impl crate::Service for TcpEcho {
@@ -400,14 +406,14 @@ mod tests {
                 }
                 self.conns.retain(|(_, p, eof)| !(*eof && p.is_empty()));
                 if now >= self.next {
-                    self.next = now + Duration::from_millis(10);
+                    self.next = now + self.beat;
                 }
             }
             fn poll_at(&self) -> Option<Instant> {
                 self.conns.iter().any(|c| !c.1.is_empty()).then_some(self.next)
             }
         }
-        sim.add_service(Side::B, TcpEcho { l, conns: Vec::new(), piece, next: Instant::ZERO });
+        sim.add_service(Side::B, TcpEcho { l, conns: Vec::new(), piece, beat, next: Instant::ZERO });
         sim
     }
 
@@ -431,6 +437,52 @@ mod tests {
         s.shutdown(&mut net, Shutdown::Write).unwrap();
         assert_eq!(s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap(), 0);
         s.close(&mut net).unwrap();
+    }
+
+    /// The instants at which, driven by `run_until` (which looks after every
+    /// round), A's connect to the echo server completes and the echo of 1000
+    /// bytes sent right then becomes readable.
+    fn connect_and_echo_instants(mut sim: Sim) -> (Instant, Instant) {
+        let now = sim.now();
+        let a = sim.stack(Side::A);
+        let s = a.socket(SockType::Stream).unwrap();
+        assert_eq!(a.connect(now, s, B_ECHO.parse().unwrap()), Err(Errno::EINPROGRESS));
+        let ready = |ev: PollFlags| move |sim: &mut Sim| sim.stack(Side::A).poll_socket(s).intersects(ev);
+        let connected = sim.run_until(ready(PollFlags::POLLOUT), Duration::from_secs(60)).unwrap();
+        let now = sim.now();
+        assert_eq!(sim.stack(Side::A).send(now, s, &[7u8; 1000], MsgFlags::NONE), Ok(1000));
+        let readable = sim.run_until(ready(PollFlags::POLLIN), Duration::from_secs(60)).unwrap();
+        (connected, readable)
+    }
+
+    /// The same connect, send and recv as blocking calls: the instants at
+    /// which the connect and the recv return.
+    fn blocking_connect_and_echo(mut sim: Sim) -> (Instant, Instant) {
+        let mut net = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        s.connect(&mut net, B_ECHO.parse().unwrap()).unwrap();
+        let connected = net.now();
+        assert_eq!(s.send(&mut net, &[7u8; 1000], MsgFlags::NONE).unwrap(), 1000);
+        let mut buf = [0u8; 1000];
+        assert!(s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap() > 0);
+        (connected, net.now())
+    }
+
+    #[test]
+    fn blocking_calls_return_when_their_condition_becomes_true() {
+        // On a 1 ms wire: B's gratuitous ARP resolves B for A at 1 ms, so the
+        // SYN leaves then and the SYN-ACK is back at 3 ms; the data reaches B
+        // at 4 ms, B's echo answers on its 10 ms beat, and is back at 11 ms.
+        let slow = || sim_with_tcp_echo(1000);
+        assert_eq!(connect_and_echo_instants(slow()), (Instant::from_millis(3), Instant::from_millis(11)));
+        assert_eq!(blocking_connect_and_echo(slow()), (Instant::from_millis(3), Instant::from_millis(11)));
+        // On a wire without latency, to an echo that answers at once, all of
+        // it happens at t=0, in the very turn of the network the blocking
+        // call waits on. The call returns then, not at the next unrelated
+        // deadline (an ARP entry going stale at 30 s, a delayed ACK).
+        let instant = || sim_with_tcp_echo_on(Duration::ZERO, 1000, Duration::ZERO);
+        assert_eq!(connect_and_echo_instants(instant()), (Instant::ZERO, Instant::ZERO));
+        assert_eq!(blocking_connect_and_echo(instant()), (Instant::ZERO, Instant::ZERO));
     }
 
     #[test]

@@ -540,13 +540,19 @@ mod tests {
         }
     }
 
+    /// Every input of the committed corpus (`corpus/TARGET`, in git) runs
+    /// without a panic. A missing or empty folder is a failure, not a pass:
+    /// the corpus is the fuzzers' memory, and `tests/run.sh` runs this test.
     #[test]
     fn every_seed_of_the_corpus_runs() {
         for dir in ["frame_listening", "frame_established", "frame_fragments", "tcp_segments"] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(dir);
-            let Ok(entries) = std::fs::read_dir(&path) else { continue };
-            for e in entries.flatten() {
-                let data = std::fs::read(e.path()).unwrap();
+            let entries = std::fs::read_dir(&path)
+                .unwrap_or_else(|e| panic!("the corpus folder {} cannot be read: {e}", path.display()));
+            let files: Vec<_> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+            assert!(!files.is_empty(), "the corpus folder {} is empty", path.display());
+            for f in files {
+                let data = std::fs::read(f).unwrap();
                 match dir {
                     "frame_listening" => Lab::listening().run_frames(&data),
                     "frame_established" => Lab::established().run_frames(&data),

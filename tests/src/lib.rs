@@ -14,9 +14,14 @@
 //!   from a thread that `setns()`ed into the namespace, to inject frames.
 //! - [`interop_allowed`]: skip loudly when not root; under `CI=true` a
 //!   missing capability is a failure, never a skip.
+//! - [`require_tool`] / [`tool_path`]: the tools the tests drive, in the
+//!   implementation they are written for ([`IMPLEMENTATIONS`]).
+//! - [`tshark`]: what Wireshark's dissectors say about a capture.
 //!
 //! Nothing here touches the default namespace's interfaces, and every wait
 //! is bounded in count and time.
+
+pub mod tshark;
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -59,12 +64,141 @@ pub fn interop_allowed(test: &str) -> bool {
     false
 }
 
-/// Is `tool` on the PATH? Interop tests need iproute2, ping, arping, nc,
-/// tshark, tcpdump; `tests/run.sh` installs them. Missing is a failure.
+// ------------------------------------------------------------- tools
+
+/// A tool whose options or output differ between implementations, and the
+/// one the tests are written for. Debian alone has two `arping`s (iputils'
+/// and Thomas Habets'), two `ping`s (iputils, inetutils), three `nc`s
+/// (OpenBSD's, the traditional one, nmap's `ncat`) and two `telnet`s: the
+/// tests read one implementation's wording and pass its options.
+pub struct Implementation {
+    /// The command the tests (and the book's labs) type.
+    pub tool: &'static str,
+    /// Where to look for it, in order: an implementation-specific name
+    /// first (`nc.openbsd`), then the plain command.
+    pub names: &'static [&'static str],
+    /// Arguments that make it say who it is, and what it must say.
+    pub probe: &'static [&'static str],
+    pub marker: &'static str,
+    /// The Debian package that installs it (`tests/run.sh` installs it).
+    pub package: &'static str,
+}
+
+/// The tools the tests drive, with the implementation each one expects.
+/// `tests/run.sh` has the same table (`TOOLS`, `PROBE`, `NAMES`): keep them
+/// together.
+pub const IMPLEMENTATIONS: &[Implementation] = &[
+    // `Unicast reply from`, `-w` as a deadline.
+    Implementation { tool: "arping", names: &["arping"], probe: &["-V"], marker: "iputils", package: "iputils-arping" },
+    // `N received` in the summary, `-W` as the reply timeout, `-i 0.04`.
+    Implementation { tool: "ping", names: &["ping"], probe: &["-V"], marker: "iputils", package: "iputils-ping" },
+    // `-N` (shutdown on EOF), `-l ADDR PORT`, `-z`.
+    Implementation {
+        tool: "nc",
+        names: &["nc.openbsd", "nc"],
+        probe: &["-h"],
+        marker: "OpenBSD netcat",
+        package: "netcat-openbsd",
+    },
+    // `Connection closed by foreign host.` on stderr.
+    Implementation {
+        tool: "telnet",
+        names: &["inetutils-telnet", "telnet"],
+        probe: &["--version"],
+        marker: "GNU inetutils",
+        package: "inetutils-telnet",
+    },
+    Implementation { tool: "ip", names: &["ip"], probe: &["-V"], marker: "iproute2", package: "iproute2" },
+    Implementation { tool: "ss", names: &["ss"], probe: &["-V"], marker: "iproute2", package: "iproute2" },
+];
+
+/// Every `name` in the folders of `path` (a PATH), first first.
+fn on_path<'a>(path: &'a std::ffi::OsStr, name: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
+    std::env::split_paths(path).map(move |d| d.join(name)).filter(|p| p.is_file())
+}
+
+/// The path of the implementation of `tool` the tests expect, or why there
+/// is none. Tools without an entry in [`IMPLEMENTATIONS`] only need to be on
+/// the PATH.
+pub fn tool_path(tool: &str) -> Result<PathBuf, String> {
+    static FOUND: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
+    let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    found.entry(tool.to_string()).or_insert_with(|| find_implementation(tool, &path)).clone()
+}
+
+/// [`tool_path`] on the PATH `path`.
+fn find_implementation(tool: &str, path: &std::ffi::OsStr) -> Result<PathBuf, String> {
+    let Some(imp) = IMPLEMENTATIONS.iter().find(|i| i.tool == tool) else {
+        return on_path(path, tool).next().ok_or_else(|| {
+            format!("{tool} is not installed: run tests/run.sh as root (it installs what the tests need)")
+        });
+    };
+    let mut seen = Vec::new();
+    for found in imp.names.iter().flat_map(|n| on_path(path, n)) {
+        let mut c = Command::new(&found);
+        c.args(imp.probe);
+        let said = run_bounded(c, Duration::from_secs(5)).map(|o| o.stdout + &o.stderr).unwrap_or_default();
+        if said.contains(imp.marker) {
+            return Ok(found);
+        }
+        seen.push(format!(
+            "{} ({})",
+            found.display(),
+            said.lines().find(|l| !l.trim().is_empty()).unwrap_or("says nothing").trim()
+        ));
+    }
+    Err(format!(
+        "the tests need {}'s {tool} (`{tool} {}` says {:?}), from the package {}; found {}: \
+         run tests/run.sh as root (it installs it)",
+        imp.package,
+        imp.probe.join(" "),
+        imp.marker,
+        imp.package,
+        if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+    ))
+}
+
+/// Is `tool` installed, in the implementation the tests expect? Interop
+/// tests need iproute2, ping, arping, nc, telnet, tshark, tcpdump;
+/// `tests/run.sh` installs them. Missing is a failure.
 pub fn require_tool(tool: &str) {
-    let found =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file())).unwrap_or(false);
-    assert!(found, "{tool} is not installed: run tests/run.sh as root (it installs what the tests need)");
+    if let Err(e) = tool_path(tool) {
+        panic!("{e}");
+    }
+}
+
+/// A folder of links, one per tool of [`IMPLEMENTATIONS`] found, to the
+/// implementation the tests expect (`nc` → `/usr/bin/nc.openbsd`). Commands
+/// run in a namespace see it first on their PATH, so `nc` in a test (or in
+/// a lab's shell line) is OpenBSD's even where `nc` is another netcat.
+fn tool_links() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("synack-tools-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        for imp in IMPLEMENTATIONS {
+            if let Ok(path) = tool_path(imp.tool) {
+                let link = dir.join(imp.tool);
+                let _ = std::fs::remove_file(&link);
+                let _ = std::os::unix::fs::symlink(path, link);
+            }
+        }
+        dir
+    })
+}
+
+/// PATH with [`tool_links`] first.
+fn tools_path() -> std::ffi::OsString {
+    let mut dirs = vec![tool_links().to_path_buf()];
+    dirs.extend(std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default());
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// `tool`, ready to run outside any namespace: the implementation the
+/// tests expect (see [`tool_path`]; panics when it is missing).
+pub fn tool_command(tool: &str) -> Command {
+    Command::new(tool_path(tool).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Is process `pid` running (present and not a zombie)?
@@ -114,160 +248,99 @@ pub fn synack_bin() -> PathBuf {
 
 // ------------------------------------------------------ bounded commands
 
-/// What a finished (or timed-out and killed) command left.
-#[derive(Debug)]
-pub struct Output {
-    pub status: Option<ExitStatus>,
-    pub stdout: String,
-    pub stderr: String,
-    pub timed_out: bool,
-}
-
-impl Output {
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-    /// stdout and stderr together, for failure messages.
-    pub fn text(&self) -> String {
-        format!(
-            "status {:?}{}\n--- stdout\n{}--- stderr\n{}",
-            self.status,
-            if self.timed_out { " (TIMED OUT)" } else { "" },
-            self.stdout,
-            self.stderr
-        )
-    }
-}
-
-fn reader_thread(r: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = BufReader::new(r).read_to_string(&mut s);
-        s
-    })
-}
-
-/// Send `sig` to a process this harness started, by its PID.
-fn signal(pid: u32, sig: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill with a PID we own; a stale PID just fails.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
-/// Wait for `child` at most `timeout`; kill it (by PID) if it is still running.
-fn wait_bounded(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return (Some(s), false),
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-            _ => break,
-        }
-    }
-    let _ = child.kill();
-    (child.wait().ok(), true)
-}
-
-/// Run `cmd` to completion, at most `timeout`, capturing its output.
-pub fn run_bounded(mut cmd: Command, timeout: Duration) -> io::Result<Output> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let out = reader_thread(child.stdout.take().expect("piped"));
-    let err = reader_thread(child.stderr.take().expect("piped"));
-    let (status, timed_out) = wait_bounded(&mut child, timeout);
-    Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default(), timed_out })
-}
+pub use device::netns::{run_bounded, Output};
+use device::netns::{signal, wait_bounded};
 
 // ------------------------------------------------------------- Netns
 
 static NETNS_SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// A network namespace of our own, deleted on Drop.
-pub struct Netns {
-    name: String,
-}
+/// A network namespace of our own (`device::netns::Netns`, which the bench
+/// uses too), deleted on Drop. Its commands see the tools the tests expect
+/// first on their PATH ([`IMPLEMENTATIONS`]); a failure to set it up or to
+/// run a command in it fails the test.
+pub struct Netns(device::netns::Netns);
 
 impl Netns {
     /// `ip netns add synack-t-<pid>-<n>`, with its loopback up.
     pub fn create() -> Netns {
         let n = NETNS_SEQ.fetch_add(1, Ordering::Relaxed);
         let name = format!("synack-t-{}-{n}", std::process::id());
-        let mut c = Command::new("ip");
-        c.args(["netns", "add", &name]);
-        let out = run_bounded(c, Duration::from_secs(10)).expect("run ip netns add");
-        assert!(out.success(), "ip netns add {name} failed:\n{}", out.text());
-        let ns = Netns { name };
-        let lo = ns.exec("ip", &["link", "set", "lo", "up"], Duration::from_secs(10));
-        assert!(lo.success(), "lo up in {}: {}", ns.name, lo.text());
+        let ns = device::netns::Netns::create(&name).unwrap_or_else(|e| panic!("ip netns add {name}: {e}"));
+        Netns(ns.with_path(tools_path()))
+    }
+
+    /// A namespace with IPv6 off: the host's router solicitations and MLD
+    /// reports do not mix into counts and captures.
+    pub fn without_ipv6() -> Netns {
+        require_tool("ip");
+        let ns = Netns::create();
+        ns.sysctl("net.ipv6.conf.default.disable_ipv6=1");
         ns
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    /// `sysctl -qw SETTING` inside, which must succeed.
+    pub fn sysctl(&self, setting: &str) {
+        let out = self.exec("sysctl", &["-qw", setting], Duration::from_secs(10));
+        assert!(out.success(), "sysctl {setting} in {}: {}", self.name(), out.text());
     }
 
-    /// `ip netns exec NAME prog args…`, not yet started.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// `ip netns exec NAME prog args…`, not yet started. `prog` is looked
+    /// up on a PATH that has the implementations the tests expect first
+    /// ([`IMPLEMENTATIONS`]), for `sh -c` lines too.
     pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).arg(prog).args(args);
-        c
+        self.0.command(prog, args)
     }
 
     /// Run a command inside, at most `timeout`, and return its output.
     pub fn exec(&self, prog: &str, args: &[&str], timeout: Duration) -> Output {
-        run_bounded(self.command(prog, args), timeout).unwrap_or_else(|e| panic!("run {prog} in {}: {e}", self.name))
+        self.0.exec(prog, args, timeout).unwrap_or_else(|e| panic!("run {prog} in {}: {e}", self.name()))
     }
 
     /// Run `f` on a thread that has joined this namespace (`setns`): sockets
     /// it creates live in the namespace, whichever thread uses them later.
     pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-        let path = format!("/run/netns/{}", self.name);
-        thread::spawn(move || {
-            let ns = File::open(&path)?;
-            // SAFETY: setns on this thread only, with a namespace fd we opened.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            f()
-        })
-        .join()
-        .map_err(|_| io::Error::other("thread in the namespace panicked"))?
-    }
-
-    /// PIDs of the processes running in this namespace (`ip netns pids`).
-    fn pids(&self) -> Vec<u32> {
-        let mut c = Command::new("ip");
-        c.args(["netns", "pids", &self.name]);
-        run_bounded(c, Duration::from_secs(5))
-            .map(|o| o.stdout.split_whitespace().filter_map(|p| p.parse().ok()).collect())
-            .unwrap_or_default()
+        self.0.run(f)
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Only processes this test started live in a namespace it created:
-        // end them by PID, then delete the namespace (bounded retries).
-        for _ in 0..3 {
-            let pids = self.pids();
-            if pids.is_empty() {
-                break;
-            }
-            for pid in pids {
-                signal(pid, libc::SIGKILL);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let mut c = Command::new("ip");
-        c.args(["netns", "del", &self.name]);
-        match run_bounded(c, Duration::from_secs(10)) {
-            Ok(o) if o.success() => {}
-            Ok(o) => eprintln!("warning: ip netns del {} failed: {}", self.name, o.text()),
-            Err(e) => eprintln!("warning: ip netns del {}: {e}", self.name),
-        }
-    }
+/// A namespace (IPv6 off) with `synack up --quiet EXTRA…` on its tap0.
+pub fn synack_ns(extra: &[&str]) -> (Netns, Synack) {
+    let ns = Netns::without_ipv6();
+    let s = Synack::up(&ns, &[&["--quiet"], extra].concat());
+    (ns, s)
+}
+
+/// A namespace without synack (a `synack connect` makes its own TAP), IPv6
+/// off, in which the host may bind 10.0.0.1 before the TAP gives it that
+/// address.
+pub fn connect_ns() -> Netns {
+    let ns = Netns::without_ipv6();
+    ns.sysctl("net.ipv4.ip_nonlocal_bind=1");
+    ns
+}
+
+/// `synack_ns`, with synack's standard input a pipe (`Synack::send_line`).
+pub fn synack_ns_with_stdin(extra: &[&str]) -> (Netns, Synack) {
+    let ns = Netns::without_ipv6();
+    let s = Synack::up_with_stdin(&ns, &[&["--quiet"], extra].concat());
+    (ns, s)
+}
+
+/// synack still runs and answers the host's ping.
+pub fn assert_alive(ns: &Netns, s: &Synack, what: &str) {
+    assert!(running(s.pid()), "{what}: synack (pid {}) is no longer running:\n{}", s.pid(), s.output());
+    let out = ns.exec("ping", &["-c", "1", "-W", "2", "10.0.0.2"], Duration::from_secs(20));
+    assert!(
+        out.success(),
+        "{what}: synack does not answer ping afterwards:\n{}\n--- synack:\n{}",
+        out.text(),
+        s.output()
+    );
 }
 
 // ------------------------------------------------------------- Synack
@@ -782,20 +855,34 @@ mod tests {
         assert_eq!(StatsSnapshot::parse(&empty), Some(StatsSnapshot::default()));
     }
 
+    /// Debian's two arpings: Habets' is refused with the package to
+    /// install; iputils' is found. OpenBSD's netcat under `nc.openbsd` is
+    /// found before another `nc`.
     #[test]
-    fn run_bounded_kills_what_overstays() {
-        let mut c = Command::new("sleep");
-        c.arg("30");
-        let t = Instant::now();
-        let out = run_bounded(c, Duration::from_millis(200)).expect("sleep runs");
-        assert!(out.timed_out);
-        assert!(!out.success());
-        assert!(t.elapsed() < Duration::from_secs(5));
-        let mut c = Command::new("echo");
-        c.arg("hi");
-        let out = run_bounded(c, Duration::from_secs(5)).expect("echo runs");
-        assert!(out.success() && !out.timed_out);
-        assert_eq!(out.stdout, "hi\n");
+    fn the_implementation_the_tests_expect_is_told_apart() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("synack-tools-test-{}", std::process::id()));
+        // A folder `dir` with a script `name` that prints `says`.
+        let fake = |dir: &str, name: &str, says: &str| {
+            let d = root.join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            let p = d.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\necho '{says}'\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            d
+        };
+        let habets = fake("habets", "arping", "ARPing 2.23, by Thomas Habets <thomas@habets.se>");
+        let e = find_implementation("arping", habets.as_os_str()).unwrap_err();
+        assert!(e.contains("iputils-arping") && e.contains("Thomas Habets"), "{e}");
+        let iputils = fake("iputils", "arping", "arping from iputils 20221126");
+        let both = std::env::join_paths([&habets, &iputils]).unwrap();
+        assert_eq!(find_implementation("arping", &both), Ok(iputils.join("arping")));
+        let nc = fake("netcat", "nc", "[v1.10-47]");
+        assert!(find_implementation("nc", nc.as_os_str()).unwrap_err().contains("netcat-openbsd"));
+        fake("netcat", "nc.openbsd", "OpenBSD netcat (Debian patchlevel 1.219-1)");
+        assert_eq!(find_implementation("nc", nc.as_os_str()), Ok(nc.join("nc.openbsd")));
+        assert!(find_implementation("no-such-tool-anywhere", nc.as_os_str()).is_err());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -154,11 +154,8 @@ fn c10k_ten_thousand_concurrent_connections_to_echo() {
     }
     require_tool("ip");
     raise_nofile(N as u64 + 1024);
-    let ns = Netns::create();
-    for sysctl in ["net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_local_port_range=1024 65000"] {
-        let out = ns.exec("sysctl", &["-qw", sysctl], T);
-        assert!(out.success(), "{}", out.text());
-    }
+    let ns = Netns::without_ipv6();
+    ns.sysctl("net.ipv4.ip_local_port_range=1024 65000");
     let mut synack = Synack::up(&ns, &["--quiet"]);
     let pid = synack.pid();
     // Warm up (ARP, the first connection's allocations), then the baseline.
@@ -235,9 +232,7 @@ fn reactor_serves_telnet_while_a_thousand_echo_connections_run() {
     require_tool("ip");
     const CONNS: usize = 1000;
     raise_nofile(CONNS as u64 + 1024);
-    let ns = Netns::create();
-    let out = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
-    assert!(out.success(), "{}", out.text());
+    let ns = Netns::without_ipv6();
     let mut synack = Synack::up(&ns, &["--quiet"]);
     let r = ns.run_in(|| {
         let mut telnet = TcpStream::connect_timeout(&"10.0.0.2:23".parse().expect("address"), T)?;

@@ -45,7 +45,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use synack_tests::frames::{self, HOST_IP, SYNACK_IP};
-use synack_tests::{interop_allowed, mac_of, require_tool, running, Netns, RawSocket, StatsSnapshot, Synack};
+use synack_tests::{
+    interop_allowed, mac_of, require_tool, running, synack_ns, synack_ns_with_stdin, Netns, RawSocket, StatsSnapshot,
+    Synack,
+};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -61,27 +64,9 @@ fn report(line: &str) {
     let _ = writeln!(io::stderr(), "{line}");
 }
 
-/// A namespace with synack up (quiet) on tap0, IPv6 off.
-fn synack_ns(stdin: bool) -> (Netns, Synack) {
-    synack_ns_with(stdin, &[])
-}
-
-fn synack_ns_with(stdin: bool, extra: &[&str]) -> (Netns, Synack) {
-    require_tool("ip");
-    let ns = Netns::create();
-    let v6 = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
-    assert!(v6.success(), "{}", v6.text());
-    let mut args = vec!["--quiet"];
-    args.extend_from_slice(extra);
-    let s = if stdin { Synack::up_with_stdin(&ns, &args) } else { Synack::up(&ns, &args) };
-    (ns, s)
-}
-
 /// synack runs, answers `ping`, and `nc` to its echo gets its line back.
 fn assert_alive(ns: &Netns, s: &Synack, what: &str) {
-    assert!(running(s.pid()), "{what}: synack is no longer running:\n{}", s.output());
-    let out = ns.exec("ping", &["-c", "1", "-W", "2", "10.0.0.2"], T);
-    assert!(out.success(), "{what}: no ping reply:\n{}\n--- synack:\n{}", out.text(), s.output());
+    synack_tests::assert_alive(ns, s, what);
     let out = ns.exec("sh", &["-c", "printf 'still there\\n' | nc -N -w 5 10.0.0.2 7"], T);
     assert_eq!(out.stdout, "still there\n", "{what}: nc to echo:\n{}\n--- synack:\n{}", out.text(), s.output());
 }
@@ -171,7 +156,7 @@ fn every_malformed_class_is_dropped_by_name() {
     }
     require_tool("ping");
     require_tool("nc");
-    let (ns, s) = synack_ns(false);
+    let (ns, s) = synack_ns(&[]);
     let host = mac_of(&ns, "tap0");
     let raw = RawSocket::open(&ns, "tap0").expect("AF_PACKET socket on tap0");
     let eth = |ip: Vec<u8>| frames::eth(host, 0x0800, &ip);
@@ -599,7 +584,7 @@ fn blind_rsts_and_syns_do_not_kill_a_session() {
     }
     require_tool("nc");
     require_tool("ss");
-    let (ns, mut s) = synack_ns(true);
+    let (ns, mut s) = synack_ns_with_stdin(&[]);
     let host = mac_of(&ns, "tap0");
     let raw = RawSocket::open(&ns, "tap0").expect("AF_PACKET socket on tap0");
     let mut nc = Nc::spawn(&ns, &["10.0.0.2", "7"]);
@@ -816,7 +801,7 @@ fn syn_flood_with_spoofed_sources() {
     require_tool("nc");
     // A /16: the spoofed on-link sources are 65,000 addresses, each a
     // neighbour to resolve, against a table of 256.
-    let (ns, s) = synack_ns_with(false, &["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
+    let (ns, s) = synack_ns(&["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
     let host = mac_of(&ns, "tap0");
     // Warm up (a connection, a ping), then the baseline.
     assert_alive(&ns, &s, "before the flood");
@@ -900,7 +885,7 @@ fn arp_flood_from_spoofed_senders() {
     require_tool("ping");
     require_tool("nc");
     // A /16: 65,000 possible senders against a table of 256.
-    let (ns, mut s) = synack_ns_with(true, &["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
+    let (ns, mut s) = synack_ns_with_stdin(&["--addr", "10.0.0.2/16", "--host-addr", "10.0.0.1/16"]);
     let mut nc = Nc::spawn(&ns, &["10.0.0.2", "7"]);
     assert!(nc.echo("before the flood"), "the session does not echo to begin with:\n{}", s.output());
     thread::sleep(Duration::from_millis(300));

@@ -28,7 +28,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use synack_tests::{interop_allowed, pseudo_random, require_tool, running, Netns, StatsSnapshot, Synack};
+use synack_tests::{
+    assert_alive, connect_ns, interop_allowed, pseudo_random, require_tool, synack_ns, tshark, Netns, StatsSnapshot,
+};
 
 const T: Duration = Duration::from_secs(20);
 /// The bulk transfers (50 MB) must finish within this.
@@ -36,29 +38,6 @@ const BULK_TIMEOUT: Duration = Duration::from_secs(60);
 const MB50: usize = 50 * 1024 * 1024;
 
 // ------------------------------------------------------------- helpers
-
-/// A namespace with synack up on its tap0 (quiet), IPv6 off so the host's
-/// router solicitations do not mix into the counts.
-fn synack_ns() -> (Netns, Synack) {
-    require_tool("ip");
-    let ns = Netns::create();
-    let v6 = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
-    assert!(v6.success(), "{}", v6.text());
-    let s = Synack::up(&ns, &["--quiet"]);
-    (ns, s)
-}
-
-/// synack is still running and answers the host's ping.
-fn assert_alive(ns: &Netns, s: &Synack, what: &str) {
-    assert!(running(s.pid()), "{what}: synack (pid {}) is no longer running:\n{}", s.pid(), s.output());
-    let out = ns.exec("ping", &["-c", "1", "-W", "2", "10.0.0.2"], T);
-    assert!(
-        out.success(),
-        "{what}: synack does not answer ping afterwards:\n{}\n--- synack:\n{}",
-        out.text(),
-        s.output()
-    );
-}
 
 /// Counter and drop growth between two snapshots, for failure messages.
 fn growth(before: &StatsSnapshot, after: &StatsSnapshot) -> String {
@@ -339,7 +318,11 @@ fn telnet_runs_netstat_and_quits() {
     }
     require_tool("telnet");
     require_tool("ss");
-    let (ns, s) = synack_ns();
+    require_tool("tshark");
+    // The session's frames go to a capture that tshark reads at the end.
+    let pcap = std::env::temp_dir().join(format!("synack-telnet-{}.pcap", std::process::id()));
+    let _remove = RemoveFile(pcap.clone());
+    let (ns, mut s) = synack_ns(&["--pcap", pcap.to_str().expect("utf-8 path")]);
     let before = s.stats();
     let t0 = Instant::now();
     let mut telnet = Piped::spawn(ns.command("telnet", &["10.0.0.2"]));
@@ -423,6 +406,27 @@ fn telnet_runs_netstat_and_quits() {
         elapsed.as_secs_f64()
     ));
     assert_alive(&ns, &s, "telnet");
+
+    // The live capture in tshark: ARP, the handshake, the banner, netstat,
+    // synack's close after `quit`, the ping of assert_alive; every frame
+    // well formed, every checksum right, and nothing for tshark's experts
+    // but the close.
+    assert!(s.stop().is_some_and(|st| st.success()), "synack did not exit cleanly:\n{}", s.output());
+    tshark::report(&pcap).assert_clean(
+        "the telnet session's capture",
+        &[
+            ("Note: This frame initiates the connection closing", 1),
+            ("Note: This frame undergoes the connection closing", 1),
+        ],
+    );
+}
+
+/// Removes a file on Drop (also when the test panics).
+struct RemoveFile(std::path::PathBuf);
+impl Drop for RemoveFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[test]
@@ -431,7 +435,7 @@ fn fifty_megabytes_into_discard() {
         return;
     }
     require_tool("nc");
-    let (ns, s) = synack_ns();
+    let (ns, s) = synack_ns(&[]);
     let dir = std::env::temp_dir().join(format!("{}-discard", ns.name()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let _cleanup = RemoveDir(dir.clone());
@@ -470,7 +474,7 @@ fn fifty_megabytes_out_of_chargen() {
     if !interop_allowed("fifty_megabytes_out_of_chargen") {
         return;
     }
-    let (ns, s) = synack_ns();
+    let (ns, s) = synack_ns(&[]);
     let before = s.stats();
     let mut c = host_connect(&ns, "10.0.0.2:19", Duration::from_secs(5)).expect("connect to chargen");
     c.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
@@ -541,7 +545,7 @@ fn echo_returns_five_random_megabytes() {
         return;
     }
     const LEN: usize = 5 * 1024 * 1024;
-    let (ns, s) = synack_ns();
+    let (ns, s) = synack_ns(&[]);
     let before = s.stats();
     let data = Arc::new(pseudo_random(LEN, rand::random::<u64>() | 1));
     let c = host_connect(&ns, "10.0.0.2:7", Duration::from_secs(5)).expect("connect to echo");
@@ -587,18 +591,6 @@ fn echo_returns_five_random_megabytes() {
         mb_per_s(LEN, elapsed)
     ));
     assert_alive(&ns, &s, "echo");
-}
-
-/// A namespace without synack (a `synack connect` makes its own TAP), in
-/// which the host may bind 10.0.0.1 before the TAP gives it that address.
-fn connect_ns() -> Netns {
-    require_tool("ip");
-    let ns = Netns::create();
-    for set in ["net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_nonlocal_bind=1"] {
-        let out = ns.exec("sysctl", &["-qw", set], T);
-        assert!(out.success(), "{}", out.text());
-    }
-    ns
 }
 
 /// `synack connect 10.0.0.1 PORT` in `ns`, waiting for its `connected to` line.
@@ -800,7 +792,7 @@ fn closed_port_is_refused_at_once() {
         return;
     }
     require_tool("nc");
-    let (ns, s) = synack_ns();
+    let (ns, s) = synack_ns(&[]);
     let before = s.stats();
 
     let t0 = Instant::now();
@@ -833,7 +825,7 @@ fn hundred_connections_to_echo_at_once() {
     }
     require_tool("ss");
     const N: usize = 100;
-    let (ns, s) = synack_ns();
+    let (ns, s) = synack_ns(&[]);
     let before = s.stats();
     let t0 = Instant::now();
     let conns = ns

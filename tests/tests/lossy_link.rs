@@ -20,6 +20,10 @@
 //!    `--keepalive 2s,1s,3`; the host's side of the TAP is set down (the
 //!    peer vanishes); synack's unanswered probes end it with ETIMEDOUT,
 //!    which `synack connect` prints.
+//! 5. `a_lossy_transfer_reads_clean_in_tshark`: 256 KB each way through
+//!    the link of (1), captured with `--pcap`; tshark finds no malformed
+//!    frame, no bad checksum, no expert error, and only the notes and
+//!    warnings that loss, reordering and duplication explain.
 //!
 //! Times and link figures are printed (`--nocapture`).
 
@@ -70,13 +74,8 @@ fn size(p: &Path) -> u64 {
 /// gives it that address; IPv6 off.
 /// A namespace for one transfer; the host's RTO ceiling is `rto_max_ms`.
 fn connect_ns(rto_max_ms: u32) -> Netns {
-    require_tool("ip");
     require_tool("nc");
-    let ns = Netns::create();
-    for set in ["net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_nonlocal_bind=1"] {
-        let out = ns.exec("sysctl", &["-qw", set], T);
-        assert!(out.success(), "{}", out.text());
-    }
+    let ns = synack_tests::connect_ns();
     // The host's RTO ceiling, 5 s like synack's `--rto-max 5s` (Linux 6.15+
     // has it per namespace; an older kernel keeps its 120 s). Before synack
     // had timestamps, every ACK after a timeout covered retransmitted data
@@ -246,6 +245,64 @@ fn lossy_link_both_ways() {
     assert!(worst <= Duration::from_secs(3), "stalled {worst:?}: samples {samples:?}");
     let link = tr.synack.lines().into_iter().find(|l| l.contains("link: ")).unwrap_or_default();
     assert!(link.contains("loss 10%"), "synack did not report its link: {}", tr.synack.output());
+}
+
+/// What tshark's experts may say about a capture of a lossy transfer: the
+/// loss, reordering and duplication are the point of it (a summary ending
+/// in `(#` stands for all its numbers: `Duplicate ACK (#1)`, `(#2)`, …).
+/// Anything else, and any error, fails; how many of each depends on the
+/// run.
+const LOSSY_EXPERT: &[&str] = &[
+    // Lost segments sent again, by RTO, fast retransmit, or needlessly
+    // (the original was only late: reordering); D-SACK says so.
+    "Note: This frame is a (suspected) retransmission",
+    "Note: This frame is a (suspected) fast retransmission",
+    "Note: This frame is a (suspected) spurious retransmission",
+    "Warning: D-SACK Sequence",
+    // Reordering and loss on synack's side of the link: holes, late
+    // segments, the duplicate ACKs they draw.
+    "Warning: This frame is a (suspected) out-of-order segment",
+    "Warning: Previous segment(s) not captured (common at capture start)",
+    "Warning: ACKed segment that wasn't captured (common at capture start)",
+    "Note: Duplicate ACK (#",
+    // Data up to the window's edge while a hole waits to be filled.
+    "Warning: TCP window specified by the receiver is now completely full",
+    // The end: both FINs.
+    "Note: This frame initiates the connection closing",
+    "Note: This frame undergoes the connection closing",
+];
+
+fn lossy_expert(summary: &str) -> bool {
+    LOSSY_EXPERT.iter().any(|&p| summary == p || (p.ends_with("(#") && summary.starts_with(p)))
+}
+
+/// A short transfer through the lossy link, captured on synack's side of
+/// it (`--pcap`: the wire as synack sends and receives it), read by tshark:
+/// no malformed frame, no bad checksum, no expert error, and only the notes
+/// and warnings of `LOSSY_EXPERT`, retransmissions among them.
+#[test]
+fn a_lossy_transfer_reads_clean_in_tshark() {
+    if !interop_allowed("a_lossy_transfer_reads_clean_in_tshark") {
+        return;
+    }
+    require_tool("tshark");
+    let ns = connect_ns(1000);
+    let cap = TempDir::new("lossy-capture");
+    let pcap = cap.path("capture.pcap");
+    let spec = "loss 10%, reorder 25%, dup 5%, delay 20ms±10ms, seed 7";
+    let pcap_arg = quote(&pcap);
+    let args = ["--rto-max", "1s", "--pcap", &pcap_arg, "--link", &format!("\"{spec}\"")];
+    let mut tr = Transfer::start(&ns, "lossy-tshark", 256 * 1024, 5559, &args, true);
+    let w = tr.watch(Duration::from_secs(120));
+    assert!(w.up.is_some() && w.down.is_some(), "incomplete: {:?}", w.samples.last());
+    tr.assert_clean("lossy transfer for tshark");
+    let r = synack_tests::tshark::report(&pcap);
+    report(&format!("lossy transfer in tshark: {} frames, expert infos {:?}", r.frames, r.expert));
+    let unexpected: Vec<&String> = r.expert.keys().filter(|k| !lossy_expert(k)).collect();
+    assert!(unexpected.is_empty(), "tshark's experts say what a lossy transfer does not explain: {unexpected:?}");
+    let seen: Vec<(&str, u64)> = r.expert.iter().map(|(k, &n)| (k.as_str(), n)).collect();
+    r.assert_clean("the lossy transfer's capture", &seen);
+    assert!(r.expert.contains_key(LOSSY_EXPERT[0]), "no retransmission in a lossy capture: {:?}", r.expert);
 }
 
 #[test]

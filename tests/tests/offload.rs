@@ -34,11 +34,6 @@ fn ip(ns: &Netns, args: &[&str]) {
     assert!(out.success(), "ip {}: {}", args.join(" "), out.text());
 }
 
-fn sysctl(ns: &Netns, kv: &str) {
-    let out = ns.exec("sysctl", &["-qw", kv], T);
-    assert!(out.success(), "sysctl {kv}: {}", out.text());
-}
-
 const A_HOST: MacAddr = MacAddr([2, 0, 0, 0, 1, 1]);
 const A_PEER: MacAddr = MacAddr([2, 0, 0, 0, 1, 2]);
 const B_PEER: MacAddr = MacAddr([2, 0, 0, 0, 2, 2]);
@@ -82,9 +77,9 @@ fn the_kernel_cuts_a_gso_segment_as_tcp_gso_segment_does() {
     }
     require_tool("ip");
     let ns = Netns::create();
-    sysctl(&ns, "net.ipv6.conf.default.disable_ipv6=1");
-    sysctl(&ns, "net.ipv6.conf.all.disable_ipv6=1");
-    sysctl(&ns, "net.ipv4.ip_forward=1");
+    ns.sysctl("net.ipv6.conf.default.disable_ipv6=1");
+    ns.sysctl("net.ipv6.conf.all.disable_ipv6=1");
+    ns.sysctl("net.ipv4.ip_forward=1");
     let (mut a, mut b) = ns
         .run_in(|| Ok((Tap::open_offload("tapa", 1500)?, Tap::open("tapb", 1500)?)))
         .expect("open two TAPs in the namespace");
@@ -144,7 +139,7 @@ fn synack_up_offload_moves_bytes_both_ways_in_big_segments() {
     }
     require_tool("ip");
     let ns = Netns::create();
-    sysctl(&ns, "net.ipv6.conf.default.disable_ipv6=1");
+    ns.sysctl("net.ipv6.conf.default.disable_ipv6=1");
     let s = Synack::up(&ns, &["--quiet", "--offload"]);
     let link = ns.exec("ip", &["-d", "link", "show", "tap0"], T);
     assert!(link.stdout.contains("vnet_hdr on"), "tap0 has no virtio-net header:\n{}", link.stdout);

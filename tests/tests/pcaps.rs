@@ -5,14 +5,16 @@
 //! with a diff that names the frame and the field.
 //!
 //! Also: every frame of every capture prints as `tcpdump -n -r` prints it,
-//! and the ladder diagrams in the book are the ones the captures make now.
+//! reads clean in `tshark` (no malformed frame, no bad checksum, no expert
+//! error, exactly the warnings that are the capture's point), and the
+//! ladder diagrams in the book are the ones the captures make now.
 
 use device::PcapReader;
 use stack::tcpdump::Printer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use synack_tests::{in_ci, run_bounded, synack_bin, Output};
+use synack_tests::{in_ci, run_bounded, synack_bin, tshark, Output};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -157,6 +159,136 @@ fn trace_lines_match_tcpdump_on_every_capture() {
             assert_eq!(abs.format(f), absolute[i], "{} frame {} (-S)", file.display(), i + 1);
         }
     }
+}
+
+/// What tshark's experts say about each recording, exactly: nothing is an
+/// error, and each note or warning is the point of the capture (or the
+/// ordinary end of a connection). Anything else, or a count that changes,
+/// fails `every_recording_is_clean_in_tshark`.
+const TSHARK_EXPECTS: &[(&str, &[(&str, u64)])] = &[
+    ("arp", &[]),
+    (
+        "backlog-overflow",
+        // The two dropped SYNs, sent again by the host; two clients close.
+        &[
+            ("Note: This frame is a (suspected) retransmission", 2),
+            ("Note: This frame initiates the connection closing", 2),
+        ],
+    ),
+    ("closed-port", &[("Warning: Connection reset (RST)", 1)]),
+    ("ping", &[]),
+    ("ping-fragmented", &[]),
+    (
+        "simultaneous-close",
+        // Both FINs before either is acknowledged, each sent again (the
+        // spurious retransmission, the late FIN PAWS drops), and the
+        // duplicate ACKs they draw.
+        &[
+            ("Note: Duplicate ACK (#1)", 2),
+            ("Note: This frame initiates the connection closing", 2),
+            ("Note: This frame is a (suspected) retransmission", 2),
+            ("Note: This frame undergoes the connection closing", 2),
+        ],
+    ),
+    (
+        "tcp-retransmit",
+        // The fault script drops synack's second data segment before it
+        // reaches the wire (and the capture): tshark sees it once, late,
+        // and calls nothing a retransmission.
+        &[
+            ("Note: This frame initiates the connection closing", 1),
+            ("Note: This frame undergoes the connection closing", 1),
+        ],
+    ),
+    (
+        "telnet",
+        &[
+            ("Note: This frame initiates the connection closing", 1),
+            ("Note: This frame undergoes the connection closing", 1),
+        ],
+    ),
+    (
+        "time-wait-reuse",
+        &[
+            ("Note: A new tcp session is started with the same ports as an earlier session in this trace", 1),
+            ("Note: This frame initiates the connection closing", 2),
+            ("Note: This frame undergoes the connection closing", 2),
+        ],
+    ),
+    (
+        "zero-window",
+        // The host does not read: its window fills and closes; synack's
+        // persist probes are what tshark calls keep-alives.
+        &[
+            ("Note: TCP keep-alive segment", 4),
+            ("Note: This frame initiates the connection closing", 1),
+            ("Note: This frame undergoes the connection closing", 1),
+            ("Warning: TCP Zero Window segment", 53),
+            ("Warning: TCP window specified by the receiver is now completely full", 91),
+        ],
+    ),
+];
+
+/// Every frame of every recording, TCP included, read by tshark with every
+/// checksum check on: no malformed frame, no bad checksum, no expert error,
+/// and exactly the notes and warnings listed in `TSHARK_EXPECTS`.
+#[test]
+fn every_recording_is_clean_in_tshark() {
+    if !have("tshark") {
+        assert!(!in_ci(), "tshark is not installed (tests/run.sh installs it)");
+        eprintln!("SKIPPED every_recording_is_clean_in_tshark: no tshark (tests/run.sh installs it)");
+        return;
+    }
+    let names: Vec<String> =
+        recordings().iter().map(|d| d.file_name().unwrap().to_str().unwrap().to_string()).collect();
+    let listed: Vec<&str> = TSHARK_EXPECTS.iter().map(|e| e.0).collect();
+    assert_eq!(names, listed, "TSHARK_EXPECTS lists every recording in pcaps/, in order");
+    for (name, expected) in TSHARK_EXPECTS {
+        let file = root().join("pcaps").join(name).join("capture.pcap");
+        let frames = PcapReader::open(&file).unwrap().count();
+        let report = tshark::report(&file);
+        assert_eq!(report.frames, frames, "pcaps/{name}: tshark reads every frame");
+        report.assert_clean(&format!("pcaps/{name}"), expected);
+    }
+}
+
+/// The check can fail: one byte of a TCP payload changed, and tshark finds
+/// that frame's TCP checksum bad (and calls it an expert error).
+#[test]
+fn a_changed_tcp_byte_is_a_bad_checksum_in_tshark() {
+    if !have("tshark") {
+        assert!(!in_ci(), "tshark is not installed (tests/run.sh installs it)");
+        eprintln!("SKIPPED a_changed_tcp_byte_is_a_bad_checksum_in_tshark: no tshark (tests/run.sh installs it)");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("synack-tshark-mutant-{}", std::process::id()));
+    let _guard = DirGuard(tmp.clone());
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut bytes = std::fs::read(root().join("pcaps/telnet/capture.pcap")).unwrap();
+    // The first IPv4/TCP frame with data: flip the last byte of its payload.
+    let (mut at, mut number, mut changed) = (24, 0u64, None);
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_ne_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let f = at + 16;
+        number += 1;
+        let frame = &bytes[f..f + caplen];
+        if frame.len() > 54 && frame[12..14] == [8, 0] && frame[23] == 6 {
+            let ip_end = 14 + u16::from_be_bytes([frame[16], frame[17]]) as usize;
+            let data_at = 14 + (frame[14] & 0x0f) as usize * 4 + (frame[46] >> 4) as usize * 4;
+            if ip_end > data_at && ip_end <= frame.len() {
+                bytes[f + ip_end - 1] ^= 0x01;
+                changed = Some(number);
+                break;
+            }
+        }
+        at = f + caplen;
+    }
+    let changed = changed.expect("the telnet capture carries TCP data");
+    let file = tmp.join("capture.pcap");
+    std::fs::write(&file, &bytes).unwrap();
+    let report = tshark::report(&file);
+    assert_eq!(report.bad_checksums, [changed], "{report:?}");
+    assert!(!report.errors().is_empty(), "a bad checksum is an expert error: {report:?}");
 }
 
 /// The ladder diagrams in docs/book/ladders/ (SVG and text) are made from

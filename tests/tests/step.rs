@@ -18,14 +18,6 @@ use synack_tests::{interop_allowed, require_tool, Netns, Synack};
 
 const T: Duration = Duration::from_secs(20);
 
-fn ns_without_ipv6() -> Netns {
-    require_tool("ip");
-    let ns = Netns::create();
-    let v6 = ns.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"], T);
-    assert!(v6.success(), "{}", v6.text());
-    ns
-}
-
 /// The host's `nc` sends `hello`, half-closes, and prints the echo.
 fn nc_echo(ns: &Netns) -> Synack {
     require_tool("nc");
@@ -43,7 +35,7 @@ fn step_shows_the_syn_before_and_after_then_continues() {
     if !interop_allowed("step_shows_the_syn_before_and_after_then_continues") {
         return;
     }
-    let ns = ns_without_ipv6();
+    let ns = Netns::without_ipv6();
     let mut s = Synack::up_with_stdin(&ns, &["--step", "--quiet"]);
     wait_contains(&s, 0, "step mode on");
     let mut nc = nc_echo(&ns);
@@ -85,7 +77,7 @@ fn step_over_telnet_is_driven_by_that_session() {
         return;
     }
     require_tool("telnet");
-    let ns = ns_without_ipv6();
+    let ns = Netns::without_ipv6();
     let s = Synack::up(&ns, &["--quiet"]);
     let mut telnet = Synack::spawn_with_stdin(ns.command("telnet", &["10.0.0.2"]));
     wait_contains(&telnet, 0, "Type help for commands");
@@ -124,7 +116,7 @@ fn ladder_of_a_live_run_is_drawn_at_exit() {
     if !interop_allowed("ladder_of_a_live_run_is_drawn_at_exit") {
         return;
     }
-    let ns = ns_without_ipv6();
+    let ns = Netns::without_ipv6();
     let dir = std::env::temp_dir().join(format!("synack-ladder-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let svg = dir.join("live.svg");

@@ -8,7 +8,7 @@ pub mod proto;
 pub mod tap_probe;
 
 use device::{NetLoop, Tap};
-use netns::{join, Netns};
+use netns::join;
 use proto::{Dir, SynServer, Transfer};
 use stack::tcp::TcpConfig;
 use stack::{Config, Offloads};
@@ -134,7 +134,7 @@ pub fn check_interrupt() -> io::Result<()> {
 
 /// The TAP ceilings, in a namespace and on a TAP of the prober's own.
 pub fn tap(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    let ns = Netns::create("tap")?;
+    let ns = netns::create("tap")?;
     let tap = tap_probe::open_probe_tap(&ns)?;
     let inj = tap_probe::host_injector(&ns)?;
     let bits = (tap_probe::FRAME * 8) as f64;
@@ -204,7 +204,7 @@ pub fn offload(plan: &Plan, r: &mut Results) -> io::Result<()> {
 }
 
 fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
-    let ns = Netns::create(if offload { "offload" } else { "synack" })?;
+    let ns = netns::create(if offload { "offload" } else { "synack" })?;
     let tap = tap_probe::open_synack_tap(&ns, offload)?;
     let mut net = synack_loop(tap);
     let mut server = SynServer::listen(&mut net.stack, proto::PORT)?;
@@ -236,7 +236,7 @@ fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
 
 /// The same client and server code, Linux on both ends of a veth pair.
 pub fn veth(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    let (a, b) = (Netns::create("va")?, Netns::create("vb")?);
+    let (a, b) = (netns::create("va")?, netns::create("vb")?);
     tap_probe::veth_pair(&a, &b)?;
     let (runs, dur) = (plan.runs, plan.transfer);
     let limit = (dur + Duration::from_secs(10)) * 2 * runs as u32;
@@ -335,10 +335,10 @@ fn thread_cpu() -> Duration {
 /// TAP again with busy polling (`NetLoop::set_busy_poll`), in turn; with
 /// the CPU synack's thread used in each of its two modes.
 pub fn ping(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    let ns = Netns::create("ping")?;
+    let ns = netns::create("ping")?;
     let tap = tap_probe::open_synack_tap(&ns, false)?;
     let mut net = synack_loop(tap);
-    let (a, b) = (Netns::create("pa")?, Netns::create("pb")?);
+    let (a, b) = (netns::create("pa")?, netns::create("pb")?);
     tap_probe::veth_pair(&a, &b)?;
     let names = (ns.name().to_string(), a.name().to_string());
     let (runs, count) = (plan.runs, plan.pings);
