@@ -116,6 +116,21 @@ pub fn eth_push(skb: &mut SkBuff, dst: MacAddr, src: MacAddr, ethertype: EtherTy
     skb.reset_mac_header();
 }
 
+// --------------------------------------------------------- Ethernet path
+//
+// The stack's Ethernet transmit, on `Stack` (Linux `dev_queue_xmit`): push
+// the header and queue the frame for `Stack::poll_transmit`.
+
+use crate::stack::Stack;
+
+impl Stack {
+    /// `dev_queue_xmit`: push the Ethernet header; the frame is ready.
+    pub(crate) fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
+        eth_push(&mut skb, dst, self.config.mac, ethertype);
+        self.txq.push_back(skb);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod cx;
 pub mod epoll;
 pub mod errno;
 pub mod ethernet;
@@ -46,6 +47,7 @@ pub mod udp;
 
 mod stack;
 
+pub use cx::{Cx, L4Xmit};
 pub use epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp};
 pub use errno::Errno;
 pub use ethernet::MacAddr;
@@ -55,40 +57,3 @@ pub use stack::{Config, IfaceInfo, Offloads, PingReply, Stack};
 pub use stats::{Counter, DropReason, Stats};
 pub use time::{Duration, Instant};
 pub use trace::{EventKind, Trace, TraceEvent};
-
-use std::collections::VecDeque;
-use std::net::Ipv4Addr;
-
-/// A transport-layer packet on its way down to IP: the `SkBuff`'s data starts
-/// at the transport header (checksum already written), with headroom left for
-/// IP and Ethernet.
-#[derive(Debug)]
-pub struct L4Xmit {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    /// IP protocol number (1 ICMP, 6 TCP, 17 UDP).
-    pub protocol: u8,
-    pub skb: SkBuff,
-}
-
-/// The context a protocol handler gets on every call: the time, the shared
-/// counters and trace, the seeded RNG, and a queue for packets to send.
-pub struct Cx<'a> {
-    pub now: Instant,
-    pub stats: &'a mut Stats,
-    pub trace: &'a mut Trace,
-    pub rng: &'a mut rand::rngs::StdRng,
-    pub out: &'a mut VecDeque<L4Xmit>,
-}
-
-impl Cx<'_> {
-    /// Count and trace a dropped packet (the kernel's `kfree_skb_reason`).
-    /// `rfc` is the clause that decided it; empty: the reason's own
-    /// (`DropReason::rfc`).
-    pub fn drop_packet(&mut self, reason: DropReason, rfc: &'static str, what: impl FnOnce() -> String) {
-        self.stats.count_drop(reason);
-        let rfc = if rfc.is_empty() { reason.rfc() } else { rfc };
-        let now = self.now;
-        self.trace.emit(now, EventKind::Drop(reason), rfc, || format!("drop {}: {}", reason.name(), what()));
-    }
-}

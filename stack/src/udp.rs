@@ -345,6 +345,40 @@ impl Udp {
     }
 }
 
+// -------------------------------------------------------------- UDP path
+//
+// The stack's UDP receive, on `Stack` (Linux net/ipv4/udp.c, `udp_rcv`):
+// check the header, deliver to a socket, or answer port unreachable. The way
+// down is `Stack::sendto` (stack.rs) → `Udp::sendto` above.
+
+use crate::icmp;
+use crate::ipv4::Ipv4Hdr;
+use crate::stack::Stack;
+use crate::stats::Counter;
+use crate::time::Instant;
+
+impl Stack {
+    pub(crate) fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff, to_us: bool) {
+        self.stats.inc(Counter::UdpRx);
+        let h = match udp_parse(ip.src, ip.dst, &mut skb) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, || "udp".into()),
+        };
+        let src = SocketAddrV4::new(ip.src, h.src_port);
+        let dst = SocketAddrV4::new(ip.dst, h.dst_port);
+        match self.udp.deliver(src, dst, skb) {
+            Ok(()) => {}
+            Err((DropReason::UdpNoSocket, skb)) => {
+                self.drop_packet(now, DropReason::UdpNoSocket, || format!("{src} > {dst}"));
+                if to_us {
+                    self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
+                }
+            }
+            Err((reason, _)) => self.drop_packet(now, reason, || format!("{src} > {dst}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
