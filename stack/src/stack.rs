@@ -8,7 +8,9 @@
 use crate::arp::{ArpCache, ArpConfig, NeighbourView};
 #[cfg(test)]
 use crate::checksum;
+use crate::cx::{Cx, L4Xmit};
 use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
+use crate::errno::Errno;
 use crate::ethernet::{self, EtherType, MacAddr};
 use crate::icmp::{Icmp, IcmpConfig};
 use crate::ip_frag::Reassembly;
@@ -21,7 +23,6 @@ use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::udp::Udp;
-use crate::{Cx, Errno, L4Xmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;

@@ -7,13 +7,12 @@
 //! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter.
 
 use crate::checksum;
-use crate::epoll::WakeQueue;
+use crate::cx::L4Xmit;
 use crate::errno::Errno;
 use crate::ipv4::PROTO_UDP;
 use crate::skbuff::SkBuff;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
+use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
 use crate::stats::DropReason;
-use crate::L4Xmit;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};

@@ -19,12 +19,13 @@ use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind}
 use super::syncookies;
 use super::timestamps;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS, MAX_OFO_SEGMENTS};
+use crate::cx::Cx;
 use crate::errno::Errno;
+use crate::skbuff::SkBuff;
 use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::{Cx, SkBuff};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What the socket table knows that the connection needs while it processes a segment.

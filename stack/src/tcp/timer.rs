@@ -12,10 +12,10 @@
 
 use super::sock::{Owner, TcpSock, TcpState, TimerKind};
 use super::{Tcp, TcpConfig};
+use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::time::Duration;
 use crate::trace::EventKind;
-use crate::Cx;
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK (RFC 1122's
 /// 500 ms bound is the RFC's example; Linux and we use 200 ms).
