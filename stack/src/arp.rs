@@ -38,6 +38,12 @@
 //! decides alike: its forced GC (`neigh_forced_gc`) takes only entries
 //! nobody holds a reference to that failed or were not updated in the last
 //! 5 s, and `neigh_alloc` refuses the new entry when it frees none.
+//!
+//! The stack's ARP path is at the end of this file, on `Stack`: `arp_rcv`
+//! (RFC 826 "Packet Reception", then the reply), `arp_xmit`, `arp_request`,
+//! `send_gratuitous_arp`, `arp_timers`, `arp_gc_events`; and beside it the
+//! neighbour output (net/core/neighbour.c): `neigh_output`, which
+//! `ipv4.rs::ip_output` calls, and `neigh_link_failure`.
 
 use crate::ethernet::MacAddr;
 use crate::hash::FlowHash;

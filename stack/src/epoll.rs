@@ -18,7 +18,7 @@
 //!                                           tree, `ep->rbr`; a hash map here)
 //!   the socket changes (data in, space freed, FIN, RST, a child on the
 //!   accept queue): TCP/UDP record "socket H may have changed" with what
-//!   changed (the wake-up's *key*) in a `WakeQueue`; one flag per socket,
+//!   changed (the wake-up's *key*) in a `WakeQueue` (socket.rs); one flag per socket,
 //!   so the queue holds each socket at most once: bounded by the table
 //!   epoll_wait                              drain the wake queue: each woken
 //!                                           socket goes on the ready list of

@@ -3,6 +3,10 @@
 //! Read first: IEEE 802.3 §3.2 (the frame), RFC 894 (IP over Ethernet),
 //! RFC 1122 §2.3.3. We accept frames for our MAC and for broadcast, drop the
 //! rest with a reason, and on transmit push a 14-byte header.
+//!
+//! `eth_rcv` and `eth_push` work on an `SkBuff`; the stack's transmit,
+//! `eth_xmit` on `Stack` at the end of this file (Linux `dev_queue_xmit`),
+//! pushes the header and queues the frame for `Stack::poll_transmit`.
 
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;

@@ -5,6 +5,12 @@
 //! fragment), RFC 1812 §4.3.2.8 (rate limiting). Linux: net/ipv4/icmp.c,
 //! `icmp_rcv`, `icmp_echo`, `icmp_send`, and the token bucket behind
 //! `icmp_ratelimit`.
+//!
+//! The stack's ICMP path is at the end of this file, on `Stack`: `icmp_rcv`
+//! (echo request answered in place, echo reply, unreachable),
+//! `icmp_unreach_rcv`, `transport_error` (an error to the UDP or TCP socket
+//! it is about, RFC 1122 §4.1.3.3, §4.2.3.9), `icmp_send_unreach` (Linux
+//! `icmp_send(ICMP_DEST_UNREACH)`).
 
 use crate::checksum;
 use crate::skbuff::SkBuff;

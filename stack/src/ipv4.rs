@@ -4,6 +4,12 @@
 //! host must check and silently discard), RFC 1812 §5.3.1 for TTL. Linux:
 //! `ip_rcv` / `ip_rcv_core` (checks), `ip_local_deliver` (reassembly, then the
 //! protocol handler), `ip_queue_xmit` / `ip_fragment` on the way out.
+//!
+//! The stack's IPv4 path is at the end of this file, on `Stack`: `ip_rcv`
+//! (checks, reassembly by ip_frag.rs), `ip_local_deliver` (to
+//! `icmp.rs::icmp_rcv`, `udp.rs::udp_rcv` or `Tcp::tcp_v4_rcv`), and
+//! `ip_output` (Linux `ip_queue_xmit`: route, header, fragments, then
+//! `arp.rs::neigh_output`).
 
 use crate::checksum;
 use crate::skbuff::SkBuff;

@@ -16,13 +16,39 @@
 //! `Config`, so a run is a pure function of its inputs: every test is
 //! deterministic, and a capture can be replayed frame by frame.
 //!
-//! The path of a frame in: `ethernet::eth_rcv` → `arp::arp_rcv` or
-//! `ipv4::ip_rcv` → (`ip_frag` reassembly) → `icmp::icmp_rcv`, `udp::udp_rcv`
-//! or `tcp::Tcp::tcp_v4_rcv`. The path out: a socket builds an `SkBuff` with
-//! room for every header, `ipv4::ip_output` pushes the IP header after
-//! `route::RouteTable::route_lookup`, `arp` resolves the next hop (or queues
-//! the packet), and `ethernet::eth_xmit` pushes the Ethernet header onto the
-//! transmit queue that `poll_transmit` drains.
+//! Each layer's path is an `impl Stack` block in its protocol's file; the
+//! path of a frame in:
+//!
+//! ```text
+//!   stack.rs::handle_frame        length check, then
+//!   ethernet.rs::eth_rcv          our MAC or broadcast; by EtherType to
+//!   arp.rs::arp_rcv               learn the sender, answer a request, or
+//!   ipv4.rs::ip_rcv               checks, reassembly (ip_frag.rs), then
+//!   ipv4.rs::ip_local_deliver     by protocol to
+//!     icmp.rs::icmp_rcv           echo, replies, unreachables
+//!     udp.rs::udp_rcv             to a socket, or port unreachable
+//!     tcp/input.rs::tcp_v4_rcv    (`Tcp::tcp_v4_rcv`)
+//! ```
+//!
+//! The path out: a socket call (stack.rs) or TCP builds an `SkBuff` with room
+//! for every header and queues it as an `L4Xmit` (cx.rs);
+//!
+//! ```text
+//!   stack.rs::flush               each queued L4Xmit to
+//!   ipv4.rs::ip_output            route.rs::route_lookup, the IP header,
+//!                                 fragments above the MTU, then
+//!   arp.rs::neigh_output          the next hop's MAC, or queue the packet
+//!                                 and send arp.rs::arp_request, then
+//!   ethernet.rs::eth_xmit         the Ethernet header, onto the queue that
+//!   stack.rs::poll_transmit       drains
+//! ```
+//!
+//! The modules depend on each other downwards only, with one exception:
+//! `stack.rs` holds every layer's state, and the layers' `impl Stack` blocks
+//! (arp.rs, ethernet.rs, icmp.rs, ipv4.rs, udp.rs) name `Stack`. The bottom
+//! is the vocabulary: socket.rs (handles, flags, options, `CongAlgo`, the
+//! wake queue), cx.rs (`Cx`, `L4Xmit`), skbuff.rs, checksum.rs, stats.rs,
+//! trace.rs, time.rs, errno.rs.
 
 pub mod arp;
 pub mod checksum;

@@ -4,7 +4,8 @@
 //! (longest match). Linux calls the lookup `fib_lookup`. A host like synack
 //! has a connected route for its own subnet (next hop = the destination
 //! itself), a default route via a gateway, and any static routes added at the
-//! prompt (`route add 192.168.5.0/24 via 10.0.0.1`).
+//! prompt (`route add 192.168.5.0/24 via 10.0.0.1`). `prefix_mask` turns a
+//! prefix length into its netmask.
 
 use crate::errno::Errno;
 use core::fmt;

@@ -23,7 +23,8 @@
 //!   TCP/UDP checksum. A device that verified it (a TAP whose virtio-net
 //!   header says `DATA_VALID`) marks the buffer `Unnecessary` and TCP skips
 //!   its own check; TCP on a device with checksum offload leaves `Partial`
-//!   (only the pseudo-header sum in the field) for the device to finish.
+//!   (only the pseudo-header sum in the field, written by `set_partial`)
+//!   for the device, or `SkBuff::checksum_help`, to finish.
 //! - `gso_size`: a TCP segment longer than one MSS that the device cuts into
 //!   `gso_size`-byte segments on the wire (TSO/GSO), or that arrived as many
 //!   wire segments glued together (GRO).

@@ -1,8 +1,14 @@
-//! The BSD-socket-like vocabulary shared by UDP and TCP: handles, flags,
-//! options and `poll` readiness bits with their Linux meanings and values.
+//! The BSD-socket-like vocabulary shared by UDP, TCP and epoll: handles,
+//! flags, options (with `CongAlgo` for `TCP_CONGESTION`), `poll` readiness
+//! bits with their Linux meanings and values, and the `WakeQueue` through
+//! which the protocols tell epoll which sockets changed.
+//!
+//! Read first: socket(2), poll(2), send(2), setsockopt(2), tcp(7) (the Linux
+//! man pages). This module imports nothing from the crate: every protocol
+//! and epoll.rs depend on it, it depends on none of them.
 //!
 //! The calls themselves (`Stack::socket`, `bind`, `connect`, `sendto`, …)
-//! live on `Stack` in lib.rs and dispatch to udp.rs or tcp/.
+//! live on `Stack` in stack.rs and dispatch to udp.rs or tcp/.
 
 use std::net::SocketAddrV4;
 

@@ -1,9 +1,18 @@
 //! `Stack`: one network interface with its protocols, driven from outside.
 //!
-//! This file is the dispatcher: it owns every layer's state and routes a
-//! frame up through the layers (`handle_frame`), a packet down through them
-//! (`dispatch_l4`), and the socket calls to udp.rs or tcp/. The protocol
-//! logic itself lives in one file per protocol.
+//! Read first: RFC 1122 §1.1.3 (the layers of a host), then lib.rs (the
+//! path of a frame through the files).
+//!
+//! This file holds the configuration (`Config`, `Offloads`, `IfaceInfo`),
+//! `Stack` with every layer's state, and its entry points: the driver's calls
+//! (`handle_frame` hands a frame to `ethernet.rs::eth_rcv`, then
+//! `arp.rs::arp_rcv` or `ipv4.rs::ip_rcv`; `handle_timeout`, `poll_transmit`
+//! over the transmit queue `txq`, `poll_timeout`), `flush` (each `L4Xmit`
+//! the transport layers queued to `ipv4.rs::ip_output`), the socket calls
+//! (`socket`, `bind`, `connect`, `sendto`, … dispatched to udp.rs or tcp/),
+//! epoll (epoll.rs) and ping (icmp.rs). Each layer's receive and send path
+//! is an `impl Stack` block at the end of its own file: ethernet.rs, arp.rs,
+//! ipv4.rs, icmp.rs, udp.rs.
 
 use crate::arp::{ArpCache, ArpConfig, NeighbourView};
 #[cfg(test)]

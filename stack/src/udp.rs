@@ -5,6 +5,10 @@
 //! and pass ICMP errors up). Linux: net/ipv4/udp.c, `udp_rcv`,
 //! `__udp4_lib_lookup`, `udp_sendmsg`, the `sk_rcvbuf` limit behind
 //! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter.
+//!
+//! The stack's UDP receive path is at the end of this file, on `Stack`:
+//! `udp_rcv` (check, deliver, or ICMP port unreachable). The way down is
+//! `Stack::sendto` (stack.rs) → `Udp::sendto` here.
 
 use crate::checksum;
 use crate::cx::L4Xmit;
