@@ -43,12 +43,14 @@
 //!   stack.rs::poll_transmit       drains
 //! ```
 //!
-//! The modules depend on each other downwards only, with one exception:
-//! `stack.rs` holds every layer's state, and the layers' `impl Stack` blocks
-//! (arp.rs, ethernet.rs, icmp.rs, ipv4.rs, udp.rs) name `Stack`. The bottom
-//! is the vocabulary: socket.rs (handles, flags, options, `CongAlgo`, the
-//! wake queue), cx.rs (`Cx`, `L4Xmit`), skbuff.rs, checksum.rs, stats.rs,
-//! trace.rs, time.rs, errno.rs.
+//! At the bottom of the modules is the vocabulary, which imports no
+//! protocol: socket.rs (handles, flags, options, `CongAlgo`, the wake queue),
+//! cx.rs (`Cx`, `L4Xmit`), skbuff.rs, checksum.rs, stats.rs, trace.rs,
+//! time.rs, errno.rs; tcp/, epoll.rs and route.rs import only from below.
+//! Two kinds of cycle remain: `stack.rs` holds every layer's state while the
+//! layers' `impl Stack` blocks (arp.rs, ethernet.rs, icmp.rs, ipv4.rs,
+//! udp.rs) name `Stack`; and icmp.rs and ip_frag.rs read ipv4.rs's header
+//! type while ipv4.rs names their `CODE_PROTO_UNREACH` and `FragResult`.
 
 pub mod arp;
 pub mod checksum;
