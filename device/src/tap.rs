@@ -331,8 +331,8 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stack::checksum;
     use stack::ipv4::{ip_push_header, IpOut};
+    use stack::skbuff;
 
     /// A TCP/IPv4 frame from 10.0.0.1 to 10.0.0.2 with `payload` bytes and
     /// a 20-byte TCP header, checksum field as given.
@@ -427,7 +427,7 @@ mod tests {
         let mut skb = SkBuff::for_xmit(1000);
         skb.put(1000).fill(1);
         skb.push(20).copy_from_slice(&[0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x10, 0, 1, 0, 0, 0, 0]);
-        checksum::set_partial(&mut skb, [10, 0, 0, 2].into(), [10, 0, 0, 1].into(), 6, 16);
+        skbuff::set_partial(&mut skb, [10, 0, 0, 2].into(), [10, 0, 0, 1].into(), 6, 16);
         skb.push(34).fill(0); // IP and Ethernet
         let h = VirtioNetHdr::from_skb(&skb);
         assert_eq!(

@@ -38,6 +38,12 @@
 //! decides alike: its forced GC (`neigh_forced_gc`) takes only entries
 //! nobody holds a reference to that failed or were not updated in the last
 //! 5 s, and `neigh_alloc` refuses the new entry when it frees none.
+//!
+//! The stack's ARP path is at the end of this file, on `Stack`: `arp_rcv`
+//! (RFC 826 "Packet Reception", then the reply), `arp_xmit`, `arp_request`,
+//! `send_gratuitous_arp`, `arp_timers`, `arp_gc_events`; and beside it the
+//! neighbour output (net/core/neighbour.c): `neigh_output`, which
+//! `ipv4.rs::ip_output` calls, and `neigh_link_failure`.
 
 use crate::ethernet::MacAddr;
 use crate::hash::FlowHash;
@@ -460,6 +466,186 @@ impl ArpCache {
 
     pub fn lookup(&self, ip: Ipv4Addr) -> Option<MacAddr> {
         self.entries.get(&ip).filter(|n| n.state != NeighState::Incomplete).map(|n| n.mac)
+    }
+}
+
+// --------------------------------------------------------------- ARP path
+//
+// The stack's ARP, on `Stack` (Linux net/ipv4/arp.c): `arp_rcv` learns the
+// sender and answers a request for our address, `arp_request` and
+// `send_gratuitous_arp` send, `arp_timers` retries and expires entries,
+// `arp_gc_events` counts what a full table did.
+
+use crate::errno::Errno;
+use crate::ethernet::EtherType;
+use crate::stack::Stack;
+use crate::stats::Counter;
+use crate::trace::EventKind;
+
+impl Stack {
+    /// RFC 826 "Packet Reception", then answer requests for our address.
+    pub(crate) fn arp_rcv(&mut self, now: Instant, skb: SkBuff) {
+        self.stats.inc(Counter::ArpRx);
+        let pkt = match ArpPacket::parse(skb.data()) {
+            Ok(p) => p,
+            Err(reason) => return self.drop_packet(now, reason, || "arp".into()),
+        };
+        if pkt.sha.is_multicast() || pkt.sha == MacAddr::ZERO {
+            return self.drop_packet(now, DropReason::ArpBadSender, || format!("sender MAC {}", pkt.sha));
+        }
+        if pkt.spa == self.config.addr && pkt.sha != self.config.mac {
+            // RFC 5227 §2.4: someone else claims our address; keep it, say so.
+            return self.drop_packet(now, DropReason::ArpBadSender, || {
+                format!("address conflict: {} claims {}", pkt.sha, pkt.spa)
+            });
+        }
+        let for_us = pkt.tpa == self.config.addr;
+        if !pkt.spa.is_unspecified() {
+            let (released, change) = self.arp.learn(now, pkt.spa, pkt.sha, for_us);
+            if let Some((old, new)) = change {
+                let old = old.map_or("(none)", |s| s.name());
+                self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                    format!("neigh {} {} -> {} ({})", pkt.spa, old, new.name(), pkt.sha)
+                });
+            }
+            for skb in released {
+                self.eth_xmit(pkt.sha, EtherType::Ipv4, skb);
+            }
+            self.arp_gc_events(now);
+        }
+        if !for_us {
+            return self.drop_packet(now, DropReason::ArpNotForUs, || format!("who-has {}", pkt.tpa));
+        }
+        if pkt.op == ARPOP_REQUEST {
+            let reply =
+                ArpPacket { op: ARPOP_REPLY, sha: self.config.mac, spa: self.config.addr, tha: pkt.sha, tpa: pkt.spa };
+            self.arp_xmit(reply, pkt.sha);
+            self.stats.inc(Counter::ArpRepliesTx);
+        }
+    }
+
+    fn arp_xmit(&mut self, pkt: ArpPacket, dst: MacAddr) {
+        let mut skb = SkBuff::for_xmit(ARP_LEN);
+        pkt.emit(skb.put(ARP_LEN));
+        self.stats.inc(Counter::ArpTx);
+        self.eth_xmit(dst, EtherType::Arp, skb);
+    }
+
+    fn arp_request(&mut self, target: Ipv4Addr) {
+        let req = ArpPacket {
+            op: ARPOP_REQUEST,
+            sha: self.config.mac,
+            spa: self.config.addr,
+            tha: MacAddr::ZERO,
+            tpa: target,
+        };
+        self.stats.inc(Counter::ArpRequestsTx);
+        self.arp_xmit(req, MacAddr::BROADCAST);
+    }
+
+    /// RFC 5227 §3: an announcement, sender and target both our address.
+    pub(crate) fn send_gratuitous_arp(&mut self, now: Instant) {
+        let addr = self.config.addr;
+        self.trace.emit(now, EventKind::Arp, "RFC 5227 §3", || format!("gratuitous ARP for {addr}"));
+        self.arp_request(addr);
+    }
+
+    pub(crate) fn arp_timers(&mut self, now: Instant) {
+        let t = self.arp.handle_timeout(now);
+        for ip in t.requests {
+            self.arp_request(ip);
+        }
+        for skb in t.unresolved {
+            self.drop_packet(now, DropReason::ArpUnresolved, || "no ARP reply after 3 requests".into());
+            self.neigh_link_failure(now, &skb);
+        }
+        for (ip, old, new) in t.changes {
+            let new = new.map_or("(removed)", |s| s.name());
+            self.trace
+                .emit(now, EventKind::Arp, "RFC 1122 §2.3.2.1", || format!("neigh {ip} {} -> {new}", old.name()));
+        }
+    }
+
+    /// Count what a full neighbour table did. An evicted unresolved
+    /// neighbour's waiting packets are dropped, as if it had never answered.
+    fn arp_gc_events(&mut self, now: Instant) {
+        for event in self.arp.take_gc_events() {
+            match event {
+                GcEvent::Evicted { ip, state, kind, pending } => {
+                    self.stats.inc(match kind {
+                        GcKind::Unused => Counter::ArpEvictedUnused,
+                        GcKind::Unresolved => Counter::ArpEvictedUnresolved,
+                        GcKind::Idle => Counter::ArpEvictedIdle,
+                    });
+                    self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
+                        format!(
+                            "neigh {ip} {} -> (evicted: table full, {}), {} packet(s) dropped",
+                            state.name(),
+                            kind.name(),
+                            pending.len()
+                        )
+                    });
+                    for _ in pending {
+                        self.drop_packet(now, DropReason::ArpUnresolved, || {
+                            format!("neigh {ip} evicted before it answered")
+                        });
+                    }
+                }
+                GcEvent::NotCached { ip } => {
+                    self.stats.inc(Counter::ArpSenderNotCached);
+                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                        format!("neigh {ip} not remembered: table full of neighbours in use")
+                    });
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------- neighbour output
+//
+// Linux net/core/neighbour.c: `neigh_output` sends a packet to a next hop's
+// MAC or queues it while ARP asks; `neigh_link_failure` reports a neighbour
+// that never answered.
+
+impl Stack {
+    /// `neigh_output`: a known MAC sends now; an unknown one queues the
+    /// packet and sends an ARP request.
+    pub(crate) fn neigh_output(&mut self, now: Instant, next_hop: Ipv4Addr, skb: SkBuff) {
+        if next_hop.is_broadcast() || next_hop == self.iface().broadcast {
+            return self.eth_xmit(MacAddr::BROADCAST, EtherType::Ipv4, skb);
+        }
+        match self.arp.resolve(now, next_hop, skb) {
+            Resolve::Ready { mac, skb, revalidate } => {
+                self.eth_xmit(mac, EtherType::Ipv4, skb);
+                if revalidate {
+                    self.arp_request(next_hop);
+                }
+            }
+            Resolve::Queued { request } => {
+                if request {
+                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
+                        format!("neigh {next_hop} (none) -> INCOMPLETE, who-has sent")
+                    });
+                    self.arp_request(next_hop);
+                }
+            }
+            Resolve::Dropped(reason) => self.drop_packet(now, reason, || format!("next hop {next_hop}")),
+        }
+        self.arp_gc_events(now);
+    }
+
+    /// The neighbour never answered: like Linux (`arp_error_report` →
+    /// `ipv4_link_failure`), report "host unreachable" to the packet's
+    /// sender, so a `connect` to a silent on-link host fails with
+    /// `EHOSTUNREACH` after the ARP retries instead of waiting out its SYN
+    /// retries.
+    pub(crate) fn neigh_link_failure(&mut self, now: Instant, skb: &SkBuff) {
+        let dst = skb.data().get(16..20).map(|d| Ipv4Addr::new(d[0], d[1], d[2], d[3]));
+        self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
+            format!("neighbour for {} failed: host unreachable", dst.unwrap_or(Ipv4Addr::UNSPECIFIED))
+        });
+        self.transport_error(now, skb.data(), Errno::EHOSTUNREACH);
     }
 }
 

@@ -1,6 +1,5 @@
 //! The Internet checksum (RFC 1071) and the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1).
 
-use crate::skbuff::SkBuff;
 use std::net::Ipv4Addr;
 
 /// Add `data` to a running one's-complement accumulator, 16 bits at a time
@@ -97,20 +96,6 @@ pub fn transport_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &
     finish(add(pseudo_header(src, dst, protocol, segment.len()), segment))
 }
 
-/// `CHECKSUM_PARTIAL` on the way out (Linux `__tcp_v4_send_check`,
-/// `udp4_hwcsum`): put the pseudo-header sum, folded and *not*
-/// complemented, in the checksum field `csum_offset` bytes into the
-/// segment at `skb.data()`, and leave the sum over the segment itself to
-/// the device (or to `SkBuff::checksum_help`). The length in the
-/// pseudo-header is the whole segment's, also for a GSO segment: the
-/// device (the kernel's `tcp_gso_segment`) swaps it for each piece's.
-pub fn set_partial(skb: &mut SkBuff, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, csum_offset: u16) {
-    let field = pseudo_header(src, dst, protocol, skb.len()) as u16;
-    let o = csum_offset as usize;
-    skb.data_mut()[o..o + 2].copy_from_slice(&field.to_be_bytes());
-    skb.set_csum_partial(0, csum_offset);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,34 +134,6 @@ mod tests {
             let big: Vec<u8> = (0..len as u32).map(|i| (i.wrapping_mul(40_503) >> 7) as u8).collect();
             assert_eq!(finish(add(0, &big)), reference(0, &big), "len {len}");
             assert_eq!(checksum(&vec![0xff; len]), reference(0, &vec![0xff; len]), "0xff * {len}");
-        }
-    }
-
-    /// A partial checksum finished by `checksum_help` equals the one
-    /// computed in software at once, and verifies.
-    #[test]
-    fn partial_then_help_equals_full() {
-        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-        for len in [20usize, 21, 1480, 9001] {
-            let seg: Vec<u8> = (0..len as u32).map(|i| (i * 7 + 3) as u8).collect();
-            let mut full = seg.clone();
-            full[16..18].copy_from_slice(&[0, 0]);
-            let c = transport_checksum(src, dst, 6, &full);
-            full[16..18].copy_from_slice(&c.to_be_bytes());
-
-            let mut skb = SkBuff::for_xmit(len);
-            skb.put_slice(&seg);
-            set_partial(&mut skb, src, dst, 6, 16);
-            assert_eq!(skb.ip_summed(), crate::skbuff::IpSummed::Partial);
-            assert_ne!(skb.data(), &full[..], "not finished yet");
-            skb.push(34); // IP and Ethernet in front: csum_start stays put
-            assert_eq!(skb.csum_partial(), Some((34, 16)));
-            skb.checksum_help();
-            assert_eq!(skb.ip_summed(), crate::skbuff::IpSummed::None);
-            let out = &skb.data()[34..];
-            let want = if c == 0 { 0xffff } else { c };
-            assert_eq!(u16::from_be_bytes([out[16], out[17]]), want, "len {len}");
-            assert_eq!(transport_checksum(src, dst, 6, out), 0);
         }
     }
 

@@ -18,7 +18,7 @@
 //!                                           tree, `ep->rbr`; a hash map here)
 //!   the socket changes (data in, space freed, FIN, RST, a child on the
 //!   accept queue): TCP/UDP record "socket H may have changed" with what
-//!   changed (the wake-up's *key*) in a `WakeQueue`; one flag per socket,
+//!   changed (the wake-up's *key*) in a `WakeQueue` (socket.rs); one flag per socket,
 //!   so the queue holds each socket at most once: bounded by the table
 //!   epoll_wait                              drain the wake queue: each woken
 //!                                           socket goes on the ready list of
@@ -38,6 +38,8 @@
 
 use crate::errno::Errno;
 use crate::socket::{PollFlags, SocketHandle};
+// Kept here too for the paths `crate::epoll::WAKE_ALL` in tcp/.
+pub use crate::socket::{WakeQueue, WAKE_ALL};
 use std::collections::{HashMap, VecDeque};
 
 /// `epoll_event.events` bits, with Linux's values (the low ones are poll's).
@@ -149,57 +151,6 @@ pub struct EpollEvent {
     pub events: EpollFlags,
     pub token: u64,
 }
-
-/// Sockets whose readiness may have changed since epoll last looked, with
-/// the key of each change (which events it concerns: `POLLIN` for new data,
-/// `POLLOUT` for freed send space, everything for a state change). A
-/// protocol calls `wake` where the kernel would call the socket's
-/// `sk_data_ready` / `sk_write_space` / `sk_state_change` callbacks.
-///
-/// Each socket is in the queue at most once (its key accumulates), so the
-/// queue is bounded by the socket table however fast the wire changes things.
-#[derive(Debug, Default)]
-pub struct WakeQueue {
-    /// Accumulated key per socket index; non-zero = queued.
-    keys: Vec<u16>,
-    queue: Vec<usize>,
-}
-
-impl WakeQueue {
-    /// Socket `i` may have changed in the ways `key` says.
-    pub fn wake(&mut self, i: usize, key: PollFlags) {
-        if key.is_empty() {
-            return;
-        }
-        if i >= self.keys.len() {
-            self.keys.resize(i + 1, 0);
-        }
-        if self.keys[i] == 0 {
-            self.queue.push(i);
-        }
-        self.keys[i] |= key.0;
-    }
-
-    /// Hand every queued (socket, key) to `f`, emptying the queue.
-    pub fn drain(&mut self, mut f: impl FnMut(usize, PollFlags)) {
-        for i in self.queue.drain(..) {
-            let key = std::mem::take(&mut self.keys[i]);
-            f(i, PollFlags(key));
-        }
-    }
-
-    /// Sockets queued now.
-    pub fn len(&self) -> usize {
-        self.queue.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-}
-
-/// The key a state change wakes with: every event (Linux's
-/// `sk_state_change` wakes with no key, which every watcher takes).
-pub const WAKE_ALL: PollFlags = PollFlags(0xffff);
 
 /// One watched socket (the kernel's `struct epitem`).
 #[derive(Debug)]

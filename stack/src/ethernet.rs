@@ -3,6 +3,10 @@
 //! Read first: IEEE 802.3 §3.2 (the frame), RFC 894 (IP over Ethernet),
 //! RFC 1122 §2.3.3. We accept frames for our MAC and for broadcast, drop the
 //! rest with a reason, and on transmit push a 14-byte header.
+//!
+//! `eth_rcv` and `eth_push` work on an `SkBuff`; the stack's transmit,
+//! `eth_xmit` on `Stack` at the end of this file (Linux `dev_queue_xmit`),
+//! pushes the header and queues the frame for `Stack::poll_transmit`.
 
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
@@ -114,6 +118,21 @@ pub fn eth_push(skb: &mut SkBuff, dst: MacAddr, src: MacAddr, ethertype: EtherTy
     h[6..12].copy_from_slice(&src.0);
     h[12..14].copy_from_slice(&u16::from(ethertype).to_be_bytes());
     skb.reset_mac_header();
+}
+
+// --------------------------------------------------------- Ethernet path
+//
+// The stack's Ethernet transmit, on `Stack` (Linux `dev_queue_xmit`): push
+// the header and queue the frame for `Stack::poll_transmit`.
+
+use crate::stack::Stack;
+
+impl Stack {
+    /// `dev_queue_xmit`: push the Ethernet header; the frame is ready.
+    pub(crate) fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
+        eth_push(&mut skb, dst, self.config.mac, ethertype);
+        self.txq.push_back(skb);
+    }
 }
 
 #[cfg(test)]

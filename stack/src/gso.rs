@@ -166,7 +166,7 @@ mod tests {
         t.copy_from_slice(&[
             0x30, 0x39, 0x00, 0x50, 0xff, 0xff, 0xff, 0x00, 0, 0, 0, 1, 0x50, 0x99, 0x10, 0, 0, 0, 0, 0,
         ]);
-        checksum::set_partial(&mut skb, SRC, DST, PROTO_TCP, 16);
+        crate::skbuff::set_partial(&mut skb, SRC, DST, PROTO_TCP, 16);
         skb.set_gso_tcpv4(mss);
         let o =
             crate::ipv4::IpOut { src: SRC, dst: DST, protocol: PROTO_TCP, ttl: 64, ident: 0xfffe, dont_fragment: true };

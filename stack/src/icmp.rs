@@ -5,6 +5,12 @@
 //! fragment), RFC 1812 §4.3.2.8 (rate limiting). Linux: net/ipv4/icmp.c,
 //! `icmp_rcv`, `icmp_echo`, `icmp_send`, and the token bucket behind
 //! `icmp_ratelimit`.
+//!
+//! The stack's ICMP path is at the end of this file, on `Stack`: `icmp_rcv`
+//! (echo request answered in place, echo reply, unreachable),
+//! `icmp_unreach_rcv`, `transport_error` (an error to the UDP or TCP socket
+//! it is about, RFC 1122 §4.1.3.3, §4.2.3.9), `icmp_send_unreach` (Linux
+//! `icmp_send(ICMP_DEST_UNREACH)`).
 
 use crate::checksum;
 use crate::skbuff::SkBuff;
@@ -192,6 +198,109 @@ impl Icmp {
 /// RFC 1122 §3.2.2: never answer these with an ICMP error.
 pub fn is_error_type(icmp_type: u8) -> bool {
     !matches!(icmp_type, ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST | 13 | 14 | 15 | 16 | 17 | 18)
+}
+
+// ------------------------------------------------------------- ICMP path
+//
+// The stack's ICMP, on `Stack` (Linux net/ipv4/icmp.c): `icmp_rcv` answers
+// echo requests and takes echo replies and unreachables, `transport_error`
+// passes an error up to the UDP or TCP socket it is about,
+// `icmp_send_unreach` sends a destination unreachable.
+
+use crate::cx::L4Xmit;
+use crate::errno::Errno;
+use crate::ipv4::{self, Ipv4Hdr};
+use crate::stack::Stack;
+use crate::stats::Counter;
+use crate::trace::EventKind;
+use std::net::SocketAddrV4;
+
+impl Stack {
+    pub(crate) fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff) {
+        self.stats.inc(Counter::IcmpRx);
+        let h = match icmp_parse(skb.data()) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, || "icmp".into()),
+        };
+        match h.icmp_type {
+            ICMP_ECHO_REQUEST if ip.dst == self.config.addr => {
+                // `icmp_echo`: turn the request into the reply in place and send it back.
+                self.stats.inc(Counter::IcmpEchoRequestsRx);
+                self.stats.inc(Counter::IcmpEchoRepliesTx);
+                echo_request_to_reply(skb.data_mut());
+                // What the device said about the request is not true of the
+                // reply (its checksum is whole, written just now).
+                skb.set_ip_summed(crate::skbuff::IpSummed::None);
+                skb.set_gso_tcpv4(0);
+                self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
+            }
+            ICMP_ECHO_REPLY => {
+                if let Err(reason) = self.icmp.echo_reply_rcv(now, ip.src, ip.ttl, &h, skb.len()) {
+                    self.drop_packet(now, reason, || format!("echo reply id {} seq {}", h.ident, h.seq));
+                }
+            }
+            ICMP_DEST_UNREACH => self.icmp_unreach_rcv(now, &h, skb.data()),
+            t => self.drop_packet(now, DropReason::IcmpUnhandledType, || format!("type {t} code {}", h.code)),
+        }
+    }
+
+    /// RFC 1122 §4.1.3.3 / §4.2.3.9: pass an unreachable up to the socket
+    /// it is about (quoted IP header + 8 bytes of its transport header).
+    fn icmp_unreach_rcv(&mut self, now: Instant, h: &IcmpHdr, msg: &[u8]) {
+        let quoted = &msg[ICMP_HLEN..];
+        if quoted.len() < 28 || quoted[0] >> 4 != 4 {
+            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
+        }
+        let ihl = (quoted[0] & 0x0f) as usize * 4;
+        if ihl < 20 || quoted.len() < ihl + 8 {
+            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
+        }
+        let err = match h.code {
+            CODE_PORT_UNREACH | CODE_PROTO_UNREACH => Errno::ECONNREFUSED,
+            0 => Errno::ENETUNREACH,
+            4 => Errno::EMSGSIZE,
+            _ => Errno::EHOSTUNREACH,
+        };
+        let code = h.code;
+        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || format!("unreachable code {code} received"));
+        self.transport_error(now, quoted, err);
+    }
+
+    /// Tell the socket that sent `packet` (an IP header and at least 8 bytes
+    /// of its transport header) that it failed with `err`: UDP keeps it for
+    /// the next call, TCP decides (RFC 1122 §4.1.3.3, §4.2.3.9).
+    pub(crate) fn transport_error(&mut self, now: Instant, packet: &[u8], err: Errno) {
+        let ihl = (packet[0] & 0x0f) as usize * 4;
+        if packet.len() < 20 || ihl < 20 || packet.len() < ihl + 8 {
+            return;
+        }
+        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+        let l4 = &packet[ihl..];
+        let sport = u16::from_be_bytes([l4[0], l4[1]]);
+        let remote = SocketAddrV4::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
+        match packet[9] {
+            ipv4::PROTO_UDP => self.udp.icmp_error(sport, remote, err),
+            ipv4::PROTO_TCP => self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, remote, err)),
+            _ => {}
+        }
+    }
+
+    /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.
+    pub(crate) fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Hdr, skb: &SkBuff, code: u8) {
+        if hdr.dst != self.config.addr || hdr.frag_offset != 0 {
+            return;
+        }
+        let Some(offending) = skb.network_header() else { return };
+        if hdr.protocol == ipv4::PROTO_ICMP && skb.data().first().is_some_and(|&t| is_error_type(t)) {
+            return;
+        }
+        if !self.icmp.error_allowed(now) {
+            return self.drop_packet(now, DropReason::IcmpRateLimited, || "dest unreachable not sent".into());
+        }
+        let msg = Icmp::dest_unreach(code, offending);
+        self.stats.inc(Counter::IcmpUnreachTx);
+        self.l4_out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: ipv4::PROTO_ICMP, skb: msg });
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,12 @@
 //! host must check and silently discard), RFC 1812 §5.3.1 for TTL. Linux:
 //! `ip_rcv` / `ip_rcv_core` (checks), `ip_local_deliver` (reassembly, then the
 //! protocol handler), `ip_queue_xmit` / `ip_fragment` on the way out.
+//!
+//! The stack's IPv4 path is at the end of this file, on `Stack`: `ip_rcv`
+//! (checks, reassembly by ip_frag.rs), `ip_local_deliver` (to
+//! `icmp.rs::icmp_rcv`, `udp.rs::udp_rcv` or `Tcp::tcp_v4_rcv`), and
+//! `ip_output` (Linux `ip_queue_xmit`: route, header, fragments, then
+//! `arp.rs::neigh_output`).
 
 use crate::checksum;
 use crate::skbuff::SkBuff;
@@ -195,6 +201,122 @@ pub fn ip_fragment(mut skb: SkBuff, o: &IpOut, mtu: usize) -> Vec<SkBuff> {
     ip_push_header(&mut skb, o, true, 0);
     out.insert(0, skb);
     out
+}
+
+// ------------------------------------------------------------- IPv4 path
+//
+// The stack's IPv4, on `Stack` (Linux net/ipv4/ip_input.c, ip_output.c):
+// `ip_rcv` checks and reassembles, `ip_local_deliver` hands the payload to
+// `icmp.rs::icmp_rcv`, `udp.rs::udp_rcv` or `tcp::Tcp::tcp_v4_rcv`;
+// `ip_output` routes, pushes the header (fragmenting above the MTU) and hands
+// the packet to `arp.rs::neigh_output`.
+
+use crate::cx::L4Xmit;
+use crate::icmp;
+use crate::ip_frag::FragResult;
+use crate::stack::Stack;
+use crate::stats::Counter;
+use crate::time::Instant;
+
+impl Stack {
+    /// `ip_rcv` → `ip_local_deliver`: checks, reassembly, then the protocol.
+    pub(crate) fn ip_rcv(&mut self, now: Instant, mut skb: SkBuff) {
+        self.stats.inc(Counter::IpRx);
+        let hdr = match ip_rcv_parse(&mut skb) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, || "ip".into()),
+        };
+        let bcast = self.iface().broadcast;
+        let to_us = hdr.dst == self.config.addr;
+        if !to_us && !hdr.dst.is_broadcast() && hdr.dst != bcast {
+            // A host does not forward (RFC 1122 §3.3.1.5 makes it optional).
+            return self.drop_packet(now, DropReason::IpNotForUs, || format!("to {}", hdr.dst));
+        }
+        if hdr.is_fragment() {
+            self.stats.inc(Counter::FragsRx);
+            match self.frags.insert(now, &hdr, skb.data()) {
+                Ok(FragResult::Queued) => return,
+                Ok(FragResult::Complete(full, payload)) => {
+                    self.stats.inc(Counter::FragsReassembled);
+                    let mut whole = SkBuff::for_xmit(payload.len());
+                    whole.put_slice(&payload);
+                    whole.reset_transport_header();
+                    return self.ip_local_deliver(now, full, whole, to_us);
+                }
+                Err(reason) => {
+                    return self.drop_packet(now, reason, || format!("fragment id {} from {}", hdr.ident, hdr.src))
+                }
+            }
+        }
+        self.ip_local_deliver(now, hdr, skb, to_us);
+    }
+
+    /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
+    /// header; for unreassembled packets the IP header is still in the buffer
+    /// (`network_header`) for ICMP errors to quote.
+    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool) {
+        self.stats.inc(Counter::IpDelivered);
+        match IpProto::from(hdr.protocol) {
+            IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
+            IpProto::Udp => self.udp_rcv(now, &hdr, skb, to_us),
+            IpProto::Tcp if to_us => {
+                self.stats.inc(Counter::TcpRx);
+                self.with_tcp(now, |tcp, cx| tcp.tcp_v4_rcv(cx, hdr.src, hdr.dst, skb));
+            }
+            IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
+            IpProto::Unknown(p) => {
+                self.drop_packet(now, DropReason::IpUnknownProtocol, || format!("protocol {p}"));
+                if to_us {
+                    self.icmp_send_unreach(now, &hdr, &skb, icmp::CODE_PROTO_UNREACH);
+                }
+            }
+        }
+    }
+
+    /// `ip_queue_xmit`: route, push the header (fragmenting above the MTU),
+    /// then resolve the next hop.
+    pub(crate) fn ip_output(&mut self, now: Instant, x: L4Xmit) {
+        let Some(route) = self.routes.route_lookup(x.dst).copied() else {
+            return self.drop_packet(now, DropReason::IpNoRoute, || format!("to {}", x.dst));
+        };
+        let next_hop = if x.dst.is_broadcast() { x.dst } else { route.next_hop(x.dst) };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let o = IpOut {
+            src: x.src,
+            dst: x.dst,
+            protocol: x.protocol,
+            ttl: DEFAULT_TTL,
+            ident: self.ip_ident,
+            // TCP does path-MTU discovery (RFC 1191): DF on its segments.
+            dont_fragment: x.protocol == PROTO_TCP,
+        };
+        match x.protocol {
+            PROTO_ICMP => self.stats.inc(Counter::IcmpTx),
+            PROTO_TCP => self.stats.inc(Counter::TcpTx),
+            _ => {}
+        }
+        let mtu = self.config.mtu;
+        // A GSO segment goes whole: the device cuts it to the MTU.
+        if x.skb.len() + IPV4_HLEN <= mtu || x.skb.is_gso() {
+            let mut skb = x.skb;
+            ip_push_header(&mut skb, &o, false, 0);
+            self.stats.inc(Counter::IpTx);
+            return self.neigh_output(now, next_hop, skb);
+        }
+        if o.dont_fragment {
+            return self
+                .drop_packet(now, DropReason::IpFragNeeded, || format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
+        }
+        // A fragment cannot carry a partial checksum (`ip_fragment`
+        // finishes it first).
+        let mut skb = x.skb;
+        skb.checksum_help();
+        for skb in ip_fragment(skb, &o, mtu) {
+            self.stats.inc(Counter::FragsTx);
+            self.stats.inc(Counter::IpTx);
+            self.neigh_output(now, next_hop, skb);
+        }
+    }
 }
 
 #[cfg(test)]

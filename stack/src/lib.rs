@@ -16,16 +16,45 @@
 //! `Config`, so a run is a pure function of its inputs: every test is
 //! deterministic, and a capture can be replayed frame by frame.
 //!
-//! The path of a frame in: `ethernet::eth_rcv` → `arp::arp_rcv` or
-//! `ipv4::ip_rcv` → (`ip_frag` reassembly) → `icmp::icmp_rcv`, `udp::udp_rcv`
-//! or `tcp::Tcp::tcp_v4_rcv`. The path out: a socket builds an `SkBuff` with
-//! room for every header, `ipv4::ip_output` pushes the IP header after
-//! `route::RouteTable::route_lookup`, `arp` resolves the next hop (or queues
-//! the packet), and `ethernet::eth_xmit` pushes the Ethernet header onto the
-//! transmit queue that `poll_transmit` drains.
+//! Each layer's path is an `impl Stack` block in its protocol's file; the
+//! path of a frame in:
+//!
+//! ```text
+//!   stack.rs::handle_frame        length check, then
+//!   ethernet.rs::eth_rcv          our MAC or broadcast; by EtherType to
+//!   arp.rs::arp_rcv               learn the sender, answer a request, or
+//!   ipv4.rs::ip_rcv               checks, reassembly (ip_frag.rs), then
+//!   ipv4.rs::ip_local_deliver     by protocol to
+//!     icmp.rs::icmp_rcv           echo, replies, unreachables
+//!     udp.rs::udp_rcv             to a socket, or port unreachable
+//!     tcp/input.rs::tcp_v4_rcv    (`Tcp::tcp_v4_rcv`)
+//! ```
+//!
+//! The path out: a socket call (stack.rs) or TCP builds an `SkBuff` with room
+//! for every header and queues it as an `L4Xmit` (cx.rs);
+//!
+//! ```text
+//!   stack.rs::flush               each queued L4Xmit to
+//!   ipv4.rs::ip_output            route.rs::route_lookup, the IP header,
+//!                                 fragments above the MTU, then
+//!   arp.rs::neigh_output          the next hop's MAC, or queue the packet
+//!                                 and send arp.rs::arp_request, then
+//!   ethernet.rs::eth_xmit         the Ethernet header, onto the queue that
+//!   stack.rs::poll_transmit       drains
+//! ```
+//!
+//! At the bottom of the modules is the vocabulary, which imports no
+//! protocol: socket.rs (handles, flags, options, `CongAlgo`, the wake queue),
+//! cx.rs (`Cx`, `L4Xmit`), skbuff.rs, checksum.rs, stats.rs, trace.rs,
+//! time.rs, errno.rs; tcp/, epoll.rs and route.rs import only from below.
+//! Two kinds of cycle remain: `stack.rs` holds every layer's state while the
+//! layers' `impl Stack` blocks (arp.rs, ethernet.rs, icmp.rs, ipv4.rs,
+//! udp.rs) name `Stack`; and icmp.rs and ip_frag.rs read ipv4.rs's header
+//! type while ipv4.rs names their `CODE_PROTO_UNREACH` and `FragResult`.
 
 pub mod arp;
 pub mod checksum;
+pub mod cx;
 pub mod epoll;
 pub mod errno;
 pub mod ethernet;
@@ -46,6 +75,7 @@ pub mod udp;
 
 mod stack;
 
+pub use cx::{Cx, L4Xmit};
 pub use epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp};
 pub use errno::Errno;
 pub use ethernet::MacAddr;
@@ -55,40 +85,3 @@ pub use stack::{Config, IfaceInfo, Offloads, PingReply, Stack};
 pub use stats::{Counter, DropReason, Stats};
 pub use time::{Duration, Instant};
 pub use trace::{EventKind, Trace, TraceEvent};
-
-use std::collections::VecDeque;
-use std::net::Ipv4Addr;
-
-/// A transport-layer packet on its way down to IP: the `SkBuff`'s data starts
-/// at the transport header (checksum already written), with headroom left for
-/// IP and Ethernet.
-#[derive(Debug)]
-pub struct L4Xmit {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    /// IP protocol number (1 ICMP, 6 TCP, 17 UDP).
-    pub protocol: u8,
-    pub skb: SkBuff,
-}
-
-/// The context a protocol handler gets on every call: the time, the shared
-/// counters and trace, the seeded RNG, and a queue for packets to send.
-pub struct Cx<'a> {
-    pub now: Instant,
-    pub stats: &'a mut Stats,
-    pub trace: &'a mut Trace,
-    pub rng: &'a mut rand::rngs::StdRng,
-    pub out: &'a mut VecDeque<L4Xmit>,
-}
-
-impl Cx<'_> {
-    /// Count and trace a dropped packet (the kernel's `kfree_skb_reason`).
-    /// `rfc` is the clause that decided it; empty: the reason's own
-    /// (`DropReason::rfc`).
-    pub fn drop_packet(&mut self, reason: DropReason, rfc: &'static str, what: impl FnOnce() -> String) {
-        self.stats.count_drop(reason);
-        let rfc = if rfc.is_empty() { reason.rfc() } else { rfc };
-        let now = self.now;
-        self.trace.emit(now, EventKind::Drop(reason), rfc, || format!("drop {}: {}", reason.name(), what()));
-    }
-}

@@ -4,10 +4,10 @@
 //! (longest match). Linux calls the lookup `fib_lookup`. A host like synack
 //! has a connected route for its own subnet (next hop = the destination
 //! itself), a default route via a gateway, and any static routes added at the
-//! prompt (`route add 192.168.5.0/24 via 10.0.0.1`).
+//! prompt (`route add 192.168.5.0/24 via 10.0.0.1`). `prefix_mask` turns a
+//! prefix length into its netmask.
 
 use crate::errno::Errno;
-use crate::stack::prefix_mask;
 use core::fmt;
 use std::net::Ipv4Addr;
 
@@ -112,6 +112,16 @@ impl RouteTable {
     /// `fib_lookup`: the most specific route to `dst`.
     pub fn route_lookup(&self, dst: Ipv4Addr) -> Option<&Route> {
         self.routes.iter().find(|r| r.matches(dst))
+    }
+}
+
+/// The netmask of a prefix length, as a number (`inet_make_mask`): 24 gives
+/// 0xffff_ff00.
+pub fn prefix_mask(prefix_len: u8) -> u32 {
+    if prefix_len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix_len.min(32) as u32)
     }
 }
 

@@ -23,7 +23,8 @@
 //!   TCP/UDP checksum. A device that verified it (a TAP whose virtio-net
 //!   header says `DATA_VALID`) marks the buffer `Unnecessary` and TCP skips
 //!   its own check; TCP on a device with checksum offload leaves `Partial`
-//!   (only the pseudo-header sum in the field) for the device to finish.
+//!   (only the pseudo-header sum in the field, written by `set_partial`)
+//!   for the device, or `SkBuff::checksum_help`, to finish.
 //! - `gso_size`: a TCP segment longer than one MSS that the device cuts into
 //!   `gso_size`-byte segments on the wire (TSO/GSO), or that arrived as many
 //!   wire segments glued together (GRO).
@@ -32,7 +33,9 @@
 //! device or a segment built by TCP reuses the memory of one freed earlier,
 //! instead of `malloc` and zeroing it anew for every packet.
 
+use crate::checksum;
 use std::cell::RefCell;
+use std::net::Ipv4Addr;
 
 /// Room for the largest headers we ever push: Ethernet (14) + IPv4 with
 /// options (60) + TCP with options (60), rounded up.
@@ -262,7 +265,7 @@ impl SkBuff {
         let Some((start, offset)) = self.csum_partial() else { return };
         let field = start + offset as usize;
         let b = self.data_mut();
-        let c = crate::checksum::finish(crate::checksum::add(0, &b[start..]));
+        let c = checksum::finish(checksum::add(0, &b[start..]));
         let c = if c == 0 { 0xffff } else { c };
         b[field..field + 2].copy_from_slice(&c.to_be_bytes());
         self.ip_summed = IpSummed::None;
@@ -437,9 +440,24 @@ impl core::fmt::Debug for SkBuff {
     }
 }
 
+/// `CHECKSUM_PARTIAL` on the way out (Linux `__tcp_v4_send_check`,
+/// `udp4_hwcsum`): put the pseudo-header sum, folded and *not*
+/// complemented, in the checksum field `csum_offset` bytes into the
+/// segment at `skb.data()`, and leave the sum over the segment itself to
+/// the device (or to `SkBuff::checksum_help`). The length in the
+/// pseudo-header is the whole segment's, also for a GSO segment: the
+/// device (the kernel's `tcp_gso_segment`) swaps it for each piece's.
+pub fn set_partial(skb: &mut SkBuff, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, csum_offset: u16) {
+    let field = checksum::pseudo_header(src, dst, protocol, skb.len()) as u16;
+    let o = csum_offset as usize;
+    skb.data_mut()[o..o + 2].copy_from_slice(&field.to_be_bytes());
+    skb.set_csum_partial(0, csum_offset);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checksum::transport_checksum;
 
     #[test]
     fn push_pull_put_trim() {
@@ -507,5 +525,33 @@ mod tests {
     fn put_past_tailroom_panics() {
         let mut skb = SkBuff::for_xmit(2);
         skb.put(3);
+    }
+
+    /// A partial checksum finished by `checksum_help` equals the one
+    /// computed in software at once, and verifies.
+    #[test]
+    fn partial_then_help_equals_full() {
+        let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        for len in [20usize, 21, 1480, 9001] {
+            let seg: Vec<u8> = (0..len as u32).map(|i| (i * 7 + 3) as u8).collect();
+            let mut full = seg.clone();
+            full[16..18].copy_from_slice(&[0, 0]);
+            let c = transport_checksum(src, dst, 6, &full);
+            full[16..18].copy_from_slice(&c.to_be_bytes());
+
+            let mut skb = SkBuff::for_xmit(len);
+            skb.put_slice(&seg);
+            set_partial(&mut skb, src, dst, 6, 16);
+            assert_eq!(skb.ip_summed(), IpSummed::Partial);
+            assert_ne!(skb.data(), &full[..], "not finished yet");
+            skb.push(34); // IP and Ethernet in front: csum_start stays put
+            assert_eq!(skb.csum_partial(), Some((34, 16)));
+            skb.checksum_help();
+            assert_eq!(skb.ip_summed(), IpSummed::None);
+            let out = &skb.data()[34..];
+            let want = if c == 0 { 0xffff } else { c };
+            assert_eq!(u16::from_be_bytes([out[16], out[17]]), want, "len {len}");
+            assert_eq!(transport_checksum(src, dst, 6, out), 0);
+        }
     }
 }

@@ -1,8 +1,14 @@
-//! The BSD-socket-like vocabulary shared by UDP and TCP: handles, flags,
-//! options and `poll` readiness bits with their Linux meanings and values.
+//! The BSD-socket-like vocabulary shared by UDP, TCP and epoll: handles,
+//! flags, options (with `CongAlgo` for `TCP_CONGESTION`), `poll` readiness
+//! bits with their Linux meanings and values, and the `WakeQueue` through
+//! which the protocols tell epoll which sockets changed.
+//!
+//! Read first: socket(2), poll(2), send(2), setsockopt(2), tcp(7) (the Linux
+//! man pages). This module imports nothing from the crate: every protocol
+//! and epoll.rs depend on it, it depends on none of them.
 //!
 //! The calls themselves (`Stack::socket`, `bind`, `connect`, `sendto`, …)
-//! live on `Stack` in lib.rs and dispatch to udp.rs or tcp/.
+//! live on `Stack` in stack.rs and dispatch to udp.rs or tcp/.
 
 use std::net::SocketAddrV4;
 
@@ -144,7 +150,7 @@ pub enum SockOpt {
     /// O_NONBLOCK on the descriptor (the blocking adapter reads it).
     NonBlocking(bool),
     /// TCP_CONGESTION: the congestion control algorithm (tcp/cong.rs).
-    Congestion(crate::tcp::CongAlgo),
+    Congestion(CongAlgo),
 }
 
 /// The name of an option, for `getsockopt`.
@@ -161,6 +167,94 @@ pub enum SockOptName {
     /// SO_ERROR: read and clear the pending error (returned as `Err`).
     Error,
 }
+
+/// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum CongAlgo {
+    /// RFC 5681 slow start and congestion avoidance (Linux `reno`; with
+    /// fast recovery by RFC 6582 NewReno or RFC 6675 SACK).
+    Reno,
+    /// RFC 9438 CUBIC (Linux `cubic`, its default since 2.6.19).
+    #[default]
+    Cubic,
+}
+
+impl CongAlgo {
+    /// Every algorithm, for help texts.
+    pub const ALL: [CongAlgo; 2] = [CongAlgo::Reno, CongAlgo::Cubic];
+
+    /// The name `ss -i` prints and `TCP_CONGESTION` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CongAlgo::Reno => "reno",
+            CongAlgo::Cubic => "cubic",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<CongAlgo> {
+        match s.to_ascii_lowercase().as_str() {
+            "reno" | "newreno" => Some(CongAlgo::Reno),
+            "cubic" => Some(CongAlgo::Cubic),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for CongAlgo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Sockets whose readiness may have changed since epoll last looked, with
+/// the key of each change (which events it concerns: `POLLIN` for new data,
+/// `POLLOUT` for freed send space, everything for a state change). A
+/// protocol calls `wake` where the kernel would call the socket's
+/// `sk_data_ready` / `sk_write_space` / `sk_state_change` callbacks.
+///
+/// Each socket is in the queue at most once (its key accumulates), so the
+/// queue is bounded by the socket table however fast the wire changes things.
+#[derive(Debug, Default)]
+pub struct WakeQueue {
+    /// Accumulated key per socket index; non-zero = queued.
+    keys: Vec<u16>,
+    queue: Vec<usize>,
+}
+
+impl WakeQueue {
+    /// Socket `i` may have changed in the ways `key` says.
+    pub fn wake(&mut self, i: usize, key: PollFlags) {
+        if key.is_empty() {
+            return;
+        }
+        if i >= self.keys.len() {
+            self.keys.resize(i + 1, 0);
+        }
+        if self.keys[i] == 0 {
+            self.queue.push(i);
+        }
+        self.keys[i] |= key.0;
+    }
+
+    /// Hand every queued (socket, key) to `f`, emptying the queue.
+    pub fn drain(&mut self, mut f: impl FnMut(usize, PollFlags)) {
+        for i in self.queue.drain(..) {
+            let key = std::mem::take(&mut self.keys[i]);
+            f(i, PollFlags(key));
+        }
+    }
+
+    /// Sockets queued now.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+/// The key a state change wakes with: every event (Linux's
+/// `sk_state_change` wakes with no key, which every watcher takes).
+pub const WAKE_ALL: PollFlags = PollFlags(0xffff);
 
 /// A received datagram's source, as `recvfrom` reports it.
 pub type From = SocketAddrV4;

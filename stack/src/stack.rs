@@ -1,29 +1,37 @@
 //! `Stack`: one network interface with its protocols, driven from outside.
 //!
-//! This file is the dispatcher: it owns every layer's state and routes a
-//! frame up through the layers (`handle_frame`), a packet down through them
-//! (`dispatch_l4`), and the socket calls to udp.rs or tcp/. The protocol
-//! logic itself lives in one file per protocol.
+//! Read first: RFC 1122 §1.1.3 (the layers of a host), then lib.rs (the
+//! path of a frame through the files).
+//!
+//! This file holds the configuration (`Config`, `Offloads`, `IfaceInfo`),
+//! `Stack` with every layer's state, and its entry points: the driver's calls
+//! (`handle_frame` hands a frame to `ethernet.rs::eth_rcv`, then
+//! `arp.rs::arp_rcv` or `ipv4.rs::ip_rcv`; `handle_timeout`, `poll_transmit`
+//! over the transmit queue `txq`, `poll_timeout`), `flush` (each `L4Xmit`
+//! the transport layers queued to `ipv4.rs::ip_output`), the socket calls
+//! (`socket`, `bind`, `connect`, `sendto`, … dispatched to udp.rs or tcp/),
+//! epoll (epoll.rs) and ping (icmp.rs). Each layer's receive and send path
+//! is an `impl Stack` block at the end of its own file: ethernet.rs, arp.rs,
+//! ipv4.rs, icmp.rs, udp.rs.
 
-use crate::arp::{
-    ArpCache, ArpConfig, ArpPacket, GcEvent, GcKind, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN,
-};
+use crate::arp::{ArpCache, ArpConfig, NeighbourView};
 #[cfg(test)]
 use crate::checksum;
+use crate::cx::{Cx, L4Xmit};
 use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
+use crate::errno::Errno;
 use crate::ethernet::{self, EtherType, MacAddr};
-use crate::icmp::{self, Icmp, IcmpConfig};
-use crate::ip_frag::{FragResult, Reassembly};
-use crate::ipv4::{self, IpOut, IpProto, Ipv4Hdr};
-use crate::route::{Route, RouteTable};
+use crate::icmp::{Icmp, IcmpConfig};
+use crate::ip_frag::Reassembly;
+use crate::ipv4;
+use crate::route::{prefix_mask, Route, RouteTable};
 use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
 use crate::stats::{Counter, DropReason, Stats};
 use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
-use crate::udp::{self, Udp};
-use crate::{Cx, Errno, L4Xmit};
+use crate::udp::Udp;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -121,21 +129,21 @@ pub struct IfaceInfo {
 }
 
 pub struct Stack {
-    config: Config,
-    stats: Stats,
-    trace: Trace,
+    pub(crate) config: Config,
+    pub(crate) stats: Stats,
+    pub(crate) trace: Trace,
     rng: StdRng,
-    arp: ArpCache,
-    routes: RouteTable,
-    frags: Reassembly,
-    icmp: Icmp,
-    udp: Udp,
-    tcp: Tcp,
+    pub(crate) arp: ArpCache,
+    pub(crate) routes: RouteTable,
+    pub(crate) frags: Reassembly,
+    pub(crate) icmp: Icmp,
+    pub(crate) udp: Udp,
+    pub(crate) tcp: Tcp,
     /// Transport packets waiting to go down through IP (filled through `Cx`).
-    l4_out: VecDeque<L4Xmit>,
+    pub(crate) l4_out: VecDeque<L4Xmit>,
     /// Finished Ethernet frames waiting for `poll_transmit`.
-    txq: VecDeque<SkBuff>,
-    ip_ident: u16,
+    pub(crate) txq: VecDeque<SkBuff>,
+    pub(crate) ip_ident: u16,
     /// epoll instances and their interest and ready lists (epoll.rs).
     epolls: EpollTable,
 }
@@ -578,7 +586,7 @@ impl Stack {
     // -------------------------------------------------------------- internals
 
     /// Run one TCP call with its context, then send what it queued.
-    fn with_tcp<R>(&mut self, now: Instant, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
+    pub(crate) fn with_tcp<R>(&mut self, now: Instant, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
         let mut cx =
             Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
         let r = f(&mut self.tcp, &mut cx);
@@ -587,7 +595,7 @@ impl Stack {
     }
 
     /// Count and trace a drop; `what` only runs when tracing is on.
-    fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
+    pub(crate) fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
         self.stats.count_drop(reason);
         self.trace.emit(now, EventKind::Drop(reason), reason.rfc(), || format!("drop {}: {}", reason.name(), what()));
     }
@@ -608,398 +616,20 @@ impl Stack {
         }
         self.routes.route_lookup(dst).map(|_| self.config.addr).ok_or(Errno::ENETUNREACH)
     }
-}
-
-pub(crate) fn prefix_mask(prefix_len: u8) -> u32 {
-    if prefix_len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix_len.min(32) as u32)
-    }
-}
-
-// ------------------------------------------------------------------ layers
-
-impl Stack {
-    /// RFC 826 "Packet Reception", then answer requests for our address.
-    fn arp_rcv(&mut self, now: Instant, skb: SkBuff) {
-        self.stats.inc(Counter::ArpRx);
-        let pkt = match ArpPacket::parse(skb.data()) {
-            Ok(p) => p,
-            Err(reason) => return self.drop_packet(now, reason, || "arp".into()),
-        };
-        if pkt.sha.is_multicast() || pkt.sha == MacAddr::ZERO {
-            return self.drop_packet(now, DropReason::ArpBadSender, || format!("sender MAC {}", pkt.sha));
-        }
-        if pkt.spa == self.config.addr && pkt.sha != self.config.mac {
-            // RFC 5227 §2.4: someone else claims our address; keep it, say so.
-            return self.drop_packet(now, DropReason::ArpBadSender, || {
-                format!("address conflict: {} claims {}", pkt.sha, pkt.spa)
-            });
-        }
-        let for_us = pkt.tpa == self.config.addr;
-        if !pkt.spa.is_unspecified() {
-            let (released, change) = self.arp.learn(now, pkt.spa, pkt.sha, for_us);
-            if let Some((old, new)) = change {
-                let old = old.map_or("(none)", |s| s.name());
-                self.trace.emit(now, EventKind::Arp, "RFC 826", || {
-                    format!("neigh {} {} -> {} ({})", pkt.spa, old, new.name(), pkt.sha)
-                });
-            }
-            for skb in released {
-                self.eth_xmit(pkt.sha, EtherType::Ipv4, skb);
-            }
-            self.arp_gc_events(now);
-        }
-        if !for_us {
-            return self.drop_packet(now, DropReason::ArpNotForUs, || format!("who-has {}", pkt.tpa));
-        }
-        if pkt.op == ARPOP_REQUEST {
-            let reply =
-                ArpPacket { op: ARPOP_REPLY, sha: self.config.mac, spa: self.config.addr, tha: pkt.sha, tpa: pkt.spa };
-            self.arp_xmit(reply, pkt.sha);
-            self.stats.inc(Counter::ArpRepliesTx);
-        }
-    }
-
-    fn arp_xmit(&mut self, pkt: ArpPacket, dst: MacAddr) {
-        let mut skb = SkBuff::for_xmit(ARP_LEN);
-        pkt.emit(skb.put(ARP_LEN));
-        self.stats.inc(Counter::ArpTx);
-        self.eth_xmit(dst, EtherType::Arp, skb);
-    }
-
-    fn arp_request(&mut self, target: Ipv4Addr) {
-        let req = ArpPacket {
-            op: ARPOP_REQUEST,
-            sha: self.config.mac,
-            spa: self.config.addr,
-            tha: MacAddr::ZERO,
-            tpa: target,
-        };
-        self.stats.inc(Counter::ArpRequestsTx);
-        self.arp_xmit(req, MacAddr::BROADCAST);
-    }
-
-    /// RFC 5227 §3: an announcement, sender and target both our address.
-    fn send_gratuitous_arp(&mut self, now: Instant) {
-        let addr = self.config.addr;
-        self.trace.emit(now, EventKind::Arp, "RFC 5227 §3", || format!("gratuitous ARP for {addr}"));
-        self.arp_request(addr);
-    }
-
-    fn arp_timers(&mut self, now: Instant) {
-        let t = self.arp.handle_timeout(now);
-        for ip in t.requests {
-            self.arp_request(ip);
-        }
-        for skb in t.unresolved {
-            self.drop_packet(now, DropReason::ArpUnresolved, || "no ARP reply after 3 requests".into());
-            self.neigh_link_failure(now, &skb);
-        }
-        for (ip, old, new) in t.changes {
-            let new = new.map_or("(removed)", |s| s.name());
-            self.trace
-                .emit(now, EventKind::Arp, "RFC 1122 §2.3.2.1", || format!("neigh {ip} {} -> {new}", old.name()));
-        }
-    }
-
-    /// `ip_rcv` → `ip_local_deliver`: checks, reassembly, then the protocol.
-    fn ip_rcv(&mut self, now: Instant, mut skb: SkBuff) {
-        self.stats.inc(Counter::IpRx);
-        let hdr = match ipv4::ip_rcv_parse(&mut skb) {
-            Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, || "ip".into()),
-        };
-        let bcast = self.iface().broadcast;
-        let to_us = hdr.dst == self.config.addr;
-        if !to_us && !hdr.dst.is_broadcast() && hdr.dst != bcast {
-            // A host does not forward (RFC 1122 §3.3.1.5 makes it optional).
-            return self.drop_packet(now, DropReason::IpNotForUs, || format!("to {}", hdr.dst));
-        }
-        if hdr.is_fragment() {
-            self.stats.inc(Counter::FragsRx);
-            match self.frags.insert(now, &hdr, skb.data()) {
-                Ok(FragResult::Queued) => return,
-                Ok(FragResult::Complete(full, payload)) => {
-                    self.stats.inc(Counter::FragsReassembled);
-                    let mut whole = SkBuff::for_xmit(payload.len());
-                    whole.put_slice(&payload);
-                    whole.reset_transport_header();
-                    return self.ip_local_deliver(now, full, whole, to_us);
-                }
-                Err(reason) => {
-                    return self.drop_packet(now, reason, || format!("fragment id {} from {}", hdr.ident, hdr.src))
-                }
-            }
-        }
-        self.ip_local_deliver(now, hdr, skb, to_us);
-    }
-
-    /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
-    /// header; for unreassembled packets the IP header is still in the buffer
-    /// (`network_header`) for ICMP errors to quote.
-    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool) {
-        self.stats.inc(Counter::IpDelivered);
-        match IpProto::from(hdr.protocol) {
-            IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
-            IpProto::Udp => self.udp_rcv(now, &hdr, skb, to_us),
-            IpProto::Tcp if to_us => {
-                self.stats.inc(Counter::TcpRx);
-                self.with_tcp(now, |tcp, cx| tcp.tcp_v4_rcv(cx, hdr.src, hdr.dst, skb));
-            }
-            IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
-            IpProto::Unknown(p) => {
-                self.drop_packet(now, DropReason::IpUnknownProtocol, || format!("protocol {p}"));
-                if to_us {
-                    self.icmp_send_unreach(now, &hdr, &skb, icmp::CODE_PROTO_UNREACH);
-                }
-            }
-        }
-    }
-
-    fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff) {
-        self.stats.inc(Counter::IcmpRx);
-        let h = match icmp::icmp_parse(skb.data()) {
-            Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, || "icmp".into()),
-        };
-        match h.icmp_type {
-            icmp::ICMP_ECHO_REQUEST if ip.dst == self.config.addr => {
-                // `icmp_echo`: turn the request into the reply in place and send it back.
-                self.stats.inc(Counter::IcmpEchoRequestsRx);
-                self.stats.inc(Counter::IcmpEchoRepliesTx);
-                icmp::echo_request_to_reply(skb.data_mut());
-                // What the device said about the request is not true of the
-                // reply (its checksum is whole, written just now).
-                skb.set_ip_summed(crate::skbuff::IpSummed::None);
-                skb.set_gso_tcpv4(0);
-                self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
-            }
-            icmp::ICMP_ECHO_REPLY => {
-                if let Err(reason) = self.icmp.echo_reply_rcv(now, ip.src, ip.ttl, &h, skb.len()) {
-                    self.drop_packet(now, reason, || format!("echo reply id {} seq {}", h.ident, h.seq));
-                }
-            }
-            icmp::ICMP_DEST_UNREACH => self.icmp_unreach_rcv(now, &h, skb.data()),
-            t => self.drop_packet(now, DropReason::IcmpUnhandledType, || format!("type {t} code {}", h.code)),
-        }
-    }
-
-    /// RFC 1122 §4.1.3.3 / §4.2.3.9: pass an unreachable up to the socket
-    /// it is about (quoted IP header + 8 bytes of its transport header).
-    fn icmp_unreach_rcv(&mut self, now: Instant, h: &icmp::IcmpHdr, msg: &[u8]) {
-        let quoted = &msg[icmp::ICMP_HLEN..];
-        if quoted.len() < 28 || quoted[0] >> 4 != 4 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
-        }
-        let ihl = (quoted[0] & 0x0f) as usize * 4;
-        if ihl < 20 || quoted.len() < ihl + 8 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
-        }
-        let err = match h.code {
-            icmp::CODE_PORT_UNREACH | icmp::CODE_PROTO_UNREACH => Errno::ECONNREFUSED,
-            0 => Errno::ENETUNREACH,
-            4 => Errno::EMSGSIZE,
-            _ => Errno::EHOSTUNREACH,
-        };
-        let code = h.code;
-        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || format!("unreachable code {code} received"));
-        self.transport_error(now, quoted, err);
-    }
-
-    /// Tell the socket that sent `packet` (an IP header and at least 8 bytes
-    /// of its transport header) that it failed with `err`: UDP keeps it for
-    /// the next call, TCP decides (RFC 1122 §4.1.3.3, §4.2.3.9).
-    fn transport_error(&mut self, now: Instant, packet: &[u8], err: Errno) {
-        let ihl = (packet[0] & 0x0f) as usize * 4;
-        if packet.len() < 20 || ihl < 20 || packet.len() < ihl + 8 {
-            return;
-        }
-        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-        let l4 = &packet[ihl..];
-        let sport = u16::from_be_bytes([l4[0], l4[1]]);
-        let remote = SocketAddrV4::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
-        match packet[9] {
-            ipv4::PROTO_UDP => self.udp.icmp_error(sport, remote, err),
-            ipv4::PROTO_TCP => self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, remote, err)),
-            _ => {}
-        }
-    }
-
-    /// The neighbour never answered: like Linux (`arp_error_report` →
-    /// `ipv4_link_failure`), report "host unreachable" to the packet's
-    /// sender, so a `connect` to a silent on-link host fails with
-    /// `EHOSTUNREACH` after the ARP retries instead of waiting out its SYN
-    /// retries.
-    fn neigh_link_failure(&mut self, now: Instant, skb: &SkBuff) {
-        let dst = skb.data().get(16..20).map(|d| Ipv4Addr::new(d[0], d[1], d[2], d[3]));
-        self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
-            format!("neighbour for {} failed: host unreachable", dst.unwrap_or(Ipv4Addr::UNSPECIFIED))
-        });
-        self.transport_error(now, skb.data(), Errno::EHOSTUNREACH);
-    }
-
-    /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.
-    fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Hdr, skb: &SkBuff, code: u8) {
-        if hdr.dst != self.config.addr || hdr.frag_offset != 0 {
-            return;
-        }
-        let Some(offending) = skb.network_header() else { return };
-        if hdr.protocol == ipv4::PROTO_ICMP && skb.data().first().is_some_and(|&t| icmp::is_error_type(t)) {
-            return;
-        }
-        if !self.icmp.error_allowed(now) {
-            return self.drop_packet(now, DropReason::IcmpRateLimited, || "dest unreachable not sent".into());
-        }
-        let msg = Icmp::dest_unreach(code, offending);
-        self.stats.inc(Counter::IcmpUnreachTx);
-        self.l4_out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: ipv4::PROTO_ICMP, skb: msg });
-    }
-
-    fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff, to_us: bool) {
-        self.stats.inc(Counter::UdpRx);
-        let h = match udp::udp_parse(ip.src, ip.dst, &mut skb) {
-            Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, || "udp".into()),
-        };
-        let src = SocketAddrV4::new(ip.src, h.src_port);
-        let dst = SocketAddrV4::new(ip.dst, h.dst_port);
-        match self.udp.deliver(src, dst, skb) {
-            Ok(()) => {}
-            Err((DropReason::UdpNoSocket, skb)) => {
-                self.drop_packet(now, DropReason::UdpNoSocket, || format!("{src} > {dst}"));
-                if to_us {
-                    self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
-                }
-            }
-            Err((reason, _)) => self.drop_packet(now, reason, || format!("{src} > {dst}")),
-        }
-    }
 
     /// Send everything the transport layers queued: `ip_output` for each.
-    fn flush(&mut self, now: Instant) {
+    pub(crate) fn flush(&mut self, now: Instant) {
         while let Some(x) = self.l4_out.pop_front() {
             self.ip_output(now, x);
         }
-    }
-
-    /// `ip_queue_xmit`: route, push the header (fragmenting above the MTU),
-    /// then resolve the next hop.
-    fn ip_output(&mut self, now: Instant, x: L4Xmit) {
-        let Some(route) = self.routes.route_lookup(x.dst).copied() else {
-            return self.drop_packet(now, DropReason::IpNoRoute, || format!("to {}", x.dst));
-        };
-        let next_hop = if x.dst.is_broadcast() { x.dst } else { route.next_hop(x.dst) };
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        let o = IpOut {
-            src: x.src,
-            dst: x.dst,
-            protocol: x.protocol,
-            ttl: ipv4::DEFAULT_TTL,
-            ident: self.ip_ident,
-            // TCP does path-MTU discovery (RFC 1191): DF on its segments.
-            dont_fragment: x.protocol == ipv4::PROTO_TCP,
-        };
-        match x.protocol {
-            ipv4::PROTO_ICMP => self.stats.inc(Counter::IcmpTx),
-            ipv4::PROTO_TCP => self.stats.inc(Counter::TcpTx),
-            _ => {}
-        }
-        let mtu = self.config.mtu;
-        // A GSO segment goes whole: the device cuts it to the MTU.
-        if x.skb.len() + ipv4::IPV4_HLEN <= mtu || x.skb.is_gso() {
-            let mut skb = x.skb;
-            ipv4::ip_push_header(&mut skb, &o, false, 0);
-            self.stats.inc(Counter::IpTx);
-            return self.neigh_output(now, next_hop, skb);
-        }
-        if o.dont_fragment {
-            return self
-                .drop_packet(now, DropReason::IpFragNeeded, || format!("{} bytes, MTU {mtu}", x.skb.len() + 20));
-        }
-        // A fragment cannot carry a partial checksum (`ip_fragment`
-        // finishes it first).
-        let mut skb = x.skb;
-        skb.checksum_help();
-        for skb in ipv4::ip_fragment(skb, &o, mtu) {
-            self.stats.inc(Counter::FragsTx);
-            self.stats.inc(Counter::IpTx);
-            self.neigh_output(now, next_hop, skb);
-        }
-    }
-
-    /// `neigh_output`: a known MAC sends now; an unknown one queues the
-    /// packet and sends an ARP request.
-    fn neigh_output(&mut self, now: Instant, next_hop: Ipv4Addr, skb: SkBuff) {
-        if next_hop.is_broadcast() || next_hop == self.iface().broadcast {
-            return self.eth_xmit(MacAddr::BROADCAST, EtherType::Ipv4, skb);
-        }
-        match self.arp.resolve(now, next_hop, skb) {
-            Resolve::Ready { mac, skb, revalidate } => {
-                self.eth_xmit(mac, EtherType::Ipv4, skb);
-                if revalidate {
-                    self.arp_request(next_hop);
-                }
-            }
-            Resolve::Queued { request } => {
-                if request {
-                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
-                        format!("neigh {next_hop} (none) -> INCOMPLETE, who-has sent")
-                    });
-                    self.arp_request(next_hop);
-                }
-            }
-            Resolve::Dropped(reason) => self.drop_packet(now, reason, || format!("next hop {next_hop}")),
-        }
-        self.arp_gc_events(now);
-    }
-
-    /// Count what a full neighbour table did. An evicted unresolved
-    /// neighbour's waiting packets are dropped, as if it had never answered.
-    fn arp_gc_events(&mut self, now: Instant) {
-        for event in self.arp.take_gc_events() {
-            match event {
-                GcEvent::Evicted { ip, state, kind, pending } => {
-                    self.stats.inc(match kind {
-                        GcKind::Unused => Counter::ArpEvictedUnused,
-                        GcKind::Unresolved => Counter::ArpEvictedUnresolved,
-                        GcKind::Idle => Counter::ArpEvictedIdle,
-                    });
-                    self.trace.emit(now, EventKind::Arp, "RFC 1122 §2.3.2.2", || {
-                        format!(
-                            "neigh {ip} {} -> (evicted: table full, {}), {} packet(s) dropped",
-                            state.name(),
-                            kind.name(),
-                            pending.len()
-                        )
-                    });
-                    for _ in pending {
-                        self.drop_packet(now, DropReason::ArpUnresolved, || {
-                            format!("neigh {ip} evicted before it answered")
-                        });
-                    }
-                }
-                GcEvent::NotCached { ip } => {
-                    self.stats.inc(Counter::ArpSenderNotCached);
-                    self.trace.emit(now, EventKind::Arp, "RFC 826", || {
-                        format!("neigh {ip} not remembered: table full of neighbours in use")
-                    });
-                }
-            }
-        }
-    }
-
-    /// `dev_queue_xmit`: push the Ethernet header; the frame is ready.
-    fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
-        ethernet::eth_push(&mut skb, dst, self.config.mac, ethertype);
-        self.txq.push_back(skb);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipv4::IpOut;
+    use crate::udp;
 
     /// Frames captured with tcpdump on a veth pair where Linux played both
     /// ends: 10.0.0.1 (52:54:00:12:34:56) and 10.0.0.2 (02:00:00:00:00:02),

@@ -5,15 +5,18 @@
 //! and pass ICMP errors up). Linux: net/ipv4/udp.c, `udp_rcv`,
 //! `__udp4_lib_lookup`, `udp_sendmsg`, the `sk_rcvbuf` limit behind
 //! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter.
+//!
+//! The stack's UDP receive path is at the end of this file, on `Stack`:
+//! `udp_rcv` (check, deliver, or ICMP port unreachable). The way down is
+//! `Stack::sendto` (stack.rs) → `Udp::sendto` here.
 
 use crate::checksum;
-use crate::epoll::WakeQueue;
+use crate::cx::L4Xmit;
 use crate::errno::Errno;
 use crate::ipv4::PROTO_UDP;
 use crate::skbuff::SkBuff;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
+use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
 use crate::stats::DropReason;
-use crate::L4Xmit;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
@@ -342,6 +345,40 @@ impl Udp {
 
     pub fn info(&self) -> Vec<(SocketAddrV4, Option<SocketAddrV4>, usize)> {
         self.sockets.iter().flatten().filter_map(|s| s.local.map(|l| (l, s.peer, s.rx_bytes))).collect()
+    }
+}
+
+// -------------------------------------------------------------- UDP path
+//
+// The stack's UDP receive, on `Stack` (Linux net/ipv4/udp.c, `udp_rcv`):
+// check the header, deliver to a socket, or answer port unreachable. The way
+// down is `Stack::sendto` (stack.rs) → `Udp::sendto` above.
+
+use crate::icmp;
+use crate::ipv4::Ipv4Hdr;
+use crate::stack::Stack;
+use crate::stats::Counter;
+use crate::time::Instant;
+
+impl Stack {
+    pub(crate) fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff, to_us: bool) {
+        self.stats.inc(Counter::UdpRx);
+        let h = match udp_parse(ip.src, ip.dst, &mut skb) {
+            Ok(h) => h,
+            Err(reason) => return self.drop_packet(now, reason, || "udp".into()),
+        };
+        let src = SocketAddrV4::new(ip.src, h.src_port);
+        let dst = SocketAddrV4::new(ip.dst, h.dst_port);
+        match self.udp.deliver(src, dst, skb) {
+            Ok(()) => {}
+            Err((DropReason::UdpNoSocket, skb)) => {
+                self.drop_packet(now, DropReason::UdpNoSocket, || format!("{src} > {dst}"));
+                if to_us {
+                    self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
+                }
+            }
+            Err((reason, _)) => self.drop_packet(now, reason, || format!("{src} > {dst}")),
+        }
     }
 }
 

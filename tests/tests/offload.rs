@@ -51,7 +51,7 @@ fn gso_frame(len: usize, mss: u16, seq: u32, ident: u16) -> SkBuff {
     t[8..12].copy_from_slice(&0x0102_0304u32.to_be_bytes());
     t[12..20].copy_from_slice(&[0x50, 0x18, 0x7f, 0xff, 0, 0, 0, 0]);
     let (src, dst) = ([10, 9, 1, 2].into(), [10, 9, 2, 2].into());
-    checksum::set_partial(&mut skb, src, dst, 6, 16);
+    stack::skbuff::set_partial(&mut skb, src, dst, 6, 16);
     skb.set_gso_tcpv4(mss);
     let o = IpOut { src, dst, protocol: 6, ttl: 64, ident, dont_fragment: true };
     ip_push_header(&mut skb, &o, false, 0);

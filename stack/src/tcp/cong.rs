@@ -57,46 +57,10 @@
 //! sans-IO) and the RTT from `srtt_us`.
 
 use super::sock::TcpSock;
+use crate::cx::Cx;
+use crate::socket::CongAlgo;
 use crate::time::Instant;
 use crate::trace::EventKind;
-use crate::Cx;
-
-/// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.
-#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
-pub enum CongAlgo {
-    /// RFC 5681 slow start and congestion avoidance (Linux `reno`; with
-    /// fast recovery by RFC 6582 NewReno or RFC 6675 SACK).
-    Reno,
-    /// RFC 9438 CUBIC (Linux `cubic`, its default since 2.6.19).
-    #[default]
-    Cubic,
-}
-
-impl CongAlgo {
-    /// Every algorithm, for help texts.
-    pub const ALL: [CongAlgo; 2] = [CongAlgo::Reno, CongAlgo::Cubic];
-
-    /// The name `ss -i` prints and `TCP_CONGESTION` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            CongAlgo::Reno => "reno",
-            CongAlgo::Cubic => "cubic",
-        }
-    }
-    pub fn from_name(s: &str) -> Option<CongAlgo> {
-        match s.to_ascii_lowercase().as_str() {
-            "reno" | "newreno" => Some(CongAlgo::Reno),
-            "cubic" => Some(CongAlgo::Cubic),
-            _ => None,
-        }
-    }
-}
-
-impl core::fmt::Display for CongAlgo {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.pad(self.name())
-    }
-}
 
 /// RFC 9438 §5: C = 0.4, in segments/s³ (Linux `bic_scale` = 41, i.e. 410/1024).
 pub const CUBIC_C: f64 = 0.4;
@@ -371,10 +335,10 @@ impl TcpSock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cx::L4Xmit;
     use crate::stats::Stats;
     use crate::tcp::TcpConfig;
     use crate::trace::Trace;
-    use crate::L4Xmit;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
     use std::collections::VecDeque;

@@ -23,11 +23,11 @@ use super::syncookies;
 use super::timer::TimerKind;
 use super::timestamps;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS};
+use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::stats::{Counter, DropReason};
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::Cx;
 use std::net::SocketAddrV4;
 
 impl Tcp {

@@ -19,11 +19,12 @@ use super::seq::SeqNumber;
 use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState};
 use super::timer::TimerKind;
 use super::{Tcp, TcpConfig, MAX_OFO_SEGMENTS};
+use crate::cx::Cx;
 use crate::errno::Errno;
+use crate::skbuff::SkBuff;
 use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
 use crate::trace::EventKind;
-use crate::{Cx, SkBuff};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What the socket table knows that the connection needs while it processes a segment.
@@ -888,7 +889,7 @@ impl TcpSock {
         self.shut_rcv = true;
         self.rcv.ack_now = true;
         // Readers see end of stream (POLLIN|POLLRDHUP) even where the state stays.
-        self.wake |= crate::epoll::WAKE_ALL;
+        self.wake |= crate::socket::WAKE_ALL;
         match self.state {
             TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::CloseWait, RFC),
             // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter CLOSING".

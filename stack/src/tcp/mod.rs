@@ -45,18 +45,19 @@ mod timestamps;
 #[cfg(test)]
 mod tests;
 
-pub use cong::{CongAlgo, CubicRegion};
+pub use crate::socket::CongAlgo;
+pub use cong::CubicRegion;
 pub use options::{TcpFlags, TcpHdr, TcpOptions};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 
-use crate::epoll::WakeQueue;
+use crate::cx::Cx;
+use crate::errno::Errno;
 use crate::hash::FlowHash;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
+use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::{Cx, Errno};
 use output::copy_from_deque;
 use rand::rngs::StdRng;
 use rand::Rng;

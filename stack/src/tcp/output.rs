@@ -18,11 +18,11 @@ use super::seq::SeqNumber;
 use super::sock::{TcpSock, TcpState};
 use super::timer::TimerKind;
 use super::TcpConfig;
-use crate::checksum;
+use crate::cx::{Cx, L4Xmit};
 use crate::ipv4::PROTO_TCP;
+use crate::skbuff::{self, SkBuff};
 use crate::stats::Counter;
 use crate::trace::EventKind;
-use crate::{Cx, L4Xmit, SkBuff};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -114,7 +114,7 @@ impl TcpSock {
         h.write(skb.push(h.hdr_len()));
         if cfg.csum_offload {
             // The device sums the segment; we give it the pseudo-header.
-            checksum::set_partial(&mut skb, *self.local.ip(), *self.remote.ip(), PROTO_TCP, 16);
+            skbuff::set_partial(&mut skb, *self.local.ip(), *self.remote.ip(), PROTO_TCP, 16);
         } else {
             finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
         }

@@ -13,11 +13,11 @@ use super::options::SackBlock;
 use super::seq::SeqNumber;
 use super::timer::Timers;
 use super::TcpConfig;
+use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::Cx;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -601,7 +601,7 @@ impl TcpSock {
             self.was_connected = true;
         }
         // `sk_state_change`: any watcher may care.
-        self.wake |= crate::epoll::WAKE_ALL;
+        self.wake |= crate::socket::WAKE_ALL;
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));

@@ -10,9 +10,10 @@
 use super::options::{finish_checksum, tcp_parse, OutHdr, TcpFlags, TcpHdr};
 use super::seq::SeqNumber;
 use super::*;
+use crate::cx::L4Xmit;
+use crate::skbuff::SkBuff;
 use crate::stats::{DropReason, Stats};
 use crate::trace::Trace;
-use crate::{L4Xmit, SkBuff};
 use rand::SeedableRng;
 use std::collections::VecDeque;
 
@@ -1951,7 +1952,9 @@ fn close_during_handshake_sends_fin_after_it() {
 /// The whole path: two `Stack`s joined frame by frame (ARP, IPv4, TCP).
 #[test]
 fn two_stacks_over_ethernet() {
-    use crate::{Config, MacAddr, SockType, SocketHandle, Stack};
+    use crate::ethernet::MacAddr;
+    use crate::socket::{SockType, SocketHandle};
+    use crate::stack::{Config, Stack};
     let now = Instant::from_secs(1);
     let mut server = Stack::new(Config::default(), now);
     let client_cfg = Config {

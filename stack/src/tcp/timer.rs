@@ -14,11 +14,11 @@
 
 use super::sock::{Owner, TcpSock, TcpState};
 use super::{Tcp, TcpConfig};
+use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::time::Duration;
 use crate::time::Instant;
 use crate::trace::EventKind;
-use crate::Cx;
 
 /// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
 /// Timers are data: each is an optional deadline, the stack's next wake-up

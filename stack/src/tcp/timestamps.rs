@@ -18,10 +18,10 @@
 
 use super::seq::{siphash24, SeqNumber};
 use super::sock::TcpSock;
+use crate::cx::Cx;
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::Cx;
 use std::net::SocketAddrV4;
 
 /// RFC 7323 §5.5: a TS.Recent unused for 24 days may be too old to compare
