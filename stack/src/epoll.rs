@@ -38,8 +38,6 @@
 
 use crate::errno::Errno;
 use crate::socket::{PollFlags, SocketHandle};
-// Kept here too for the paths `crate::epoll::WAKE_ALL` in tcp/.
-pub use crate::socket::{WakeQueue, WAKE_ALL};
 use std::collections::{HashMap, VecDeque};
 
 /// `epoll_event.events` bits, with Linux's values (the low ones are poll's).
