@@ -362,6 +362,7 @@ mod tests {
     //! The ready list alone, with readiness set by hand; the rules against
     //! real TCP and UDP sockets are tested in stack.rs.
     use super::*;
+    use crate::socket::WakeQueue;
 
     const A: SocketHandle = SocketHandle::Tcp(1);
     const B: SocketHandle = SocketHandle::Tcp(2);
