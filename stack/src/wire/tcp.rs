@@ -543,3 +543,175 @@ pub fn tcp_parse_skb(src: Ipv4Addr, dst: Ipv4Addr, skb: &crate::SkBuff) -> Resul
 pub fn finish_checksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &mut [u8]) {
     TcpPacket::new_unchecked(seg).fill_checksum(src, dst);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// A SYN as Linux 6.x sends it (`curl` to port 80): MSS 1460, SACK
+    /// permitted, timestamps, NOP, window scale 7, window 64240.
+    fn linux_syn() -> Vec<u8> {
+        let mut s = vec![
+            0xa4, 0x1c, 0x00, 0x50, // ports 42012 -> 80
+            0x6b, 0x8b, 0x45, 0x67, // seq
+            0x00, 0x00, 0x00, 0x00, // ack
+            0xa0, 0x02, 0xfa, 0xf0, // doff 10, SYN, window 64240
+            0x00, 0x00, 0x00, 0x00, // checksum, urgent
+            0x02, 0x04, 0x05, 0xb4, // MSS 1460
+            0x04, 0x02, // SACK permitted
+            0x08, 0x0a, 0x9d, 0x2c, 0x11, 0x8e, 0x00, 0x00, 0x00, 0x00, // TS
+            0x01, // NOP
+            0x03, 0x03, 0x07, // WS 7
+        ];
+        finish_checksum(SRC, DST, &mut s);
+        s
+    }
+
+    #[test]
+    fn parses_a_linux_syn() {
+        let h = tcp_parse(SRC, DST, &linux_syn()).unwrap();
+        assert_eq!((h.src_port, h.dst_port), (42012, 80));
+        assert_eq!(h.seq, SeqNumber(0x6b8b_4567));
+        assert_eq!(h.ack, None);
+        assert!(h.syn() && !h.fin() && !h.rst());
+        assert_eq!(h.window, 64240);
+        assert_eq!(h.hdr_len(), 40);
+        assert_eq!(
+            h.options,
+            TcpOptions {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_permitted: true,
+                timestamp: Some((0x9d2c_118e, 0)),
+                ..TcpOptions::default()
+            }
+        );
+        assert_eq!(format!("{:?}", h.flags), "[S]");
+    }
+
+    #[test]
+    fn emit_writes_every_byte() {
+        // A SYN-ACK: every header byte must be written over the 0xa5 fill.
+        let o = TcpRepr {
+            options: TcpOptions { mss: Some(1460), wscale: Some(7), ..TcpOptions::default() },
+            ..TcpRepr::new(
+                80,
+                42012,
+                SeqNumber(0xffff_fff0),
+                Some(SeqNumber(0x6b8b_4568)),
+                TcpFlags::SYN | TcpFlags::ACK,
+                65535,
+            )
+        };
+        let mut buf = vec![0xa5; o.hdr_len()];
+        o.write(&mut buf);
+        assert_eq!(
+            buf,
+            [
+                0, 80, 0xa4, 0x1c, 0xff, 0xff, 0xff, 0xf0, 0x6b, 0x8b, 0x45, 0x68, 0x70, 0x12, 0xff, 0xff, 0, 0, 0, 0,
+                2, 4, 5, 0xb4, 1, 3, 3, 7
+            ]
+        );
+        finish_checksum(DST, SRC, &mut buf);
+        let h = tcp_parse(DST, SRC, &buf).unwrap();
+        assert_eq!(h.ack, Some(SeqNumber(0x6b8b_4568)));
+        assert_eq!(h.options.mss, Some(1460));
+        assert_eq!(h.options.wscale, Some(7));
+    }
+
+    #[test]
+    fn options_laid_out_as_linux_writes_them() {
+        // A SYN with every option: exactly the option bytes of `linux_syn()`.
+        let syn = TcpRepr {
+            options: TcpOptions {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_permitted: true,
+                timestamp: Some((0x9d2c_118e, 0)),
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::new(42012, 80, SeqNumber(0x6b8b_4567), None, TcpFlags::SYN, 64240)
+        };
+        let mut buf = vec![0xa5; syn.hdr_len()];
+        syn.write(&mut buf);
+        finish_checksum(SRC, DST, &mut buf);
+        // Linux writes NOP, WS 7 where our layout does too: the same 40 bytes.
+        assert_eq!(buf, linux_syn());
+        // SACK-Permitted without timestamps: NOP, NOP, sackOK.
+        let o = TcpRepr {
+            options: TcpOptions { sack_permitted: true, ..TcpOptions::default() },
+            ..TcpRepr::new(1, 2, SeqNumber(0), None, TcpFlags::SYN, 0)
+        };
+        let mut b = vec![0; o.hdr_len()];
+        o.write(&mut b);
+        assert_eq!(&b[20..], &[1, 1, 4, 2]);
+        // A data ACK: NOP, NOP, TS, then NOP, NOP, SACK with three blocks: 60 bytes.
+        let blocks = [(SeqNumber(100), SeqNumber(200)), (SeqNumber(300), SeqNumber(400)), (SeqNumber(7), SeqNumber(9))];
+        let mut d = TcpRepr {
+            options: TcpOptions { timestamp: Some((5, 6)), sack_n: 3, ..TcpOptions::default() },
+            ..TcpRepr::new(1, 2, SeqNumber(1), Some(SeqNumber(2)), TcpFlags::ACK, 9)
+        };
+        d.options.sack[..3].copy_from_slice(&blocks);
+        assert_eq!(d.hdr_len(), 60);
+        let mut b = vec![0xa5; d.hdr_len()];
+        d.write(&mut b);
+        finish_checksum(SRC, DST, &mut b);
+        let h = tcp_parse(SRC, DST, &b).unwrap();
+        assert_eq!(h.options.timestamp, Some((5, 6)));
+        assert_eq!(h.options.sack_blocks(), &blocks);
+        assert_eq!(&b[20..24], &[1, 1, 8, 10]);
+        assert_eq!(&b[32..36], &[1, 1, 5, 26]);
+    }
+
+    #[test]
+    fn sack_option_lengths() {
+        // Four blocks (34 bytes) parse; a length that is not 2 + 8n is ignored.
+        let mut four = vec![5u8, 34];
+        for i in 0..8u32 {
+            four.extend_from_slice(&(i * 10).to_be_bytes());
+        }
+        let o = TcpOptions::parse(&four).unwrap();
+        assert_eq!(o.sack_n, 4);
+        assert_eq!(o.sack_blocks()[3], (SeqNumber(60), SeqNumber(70)));
+        let o = TcpOptions::parse(&[5, 6, 0, 0, 0, 1]).unwrap();
+        assert_eq!(o.sack_n, 0);
+        assert_eq!(TcpOptions::parse(&[5, 2]).unwrap().sack_n, 0);
+    }
+
+    #[test]
+    fn malformed_headers_have_reasons() {
+        let good = linux_syn();
+        assert_eq!(tcp_parse(SRC, DST, &good[..19]), Err(DropReason::TcpTooShort));
+        let mut bad = good.clone();
+        bad[30] ^= 1;
+        assert_eq!(tcp_parse(SRC, DST, &bad), Err(DropReason::TcpBadChecksum));
+        for doff in [0x40u8, 0xf0] {
+            let mut bad = good.clone();
+            bad[12] = doff;
+            bad[16] = 0;
+            bad[17] = 0;
+            finish_checksum(SRC, DST, &mut bad);
+            assert_eq!(tcp_parse(SRC, DST, &bad), Err(DropReason::TcpBadDataOffset));
+        }
+        let mut bad = good.clone();
+        bad[13] = 0x03; // SYN+FIN
+        bad[16] = 0;
+        bad[17] = 0;
+        finish_checksum(SRC, DST, &mut bad);
+        assert_eq!(tcp_parse(SRC, DST, &bad), Err(DropReason::TcpBadFlags));
+        // Option lengths: zero, one, past the end, wrong for the kind.
+        for opts in [&[2u8, 0, 0, 0][..], &[8, 1, 0, 0], &[1, 1, 5, 9], &[2, 3, 5, 0]] {
+            assert_eq!(TcpOptions::parse(opts), Err(DropReason::TcpBadOptions), "{opts:?}");
+        }
+        assert_eq!(TcpOptions::parse(&[1, 1, 0, 77]).unwrap(), TcpOptions::default());
+        assert_eq!(TcpOptions::parse(&[30, 4, 9, 9]).unwrap(), TcpOptions::default());
+        assert_eq!(TcpOptions::parse(&[3, 3, 200, 0]).unwrap().wscale, Some(14));
+        assert!(TcpOptions::parse(&[3, 3, 200, 0]).unwrap().wscale_clamped);
+        assert!(!TcpOptions::parse(&[3, 3, 14, 0]).unwrap().wscale_clamped);
+        let o = TcpOptions::parse(&[2, 4, 0, 0]).unwrap();
+        assert_eq!((o.mss, o.mss_zero), (None, true));
+    }
+}
