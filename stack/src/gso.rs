@@ -40,7 +40,7 @@ const MAX_TCP_HLEN: usize = 60;
 
 /// TCP flags cleared on every piece but the last (FIN, PSH) or the first (CWR).
 const FIN_PSH: u8 = TcpFlags::FIN.0 | TcpFlags::PSH.0;
-const CWR: u8 = 0x80;
+const CWR: u8 = TcpFlags::CWR.0;
 
 /// `tcp_xmit_size_goal`: the payload TCP may put in one segment. Without
 /// GSO (`gso_max_size` 0) one MSS; with it, as many whole MSS as fit in an

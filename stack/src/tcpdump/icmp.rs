@@ -5,6 +5,13 @@
 //! discovery), RFC 2236 and RFC 3376 (IGMP).
 
 use super::{be16, ipv4_at, ipv6_at};
+use crate::wire::icmp::{
+    field, CODE_PORT_UNREACH, CODE_PROTO_UNREACH, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN,
+    ICMP_TIME_EXCEEDED,
+};
+use crate::wire::ipv4::{IPV4_HLEN, PROTO_TCP, PROTO_UDP};
+use crate::wire::udp::{self, UdpPacket};
+use crate::wire::{IcmpPacket, Ipv4Packet};
 use std::fmt::Write;
 
 // ------------------------------------------------------------------ ICMP
@@ -21,29 +28,41 @@ pub(super) fn icmp(m: &[u8], length: usize, out: &mut String) {
 }
 
 fn icmp_text(m: &[u8]) -> Option<String> {
-    let (&ty, &code) = (m.first()?, m.get(1)?);
-    // The quoted packet's destination, for errors (RFC 792: IP header + 8 bytes).
-    let quoted_dst = || ipv4_at(m, 24);
+    if m.len() <= field::CODE {
+        return None;
+    }
+    let p = IcmpPacket::new_unchecked(m);
+    let (ty, code) = (p.msg_type(), p.msg_code());
+    // The second word (identifier and sequence, MTU, gateway) is there.
+    let word2 = || (m.len() >= ICMP_HLEN).then_some(());
+    // The quoted packet, for errors (RFC 792: IP header + 8 bytes), when
+    // its fixed header is all there.
+    let quoted = m.get(ICMP_HLEN..).unwrap_or(&[]);
+    let quoted_ip = || (quoted.len() >= IPV4_HLEN).then(|| Ipv4Packet::new_unchecked(quoted));
+    let quoted_dst = || quoted_ip().map(|ip| ip.dst_addr());
     Some(match ty {
-        0 | 8 => {
-            let (id, seq) = (be16(m, 4)?, be16(m, 6)?);
-            let what = if ty == 0 { "reply" } else { "request" };
+        ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST => {
+            word2()?;
+            let (id, seq) = (p.echo_ident(), p.echo_seq_no());
+            let what = if ty == ICMP_ECHO_REPLY { "reply" } else { "request" };
             format!("echo {what}, id {id}, seq {seq}")
         }
-        3 => {
+        ICMP_DEST_UNREACH => {
             let q = quoted_dst()?;
+            let qip = quoted_ip()?;
             match code {
-                2 => format!("{q} protocol {} unreachable", m.get(17)?),
-                3 => {
-                    let qhl = usize::from(m.get(8)? & 0x0f) * 4;
-                    let dport = be16(m, 8 + qhl + 2)?;
-                    match m.get(17)? {
-                        6 => format!("{q} tcp port {dport} unreachable"),
-                        17 => format!("{q} udp port {dport} unreachable"),
+                CODE_PROTO_UNREACH => format!("{q} protocol {} unreachable", qip.protocol()),
+                CODE_PORT_UNREACH => {
+                    // TCP and UDP both put the destination port in bytes 2-3.
+                    let l4 = quoted.get(qip.header_len()..).filter(|l| l.len() >= udp::field::DST_PORT.end)?;
+                    let dport = UdpPacket::new_unchecked(l4).dst_port();
+                    match qip.protocol() {
+                        PROTO_TCP => format!("{q} tcp port {dport} unreachable"),
+                        PROTO_UDP => format!("{q} udp port {dport} unreachable"),
                         p => format!("{q} protocol {p} port {dport} unreachable"),
                     }
                 }
-                4 => match be16(m, 6)? {
+                4 => match p.next_hop_mtu() {
                     0 => format!("{q} unreachable - need to frag"),
                     mtu => format!("{q} unreachable - need to frag (mtu {mtu})"),
                 },
@@ -66,7 +85,7 @@ fn icmp_text(m: &[u8]) -> Option<String> {
         4 => "source quench".to_string(),
         5 => {
             let q = quoted_dst()?;
-            let gw = ipv4_at(m, 4)?;
+            let gw = p.gateway();
             match code {
                 0 => format!("redirect {q} to net {gw}"),
                 1 => format!("redirect {q} to host {gw}"),
@@ -75,7 +94,7 @@ fn icmp_text(m: &[u8]) -> Option<String> {
                 c => format!("redirect-#{c} {q} to {gw}"),
             }
         }
-        11 => {
+        ICMP_TIME_EXCEEDED => {
             quoted_dst()?;
             match code {
                 0 => "time exceeded in-transit".to_string(),
@@ -84,10 +103,15 @@ fn icmp_text(m: &[u8]) -> Option<String> {
             }
         }
         12 => match code {
-            0 => format!("parameter problem - octet {}", m.get(4)?),
+            0 if m.len() > field::POINTER => format!("parameter problem - octet {}", p.pointer()),
+            0 => return None,
             c => format!("parameter problem - code {c}"),
         },
-        13 => format!("time stamp query id {} seq {}", be16(m, 4)?, be16(m, 6)?),
+        // The timestamp request has the echo's identifier and sequence.
+        13 => {
+            word2()?;
+            format!("time stamp query id {} seq {}", p.echo_ident(), p.echo_seq_no())
+        }
         10 => "router solicitation".to_string(),
         14 => "time stamp reply".to_string(),
         15 => "information request".to_string(),

@@ -34,6 +34,9 @@ mod tcp;
 mod tests;
 mod udp;
 
+use crate::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use crate::wire::ipv4::{IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{EthernetFrame, Ipv4Packet};
 use arp::arp;
 use icmp::{icmp, icmp6, igmp};
 use std::collections::HashMap;
@@ -130,11 +133,12 @@ impl Printer {
     // ------------------------------------------------------------ Ethernet
 
     fn ether(&mut self, f: &[u8], out: &mut String) {
-        let (Some(dst), Some(src), Some(mut ethertype)) = (f.get(0..6), f.get(6..12), be16(f, 12)) else {
+        let Ok(frame) = EthernetFrame::new_checked(f) else {
             out.push_str(" [|ether]");
             return;
         };
-        let mut payload = &f[14..];
+        let (dst, src, mut ethertype) = (frame.dst_addr(), frame.src_addr(), frame.ethertype());
+        let mut payload = frame.payload();
         // IEEE 802.1Q: without -e tcpdump shows only what the tag carries.
         for _ in 0..2 {
             if ethertype != 0x8100 && ethertype != 0x88a8 {
@@ -148,20 +152,14 @@ impl Printer {
             payload = &payload[4..];
         }
         match ethertype {
-            0x0800 => self.ipv4(payload, out),
-            0x0806 => arp(payload, out),
+            ETHERTYPE_IPV4 => self.ipv4(payload, out),
+            ETHERTYPE_ARP => arp(payload, out),
             0x86dd => self.ipv6(payload, out),
             t if t < 0x0600 => {
-                let _ = write!(out, "{} > {}, 802.3, length {}", link_addr(src), link_addr(dst), f.len());
+                let _ = write!(out, "{src} > {dst}, 802.3, length {}", f.len());
             }
             t => {
-                let _ = write!(
-                    out,
-                    "{} > {}, ethertype Unknown (0x{t:04x}), length {}: ",
-                    link_addr(src),
-                    link_addr(dst),
-                    f.len()
-                );
+                let _ = write!(out, "{src} > {dst}, ethertype Unknown (0x{t:04x}), length {}: ", f.len());
             }
         }
     }
@@ -169,24 +167,26 @@ impl Printer {
     // ---------------------------------------------------------------- IPv4
 
     fn ipv4(&mut self, p: &[u8], out: &mut String) {
-        let Some(&vihl) = p.first() else {
+        if p.is_empty() {
             out.push_str(" [|ip]");
             return;
-        };
-        match vihl >> 4 {
+        }
+        // Version and IHL share the first byte: the version is there to read.
+        let ip = Ipv4Packet::new_unchecked(p);
+        match ip.version() {
             4 => {}
             6 => return out.push_str("IP6, wrong link-layer encapsulation (invalid)"),
             v => return write!(out, "IP{v} (invalid)").unwrap_or(()),
         }
         out.push_str("IP ");
-        if p.len() < 20 {
+        if p.len() < IPV4_HLEN {
             return out.push_str(" [|ip]");
         }
-        let hlen = usize::from(vihl & 0x0f) * 4;
-        if hlen < 20 {
+        let hlen = ip.header_len();
+        if hlen < IPV4_HLEN {
             return write!(out, "bad-hlen {hlen}").unwrap_or(());
         }
-        let len = usize::from(be16(p, 2).unwrap_or(0));
+        let len = ip.total_len();
         if len < hlen {
             return write!(out, "bad-len {len}").unwrap_or(());
         }
@@ -195,10 +195,9 @@ impl Printer {
         }
         // What tcpdump looks at ends where the IP packet does (not the padding).
         let cap = &p[..p.len().min(len)];
-        let (src, dst) =
-            (ipv4_at(p, 12).unwrap_or(Ipv4Addr::UNSPECIFIED), ipv4_at(p, 16).unwrap_or(Ipv4Addr::UNSPECIFIED));
-        let frag_off = be16(p, 6).unwrap_or(0) & 0x1fff;
-        let proto = p[9];
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let frag_off = ip.frag_offset();
+        let proto = ip.protocol();
         if frag_off != 0 {
             // Not the first fragment: no transport header to show.
             return write!(out, "{src} > {dst}: ip-proto-{proto}").unwrap_or(());
@@ -216,9 +215,9 @@ impl Printer {
     /// `ip_demux_print`: the payload of an IPv4 or IPv6 packet.
     fn transport(&mut self, proto: u8, l4: &[u8], length: usize, src: IpAddr, dst: IpAddr, out: &mut String) {
         match proto {
-            6 => self.tcp(l4, length, src, dst, out),
-            17 => udp(l4, length, src, dst, out),
-            1 if src.is_ipv4() => {
+            PROTO_TCP => self.tcp(l4, length, src, dst, out),
+            PROTO_UDP => udp(l4, length, src, dst, out),
+            PROTO_ICMP if src.is_ipv4() => {
                 let _ = write!(out, "{src} > {dst}: ");
                 icmp(l4, length, out);
             }

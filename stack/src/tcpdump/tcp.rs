@@ -5,7 +5,10 @@
 //! Read first: RFC 9293 §3.1 (the header), RFC 7323 and RFC 2018 (the
 //! options), RFC 854 and RFC 855 (telnet commands and options).
 
-use super::{be16, be32, Printer, TcpConnKey, TcpSeqBase, Truncated, MAX_TCP_CONNS};
+use super::{be32, Printer, TcpConnKey, TcpSeqBase, Truncated, MAX_TCP_CONNS};
+use crate::wire::tcp::{
+    field, TcpFlags, TcpPacket, OPT_EOL, OPT_MSS, OPT_NOP, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, TCP_HLEN,
+};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -13,24 +16,26 @@ impl Printer {
     // ----------------------------------------------------------------- TCP
 
     pub(super) fn tcp(&mut self, t: &[u8], length: usize, src: IpAddr, dst: IpAddr, out: &mut String) {
-        let (Some(sport), Some(dport)) = (be16(t, 0), be16(t, 2)) else {
+        if t.len() < field::DST_PORT.end {
             let _ = write!(out, "{src} > {dst}: [|tcp]");
             return;
-        };
+        }
+        let tp = TcpPacket::new_unchecked(t);
+        let (sport, dport) = (tp.src_port(), tp.dst_port());
         let _ = write!(out, "{src}.{sport} > {dst}.{dport}: ");
-        if t.len() < 20 {
+        if t.len() < TCP_HLEN {
             return out.push_str(" [|tcp]");
         }
-        let hlen = usize::from(t[12] >> 4) * 4;
-        if hlen < 20 {
+        let hlen = tp.header_len();
+        if hlen < TCP_HLEN {
             let _ = write!(out, " tcp {} [bad hdr length {hlen} - too short, < 20]", length.saturating_sub(hlen));
             return;
         }
-        let mut seq = be32(t, 4).unwrap_or(0);
-        let mut ack = be32(t, 8).unwrap_or(0);
-        let win = be16(t, 14).unwrap_or(0);
-        let urp = be16(t, 18).unwrap_or(0);
-        let flags = t[13];
+        let mut seq = tp.seq_number().0;
+        let mut ack = tp.ack_number().0;
+        let win = tp.window_len();
+        let urp = tp.urgent_at();
+        let flags = tp.flags_byte();
         let _ = write!(out, "Flags [{}]", tcp_flags(flags));
 
         // Relative sequence numbers (print-tcp.c): only segments with ACK
@@ -88,10 +93,10 @@ impl Printer {
         if flags & TH_URG != 0 {
             let _ = write!(out, ", urg {urp}");
         }
-        if hlen > 20 {
+        if hlen > TCP_HLEN {
             out.push_str(", options [");
             let sack_base = if rev { base_seq } else { base_ack };
-            if tcp_options(&t[20..], hlen - 20, sack_base, out).is_err() {
+            if tcp_options(&t[field::OPTIONS_START..], hlen - TCP_HLEN, sack_base, out).is_err() {
                 return;
             }
             out.push(']');
@@ -214,11 +219,11 @@ fn telnet_command(d: &[u8]) -> Option<(String, usize)> {
     Some((text, 3 + end + 2))
 }
 
-const TH_FIN: u8 = 0x01;
-const TH_SYN: u8 = 0x02;
-const TH_RST: u8 = 0x04;
-const TH_ACK: u8 = 0x10;
-const TH_URG: u8 = 0x20;
+const TH_FIN: u8 = TcpFlags::FIN.0;
+const TH_SYN: u8 = TcpFlags::SYN.0;
+const TH_RST: u8 = TcpFlags::RST.0;
+const TH_ACK: u8 = TcpFlags::ACK.0;
+const TH_URG: u8 = TcpFlags::URG.0;
 
 fn ip_bytes(a: IpAddr) -> Vec<u8> {
     match a {
@@ -229,9 +234,17 @@ fn ip_bytes(a: IpAddr) -> Vec<u8> {
 
 /// `[S.]`: one letter per flag in tcpdump's order, `none` when there are none.
 fn tcp_flags(flags: u8) -> String {
-    const NAMES: [(u8, char); 8] =
-        [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')];
-    let s: String = NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|&(_, c)| c).collect();
+    const NAMES: [(TcpFlags, char); 8] = [
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::ACK, '.'),
+        (TcpFlags::URG, 'U'),
+        (TcpFlags::ECE, 'E'),
+        (TcpFlags::CWR, 'W'),
+    ];
+    let s: String = NAMES.iter().filter(|(bit, _)| TcpFlags(flags).has(*bit)).map(|&(_, c)| c).collect();
     if s.is_empty() {
         "none".to_string()
     } else {
@@ -272,15 +285,15 @@ fn tcp_options(opts: &[u8], hdr_len: usize, sack_base: u32, out: &mut String) ->
         };
         remaining -= 1;
         let name = match kind {
-            0 => "eol".to_string(),
-            1 => "nop".to_string(),
-            2 => "mss".to_string(),
-            3 => "wscale".to_string(),
-            4 => "sackOK".to_string(),
-            5 => "sack".to_string(),
+            OPT_EOL => "eol".to_string(),
+            OPT_NOP => "nop".to_string(),
+            OPT_MSS => "mss".to_string(),
+            OPT_WSCALE => "wscale".to_string(),
+            OPT_SACK_PERM => "sackOK".to_string(),
+            OPT_SACK => "sack".to_string(),
             6 => "echo".to_string(),
             7 => "echoreply".to_string(),
-            8 => "TS".to_string(),
+            OPT_TIMESTAMP => "TS".to_string(),
             19 => "md5".to_string(),
             28 => "uto".to_string(),
             29 => "tcp-ao".to_string(),

@@ -2,31 +2,31 @@
 //!
 //! Read first: RFC 768.
 
-use super::be16;
+use crate::wire::udp::{field, UdpPacket, UDP_HLEN};
 use std::fmt::Write;
 use std::net::IpAddr;
 
-// ------------------------------------------------------------------- UDP
-
 pub(super) fn udp(u: &[u8], length: usize, src: IpAddr, dst: IpAddr, out: &mut String) {
-    let (Some(sport), Some(dport)) = (be16(u, 0), be16(u, 2)) else {
+    if u.len() < field::DST_PORT.end {
         let _ = write!(out, "{src} > {dst}:  [|udp]");
         return;
-    };
+    }
+    let up = UdpPacket::new_unchecked(u);
+    let (sport, dport) = (up.src_port(), up.dst_port());
     let _ = write!(out, "{src}.{sport} > {dst}.{dport}: ");
-    if length < 8 {
+    if length < UDP_HLEN {
         let _ = write!(out, "truncated-udp {length}");
         return;
     }
-    let Some(ulen) = be16(u, 4).filter(|_| u.len() >= 8) else {
+    if u.len() < UDP_HLEN {
         return out.push_str(" [|udp]");
-    };
-    let ulen = usize::from(ulen);
-    if ulen < 8 {
+    }
+    let ulen = up.len();
+    if ulen < UDP_HLEN {
         let _ = write!(out, "truncated-udplength {ulen}");
         return;
     }
-    let (ulen, length) = (ulen - 8, length - 8);
+    let (ulen, length) = (ulen - UDP_HLEN, length - UDP_HLEN);
     if ulen > length {
         let _ = write!(out, "UDP, bad length {ulen} > {length}");
     } else {

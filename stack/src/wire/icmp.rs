@@ -16,8 +16,11 @@
 //!    |     Data ...
 //!    +-+-+-+-+-
 //!
-//!  Destination Unreachable: the second word is unused (zero) and the data
-//!  is the offending datagram's IP header and its first 64 bits.
+//!  Destination Unreachable: the second word is unused (zero; RFC 1191
+//!  puts the next hop's MTU in its low half) and the data is the offending
+//!  datagram's IP header and its first 64 bits. Redirect: the second word
+//!  is the gateway's address. Parameter Problem: its first byte points at
+//!  the bad octet.
 //! ```
 
 use crate::checksum;
@@ -33,6 +36,13 @@ pub mod field {
     pub const ECHO_IDENT: Range<usize> = 4..6;
     /// Echo: sequence number.
     pub const ECHO_SEQNO: Range<usize> = 6..8;
+    /// Redirect: the gateway to use instead (RFC 792).
+    pub const GATEWAY: Range<usize> = 4..8;
+    /// Parameter problem: the octet where the error was found (RFC 792).
+    pub const POINTER: usize = 4;
+    /// Destination unreachable, fragmentation needed: the next hop's MTU
+    /// (RFC 1191 §4; zero from a router that predates it).
+    pub const NEXT_HOP_MTU: Range<usize> = 6..8;
     /// The rest of the message (echo data, or an error's quoted datagram).
     pub const DATA: RangeFrom<usize> = 8..;
 }
@@ -85,6 +95,16 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
     pub fn echo_seq_no(&self) -> u16 {
         self.be16(field::ECHO_SEQNO)
+    }
+    pub fn gateway(&self) -> std::net::Ipv4Addr {
+        let b = &self.buffer.as_ref()[field::GATEWAY];
+        std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+    pub fn pointer(&self) -> u8 {
+        self.buffer.as_ref()[field::POINTER]
+    }
+    pub fn next_hop_mtu(&self) -> u16 {
+        self.be16(field::NEXT_HOP_MTU)
     }
     pub fn data(&self) -> &[u8] {
         &self.buffer.as_ref()[field::DATA]

@@ -96,6 +96,10 @@ impl TcpFlags {
     pub const PSH: TcpFlags = TcpFlags(0x08);
     pub const ACK: TcpFlags = TcpFlags(0x10);
     pub const URG: TcpFlags = TcpFlags(0x20);
+    /// RFC 3168 (ECN): the two bits above URG, which `TcpPacket::flags`
+    /// leaves out and `flags_byte` keeps.
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    pub const CWR: TcpFlags = TcpFlags(0x80);
 
     pub fn has(self, f: TcpFlags) -> bool {
         self.0 & f.0 == f.0
