@@ -21,11 +21,19 @@
 //!   stack makes, in the same order (each failure is a `DropReason`);
 //!   `emit` writes one into a view. The same type goes both ways.
 //!
-//! This is the only code in the `stack` crate that knows where a field sits
-//! in a header: the layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`,
-//! `udp.rs`, `tcp/`, `gso.rs`) parse and emit through it. synack's own code
-//! does not use the `etherparse` crate: it is a dev-dependency only, the
-//! independent oracle this module's tests parse the same bytes with.
+//! The layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`, `udp.rs`,
+//! `tcp/`, `gso.rs`) and the tcpdump printer (`tcpdump/`) parse and emit
+//! these headers through it and nowhere else, with two exceptions: the
+//! quoted header of an ICMP error that `stack.rs` reads in
+//! `Stack::transport_error` (and `Stack::icmp_unreach_rcv`,
+//! `Stack::neigh_link_failure`), and what tcpdump prints byte by byte as
+//! tcpdump does (TCP option bodies, truncated ones included; ARP with other
+//! address lengths). Headers not here (802.1Q tags, IPv6, ICMPv6, IGMP) only
+//! tcpdump reads.
+//!
+//! synack's own code does not use the `etherparse` crate: it is a
+//! dev-dependency only, the independent oracle this module's tests
+//! (`wire/tests.rs`) parse the same bytes with.
 
 pub mod arp;
 pub mod ethernet;
