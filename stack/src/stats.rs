@@ -181,7 +181,7 @@ pub enum Counter {
     TcpRstTx => "tcp_rst_tx",
     TcpActiveOpens => "tcp_active_opens",
     TcpPassiveOpens => "tcp_passive_opens",
-    // Options answered as the RFCs say rather than dropped (tcp/options.rs).
+    // Options answered as the RFCs say rather than dropped (wire/tcp.rs, `TcpOptions::parse`).
     TcpOptMssZero => "tcp_opt_mss_zero_ignored",
     TcpOptWscaleClamped => "tcp_opt_wscale_clamped",
     // RFC 5961 §7 challenge ACKs (Linux TCPChallengeACK) and the limit biting.

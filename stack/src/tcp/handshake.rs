@@ -15,7 +15,6 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_synsent_state_process`.
 
 use super::input::Drop;
-use super::options::{TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
 use super::output::send_reset;
 use super::seq::SeqNumber;
 use super::sock::{Owner, TcpSock, TcpState};
@@ -28,6 +27,7 @@ use crate::errno::Errno;
 use crate::stats::{Counter, DropReason};
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr, TS_OPT_LEN};
 use std::net::SocketAddrV4;
 
 impl Tcp {
@@ -39,7 +39,7 @@ impl Tcp {
         cx: &mut Cx,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         len: usize,
     ) {
         cx.drop_packet(DropReason::TcpNoSocket, "RFC 9293 §3.10.7.1", || {
@@ -62,7 +62,7 @@ impl Tcp {
     /// A SYN for a 4-tuple in TIME_WAIT with a sequence number above the old
     /// connection's may start a new incarnation (RFC 6191 §2, RFC 1122
     /// §4.2.2.13). Returns true if the TIME_WAIT socket was recycled.
-    pub(super) fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr) -> bool {
+    pub(super) fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpRepr) -> bool {
         let Some(sk) = self.socks[i].as_ref() else { return false };
         if sk.state != TcpState::TimeWait || !h.syn() || h.ack.is_some() {
             return false;
@@ -99,7 +99,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
     ) {
         const RFC: &str = "RFC 9293 §3.10.7.2";
@@ -202,7 +202,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         syn_cap: usize,
     ) {
         const RFC: &str = "RFC 4987 §3.6";
@@ -247,7 +247,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         ack: SeqNumber,
         payload: &[u8],
     ) {
@@ -387,7 +387,7 @@ impl TcpSock {
     }
 
     /// RFC 9293 §3.10.7.3 SYN_SENT.
-    pub fn rcv_synsent(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, payload: &[u8]) -> Result<(), Drop> {
+    pub fn rcv_synsent(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpRepr, payload: &[u8]) -> Result<(), Drop> {
         const RFC: &str = "RFC 9293 §3.10.7.3";
         // First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
         // send a reset (unless the RST bit is set, if so drop the segment)".

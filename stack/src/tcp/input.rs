@@ -13,7 +13,6 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
 //! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
 
-use super::options::{tcp_parse_skb, TcpFlags, TcpHdr};
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
 use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState};
@@ -25,6 +24,7 @@ use crate::skbuff::SkBuff;
 use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
 use crate::trace::EventKind;
+use crate::wire::tcp::{tcp_parse_skb, TcpFlags, TcpPacket, TcpRepr};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What the socket table knows that the connection needs while it processes a segment.
@@ -73,7 +73,7 @@ impl Tcp {
                 return cx.drop_packet(reason, reason.rfc(), || format!("{src} > {dst}: bad TCP header"));
             }
         };
-        let payload = &skb.data()[h.hdr_len..];
+        let payload = &skb.data()[TcpPacket::new_unchecked(skb.data()).header_len()..];
         if h.syn() {
             // Options read only on a SYN, answered as the RFCs say rather than
             // dropped; counted so `stats` shows them.
@@ -114,7 +114,7 @@ impl Tcp {
     }
 
     /// A segment for a connection (any state but LISTEN).
-    pub(super) fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
+    pub(super) fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpRepr, payload: &[u8]) {
         let Some(mut sk) = self.socks[i].take() else { return };
         let accept_queue_full = match sk.owner {
             Owner::Child { listener } => self
@@ -153,7 +153,7 @@ impl Tcp {
     }
 }
 
-fn fmt_ack(h: &TcpHdr) -> String {
+fn fmt_ack(h: &TcpRepr) -> String {
     h.ack.map_or("-".into(), |a| a.to_string())
 }
 
@@ -168,7 +168,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
         env: &mut RcvEnv,
     ) -> Result<(), Drop> {
@@ -180,7 +180,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
         env: &mut RcvEnv,
     ) -> Result<(), Drop> {
@@ -198,7 +198,7 @@ impl TcpSock {
         let trimmed;
         let h =
             if self.state == TcpState::SynReceived && h.syn() && h.ack.is_some() && !h.rst() && h.seq == self.rcv.irs {
-                trimmed = TcpHdr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
+                trimmed = TcpRepr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
                 &trimmed
             } else {
                 h
@@ -423,7 +423,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         ack: SeqNumber,
         text: usize,
         env: &mut RcvEnv,

@@ -9,7 +9,6 @@
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
-use super::options::SackBlock;
 use super::seq::SeqNumber;
 use super::timer::Timers;
 use super::TcpConfig;
@@ -18,6 +17,7 @@ use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
+use crate::wire::tcp::SackBlock;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
