@@ -1,105 +1,14 @@
-//! Sequence numbers and initial sequence numbers.
+//! Initial sequence numbers.
 //!
-//! Read first: RFC 9293 §3.4 (sequence numbers are compared modulo 2^32),
-//! RFC 1982 (serial number arithmetic), RFC 6528 (ISN = M + F(4-tuple, secret)).
-//! Linux: `before()` / `after()` in include/net/tcp.h,
-//! `secure_tcp_seq()` in net/core/secure_seq.c.
+//! Read first: RFC 6528 (ISN = M + F(4-tuple, secret)). Linux:
+//! `secure_tcp_seq()` in net/core/secure_seq.c. The sequence number itself,
+//! `SeqNumber` with its wrapping comparisons (RFC 9293 §3.4, RFC 1982), is
+//! a field of the header: `wire/tcp.rs`.
 
 use crate::time::Instant;
-use core::fmt;
-use core::ops::{Add, AddAssign, Sub};
 use std::net::SocketAddrV4;
 
-/// A TCP sequence number. Comparisons wrap: `a.before(b)` means `b` is less
-/// than 2^31 ahead of `a`, exactly the kernel's `before(a, b)`. There is
-/// deliberately no `PartialOrd`: a raw `<` on sequence numbers is a bug.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Default)]
-pub struct SeqNumber(pub u32);
-
-impl SeqNumber {
-    /// `before(self, other)`: `self` comes strictly before `other`.
-    pub fn before(self, other: SeqNumber) -> bool {
-        (self.0.wrapping_sub(other.0) as i32) < 0
-    }
-    /// `after(self, other)`: `self` comes strictly after `other`.
-    pub fn after(self, other: SeqNumber) -> bool {
-        other.before(self)
-    }
-    pub fn before_eq(self, other: SeqNumber) -> bool {
-        !self.after(other)
-    }
-    pub fn after_eq(self, other: SeqNumber) -> bool {
-        !self.before(other)
-    }
-    /// `lo <= self < hi` in sequence space.
-    pub fn in_range(self, lo: SeqNumber, hi: SeqNumber) -> bool {
-        self.after_eq(lo) && self.before(hi)
-    }
-    /// Bytes from `earlier` up to `self`, zero if `self` is not after `earlier`.
-    pub fn since(self, earlier: SeqNumber) -> usize {
-        if self.after(earlier) {
-            self.0.wrapping_sub(earlier.0) as usize
-        } else {
-            0
-        }
-    }
-    /// The later of two sequence numbers.
-    pub fn max_seq(self, other: SeqNumber) -> SeqNumber {
-        if self.after(other) {
-            self
-        } else {
-            other
-        }
-    }
-    /// The earlier of two sequence numbers.
-    pub fn min_seq(self, other: SeqNumber) -> SeqNumber {
-        if self.before(other) {
-            self
-        } else {
-            other
-        }
-    }
-}
-
-impl Add<usize> for SeqNumber {
-    type Output = SeqNumber;
-    fn add(self, n: usize) -> SeqNumber {
-        SeqNumber(self.0.wrapping_add(n as u32))
-    }
-}
-
-impl AddAssign<usize> for SeqNumber {
-    fn add_assign(&mut self, n: usize) {
-        *self = *self + n;
-    }
-}
-
-impl Sub<usize> for SeqNumber {
-    type Output = SeqNumber;
-    fn sub(self, n: usize) -> SeqNumber {
-        SeqNumber(self.0.wrapping_sub(n as u32))
-    }
-}
-
-/// Signed distance `self - other` (wrapping), like the kernel's `(s32)(a - b)`.
-impl Sub<SeqNumber> for SeqNumber {
-    type Output = i32;
-    fn sub(self, other: SeqNumber) -> i32 {
-        self.0.wrapping_sub(other.0) as i32
-    }
-}
-
-impl fmt::Debug for SeqNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl fmt::Display for SeqNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+pub use crate::wire::tcp::SeqNumber;
 
 /// RFC 6528 §3: `ISN = M + F(localip, localport, remoteip, remoteport, secretkey)`,
 /// where M is a timer ticking every 4 µs and F a keyed hash (SipHash-2-4
@@ -163,23 +72,6 @@ pub fn siphash24(key: &[u64; 2], data: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn comparisons_wrap() {
-        let a = SeqNumber(u32::MAX - 10);
-        let b = a + 20usize;
-        assert_eq!(b.0, 9);
-        assert!(a.before(b) && b.after(a));
-        assert!(a.before_eq(a) && a.after_eq(a) && !a.before(a));
-        assert_eq!(b - a, 20);
-        assert_eq!(a - b, -20);
-        assert_eq!(b.since(a), 20);
-        assert_eq!(a.since(b), 0);
-        assert!((a + 5usize).in_range(a, b));
-        assert!(!b.in_range(a, b));
-        assert_eq!(a.max_seq(b), b);
-        assert_eq!(a.min_seq(b), a);
-    }
 
     #[test]
     fn siphash_reference_vector() {

@@ -7,7 +7,9 @@
 //! (a duplicate reported as the first SACK block). Linux:
 //! `tcp_parse_options()` in net/ipv4/tcp_input.c, `tcp_options_write()` in
 //! net/ipv4/tcp_output.c (whose byte layout `TcpRepr::emit` copies, so a
-//! capture of ours reads like one of Linux's).
+//! capture of ours reads like one of Linux's). The sequence number type,
+//! `SeqNumber`, compares modulo 2^32 as `before()`/`after()` in Linux's
+//! include/net/tcp.h do (RFC 9293 §3.4, RFC 1982).
 //!
 //! ```text
 //!  RFC 9293 §3.1:
@@ -36,8 +38,9 @@
 
 use crate::checksum;
 use crate::stats::DropReason;
-use crate::tcp::SeqNumber;
 use crate::wire::ipv4::PROTO_TCP;
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub};
 use std::net::Ipv4Addr;
 
 /// Byte ranges of the fixed header.
@@ -79,6 +82,99 @@ pub const TS_OPT_LEN: usize = 12;
 /// RFC 2018 §3: at most four SACK blocks fit in the 40 bytes of options
 /// (three next to timestamps).
 pub const MAX_SACK_BLOCKS: usize = 4;
+
+/// A TCP sequence number (RFC 9293 §3.4: compared modulo 2^32; RFC 1982),
+/// the type of the header's sequence and acknowledgment fields.
+/// Comparisons wrap: `a.before(b)` means `b` is less
+/// than 2^31 ahead of `a`, exactly the kernel's `before(a, b)`. There is
+/// deliberately no `PartialOrd`: a raw `<` on sequence numbers is a bug.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SeqNumber(pub u32);
+
+impl SeqNumber {
+    /// `before(self, other)`: `self` comes strictly before `other`.
+    pub fn before(self, other: SeqNumber) -> bool {
+        (self.0.wrapping_sub(other.0) as i32) < 0
+    }
+    /// `after(self, other)`: `self` comes strictly after `other`.
+    pub fn after(self, other: SeqNumber) -> bool {
+        other.before(self)
+    }
+    pub fn before_eq(self, other: SeqNumber) -> bool {
+        !self.after(other)
+    }
+    pub fn after_eq(self, other: SeqNumber) -> bool {
+        !self.before(other)
+    }
+    /// `lo <= self < hi` in sequence space.
+    pub fn in_range(self, lo: SeqNumber, hi: SeqNumber) -> bool {
+        self.after_eq(lo) && self.before(hi)
+    }
+    /// Bytes from `earlier` up to `self`, zero if `self` is not after `earlier`.
+    pub fn since(self, earlier: SeqNumber) -> usize {
+        if self.after(earlier) {
+            self.0.wrapping_sub(earlier.0) as usize
+        } else {
+            0
+        }
+    }
+    /// The later of two sequence numbers.
+    pub fn max_seq(self, other: SeqNumber) -> SeqNumber {
+        if self.after(other) {
+            self
+        } else {
+            other
+        }
+    }
+    /// The earlier of two sequence numbers.
+    pub fn min_seq(self, other: SeqNumber) -> SeqNumber {
+        if self.before(other) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+impl Add<usize> for SeqNumber {
+    type Output = SeqNumber;
+    fn add(self, n: usize) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n as u32))
+    }
+}
+
+impl AddAssign<usize> for SeqNumber {
+    fn add_assign(&mut self, n: usize) {
+        *self = *self + n;
+    }
+}
+
+impl Sub<usize> for SeqNumber {
+    type Output = SeqNumber;
+    fn sub(self, n: usize) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(n as u32))
+    }
+}
+
+/// Signed distance `self - other` (wrapping), like the kernel's `(s32)(a - b)`.
+impl Sub<SeqNumber> for SeqNumber {
+    type Output = i32;
+    fn sub(self, other: SeqNumber) -> i32 {
+        self.0.wrapping_sub(other.0) as i32
+    }
+}
+
+impl fmt::Debug for SeqNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for SeqNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// One SACK block: the bytes `[start, end)` the receiver holds (RFC 2018 §3:
 /// "Left Edge of Block", "Right Edge of Block", the first sequence number
@@ -551,6 +647,23 @@ pub fn finish_checksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparisons_wrap() {
+        let a = SeqNumber(u32::MAX - 10);
+        let b = a + 20usize;
+        assert_eq!(b.0, 9);
+        assert!(a.before(b) && b.after(a));
+        assert!(a.before_eq(a) && a.after_eq(a) && !a.before(a));
+        assert_eq!(b - a, 20);
+        assert_eq!(a - b, -20);
+        assert_eq!(b.since(a), 20);
+        assert_eq!(a.since(b), 0);
+        assert!((a + 5usize).in_range(a, b));
+        assert!(!b.in_range(a, b));
+        assert_eq!(a.max_seq(b), b);
+        assert_eq!(a.min_seq(b), a);
+    }
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
