@@ -175,7 +175,16 @@ pub fn require_tool(tool: &str) {
 fn tool_links() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("synack-tools-{}", std::process::id()));
+        // One folder per test process; those of processes that are gone go.
+        let tmp = std::env::temp_dir();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("synack-tools-")).and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = tmp.join(format!("synack-tools-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         for imp in IMPLEMENTATIONS {
             if let Ok(path) = tool_path(imp.tool) {
