@@ -17,9 +17,9 @@
 use super::input::Drop;
 use super::output::send_reset;
 use super::seq::SeqNumber;
+use super::sock::TimerKind;
 use super::sock::{Owner, TcpSock, TcpState};
 use super::syncookies;
-use super::timer::TimerKind;
 use super::timestamps;
 use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS};
 use crate::cx::Cx;

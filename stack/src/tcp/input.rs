@@ -15,8 +15,8 @@
 
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
+use super::sock::TimerKind;
 use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState};
-use super::timer::TimerKind;
 use super::{Tcp, TcpConfig, MAX_OFO_SEGMENTS};
 use crate::cx::Cx;
 use crate::errno::Errno;

@@ -31,6 +31,7 @@
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
 mod cong;
+mod cubic;
 mod handshake;
 mod input;
 mod output;
@@ -46,7 +47,7 @@ mod tests;
 
 pub use crate::socket::CongAlgo;
 pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
-pub use cong::CubicRegion;
+pub use cubic::CubicRegion;
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 
@@ -60,11 +61,11 @@ use crate::trace::EventKind;
 use output::copy_from_deque;
 use rand::rngs::StdRng;
 use rand::Rng;
+use sock::TimerKind;
 use sock::{release_if_empty, Listener, Owner, TcpSock};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use timer::TimerKind;
 
 /// RFC 9293 §3.7.1: a peer that sends no MSS option gets 536 (576 - 40).
 pub const DEFAULT_PEER_MSS: usize = 536;

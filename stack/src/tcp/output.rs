@@ -14,11 +14,11 @@
 //! checksum. IP and Ethernet push theirs below.
 
 use super::seq::SeqNumber;
+use super::sock::TimerKind;
 use super::sock::{TcpSock, TcpState};
-use super::timer::TimerKind;
 use super::TcpConfig;
 use crate::cx::{Cx, L4Xmit};
-use crate::ipv4::PROTO_TCP;
+use crate::wire::ipv4::PROTO_TCP;
 use crate::skbuff::{self, SkBuff};
 use crate::stats::Counter;
 use crate::trace::EventKind;

@@ -32,7 +32,7 @@
 //! lost and goes again (`rtx_marks`, `relost`).
 
 use super::seq::SeqNumber;
-use super::sock::TcpSock;
+use super::sock::{RtxMark, TcpSock};
 use crate::wire::tcp::{SackBlock, MAX_SACK_BLOCKS};
 
 /// Scoreboard entries kept per connection: a peer cannot make us hold more
@@ -41,14 +41,6 @@ pub const MAX_SACKED_RANGES: usize = 256;
 
 /// RFC 6675 §2 DupThresh.
 pub const DUP_THRESH: usize = 3;
-
-/// A retransmission made during recovery: its range, and SND.MAX when it left.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct RtxMark {
-    pub start: SeqNumber,
-    pub end: SeqNumber,
-    pub snd_max: SeqNumber,
-}
 
 /// Retransmissions watched per recovery (a bound, like the scoreboard's).
 pub const MAX_RTX_MARKS: usize = 256;

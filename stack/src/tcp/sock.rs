@@ -10,7 +10,6 @@
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
 use super::seq::SeqNumber;
-use super::timer::Timers;
 use super::TcpConfig;
 use crate::cx::Cx;
 use crate::errno::Errno;
@@ -291,7 +290,7 @@ pub struct CongVars {
     pub(super) recover: SeqNumber,
     pub(super) in_recovery: bool,
     /// The congestion control algorithm and its state (cong.rs).
-    pub(super) cc: super::cong::CongState,
+    pub(super) cc: super::cubic::CongState,
 }
 
 /// Selective acknowledgements both ways (RFC 2018, RFC 2883, RFC 6675; sack.rs).
@@ -304,7 +303,7 @@ pub struct SackVars {
     /// RFC 6675 HighRxt: end of the highest byte retransmitted in this recovery.
     pub(super) high_rxt: SeqNumber,
     /// Retransmissions of this recovery, watched for loss (sack.rs).
-    pub(super) rtx_marks: VecDeque<super::sack::RtxMark>,
+    pub(super) rtx_marks: VecDeque<RtxMark>,
     /// Retransmissions found lost: sent again before anything else.
     pub(super) relost: Vec<SackBlock>,
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
@@ -326,7 +325,7 @@ pub struct TsVars {
     /// TSval of our latest retransmission: an echo older than it gives no RTT sample.
     pub(super) rtx_tsval: u32,
     /// The loss episode that may yet prove spurious (RFC 3522).
-    pub(super) undo: Option<super::timestamps::UndoMark>,
+    pub(super) undo: Option<UndoMark>,
 }
 
 /// The buffers and queues (Linux `sk_write_queue`, `sk_receive_queue`,
@@ -362,6 +361,117 @@ pub struct SockOpts {
     pub(super) cork: bool,
     /// O_NONBLOCK.
     pub(super) nonblocking: bool,
+}
+
+/// A retransmission made during recovery: its range, and SND.MAX when it left.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RtxMark {
+    pub start: SeqNumber,
+    pub end: SeqNumber,
+    pub snd_max: SeqNumber,
+}
+
+/// What a loss episode changed, kept to be undone if it proves spurious
+/// (Linux `undo_marker`, `prior_cwnd`, `prior_ssthresh`, `retrans_stamp`).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct UndoMark {
+    pub cwnd: usize,
+    pub ssthresh: usize,
+    /// TSval of the episode's first retransmission.
+    pub tsval: u32,
+    /// The episode began with a timeout (else fast retransmit).
+    pub rto: bool,
+}
+
+/// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
+/// Timers are data: each is an optional deadline, the stack's next wake-up
+/// is their minimum, and the handlers live together in timer.rs.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum TimerKind {
+    /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
+    Retransmit,
+    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
+    DelayedAck,
+    /// RFC 9293 §3.8.6.1: probe a zero window.
+    Persist,
+    /// RFC 1122 §4.2.3.6.
+    Keepalive,
+    /// TCP_CORK's 200 ms ceiling.
+    Cork,
+    /// An orphaned FIN_WAIT_2 waits at most `fin_timeout` (Linux `tcp_fin_timeout`).
+    FinWait2,
+    /// 2 × MSL in TIME_WAIT.
+    TimeWait,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 7] = [
+        TimerKind::Retransmit,
+        TimerKind::DelayedAck,
+        TimerKind::Persist,
+        TimerKind::Keepalive,
+        TimerKind::Cork,
+        TimerKind::FinWait2,
+        TimerKind::TimeWait,
+    ];
+    /// The clause that arms this timer (for the trace).
+    pub fn rfc_set(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.1",
+            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
+            TimerKind::Persist => "RFC 9293 §3.8.6.1",
+            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
+            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
+            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
+            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
+        }
+    }
+    /// The clause that says what to do when it fires.
+    pub fn rfc_fired(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "RFC 6298 §5.4",
+            TimerKind::TimeWait => "RFC 9293 §3.10.8",
+            k => k.rfc_set(),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "retransmit",
+            TimerKind::DelayedAck => "delayed-ack",
+            TimerKind::Persist => "persist",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::Cork => "cork",
+            TimerKind::FinWait2 => "fin-wait-2",
+            TimerKind::TimeWait => "time-wait",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Default, Debug)]
+pub struct Timers {
+    at: [Option<Instant>; 7],
+}
+
+impl Timers {
+    pub fn get(&self, k: TimerKind) -> Option<Instant> {
+        self.at[k as usize]
+    }
+    pub fn set(&mut self, k: TimerKind, at: Instant) {
+        self.at[k as usize] = Some(at);
+    }
+    pub fn clear(&mut self, k: TimerKind) {
+        self.at[k as usize] = None;
+    }
+    pub fn is_set(&self, k: TimerKind) -> bool {
+        self.at[k as usize].is_some()
+    }
+    pub fn clear_all(&mut self) {
+        self.at = [None; 7];
+    }
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.at.iter().flatten().min().copied()
+    }
 }
 
 /// The TCB, grouped as RFC 9293 §3.3.1 groups its variables: `sk.snd.una`,
@@ -470,7 +580,7 @@ impl TcpSock {
                 dupacks: 0,
                 recover: z,
                 in_recovery: false,
-                cc: super::cong::CongState::new(cfg.congestion),
+                cc: super::cubic::CongState::new(cfg.congestion),
             },
             sack: SackVars {
                 ok: false,

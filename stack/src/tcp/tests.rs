@@ -1955,7 +1955,7 @@ fn close_during_handshake_sends_fin_after_it() {
 /// The whole path: two `Stack`s joined frame by frame (ARP, IPv4, TCP).
 #[test]
 fn two_stacks_over_ethernet() {
-    use crate::ethernet::MacAddr;
+    use crate::wire::ethernet::MacAddr;
     use crate::socket::{SockType, SocketHandle};
     use crate::stack::{Config, Stack};
     let now = Instant::from_secs(1);

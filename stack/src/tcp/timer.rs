@@ -7,109 +7,17 @@
 //! probe, which runs on the retransmission timer, as in Linux).
 //!
 //! The timers themselves are data: plain deadlines in each socket (`Timers`,
-//! one per `TimerKind`, here),
-//! set and stopped with `TcpSock::timer_set` and `TcpSock::timer_cancel` (here);
+//! one per `TimerKind`, in sock.rs beside the rest of the TCB), set and
+//! stopped with `TcpSock::timer_set` and `TcpSock::timer_cancel` (here);
 //! `Tcp::poll_timeout` is their minimum and `Tcp::handle_timeout` runs the
 //! expired ones.
 
-use super::sock::{Owner, TcpSock, TcpState};
+use super::sock::{Owner, TcpSock, TcpState, TimerKind};
 use super::{Tcp, TcpConfig};
 use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::time::Duration;
-use crate::time::Instant;
 use crate::trace::EventKind;
-
-/// The connection timers (RFC 9293 §3.8, RFC 6298, RFC 1122 §4.2.3.2, §4.2.2.17).
-/// Timers are data: each is an optional deadline, the stack's next wake-up
-/// is their minimum, and the handlers live together in timer.rs.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum TimerKind {
-    /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
-    Retransmit,
-    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
-    DelayedAck,
-    /// RFC 9293 §3.8.6.1: probe a zero window.
-    Persist,
-    /// RFC 1122 §4.2.3.6.
-    Keepalive,
-    /// TCP_CORK's 200 ms ceiling.
-    Cork,
-    /// An orphaned FIN_WAIT_2 waits at most `fin_timeout` (Linux `tcp_fin_timeout`).
-    FinWait2,
-    /// 2 × MSL in TIME_WAIT.
-    TimeWait,
-}
-
-impl TimerKind {
-    pub const ALL: [TimerKind; 7] = [
-        TimerKind::Retransmit,
-        TimerKind::DelayedAck,
-        TimerKind::Persist,
-        TimerKind::Keepalive,
-        TimerKind::Cork,
-        TimerKind::FinWait2,
-        TimerKind::TimeWait,
-    ];
-    /// The clause that arms this timer (for the trace).
-    pub fn rfc_set(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.1",
-            TimerKind::DelayedAck => "RFC 1122 §4.2.3.2",
-            TimerKind::Persist => "RFC 9293 §3.8.6.1",
-            TimerKind::Keepalive => "RFC 1122 §4.2.3.6",
-            TimerKind::Cork => "RFC 1122 §4.2.3.4 (Linux TCP_CORK)",
-            TimerKind::FinWait2 => "RFC 9293 §3.6 (Linux tcp_fin_timeout)",
-            TimerKind::TimeWait => "RFC 9293 §3.10.7.4 step 8",
-        }
-    }
-    /// The clause that says what to do when it fires.
-    pub fn rfc_fired(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "RFC 6298 §5.4",
-            TimerKind::TimeWait => "RFC 9293 §3.10.8",
-            k => k.rfc_set(),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TimerKind::Retransmit => "retransmit",
-            TimerKind::DelayedAck => "delayed-ack",
-            TimerKind::Persist => "persist",
-            TimerKind::Keepalive => "keepalive",
-            TimerKind::Cork => "cork",
-            TimerKind::FinWait2 => "fin-wait-2",
-            TimerKind::TimeWait => "time-wait",
-        }
-    }
-}
-
-#[derive(Copy, Clone, Default, Debug)]
-pub struct Timers {
-    at: [Option<Instant>; 7],
-}
-
-impl Timers {
-    pub fn get(&self, k: TimerKind) -> Option<Instant> {
-        self.at[k as usize]
-    }
-    pub fn set(&mut self, k: TimerKind, at: Instant) {
-        self.at[k as usize] = Some(at);
-    }
-    pub fn clear(&mut self, k: TimerKind) {
-        self.at[k as usize] = None;
-    }
-    pub fn is_set(&self, k: TimerKind) -> bool {
-        self.at[k as usize].is_some()
-    }
-    pub fn clear_all(&mut self) {
-        self.at = [None; 7];
-    }
-    /// The earliest deadline.
-    pub fn next(&self) -> Option<Instant> {
-        self.at.iter().flatten().min().copied()
-    }
-}
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK (RFC 1122's
 /// 500 ms bound is the RFC's example; Linux and we use 200 ms).

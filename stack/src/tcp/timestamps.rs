@@ -17,7 +17,7 @@
 //! keyed hash of the addresses, so TSval says nothing about our uptime.
 
 use super::seq::{siphash24, SeqNumber};
-use super::sock::TcpSock;
+use super::sock::{TcpSock, UndoMark};
 use crate::cx::Cx;
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
@@ -87,18 +87,6 @@ impl TcpSock {
         }
         Some(Duration::from_micros(1000 * delta.max(1) as u64))
     }
-}
-
-/// What a loss episode changed, kept to be undone if it proves spurious
-/// (Linux `undo_marker`, `prior_cwnd`, `prior_ssthresh`, `retrans_stamp`).
-#[derive(Copy, Clone, Debug, Default)]
-pub struct UndoMark {
-    pub cwnd: usize,
-    pub ssthresh: usize,
-    /// TSval of the episode's first retransmission.
-    pub tsval: u32,
-    /// The episode began with a timeout (else fast retransmit).
-    pub rto: bool,
 }
 
 impl TcpSock {
