@@ -16,7 +16,7 @@
 //!   RCV.NXT and SND.UNA.
 //!
 //! The `tcp_segments` target's records are structured instead (see
-//! [`Conn::segment_record`]): always-valid segments of one connection, with
+//! [`Lab::run_segments`]): always-valid segments of one connection, with
 //! the application's calls in between.
 
 use stack::checksum;

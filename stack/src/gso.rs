@@ -27,10 +27,10 @@
 //! device does.
 
 use crate::checksum;
-use crate::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
-use crate::wire::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
 use crate::skbuff::{IpSummed, SkBuff};
 use crate::tcp::SeqNumber;
+use crate::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
+use crate::wire::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
 use crate::wire::tcp::{self, TcpFlags, TCP_HLEN};
 use crate::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 

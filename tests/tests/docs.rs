@@ -165,6 +165,19 @@ fn defines(text: &str, name: &str) -> bool {
                 rest = &rest[i + kw.len()..];
             }
         }
+        // `impl Name` or `impl Trait for Name`: the file adds to a type.
+        if let Some(rest) = l.strip_prefix("impl") {
+            let rest = rest.split(" for ").last().unwrap_or(rest);
+            let rest = rest.trim_start_matches(|c: char| c == '<' || c.is_whitespace());
+            let rest = if rest.starts_with(|c: char| c.is_ascii_uppercase()) {
+                rest
+            } else {
+                rest.split_once("> ").map_or(rest, |(_, r)| r)
+            };
+            if ident_at(rest.trim_start()) == name {
+                return true;
+            }
+        }
         // A field `name: T` or a variant `Name,` / `Name(` / `Name {` / `Name =`.
         let l = l.strip_prefix("pub(crate) ").or_else(|| l.strip_prefix("pub(super) ")).unwrap_or(l);
         let l = l.strip_prefix("pub(in crate::tcp) ").or_else(|| l.strip_prefix("pub ")).unwrap_or(l);

@@ -14,7 +14,7 @@
 //! |--------------|-------------------------------------------------------------------|
 //! | `mod.rs`     | `Tcp`: socket table, demux tables, API calls (net/ipv4/tcp.c, af_inet.c, inet_connection_sock.c) |
 //! | `seq.rs`     | `SeqNumber` with wrapping `before`/`after`; RFC 6528 ISNs          |
-//! | `../wire/tcp.rs` | the header and its options, parsed and written (`TcpRepr`, `TcpOptions::parse` is `tcp_parse_options`) |
+//! | `stack/src/wire/tcp.rs` | the header and its options, parsed and written (`TcpRepr`, `TcpOptions::parse` is `tcp_parse_options`) |
 //! | `sock.rs`    | the TCB (`struct tcp_sock`), `TcpState`, timers as data, RTO math  |
 //! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
