@@ -38,6 +38,9 @@
 //! decides alike: its forced GC (`neigh_forced_gc`) takes only entries
 //! nobody holds a reference to that failed or were not updated in the last
 //! 5 s, and `neigh_alloc` refuses the new entry when it frees none.
+//!
+//! The packet's bytes are read and written by `wire/arp.rs` (`ArpPacket`,
+//! `ArpRepr`).
 
 use crate::ethernet::MacAddr;
 use crate::hash::FlowHash;
@@ -47,10 +50,7 @@ use crate::time::{Duration, Instant};
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
-pub const ARP_LEN: usize = 28;
-pub const ARPHRD_ETHER: u16 = 1;
-pub const ARPOP_REQUEST: u16 = 1;
-pub const ARPOP_REPLY: u16 = 2;
+pub use crate::wire::arp::{ArpRepr, ARPHRD_ETHER, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN};
 
 #[derive(Clone, Debug)]
 pub struct ArpConfig {
@@ -85,53 +85,6 @@ impl Default for ArpConfig {
 /// (Linux's forced GC spares entries updated in the last 5 s:
 /// `tref = jiffies - 5 * HZ` in `neigh_forced_gc`).
 pub const GC_IN_USE: Duration = Duration::from_secs(5);
-
-/// An Ethernet/IPv4 ARP packet (RFC 826), the only kind we speak.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct ArpPacket {
-    pub op: u16,
-    pub sha: MacAddr,
-    pub spa: Ipv4Addr,
-    pub tha: MacAddr,
-    pub tpa: Ipv4Addr,
-}
-
-impl ArpPacket {
-    /// Parse, checking every fixed field; anything else is dropped by reason.
-    pub fn parse(b: &[u8]) -> Result<ArpPacket, DropReason> {
-        if b.len() < ARP_LEN {
-            return Err(DropReason::ArpTruncated);
-        }
-        let htype = u16::from_be_bytes([b[0], b[1]]);
-        let ptype = u16::from_be_bytes([b[2], b[3]]);
-        if htype != ARPHRD_ETHER || b[4] != 6 {
-            return Err(DropReason::ArpBadHardware);
-        }
-        if ptype != crate::ethernet::ETHERTYPE_IPV4 || b[5] != 4 {
-            return Err(DropReason::ArpBadProtocol);
-        }
-        let op = u16::from_be_bytes([b[6], b[7]]);
-        if op != ARPOP_REQUEST && op != ARPOP_REPLY {
-            return Err(DropReason::ArpBadOpcode);
-        }
-        let mac = |o: usize| MacAddr([b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5]]);
-        let ip = |o: usize| Ipv4Addr::new(b[o], b[o + 1], b[o + 2], b[o + 3]);
-        Ok(ArpPacket { op, sha: mac(8), spa: ip(14), tha: mac(18), tpa: ip(24) })
-    }
-
-    /// Write the 28 bytes into `b`.
-    pub fn emit(&self, b: &mut [u8]) {
-        b[0..2].copy_from_slice(&ARPHRD_ETHER.to_be_bytes());
-        b[2..4].copy_from_slice(&crate::ethernet::ETHERTYPE_IPV4.to_be_bytes());
-        b[4] = 6;
-        b[5] = 4;
-        b[6..8].copy_from_slice(&self.op.to_be_bytes());
-        b[8..14].copy_from_slice(&self.sha.0);
-        b[14..18].copy_from_slice(&self.spa.octets());
-        b[18..24].copy_from_slice(&self.tha.0);
-        b[24..28].copy_from_slice(&self.tpa.octets());
-    }
-}
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum NeighState {
@@ -466,6 +419,7 @@ impl ArpCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ArpPacket;
 
     /// An ARP request captured from `arping -I tap0 10.0.0.2` (after the
     /// Ethernet header): who-has 10.0.0.2 tell 10.0.0.1.
@@ -478,30 +432,34 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn parse(b: &[u8]) -> Result<ArpRepr, DropReason> {
+        ArpRepr::parse(&ArpPacket::new_checked(b)?)
+    }
+
     #[test]
     fn wire_round_trip() {
-        let p = ArpPacket::parse(&REQUEST).unwrap();
+        let p = parse(&REQUEST).unwrap();
         assert_eq!(p.op, ARPOP_REQUEST);
         assert_eq!(p.spa, ip("10.0.0.1"));
         assert_eq!(p.tpa, ip("10.0.0.2"));
         assert_eq!(p.sha, "52:54:00:12:34:56".parse().unwrap());
         let mut b = [0xa5u8; 28];
-        p.emit(&mut b);
+        p.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
         assert_eq!(b, REQUEST);
     }
 
     #[test]
     fn bogus_packets_have_reasons() {
-        assert_eq!(ArpPacket::parse(&REQUEST[..27]), Err(DropReason::ArpTruncated));
+        assert_eq!(parse(&REQUEST[..27]), Err(DropReason::ArpTruncated));
         let mut b = REQUEST;
         b[1] = 6;
-        assert_eq!(ArpPacket::parse(&b), Err(DropReason::ArpBadHardware));
+        assert_eq!(parse(&b), Err(DropReason::ArpBadHardware));
         let mut b = REQUEST;
         b[5] = 16;
-        assert_eq!(ArpPacket::parse(&b), Err(DropReason::ArpBadProtocol));
+        assert_eq!(parse(&b), Err(DropReason::ArpBadProtocol));
         let mut b = REQUEST;
         b[7] = 9;
-        assert_eq!(ArpPacket::parse(&b), Err(DropReason::ArpBadOpcode));
+        assert_eq!(parse(&b), Err(DropReason::ArpBadOpcode));
     }
 
     #[test]

@@ -2,104 +2,21 @@
 //!
 //! Read first: IEEE 802.3 §3.2 (the frame), RFC 894 (IP over Ethernet),
 //! RFC 1122 §2.3.3. We accept frames for our MAC and for broadcast, drop the
-//! rest with a reason, and on transmit push a 14-byte header.
+//! rest with a reason, and on transmit push a 14-byte header. The header's
+//! bytes are read and written by `wire/ethernet.rs` (`EthernetFrame`,
+//! `EthernetRepr`), which also defines `MacAddr` and `EtherType`.
 
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
-use core::fmt;
-use core::str::FromStr;
+use crate::wire::{EthernetFrame, EthernetRepr};
 
-pub const ETH_HLEN: usize = 14;
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-
-/// A 48-bit MAC address.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl MacAddr {
-    pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
-    pub const ZERO: MacAddr = MacAddr([0; 6]);
-
-    pub fn is_broadcast(&self) -> bool {
-        *self == MacAddr::BROADCAST
-    }
-    /// Group bit set (broadcast or multicast).
-    pub fn is_multicast(&self) -> bool {
-        self.0[0] & 1 == 1
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
-    }
-}
-
-impl fmt::Debug for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() != 6 {
-            return Err(format!("bad MAC address {s:?}: want six hex bytes like 02:00:00:00:00:02"));
-        }
-        let mut m = [0u8; 6];
-        for (i, p) in parts.iter().enumerate() {
-            m[i] = u8::from_str_radix(p, 16).map_err(|_| format!("bad MAC address {s:?}"))?;
-        }
-        Ok(MacAddr(m))
-    }
-}
-
-/// The EtherType field, as an enum with an arm for everything else.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum EtherType {
-    Ipv4,
-    Arp,
-    Unknown(u16),
-}
-
-impl From<u16> for EtherType {
-    fn from(v: u16) -> Self {
-        match v {
-            ETHERTYPE_IPV4 => EtherType::Ipv4,
-            ETHERTYPE_ARP => EtherType::Arp,
-            other => EtherType::Unknown(other),
-        }
-    }
-}
-
-impl From<EtherType> for u16 {
-    fn from(t: EtherType) -> u16 {
-        match t {
-            EtherType::Ipv4 => ETHERTYPE_IPV4,
-            EtherType::Arp => ETHERTYPE_ARP,
-            EtherType::Unknown(v) => v,
-        }
-    }
-}
-
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct EthHeader {
-    pub dst: MacAddr,
-    pub src: MacAddr,
-    pub ethertype: EtherType,
-}
+pub use crate::wire::ethernet::{EtherType, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HLEN};
 
 /// Parse and pull the Ethernet header (`eth_type_trans`). Frames not for
 /// `us` (nor broadcast) are dropped: we are not in promiscuous mode.
-pub fn eth_rcv(skb: &mut SkBuff, us: MacAddr) -> Result<EthHeader, DropReason> {
+pub fn eth_rcv(skb: &mut SkBuff, us: MacAddr) -> Result<EthernetRepr, DropReason> {
     skb.reset_mac_header();
-    let (h, _) = etherparse::Ethernet2Header::from_slice(skb.data()).map_err(|_| DropReason::EthTooShort)?;
-    let hdr =
-        EthHeader { dst: MacAddr(h.destination), src: MacAddr(h.source), ethertype: EtherType::from(h.ether_type.0) };
+    let hdr = EthernetRepr::parse(&EthernetFrame::new_checked(skb.data())?);
     if hdr.dst != us && !hdr.dst.is_broadcast() {
         return Err(DropReason::EthNotForUs);
     }
@@ -110,9 +27,7 @@ pub fn eth_rcv(skb: &mut SkBuff, us: MacAddr) -> Result<EthHeader, DropReason> {
 /// Push the Ethernet header in front of the packet (`eth_header`).
 pub fn eth_push(skb: &mut SkBuff, dst: MacAddr, src: MacAddr, ethertype: EtherType) {
     let h = skb.push(ETH_HLEN);
-    h[0..6].copy_from_slice(&dst.0);
-    h[6..12].copy_from_slice(&src.0);
-    h[12..14].copy_from_slice(&u16::from(ethertype).to_be_bytes());
+    EthernetRepr { dst, src, ethertype }.emit(&mut EthernetFrame::new_unchecked(h));
     skb.reset_mac_header();
 }
 

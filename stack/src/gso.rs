@@ -27,16 +27,19 @@
 //! device does.
 
 use crate::checksum;
-use crate::ethernet::ETH_HLEN;
+use crate::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
 use crate::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
 use crate::skbuff::{IpSummed, SkBuff};
+use crate::tcp::SeqNumber;
+use crate::wire::tcp::{self, TcpFlags, TCP_HLEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
 /// Room for a TCP header with every option (Linux `MAX_TCP_HEADER` is
 /// larger because it counts the link layer too).
 const MAX_TCP_HLEN: usize = 60;
 
 /// TCP flags cleared on every piece but the last (FIN, PSH) or the first (CWR).
-const FIN_PSH: u8 = 0x01 | 0x08;
+const FIN_PSH: u8 = TcpFlags::FIN.0 | TcpFlags::PSH.0;
 const CWR: u8 = 0x80;
 
 /// `tcp_xmit_size_goal`: the payload TCP may put in one segment. Without
@@ -67,34 +70,34 @@ pub fn tcp_size_goal(mss: usize, gso_max_size: usize, max_snd_wnd: usize) -> usi
 pub fn tcp_gso_segment(skb: SkBuff) -> Vec<SkBuff> {
     let mss = skb.gso_size();
     let b = skb.data();
-    let ok = skb.is_gso()
-        && mss > 0
-        && b.len() >= ETH_HLEN + IPV4_HLEN
-        && b[12..14] == [0x08, 0x00]
-        && b[ETH_HLEN] >> 4 == 4
-        && b[ETH_HLEN + 9] == PROTO_TCP;
+    let ok = skb.is_gso() && mss > 0 && b.len() >= ETH_HLEN + IPV4_HLEN && {
+        let eth = EthernetFrame::new_unchecked(b);
+        let ip = Ipv4Packet::new_unchecked(eth.payload());
+        eth.ethertype() == ETHERTYPE_IPV4 && ip.version() == 4 && ip.protocol() == PROTO_TCP
+    };
     if !ok {
         return vec![skb];
     }
-    let ihl = (b[ETH_HLEN] & 0x0f) as usize * 4;
+    let ip = Ipv4Packet::new_unchecked(&b[ETH_HLEN..]);
+    let ihl = ip.header_len();
     let l4 = ETH_HLEN + ihl;
-    if ihl < IPV4_HLEN || b.len() < l4 + 20 {
+    if ihl < IPV4_HLEN || b.len() < l4 + TCP_HLEN {
         return vec![skb];
     }
-    let thl = (b[l4 + 12] >> 4) as usize * 4;
+    let tcp = TcpPacket::new_unchecked(&b[l4..]);
+    let thl = tcp.header_len();
     let hdrs = l4 + thl;
-    if thl < 20 || b.len() <= hdrs + mss {
+    if thl < TCP_HLEN || b.len() <= hdrs + mss {
         // Not more than one piece: no cutting (virtio_net_hdr_to_skb's rule).
         let mut skb = skb;
         skb.set_gso_tcpv4(0);
         return vec![skb];
     }
     let payload = &b[hdrs..];
-    let ident = u16::from_be_bytes([b[ETH_HLEN + 4], b[ETH_HLEN + 5]]);
-    let seq = u32::from_be_bytes([b[l4 + 4], b[l4 + 5], b[l4 + 6], b[l4 + 7]]);
-    let flags = b[l4 + 13];
-    let src = [b[ETH_HLEN + 12], b[ETH_HLEN + 13], b[ETH_HLEN + 14], b[ETH_HLEN + 15]].into();
-    let dst = [b[ETH_HLEN + 16], b[ETH_HLEN + 17], b[ETH_HLEN + 18], b[ETH_HLEN + 19]].into();
+    let ident = ip.ident();
+    let seq = tcp.seq_number();
+    let flags = tcp.flags_byte();
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
     let headroom = skb.headroom();
     let pieces = payload.len().div_ceil(mss);
     let mut out = Vec::with_capacity(pieces);
@@ -103,17 +106,15 @@ pub fn tcp_gso_segment(skb: SkBuff) -> Vec<SkBuff> {
         f.reserve(headroom);
         f.put_slice(&b[..hdrs]);
         f.put_slice(chunk);
-        let d = f.data_mut();
+        let (ip_hdr, seg) = f.data_mut()[ETH_HLEN..].split_at_mut(ihl);
         // IP: total length, identification, header checksum.
-        let ip_len = (ihl + thl + chunk.len()) as u16;
-        d[ETH_HLEN + 2..ETH_HLEN + 4].copy_from_slice(&ip_len.to_be_bytes());
-        d[ETH_HLEN + 4..ETH_HLEN + 6].copy_from_slice(&ident.wrapping_add(i as u16).to_be_bytes());
-        d[ETH_HLEN + 10..ETH_HLEN + 12].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(&d[ETH_HLEN..l4]);
-        d[ETH_HLEN + 10..ETH_HLEN + 12].copy_from_slice(&c.to_be_bytes());
+        let mut ip = Ipv4Packet::new_unchecked(ip_hdr);
+        ip.set_total_len(ihl + thl + chunk.len());
+        ip.set_ident(ident.wrapping_add(i as u16));
+        ip.fill_checksum();
         // TCP: sequence number and flags.
-        let s = seq.wrapping_add((i * mss) as u32);
-        d[l4 + 4..l4 + 8].copy_from_slice(&s.to_be_bytes());
+        let mut t = TcpPacket::new_unchecked(seg);
+        t.set_seq_number(SeqNumber(seq.0.wrapping_add((i * mss) as u32)));
         let mut fl = flags;
         if i + 1 < pieces {
             fl &= !FIN_PSH;
@@ -121,12 +122,11 @@ pub fn tcp_gso_segment(skb: SkBuff) -> Vec<SkBuff> {
         if i > 0 {
             fl &= !CWR;
         }
-        d[l4 + 13] = fl;
+        t.set_flags(TcpFlags(fl));
         // The pseudo-header sum for this piece's length (the kernel adjusts
         // the original's by the difference; the result is the same).
-        let field = checksum::pseudo_header(src, dst, PROTO_TCP, thl + chunk.len()) as u16;
-        d[l4 + 16..l4 + 18].copy_from_slice(&field.to_be_bytes());
-        f.set_csum_partial(l4, 16);
+        t.set_checksum(checksum::pseudo_header(src, dst, PROTO_TCP, thl + chunk.len()) as u16);
+        f.set_csum_partial(l4, tcp::field::CHECKSUM.start as u16);
         out.push(f);
     }
     // A piece of a frame whose checksum was already whole (not Partial)
@@ -166,7 +166,7 @@ mod tests {
         t.copy_from_slice(&[
             0x30, 0x39, 0x00, 0x50, 0xff, 0xff, 0xff, 0x00, 0, 0, 0, 1, 0x50, 0x99, 0x10, 0, 0, 0, 0, 0,
         ]);
-        checksum::set_partial(&mut skb, SRC, DST, PROTO_TCP, 16);
+        checksum::set_partial(&mut skb, SRC, DST, PROTO_TCP, tcp::field::CHECKSUM.start as u16);
         skb.set_gso_tcpv4(mss);
         let o =
             crate::ipv4::IpOut { src: SRC, dst: DST, protocol: PROTO_TCP, ttl: 64, ident: 0xfffe, dont_fragment: true };

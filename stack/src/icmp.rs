@@ -4,23 +4,20 @@
 //! an error: never about an ICMP error, a broadcast, or a non-first
 //! fragment), RFC 1812 §4.3.2.8 (rate limiting). Linux: net/ipv4/icmp.c,
 //! `icmp_rcv`, `icmp_echo`, `icmp_send`, and the token bucket behind
-//! `icmp_ratelimit`.
+//! `icmp_ratelimit`. The message's bytes are read and written by
+//! `wire/icmp.rs` (`IcmpPacket`, `IcmpRepr`).
 
-use crate::checksum;
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
+use crate::wire::{IcmpPacket, Ipv4Packet};
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
-pub const ICMP_ECHO_REPLY: u8 = 0;
-pub const ICMP_DEST_UNREACH: u8 = 3;
-pub const ICMP_ECHO_REQUEST: u8 = 8;
-pub const ICMP_TIME_EXCEEDED: u8 = 11;
-/// Destination-unreachable codes (RFC 792).
-pub const CODE_PROTO_UNREACH: u8 = 2;
-pub const CODE_PORT_UNREACH: u8 = 3;
-pub const ICMP_HLEN: usize = 8;
+pub use crate::wire::icmp::{
+    IcmpRepr, CODE_PORT_UNREACH, CODE_PROTO_UNREACH, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN,
+    ICMP_TIME_EXCEEDED,
+};
 
 #[derive(Clone, Debug)]
 pub struct IcmpConfig {
@@ -52,40 +49,12 @@ pub struct PingReply {
     pub rtt: Option<Duration>,
 }
 
-/// A parsed ICMP message (header fields; the rest stays in the buffer).
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct IcmpHdr {
-    pub icmp_type: u8,
-    pub code: u8,
-    /// Identifier and sequence for echo; unused for errors.
-    pub ident: u16,
-    pub seq: u16,
-}
-
-/// Check length and checksum of the message at `b` (header and data).
-pub fn icmp_parse(b: &[u8]) -> Result<IcmpHdr, DropReason> {
-    if b.len() < ICMP_HLEN {
-        return Err(DropReason::IcmpTooShort);
-    }
-    if checksum::checksum(b) != 0 {
-        return Err(DropReason::IcmpBadChecksum);
-    }
-    Ok(IcmpHdr {
-        icmp_type: b[0],
-        code: b[1],
-        ident: u16::from_be_bytes([b[4], b[5]]),
-        seq: u16::from_be_bytes([b[6], b[7]]),
-    })
-}
-
 /// Rewrite a received echo request, in place, into its reply (`icmp_echo`):
 /// the type becomes 0 and the checksum is recomputed; the data is untouched.
 pub fn echo_request_to_reply(msg: &mut [u8]) {
-    msg[0] = ICMP_ECHO_REPLY;
-    msg[2] = 0;
-    msg[3] = 0;
-    let c = checksum::checksum(msg);
-    msg[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut p = IcmpPacket::new_unchecked(msg);
+    p.set_msg_type(ICMP_ECHO_REPLY);
+    p.fill_checksum();
 }
 
 #[derive(Debug)]
@@ -112,17 +81,11 @@ impl Icmp {
     /// Build an echo request: data is a counting pattern, like `ping -p`.
     pub fn echo_request(&mut self, now: Instant, ident: u16, seq: u16, payload_len: usize) -> SkBuff {
         let mut skb = SkBuff::for_xmit(ICMP_HLEN + payload_len);
-        let m = skb.put(ICMP_HLEN + payload_len);
-        m[0] = ICMP_ECHO_REQUEST;
-        m[1] = 0;
-        m[2..4].copy_from_slice(&[0, 0]);
-        m[4..6].copy_from_slice(&ident.to_be_bytes());
-        m[6..8].copy_from_slice(&seq.to_be_bytes());
-        for (i, b) in m[ICMP_HLEN..].iter_mut().enumerate() {
+        let mut m = IcmpPacket::new_unchecked(skb.put(ICMP_HLEN + payload_len));
+        for (i, b) in m.data_mut().iter_mut().enumerate() {
             *b = (i % 256) as u8;
         }
-        let c = checksum::checksum(m);
-        m[2..4].copy_from_slice(&c.to_be_bytes());
+        IcmpRepr { icmp_type: ICMP_ECHO_REQUEST, code: 0, ident, seq }.emit(&mut m);
         if self.outstanding.len() >= 1024 {
             self.outstanding.clear();
         }
@@ -136,7 +99,7 @@ impl Icmp {
         now: Instant,
         from: Ipv4Addr,
         ttl: u8,
-        hdr: &IcmpHdr,
+        hdr: &IcmpRepr,
         bytes: usize,
     ) -> Result<(), DropReason> {
         let sent = self.outstanding.remove(&(hdr.ident, hdr.seq)).ok_or(DropReason::IcmpNoPingWaiting)?;
@@ -177,14 +140,12 @@ impl Icmp {
     /// `icmp_send(ICMP_DEST_UNREACH, code)`: the message quotes the offending
     /// IP header and the first 8 bytes of its payload (RFC 792).
     pub fn dest_unreach(code: u8, offending: &[u8]) -> SkBuff {
-        let ihl = ((offending[0] & 0x0f) as usize * 4).min(offending.len());
+        let ihl = Ipv4Packet::new_unchecked(offending).header_len().min(offending.len());
         let quote = &offending[..(ihl + 8).min(offending.len())];
         let mut skb = SkBuff::for_xmit(ICMP_HLEN + quote.len());
-        let m = skb.put(ICMP_HLEN + quote.len());
-        m[..ICMP_HLEN].copy_from_slice(&[ICMP_DEST_UNREACH, code, 0, 0, 0, 0, 0, 0]);
-        m[ICMP_HLEN..].copy_from_slice(quote);
-        let c = checksum::checksum(m);
-        m[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut m = IcmpPacket::new_unchecked(skb.put(ICMP_HLEN + quote.len()));
+        m.data_mut().copy_from_slice(quote);
+        IcmpRepr { icmp_type: ICMP_DEST_UNREACH, code, ident: 0, seq: 0 }.emit(&mut m);
         skb
     }
 }
@@ -197,6 +158,11 @@ pub fn is_error_type(icmp_type: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checksum;
+
+    fn icmp_parse(b: &[u8]) -> Result<IcmpRepr, DropReason> {
+        IcmpRepr::parse(&IcmpPacket::new_checked(b)?)
+    }
 
     /// An echo request captured from `ping -c1 -s 8 -p 6162636465666768 10.0.0.2` (ICMP part).
     const ECHO: [u8; 16] =

@@ -13,7 +13,7 @@
 //!   fragments are dropped (`ipfrag_high_thresh`);
 //! - an incomplete datagram is discarded `timeout` after its first fragment.
 
-use crate::ipv4::{Ipv4Hdr, MAX_DATAGRAM};
+use crate::ipv4::{Ipv4Repr, MAX_DATAGRAM};
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +40,7 @@ struct FragQueue {
     received: usize,
     expires: Instant,
     /// The first fragment's header, for the reassembled datagram.
-    first: Option<Ipv4Hdr>,
+    first: Option<Ipv4Repr>,
 }
 
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub enum FragResult {
     /// Kept; the datagram is still incomplete.
     Queued,
     /// The last hole filled: the header of the first fragment and the whole payload.
-    Complete(Ipv4Hdr, Vec<u8>),
+    Complete(Ipv4Repr, Vec<u8>),
 }
 
 impl Reassembly {
@@ -74,7 +74,7 @@ impl Reassembly {
     }
 
     /// `ip_defrag`: add one fragment (`hdr` and its payload).
-    pub fn insert(&mut self, now: Instant, hdr: &Ipv4Hdr, payload: &[u8]) -> Result<FragResult, DropReason> {
+    pub fn insert(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8]) -> Result<FragResult, DropReason> {
         let key = FragKey { src: hdr.src, dst: hdr.dst, protocol: hdr.protocol, ident: hdr.ident };
         let start = hdr.frag_offset;
         let end = start + payload.len();
@@ -151,7 +151,7 @@ impl Reassembly {
                     data.extend_from_slice(&p);
                 }
                 let hdr =
-                    Ipv4Hdr { more_fragments: false, frag_offset: 0, total_len: first.header_len + total, ..first };
+                    Ipv4Repr { more_fragments: false, frag_offset: 0, total_len: first.header_len + total, ..first };
                 Ok(FragResult::Complete(hdr, data))
             }
             _ => Ok(FragResult::Queued),
@@ -182,8 +182,8 @@ impl Reassembly {
 mod tests {
     use super::*;
 
-    fn frag(offset: usize, more: bool, payload_len: usize) -> Ipv4Hdr {
-        Ipv4Hdr {
+    fn frag(offset: usize, more: bool, payload_len: usize) -> Ipv4Repr {
+        Ipv4Repr {
             src: Ipv4Addr::new(10, 0, 0, 1),
             dst: Ipv4Addr::new(10, 0, 0, 2),
             protocol: 1,

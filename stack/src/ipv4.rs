@@ -3,137 +3,32 @@
 //! Read first: RFC 791 (the header, fragmentation), RFC 1122 §3.2.1 (what a
 //! host must check and silently discard), RFC 1812 §5.3.1 for TTL. Linux:
 //! `ip_rcv` / `ip_rcv_core` (checks), `ip_local_deliver` (reassembly, then the
-//! protocol handler), `ip_queue_xmit` / `ip_fragment` on the way out.
+//! protocol handler), `ip_queue_xmit` / `ip_fragment` on the way out. The
+//! header's bytes are read and written by `wire/ipv4.rs` (`Ipv4Packet`,
+//! `Ipv4Repr`, `check_options`).
 
-use crate::checksum;
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
+use crate::wire::Ipv4Packet;
 use std::net::Ipv4Addr;
 
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
-pub const IPV4_HLEN: usize = 20;
-/// RFC 791: the largest datagram.
-pub const MAX_DATAGRAM: usize = 65_535;
+pub use crate::wire::ipv4::{IpProto, Ipv4Repr, IPV4_HLEN, MAX_DATAGRAM, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+
 /// RFC 1700 / Linux `ip_default_ttl`.
 pub const DEFAULT_TTL: u8 = 64;
 
-/// The protocol field, as an enum with an arm for everything else.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub enum IpProto {
-    Icmp,
-    Tcp,
-    Udp,
-    Unknown(u8),
-}
-
-impl From<u8> for IpProto {
-    fn from(v: u8) -> Self {
-        match v {
-            PROTO_ICMP => IpProto::Icmp,
-            PROTO_TCP => IpProto::Tcp,
-            PROTO_UDP => IpProto::Udp,
-            n => IpProto::Unknown(n),
-        }
-    }
-}
-
-/// The fields of a received header that the layers above need.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct Ipv4Hdr {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub protocol: u8,
-    pub ttl: u8,
-    pub tos: u8,
-    pub ident: u16,
-    pub dont_fragment: bool,
-    pub more_fragments: bool,
-    /// Fragment offset in bytes.
-    pub frag_offset: usize,
-    pub header_len: usize,
-    pub total_len: usize,
-}
-
-impl Ipv4Hdr {
-    pub fn is_fragment(&self) -> bool {
-        self.more_fragments || self.frag_offset != 0
-    }
-}
-
 /// `ip_rcv_core`: validate the header, trim link-layer padding, remember the
 /// network header and pull it, leaving `data` at the payload. The checks run
-/// in the order RFC 1122 §3.2.1 lists them; each failure has its reason.
-pub fn ip_rcv_parse(skb: &mut SkBuff) -> Result<Ipv4Hdr, DropReason> {
-    let b = skb.data();
-    if b.len() < IPV4_HLEN {
-        return Err(DropReason::IpTooShort);
-    }
-    if b[0] >> 4 != 4 {
-        return Err(DropReason::IpBadVersion);
-    }
-    let header_len = (b[0] & 0x0f) as usize * 4;
-    if header_len < IPV4_HLEN || header_len > b.len() {
-        return Err(DropReason::IpBadIhl);
-    }
-    if checksum::ip_fast_csum(&b[..header_len]) != 0 {
-        return Err(DropReason::IpBadChecksum);
-    }
-    let total_len = u16::from_be_bytes([b[2], b[3]]) as usize;
-    if total_len < header_len || total_len > b.len() {
-        return Err(DropReason::IpBadTotalLength);
-    }
-    let ttl = b[8];
-    if ttl == 0 {
-        // RFC 1812 §5.3.1 / RFC 1122 §3.2.1.7: a TTL of 0 never travels a link.
-        return Err(DropReason::IpTtlZero);
-    }
-    check_options(&b[IPV4_HLEN..header_len])?;
-    let flags_frag = u16::from_be_bytes([b[6], b[7]]);
-    let hdr = Ipv4Hdr {
-        src: Ipv4Addr::new(b[12], b[13], b[14], b[15]),
-        dst: Ipv4Addr::new(b[16], b[17], b[18], b[19]),
-        protocol: b[9],
-        ttl,
-        tos: b[1],
-        ident: u16::from_be_bytes([b[4], b[5]]),
-        dont_fragment: flags_frag & 0x4000 != 0,
-        more_fragments: flags_frag & 0x2000 != 0,
-        frag_offset: (flags_frag & 0x1fff) as usize * 8,
-        header_len,
-        total_len,
-    };
-    if hdr.src.is_broadcast() || hdr.src.is_multicast() {
-        // RFC 1122 §3.2.1.3: a source address must be a unicast address.
-        return Err(DropReason::IpBadSource);
-    }
+/// in the order RFC 1122 §3.2.1 lists them (`Ipv4Packet::new_checked`, then
+/// `Ipv4Repr::parse`); each failure has its reason.
+pub fn ip_rcv_parse(skb: &mut SkBuff) -> Result<Ipv4Repr, DropReason> {
+    let hdr = Ipv4Repr::parse(&Ipv4Packet::new_checked(skb.data())?)?;
+    let (total_len, header_len) = (hdr.total_len, hdr.header_len);
     skb.trim(total_len);
     skb.reset_network_header();
     skb.pull(header_len);
     skb.reset_transport_header();
     Ok(hdr)
-}
-
-/// RFC 791 options: each is EOL (0), NOP (1) or type-length-value with a
-/// length of at least 2 that stays inside the header. We act on none of them
-/// (RFC 1122 §3.2.1.8 lets a host ignore unknown options) but refuse to
-/// read past a malformed one.
-fn check_options(mut opts: &[u8]) -> Result<(), DropReason> {
-    while let Some(&kind) = opts.first() {
-        match kind {
-            0 => return Ok(()),
-            1 => opts = &opts[1..],
-            _ => {
-                let len = *opts.get(1).ok_or(DropReason::IpBadOptions)? as usize;
-                if len < 2 || len > opts.len() {
-                    return Err(DropReason::IpBadOptions);
-                }
-                opts = &opts[len..];
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Fields of a header we send.
@@ -152,25 +47,20 @@ pub fn ip_push_header(skb: &mut SkBuff, o: &IpOut, more_fragments: bool, frag_of
     let total = skb.len() + IPV4_HLEN;
     debug_assert!(total <= MAX_DATAGRAM);
     let h = skb.push(IPV4_HLEN);
-    h[0] = 0x45;
-    h[1] = 0;
-    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[4..6].copy_from_slice(&o.ident.to_be_bytes());
-    let mut ff = (frag_offset / 8) as u16;
-    if o.dont_fragment {
-        ff |= 0x4000;
-    }
-    if more_fragments {
-        ff |= 0x2000;
-    }
-    h[6..8].copy_from_slice(&ff.to_be_bytes());
-    h[8] = o.ttl;
-    h[9] = o.protocol;
-    h[10..12].copy_from_slice(&[0, 0]);
-    h[12..16].copy_from_slice(&o.src.octets());
-    h[16..20].copy_from_slice(&o.dst.octets());
-    let c = checksum::ip_fast_csum(h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
+    let repr = Ipv4Repr {
+        src: o.src,
+        dst: o.dst,
+        protocol: o.protocol,
+        ttl: o.ttl,
+        tos: 0,
+        ident: o.ident,
+        dont_fragment: o.dont_fragment,
+        more_fragments,
+        frag_offset,
+        header_len: IPV4_HLEN,
+        total_len: total,
+    };
+    repr.emit(&mut Ipv4Packet::new_unchecked(h));
     skb.reset_network_header();
 }
 
@@ -200,6 +90,7 @@ pub fn ip_fragment(mut skb: SkBuff, o: &IpOut, mtu: usize) -> Vec<SkBuff> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checksum;
 
     /// An ICMP echo request captured from `ping -c1 -s 8 -p 6162636465666768 10.0.0.2`
     /// (IP header and ICMP message, Ethernet header removed).

@@ -43,6 +43,7 @@ pub mod tcpdump;
 pub mod time;
 pub mod trace;
 pub mod udp;
+pub mod wire;
 
 mod stack;
 

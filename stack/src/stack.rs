@@ -6,7 +6,7 @@
 //! logic itself lives in one file per protocol.
 
 use crate::arp::{
-    ArpCache, ArpConfig, ArpPacket, GcEvent, GcKind, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN,
+    ArpCache, ArpConfig, ArpRepr, GcEvent, GcKind, NeighbourView, Resolve, ARPOP_REPLY, ARPOP_REQUEST, ARP_LEN,
 };
 #[cfg(test)]
 use crate::checksum;
@@ -14,7 +14,7 @@ use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
 use crate::ethernet::{self, EtherType, MacAddr};
 use crate::icmp::{self, Icmp, IcmpConfig};
 use crate::ip_frag::{FragResult, Reassembly};
-use crate::ipv4::{self, IpOut, IpProto, Ipv4Hdr};
+use crate::ipv4::{self, IpOut, IpProto, Ipv4Repr};
 use crate::route::{Route, RouteTable};
 use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
@@ -23,6 +23,7 @@ use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::udp::{self, Udp};
+use crate::wire::{ArpPacket, IcmpPacket};
 use crate::{Cx, Errno, L4Xmit};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -624,7 +625,7 @@ impl Stack {
     /// RFC 826 "Packet Reception", then answer requests for our address.
     fn arp_rcv(&mut self, now: Instant, skb: SkBuff) {
         self.stats.inc(Counter::ArpRx);
-        let pkt = match ArpPacket::parse(skb.data()) {
+        let pkt = match ArpPacket::new_checked(skb.data()).and_then(|p| ArpRepr::parse(&p)) {
             Ok(p) => p,
             Err(reason) => return self.drop_packet(now, reason, || "arp".into()),
         };
@@ -656,27 +657,22 @@ impl Stack {
         }
         if pkt.op == ARPOP_REQUEST {
             let reply =
-                ArpPacket { op: ARPOP_REPLY, sha: self.config.mac, spa: self.config.addr, tha: pkt.sha, tpa: pkt.spa };
+                ArpRepr { op: ARPOP_REPLY, sha: self.config.mac, spa: self.config.addr, tha: pkt.sha, tpa: pkt.spa };
             self.arp_xmit(reply, pkt.sha);
             self.stats.inc(Counter::ArpRepliesTx);
         }
     }
 
-    fn arp_xmit(&mut self, pkt: ArpPacket, dst: MacAddr) {
+    fn arp_xmit(&mut self, pkt: ArpRepr, dst: MacAddr) {
         let mut skb = SkBuff::for_xmit(ARP_LEN);
-        pkt.emit(skb.put(ARP_LEN));
+        pkt.emit(&mut ArpPacket::new_unchecked(skb.put(ARP_LEN)));
         self.stats.inc(Counter::ArpTx);
         self.eth_xmit(dst, EtherType::Arp, skb);
     }
 
     fn arp_request(&mut self, target: Ipv4Addr) {
-        let req = ArpPacket {
-            op: ARPOP_REQUEST,
-            sha: self.config.mac,
-            spa: self.config.addr,
-            tha: MacAddr::ZERO,
-            tpa: target,
-        };
+        let req =
+            ArpRepr { op: ARPOP_REQUEST, sha: self.config.mac, spa: self.config.addr, tha: MacAddr::ZERO, tpa: target };
         self.stats.inc(Counter::ArpRequestsTx);
         self.arp_xmit(req, MacAddr::BROADCAST);
     }
@@ -739,7 +735,7 @@ impl Stack {
     /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
     /// header; for unreassembled packets the IP header is still in the buffer
     /// (`network_header`) for ICMP errors to quote.
-    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Hdr, skb: SkBuff, to_us: bool) {
+    fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Repr, skb: SkBuff, to_us: bool) {
         self.stats.inc(Counter::IpDelivered);
         match IpProto::from(hdr.protocol) {
             IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
@@ -758,9 +754,9 @@ impl Stack {
         }
     }
 
-    fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff) {
+    fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Repr, mut skb: SkBuff) {
         self.stats.inc(Counter::IcmpRx);
-        let h = match icmp::icmp_parse(skb.data()) {
+        let h = match IcmpPacket::new_checked(skb.data()).and_then(|p| icmp::IcmpRepr::parse(&p)) {
             Ok(h) => h,
             Err(reason) => return self.drop_packet(now, reason, || "icmp".into()),
         };
@@ -788,7 +784,7 @@ impl Stack {
 
     /// RFC 1122 §4.1.3.3 / §4.2.3.9: pass an unreachable up to the socket
     /// it is about (quoted IP header + 8 bytes of its transport header).
-    fn icmp_unreach_rcv(&mut self, now: Instant, h: &icmp::IcmpHdr, msg: &[u8]) {
+    fn icmp_unreach_rcv(&mut self, now: Instant, h: &icmp::IcmpRepr, msg: &[u8]) {
         let quoted = &msg[icmp::ICMP_HLEN..];
         if quoted.len() < 28 || quoted[0] >> 4 != 4 {
             return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
@@ -841,7 +837,7 @@ impl Stack {
     }
 
     /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.
-    fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Hdr, skb: &SkBuff, code: u8) {
+    fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Repr, skb: &SkBuff, code: u8) {
         if hdr.dst != self.config.addr || hdr.frag_offset != 0 {
             return;
         }
@@ -857,7 +853,7 @@ impl Stack {
         self.l4_out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: ipv4::PROTO_ICMP, skb: msg });
     }
 
-    fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Hdr, mut skb: SkBuff, to_us: bool) {
+    fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Repr, mut skb: SkBuff, to_us: bool) {
         self.stats.inc(Counter::UdpRx);
         let h = match udp::udp_parse(ip.src, ip.dst, &mut skb) {
             Ok(h) => h,

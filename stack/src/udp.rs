@@ -4,51 +4,35 @@
 //! check a non-zero checksum, send ICMP port unreachable for a closed port,
 //! and pass ICMP errors up). Linux: net/ipv4/udp.c, `udp_rcv`,
 //! `__udp4_lib_lookup`, `udp_sendmsg`, the `sk_rcvbuf` limit behind
-//! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter.
+//! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter. The header's bytes are
+//! read and written by `wire/udp.rs` (`UdpPacket`, `UdpRepr`).
 
-use crate::checksum;
 use crate::epoll::WakeQueue;
 use crate::errno::Errno;
 use crate::ipv4::PROTO_UDP;
 use crate::skbuff::SkBuff;
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName};
 use crate::stats::DropReason;
+use crate::wire::UdpPacket;
 use crate::L4Xmit;
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const UDP_HLEN: usize = 8;
+pub use crate::wire::udp::{UdpRepr, UDP_HLEN};
+
 /// Linux `ip_local_port_range`.
 pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
 
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct UdpHdr {
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub length: usize,
-}
-
-/// Check the header, length and checksum of the datagram at `skb.data()`,
-/// trim to the UDP length and pull the header.
-pub fn udp_parse(src: Ipv4Addr, dst: Ipv4Addr, skb: &mut SkBuff) -> Result<UdpHdr, DropReason> {
-    let b = skb.data();
-    if b.len() < UDP_HLEN {
-        return Err(DropReason::UdpTooShort);
-    }
-    let length = u16::from_be_bytes([b[4], b[5]]) as usize;
-    if length < UDP_HLEN || length > b.len() {
-        return Err(DropReason::UdpBadLength);
-    }
-    let csum = u16::from_be_bytes([b[6], b[7]]);
+/// Check the header, length and checksum of the datagram at `skb.data()`
+/// (`UdpPacket::new_checked`, then `UdpRepr::parse`), trim to the UDP
+/// length and pull the header.
+pub fn udp_parse(src: Ipv4Addr, dst: Ipv4Addr, skb: &mut SkBuff) -> Result<UdpRepr, DropReason> {
     // RFC 768: a zero checksum means the sender computed none. A device
     // that checked it already says so (`skb_csum_unnecessary`).
-    if csum != 0 && !skb.csum_unnecessary() && checksum::transport_checksum(src, dst, PROTO_UDP, &b[..length]) != 0 {
-        return Err(DropReason::UdpBadChecksum);
-    }
-    let hdr = UdpHdr { src_port: u16::from_be_bytes([b[0], b[1]]), dst_port: u16::from_be_bytes([b[2], b[3]]), length };
-    skb.trim(length);
+    let hdr = UdpRepr::parse(&UdpPacket::new_checked(skb.data())?, src, dst, !skb.csum_unnecessary())?;
+    skb.trim(hdr.length);
     skb.pull(UDP_HLEN);
     Ok(hdr)
 }
@@ -56,16 +40,9 @@ pub fn udp_parse(src: Ipv4Addr, dst: Ipv4Addr, skb: &mut SkBuff) -> Result<UdpHd
 /// Push a UDP header with its checksum in front of the payload.
 pub fn udp_push_header(skb: &mut SkBuff, src: SocketAddrV4, dst: SocketAddrV4) {
     let length = skb.len() + UDP_HLEN;
-    let h = skb.push(UDP_HLEN);
-    h[0..2].copy_from_slice(&src.port().to_be_bytes());
-    h[2..4].copy_from_slice(&dst.port().to_be_bytes());
-    h[4..6].copy_from_slice(&(length as u16).to_be_bytes());
-    h[6..8].copy_from_slice(&[0, 0]);
-    let mut c = checksum::transport_checksum(*src.ip(), *dst.ip(), PROTO_UDP, skb.data());
-    if c == 0 {
-        c = 0xffff; // RFC 768: a computed zero is sent as all ones
-    }
-    skb.data_mut()[6..8].copy_from_slice(&c.to_be_bytes());
+    skb.push(UDP_HLEN);
+    let repr = UdpRepr { src_port: src.port(), dst_port: dst.port(), length };
+    repr.emit(&mut UdpPacket::new_unchecked(skb.data_mut()), *src.ip(), *dst.ip());
 }
 
 #[derive(Debug)]

@@ -11,7 +11,6 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
 //! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
 
-use super::options::{tcp_parse_skb, TcpFlags, TcpHdr, TcpOptions, TS_OPT_LEN};
 use super::output::send_reset;
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
@@ -24,6 +23,7 @@ use crate::socket::PollFlags;
 use crate::stats::{Counter, DropReason};
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
+use crate::wire::tcp::{tcp_parse_skb, TcpFlags, TcpOptions, TcpPacket, TcpRepr, TS_OPT_LEN};
 use crate::{Cx, SkBuff};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -73,7 +73,7 @@ impl Tcp {
                 return cx.drop_packet(reason, reason.rfc(), || format!("{src} > {dst}: bad TCP header"));
             }
         };
-        let payload = &skb.data()[h.hdr_len..];
+        let payload = &skb.data()[TcpPacket::new_unchecked(skb.data()).header_len()..];
         if h.syn() {
             // Options read only on a SYN, answered as the RFCs say rather than
             // dropped; counted so `stats` shows them.
@@ -116,7 +116,7 @@ impl Tcp {
     /// RFC 9293 §3.10.7.1 CLOSED: "all data in the incoming segment is
     /// discarded. An incoming segment containing a RST is discarded. An
     /// incoming segment not containing a RST causes a RST to be sent."
-    fn closed_rcv(&mut self, cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, h: &TcpHdr, len: usize) {
+    fn closed_rcv(&mut self, cx: &mut Cx, local: SocketAddrV4, remote: SocketAddrV4, h: &TcpRepr, len: usize) {
         cx.drop_packet(DropReason::TcpNoSocket, "RFC 9293 §3.10.7.1", || {
             format!("{remote} > {local}: {:?} to no socket", h.flags)
         });
@@ -137,7 +137,7 @@ impl Tcp {
     /// A SYN for a 4-tuple in TIME_WAIT with a sequence number above the old
     /// connection's may start a new incarnation (RFC 6191 §2, RFC 1122
     /// §4.2.2.13). Returns true if the TIME_WAIT socket was recycled.
-    fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr) -> bool {
+    fn time_wait_reuse(&mut self, cx: &mut Cx, i: usize, h: &TcpRepr) -> bool {
         let Some(sk) = self.socks[i].as_ref() else { return false };
         if sk.state != TcpState::TimeWait || !h.syn() || h.ack.is_some() {
             return false;
@@ -174,7 +174,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
     ) {
         const RFC: &str = "RFC 9293 §3.10.7.2";
@@ -277,7 +277,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         syn_cap: usize,
     ) {
         const RFC: &str = "RFC 4987 §3.6";
@@ -322,7 +322,7 @@ impl Tcp {
         li: usize,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        h: &TcpHdr,
+        h: &TcpRepr,
         ack: SeqNumber,
         payload: &[u8],
     ) {
@@ -393,7 +393,7 @@ impl Tcp {
     }
 
     /// A segment for a connection (any state but LISTEN).
-    fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpHdr, payload: &[u8]) {
+    fn conn_rcv(&mut self, cx: &mut Cx, i: usize, h: &TcpRepr, payload: &[u8]) {
         let Some(mut sk) = self.socks[i].take() else { return };
         let accept_queue_full = match sk.owner {
             Owner::Child { listener } => self
@@ -432,7 +432,7 @@ impl Tcp {
     }
 }
 
-fn fmt_ack(h: &TcpHdr) -> String {
+fn fmt_ack(h: &TcpRepr) -> String {
     h.ack.map_or("-".into(), |a| a.to_string())
 }
 
@@ -530,7 +530,7 @@ impl TcpSock {
     }
 
     /// RFC 9293 §3.10.7.3 SYN_SENT.
-    pub fn rcv_synsent(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpHdr, payload: &[u8]) -> Result<(), Drop> {
+    pub fn rcv_synsent(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpRepr, payload: &[u8]) -> Result<(), Drop> {
         const RFC: &str = "RFC 9293 §3.10.7.3";
         // First, check the ACK bit: "If SEG.ACK =< ISS or SEG.ACK > SND.NXT,
         // send a reset (unless the RST bit is set, if so drop the segment)".
@@ -603,7 +603,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
         env: &mut RcvEnv,
     ) -> Result<(), Drop> {
@@ -615,7 +615,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         payload: &[u8],
         env: &mut RcvEnv,
     ) -> Result<(), Drop> {
@@ -632,7 +632,7 @@ impl TcpSock {
         // the handshake one more crossing.
         let trimmed;
         let h = if self.state == TcpState::SynReceived && h.syn() && h.ack.is_some() && !h.rst() && h.seq == self.irs {
-            trimmed = TcpHdr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
+            trimmed = TcpRepr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
             &trimmed
         } else {
             h
@@ -857,7 +857,7 @@ impl TcpSock {
         &mut self,
         cx: &mut Cx,
         cfg: &TcpConfig,
-        h: &TcpHdr,
+        h: &TcpRepr,
         ack: SeqNumber,
         text: usize,
         env: &mut RcvEnv,

@@ -14,7 +14,7 @@
 //! |--------------|-------------------------------------------------------------------|
 //! | `mod.rs`     | `Tcp`: socket table, demux tables, API calls (net/ipv4/tcp.c, af_inet.c, inet_connection_sock.c) |
 //! | `seq.rs`     | `SeqNumber` with wrapping `before`/`after`; RFC 6528 ISNs          |
-//! | `options.rs` | header and option parsing/writing (`tcp_parse_options`)          |
+//! | `../wire/tcp.rs` | the header and its options, parsed and written (`TcpRepr`, `TcpOptions::parse` is `tcp_parse_options`) |
 //! | `sock.rs`    | the TCB (`struct tcp_sock`), `TcpState`, timers as data, RTO math  |
 //! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
@@ -32,7 +32,6 @@
 
 mod cong;
 mod input;
-mod options;
 mod output;
 mod sack;
 mod seq;
@@ -44,8 +43,8 @@ mod timestamps;
 #[cfg(test)]
 mod tests;
 
+pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 pub use cong::{CongAlgo, CubicRegion};
-pub use options::{TcpFlags, TcpHdr, TcpOptions};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 
@@ -967,7 +966,7 @@ impl Tcp {
 /// RFC 7323 §2.3: the smallest shift that lets the window field cover `buf`.
 pub fn wscale_for(buf: usize) -> u8 {
     let mut s = 0u8;
-    while s < options::MAX_WSCALE && (65535usize << s) < buf {
+    while s < crate::wire::tcp::MAX_WSCALE && (65535usize << s) < buf {
         s += 1;
     }
     s

@@ -12,7 +12,6 @@
 //! copy on the way out), and the TCP header is pushed in front of it with its
 //! checksum. IP and Ethernet push theirs below.
 
-use super::options::{finish_checksum, OutHdr, TcpFlags, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
 use super::sock::{TcpSock, TcpState, TimerKind};
 use super::TcpConfig;
@@ -20,6 +19,7 @@ use crate::checksum;
 use crate::ipv4::PROTO_TCP;
 use crate::stats::Counter;
 use crate::trace::EventKind;
+use crate::wire::tcp::{field, finish_checksum, TcpFlags, TcpOptions, TcpRepr, MAX_SACK_BLOCKS};
 use crate::{Cx, L4Xmit, SkBuff};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -51,7 +51,7 @@ pub fn send_reset(
     rfc: &'static str,
 ) {
     let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
-    let h = OutHdr::new(local.port(), remote.port(), seq, ack.unwrap_or_default(), flags, 0);
+    let h = TcpRepr::new(local.port(), remote.port(), seq, ack, flags, 0);
     let mut skb = SkBuff::for_xmit(0);
     h.write(skb.push(h.hdr_len()));
     finish_checksum(*local.ip(), *remote.ip(), skb.data_mut());
@@ -111,19 +111,22 @@ impl TcpSock {
         // RFC 7323 §1.3, RFC 2018 §2: options offered in a SYN; in a SYN-ACK
         // only if the SYN had them (`syn_options` recorded that).
         let offering = syn && self.state == TcpState::SynSent;
-        let mut h = OutHdr {
-            mss: syn.then_some(cfg.mss),
-            wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv_wscale),
-            sack_perm: syn && cfg.sack && (offering || self.sack_ok),
-            // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is
-            // TS.Recent (zero in our SYN, which echoes nothing).
-            ts: ((syn && cfg.timestamps && offering) || self.ts_ok)
-                .then(|| (self.ts_val(cx.now), if offering { 0 } else { self.ts_recent })),
-            ..OutHdr::new(
+        let mut h = TcpRepr {
+            options: TcpOptions {
+                mss: syn.then_some(cfg.mss),
+                wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv_wscale),
+                sack_permitted: syn && cfg.sack && (offering || self.sack_ok),
+                // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is
+                // TS.Recent (zero in our SYN, which echoes nothing).
+                timestamp: ((syn && cfg.timestamps && offering) || self.ts_ok)
+                    .then(|| (self.ts_val(cx.now), if offering { 0 } else { self.ts_recent })),
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::new(
                 self.local.port(),
                 self.remote.port(),
                 seq,
-                if flags.has(TcpFlags::ACK) { self.rcv_nxt } else { SeqNumber(0) },
+                flags.has(TcpFlags::ACK).then_some(self.rcv_nxt),
                 flags,
                 window,
             )
@@ -132,12 +135,12 @@ impl TcpSock {
             // RFC 2018 §4: SACK blocks on every ACK while we hold data out of
             // order, as many as the option space holds and, beside a payload,
             // as fit within the MSS (RFC 6691: options count against it).
-            let mut room = if h.ts.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
+            let mut room = if h.options.timestamp.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
             if len > 0 {
                 room = room.min(self.mss.saturating_sub(len).saturating_sub(4) / 8);
             }
-            (h.sack, h.sack_n) = self.sack_blocks_for_ack(room);
-            if h.sack_n > 0 && self.dsack.take().is_some() {
+            (h.options.sack, h.options.sack_n) = self.sack_blocks_for_ack(room);
+            if h.options.sack_n > 0 && self.dsack.take().is_some() {
                 cx.stats.inc(Counter::TcpDsackSent);
             }
         }
@@ -151,7 +154,13 @@ impl TcpSock {
         h.write(skb.push(h.hdr_len()));
         if cfg.csum_offload {
             // The device sums the segment; we give it the pseudo-header.
-            checksum::set_partial(&mut skb, *self.local.ip(), *self.remote.ip(), PROTO_TCP, 16);
+            checksum::set_partial(
+                &mut skb,
+                *self.local.ip(),
+                *self.remote.ip(),
+                PROTO_TCP,
+                field::CHECKSUM.start as u16,
+            );
         } else {
             finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
         }

@@ -31,9 +31,9 @@
 //! more than DupThresh − 1 segments of it, the retransmission is deemed
 //! lost and goes again (`rtx_marks`, `relost`).
 
-use super::options::{SackBlock, MAX_SACK_BLOCKS};
 use super::seq::SeqNumber;
 use super::sock::TcpSock;
+use crate::wire::tcp::{SackBlock, MAX_SACK_BLOCKS};
 
 /// Scoreboard entries kept per connection: a peer cannot make us hold more
 /// (blocks beyond it are not recorded, and only cost us some precision).

@@ -5,12 +5,12 @@
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
-use super::options::SackBlock;
 use super::seq::SeqNumber;
 use super::TcpConfig;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
+use crate::wire::tcp::SackBlock;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 

@@ -7,11 +7,11 @@
 //! 2. Two `Tcp`s joined by a seeded lossy, reordering, duplicating link
 //!    (`Net`), on a virtual clock that jumps to the next event.
 
-use super::options::{finish_checksum, tcp_parse, OutHdr, TcpFlags, TcpHdr};
 use super::seq::SeqNumber;
 use super::*;
 use crate::stats::{DropReason, Stats};
 use crate::trace::Trace;
+use crate::wire::tcp::{finish_checksum, tcp_parse, TcpFlags, TcpOptions, TcpRepr};
 use crate::{L4Xmit, SkBuff};
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -105,23 +105,26 @@ impl Seg {
     }
     /// The segment as sent from address `src` (a spoofed one, say).
     fn bytes_from(&self, src: Ipv4Addr) -> Vec<u8> {
-        let mut h = OutHdr {
-            mss: self.mss,
-            wscale: self.wscale,
-            sack_perm: self.sack_perm,
-            ts: self.ts,
-            sack_n: self.sack.len() as u8,
-            ..OutHdr::new(
+        let mut h = TcpRepr {
+            options: TcpOptions {
+                mss: self.mss,
+                wscale: self.wscale,
+                sack_permitted: self.sack_perm,
+                timestamp: self.ts,
+                sack_n: self.sack.len() as u8,
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::new(
                 self.sport,
                 self.dport,
                 SeqNumber(self.seq),
-                SeqNumber(self.ack.unwrap_or(0)),
+                self.ack.map(SeqNumber),
                 self.flags,
                 self.window,
             )
         };
         for (k, &(a, z)) in self.sack.iter().enumerate() {
-            h.sack[k] = (SeqNumber(a), SeqNumber(z));
+            h.options.sack[k] = (SeqNumber(a), SeqNumber(z));
         }
         let mut b = vec![0u8; h.hdr_len()];
         h.write(&mut b);
@@ -134,7 +137,7 @@ impl Seg {
 /// A segment we sent, parsed.
 #[derive(Debug)]
 struct Out {
-    h: TcpHdr,
+    h: TcpRepr,
     data: Vec<u8>,
 }
 
@@ -208,7 +211,7 @@ impl Lab {
             .drain(..)
             .map(|x| {
                 let h = tcp_parse(x.src, x.dst, x.skb.data()).expect("we send valid segments");
-                (x.dst, Out { data: x.skb.data()[h.hdr_len..].to_vec(), h })
+                (x.dst, Out { data: x.skb.data()[h.hdr_len()..].to_vec(), h })
             })
             .collect()
     }
@@ -219,7 +222,7 @@ impl Lab {
         let x = self.out.pop_front()?;
         assert_eq!((x.src, x.dst, x.protocol), (US, THEM, 6));
         let h = tcp_parse(x.src, x.dst, x.skb.data()).expect("we send valid segments");
-        Some(Out { data: x.skb.data()[h.hdr_len..].to_vec(), h })
+        Some(Out { data: x.skb.data()[h.hdr_len()..].to_vec(), h })
     }
     #[track_caller]
     fn expect(&mut self) -> Out {
@@ -2303,7 +2306,7 @@ fn timestamps_on_every_segment_and_mss_less_twelve() {
     for o in &segs {
         let (val, ecr) = o.h.options.timestamp.expect("TS on data");
         assert_eq!(ecr, 101, "TSecr = TS.Recent, the peer's last in-order TSval");
-        assert_eq!(o.h.hdr_len, 32);
+        assert_eq!(o.h.hdr_len(), 32);
         let _ = val;
     }
     // Our clock ticks in ms: 30 ms later, TSval is 30 more than on the SYN-ACK.
