@@ -96,6 +96,10 @@ impl TcpFlags {
     pub const PSH: TcpFlags = TcpFlags(0x08);
     pub const ACK: TcpFlags = TcpFlags(0x10);
     pub const URG: TcpFlags = TcpFlags(0x20);
+    /// RFC 3168's ECN-Echo and Congestion Window Reduced: in `flags_byte`,
+    /// not in `TcpPacket::flags` (we do not negotiate ECN).
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    pub const CWR: TcpFlags = TcpFlags(0x80);
 
     pub fn has(self, f: TcpFlags) -> bool {
         self.0 & f.0 == f.0
@@ -685,6 +689,9 @@ mod tests {
         assert!(synack.intersects(TcpFlags::SYN | TcpFlags::FIN) && !synack.intersects(TcpFlags::RST));
         assert_eq!(synack & (TcpFlags::SYN | TcpFlags::FIN), TcpFlags::SYN);
         assert_eq!(TcpFlags::PSH & TcpFlags::ACK, TcpFlags::default());
+        let ecn = TcpPacket::new_unchecked([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0xd2]);
+        assert!(TcpFlags(ecn.flags_byte()).has(TcpFlags::ECE | TcpFlags::CWR));
+        assert_eq!(ecn.flags(), TcpFlags::SYN | TcpFlags::ACK);
     }
 
     #[test]
