@@ -26,7 +26,11 @@
 //!
 //! This is the only code in the `stack` crate that knows where a field sits
 //! in a header: the layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`,
-//! `udp.rs`, `tcp/`, `gso.rs`) parse and emit through it. synack's own code
+//! `udp.rs`, `tcp/`, `gso.rs`) parse and emit through it. Outside the stack,
+//! the device's fault matcher (`faults/frame.rs`), replay diff
+//! (`replay.rs::fields`) and virtio-net header (`tap.rs`), and the apps'
+//! ladder (`ladder.rs::parse_tcp`, which step mode and `synack replay` use
+//! too) read frames through it as well. synack's own code
 //! does not use the `etherparse` crate: it is a dev-dependency only, the
 //! independent oracle this module's tests parse the same bytes with.
 
