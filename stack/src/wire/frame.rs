@@ -1,9 +1,10 @@
 //! Whole frames built from the headers' representations: an Ethernet II /
-//! IPv4 / TCP frame in one call, for tests and tools that make frames (the
+//! IPv4 / TCP frame (`tcp_frame`) or an ARP frame (`arp_frame`) in one call, for tests and tools that make frames (the
 //! stack itself builds its frames layer by layer, in an `SkBuff`).
 //!
 //! Read first: `ethernet.rs`, `ipv4.rs`, `tcp.rs` (the reprs this emits).
 
+use crate::wire::arp::{ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr, ETH_HLEN};
 use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HLEN, PROTO_TCP};
 use crate::wire::tcp::{TcpPacket, TcpRepr};
@@ -45,6 +46,16 @@ pub fn tcp_frame(src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr, payload: &
     f
 }
 
+/// The ARP packet `arp` in an Ethernet frame from its sender (`arp.sha`)
+/// to `dst` (broadcast for a request), unpadded: 42 bytes.
+pub fn arp_frame(dst: MacAddr, arp: &ArpRepr) -> Vec<u8> {
+    let mut f = vec![0u8; ETH_HLEN + arp.buffer_len()];
+    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
+    EthernetRepr { dst, src: arp.sha, ethertype: EtherType::Arp }.emit(&mut frame);
+    arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +79,22 @@ mod tests {
         let h = TcpRepr::parse(&seg, ip.src, ip.dst, false).unwrap();
         assert_eq!(h, TcpRepr { src_port: 23, dst_port: 5000, ..t });
         assert_eq!(seg.payload(), b"hi");
+    }
+
+    #[test]
+    fn an_arp_frame_reads_back() {
+        use crate::wire::arp::ARPOP_REQUEST;
+        let a = ArpRepr {
+            op: ARPOP_REQUEST,
+            sha: FRAME_DST_MAC,
+            spa: [10, 0, 0, 1].into(),
+            tha: MacAddr::ZERO,
+            tpa: [10, 0, 0, 2].into(),
+        };
+        let f = arp_frame(MacAddr::BROADCAST, &a);
+        assert_eq!(f.len(), 42);
+        let eth = EthernetRepr::parse(&EthernetFrame::new_checked(&f[..]).unwrap());
+        assert_eq!((eth.dst, eth.src, eth.ethertype), (MacAddr::BROADCAST, FRAME_DST_MAC, EtherType::Arp));
+        assert_eq!(ArpRepr::parse(&ArpPacket::new_checked(&f[14..]).unwrap()), Ok(a));
     }
 }

@@ -21,8 +21,9 @@
 //!   stack makes, in the same order (each failure is a `DropReason`);
 //!   `emit` writes one into a view. The same type goes both ways.
 //!
-//! `frame.rs`'s `tcp_frame` emits a whole Ethernet/IPv4/TCP frame from the
-//! reprs, for the tests and tools outside the stack that make frames.
+//! `frame.rs`'s `tcp_frame` and `arp_frame` emit a whole Ethernet/IPv4/TCP
+//! or Ethernet/ARP frame from the reprs, for the tests and tools outside
+//! the stack that make frames.
 //!
 //! This is the only code in the `stack` crate that knows where a field sits
 //! in a header: the layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`,
