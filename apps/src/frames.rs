@@ -31,25 +31,23 @@ pub fn line(frame: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stack::tcp::SeqNumber;
+    use stack::wire::frame::tcp_frame;
+    use stack::wire::{TcpFlags, TcpRepr};
 
     /// Ethernet/IPv4/TCP 10.0.0.2:23 > 10.0.0.1:5000 with these numbers.
-    fn seg(flags: u8, seq: u32, ack: u32) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-        f.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1]);
-        f.extend_from_slice(&[0, 23, 0x13, 0x88]);
-        f.extend_from_slice(&seq.to_be_bytes());
-        f.extend_from_slice(&ack.to_be_bytes());
-        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        f
+    fn seg(flags: TcpFlags, seq: u32, ack: u32) -> Vec<u8> {
+        let t = TcpRepr::new(0, 0, SeqNumber(seq), Some(SeqNumber(ack)), flags, 0xffff);
+        tcp_frame("10.0.0.2:23".parse().unwrap(), "10.0.0.1:5000".parse().unwrap(), &t, &[])
     }
 
     #[test]
     fn relative_by_default_absolute_with_s() {
         set_absolute(false);
-        assert!(line(&seg(0x12, 1000, 5000)).contains("seq 1000, ack 5000"));
-        assert!(line(&seg(0x10, 1001, 5000)).contains("ack 1,"), "relative after the SYN-ACK");
+        assert!(line(&seg(TcpFlags::SYN | TcpFlags::ACK, 1000, 5000)).contains("seq 1000, ack 5000"));
+        assert!(line(&seg(TcpFlags::ACK, 1001, 5000)).contains("ack 1,"), "relative after the SYN-ACK");
         set_absolute(true);
-        assert!(line(&seg(0x10, 1001, 5000)).contains("ack 5000"));
+        assert!(line(&seg(TcpFlags::ACK, 1001, 5000)).contains("ack 5000"));
         set_absolute(false);
     }
 }

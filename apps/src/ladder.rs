@@ -7,9 +7,13 @@
 //! diagram) at the sides and retransmissions marked. Text for the terminal,
 //! SVG for slides.
 
+use stack::wire::ethernet::ETHERTYPE_IPV4;
+use stack::wire::ipv4::PROTO_TCP;
+use stack::wire::tcp::TCP_HLEN;
+use stack::wire::{EthernetFrame, Ipv4Packet, TcpFlags, TcpPacket};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 /// One TCP segment seen in the capture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +22,7 @@ pub struct Segment {
     pub t_us: u64,
     /// True when sent by the connection's initiator (the left column).
     pub from_left: bool,
-    pub flags: u8,
+    pub flags: TcpFlags,
     pub seq: u32,
     pub ack: u32,
     pub len: u32,
@@ -33,11 +37,11 @@ pub struct Segment {
     pub states: (&'static str, &'static str),
 }
 
-pub const FIN: u8 = 0x01;
-pub const SYN: u8 = 0x02;
-pub const RST: u8 = 0x04;
-pub const PSH: u8 = 0x08;
-pub const ACK: u8 = 0x10;
+const FIN: TcpFlags = TcpFlags::FIN;
+const SYN: TcpFlags = TcpFlags::SYN;
+const RST: TcpFlags = TcpFlags::RST;
+const PSH: TcpFlags = TcpFlags::PSH;
+const ACK: TcpFlags = TcpFlags::ACK;
 
 /// A connection: its two ends and its segments in capture order.
 #[derive(Clone, Debug)]
@@ -48,14 +52,14 @@ pub struct Connection {
 }
 
 /// tcpdump's flag letters: `S`, `S.`, `P.`, `F.`, `R`, `.`.
-pub fn flag_text(flags: u8) -> String {
+pub fn flag_text(flags: TcpFlags) -> String {
     let mut s = String::new();
     for (bit, c) in [(SYN, 'S'), (FIN, 'F'), (PSH, 'P'), (RST, 'R')] {
-        if flags & bit != 0 {
+        if flags.has(bit) {
             s.push(c);
         }
     }
-    if flags & ACK != 0 {
+    if flags.has(ACK) {
         s.push('.');
     }
     if s.is_empty() {
@@ -64,34 +68,51 @@ pub fn flag_text(flags: u8) -> String {
     s
 }
 
-/// Parse an Ethernet/IPv4/TCP frame into (src, dst, flags, seq, ack, len, win).
-pub(crate) fn parse_tcp(frame: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, u8, u32, u32, u32, u16)> {
-    if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
+/// The TCP header fields of one frame, as an observer on the wire reads
+/// them: no checksum is checked and any flags go (a scanner's SYN+FIN is
+/// drawn too).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TcpSeen {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: u32,
+    /// Payload bytes (inside the IP total length: no Ethernet padding).
+    pub len: u32,
+    pub win: u16,
+}
+
+/// Read an Ethernet/IPv4/TCP frame through `stack::wire`'s views: `None`
+/// unless it is IPv4 with a whole header and a total length that fits,
+/// carries TCP, is a first fragment, and its data offset fits the segment.
+pub fn parse_tcp(frame: &[u8]) -> Option<TcpSeen> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != ETHERTYPE_IPV4 {
         return None;
     }
-    let ip = &frame[14..];
-    let ihl = (ip[0] & 0x0f) as usize * 4;
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-    if ip[0] >> 4 != 4 || ip[9] != 6 || ihl < 20 || total < ihl || total > ip.len() {
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let (hl, total) = (ip.header_len(), ip.total_len());
+    if ip.protocol() != PROTO_TCP || total < hl || total > eth.payload().len() {
         return None;
     }
-    if u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
+    if ip.frag_offset() != 0 {
         return None; // a later fragment
     }
-    let tcp = &ip[ihl..total];
-    if tcp.len() < 20 {
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let doff = tcp.header_len();
+    if doff < TCP_HLEN || doff > ip.payload().len() {
         return None;
     }
-    let doff = (tcp[12] >> 4) as usize * 4;
-    if doff < 20 || doff > tcp.len() {
-        return None;
-    }
-    let src = SocketAddrV4::new(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]), u16::from_be_bytes([tcp[0], tcp[1]]));
-    let dst = SocketAddrV4::new(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]), u16::from_be_bytes([tcp[2], tcp[3]]));
-    let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
-    let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
-    let win = u16::from_be_bytes([tcp[14], tcp[15]]);
-    Some((src, dst, tcp[13], seq, ack, (tcp.len() - doff) as u32, win))
+    Some(TcpSeen {
+        src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
+        dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
+        flags: tcp.flags(),
+        seq: tcp.seq_number().0,
+        ack: tcp.ack_number().0,
+        len: tcp.payload().len() as u32,
+        win: tcp.window_len(),
+    })
 }
 
 /// What an observer on the wire can tell of one side's state.
@@ -111,33 +132,33 @@ impl Side {
 }
 
 /// RFC 9293 §3.3.2 as seen from outside: `me` sent (or received) `flags`.
-fn on_send(me: &mut Side, flags: u8) {
+fn on_send(me: &mut Side, flags: TcpFlags) {
     me.state = match (me.state, flags & (SYN | ACK | FIN | RST)) {
-        (_, f) if f & RST != 0 => "CLOSED",
+        (_, f) if f.has(RST) => "CLOSED",
         ("CLOSED", SYN) => "SYN_SENT",
         ("LISTEN", f) if f == SYN | ACK => "SYN_RECEIVED",
         ("SYN_SENT", f) if f == SYN | ACK => "SYN_RECEIVED", // simultaneous open
         ("SYN_SENT", ACK) => "ESTABLISHED",
-        ("ESTABLISHED", f) if f & FIN != 0 => "FIN_WAIT_1",
-        ("CLOSE_WAIT", f) if f & FIN != 0 => "LAST_ACK",
-        ("SYN_RECEIVED", f) if f & FIN != 0 => "FIN_WAIT_1",
+        ("ESTABLISHED", f) if f.has(FIN) => "FIN_WAIT_1",
+        ("CLOSE_WAIT", f) if f.has(FIN) => "LAST_ACK",
+        ("SYN_RECEIVED", f) if f.has(FIN) => "FIN_WAIT_1",
         (s, _) => s,
     };
 }
 
-fn on_receive(me: &mut Side, flags: u8, ack: u32, peer_fin_seen: bool) {
-    let acks_my_fin = me.fin_seq.is_some_and(|f| flags & ACK != 0 && ack == f.wrapping_add(1));
+fn on_receive(me: &mut Side, flags: TcpFlags, ack: u32, peer_fin_seen: bool) {
+    let acks_my_fin = me.fin_seq.is_some_and(|f| flags.has(ACK) && ack == f.wrapping_add(1));
     me.state = match me.state {
-        _ if flags & RST != 0 => "CLOSED",
-        "CLOSED" if flags & SYN != 0 => "LISTEN", // a server we never saw listen
-        "SYN_RECEIVED" if flags & ACK != 0 && flags & SYN == 0 => {
-            if flags & FIN != 0 {
+        _ if flags.has(RST) => "CLOSED",
+        "CLOSED" if flags.has(SYN) => "LISTEN", // a server we never saw listen
+        "SYN_RECEIVED" if flags.has(ACK) && !flags.has(SYN) => {
+            if flags.has(FIN) {
                 "CLOSE_WAIT"
             } else {
                 "ESTABLISHED"
             }
         }
-        "SYN_SENT" if flags & (SYN | ACK) == SYN | ACK => "SYN_SENT", // becomes ESTABLISHED when it ACKs
+        "SYN_SENT" if flags.has(SYN | ACK) => "SYN_SENT", // becomes ESTABLISHED when it ACKs
         "ESTABLISHED" if peer_fin_seen => "CLOSE_WAIT",
         "FIN_WAIT_1" if peer_fin_seen && acks_my_fin => "TIME_WAIT",
         "FIN_WAIT_1" if peer_fin_seen => "CLOSING",
@@ -182,9 +203,9 @@ pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
     let mut index: HashMap<(SocketAddrV4, SocketAddrV4), usize> = HashMap::new();
     for f in frames {
         let (ts, lost) = (&f.t_us, f.lost);
-        let Some((src, dst, flags, seq, ack, len, win)) = parse_tcp(&f.data) else { continue };
+        let Some(TcpSeen { src, dst, flags, seq, ack, len, win }) = parse_tcp(&f.data) else { continue };
         let key = if src <= dst { (src, dst) } else { (dst, src) };
-        let starts_new = flags & (SYN | ACK) == SYN
+        let starts_new = (flags & (SYN | ACK)) == SYN
             && index
                 .get(&key)
                 .is_some_and(|&i| matches!(conns[i].1.state, "CLOSED" | "TIME_WAIT") && conns[i].0.left == src);
@@ -192,8 +213,8 @@ pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
             Some(&i) if !starts_new => i,
             _ => {
                 // The sender of the first segment we see is the left column.
-                let right_state = if flags & (SYN | ACK) == SYN { "CLOSED" } else { "ESTABLISHED" };
-                let left_state = if flags & (SYN | ACK) == SYN { "CLOSED" } else { "ESTABLISHED" };
+                let right_state = if (flags & (SYN | ACK)) == SYN { "CLOSED" } else { "ESTABLISHED" };
+                let left_state = if (flags & (SYN | ACK)) == SYN { "CLOSED" } else { "ESTABLISHED" };
                 conns.push((
                     Connection { left: src, right: dst, segments: Vec::new() },
                     Side::new(left_state),
@@ -206,32 +227,31 @@ pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
         let (conn, left, right) = &mut conns[i];
         let from_left = src == conn.left;
         let (me, peer) = if from_left { (left, right) } else { (right, left) };
-        if flags & SYN != 0 || me.isn.is_none() {
+        if flags.has(SYN) || me.isn.is_none() {
             me.isn.get_or_insert(seq);
         }
-        let end =
-            seq.wrapping_add(len).wrapping_add(u32::from(flags & SYN != 0)).wrapping_add(u32::from(flags & FIN != 0));
+        let end = seq.wrapping_add(len).wrapping_add(u32::from(flags.has(SYN))).wrapping_add(u32::from(flags.has(FIN)));
         let retransmission =
-            (len > 0 || flags & (SYN | FIN) != 0) && me.high.is_some_and(|h| (end.wrapping_sub(h) as i32) <= 0);
+            (len > 0 || flags.intersects(SYN | FIN)) && me.high.is_some_and(|h| (end.wrapping_sub(h) as i32) <= 0);
         // Only what occupies sequence space moves the high mark: a pure ACK
         // that overtook a delayed FIN must not make that FIN look resent.
-        let occupies = len > 0 || flags & (SYN | FIN) != 0;
+        let occupies = len > 0 || flags.intersects(SYN | FIN);
         if occupies && me.high.is_none_or(|h| (end.wrapping_sub(h) as i32) > 0) {
             me.high = Some(end);
         }
-        if flags & FIN != 0 {
+        if flags.has(FIN) {
             me.fin_seq = Some(seq.wrapping_add(len));
         }
-        let fin_now = flags & FIN != 0 && !retransmission;
+        let fin_now = flags.has(FIN) && !retransmission;
         on_send(me, flags);
         if !lost {
             on_receive(peer, flags, ack, fin_now);
         }
         // The ACK that completes a simultaneous or active open.
-        if me.state == "SYN_SENT" && flags & ACK != 0 && flags & SYN == 0 {
+        if me.state == "SYN_SENT" && flags.has(ACK) && !flags.has(SYN) {
             me.state = "ESTABLISHED";
         }
-        if me.state == "SYN_RECEIVED" && flags & ACK != 0 && flags & SYN == 0 && peer.state == "ESTABLISHED" {
+        if me.state == "SYN_RECEIVED" && flags.has(ACK) && !flags.has(SYN) && peer.state == "ESTABLISHED" {
             me.state = "ESTABLISHED";
         }
         // The stack's end: the sender of a frame it sent (source MAC), the
@@ -244,7 +264,7 @@ pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
             }
         }
         let rel_seq = seq.wrapping_sub(me.isn.unwrap_or(seq));
-        let rel_ack = if flags & ACK != 0 { ack.wrapping_sub(peer.isn.unwrap_or(ack)) } else { 0 };
+        let rel_ack = if flags.has(ACK) { ack.wrapping_sub(peer.isn.unwrap_or(ack)) } else { 0 };
         let states = if from_left { (me.state, peer.state) } else { (peer.state, me.state) };
         conn.segments.push(Segment {
             t_us: ts.saturating_sub(t0),
@@ -267,7 +287,7 @@ pub fn connections_marked(frames: &[LadderFrame]) -> Vec<Connection> {
 /// The label on an arrow, tcpdump's words: `[S.] seq 0 ack 1 win 64240 len 0`.
 pub fn label(s: &Segment) -> String {
     let mut l = format!("[{}] seq {}", flag_text(s.flags), s.rel_seq);
-    if s.flags & ACK != 0 {
+    if s.flags.has(ACK) {
         let _ = write!(l, " ack {}", s.rel_ack);
     }
     let _ = write!(l, " win {}", s.win);
@@ -456,27 +476,15 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stack::tcp::SeqNumber;
+    use stack::wire::TcpRepr;
 
     /// Build a frame 10.0.0.x:port -> 10.0.0.y:port.
-    fn seg(from_client: bool, flags: u8, seq: u32, ack: u32, len: usize) -> Vec<u8> {
-        let (s, d, sp, dp) = if from_client { (1, 2, 51234u16, 23u16) } else { (2, 1, 23, 51234) };
-        let mut f = vec![0u8; 14];
-        f[12] = 8;
-        let total = 40 + len;
-        let mut ip =
-            vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, s, 10, 0, 0, d];
-        let mut tcp = vec![0u8; 20];
-        tcp[0..2].copy_from_slice(&sp.to_be_bytes());
-        tcp[2..4].copy_from_slice(&dp.to_be_bytes());
-        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
-        tcp[12] = 0x50;
-        tcp[13] = flags;
-        tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-        ip.extend_from_slice(&tcp);
-        ip.extend(std::iter::repeat_n(b'x', len));
-        f.extend_from_slice(&ip);
-        f
+    fn seg(from_client: bool, flags: TcpFlags, seq: u32, ack: u32, len: usize) -> Vec<u8> {
+        let (c, s): (SocketAddrV4, SocketAddrV4) = ("10.0.0.1:51234".parse().unwrap(), "10.0.0.2:23".parse().unwrap());
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        let tcp = TcpRepr::new(0, 0, SeqNumber(seq), Some(SeqNumber(ack)), flags, 64240);
+        stack::wire::frame::tcp_frame(src, dst, &tcp, &vec![b'x'; len])
     }
 
     #[test]

@@ -365,13 +365,6 @@ pub fn ladder_frames(dir: &Path) -> io::Result<Vec<LadderFrame>> {
 
 /// A TCP frame's (local, remote) seen from the stack.
 fn tuple(frame: &[u8], dir: Direction) -> Option<(SocketAddrV4, SocketAddrV4)> {
-    if frame.len() < 38 || frame[12..14] != [8, 0] || frame[23] != 6 {
-        return None;
-    }
-    let ihl = usize::from(frame[14] & 0x0f) * 4;
-    let ip = |at: usize| std::net::Ipv4Addr::new(frame[at], frame[at + 1], frame[at + 2], frame[at + 3]);
-    let port = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
-    let src = SocketAddrV4::new(ip(26), port(14 + ihl)?);
-    let dst = SocketAddrV4::new(ip(30), port(14 + ihl + 2)?);
-    Some(if dir == Direction::Out { (src, dst) } else { (dst, src) })
+    let t = synack_apps::ladder::parse_tcp(frame)?;
+    Some(if dir == Direction::Out { (t.src, t.dst) } else { (t.dst, t.src) })
 }

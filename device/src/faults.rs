@@ -51,18 +51,26 @@
 //! same faults. Every fault that happens is reported (`on_fault`, `log`),
 //! in words a student can match against the trace:
 //! `fault: drop out tcp data #3 (10.0.0.2.7 > 10.0.0.1.40000 [.] seq 2921:4381)`.
+//!
+//! This file holds the language (`FaultScript::parse`) and the device
+//! (`Scripted`); `faults/frame.rs` reads the frames the selectors look at
+//! (`classify`) and names them in the reports (`Isns::summary`), through
+//! `stack::wire`'s views.
 
 use crate::{Device, Direction};
-use stack::ethernet::ETH_HLEN;
+use frame::{classify, FrameInfo, Isns};
 use stack::time::earliest;
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Duration, Instant, SkBuff};
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::io;
 use std::os::unix::io::RawFd;
 use std::rc::Rc;
+
+mod frame;
 
 /// The grammar in short, for `synack up --help`.
 pub const HELP: &str = "\
@@ -133,25 +141,6 @@ impl Selector {
             "data" => Selector::Data,
             _ => return None,
         })
-    }
-
-    fn matches(self, f: &FrameInfo) -> bool {
-        let tcp = |p: fn(&TcpInfo) -> bool| f.tcp.as_ref().is_some_and(p);
-        match self {
-            Selector::Any => true,
-            Selector::Arp => f.arp,
-            Selector::Ip => f.ip_proto.is_some(),
-            Selector::Icmp => f.ip_proto == Some(1),
-            Selector::Udp => f.ip_proto == Some(17),
-            Selector::Tcp => f.ip_proto == Some(6),
-            Selector::Syn => tcp(|t| t.flags & SYN != 0 && t.flags & ACK == 0),
-            Selector::SynAck => tcp(|t| t.flags & SYN != 0 && t.flags & ACK != 0),
-            Selector::Ack => tcp(|t| t.flags & (SYN | FIN | RST) == 0 && t.flags & ACK != 0 && t.len == 0),
-            Selector::Fin => tcp(|t| t.flags & FIN != 0),
-            Selector::Rst => tcp(|t| t.flags & RST != 0),
-            Selector::Data => tcp(|t| t.len > 0),
-            Selector::Port(p) => f.ports.is_some_and(|(s, d)| s == p || d == p),
-        }
     }
 }
 
@@ -403,80 +392,6 @@ pub fn fmt_dur(d: Duration) -> String {
     }
 }
 
-// ------------------------------------------------------------- the matcher
-
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const PSH: u8 = 0x08;
-const ACK: u8 = 0x10;
-
-#[derive(Clone, Debug)]
-struct TcpInfo {
-    flags: u8,
-    seq: u32,
-    len: usize,
-}
-
-/// What the selectors look at, read from the frame's bytes (a malformed
-/// frame is simply "not TCP", "not IP"…; nothing here can fail).
-#[derive(Clone, Debug, Default)]
-struct FrameInfo {
-    arp: bool,
-    ip_proto: Option<u8>,
-    src: [u8; 4],
-    dst: [u8; 4],
-    /// TCP/UDP ports of a first fragment.
-    ports: Option<(u16, u16)>,
-    tcp: Option<TcpInfo>,
-    /// Where the frame's real content ends (IP total length; no padding).
-    end: usize,
-}
-
-fn classify(f: &[u8]) -> FrameInfo {
-    let mut info = FrameInfo { end: f.len(), ..FrameInfo::default() };
-    if f.len() < ETH_HLEN {
-        return info;
-    }
-    let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    match be16(f, 12) {
-        0x0806 => {
-            info.arp = true;
-            info.end = f.len().min(ETH_HLEN + 28);
-        }
-        0x0800 => {
-            let ip = &f[ETH_HLEN..];
-            if ip.len() < 20 || ip[0] >> 4 != 4 {
-                return info;
-            }
-            let ihl = (ip[0] & 0x0f) as usize * 4;
-            let total = (be16(ip, 2) as usize).min(ip.len());
-            if ihl < 20 || total < ihl {
-                return info;
-            }
-            info.ip_proto = Some(ip[9]);
-            info.src.copy_from_slice(&ip[12..16]);
-            info.dst.copy_from_slice(&ip[16..20]);
-            info.end = ETH_HLEN + total;
-            let first_fragment = be16(ip, 6) & 0x1fff == 0;
-            let l4 = &ip[ihl..total];
-            if first_fragment && matches!(ip[9], 6 | 17) && l4.len() >= 4 {
-                info.ports = Some((be16(l4, 0), be16(l4, 2)));
-            }
-            if first_fragment && ip[9] == 6 && l4.len() >= 20 {
-                let doff = (l4[12] >> 4) as usize * 4;
-                info.tcp = Some(TcpInfo {
-                    flags: l4[13],
-                    seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
-                    len: l4.len().saturating_sub(doff),
-                });
-            }
-        }
-        _ => {}
-    }
-    info
-}
-
 // ------------------------------------------------------------- the reports
 
 /// One fault that happened.
@@ -561,7 +476,7 @@ pub struct Scripted<D> {
     log: FaultLog,
     on_fault: Option<FaultSink>,
     /// ISNs seen in SYNs, for relative sequence numbers in the reports.
-    isn: HashMap<([u8; 4], u16, [u8; 4], u16), u32>,
+    isn: Isns,
 }
 
 impl<D: Device> Scripted<D> {
@@ -577,7 +492,7 @@ impl<D: Device> Scripted<D> {
             seq: 0,
             log: FaultLog::default(),
             on_fault: None,
-            isn: HashMap::new(),
+            isn: Isns::default(),
         }
     }
     /// Call `f` for each fault as it happens (`synack up` prints it).
@@ -616,41 +531,6 @@ impl<D: Device> Scripted<D> {
         }
     }
 
-    /// `10.0.0.2.7 > 10.0.0.1.40000 [S.] seq 0:0`, relative to the SYN when seen.
-    fn summary(&mut self, info: &FrameInfo) -> String {
-        let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a);
-        if info.arp {
-            return "ARP".into();
-        }
-        let Some(proto) = info.ip_proto else { return "not IP".into() };
-        let Some((sp, dp)) = info.ports else {
-            let name = if proto == 1 { "ICMP" } else { "IP" };
-            return format!("{} > {} {name}", ip(info.src), ip(info.dst));
-        };
-        let mut s = format!("{}.{sp} > {}.{dp}", ip(info.src), ip(info.dst));
-        if let Some(t) = &info.tcp {
-            let key = (info.src, sp, info.dst, dp);
-            if t.flags & SYN != 0 {
-                if self.isn.len() >= 4096 {
-                    self.isn.clear();
-                }
-                self.isn.insert(key, t.seq);
-            }
-            let base = self.isn.get(&key).copied().unwrap_or(0);
-            let rel = t.seq.wrapping_sub(base);
-            let mut fl = String::new();
-            for (bit, c) in [(SYN, 'S'), (FIN, 'F'), (RST, 'R'), (PSH, 'P'), (ACK, '.')] {
-                if t.flags & bit != 0 {
-                    fl.push(c);
-                }
-            }
-            s += &format!(" [{fl}] seq {rel}:{}", rel.wrapping_add(t.len as u32));
-        } else {
-            s += " UDP";
-        }
-        s
-    }
-
     /// Run one frame through the script. `Ok(frame)`: untouched, send it on
     /// now; `Err(())`: the script took it (dropped, or queued for later).
     fn process(&mut self, dir: Direction, now: Instant, frame: &[u8]) -> Result<(), ()> {
@@ -658,7 +538,7 @@ impl<D: Device> Scripted<D> {
             return Ok(());
         }
         let info = classify(frame);
-        let summary = self.summary(&info);
+        let summary = self.isn.summary(&info);
         let mut fired: Vec<(usize, u64)> = Vec::new();
         let mut partners: Vec<usize> = Vec::new();
         for (i, rule) in self.script.rules.iter().enumerate() {
@@ -811,6 +691,9 @@ impl<D: Device> Device for Scripted<D> {
 mod tests {
     use super::*;
     use crate::wire::{Faults, Side, Wire};
+    use frame::tests::tcp_frame;
+    use stack::wire::{Ipv4Packet, TcpFlags, TcpPacket};
+    const ACK: TcpFlags = TcpFlags::ACK;
 
     #[test]
     fn parses_the_issue_example() {
@@ -884,49 +767,6 @@ mod tests {
         }
     }
 
-    /// An Ethernet + IPv4 + TCP frame (checksums left zero: the matcher does not care).
-    fn tcp_frame(flags: u8, seq: u32, payload: usize) -> Vec<u8> {
-        let mut f = vec![0u8; ETH_HLEN + 20 + 20 + payload];
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        let ip = &mut f[ETH_HLEN..];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((40 + payload) as u16).to_be_bytes());
-        ip[9] = 6;
-        ip[12..16].copy_from_slice(&[10, 0, 0, 2]);
-        ip[16..20].copy_from_slice(&[10, 0, 0, 1]);
-        let tcp = &mut ip[20..];
-        tcp[0..2].copy_from_slice(&7u16.to_be_bytes());
-        tcp[2..4].copy_from_slice(&40000u16.to_be_bytes());
-        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-        tcp[12] = 5 << 4;
-        tcp[13] = flags;
-        f
-    }
-
-    #[test]
-    fn selectors_match_what_they_say() {
-        let syn = classify(&tcp_frame(SYN, 1, 0));
-        let synack = classify(&tcp_frame(SYN | ACK, 1, 0));
-        let ack = classify(&tcp_frame(ACK, 1, 0));
-        let data = classify(&tcp_frame(ACK | PSH, 1, 100));
-        let fin = classify(&tcp_frame(ACK | FIN, 1, 0));
-        let mut arp = vec![0u8; 60];
-        arp[12..14].copy_from_slice(&[0x08, 0x06]);
-        let arp = classify(&arp);
-        use Selector::*;
-        let m = |s: Selector, f: &FrameInfo| s.matches(f);
-        assert!(m(Syn, &syn) && !m(Syn, &synack) && m(SynAck, &synack) && !m(SynAck, &syn));
-        assert!(m(Ack, &ack) && !m(Ack, &data) && !m(Ack, &fin) && !m(Ack, &synack));
-        assert!(m(Data, &data) && !m(Data, &ack) && m(Fin, &fin) && !m(Rst, &fin));
-        assert!(m(Tcp, &data) && m(Ip, &data) && !m(Udp, &data) && !m(Arp, &data));
-        assert!(m(Port(7), &data) && m(Port(40000), &data) && !m(Port(8), &data));
-        assert!(m(Arp, &arp) && !m(Ip, &arp) && !m(Tcp, &arp) && m(Any, &arp));
-        // Padding does not count as payload.
-        let mut padded = tcp_frame(ACK, 1, 0);
-        padded.resize(60, 0);
-        assert!(m(Ack, &classify(&padded)));
-    }
-
     /// Send frames from A through a `Scripted` port; what arrives at B, when.
     fn through(script: &str, frames: &[Vec<u8>]) -> (Vec<(Instant, u32)>, Vec<String>) {
         let wire = Wire::new(Faults::default());
@@ -941,8 +781,8 @@ mod tests {
         for _ in 0..100 {
             a.recv(now).unwrap(); // lets the device send what it holds
             while let Some(skb) = b.recv(now).unwrap() {
-                let d = skb.data();
-                got.push((now, u32::from_be_bytes([d[38], d[39], d[40], d[41]])));
+                let ip = Ipv4Packet::new_checked(&skb.data()[ETH_HLEN..]).unwrap();
+                got.push((now, TcpPacket::new_checked(ip.payload()).unwrap().seq_number().0));
             }
             match earliest(a.poll_at(), b.poll_at()) {
                 Some(t) => now = t.max(now),

@@ -290,6 +290,7 @@ impl<D> Lossy<D> {
 mod tests {
     use super::*;
     use crate::wire::{Side, Wire};
+    use stack::wire::EthernetFrame;
 
     #[test]
     fn parses_the_issue_example_and_prints_it_back() {
@@ -323,7 +324,7 @@ mod tests {
 
     fn numbered(i: u32) -> SkBuff {
         let mut f = vec![0u8; 60];
-        f[14..18].copy_from_slice(&i.to_be_bytes());
+        EthernetFrame::new_unchecked(&mut f[..]).payload_mut()[..4].copy_from_slice(&i.to_be_bytes());
         SkBuff::from_frame(&f)
     }
 
@@ -331,7 +332,8 @@ mod tests {
     fn run(spec: &str, n: u32) -> (Vec<u32>, Vec<u32>, LinkStats) {
         let (mut host, mut lossy) = rig(spec);
         let (mut got_in, mut got_out) = (Vec::new(), Vec::new());
-        let num = |s: SkBuff| u32::from_be_bytes(s.data()[14..18].try_into().unwrap());
+        let num =
+            |s: SkBuff| u32::from_be_bytes(EthernetFrame::new_unchecked(s.data()).payload()[..4].try_into().unwrap());
         for ms in 0..(u64::from(n) + 2000) {
             let now = Instant::from_millis(ms);
             if ms < u64::from(n) {

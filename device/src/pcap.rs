@@ -259,6 +259,10 @@ mod tests {
         }
     }
 
+    fn src_mac(f: &PcapFrame) -> stack::MacAddr {
+        stack::wire::EthernetFrame::new_checked(&f.data[..]).unwrap().src_addr()
+    }
+
     /// Record a ping on a simulated wire at B's side, then replay what B
     /// received into a fresh copy of B: it sends the same frames at the same
     /// times.
@@ -282,12 +286,11 @@ mod tests {
 
         let bytes = buf.0.borrow().clone();
         let frames: Vec<PcapFrame> = PcapReader::new(&bytes[..]).unwrap().map(|f| f.unwrap()).collect();
-        let (received, sent): (Vec<PcapFrame>, Vec<PcapFrame>) =
-            frames.into_iter().partition(|f| f.data[6..12] == a_mac.0);
+        let (received, sent): (Vec<PcapFrame>, Vec<PcapFrame>) = frames.into_iter().partition(|f| src_mac(f) == a_mac);
         // A's gratuitous ARP, ARP request, echo request; B's gratuitous ARP, ARP reply, echo reply.
         assert_eq!(received.len(), 3);
         assert_eq!(sent.len(), 3);
-        assert!(sent.iter().all(|f| f.data[6..12] == b_mac.0));
+        assert!(sent.iter().all(|f| src_mac(f) == b_mac));
 
         let mut b = Stack::new(b_cfg, Instant::ZERO);
         let out = replay(&mut b, received.iter().cloned().map(Ok), Instant::from_millis(3)).unwrap();

@@ -306,11 +306,26 @@ mod tests {
     use super::*;
     use crate::dgram::UnixDgram;
     use stack::arp::ArpConfig;
+    use stack::wire::arp::{ARPOP_REPLY, ARPOP_REQUEST};
+    use stack::wire::ethernet::ETHERTYPE_ARP;
+    use stack::wire::{ArpPacket, ArpRepr, EthernetFrame};
     use stack::MacAddr;
     use std::os::unix::io::AsRawFd;
 
     fn quiet_config() -> Config {
         Config { gratuitous_arp: false, ..Config::default() }
+    }
+
+    /// `who-has 10.0.0.2 tell 10.0.0.1`, broadcast from `host`.
+    fn arp_request_from(host: MacAddr) -> stack::SkBuff {
+        let a = ArpRepr {
+            op: ARPOP_REQUEST,
+            sha: host,
+            spa: [10, 0, 0, 1].into(),
+            tha: MacAddr::ZERO,
+            tpa: [10, 0, 0, 2].into(),
+        };
+        stack::SkBuff::from_frame(&stack::wire::frame::arp_frame(MacAddr::BROADCAST, &a))
     }
 
     /// Frames the fake peer end received.
@@ -342,7 +357,11 @@ mod tests {
         assert_eq!(w.frames_out, 2, "the first request before sleeping, the retransmit after");
         let frames = drain(&mut peer);
         assert_eq!(frames.len(), 2);
-        assert!(frames.iter().all(|f| f[12..14] == [0x08, 0x06] && f[0..6] == [0xff; 6]));
+        let broadcast_arp = |f: &Vec<u8>| {
+            let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+            eth.ethertype() == ETHERTYPE_ARP && eth.dst_addr().is_broadcast()
+        };
+        assert!(frames.iter().all(broadcast_arp));
     }
 
     #[test]
@@ -387,24 +406,22 @@ mod tests {
     fn answers_frames_in_a_batch() {
         let (dev, mut peer) = UnixDgram::pair().unwrap();
         let mut net = NetLoop::new(dev, quiet_config());
-        // Three ARP requests for 10.0.0.2 from 10.0.0.1, written by hand.
+        // Three ARP requests for 10.0.0.2 from 10.0.0.1.
         let host = MacAddr([2, 0, 0, 0, 0, 1]);
         for _ in 0..3 {
-            let mut f = vec![0xff; 6];
-            f.extend_from_slice(&host.0);
-            f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1]);
-            f.extend_from_slice(&host.0);
-            f.extend_from_slice(&[10, 0, 0, 1]);
-            f.extend_from_slice(&[0; 6]);
-            f.extend_from_slice(&[10, 0, 0, 2]);
-            peer.send(Instant::ZERO, &stack::SkBuff::from_frame(&f)).unwrap();
+            peer.send(Instant::ZERO, &arp_request_from(host)).unwrap();
         }
         let safety = net.now() + Duration::from_secs(5);
         let w = net.poll_once(&[], Some(safety)).unwrap();
         assert_eq!((w.frames_in, w.frames_out), (3, 3));
         let replies = drain(&mut peer);
         assert_eq!(replies.len(), 3);
-        assert!(replies.iter().all(|f| f[0..6] == host.0 && f[21] == 2), "ARP replies to the host");
+        let is_reply_to_host = |f: &Vec<u8>| {
+            let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+            let arp = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
+            eth.dst_addr() == host && arp.op == ARPOP_REPLY
+        };
+        assert!(replies.iter().all(is_reply_to_host), "ARP replies to the host");
         assert_eq!(net.stats().frames_in, 3);
     }
 
@@ -430,15 +447,7 @@ mod tests {
     fn busy_polling_finds_a_frame_without_sleeping() {
         let (dev, mut peer) = UnixDgram::pair().unwrap();
         let mut net = NetLoop::new(dev, quiet_config());
-        let arp = |host: MacAddr| {
-            let mut f = vec![0xff; 6];
-            f.extend_from_slice(&host.0);
-            f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1]);
-            f.extend_from_slice(&host.0);
-            f.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
-            stack::SkBuff::from_frame(&f)
-        };
-        let frame = arp(MacAddr([2, 0, 0, 0, 0, 1]));
+        let frame = arp_request_from(MacAddr([2, 0, 0, 0, 0, 1]));
         // Asleep (the default), the frame wakes ppoll: no busy-poll hit.
         let f2 = frame.clone();
         let t = std::thread::spawn(move || {

@@ -35,12 +35,19 @@
 //! with the default arguments, a turn at each frame and at each deadline.
 
 use crate::Device;
+use stack::wire::ethernet::{self, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use stack::wire::ipv4::{IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use stack::wire::tcp::TCP_HLEN;
+use stack::wire::udp::UDP_HLEN;
+use stack::wire::{Ipv4Packet, TcpPacket};
 use stack::{Duration, Instant, MacAddr, SkBuff};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -223,7 +230,7 @@ pub fn split_capture(path: &Path, mac: MacAddr, epoch: Duration) -> io::Result<(
     for f in crate::PcapReader::open(path)? {
         let f = f?;
         let at = Instant::from_micros(f.timestamp.saturating_sub(epoch).as_micros() as u64);
-        let out = f.data.len() >= 12 && f.data[6..12] == mac.0;
+        let out = f.data.get(ethernet::field::SOURCE) == Some(&mac.0[..]);
         let frame = Frame { at, data: f.data };
         if out {
             outbound.push(frame);
@@ -363,19 +370,18 @@ pub fn diff_fields(a: &[u8], b: &[u8]) -> Vec<FieldDiff> {
     v
 }
 
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+fn be16(d: &[u8], r: Range<usize>) -> Option<u16> {
+    Some(u16::from_be_bytes(d.get(r)?.try_into().ok()?))
 }
-fn be32(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*d.get(at)?, *d.get(at + 1)?, *d.get(at + 2)?, *d.get(at + 3)?]))
+fn be32(d: &[u8], r: Range<usize>) -> Option<u32> {
+    Some(u32::from_be_bytes(d.get(r)?.try_into().ok()?))
 }
-fn ip4(d: &[u8], at: usize) -> Option<String> {
-    let b = d.get(at..at + 4)?;
-    Some(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+fn ip4(d: &[u8], r: Range<usize>) -> Option<String> {
+    let b: [u8; 4] = d.get(r)?.try_into().ok()?;
+    Some(Ipv4Addr::from(b).to_string())
 }
-fn mac(d: &[u8], at: usize) -> Option<String> {
-    let b = d.get(at..at + 6)?;
-    Some(b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"))
+fn mac(d: &[u8], r: Range<usize>) -> Option<String> {
+    Some(MacAddr::from_bytes(d.get(r)?).to_string())
 }
 fn hex(d: &[u8]) -> String {
     d.iter().map(|x| format!("{x:02x}")).collect()
@@ -404,81 +410,81 @@ pub fn fields(d: &[u8]) -> Vec<(&'static str, String)> {
         }
     };
     let _ = (|| -> Option<()> {
-        push("eth.dst", mac(d, 0)).then_some(())?;
-        push("eth.src", mac(d, 6)).then_some(())?;
-        let ty = be16(d, 12)?;
+        use stack::wire::{arp::field as arp, icmp::field as icmp, ipv4::field as ip, tcp::field as tcp};
+        push("eth.dst", mac(d, ethernet::field::DESTINATION)).then_some(())?;
+        push("eth.src", mac(d, ethernet::field::SOURCE)).then_some(())?;
+        let ty = be16(d, ethernet::field::ETHERTYPE)?;
         push("eth.type", Some(format!("0x{ty:04x}")));
-        let p = &d[14..];
-        if ty == 0x0806 {
-            push("arp.op", be16(p, 6).map(|x| x.to_string()));
-            push("arp.sha", mac(p, 8));
-            push("arp.spa", ip4(p, 14));
-            push("arp.tha", mac(p, 18));
-            push("arp.tpa", ip4(p, 24));
+        let p = &d[ethernet::field::PAYLOAD];
+        if ty == ETHERTYPE_ARP {
+            push("arp.op", be16(p, arp::OPER).map(|x| x.to_string()));
+            push("arp.sha", mac(p, arp::SHA));
+            push("arp.spa", ip4(p, arp::SPA));
+            push("arp.tha", mac(p, arp::THA));
+            push("arp.tpa", ip4(p, arp::TPA));
             return Some(());
         }
-        if ty != 0x0800 {
+        if ty != ETHERTYPE_IPV4 {
             push("eth.payload", Some(payload(p)));
             return Some(());
         }
-        let ihl = (*p.first()? & 0x0f) as usize * 4;
-        push("ip.ver_ihl", Some(format!("0x{:02x}", p[0])));
-        push("ip.tos", p.get(1).map(|x| x.to_string()));
-        let total = be16(p, 2)? as usize;
+        // The view's accessors read only the bytes checked present before them.
+        let view = Ipv4Packet::new_unchecked(p);
+        push("ip.ver_ihl", Some(format!("0x{:02x}", p.get(ip::VER_IHL)?)));
+        let ihl = view.header_len();
+        push("ip.tos", p.get(ip::TOS).map(|x| x.to_string()));
+        let total = be16(p, ip::LENGTH)? as usize;
         push("ip.len", Some(total.to_string()));
-        push("ip.id", be16(p, 4).map(|x| x.to_string()));
-        let frag = be16(p, 6)?;
-        push(
-            "ip.flags",
-            Some(format!(
-                "{}{}",
-                if frag & 0x4000 != 0 { "DF" } else { "" },
-                if frag & 0x2000 != 0 { "MF" } else { "" }
-            )),
-        );
-        push("ip.frag_off", Some(((frag & 0x1fff) * 8).to_string()));
-        push("ip.ttl", p.get(8).map(|x| x.to_string()));
-        let proto = *p.get(9)?;
+        push("ip.id", be16(p, ip::IDENT).map(|x| x.to_string()));
+        be16(p, ip::FLG_OFF)?;
+        let (df, mf) = (if view.dont_frag() { "DF" } else { "" }, if view.more_frags() { "MF" } else { "" });
+        push("ip.flags", Some(format!("{df}{mf}")));
+        push("ip.frag_off", Some(view.frag_offset().to_string()));
+        push("ip.ttl", p.get(ip::TTL).map(|x| x.to_string()));
+        let proto = *p.get(ip::PROTOCOL)?;
         push("ip.proto", Some(proto.to_string()));
-        push("ip.checksum", be16(p, 10).map(|x| format!("0x{x:04x}")));
-        push("ip.src", ip4(p, 12));
-        push("ip.dst", ip4(p, 16));
-        if ihl > 20 {
-            push("ip.options", p.get(20..ihl).map(hex));
+        push("ip.checksum", be16(p, ip::CHECKSUM).map(|x| format!("0x{x:04x}")));
+        push("ip.src", ip4(p, ip::SRC_ADDR));
+        push("ip.dst", ip4(p, ip::DST_ADDR));
+        if ihl > IPV4_HLEN {
+            push("ip.options", p.get(ip::OPTIONS_START..ihl).map(hex));
         }
         let l4 = p.get(ihl..total.min(p.len()).max(ihl))?;
-        if frag & 0x1fff != 0 {
+        if view.frag_offset() != 0 {
             push("ip.payload", Some(payload(l4)));
             return Some(());
         }
         match proto {
-            1 => {
-                push("icmp.type", l4.first().map(|x| x.to_string()));
-                push("icmp.code", l4.get(1).map(|x| x.to_string()));
-                push("icmp.checksum", be16(l4, 2).map(|x| format!("0x{x:04x}")));
-                push("icmp.rest", be32(l4, 4).map(|x| format!("0x{x:08x}")));
-                push("icmp.payload", l4.get(8..).map(payload));
+            PROTO_ICMP => {
+                push("icmp.type", l4.get(icmp::TYPE).map(|x| x.to_string()));
+                push("icmp.code", l4.get(icmp::CODE).map(|x| x.to_string()));
+                push("icmp.checksum", be16(l4, icmp::CHECKSUM).map(|x| format!("0x{x:04x}")));
+                let rest = icmp::ECHO_IDENT.start..icmp::ECHO_SEQNO.end;
+                push("icmp.rest", be32(l4, rest).map(|x| format!("0x{x:08x}")));
+                push("icmp.payload", l4.get(icmp::DATA).map(payload));
             }
-            17 => {
-                push("udp.sport", be16(l4, 0).map(|x| x.to_string()));
-                push("udp.dport", be16(l4, 2).map(|x| x.to_string()));
-                push("udp.len", be16(l4, 4).map(|x| x.to_string()));
-                push("udp.checksum", be16(l4, 6).map(|x| format!("0x{x:04x}")));
-                push("udp.payload", l4.get(8..).map(payload));
+            PROTO_UDP => {
+                use stack::wire::udp::field as udp;
+                push("udp.sport", be16(l4, udp::SRC_PORT).map(|x| x.to_string()));
+                push("udp.dport", be16(l4, udp::DST_PORT).map(|x| x.to_string()));
+                push("udp.len", be16(l4, udp::LENGTH).map(|x| x.to_string()));
+                push("udp.checksum", be16(l4, udp::CHECKSUM).map(|x| format!("0x{x:04x}")));
+                push("udp.payload", l4.get(UDP_HLEN..).map(payload));
             }
-            6 => {
-                push("tcp.sport", be16(l4, 0).map(|x| x.to_string()));
-                push("tcp.dport", be16(l4, 2).map(|x| x.to_string()));
-                push("tcp.seq", be32(l4, 4).map(|x| x.to_string()));
-                push("tcp.ack", be32(l4, 8).map(|x| x.to_string()));
-                let off = (*l4.get(12)? >> 4) as usize * 4;
+            PROTO_TCP => {
+                push("tcp.sport", be16(l4, tcp::SRC_PORT).map(|x| x.to_string()));
+                push("tcp.dport", be16(l4, tcp::DST_PORT).map(|x| x.to_string()));
+                push("tcp.seq", be32(l4, tcp::SEQ_NUM).map(|x| x.to_string()));
+                push("tcp.ack", be32(l4, tcp::ACK_NUM).map(|x| x.to_string()));
+                l4.get(tcp::DATA_OFFSET)?;
+                let off = TcpPacket::new_unchecked(l4).header_len();
                 push("tcp.doff", Some(off.to_string()));
-                push("tcp.flags", l4.get(13).map(|&x| tcp_flags(x)));
-                push("tcp.win", be16(l4, 14).map(|x| x.to_string()));
-                push("tcp.checksum", be16(l4, 16).map(|x| format!("0x{x:04x}")));
-                push("tcp.urg", be16(l4, 18).map(|x| x.to_string()));
-                push("tcp.options", l4.get(20..off.max(20)).map(hex));
-                push("tcp.payload", l4.get(off.max(20)..).map(payload));
+                push("tcp.flags", l4.get(tcp::FLAGS).map(|&x| tcp_flags(x)));
+                push("tcp.win", be16(l4, tcp::WINDOW).map(|x| x.to_string()));
+                push("tcp.checksum", be16(l4, tcp::CHECKSUM).map(|x| format!("0x{x:04x}")));
+                push("tcp.urg", be16(l4, tcp::URGENT).map(|x| x.to_string()));
+                push("tcp.options", l4.get(tcp::OPTIONS_START..off.max(TCP_HLEN)).map(hex));
+                push("tcp.payload", l4.get(off.max(TCP_HLEN)..).map(payload));
             }
             _ => {
                 push("ip.payload", Some(payload(l4)));
@@ -491,13 +497,17 @@ pub fn fields(d: &[u8]) -> Vec<(&'static str, String)> {
 
 /// TCP flags in tcpdump's letters: `S`, `S.`, `P.`, `F.`, `R`…
 fn tcp_flags(f: u8) -> String {
+    use stack::wire::TcpFlags as F;
+    let f = F(f);
     let mut s = String::new();
-    for (bit, c) in [(0x02, 'S'), (0x01, 'F'), (0x08, 'P'), (0x04, 'R'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')] {
-        if f & bit != 0 {
+    for (bit, c) in
+        [(F::SYN, 'S'), (F::FIN, 'F'), (F::PSH, 'P'), (F::RST, 'R'), (F::URG, 'U'), (F::ECE, 'E'), (F::CWR, 'W')]
+    {
+        if f.has(bit) {
             s.push(c);
         }
     }
-    if f & 0x10 != 0 {
+    if f.has(F::ACK) {
         s.push('.');
     }
     if s.is_empty() {
@@ -509,6 +519,7 @@ fn tcp_flags(f: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stack::tcp::SeqNumber;
 
     fn sample() -> Recording {
         Recording {
@@ -547,17 +558,9 @@ mod tests {
 
     /// An Ethernet/IPv4/TCP frame: 10.0.0.2:23 > 10.0.0.1:5000.
     fn tcp_frame(seq: u32, win: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-        let total = 40 + payload.len();
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0]);
-        f.extend_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
-        f.extend_from_slice(&[0, 23, 0x13, 0x88]);
-        f.extend_from_slice(&seq.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 1, 0x50, 0x18]);
-        f.extend_from_slice(&win.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 0]);
-        f.extend_from_slice(payload);
-        f
+        use stack::wire::{TcpFlags, TcpRepr};
+        let t = TcpRepr::new(0, 0, SeqNumber(seq), Some(SeqNumber(1)), TcpFlags::PSH | TcpFlags::ACK, win);
+        stack::wire::frame::tcp_frame("10.0.0.2:23".parse().unwrap(), "10.0.0.1:5000".parse().unwrap(), &t, payload)
     }
 
     #[test]

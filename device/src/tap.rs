@@ -35,11 +35,14 @@
 //! may count on (`Tap::offloads` → `stack::Config::offloads`).
 
 use crate::Device;
-use stack::ethernet::ETH_HLEN;
 use stack::skbuff::{pool, MAX_FRAME};
+use stack::wire::ethernet::ETH_HLEN;
+use stack::wire::tcp::{self, TCP_HLEN};
+use stack::wire::TcpPacket;
 use stack::{Instant, IpSummed, Offloads, SkBuff};
 use std::ffi::CStr;
 use std::io;
+use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -49,6 +52,18 @@ const VLAN_SLACK: usize = 4;
 /// `sizeof(struct virtio_net_hdr)`: no `num_buffers` (that is the 12-byte
 /// header of mergeable receive buffers, which a TAP does not need).
 pub const VNET_HDR_LEN: usize = 10;
+
+/// Byte ranges of `struct virtio_net_hdr` (the device's own header, in the
+/// style of `stack::wire`'s `field` modules).
+pub mod vnet_field {
+    use core::ops::Range;
+    pub const FLAGS: usize = 0;
+    pub const GSO_TYPE: usize = 1;
+    pub const HDR_LEN: Range<usize> = 2..4;
+    pub const GSO_SIZE: Range<usize> = 4..6;
+    pub const CSUM_START: Range<usize> = 6..8;
+    pub const CSUM_OFFSET: Range<usize> = 8..10;
+}
 
 /// The virtio-net header in front of every frame on a TAP opened with
 /// `IFF_VNET_HDR` (legacy virtio: the 16-bit fields in the machine's byte
@@ -80,25 +95,25 @@ impl VirtioNetHdr {
     pub const GSO_ECN: u8 = 0x80;
 
     pub fn parse(b: &[u8; VNET_HDR_LEN]) -> VirtioNetHdr {
-        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        let u16_at = |r: Range<usize>| u16::from_ne_bytes([b[r.start], b[r.start + 1]]);
         VirtioNetHdr {
-            flags: b[0],
-            gso_type: b[1],
-            hdr_len: u16_at(2),
-            gso_size: u16_at(4),
-            csum_start: u16_at(6),
-            csum_offset: u16_at(8),
+            flags: b[vnet_field::FLAGS],
+            gso_type: b[vnet_field::GSO_TYPE],
+            hdr_len: u16_at(vnet_field::HDR_LEN),
+            gso_size: u16_at(vnet_field::GSO_SIZE),
+            csum_start: u16_at(vnet_field::CSUM_START),
+            csum_offset: u16_at(vnet_field::CSUM_OFFSET),
         }
     }
 
     pub fn to_bytes(&self) -> [u8; VNET_HDR_LEN] {
         let mut b = [0u8; VNET_HDR_LEN];
-        b[0] = self.flags;
-        b[1] = self.gso_type;
-        b[2..4].copy_from_slice(&self.hdr_len.to_ne_bytes());
-        b[4..6].copy_from_slice(&self.gso_size.to_ne_bytes());
-        b[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
-        b[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
+        b[vnet_field::FLAGS] = self.flags;
+        b[vnet_field::GSO_TYPE] = self.gso_type;
+        b[vnet_field::HDR_LEN].copy_from_slice(&self.hdr_len.to_ne_bytes());
+        b[vnet_field::GSO_SIZE].copy_from_slice(&self.gso_size.to_ne_bytes());
+        b[vnet_field::CSUM_START].copy_from_slice(&self.csum_start.to_ne_bytes());
+        b[vnet_field::CSUM_OFFSET].copy_from_slice(&self.csum_offset.to_ne_bytes());
         b
     }
 
@@ -113,7 +128,8 @@ impl VirtioNetHdr {
             if skb.is_gso() {
                 // The TCP header starts at csum_start; its data offset gives
                 // its length.
-                let thl = skb.data().get(start + 12).map_or(20, |b| (b >> 4) as usize * 4);
+                let seg = skb.data().get(start..).filter(|t| t.len() > tcp::field::DATA_OFFSET);
+                let thl = seg.map_or(TCP_HLEN, |t| TcpPacket::new_unchecked(t).header_len());
                 h.gso_type = Self::GSO_TCPV4;
                 h.gso_size = skb.gso_size() as u16;
                 h.hdr_len = (start + thl) as u16;
@@ -331,29 +347,20 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stack::ipv4::{ip_push_header, IpOut};
     use stack::skbuff;
+    use stack::tcp::SeqNumber;
+    use stack::wire::frame::tcp_frame;
+    use stack::wire::ipv4::{IPV4_HLEN, PROTO_TCP};
+    use stack::wire::{TcpFlags, TcpRepr};
 
     /// A TCP/IPv4 frame from 10.0.0.1 to 10.0.0.2 with `payload` bytes and
     /// a 20-byte TCP header, checksum field as given.
     fn frame(payload: usize, tcp_csum: u16) -> SkBuff {
-        let mut skb = SkBuff::for_xmit(payload);
-        skb.put(payload).fill(0x61);
-        let t = skb.push(20);
-        t.copy_from_slice(&[0x13, 0x89, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
-        t[16..18].copy_from_slice(&tcp_csum.to_be_bytes());
-        let o = IpOut {
-            src: [10, 0, 0, 1].into(),
-            dst: [10, 0, 0, 2].into(),
-            protocol: 6,
-            ttl: 64,
-            ident: 1,
-            dont_fragment: true,
-        };
-        ip_push_header(&mut skb, &o, false, 0);
-        let e = skb.push(14);
-        e.copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0]);
-        skb
+        let t = TcpRepr::new(0, 0, SeqNumber(1), Some(SeqNumber(1)), TcpFlags::ACK, 0xffff);
+        let (src, dst) = ("10.0.0.1:5001".parse().unwrap(), "10.0.0.2:40000".parse().unwrap());
+        let mut f = tcp_frame(src, dst, &t, &vec![0x61; payload]);
+        TcpPacket::new_unchecked(&mut f[ETH_HLEN + IPV4_HLEN..]).set_checksum(tcp_csum);
+        SkBuff::from_frame(&f)
     }
 
     #[test]
@@ -426,9 +433,10 @@ mod tests {
         // Partial, one MSS: NEEDS_CSUM with start and offset, no GSO.
         let mut skb = SkBuff::for_xmit(1000);
         skb.put(1000).fill(1);
-        skb.push(20).copy_from_slice(&[0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x10, 0, 1, 0, 0, 0, 0]);
-        skbuff::set_partial(&mut skb, [10, 0, 0, 2].into(), [10, 0, 0, 1].into(), 6, 16);
-        skb.push(34).fill(0); // IP and Ethernet
+        TcpRepr::new(1, 2, SeqNumber(0), None, TcpFlags::ACK, 1).write(skb.push(TCP_HLEN));
+        let csum_at = tcp::field::CHECKSUM.start as u16;
+        skbuff::set_partial(&mut skb, [10, 0, 0, 2].into(), [10, 0, 0, 1].into(), PROTO_TCP, csum_at);
+        skb.push(ETH_HLEN + IPV4_HLEN).fill(0); // IP and Ethernet
         let h = VirtioNetHdr::from_skb(&skb);
         assert_eq!(
             h,

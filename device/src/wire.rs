@@ -21,7 +21,7 @@
 use crate::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use stack::ethernet::ETH_HLEN;
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Duration, Instant, SkBuff};
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -332,6 +332,7 @@ impl Device for WirePort {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stack::wire::EthernetFrame;
 
     /// Send `n` numbered frames from A, one per millisecond, and collect
     /// what arrives at B: (arrival time, number).
@@ -340,14 +341,14 @@ mod tests {
         let (mut a, mut b) = (wire.port(Side::A), wire.port(Side::B));
         for i in 0..n {
             let mut frame = vec![0u8; 60];
-            frame[14..18].copy_from_slice(&i.to_be_bytes());
+            EthernetFrame::new_unchecked(&mut frame[..]).payload_mut()[..4].copy_from_slice(&i.to_be_bytes());
             a.send(Instant::from_millis(i as u64), &SkBuff::from_frame(&frame)).unwrap();
         }
         let mut got = Vec::new();
         while let Some(t) = b.poll_at() {
             while let Some(skb) = b.recv(t).unwrap() {
-                let d = skb.data();
-                got.push((t, u32::from_be_bytes([d[14], d[15], d[16], d[17]])));
+                let number = EthernetFrame::new_unchecked(skb.data()).payload()[..4].try_into().unwrap();
+                got.push((t, u32::from_be_bytes(number)));
             }
         }
         (got, wire.stats())

@@ -13,11 +13,17 @@
 
 use super::netns::{must, Netns};
 use device::Tap;
+use stack::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
+use stack::wire::ipv4::{IPV4_HLEN, PROTO_UDP};
+use stack::wire::{EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, MacAddr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 pub const FRAME: usize = 1514;
+/// IEEE 802's Local Experimental EtherType: no protocol on the host takes
+/// the frames the read test queues.
+const ETHERTYPE_LOCAL_EXPERIMENTAL: u16 = 0x88b5;
 /// Frames queued on the TAP before each timed drain.
 const FILL: usize = 20_000;
 
@@ -47,18 +53,26 @@ pub fn open_probe_tap(ns: &Netns) -> io::Result<Tap> {
     Ok(tap)
 }
 
-fn frame(dst: [u8; 6], ethertype: [u8; 2]) -> Vec<u8> {
+fn frame(dst: MacAddr, ethertype: u16) -> Vec<u8> {
     let mut f = vec![0u8; FRAME];
-    f[..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x77]);
-    f[12..14].copy_from_slice(&ethertype);
+    let eth = EthernetRepr { dst, src: MacAddr([2, 0, 0, 0, 0, 0x77]), ethertype: ethertype.into() };
+    let mut e = EthernetFrame::new_unchecked(&mut f[..]);
+    eth.emit(&mut e);
     // An IPv4 header, so the frame gets as far as ip_rcv.
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&((FRAME - 14) as u16).to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 2]);
-    f[30..34].copy_from_slice(&[10, 0, 0, 1]);
+    let ip = Ipv4Repr {
+        src: [10, 0, 0, 2].into(),
+        dst: [10, 0, 0, 1].into(),
+        protocol: PROTO_UDP,
+        ttl: 64,
+        tos: 0,
+        ident: 0,
+        dont_fragment: false,
+        more_fragments: false,
+        frag_offset: 0,
+        header_len: IPV4_HLEN,
+        total_len: FRAME - ETH_HLEN,
+    };
+    ip.emit(&mut Ipv4Packet::new_unchecked(e.payload_mut()));
     f
 }
 
@@ -86,7 +100,7 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 pub fn write_ceiling(tap: &Tap, dur: Duration) -> io::Result<Rate> {
     let fd = device::Device::raw_fd(tap).expect("a TAP has a descriptor");
     // To 02:00:00:00:00:99, which is nobody: PACKET_OTHERHOST, dropped in ip_rcv.
-    let f = frame([2, 0, 0, 0, 0, 0x99], [0x08, 0x00]);
+    let f = frame(MacAddr([2, 0, 0, 0, 0, 0x99]), ETHERTYPE_IPV4);
     let start = Instant::now();
     let mut frames = 0u64;
     loop {
@@ -153,7 +167,7 @@ pub fn host_injector(ns: &Netns) -> io::Result<OwnedFd> {
 /// Drain what the host queued, `FILL` frames at a time, for `dur` of reading.
 pub fn read_ceiling(tap: &Tap, injector: &OwnedFd, dur: Duration) -> io::Result<(Rate, u64)> {
     let fd = device::Device::raw_fd(tap).expect("a TAP has a descriptor");
-    let f = frame([2, 0, 0, 0, 0, 2], [0x88, 0xb5]);
+    let f = frame(MacAddr([2, 0, 0, 0, 0, 2]), ETHERTYPE_LOCAL_EXPERIMENTAL);
     let mut buf = vec![0u8; 2048];
     let (mut frames, mut secs, mut lost) = (0u64, 0f64, 0u64);
     let stop = Instant::now() + dur * 10 + Duration::from_secs(5);

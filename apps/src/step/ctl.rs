@@ -591,7 +591,8 @@ impl<D: Device> Device for StepDevice<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::{ACK, SYN};
+    use stack::tcp::SeqNumber;
+    use stack::wire::{TcpFlags, TcpRepr};
 
     /// A device with nothing to receive that drops what it is given.
     struct Null;
@@ -637,18 +638,10 @@ mod tests {
         let exempt = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:5000".parse().unwrap());
         ctl.start(Who::Telnet(stack::SocketHandle::Tcp(1)), Some(exempt), Some("> "), Style::Plain, &mut stack);
         let tcp = |sport: u16, dport: u16| {
-            let mut f = vec![0u8; 14 + 20 + 20];
-            f[12..14].copy_from_slice(&[0x08, 0x00]);
-            f[14] = 0x45;
-            f[16..18].copy_from_slice(&40u16.to_be_bytes());
-            f[23] = 6;
-            f[26..30].copy_from_slice(&[10, 0, 0, 2]);
-            f[30..34].copy_from_slice(&[10, 0, 0, 1]);
-            f[34..36].copy_from_slice(&sport.to_be_bytes());
-            f[36..38].copy_from_slice(&dport.to_be_bytes());
-            f[46] = 0x50;
-            f[47] = SYN | ACK;
-            SkBuff::from_frame(&f)
+            let (src, dst) =
+                (SocketAddrV4::new([10, 0, 0, 2].into(), sport), SocketAddrV4::new([10, 0, 0, 1].into(), dport));
+            let t = TcpRepr::new(0, 0, SeqNumber(0), None, TcpFlags::SYN | TcpFlags::ACK, 0);
+            SkBuff::from_frame(&stack::wire::frame::tcp_frame(src, dst, &t, &[]))
         };
         dev.send(Instant::ZERO, &tcp(23, 5000)).unwrap(); // the controller's own: passes
         assert_eq!(ctl.held(), 0);

@@ -5,9 +5,10 @@
 //! Read first: RFC 9293 §3.1 (the header: ports, flags) and §3.3.2 (the
 //! state names), and gdb's `break` / `condition` for what a breakpoint is.
 
-use crate::ladder::{parse_tcp, ACK, FIN, PSH, RST, SYN};
+use crate::ladder::parse_tcp;
 use device::Direction;
 use stack::tcp::TcpState;
+use stack::wire::TcpFlags;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 // ----------------------------------------------------------------- segments
@@ -17,14 +18,14 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 pub struct Seg {
     pub src: SocketAddrV4,
     pub dst: SocketAddrV4,
-    pub flags: u8,
+    pub flags: TcpFlags,
     pub len: u32,
 }
 
 impl Seg {
     pub fn parse(frame: &[u8]) -> Option<Seg> {
-        let (src, dst, flags, _seq, _ack, len, _win) = parse_tcp(frame)?;
-        Some(Seg { src, dst, flags, len })
+        let t = parse_tcp(frame)?;
+        Some(Seg { src: t.src, dst: t.dst, flags: t.flags, len: t.len })
     }
     /// (local, remote) as the stack sees the connection.
     pub fn ends(&self, dir: Direction) -> (SocketAddrV4, SocketAddrV4) {
@@ -43,7 +44,7 @@ pub enum Filter {
     /// Either end's port.
     Port(u16),
     /// Any of these flag bits set (`syn`, `fin`, `rst`, `ack`, `psh`).
-    Flag(u8),
+    Flag(TcpFlags),
     /// Carries payload.
     Data,
     /// Either end's address.
@@ -63,13 +64,14 @@ impl Filter {
     /// `port 23`, `syn`, `fin`, `rst`, `ack`, `psh`, `data`, `host 10.0.0.1`, `state TIME_WAIT`.
     pub fn parse(words: &[&str]) -> Result<Filter, String> {
         let flag = |f| Ok(Filter::Flag(f));
+        use TcpFlags as F;
         match words {
             ["port", p] => p.parse().map(Filter::Port).map_err(|_| format!("bad port {p:?}")),
-            ["syn"] => flag(SYN),
-            ["fin"] => flag(FIN),
-            ["rst"] => flag(RST),
-            ["ack"] => flag(ACK),
-            ["psh"] => flag(PSH),
+            ["syn"] => flag(F::SYN),
+            ["fin"] => flag(F::FIN),
+            ["rst"] => flag(F::RST),
+            ["ack"] => flag(F::ACK),
+            ["psh"] => flag(F::PSH),
             ["data"] => Ok(Filter::Data),
             ["host", h] => h.parse().map(Filter::Host).map_err(|_| format!("bad address {h:?}")),
             ["state", s] => state_name(s)
@@ -84,7 +86,7 @@ impl Filter {
     pub fn matches(&self, seg: &Seg, before: &str, after: Option<&str>) -> bool {
         match *self {
             Filter::Port(p) => seg.src.port() == p || seg.dst.port() == p,
-            Filter::Flag(f) => seg.flags & f != 0,
+            Filter::Flag(f) => seg.flags.intersects(f),
             Filter::Data => seg.len > 0,
             Filter::Host(h) => *seg.src.ip() == h || *seg.dst.ip() == h,
             Filter::State(s) => before == s || after == Some(s),
@@ -97,7 +99,8 @@ impl std::fmt::Display for Filter {
         match self {
             Filter::Port(p) => write!(f, "port {p}"),
             Filter::Flag(b) => {
-                let name = [(SYN, "syn"), (FIN, "fin"), (RST, "rst"), (ACK, "ack"), (PSH, "psh")]
+                use TcpFlags as F;
+                let name = [(F::SYN, "syn"), (F::FIN, "fin"), (F::RST, "rst"), (F::ACK, "ack"), (F::PSH, "psh")]
                     .iter()
                     .find(|(bit, _)| bit == b)
                     .map_or("flag", |x| x.1);
@@ -114,7 +117,13 @@ impl std::fmt::Display for Filter {
 mod tests {
     use super::*;
 
-    fn seg(flags: u8, len: u32) -> Seg {
+    const SYN: TcpFlags = TcpFlags::SYN;
+    const FIN: TcpFlags = TcpFlags::FIN;
+    const RST: TcpFlags = TcpFlags::RST;
+    const ACK: TcpFlags = TcpFlags::ACK;
+    const PSH: TcpFlags = TcpFlags::PSH;
+
+    fn seg(flags: TcpFlags, len: u32) -> Seg {
         Seg { src: "10.0.0.1:40000".parse().unwrap(), dst: "10.0.0.2:23".parse().unwrap(), flags, len }
     }
 

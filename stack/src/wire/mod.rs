@@ -21,22 +21,29 @@
 //!   stack makes, in the same order (each failure is a `DropReason`);
 //!   `emit` writes one into a view. The same type goes both ways.
 //!
-//! The layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`, `udp.rs`,
-//! `tcp/`, `gso.rs`) and the tcpdump printer (`tcpdump/`) parse and emit
-//! these headers through it and nowhere else, with two exceptions: the
-//! quoted header of an ICMP error that `stack.rs` reads in
-//! `Stack::transport_error` (and `Stack::icmp_unreach_rcv`,
-//! `Stack::neigh_link_failure`), and what tcpdump prints byte by byte as
-//! tcpdump does (TCP option bodies, truncated ones included; ARP with other
-//! address lengths). Headers not here (802.1Q tags, IPv6, ICMPv6, IGMP) only
-//! tcpdump reads.
+//! `frame.rs`'s `tcp_frame` and `arp_frame` emit a whole Ethernet/IPv4/TCP
+//! or Ethernet/ARP frame from the reprs, for the tests and tools outside
+//! the stack that make frames.
 //!
-//! synack's own code does not use the `etherparse` crate: it is a
-//! dev-dependency only, the independent oracle this module's tests
-//! (`wire/tests.rs`) parse the same bytes with.
+//! This is the only code in the `stack` crate that knows where a field sits
+//! in a header: the layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`,
+//! `udp.rs`, `tcp/`, `gso.rs`) parse and emit through it. Outside the stack,
+//! the device's fault matcher (`faults/frame.rs`), replay diff
+//! (`replay.rs::fields`) and virtio-net header (`tap.rs`), and the apps'
+//! ladder (`ladder.rs::parse_tcp`, which step mode and `synack replay` use
+//! too) read frames through it as well. synack's own code
+//! does not use the `etherparse` crate: it is a dev-dependency only, the
+//! independent oracle this module's tests parse the same bytes with.
+//!
+//! Two exceptions remain: the quoted header of an ICMP error (read where
+//! the error is taken apart, `Stack::transport_error`), and what tcpdump
+//! prints byte by byte as tcpdump does (TCP option bodies, truncated ones
+//! included; ARP with other address lengths). Headers not here (802.1Q
+//! tags, IPv6, ICMPv6, IGMP) only tcpdump reads.
 
 pub mod arp;
 pub mod ethernet;
+pub mod frame;
 pub mod icmp;
 pub mod ipv4;
 pub mod tcp;

@@ -200,6 +200,18 @@ impl TcpFlags {
     pub fn has(self, f: TcpFlags) -> bool {
         self.0 & f.0 == f.0
     }
+    /// Any of the bits of `f` is set.
+    pub fn intersects(self, f: TcpFlags) -> bool {
+        self.0 & f.0 != 0
+    }
+}
+
+/// The bits set in both: `flags & (SYN | ACK) == SYN` is a SYN without ACK.
+impl core::ops::BitAnd for TcpFlags {
+    type Output = TcpFlags;
+    fn bitand(self, o: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & o.0)
+    }
 }
 
 impl core::ops::BitOr for TcpFlags {
@@ -781,6 +793,18 @@ mod tests {
         assert_eq!(h.options.sack_blocks(), &blocks);
         assert_eq!(&b[20..24], &[1, 1, 8, 10]);
         assert_eq!(&b[32..36], &[1, 1, 5, 26]);
+    }
+
+    #[test]
+    fn flags_combine_and_test() {
+        let synack = TcpFlags::SYN | TcpFlags::ACK;
+        assert!(synack.has(TcpFlags::SYN) && synack.has(synack) && !synack.has(TcpFlags::SYN | TcpFlags::FIN));
+        assert!(synack.intersects(TcpFlags::SYN | TcpFlags::FIN) && !synack.intersects(TcpFlags::RST));
+        assert_eq!(synack & (TcpFlags::SYN | TcpFlags::FIN), TcpFlags::SYN);
+        assert_eq!(TcpFlags::PSH & TcpFlags::ACK, TcpFlags::default());
+        let ecn = TcpPacket::new_unchecked([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0xd2]);
+        assert!(TcpFlags(ecn.flags_byte()).has(TcpFlags::ECE | TcpFlags::CWR));
+        assert_eq!(ecn.flags(), TcpFlags::SYN | TcpFlags::ACK);
     }
 
     #[test]
