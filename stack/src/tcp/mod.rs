@@ -13,16 +13,21 @@
 //! | file         | what                                                              |
 //! |--------------|-------------------------------------------------------------------|
 //! | `mod.rs`     | `Tcp`: socket table, demux tables, API calls (net/ipv4/tcp.c, af_inet.c, inet_connection_sock.c) |
-//! | `seq.rs`     | `SeqNumber` with wrapping `before`/`after`; RFC 6528 ISNs          |
-//! | `stack/src/wire/tcp.rs` | the header and its options, parsed and written (`TcpRepr`, `TcpOptions::parse` is `tcp_parse_options`) |
-//! | `sock.rs`    | the TCB (`struct tcp_sock`), `TcpState`, timers as data, RTO math  |
-//! | `input.rs`   | `tcp_v4_rcv` → LISTEN / SYN_SENT / `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
+//! | `sock.rs`    | the TCB (`struct tcp_sock`) grouped as RFC 9293 §3.3.1, `TcpState`, timers as data (`Timers`, `TimerKind`), RTO math |
+//! | `handshake.rs` | CLOSED, LISTEN (SYN queue, SYN cookies), SYN_SENT: RFC 9293 §3.10.7.1-3 (tcp_ipv4.c `tcp_v4_conn_request`, tcp_minisocks.c) |
+//! | `input.rs`   | `tcp_v4_rcv` (the demux) → `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
 //! | `sack.rs`    | SACK blocks we send, the scoreboard of those we receive, RFC 6675 recovery's `pipe` and `NextSeg` (tcp_input.c `tcp_sacktag_write_queue`) |
 //! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
-//! | `cong.rs`    | congestion control: `cong_avoid`, `ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c, tcp_cubic.c) |
+//! | `cong.rs`    | congestion control hooks: `cong_avoid`, `cong_ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c) |
+//! | `cubic.rs`   | CUBIC's curve and state, `Bictcp` (tcp_cubic.c)                   |
+//! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
+//!
+//! The header and its options, parsed and written, are `stack/src/wire/tcp.rs`
+//! (`TcpRepr`; `TcpOptions::parse` is Linux's `tcp_parse_options`), with the
+//! `SeqNumber` type of its sequence fields.
 //!
 //! A socket is a `usize` handle into one table. Passive-open children live
 //! in the same table from the SYN on: first on their listener's SYN queue
