@@ -53,8 +53,8 @@
 //! `fault: drop out tcp data #3 (10.0.0.2.7 > 10.0.0.1.40000 [.] seq 2921:4381)`.
 
 use crate::{Device, Direction};
-use stack::ethernet::ETH_HLEN;
 use stack::time::earliest;
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Duration, Instant, SkBuff};
 use std::cell::RefCell;
 use std::cmp::Reverse;

@@ -305,7 +305,7 @@ pub fn ppoll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<
 mod tests {
     use super::*;
     use crate::dgram::UnixDgram;
-    use stack::arp::ArpConfig;
+    use stack::neighbour::ArpConfig;
     use stack::MacAddr;
     use std::os::unix::io::AsRawFd;
 

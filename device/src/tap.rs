@@ -35,8 +35,8 @@
 //! may count on (`Tap::offloads` → `stack::Config::offloads`).
 
 use crate::Device;
-use stack::ethernet::ETH_HLEN;
 use stack::skbuff::{pool, MAX_FRAME};
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Instant, IpSummed, Offloads, SkBuff};
 use std::ffi::CStr;
 use std::io;
@@ -233,7 +233,7 @@ impl Tap {
     /// our checksums and takes 64 KiB TCP segments; plain, nothing.
     pub fn offloads(&self) -> Offloads {
         if self.vnet {
-            Offloads { tx_csum: true, gso_max_size: stack::ipv4::MAX_DATAGRAM }
+            Offloads { tx_csum: true, gso_max_size: stack::wire::ipv4::MAX_DATAGRAM }
         } else {
             Offloads::default()
         }

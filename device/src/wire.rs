@@ -21,7 +21,7 @@
 use crate::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use stack::ethernet::ETH_HLEN;
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Duration, Instant, SkBuff};
 use std::cell::RefCell;
 use std::cmp::Reverse;

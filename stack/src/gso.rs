@@ -27,10 +27,10 @@
 //! device does.
 
 use crate::checksum;
-use crate::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
-use crate::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
 use crate::skbuff::{IpSummed, SkBuff};
 use crate::tcp::SeqNumber;
+use crate::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
+use crate::wire::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
 use crate::wire::tcp::{self, TcpFlags, TCP_HLEN};
 use crate::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
@@ -175,7 +175,7 @@ mod tests {
             &mut skb,
             crate::MacAddr([2, 0, 0, 0, 0, 1]),
             crate::MacAddr([2, 0, 0, 0, 0, 2]),
-            crate::ethernet::EtherType::Ipv4,
+            crate::wire::EtherType::Ipv4,
         );
         skb
     }

@@ -1955,9 +1955,9 @@ fn close_during_handshake_sends_fin_after_it() {
 /// The whole path: two `Stack`s joined frame by frame (ARP, IPv4, TCP).
 #[test]
 fn two_stacks_over_ethernet() {
-    use crate::ethernet::MacAddr;
     use crate::socket::{SockType, SocketHandle};
     use crate::stack::{Config, Stack};
+    use crate::wire::MacAddr;
     let now = Instant::from_secs(1);
     let mut server = Stack::new(Config::default(), now);
     let client_cfg = Config {
