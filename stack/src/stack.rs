@@ -4,15 +4,21 @@
 //! path of a frame through the files).
 //!
 //! This file holds the configuration (`Config`, `Offloads`, `IfaceInfo`),
-//! `Stack` with every layer's state, and its entry points: the driver's calls
+//! `Stack` with every layer's state (like Linux's `struct net`: the
+//! neighbour table of neighbour.rs, routes, reassembly, `Icmp`, `Udp`,
+//! `Tcp`, the queues), and its entry points: the driver's calls
 //! (`handle_frame` hands a frame to `ethernet.rs::eth_rcv`, then
 //! `arp.rs::arp_rcv` or `ipv4.rs::ip_rcv`; `handle_timeout`, `poll_transmit`
 //! over the transmit queue `txq`, `poll_timeout`), `flush` (each `L4Xmit`
-//! the transport layers queued to `ipv4.rs::ip_output`), the socket calls
-//! (`socket`, `bind`, `connect`, `sendto`, … dispatched to udp.rs or tcp/),
-//! epoll (epoll.rs) and ping (icmp.rs). Each layer's receive and send path
-//! is an `impl Stack` block at the end of its own file: ethernet.rs, arp.rs,
-//! ipv4.rs, icmp.rs, udp.rs.
+//! the transport layers queued to `ipv4.rs::ip_output`), `with_tcp` (a TCP
+//! call with its `Cx`), `transport_error` (an ICMP error to the UDP or TCP
+//! socket it is about), the socket calls (`socket`, `bind`, `connect`,
+//! `sendto`, … dispatched to udp.rs or tcp/), epoll (epoll.rs) and ping
+//! (icmp.rs). Each layer's path is in its own file: arp.rs and ipv4.rs as
+//! `impl Stack` blocks, icmp.rs and udp.rs as methods of `Icmp` and `Udp`
+//! with a `Cx`, ethernet.rs as free functions. This file imports nothing
+//! from arp.rs or ipv4.rs (they name `Stack`), so the files have no import
+//! cycle.
 
 #[cfg(test)]
 use crate::checksum;

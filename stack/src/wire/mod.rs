@@ -24,8 +24,8 @@
 //! The layers (`ethernet.rs`, `arp.rs`, `ipv4.rs`, `icmp.rs`, `udp.rs`,
 //! `tcp/`, `gso.rs`) and the tcpdump printer (`tcpdump/`) parse and emit
 //! these headers through it and nowhere else, with two exceptions: the
-//! quoted header of an ICMP error that `stack.rs` reads in
-//! `Stack::transport_error` (and `Stack::icmp_unreach_rcv`,
+//! quoted header of an ICMP error that `icmp.rs` reads in
+//! `TransportError::about` (and `Icmp::icmp_unreach_rcv`,
 //! `Stack::neigh_link_failure`), and what tcpdump prints byte by byte as
 //! tcpdump does (TCP option bodies, truncated ones included; ARP with other
 //! address lengths). Headers not here (802.1Q tags, IPv6, ICMPv6, IGMP) only
