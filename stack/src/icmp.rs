@@ -347,6 +347,45 @@ mod tests {
         assert!(icmp.error_allowed(t + Duration::from_secs(1)));
     }
 
+    /// A port unreachable quoting a datagram we sent from port 5000 to
+    /// 10.0.0.1:53 comes back from `icmp_rcv` as the error for that socket
+    /// (the caller passes it up); nothing is sent, nothing dropped.
+    #[test]
+    fn unreachable_about_our_datagram_is_returned_to_the_caller() {
+        use crate::stats::Stats;
+        use crate::trace::Trace;
+        use rand::SeedableRng;
+        let (us, host) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        let mut ours = vec![0x45u8, 0, 0, 30, 0, 1, 0, 0, 64, 17, 0, 0];
+        ours.extend_from_slice(&us.octets());
+        ours.extend_from_slice(&host.octets());
+        ours.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 10, 0, 0, b'h', b'i']);
+        let msg = Icmp::dest_unreach(CODE_PORT_UNREACH, &ours);
+        let ip = Ipv4Repr {
+            src: host,
+            dst: us,
+            protocol: PROTO_ICMP,
+            ttl: 64,
+            tos: 0,
+            ident: 9,
+            dont_fragment: false,
+            more_fragments: false,
+            frag_offset: 0,
+            header_len: 20,
+            total_len: 20 + msg.len(),
+        };
+        let (mut stats, mut trace, mut out) = (Stats::default(), Trace::default(), VecDeque::new());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut cx = Cx { now: Instant::ZERO, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        let mut icmp = Icmp::new(IcmpConfig::default());
+        let e = icmp.icmp_rcv(&mut cx, us, &ip, msg);
+        let remote = SocketAddrV4::new(host, 53);
+        assert_eq!(e, Some(TransportError { protocol: 17, local_port: 5000, remote, err: Errno::ECONNREFUSED }));
+        assert!(out.is_empty());
+        assert_eq!(stats.get(Counter::IcmpRx), 1);
+        assert_eq!(TransportError::about(&ours[..27], Errno::EHOSTUNREACH), None, "too short to say whose");
+    }
+
     #[test]
     fn unreachable_quotes_header_and_8_bytes() {
         let mut offending = vec![0x45u8; 20];
