@@ -55,11 +55,13 @@
 //! protocol: socket.rs (handles, flags, options, `CongAlgo`, the wake queue),
 //! cx.rs (`Cx`, `L4Xmit`), skbuff.rs, checksum.rs, stats.rs, trace.rs,
 //! time.rs, errno.rs; and wire/, every header's bytes, which every file
-//! imports header names from. Above it the layers' state: neighbour.rs,
-//! ip_frag.rs, route.rs, icmp.rs, udp.rs, tcp/, epoll.rs, and ethernet.rs;
-//! then stack.rs, which holds them all (like Linux's `struct net`) and
-//! imports nothing from a file that names `Stack`; and on top arp.rs and
-//! ipv4.rs, whose `impl Stack` blocks reach every layer through it.
+//! imports header names from. Above it the layers that need no `Stack`:
+//! each one's state, with its path where it needs nothing else (neighbour.rs,
+//! ip_frag.rs, route.rs, icmp.rs, udp.rs, tcp/, epoll.rs), and ethernet.rs's
+//! free functions; then stack.rs, which holds their state (like Linux's
+//! `struct net`) and imports nothing from a file that names `Stack`; and on
+//! top arp.rs and ipv4.rs, whose `impl Stack` blocks reach every layer
+//! through it.
 
 pub mod arp;
 pub mod checksum;
