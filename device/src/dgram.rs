@@ -6,7 +6,7 @@
 //! can each run a stack on one end.
 
 use crate::Device;
-use stack::ethernet::ETH_HLEN;
+use stack::wire::ethernet::ETH_HLEN;
 use stack::{Instant, SkBuff};
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};

@@ -305,7 +305,7 @@ pub fn ppoll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<
 mod tests {
     use super::*;
     use crate::dgram::UnixDgram;
-    use stack::arp::ArpConfig;
+    use stack::neighbour::ArpConfig;
     use stack::wire::arp::{ARPOP_REPLY, ARPOP_REQUEST};
     use stack::wire::ethernet::ETHERTYPE_ARP;
     use stack::wire::{ArpPacket, ArpRepr, EthernetFrame};

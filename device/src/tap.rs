@@ -249,7 +249,7 @@ impl Tap {
     /// our checksums and takes 64 KiB TCP segments; plain, nothing.
     pub fn offloads(&self) -> Offloads {
         if self.vnet {
-            Offloads { tx_csum: true, gso_max_size: stack::ipv4::MAX_DATAGRAM }
+            Offloads { tx_csum: true, gso_max_size: stack::wire::ipv4::MAX_DATAGRAM }
         } else {
             Offloads::default()
         }

@@ -1,9 +1,10 @@
 //! What a protocol handler is handed on every call (`Cx`), and what a
 //! transport protocol hands down to IP (`L4Xmit`).
 //!
-//! A module of its own, below every protocol: tcp/, udp.rs and icmp.rs
-//! queue `L4Xmit`s through `Cx::out`, and `Stack::flush` (stack.rs) sends
-//! each through `ipv4.rs::ip_output`. No RFC: this is synack's plumbing (the
+//! A module of its own, below every protocol: TCP's calls (`Stack::with_tcp`),
+//! `Icmp::icmp_rcv` and `Udp::udp_rcv` (from `ipv4.rs::ip_local_deliver`)
+//! are handed a `Cx`; they queue `L4Xmit`s through `Cx::out`, and
+//! `Stack::flush` (stack.rs) sends each through `ipv4.rs::ip_output`. No RFC: this is synack's plumbing (the
 //! kernel passes `struct sock`, `struct net` and the skb instead).
 
 use crate::skbuff::SkBuff;

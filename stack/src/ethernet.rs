@@ -6,15 +6,17 @@
 //! bytes are read and written by `wire/ethernet.rs` (`EthernetFrame`,
 //! `EthernetRepr`), which also defines `MacAddr` and `EtherType`.
 //!
-//! `eth_rcv` and `eth_push` work on an `SkBuff`; the stack's transmit,
-//! `eth_xmit` on `Stack` at the end of this file (Linux `dev_queue_xmit`),
-//! pushes the header and queues the frame for `Stack::poll_transmit`.
+//! `eth_rcv` and `eth_push` work on an `SkBuff`; `eth_xmit` (Linux
+//! `dev_queue_xmit`) pushes the header and queues the frame on the transmit
+//! queue that `Stack::poll_transmit` drains. Nothing here names `Stack`:
+//! stack.rs calls `ethernet.rs::eth_rcv`, arp.rs calls `ethernet.rs::eth_xmit`
+//! with the stack's queue and MAC.
 
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
+use crate::wire::ethernet::{EtherType, MacAddr, ETH_HLEN};
 use crate::wire::{EthernetFrame, EthernetRepr};
-
-pub use crate::wire::ethernet::{EtherType, MacAddr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HLEN};
+use std::collections::VecDeque;
 
 /// Parse and pull the Ethernet header (`eth_type_trans`). Frames not for
 /// `us` (nor broadcast) are dropped: we are not in promiscuous mode.
@@ -35,19 +37,11 @@ pub fn eth_push(skb: &mut SkBuff, dst: MacAddr, src: MacAddr, ethertype: EtherTy
     skb.reset_mac_header();
 }
 
-// --------------------------------------------------------- Ethernet path
-//
-// The stack's Ethernet transmit, on `Stack` (Linux `dev_queue_xmit`): push
-// the header and queue the frame for `Stack::poll_transmit`.
-
-use crate::stack::Stack;
-
-impl Stack {
-    /// `dev_queue_xmit`: push the Ethernet header; the frame is ready.
-    pub(crate) fn eth_xmit(&mut self, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
-        eth_push(&mut skb, dst, self.config.mac, ethertype);
-        self.txq.push_back(skb);
-    }
+/// `dev_queue_xmit`: push the Ethernet header (from `src` to `dst`) and
+/// queue the finished frame on `txq` for the device.
+pub fn eth_xmit(txq: &mut VecDeque<SkBuff>, src: MacAddr, dst: MacAddr, ethertype: EtherType, mut skb: SkBuff) {
+    eth_push(&mut skb, dst, src, ethertype);
+    txq.push_back(skb);
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ mod tests {
             &mut skb,
             crate::MacAddr([2, 0, 0, 0, 0, 1]),
             crate::MacAddr([2, 0, 0, 0, 0, 2]),
-            crate::ethernet::EtherType::Ipv4,
+            crate::wire::EtherType::Ipv4,
         );
         skb
     }

@@ -7,23 +7,29 @@
 //! `icmp_ratelimit`. The message's bytes are read and written by
 //! `wire/icmp.rs` (`IcmpPacket`, `IcmpRepr`).
 //!
-//! The stack's ICMP path is at the end of this file, on `Stack`: `icmp_rcv`
-//! (echo request answered in place, echo reply, unreachable),
-//! `icmp_unreach_rcv`, `transport_error` (an error to the UDP or TCP socket
-//! it is about, RFC 1122 §4.1.3.3, §4.2.3.9), `icmp_send_unreach` (Linux
-//! `icmp_send(ICMP_DEST_UNREACH)`).
+//! ICMP's state is `Icmp` (the error rate limiter, the ping client's
+//! requests and replies); its path is methods of `Icmp` taking a `Cx`
+//! (cx.rs), as TCP's are, called by `ipv4.rs::ip_local_deliver`:
+//! `Icmp::icmp_rcv` (echo request answered in place, echo reply,
+//! unreachable), `Icmp::icmp_unreach_rcv` (the `TransportError` an
+//! unreachable reports, returned to the caller, which passes it up with
+//! `Stack::transport_error`, RFC 1122 §4.1.3.3, §4.2.3.9), and
+//! `Icmp::icmp_send_unreach` (Linux `icmp_send(ICMP_DEST_UNREACH)`).
 
-use crate::skbuff::SkBuff;
-use crate::stats::DropReason;
+use crate::cx::{Cx, L4Xmit};
+use crate::errno::Errno;
+use crate::skbuff::{IpSummed, SkBuff};
+use crate::stats::{Counter, DropReason};
 use crate::time::{Duration, Instant};
-use crate::wire::{IcmpPacket, Ipv4Packet};
-use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
-
-pub use crate::wire::icmp::{
-    IcmpRepr, CODE_PORT_UNREACH, CODE_PROTO_UNREACH, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN,
-    ICMP_TIME_EXCEEDED,
+use crate::trace::EventKind;
+use crate::wire::icmp::{
+    CODE_PORT_UNREACH, CODE_PROTO_UNREACH, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HLEN,
 };
+use crate::wire::ipv4::{IPV4_HLEN, PROTO_ICMP};
+use crate::wire::udp::UDP_HLEN;
+use crate::wire::{IcmpPacket, IcmpRepr, Ipv4Packet, Ipv4Repr, UdpPacket};
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 #[derive(Clone, Debug)]
 pub struct IcmpConfig {
@@ -163,58 +169,100 @@ pub fn is_error_type(icmp_type: u8) -> bool {
 
 // ------------------------------------------------------------- ICMP path
 //
-// The stack's ICMP, on `Stack` (Linux net/ipv4/icmp.c): `icmp_rcv` answers
-// echo requests and takes echo replies and unreachables, `transport_error`
-// passes an error up to the UDP or TCP socket it is about,
-// `icmp_send_unreach` sends a destination unreachable.
+// Linux net/ipv4/icmp.c, as methods of `Icmp` with a `Cx`: `icmp_rcv`
+// answers echo requests and takes echo replies and unreachables; an
+// unreachable about one of our packets goes back to the caller as a
+// `TransportError` (Linux `icmp_unreach` → `ipprot->err_handler`), which
+// the stack hands to the UDP or TCP socket (`Stack::transport_error`,
+// stack.rs); `icmp_send_unreach` sends a destination unreachable.
 
-use crate::cx::L4Xmit;
-use crate::errno::Errno;
-use crate::ipv4::{self, Ipv4Repr};
-use crate::stack::Stack;
-use crate::stats::Counter;
-use crate::trace::EventKind;
-use std::net::SocketAddrV4;
+/// An ICMP error about a packet we sent, for the transport that sent it
+/// (Linux: the arguments of `ipprot->err_handler`, `udp_err` / `tcp_v4_err`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TransportError {
+    /// IP protocol of the packet (6 TCP, 17 UDP; others go nowhere).
+    pub protocol: u8,
+    /// Our port, the packet's source.
+    pub local_port: u16,
+    /// The packet's destination.
+    pub remote: SocketAddrV4,
+    pub err: Errno,
+}
 
-impl Stack {
-    pub(crate) fn icmp_rcv(&mut self, now: Instant, ip: &Ipv4Repr, mut skb: SkBuff) {
-        self.stats.inc(Counter::IcmpRx);
+impl TransportError {
+    /// The error `err` about `packet` (an IP header and at least 8 bytes of
+    /// its transport header, as an ICMP error quotes it or as a packet
+    /// waited for its neighbour); None if it is too short to say whose.
+    pub fn about(packet: &[u8], err: Errno) -> Option<TransportError> {
+        if packet.len() < IPV4_HLEN {
+            return None;
+        }
+        let ip = Ipv4Packet::new_unchecked(packet);
+        let ihl = ip.header_len();
+        if ihl < IPV4_HLEN || packet.len() < ihl + UDP_HLEN {
+            return None;
+        }
+        // The first 8 bytes of a UDP and of a TCP header alike: the ports.
+        let ports = UdpPacket::new_unchecked(&packet[ihl..]);
+        let remote = SocketAddrV4::new(ip.dst_addr(), ports.dst_port());
+        Some(TransportError { protocol: ip.protocol(), local_port: ports.src_port(), remote, err })
+    }
+}
+
+impl Icmp {
+    /// `icmp_rcv`: a message for `local` (our address). Returns the error an
+    /// unreachable reports about one of our packets, for the caller to pass
+    /// up to its socket.
+    pub fn icmp_rcv(&mut self, cx: &mut Cx, local: Ipv4Addr, ip: &Ipv4Repr, mut skb: SkBuff) -> Option<TransportError> {
+        cx.stats.inc(Counter::IcmpRx);
         let h = match IcmpPacket::new_checked(skb.data()).and_then(|p| IcmpRepr::parse(&p)) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, || "icmp".into()),
+            Err(reason) => {
+                cx.drop_packet(reason, "", || "icmp".into());
+                return None;
+            }
         };
         match h.icmp_type {
-            ICMP_ECHO_REQUEST if ip.dst == self.config.addr => {
+            ICMP_ECHO_REQUEST if ip.dst == local => {
                 // `icmp_echo`: turn the request into the reply in place and send it back.
-                self.stats.inc(Counter::IcmpEchoRequestsRx);
-                self.stats.inc(Counter::IcmpEchoRepliesTx);
+                cx.stats.inc(Counter::IcmpEchoRequestsRx);
+                cx.stats.inc(Counter::IcmpEchoRepliesTx);
                 echo_request_to_reply(skb.data_mut());
                 // What the device said about the request is not true of the
                 // reply (its checksum is whole, written just now).
-                skb.set_ip_summed(crate::skbuff::IpSummed::None);
+                skb.set_ip_summed(IpSummed::None);
                 skb.set_gso_tcpv4(0);
-                self.l4_out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: ipv4::PROTO_ICMP, skb });
+                cx.out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: PROTO_ICMP, skb });
+                None
             }
             ICMP_ECHO_REPLY => {
-                if let Err(reason) = self.icmp.echo_reply_rcv(now, ip.src, ip.ttl, &h, skb.len()) {
-                    self.drop_packet(now, reason, || format!("echo reply id {} seq {}", h.ident, h.seq));
+                if let Err(reason) = self.echo_reply_rcv(cx.now, ip.src, ip.ttl, &h, skb.len()) {
+                    cx.drop_packet(reason, "", || format!("echo reply id {} seq {}", h.ident, h.seq));
                 }
+                None
             }
-            ICMP_DEST_UNREACH => self.icmp_unreach_rcv(now, &h, skb.data()),
-            t => self.drop_packet(now, DropReason::IcmpUnhandledType, || format!("type {t} code {}", h.code)),
+            ICMP_DEST_UNREACH => Self::icmp_unreach_rcv(cx, &h, skb.data()),
+            t => {
+                cx.drop_packet(DropReason::IcmpUnhandledType, "", || format!("type {t} code {}", h.code));
+                None
+            }
         }
     }
 
-    /// RFC 1122 §4.1.3.3 / §4.2.3.9: pass an unreachable up to the socket
-    /// it is about (quoted IP header + 8 bytes of its transport header).
-    fn icmp_unreach_rcv(&mut self, now: Instant, h: &IcmpRepr, msg: &[u8]) {
+    /// RFC 1122 §4.1.3.3 / §4.2.3.9: an unreachable is passed up to the
+    /// socket it is about (quoted IP header + 8 bytes of its transport
+    /// header): here, the error it reports (Linux `icmp_unreach`).
+    fn icmp_unreach_rcv(cx: &mut Cx, h: &IcmpRepr, msg: &[u8]) -> Option<TransportError> {
         let quoted = &msg[ICMP_HLEN..];
-        if quoted.len() < 28 || quoted[0] >> 4 != 4 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
+        let ip = Ipv4Packet::new_unchecked(quoted);
+        if quoted.len() < IPV4_HLEN + UDP_HLEN || ip.version() != 4 {
+            cx.drop_packet(DropReason::IcmpTooShort, "", || "unreachable quotes too little".into());
+            return None;
         }
-        let ihl = (quoted[0] & 0x0f) as usize * 4;
-        if ihl < 20 || quoted.len() < ihl + 8 {
-            return self.drop_packet(now, DropReason::IcmpTooShort, || "unreachable quotes too little".into());
+        let ihl = ip.header_len();
+        if ihl < IPV4_HLEN || quoted.len() < ihl + UDP_HLEN {
+            cx.drop_packet(DropReason::IcmpTooShort, "", || "unreachable quotes too little".into());
+            return None;
         }
         let err = match h.code {
             CODE_PORT_UNREACH | CODE_PROTO_UNREACH => Errno::ECONNREFUSED,
@@ -223,44 +271,27 @@ impl Stack {
             _ => Errno::EHOSTUNREACH,
         };
         let code = h.code;
-        self.trace.emit(now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || format!("unreachable code {code} received"));
-        self.transport_error(now, quoted, err);
+        cx.trace.emit(cx.now, EventKind::Icmp, "RFC 1122 §4.1.3.3", || format!("unreachable code {code} received"));
+        TransportError::about(quoted, err)
     }
 
-    /// Tell the socket that sent `packet` (an IP header and at least 8 bytes
-    /// of its transport header) that it failed with `err`: UDP keeps it for
-    /// the next call, TCP decides (RFC 1122 §4.1.3.3, §4.2.3.9).
-    pub(crate) fn transport_error(&mut self, now: Instant, packet: &[u8], err: Errno) {
-        let ihl = (packet[0] & 0x0f) as usize * 4;
-        if packet.len() < 20 || ihl < 20 || packet.len() < ihl + 8 {
-            return;
-        }
-        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
-        let l4 = &packet[ihl..];
-        let sport = u16::from_be_bytes([l4[0], l4[1]]);
-        let remote = SocketAddrV4::new(dst, u16::from_be_bytes([l4[2], l4[3]]));
-        match packet[9] {
-            ipv4::PROTO_UDP => self.udp.icmp_error(sport, remote, err),
-            ipv4::PROTO_TCP => self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, sport, remote, err)),
-            _ => {}
-        }
-    }
-
-    /// `icmp_send(ICMP_DEST_UNREACH)`, with RFC 1122 §3.2.2's exceptions and a rate limit.
-    pub(crate) fn icmp_send_unreach(&mut self, now: Instant, hdr: &Ipv4Repr, skb: &SkBuff, code: u8) {
-        if hdr.dst != self.config.addr || hdr.frag_offset != 0 {
+    /// `icmp_send(ICMP_DEST_UNREACH)` about the packet in `skb` (its IP
+    /// header `hdr`, still in the buffer), with RFC 1122 §3.2.2's exceptions
+    /// (only about a packet to `local`, our address) and a rate limit.
+    pub fn icmp_send_unreach(&mut self, cx: &mut Cx, local: Ipv4Addr, hdr: &Ipv4Repr, skb: &SkBuff, code: u8) {
+        if hdr.dst != local || hdr.frag_offset != 0 {
             return;
         }
         let Some(offending) = skb.network_header() else { return };
-        if hdr.protocol == ipv4::PROTO_ICMP && skb.data().first().is_some_and(|&t| is_error_type(t)) {
+        if hdr.protocol == PROTO_ICMP && skb.data().first().is_some_and(|&t| is_error_type(t)) {
             return;
         }
-        if !self.icmp.error_allowed(now) {
-            return self.drop_packet(now, DropReason::IcmpRateLimited, || "dest unreachable not sent".into());
+        if !self.error_allowed(cx.now) {
+            return cx.drop_packet(DropReason::IcmpRateLimited, "", || "dest unreachable not sent".into());
         }
         let msg = Icmp::dest_unreach(code, offending);
-        self.stats.inc(Counter::IcmpUnreachTx);
-        self.l4_out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: ipv4::PROTO_ICMP, skb: msg });
+        cx.stats.inc(Counter::IcmpUnreachTx);
+        cx.out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: PROTO_ICMP, skb: msg });
     }
 }
 
@@ -319,6 +350,45 @@ mod tests {
         assert!(icmp.error_allowed(t));
         assert!(!icmp.error_allowed(t));
         assert!(icmp.error_allowed(t + Duration::from_secs(1)));
+    }
+
+    /// A port unreachable quoting a datagram we sent from port 5000 to
+    /// 10.0.0.1:53 comes back from `icmp_rcv` as the error for that socket
+    /// (the caller passes it up); nothing is sent, nothing dropped.
+    #[test]
+    fn unreachable_about_our_datagram_is_returned_to_the_caller() {
+        use crate::stats::Stats;
+        use crate::trace::Trace;
+        use rand::SeedableRng;
+        let (us, host) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+        let mut ours = vec![0x45u8, 0, 0, 30, 0, 1, 0, 0, 64, 17, 0, 0];
+        ours.extend_from_slice(&us.octets());
+        ours.extend_from_slice(&host.octets());
+        ours.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 10, 0, 0, b'h', b'i']);
+        let msg = Icmp::dest_unreach(CODE_PORT_UNREACH, &ours);
+        let ip = Ipv4Repr {
+            src: host,
+            dst: us,
+            protocol: PROTO_ICMP,
+            ttl: 64,
+            tos: 0,
+            ident: 9,
+            dont_fragment: false,
+            more_fragments: false,
+            frag_offset: 0,
+            header_len: 20,
+            total_len: 20 + msg.len(),
+        };
+        let (mut stats, mut trace, mut out) = (Stats::default(), Trace::default(), VecDeque::new());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut cx = Cx { now: Instant::ZERO, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        let mut icmp = Icmp::new(IcmpConfig::default());
+        let e = icmp.icmp_rcv(&mut cx, us, &ip, msg);
+        let remote = SocketAddrV4::new(host, 53);
+        assert_eq!(e, Some(TransportError { protocol: 17, local_port: 5000, remote, err: Errno::ECONNREFUSED }));
+        assert!(out.is_empty());
+        assert_eq!(stats.get(Counter::IcmpRx), 1);
+        assert_eq!(TransportError::about(&ours[..27], Errno::EHOSTUNREACH), None, "too short to say whose");
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //!   fragments are dropped (`ipfrag_high_thresh`);
 //! - an incomplete datagram is discarded `timeout` after its first fragment.
 
-use crate::ipv4::{Ipv4Repr, MAX_DATAGRAM};
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
+use crate::wire::ipv4::MAX_DATAGRAM;
+use crate::wire::Ipv4Repr;
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 

@@ -8,17 +8,19 @@
 //! `Ipv4Repr`, `check_options`).
 //!
 //! The stack's IPv4 path is at the end of this file, on `Stack`: `ip_rcv`
-//! (checks, reassembly by ip_frag.rs), `ip_local_deliver` (to
-//! `icmp.rs::icmp_rcv`, `udp.rs::udp_rcv` or `Tcp::tcp_v4_rcv`), and
-//! `ip_output` (Linux `ip_queue_xmit`: route, header, fragments, then
-//! `arp.rs::neigh_output`).
+//! (checks, reassembly by ip_frag.rs), `ip_local_deliver` (the protocol
+//! hub, Linux `ip_local_deliver_finish` → `inet_protos`: to
+//! `Icmp::icmp_rcv`, `Udp::udp_rcv` or `Tcp::tcp_v4_rcv`, each with a `Cx`
+//! built from the stack's fields; an ICMP error they report goes to
+//! `Stack::transport_error`, a datagram or protocol nobody takes gets
+//! `Icmp::icmp_send_unreach`), and `ip_output` (Linux `ip_queue_xmit`:
+//! route, header, fragments, then `arp.rs::neigh_output`).
 
 use crate::skbuff::SkBuff;
 use crate::stats::DropReason;
-use crate::wire::Ipv4Packet;
+use crate::wire::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_ICMP, PROTO_TCP};
+use crate::wire::{IpProto, Ipv4Packet, Ipv4Repr};
 use std::net::Ipv4Addr;
-
-pub use crate::wire::ipv4::{IpProto, Ipv4Repr, IPV4_HLEN, MAX_DATAGRAM, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// RFC 1700 / Linux `ip_default_ttl`.
 pub const DEFAULT_TTL: u8 = 64;
@@ -97,16 +99,16 @@ pub fn ip_fragment(mut skb: SkBuff, o: &IpOut, mtu: usize) -> Vec<SkBuff> {
 //
 // The stack's IPv4, on `Stack` (Linux net/ipv4/ip_input.c, ip_output.c):
 // `ip_rcv` checks and reassembles, `ip_local_deliver` hands the payload to
-// `icmp.rs::icmp_rcv`, `udp.rs::udp_rcv` or `tcp::Tcp::tcp_v4_rcv`;
-// `ip_output` routes, pushes the header (fragmenting above the MTU) and hands
-// the packet to `arp.rs::neigh_output`.
+// `Icmp::icmp_rcv`, `Udp::udp_rcv` or `Tcp::tcp_v4_rcv`; `ip_output`
+// routes, pushes the header (fragmenting above the MTU) and hands the packet
+// to `arp.rs::neigh_output`.
 
-use crate::cx::L4Xmit;
-use crate::icmp;
+use crate::cx::{Cx, L4Xmit};
 use crate::ip_frag::FragResult;
 use crate::stack::Stack;
 use crate::stats::Counter;
 use crate::time::Instant;
+use crate::wire::icmp::{CODE_PORT_UNREACH, CODE_PROTO_UNREACH};
 
 impl Stack {
     /// `ip_rcv` → `ip_local_deliver`: checks, reassembly, then the protocol.
@@ -141,23 +143,38 @@ impl Stack {
         self.ip_local_deliver(now, hdr, skb, to_us);
     }
 
-    /// Hand the payload to ICMP, UDP or TCP. `skb.data()` is the transport
-    /// header; for unreassembled packets the IP header is still in the buffer
-    /// (`network_header`) for ICMP errors to quote.
+    /// Hand the payload to ICMP, UDP or TCP (`ip_local_deliver_finish`).
+    /// `skb.data()` is the transport header; for unreassembled packets the
+    /// IP header is still in the buffer (`network_header`) for ICMP errors
+    /// to quote. ICMP and UDP run with a `Cx` made of the stack's fields, TCP
+    /// through `Stack::with_tcp`.
     fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Repr, skb: SkBuff, to_us: bool) {
         self.stats.inc(Counter::IpDelivered);
+        let local = self.config.addr;
+        let mut cx =
+            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
         match IpProto::from(hdr.protocol) {
-            IpProto::Icmp => self.icmp_rcv(now, &hdr, skb),
-            IpProto::Udp => self.udp_rcv(now, &hdr, skb, to_us),
+            IpProto::Icmp => {
+                if let Some(e) = self.icmp.icmp_rcv(&mut cx, local, &hdr, skb) {
+                    self.transport_error(now, e);
+                }
+            }
+            IpProto::Udp => {
+                if let Some(skb) = self.udp.udp_rcv(&mut cx, &hdr, skb) {
+                    if to_us {
+                        self.icmp.icmp_send_unreach(&mut cx, local, &hdr, &skb, CODE_PORT_UNREACH);
+                    }
+                }
+            }
             IpProto::Tcp if to_us => {
                 self.stats.inc(Counter::TcpRx);
                 self.with_tcp(now, |tcp, cx| tcp.tcp_v4_rcv(cx, hdr.src, hdr.dst, skb));
             }
             IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
             IpProto::Unknown(p) => {
-                self.drop_packet(now, DropReason::IpUnknownProtocol, || format!("protocol {p}"));
+                cx.drop_packet(DropReason::IpUnknownProtocol, "", || format!("protocol {p}"));
                 if to_us {
-                    self.icmp_send_unreach(now, &hdr, &skb, icmp::CODE_PROTO_UNREACH);
+                    self.icmp.icmp_send_unreach(&mut cx, local, &hdr, &skb, CODE_PROTO_UNREACH);
                 }
             }
         }

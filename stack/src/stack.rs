@@ -4,26 +4,31 @@
 //! path of a frame through the files).
 //!
 //! This file holds the configuration (`Config`, `Offloads`, `IfaceInfo`),
-//! `Stack` with every layer's state, and its entry points: the driver's calls
+//! `Stack` with every layer's state (like Linux's `struct net`: the
+//! neighbour table of neighbour.rs, routes, reassembly, `Icmp`, `Udp`,
+//! `Tcp`, the queues), and its entry points: the driver's calls
 //! (`handle_frame` hands a frame to `ethernet.rs::eth_rcv`, then
 //! `arp.rs::arp_rcv` or `ipv4.rs::ip_rcv`; `handle_timeout`, `poll_transmit`
 //! over the transmit queue `txq`, `poll_timeout`), `flush` (each `L4Xmit`
-//! the transport layers queued to `ipv4.rs::ip_output`), the socket calls
-//! (`socket`, `bind`, `connect`, `sendto`, … dispatched to udp.rs or tcp/),
-//! epoll (epoll.rs) and ping (icmp.rs). Each layer's receive and send path
-//! is an `impl Stack` block at the end of its own file: ethernet.rs, arp.rs,
-//! ipv4.rs, icmp.rs, udp.rs.
+//! the transport layers queued to `ipv4.rs::ip_output`), `with_tcp` (a TCP
+//! call with its `Cx`), `transport_error` (an ICMP error to the UDP or TCP
+//! socket it is about), the socket calls (`socket`, `bind`, `connect`,
+//! `sendto`, … dispatched to udp.rs or tcp/), epoll (epoll.rs) and ping
+//! (icmp.rs). Each layer's path is in its own file: arp.rs and ipv4.rs as
+//! `impl Stack` blocks, icmp.rs and udp.rs as methods of `Icmp` and `Udp`
+//! with a `Cx`, ethernet.rs as free functions. This file imports nothing
+//! from arp.rs or ipv4.rs (they name `Stack`), so the files have no import
+//! cycle.
 
-use crate::arp::{ArpCache, ArpConfig, NeighbourView};
 #[cfg(test)]
 use crate::checksum;
 use crate::cx::{Cx, L4Xmit};
 use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
 use crate::errno::Errno;
-use crate::ethernet::{self, EtherType, MacAddr};
-use crate::icmp::{Icmp, IcmpConfig};
+use crate::ethernet;
+use crate::icmp::{Icmp, IcmpConfig, PingReply, TransportError};
 use crate::ip_frag::Reassembly;
-use crate::ipv4;
+use crate::neighbour::{ArpCache, ArpConfig, NeighbourView};
 use crate::route::{prefix_mask, Route, RouteTable};
 use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
@@ -32,12 +37,12 @@ use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::udp::Udp;
+use crate::wire::ethernet::{EtherType, MacAddr, ETH_HLEN};
+use crate::wire::ipv4::{MAX_DATAGRAM, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
-
-pub use crate::icmp::PingReply;
 
 /// Everything that configures a stack. `Config::default()` is synack's
 /// classroom setup: 10.0.0.2/24, MAC 02:00:00:00:00:02, gateway 10.0.0.1.
@@ -92,7 +97,7 @@ impl Offloads {
     }
     /// The same with 64 KiB segments (loopback's 64 KiB MTU, veth's GSO).
     pub fn memory_gso() -> Offloads {
-        Offloads { tx_csum: true, gso_max_size: ipv4::MAX_DATAGRAM }
+        Offloads { tx_csum: true, gso_max_size: MAX_DATAGRAM }
     }
 }
 
@@ -132,7 +137,8 @@ pub struct Stack {
     pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) trace: Trace,
-    rng: StdRng,
+    pub(crate) rng: StdRng,
+    /// The neighbour table (neighbour.rs); ARP (arp.rs) fills it.
     pub(crate) arp: ArpCache,
     pub(crate) routes: RouteTable,
     pub(crate) frags: Reassembly,
@@ -189,7 +195,7 @@ impl Stack {
         self.stats.inc(Counter::FramesRx);
         // A frame longer than the MTU plus a header (and a VLAN tag's
         // slack), unless the device glued it from wire-sized segments (GRO).
-        let max = if skb.is_gso() { MAX_FRAME } else { self.config.mtu + ethernet::ETH_HLEN + 4 };
+        let max = if skb.is_gso() { MAX_FRAME } else { self.config.mtu + ETH_HLEN + 4 };
         if skb.len() > max {
             let len = skb.len();
             return self.drop_packet(now, DropReason::EthOversize, || format!("{len} bytes"));
@@ -304,7 +310,7 @@ impl Stack {
         cfg.mss = cfg.mss.min(config.mtu.saturating_sub(40).max(88) as u16);
         let o = config.offloads;
         cfg.csum_offload = o.tx_csum;
-        cfg.gso_max_size = if o.tx_csum { o.gso_max_size.min(ipv4::MAX_DATAGRAM) } else { 0 };
+        cfg.gso_max_size = if o.tx_csum { o.gso_max_size.min(MAX_DATAGRAM) } else { 0 };
         cfg
     }
 
@@ -326,7 +332,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         let src = self.source_for(dst)?;
         let skb = self.icmp.echo_request(now, ident, seq, payload_len);
-        self.l4_out.push_back(L4Xmit { src, dst, protocol: ipv4::PROTO_ICMP, skb });
+        self.l4_out.push_back(L4Xmit { src, dst, protocol: PROTO_ICMP, skb });
         self.flush(now);
         Ok(())
     }
@@ -594,6 +600,18 @@ impl Stack {
         r
     }
 
+    /// Pass an ICMP error about one of our packets (from `Icmp::icmp_rcv`,
+    /// or `arp.rs::neigh_link_failure`) up to the socket that sent it
+    /// (Linux `ipprot->err_handler`): UDP keeps it for the next call, TCP
+    /// decides (RFC 1122 §4.1.3.3, §4.2.3.9).
+    pub(crate) fn transport_error(&mut self, now: Instant, e: TransportError) {
+        match e.protocol {
+            PROTO_UDP => self.udp.icmp_error(e.local_port, e.remote, e.err),
+            PROTO_TCP => self.with_tcp(now, |tcp, cx| tcp.icmp_error(cx, e.local_port, e.remote, e.err)),
+            _ => {}
+        }
+    }
+
     /// Count and trace a drop; `what` only runs when tracing is on.
     pub(crate) fn drop_packet(&mut self, now: Instant, reason: DropReason, what: impl FnOnce() -> String) {
         self.stats.count_drop(reason);
@@ -628,7 +646,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipv4::IpOut;
+    use crate::ipv4::{self, IpOut};
     use crate::udp;
 
     /// Frames captured with tcpdump on a veth pair where Linux played both

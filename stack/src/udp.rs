@@ -7,23 +7,25 @@
 //! `SO_RCVBUF` and the `UDP_MIB_RCVBUFERRORS` counter. The header's bytes are
 //! read and written by `wire/udp.rs` (`UdpPacket`, `UdpRepr`).
 //!
-//! The stack's UDP receive path is at the end of this file, on `Stack`:
-//! `udp_rcv` (check, deliver, or ICMP port unreachable). The way down is
-//! `Stack::sendto` (stack.rs) → `Udp::sendto` here.
+//! UDP's state is `Udp` (the sockets and the port table). Its receive path
+//! is `Udp::udp_rcv` at the end of this file, a method taking a `Cx`
+//! (cx.rs) as TCP's are, called by `ipv4.rs::ip_local_deliver`: check,
+//! deliver, or hand the datagram back for the caller's ICMP port
+//! unreachable. The way down is `Stack::sendto` (stack.rs) → `Udp::sendto`
+//! here.
 
-use crate::cx::L4Xmit;
+use crate::cx::{Cx, L4Xmit};
 use crate::errno::Errno;
-use crate::ipv4::PROTO_UDP;
 use crate::skbuff::SkBuff;
 use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
-use crate::stats::DropReason;
-use crate::wire::UdpPacket;
+use crate::stats::{Counter, DropReason};
+use crate::wire::ipv4::PROTO_UDP;
+use crate::wire::udp::UDP_HLEN;
+use crate::wire::{Ipv4Repr, UdpPacket, UdpRepr};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-
-pub use crate::wire::udp::{UdpRepr, UDP_HLEN};
 
 /// Linux `ip_local_port_range`.
 pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
@@ -327,34 +329,38 @@ impl Udp {
 
 // -------------------------------------------------------------- UDP path
 //
-// The stack's UDP receive, on `Stack` (Linux net/ipv4/udp.c, `udp_rcv`):
-// check the header, deliver to a socket, or answer port unreachable. The way
-// down is `Stack::sendto` (stack.rs) → `Udp::sendto` above.
+// Linux net/ipv4/udp.c, `udp_rcv`, as a method of `Udp` with a `Cx`:
+// check the header and deliver to a socket. A datagram no socket wants goes
+// back to the caller (ipv4.rs), which answers port unreachable through
+// `Icmp::icmp_send_unreach` (Linux's `udp_rcv` calls `icmp_send` itself).
+// The way down is `Stack::sendto` (stack.rs) → `Udp::sendto` above.
 
-use crate::icmp;
-use crate::ipv4::Ipv4Repr;
-use crate::stack::Stack;
-use crate::stats::Counter;
-use crate::time::Instant;
-
-impl Stack {
-    pub(crate) fn udp_rcv(&mut self, now: Instant, ip: &Ipv4Repr, mut skb: SkBuff, to_us: bool) {
-        self.stats.inc(Counter::UdpRx);
+impl Udp {
+    /// `udp_rcv`: check the datagram at `skb.data()` and queue it on its
+    /// socket. Returns the datagram (its network header still in view) when
+    /// no socket is bound to it, for the caller to quote in an ICMP port
+    /// unreachable; every other drop is counted here.
+    pub fn udp_rcv(&mut self, cx: &mut Cx, ip: &Ipv4Repr, mut skb: SkBuff) -> Option<SkBuff> {
+        cx.stats.inc(Counter::UdpRx);
         let h = match udp_parse(ip.src, ip.dst, &mut skb) {
             Ok(h) => h,
-            Err(reason) => return self.drop_packet(now, reason, || "udp".into()),
+            Err(reason) => {
+                cx.drop_packet(reason, "", || "udp".into());
+                return None;
+            }
         };
         let src = SocketAddrV4::new(ip.src, h.src_port);
         let dst = SocketAddrV4::new(ip.dst, h.dst_port);
-        match self.udp.deliver(src, dst, skb) {
-            Ok(()) => {}
+        match self.deliver(src, dst, skb) {
+            Ok(()) => None,
             Err((DropReason::UdpNoSocket, skb)) => {
-                self.drop_packet(now, DropReason::UdpNoSocket, || format!("{src} > {dst}"));
-                if to_us {
-                    self.icmp_send_unreach(now, ip, &skb, icmp::CODE_PORT_UNREACH);
-                }
+                cx.drop_packet(DropReason::UdpNoSocket, "", || format!("{src} > {dst}"));
+                Some(skb)
             }
-            Err((reason, _)) => self.drop_packet(now, reason, || format!("{src} > {dst}")),
+            Err((reason, _)) => {
+                cx.drop_packet(reason, "", || format!("{src} > {dst}"));
+                None
+            }
         }
     }
 }

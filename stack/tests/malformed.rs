@@ -748,7 +748,7 @@ fn cap_arp_pending_queue() {
     assert_eq!(lab.stack.stats().drops(DropReason::ArpUnresolved), 16 + 69);
     assert_eq!(lab.stack.stats().get(Counter::ArpEvictedUnresolved), 70);
     let host = lab.stack.arp_entries(lab.now).into_iter().find(|n| n.ip == std::net::Ipv4Addr::new(10, 0, 0, 1));
-    assert_eq!(host.map(|n| n.state), Some(stack::arp::NeighState::Reachable));
+    assert_eq!(host.map(|n| n.state), Some(stack::neighbour::NeighState::Reachable));
     lab.assert_alive();
     // Three requests, then the waiting packets go as unresolved.
     for _ in 0..5 {

@@ -1957,7 +1957,7 @@ fn close_during_handshake_sends_fin_after_it() {
 fn two_stacks_over_ethernet() {
     use crate::socket::{SockType, SocketHandle};
     use crate::stack::{Config, Stack};
-    use crate::wire::ethernet::MacAddr;
+    use crate::wire::MacAddr;
     let now = Instant::from_secs(1);
     let mut server = Stack::new(Config::default(), now);
     let client_cfg = Config {

@@ -35,11 +35,10 @@
 //! does not use the `etherparse` crate: it is a dev-dependency only, the
 //! independent oracle this module's tests parse the same bytes with.
 //!
-//! Two exceptions remain: the quoted header of an ICMP error (read where
-//! the error is taken apart, `Stack::transport_error`), and what tcpdump
-//! prints byte by byte as tcpdump does (TCP option bodies, truncated ones
-//! included; ARP with other address lengths). Headers not here (802.1Q
-//! tags, IPv6, ICMPv6, IGMP) only tcpdump reads.
+//! One exception remains: what tcpdump prints byte by byte as tcpdump does
+//! (TCP option bodies, truncated ones included; ARP with other address
+//! lengths). Headers not here (802.1Q tags, IPv6, ICMPv6, IGMP) only
+//! tcpdump reads.
 
 pub mod arp;
 pub mod ethernet;
