@@ -28,9 +28,9 @@
 
 use crate::checksum;
 use crate::skbuff::{IpSummed, SkBuff};
-use crate::tcp::SeqNumber;
 use crate::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
 use crate::wire::ipv4::{IPV4_HLEN, MAX_DATAGRAM, PROTO_TCP};
+use crate::wire::tcp::SeqNumber;
 use crate::wire::tcp::{self, TcpFlags, TCP_HLEN};
 use crate::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
