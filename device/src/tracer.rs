@@ -1,5 +1,5 @@
 //! `Tracer<D>`: a device middleware that shows every frame in and out
-//! (smoltcp's `phy::Tracer`), the way `tcpdump -i tap0` would.
+//! (`smoltcp::phy::Tracer`), the way `tcpdump -i tap0` would.
 //!
 //! It does not format anything itself: the caller passes a function, which
 //! in `synack up` prints `stack::tcpdump::format_frame` with a timestamp and
