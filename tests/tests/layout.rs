@@ -202,7 +202,6 @@ fn cycles(src: &Path, alias: &str) -> (usize, Vec<Vec<String>>) {
                 // one module seen from outside: it assembles them.
                 let tp = module_path(t);
                 let family = tp.starts_with(&me) || me.starts_with(&tp);
-                (rel.ends_with("mod.rs") && tp.starts_with(&me)) || (t.ends_with("mod.rs") && me.starts_with(&tp));
                 if t != rel && !tp.is_empty() && !family {
                     from.insert(t.as_str());
                 }
