@@ -35,7 +35,11 @@
 //! does not use the `etherparse` crate: it is a dev-dependency only, the
 //! independent oracle this module's tests parse the same bytes with.
 //!
-//! One exception remains: what tcpdump prints byte by byte as tcpdump does
+//! Tests and the fuzzer's frame builders (`fuzz/src/lib.rs`) may still
+//! write bytes by hand: they make malformed frames on purpose (options of
+//! odd lengths, wrong checksums, clamped lengths), which a representation
+//! cannot express. In synack's own code, one exception remains: what
+//! tcpdump prints byte by byte as tcpdump does
 //! (TCP option bodies, truncated ones included; ARP with other address
 //! lengths). Headers not here (802.1Q tags, IPv6, ICMPv6, IGMP) only
 //! tcpdump reads.
