@@ -173,8 +173,8 @@ mod tests {
         crate::ipv4::ip_push_header(&mut skb, &o, false, 0);
         crate::ethernet::eth_push(
             &mut skb,
-            crate::MacAddr([2, 0, 0, 0, 0, 1]),
-            crate::MacAddr([2, 0, 0, 0, 0, 2]),
+            crate::wire::MacAddr([2, 0, 0, 0, 0, 1]),
+            crate::wire::MacAddr([2, 0, 0, 0, 0, 2]),
             crate::wire::EtherType::Ipv4,
         );
         skb

@@ -647,7 +647,7 @@ pub fn tcp_parse(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> Result<TcpRepr, Dr
 
 /// `tcp_parse` of the segment at `skb.data()`, with the checksum checked
 /// only if the device has not (`skb_csum_unnecessary`, `IpSummed`).
-pub fn tcp_parse_skb(src: Ipv4Addr, dst: Ipv4Addr, skb: &crate::SkBuff) -> Result<TcpRepr, DropReason> {
+pub fn tcp_parse_skb(src: Ipv4Addr, dst: Ipv4Addr, skb: &crate::skbuff::SkBuff) -> Result<TcpRepr, DropReason> {
     TcpRepr::parse(&TcpPacket::new_checked(skb.data())?, src, dst, !skb.csum_unnecessary())
 }
 
