@@ -37,11 +37,7 @@ pub struct Segment {
     pub states: (&'static str, &'static str),
 }
 
-const FIN: TcpFlags = TcpFlags::FIN;
-const SYN: TcpFlags = TcpFlags::SYN;
-const RST: TcpFlags = TcpFlags::RST;
-const PSH: TcpFlags = TcpFlags::PSH;
-const ACK: TcpFlags = TcpFlags::ACK;
+use stack::wire::tcp::flags::{ACK, FIN, PSH, RST, SYN};
 
 /// A connection: its two ends and its segments in capture order.
 #[derive(Clone, Debug)]

@@ -120,14 +120,16 @@ impl<D: Device + ?Sized> Device for Box<D> {
 /// Replace `dev` by `f(dev)`: add a middleware (a `Tracer`, a stepper, a
 /// recorder) around a loop's device in place.
 pub fn wrap_device(dev: &mut Box<dyn Device>, f: impl FnOnce(Box<dyn Device>) -> Box<dyn Device>) {
-    let inner = std::mem::replace(dev, Box::new(NoDevice));
+    let inner = std::mem::replace(dev, Box::new(NullDevice));
     *dev = f(inner);
 }
 
-/// A device that is no device: the placeholder while `wrap_device` works.
-struct NoDevice;
+/// A device that is no device: nothing to receive, and what it is given
+/// goes nowhere. The placeholder while `wrap_device` works, and the device
+/// under a middleware whose own output a test reads.
+pub struct NullDevice;
 
-impl Device for NoDevice {
+impl Device for NullDevice {
     fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
         Ok(None)
     }

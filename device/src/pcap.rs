@@ -208,23 +208,13 @@ pub fn replay(
 mod tests {
     use super::*;
     use crate::wire::{Faults, Wire};
+    use crate::NullDevice;
     use stack::Config;
-
-    /// A device that does nothing: the writer's output is what we test.
-    struct Null;
-    impl Device for Null {
-        fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
-            Ok(None)
-        }
-        fn send(&mut self, _now: Instant, _skb: &SkBuff) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn writer_output_reads_back() {
         let epoch = Duration::from_secs(1_700_000_000);
-        let mut w = PcapWriter::new(Null, Vec::new(), epoch).unwrap();
+        let mut w = PcapWriter::new(NullDevice, Vec::new(), epoch).unwrap();
         let a = SkBuff::from_frame(&[0xff; 42]);
         let b = SkBuff::from_frame(&[0x11; 60]);
         w.send(Instant::from_micros(1_500_001), &a).unwrap();

@@ -21,6 +21,7 @@
 //! Nothing here touches the default namespace's interfaces, and every wait
 //! is bounded in count and time.
 
+pub mod tree;
 pub mod tshark;
 
 use std::collections::BTreeMap;

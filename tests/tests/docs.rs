@@ -20,12 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// The workspace root (this crate is `tests/`).
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use std::path::Path;
+use synack_tests::tree::{files_under, workspace_root as root};
 
 /// Source folders whose files the docs may name.
 const SOURCE_DIRS: &[&str] = &[
@@ -68,18 +64,6 @@ const FOREIGN: &[&str] = &[
     "smoltcp",
 ];
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 struct Tree {
     /// Relative path ("stack/src/arp.rs") → text.
     sources: BTreeMap<String, String>,
@@ -94,7 +78,7 @@ impl Tree {
         let mut files = BTreeSet::new();
         for d in SOURCE_DIRS {
             let mut v = Vec::new();
-            walk(&root.join(d), &mut v);
+            v.extend(files_under(&root.join(d)));
             for p in v {
                 let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
                 if rel.ends_with(".rs") {
@@ -105,7 +89,7 @@ impl Tree {
         }
         for d in ["docs", "pcaps", "tests", "fuzz", ".ci"] {
             let mut v = Vec::new();
-            walk(&root.join(d), &mut v);
+            v.extend(files_under(&root.join(d)));
             for p in v {
                 let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
                 if !rel.contains("/target/") && !rel.contains("/corpus/") {
@@ -332,7 +316,7 @@ fn texts(tree: &Tree) -> Vec<(String, String)> {
     let root = root();
     let mut out = Vec::new();
     let mut docs = Vec::new();
-    walk(&root.join("docs"), &mut docs);
+    docs.extend(files_under(&root.join("docs")));
     for extra in ["README.md", "DEVELOPERS.md", "pcaps/README.md"] {
         docs.push(root.join(extra));
     }

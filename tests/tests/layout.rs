@@ -16,23 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
+use synack_tests::tree::{rust_files_under, workspace_root as root};
 
 /// The module path of a file relative to its crate's `src/`
 /// (`tcp/mod.rs` → `["tcp"]`, `tcp/input.rs` → `["tcp", "input"]`).
@@ -152,7 +137,7 @@ fn paths(code: &str) -> Vec<Vec<String>> {
 /// The cycles of one crate's module graph, as lists of files.
 fn cycles(src: &Path, alias: &str) -> (usize, Vec<Vec<String>>) {
     let mut files = Vec::new();
-    walk(src, &mut files);
+    files.extend(rust_files_under(src));
     let files: BTreeMap<String, String> = files
         .into_iter()
         .map(|p| (p.strip_prefix(src).unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
@@ -302,7 +287,7 @@ fn no_source_file_over_1000_lines() {
     let mut long = Vec::new();
     for src in ["stack/src", "device/src", "apps/src", "tests/src", "fuzz/src"] {
         let mut files = Vec::new();
-        walk(&root().join(src), &mut files);
+        files.extend(rust_files_under(&root().join(src)));
         for p in files {
             if p.file_name().is_some_and(|n| n == "tests.rs") {
                 continue;
@@ -331,7 +316,7 @@ fn the_stack_is_sans_io() {
         "std::process",
     ];
     let mut files = Vec::new();
-    walk(&root().join("stack/src"), &mut files);
+    files.extend(rust_files_under(&root().join("stack/src")));
     let mut hits = Vec::new();
     for p in files {
         let code = code_of(&fs::read_to_string(&p).unwrap());

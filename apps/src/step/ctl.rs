@@ -591,27 +591,16 @@ impl<D: Device> Device for StepDevice<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use device::NullDevice;
     use stack::tcp::SeqNumber;
     use stack::wire::{TcpFlags, TcpRepr};
-
-    /// A device with nothing to receive that drops what it is given.
-    struct Null;
-
-    impl Device for Null {
-        fn recv(&mut self, _now: Instant) -> io::Result<Option<SkBuff>> {
-            Ok(None)
-        }
-        fn send(&mut self, _now: Instant, _skb: &SkBuff) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn keys_are_taken_only_from_the_controller_while_stepping() {
         let ctl = StepCtl::new();
         let mut stack = Stack::new(stack::Config::default(), Instant::ZERO);
         assert!(ctl.start(Who::Console, None, None, Style::Plain, &mut stack).contains("not available"));
-        let _dev = ctl.device(Null);
+        let _dev = ctl.device(NullDevice);
         assert_eq!(ctl.intercept(Who::Console, "c"), None, "off: everything is a prompt command");
         assert!(ctl.start(Who::Console, None, None, Style::Plain, &mut stack).starts_with("step mode on"));
         assert!(stack.trace_mut().enabled());
@@ -634,7 +623,7 @@ mod tests {
     fn the_device_holds_tcp_only_and_never_the_exempt_connection() {
         let ctl = StepCtl::new();
         let mut stack = Stack::new(stack::Config::default(), Instant::ZERO);
-        let mut dev = ctl.device(Null);
+        let mut dev = ctl.device(NullDevice);
         let exempt = ("10.0.0.2:23".parse().unwrap(), "10.0.0.1:5000".parse().unwrap());
         ctl.start(Who::Telnet(stack::SocketHandle::Tcp(1)), Some(exempt), Some("> "), Style::Plain, &mut stack);
         let tcp = |sport: u16, dport: u16| {

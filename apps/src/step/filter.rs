@@ -117,11 +117,7 @@ impl std::fmt::Display for Filter {
 mod tests {
     use super::*;
 
-    const SYN: TcpFlags = TcpFlags::SYN;
-    const FIN: TcpFlags = TcpFlags::FIN;
-    const RST: TcpFlags = TcpFlags::RST;
-    const ACK: TcpFlags = TcpFlags::ACK;
-    const PSH: TcpFlags = TcpFlags::PSH;
+    use stack::wire::tcp::flags::{ACK, FIN, PSH, RST, SYN};
 
     fn seg(flags: TcpFlags, len: u32) -> Seg {
         Seg { src: "10.0.0.1:40000".parse().unwrap(), dst: "10.0.0.2:23".parse().unwrap(), flags, len }

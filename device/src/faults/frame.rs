@@ -12,11 +12,7 @@ use stack::wire::{tcp, udp, EthernetFrame, Ipv4Packet, TcpFlags, TcpPacket, UdpP
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-const FIN: TcpFlags = TcpFlags::FIN;
-const SYN: TcpFlags = TcpFlags::SYN;
-const RST: TcpFlags = TcpFlags::RST;
-const PSH: TcpFlags = TcpFlags::PSH;
-const ACK: TcpFlags = TcpFlags::ACK;
+use stack::wire::tcp::flags::{ACK, FIN, PSH, RST, SYN};
 
 #[derive(Clone, Debug)]
 pub(super) struct TcpInfo {

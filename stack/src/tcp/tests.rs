@@ -154,11 +154,7 @@ impl Out {
     }
 }
 
-const ACK: TcpFlags = TcpFlags::ACK;
-const SYN: TcpFlags = TcpFlags::SYN;
-const FIN: TcpFlags = TcpFlags::FIN;
-const RST: TcpFlags = TcpFlags::RST;
-const PSH: TcpFlags = TcpFlags::PSH;
+use crate::wire::tcp::flags::{ACK, FIN, PSH, RST, SYN};
 
 impl Lab {
     fn new() -> Lab {

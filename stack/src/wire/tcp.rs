@@ -206,6 +206,18 @@ impl TcpFlags {
     }
 }
 
+/// The control bits as plain names, to `use` and to match on
+/// (`use stack::wire::tcp::flags::{ACK, SYN};`).
+pub mod flags {
+    use super::TcpFlags;
+    pub const FIN: TcpFlags = TcpFlags::FIN;
+    pub const SYN: TcpFlags = TcpFlags::SYN;
+    pub const RST: TcpFlags = TcpFlags::RST;
+    pub const PSH: TcpFlags = TcpFlags::PSH;
+    pub const ACK: TcpFlags = TcpFlags::ACK;
+    pub const URG: TcpFlags = TcpFlags::URG;
+}
+
 /// The bits set in both: `flags & (SYN | ACK) == SYN` is a SYN without ACK.
 impl core::ops::BitAnd for TcpFlags {
     type Output = TcpFlags;
