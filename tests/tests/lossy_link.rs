@@ -104,7 +104,8 @@ fn quote(p: &Path) -> String {
 
 /// What `Transfer::watch` saw: when each direction completed (synack to
 /// the host, the host to synack), the longest time either went without
-/// progress while incomplete, and the samples (host got, synack got).
+/// progress while incomplete (in whole seconds: samples without progress),
+/// and the samples (host got, synack got).
 struct Watched {
     up: Option<Duration>,
     down: Option<Duration>,
@@ -165,7 +166,10 @@ impl Transfer {
         let mut samples = Vec::new();
         let (mut done_up, mut done_down) = (None, None);
         let mut last = (0u64, 0u64);
-        let mut since = [Instant::now(); 2];
+        // Seconds without progress, counted in samples: a stall of three
+        // one-second samples is 3 s, whatever each `sleep` overshot by
+        // (measured with `Instant`, three sleeps of 1 s come to 3.0005 s).
+        let mut stalled = [0u64; 2];
         let mut worst = Duration::ZERO;
         while self.t0.elapsed() < timeout {
             thread::sleep(Duration::from_secs(1));
@@ -173,9 +177,10 @@ impl Transfer {
             samples.push(now);
             for (i, (&n, &l)) in [now.0, now.1].iter().zip(&[last.0, last.1]).enumerate() {
                 if n >= self.len || n > l {
-                    since[i] = Instant::now();
+                    stalled[i] = 0;
                 } else {
-                    worst = worst.max(since[i].elapsed());
+                    stalled[i] += 1;
+                    worst = worst.max(Duration::from_secs(stalled[i]));
                 }
             }
             if now.0 >= self.len && done_up.is_none() {
