@@ -14,6 +14,7 @@
 //!   the rest  -> none of these
 //! ```
 
+pub mod drill;
 pub mod frames;
 pub mod ladder;
 pub mod netstat;

@@ -1,0 +1,3 @@
+//! `synack drill`: packetdrill scripts run against synack on a virtual clock.
+
+pub mod ast;
