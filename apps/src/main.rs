@@ -26,6 +26,7 @@ use synack_apps::shell::{self, Action, Shell};
 use synack_apps::step;
 
 mod args;
+mod drill_cmd;
 mod output;
 mod replay_cmd;
 
@@ -61,6 +62,10 @@ enum Cmd {
     /// clock: the host's frames go into a fresh stack at their timestamps;
     /// with `--check`, what the stack sends must equal what it sent then.
     Replay(replay_cmd::ReplayArgs),
+    /// Run packetdrill scripts (the Linux TCP test language) against a
+    /// fresh synack on a virtual clock: `ok`, or `FAIL` with the line and
+    /// what synack did instead; `N passed, M failed` at the end.
+    Drill(drill_cmd::DrillArgs),
 }
 
 #[derive(Args)]
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
         Cmd::Connect(a) => connect(a),
         Cmd::Ladder(a) => ladder(a),
         Cmd::Replay(a) => replay_cmd::replay(a),
+        Cmd::Drill(a) => drill_cmd::drill(a),
     };
     match r {
         Ok(code) => code,

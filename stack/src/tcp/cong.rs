@@ -24,6 +24,7 @@
 
 use super::cubic::CongState;
 use super::sock::TcpSock;
+use super::TcpConfig;
 use crate::cx::Cx;
 use crate::socket::CongAlgo;
 use crate::trace::EventKind;
@@ -129,6 +130,36 @@ impl TcpSock {
                 ssthresh
             }
         }
+    }
+
+    /// RFC 5681 §4.1 (Linux `tcp_cwnd_restart`): new data after an idle
+    /// period longer than the RTO restarts from the initial window, or
+    /// rather (as Linux does, after RFC 2861) halves cwnd once per RTO of
+    /// idleness, down to the initial window at most; ssthresh keeps 3/4 of
+    /// the old cwnd (`tcp_current_ssthresh`).
+    pub fn cwnd_restart(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let idle = cx.now.saturating_since(self.lsndtime);
+        let rto = self.rtt.rto;
+        if idle <= rto || rto.is_zero() {
+            return;
+        }
+        let mss = self.snd.mss;
+        let restart = cfg.init_cwnd_segs * mss;
+        let before = self.cong.cwnd;
+        if !self.cong.in_recovery && self.cong.ssthresh < usize::MAX / 2 {
+            self.cong.ssthresh = self.cong.ssthresh.max(before / 2 + before / 4);
+        }
+        let mut cwnd = before;
+        let mut left = idle.saturating_sub(rto);
+        while !left.is_zero() && cwnd > restart {
+            cwnd /= 2;
+            left = left.saturating_sub(rto);
+        }
+        self.cong.cwnd = cwnd.max(restart).min(before.max(restart));
+        let (l, r, after) = (self.local, self.remote, self.cong.cwnd);
+        cx.trace.emit(cx.now, EventKind::TcpWindow, "RFC 5681 §4.1", || {
+            format!("{l} {r}: idle {} ms > RTO {} ms: cwnd {before} -> {after}", idle.as_millis(), rto.as_millis())
+        });
     }
 
     /// The retransmission timer fired on data (Linux `tcp_enter_loss` →

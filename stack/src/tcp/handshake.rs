@@ -374,7 +374,7 @@ impl TcpSock {
                 self.snd.wscale_ok = true;
                 self.snd.wscale = ws;
                 if self.state != TcpState::SynSent {
-                    self.rcv.wscale = wscale_for(self.q.rcvbuf.max(cfg.rcvbuf));
+                    self.rcv.wscale = wscale_for(self.q.rcvbuf.max(cfg.rcvbuf).max(cfg.rcvbuf_max));
                 }
             }
             _ => {

@@ -533,7 +533,7 @@ impl TcpSock {
                 self.tlp_armed = false;
                 // RFC 8985 §7.2: new data acknowledged; probe again if quiet.
                 self.tlp_out = false;
-                self.schedule_loss_probe(cx);
+                self.schedule_loss_probe(cx, cfg);
             }
         }
         // RFC 2018 §5 / RFC 6675 §4 Update(): the SACK blocks into the scoreboard.

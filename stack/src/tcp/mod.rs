@@ -95,6 +95,10 @@ pub struct TcpConfig {
     pub sndbuf: usize,
     /// Default SO_RCVBUF (payload bytes).
     pub rcvbuf: usize,
+    /// The largest receive buffer a connection may grow to (Linux
+    /// `tcp_rmem[2]`): the window scale offered on a SYN covers it, as
+    /// Linux's `tcp_select_initial_window` does. 0: just `rcvbuf`.
+    pub rcvbuf_max: usize,
     /// `tcp_syn_retries`: SYN retransmissions before connect fails with ETIMEDOUT.
     pub syn_retries: u32,
     /// `tcp_synack_retries`: SYN-ACK retransmissions before a half-open child is dropped.
@@ -132,6 +136,12 @@ pub struct TcpConfig {
     /// `tcp_congestion_control`: the algorithm of new sockets (a passive
     /// connection takes its listener's); TCP_CONGESTION changes one socket.
     pub congestion: CongAlgo,
+    /// `tcp_slow_start_after_idle`: RFC 5681 §4.1, after an idle period
+    /// longer than the RTO, cwnd restarts from the initial window.
+    pub slow_start_after_idle: bool,
+    /// `tcp_early_retrans` 3 (Linux's default): RFC 8985 tail loss probes;
+    /// 0: none.
+    pub tlp: bool,
     /// `tcp_fin_timeout`: an orphaned FIN_WAIT_2 lasts this long.
     pub fin_timeout: Duration,
     /// `tcp_keepalive_time`, `tcp_keepalive_intvl`, `tcp_keepalive_probes` (RFC 1122 §4.2.3.6).
@@ -159,6 +169,7 @@ impl Default for TcpConfig {
             msl: Duration::from_secs(30),
             sndbuf: 212_992,
             rcvbuf: 131_072,
+            rcvbuf_max: 0,
             syn_retries: 6,
             synack_retries: 5,
             retries2: 15,
@@ -177,6 +188,8 @@ impl Default for TcpConfig {
             sack: true,
             init_cwnd_segs: 10,
             congestion: CongAlgo::Cubic,
+            slow_start_after_idle: false,
+            tlp: true,
             fin_timeout: Duration::from_secs(60),
             keepalive_time: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),
@@ -598,7 +611,8 @@ impl Tcp {
         sk.shut_rcv = false;
         sk.shut_snd = false;
         sk.init_send_seq(iss);
-        sk.rcv.wscale = if cfg.window_scaling { wscale_for(sk.q.rcvbuf.max(cfg.rcvbuf)) } else { 0 };
+        sk.rcv.wscale =
+            if cfg.window_scaling { wscale_for(sk.q.rcvbuf.max(cfg.rcvbuf).max(cfg.rcvbuf_max)) } else { 0 };
         sk.rcv.mss = cfg.mss as usize;
         sk.hashed = true;
         sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
@@ -635,6 +649,10 @@ impl Tcp {
         let n = sk.snd_space().min(buf.len());
         if n == 0 {
             return Err(Errno::EAGAIN);
+        }
+        // Linux `tcp_skb_entail` → `tcp_slow_start_after_idle_check`.
+        if cfg.slow_start_after_idle && sk.flight_size() == 0 && sk.unsent() == 0 {
+            sk.cwnd_restart(cx, cfg);
         }
         sk.q.snd_buf.extend(&buf[..n]);
         sk.tcp_write_xmit(cx, cfg, false);

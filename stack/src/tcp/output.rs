@@ -135,6 +135,10 @@ impl TcpSock {
         if flags.has(TcpFlags::RST) {
             cx.stats.inc(Counter::TcpRstTx);
         }
+        if len > 0 {
+            // `tcp_event_data_sent`.
+            self.lsndtime = cx.now;
+        }
         cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb });
     }
 
@@ -209,7 +213,7 @@ impl TcpSock {
         }
         self.arm_rto_if_idle(cx);
         if !retransmission {
-            self.schedule_loss_probe(cx);
+            self.schedule_loss_probe(cx, cfg);
         }
     }
 

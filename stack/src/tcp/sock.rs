@@ -524,6 +524,9 @@ pub struct TcpSock {
     /// The connection was established once (so `ENOTCONN` vs `EPIPE`, `Ok(0)`).
     pub(super) was_connected: bool,
     pub(super) last_rcv: Instant,
+    /// When data last went out (Linux `lsndtime`): how long the connection
+    /// has been idle, for RFC 5681 §4.1's restart (`cwnd_restart`).
+    pub(super) lsndtime: Instant,
     /// The timers (timer.rs): timers are data.
     pub(super) timers: Timers,
     /// Readiness news for epoll since the socket was last put back in the
@@ -622,6 +625,7 @@ impl TcpSock {
             shut_snd: false,
             was_connected: false,
             last_rcv: Instant::ZERO,
+            lsndtime: Instant::ZERO,
             timers: Timers::default(),
             wake: PollFlags::NONE,
         }

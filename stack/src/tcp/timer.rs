@@ -175,14 +175,15 @@ impl TcpSock {
     /// peer's worst delayed ACK if one segment is in flight), never later
     /// than the RTO would fire. A tail lost with no ACK to follow it is then
     /// found in a few RTTs by SACK rather than after a timeout.
-    pub fn schedule_loss_probe(&mut self, cx: &mut Cx) {
+    pub fn schedule_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         // RFC 8985 §7.2: not in fast recovery or RTO recovery (a hole SACKs
         // have shown but not yet deemed lost does not stop it). Linux asks
         // for more, the Open state: nothing SACKed at all. Measured on the
         // issue's lossy link (tcp_sim `issue_link_eight_seeds`) the RFC's
         // rule moves 2 MB in 27.3 s, Linux's in 29.5 s: without RACK our
         // probes are what finds a tail lost behind SACKed data.
-        let eligible = self.sack.ok
+        let eligible = cfg.tlp
+            && self.sack.ok
             && !self.cong.in_recovery
             && self.rtt.retransmits == 0
             && !self.tlp_out
