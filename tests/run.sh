@@ -100,6 +100,11 @@ export SYNACK_LOSSY_MB=${SYNACK_LOSSY_MB:-100}
 say "cargo test --release --workspace (lossy link: $SYNACK_LOSSY_MB MB each way)"
 cargo test --release --workspace "$@"
 
+# synack's packetdrill suite: every script was first run against Linux
+# (tests/drill/linux.sh); here it runs against synack on a virtual clock.
+say "synack drill tests/drill"
+target/release/synack drill tests/drill
+
 # The fuzz crate's unit tests: its labs come up, and every input of the
 # committed corpus (fuzz/corpus/TARGET) runs; a missing corpus fails.
 say "cargo test --release --manifest-path fuzz/Cargo.toml --lib"

@@ -469,9 +469,11 @@ impl Parser<'_> {
                 'E' => &mut flags.ece,
                 'W' => &mut flags.cwr,
                 'A' | '0'..='7' => return self.unsupported(&format!("AccECN flags (`{c}` in `{letters}`)")),
-                _ => return self.error(format!(
+                _ => {
+                    return self.error(format!(
                     "bad TCP flags `{letters}`: use the letters S F R P U E W, then `.` for ACK (`S.`, `P.`, `.`, `-`)"
-                )),
+                ))
+                }
             };
             if *flag {
                 return self.error(format!("bad TCP flags `{letters}`: `{c}` twice"));

@@ -142,7 +142,10 @@ struct Runner<'a> {
 /// the paths of its shell lines).
 pub fn run(script: &Script, source: &str, dir: &Path, opts: &Options, out: &mut dyn Write) -> Verdict {
     let opts = &Options { verbose: opts.verbose || opts.step, ..opts.clone() };
-    let tcp = TcpConfig::default();
+    // A stock Linux's settings where synack's defaults differ: the window
+    // scale that covers tcp_rmem[2], a restart after idle, as
+    // `tcp_slow_start_after_idle=1` (a script's `defaults.sh` may change them).
+    let tcp = TcpConfig { rcvbuf_max: 6_291_456, slow_start_after_idle: true, ..TcpConfig::default() };
     let config = Config {
         addr: LOCAL_IP,
         prefix_len: 16,
