@@ -271,11 +271,15 @@ impl RttVars {
     }
 
     pub fn compute_rto(&self, cfg: &TcpConfig) -> Duration {
-        // G, the clock granularity: our clock ticks in µs, call it 1 ms.
-        let var = self.rttvar_us.saturating_mul(4).max(1000);
+        // RFC 6298 (2.3): RTO = SRTT + max(G, K·RTTVAR). Linux's floor
+        // (`tcp_rto_min`, 200 ms) is on the variance term, not on the sum
+        // (`tcp_rtt_estimator` keeps `rttvar_us` at least `tcp_rto_min_us`):
+        // an RTT of 100 ms gives 300 ms, never 250. (2.4)'s "rounded up to
+        // 1 second" is that 200 ms here (RFC 6298 allows a smaller
+        // minimum); (2.5) a maximum of at least 60 s.
+        let min_us = cfg.rto_min.as_micros() as u64;
+        let var = self.rttvar_us.saturating_mul(4).max(min_us);
         let rto = Duration::from_micros(self.srtt_us.saturating_add(var));
-        // (2.4) "rounded up to 1 second" is Linux's 200 ms here (RFC 6298 allows
-        // a smaller minimum); (2.5) a maximum of at least 60 s.
         rto.clamp(cfg.rto_min, cfg.rto_max)
     }
 }

@@ -481,8 +481,9 @@ fn active_open_and_connect_errors() {
     assert_eq!(lab.connect(p.h, 7000), Err(Errno::EISCONN));
     assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Ok(SockOpt::NonBlocking(false)));
     assert_eq!(lab.info_of(p.h).state, TcpState::Established);
-    // The RTT of the handshake was measured (zero here): RTO is the 200 ms floor.
-    assert_eq!(lab.info_of(p.h).rto, ms(200));
+    // The RTT of the handshake was measured (zero here, kept as 1 µs): RTO
+    // is SRTT plus the 200 ms floor of the variance term.
+    assert_eq!(lab.info_of(p.h).rto, ms(200) + Duration::from_micros(1));
 }
 
 #[test]
@@ -865,7 +866,8 @@ fn rto_backs_off_and_karn_ignores_retransmitted_samples() {
     p.rcv = p.rcv.wrapping_add(1);
     lab.send(&p.seg(&lab));
     let i = lab.info_of(p.h);
-    assert_eq!((i.srtt, i.rttvar, i.rto), (ms(100), Duration::from_micros(37_500), ms(250)));
+    // RTO = SRTT + max(4 × RTTVAR, 200 ms) = 300 ms, as Linux (not 250).
+    assert_eq!((i.srtt, i.rttvar, i.rto), (ms(100), Duration::from_micros(37_500), ms(300)));
     lab.send_data(p.h, b"y").unwrap();
     lab.expect();
     let mut gaps = vec![];
@@ -874,7 +876,7 @@ fn rto_backs_off_and_karn_ignores_retransmitted_samples() {
         let o = lab.expect();
         assert_eq!((o.seq(), o.data.as_slice()), (p.rcv, &b"y"[..]));
     }
-    assert_eq!(gaps, [250, 500, 1000]);
+    assert_eq!(gaps, [300, 600, 1200]);
     assert_eq!(lab.info_of(p.h).retransmits, 3);
     assert!(lab.traced("RTO backed off"));
     // The ACK comes late: Karn's rule, no sample from a retransmitted segment.
