@@ -75,7 +75,9 @@ pub struct PacketSpec {
 pub enum PacketBody {
     Tcp(TcpSpec),
     /// `udp (LEN)`
-    Udp { len: u16 },
+    Udp {
+        len: u16,
+    },
     Icmp(IcmpSpec),
 }
 
@@ -128,7 +130,10 @@ pub enum TcpOptionSpec {
     /// `sack 1:1001 2001:3001`
     Sack(Vec<(u32, u32)>),
     /// `TS val 100 ecr 0`
-    Timestamp { val: u32, ecr: u32 },
+    Timestamp {
+        val: u32,
+        ecr: u32,
+    },
 }
 
 /// `icmp unreachable frag_needed mtu 1200 [1:1461(1460)]` and friends.
