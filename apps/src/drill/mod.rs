@@ -1,3 +1,4 @@
 //! `synack drill`: packetdrill scripts run against synack on a virtual clock.
 
 pub mod ast;
+pub mod lexer;
