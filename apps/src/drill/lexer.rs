@@ -10,7 +10,7 @@
 //!   spaces, tabs and newlines separate tokens (a `\r` too, for CRLF files).
 //! - `--name` opens a header option.
 //! - Numbers: `12` and `-1` (integers), `0x1f` (hex), `1.5`, `.1` and
-//!   `-0.5` (fractions), `192.0.2.1` (an IPv4 address), `fd00::1` (IPv6).
+//!   `-0.5` (fractions), `192.0.2.1` (an IPv4 address), IPv6 addresses.
 //! - Words: letters, digits and `_` (`S`, `AF_INET`, `sackOK`).
 //! - `"string"`, `` `command` `` and `%{ code }%` may span lines; their
 //!   text is kept as written (escapes are not undone).
@@ -321,7 +321,17 @@ impl Lexer<'_> {
     /// seven colons (so `1:1001` stays a sequence range) that
     /// `Ipv6Addr` accepts, perhaps after dropping a trailing `:`.
     fn match_ipv6(&self) -> usize {
-        let end = self.run_end(self.pos, |b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        // The longest address (`ffff:…:255.255.255.255`) is 45 characters;
+        // looking no further keeps `1:1:1:…` linear.
+        const LONGEST: usize = 45;
+        let in_run = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+        let mut end = self.pos;
+        while end - self.pos <= LONGEST && self.at(end).is_some_and(in_run) {
+            end += 1;
+        }
+        if end - self.pos > LONGEST {
+            return 0;
+        }
         let run = &self.text[self.pos..end];
         if !run.contains("::") && run.matches(':').count() != 7 {
             return 0;

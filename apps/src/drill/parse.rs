@@ -132,6 +132,16 @@ impl Parser<'_> {
         }
     }
 
+    /// The text from the next token through the first `close` within a
+    /// few tokens (`[ect0]`), for a message; the next token alone otherwise.
+    fn text_through(&self, close: char) -> String {
+        let Some(first) = self.tokens.get(self.pos) else { return String::new() };
+        let rest = self.tokens.iter().skip(self.pos).take(8);
+        let end = rest.clone().find(|t| t.kind == TokenKind::Punct(close)).map_or(first.end, |t| t.end);
+        let text = self.text.get(first.start..end).unwrap_or("");
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     fn error<T>(&self, message: impl Into<String>) -> Result<T> {
         Err(ParseError { line: self.line(), message: message.into() })
     }
@@ -191,8 +201,9 @@ impl Parser<'_> {
                     events.push(Event { line, time: EventTime::Relative(0), action });
                 }
                 TokenKind::Command(_) => {
-                    return self
-                        .error("a command needs a time here (`+0 `…``): only the first and the last may go without");
+                    return self.error(
+                        "a command needs a time here (`+0` before it): only the first and the last may go without",
+                    );
                 }
                 TokenKind::Code(code) => {
                     let action = Action::Code(code.clone());
@@ -216,8 +227,8 @@ impl Parser<'_> {
         if !self.eat_punct('=') {
             return Ok(ScriptOption { line, name, value: None });
         }
-        let Some(token) = self.tokens.get(self.pos).cloned() else {
-            return self.expected(&format!("a value after `--{name}=`"));
+        let Some(token) = self.tokens.get(self.pos).filter(|t| t.line == line).cloned() else {
+            return Err(ParseError { line, message: format!("expected a value after `--{name}=` on its line") });
         };
         let value = match token.kind {
             TokenKind::Word(lhs) if self.peek_at(1) == Some(&TokenKind::Punct('=')) => {
@@ -350,10 +361,11 @@ impl Parser<'_> {
                 "encap" => return self.unsupported("PSP encapsulation (`encap psp`)"),
                 _ => PacketBody::Tcp(self.tcp(direction)?),
             },
-            Some(TokenKind::Punct('[' | '(')) => {
+            Some(TokenKind::Punct(open @ ('[' | '('))) => {
+                let close = if *open == '[' { ']' } else { ')' };
                 return self.unsupported(&format!(
-                    "IP header fields ({}: ECN `[ect0]`, `(tos 0x..)`, `flowlabel`, `ttl`)",
-                    self.found()
+                    "IP header fields `{}` (ECN marks such as `[ect0]`, `tos`, `flowlabel`, `ttl`)",
+                    self.text_through(close)
                 ));
             }
             Some(TokenKind::Int(_)) if self.peek_at(1) == Some(&TokenKind::Punct('>')) => {
@@ -723,7 +735,16 @@ impl Parser<'_> {
         }
     }
 
-    /// `{name=expr, expr, …}` (possibly empty).
+    /// The text of the tokens from index `start` up to the next one.
+    fn source_since(&self, start: usize) -> &str {
+        let (Some(first), Some(last)) = (self.tokens.get(start), self.tokens.get(self.pos.wrapping_sub(1))) else {
+            return "";
+        };
+        self.text.get(first.start..last.end).unwrap_or("")
+    }
+
+    /// `{name=expr, expr, …}` (possibly empty); a name may carry an
+    /// argument, kept as written: `{msg_iov(1)=[…]}` has the field `msg_iov(1)`.
     fn struct_fields(&mut self, depth: usize) -> Result<Vec<(Option<String>, Expr)>> {
         self.expect_punct('{', "here")?;
         let mut fields = Vec::new();
@@ -731,6 +752,7 @@ impl Parser<'_> {
             return Ok(fields);
         }
         loop {
+            let start = self.pos;
             let name = match (self.peek(), self.peek_at(1)) {
                 (Some(TokenKind::Word(w)), Some(TokenKind::Punct('='))) => {
                     let w = w.clone();
@@ -739,7 +761,15 @@ impl Parser<'_> {
                 }
                 _ => None,
             };
-            fields.push((name, self.expr(depth)?));
+            let value = self.expr(depth)?;
+            if let (None, Expr::Call(..), true) = (&name, &value, self.is_punct('=')) {
+                // `msg_iov(1)=[…]`: a field whose name carries an argument.
+                let name = self.source_since(start).split_whitespace().collect::<String>();
+                self.pos += 1;
+                fields.push((Some(name), self.expr(depth)?));
+            } else {
+                fields.push((name, value));
+            }
             if self.eat_punct('}') {
                 return Ok(fields);
             }
