@@ -9,8 +9,9 @@
 # fuzz/corpus/TARGET (commit them; SYNACK_FUZZ_MERGE=0 skips this).
 #
 # Targets (fuzz_targets/): frame_listening, frame_established,
-# frame_fragments (frames into a stack in that state) and tcp_segments (a
-# sequence of segments against one connection). It installs cargo-fuzz if
+# frame_fragments (frames into a stack in that state), tcp_segments (a
+# sequence of segments against one connection) and drill_parse (any text
+# into the packetdrill script parser). It installs cargo-fuzz if
 # missing and builds with RUSTC_BOOTSTRAP=1 (the machine's toolchain is
 # stable; cargo-fuzz needs -Z flags). Seeds are in fuzz/corpus/TARGET (kept
 # in git, small); what the fuzzer finds goes to fuzz/work/TARGET and
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-TARGETS=(frame_listening frame_established frame_fragments tcp_segments)
+TARGETS=(frame_listening frame_established frame_fragments tcp_segments drill_parse)
 target=${1:-}
 secs=${2:-600}
 if [[ -z $target || $target == list ]]; then

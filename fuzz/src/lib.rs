@@ -17,7 +17,8 @@
 //!
 //! The `tcp_segments` target's records are structured instead (see
 //! [`Lab::run_segments`]): always-valid segments of one connection, with
-//! the application's calls in between.
+//! the application's calls in between. The `drill_parse` target needs no
+//! lab: its bytes are a packetdrill script for `synack drill`'s parser.
 
 use stack::checksum;
 use stack::{Config, Instant, MsgFlags, SkBuff, SockType, SocketHandle, Stack};
@@ -545,7 +546,7 @@ mod tests {
     /// the corpus is the fuzzers' memory, and `tests/run.sh` runs this test.
     #[test]
     fn every_seed_of_the_corpus_runs() {
-        for dir in ["frame_listening", "frame_established", "frame_fragments", "tcp_segments"] {
+        for dir in ["frame_listening", "frame_established", "frame_fragments", "tcp_segments", "drill_parse"] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(dir);
             let entries = std::fs::read_dir(&path)
                 .unwrap_or_else(|e| panic!("the corpus folder {} cannot be read: {e}", path.display()));
@@ -557,6 +558,9 @@ mod tests {
                     "frame_listening" => Lab::listening().run_frames(&data),
                     "frame_established" => Lab::established().run_frames(&data),
                     "frame_fragments" => Lab::fragments().run_frames(&data),
+                    "drill_parse" => {
+                        let _ = apps::drill::parse::parse(&String::from_utf8_lossy(&data));
+                    }
                     _ => Lab::established().run_segments(&data),
                 }
             }

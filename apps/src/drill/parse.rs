@@ -136,8 +136,8 @@ impl Parser<'_> {
     /// few tokens (`[ect0]`), for a message; the next token alone otherwise.
     fn text_through(&self, close: char) -> String {
         let Some(first) = self.tokens.get(self.pos) else { return String::new() };
-        let rest = self.tokens.iter().skip(self.pos).take(8);
-        let end = rest.clone().find(|t| t.kind == TokenKind::Punct(close)).map_or(first.end, |t| t.end);
+        let mut rest = self.tokens.iter().skip(self.pos).take(8);
+        let end = rest.find(|t| t.kind == TokenKind::Punct(close)).map_or(first.end, |t| t.end);
         let text = self.text.get(first.start..end).unwrap_or("");
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
@@ -493,7 +493,7 @@ impl Parser<'_> {
             *flag = true;
         }
         self.pos += 1;
-        if matches!(self.peek(), Some(TokenKind::Float(_))) && !self.tokens[self.pos].spaced {
+        if self.tokens.get(self.pos).is_some_and(|t| matches!(t.kind, TokenKind::Float(_)) && !t.spaced) {
             return self.unsupported("AccECN flags (a digit after the `.`)");
         }
         flags.ack = self.eat_punct('.');
@@ -650,12 +650,12 @@ impl Parser<'_> {
     /// `(words …)`: the text between the parentheses, spaces collapsed.
     fn note(&mut self) -> Result<String> {
         let line = self.line();
-        let open_end = self.tokens[self.pos].end;
-        let Some(close) = self.tokens[self.pos..].iter().position(|t| t.kind == TokenKind::Punct(')')) else {
+        let open_end = self.tokens.get(self.pos).map_or(0, |t| t.end);
+        let mut rest = self.tokens.iter().enumerate().skip(self.pos);
+        let Some((close, close_token)) = rest.find(|(_, t)| t.kind == TokenKind::Punct(')')) else {
             return Err(ParseError { line, message: "unterminated note: `(` without `)`".to_string() });
         };
-        let close = self.pos + close;
-        let inner = self.text.get(open_end..self.tokens[close].start).unwrap_or("");
+        let inner = self.text.get(open_end..close_token.start).unwrap_or("");
         self.pos = close + 1;
         Ok(inner.split_whitespace().collect::<Vec<_>>().join(" "))
     }
