@@ -15,8 +15,11 @@
 #   tcp_recovery=0        no RACK loss detection (RFC 8985)
 #   tcp_ecn=0, tcp_fastopen=0
 #   tcp_autocorking=0     no autocorking of small writes
-# (Congestion control is Linux's default, cubic, as synack's: a namespace may not set it.)
 # Windows and buffers are pinned so that the host's own settings never show.
+# The congestion control cannot be: a namespace inherits the host's default
+# (bbr on this machine) and may not change it. Scripts whose lesson depends on
+# it (cwnd/, recovery/, rto/) set TCP_CONGESTION "cubic" on the socket, which
+# is synack's default; elsewhere the algorithm does not show.
 
 sysctl -q net.ipv4.tcp_timestamps=1
 sysctl -q net.ipv4.tcp_sack=1

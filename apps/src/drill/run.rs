@@ -87,11 +87,15 @@ pub enum Verdict {
     },
 }
 
-/// What the next inbound packet does (packetdrill's socket under test).
+/// packetdrill's socket under test: what the next inbound packet belongs
+/// to. `socket()` makes its new socket the one under test; `listen` on
+/// *that* socket makes the next inbound packet open a new connection (a
+/// `listen` on another descriptor changes nothing, as in packetdrill).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum UnderTest {
     Nothing,
-    Listening,
+    Fresh(i64),
+    Listening(i64),
     Flow,
 }
 
@@ -368,7 +372,9 @@ impl Runner<'_> {
                 self.advance_to(start, ev.line)?;
                 let frame = match &p.body {
                     PacketBody::Tcp(spec) => {
-                        if self.flow.is_none() || self.under_test != UnderTest::Flow {
+                        if self.flow.is_none()
+                            || matches!(self.under_test, UnderTest::Nothing | UnderTest::Listening(_))
+                        {
                             let remote = SocketAddrV4::new(REMOTE_IP, self.next_remote_port);
                             self.next_remote_port = self.next_remote_port.wrapping_add(1).max(FIRST_REMOTE_PORT);
                             self.flow = Some(Flow::new(self.addrs.bind, remote, spec.seq));
@@ -515,7 +521,14 @@ impl Runner<'_> {
         let step = self.calls.attempt(&mut self.stack, self.now, call, progress, &self.addrs, &mut effect);
         match effect {
             Effect::None => {}
-            Effect::Listening => self.under_test = UnderTest::Listening,
+            Effect::NewSocket(fd) => self.under_test = UnderTest::Fresh(fd),
+            Effect::Listening(fd) => {
+                if matches!(self.under_test, UnderTest::Nothing | UnderTest::Fresh(_))
+                    || self.under_test == UnderTest::Listening(fd)
+                {
+                    self.under_test = UnderTest::Listening(fd);
+                }
+            }
             Effect::Connecting(remote) => {
                 self.flow = Some(Flow::new(SocketAddrV4::new(LOCAL_IP, 0), remote, 0));
                 self.under_test = UnderTest::Flow;

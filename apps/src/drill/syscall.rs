@@ -86,7 +86,10 @@ pub struct Progress {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     None,
-    Listening,
+    /// `socket()` made this descriptor: it is the one under test now.
+    NewSocket(i64),
+    /// `listen(fd)` succeeded.
+    Listening(i64),
     Connecting(SocketAddrV4),
 }
 
@@ -238,18 +241,21 @@ impl Calls {
                 if ty & symbol("SOCK_NONBLOCK").unwrap_or(0) != 0 {
                     let _ = stack.setsockopt(now, h, SockOpt::NonBlocking(true));
                 }
-                Ok(done(Ok(self.install(&call.result, Fd::Socket(h))?)))
+                let fd = self.install(&call.result, Fd::Socket(h))?;
+                *effect = Effect::NewSocket(fd);
+                Ok(done(Ok(fd)))
             }
             "bind" => {
                 let h = self.socket_fd(arg(call, 0)?)?;
                 Ok(done(stack.bind(h, addrs.bind).map(|_| 0)))
             }
             "listen" => {
+                let fd = need_int(arg(call, 0)?, "a descriptor")?;
                 let h = self.socket_fd(arg(call, 0)?)?;
                 let backlog = need_int(arg(call, 1)?, "the backlog")?.max(0) as usize;
                 let r = stack.listen(h, backlog);
                 if r.is_ok() {
-                    *effect = Effect::Listening;
+                    *effect = Effect::Listening(fd);
                 }
                 Ok(done(r.map(|_| 0)))
             }

@@ -286,8 +286,12 @@ impl TcpSock {
                 }
                 // Active open (simultaneous): "connection refused".
                 TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNREFUSED), STEP2),
-                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::CloseWait => {
-                    // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
+                // "Any outstanding RECEIVEs and SEND should receive 'reset'
+                // responses": ECONNRESET, except in CLOSE_WAIT, where the
+                // peer had already closed its side and Linux's `tcp_reset`
+                // says EPIPE (the application can only be writing).
+                TcpState::CloseWait => self.tcp_done_because(cx, Some(Errno::EPIPE), STEP2),
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
                     self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2)
                 }
                 _ => self.tcp_done_because(cx, None, STEP2),

@@ -1097,7 +1097,8 @@ fn rst_in_every_synchronized_state() {
         (established_active, Some(Errno::ECONNRESET)),
         (fin_wait_1, Some(Errno::ECONNRESET)),
         (fin_wait_2, Some(Errno::ECONNRESET)),
-        (close_wait, Some(Errno::ECONNRESET)),
+        // Linux's `tcp_reset`: EPIPE in CLOSE_WAIT (the peer had closed).
+        (close_wait, Some(Errno::EPIPE)),
         (closing, None),
         (last_ack, None),
         (time_wait, None),
