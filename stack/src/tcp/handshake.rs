@@ -134,8 +134,9 @@ impl Tcp {
             });
         }
         let syn_cap = q.backlog.max(1).min(cfg.max_syn_backlog);
-        if q.syn_queue.len() >= syn_cap {
-            if cfg.syncookies {
+        // `tcp_syncookies = 2`: a cookie for every SYN, queue full or not.
+        if q.syn_queue.len() >= syn_cap || cfg.syncookies_always {
+            if cfg.syncookies || cfg.syncookies_always {
                 return self.cookie_synack(cx, li, local, remote, h, syn_cap);
             }
             return cx.drop_packet(DropReason::TcpSynQueueFull, RFC, || {
@@ -189,13 +190,18 @@ impl Tcp {
     fn cookie_check_due(&self, li: usize, now: Instant) -> bool {
         let window = Duration::from_secs(60 * u64::from(syncookies::MAX_AGE));
         let last = self.socks.get(li).and_then(|s| s.as_ref()).and_then(|s| s.listen.as_ref()?.last_overflow);
-        self.config.syncookies && last.is_some_and(|t| now.saturating_since(t) <= window)
+        self.config.syncookies_always
+            || (self.config.syncookies && last.is_some_and(|t| now.saturating_since(t) <= window))
     }
 
     /// The SYN queue is full: answer the SYN with a SYN-ACK whose ISS is a
     /// cookie and keep nothing (RFC 4987 §3.6, Linux `tcp_conn_request` with
-    /// `want_cookie`). The SYN-ACK offers our MSS and no window scale:
-    /// there is nowhere to keep an agreement about it.
+    /// `want_cookie`). The ISS keeps the peer's MSS (an index in `MSSTAB`);
+    /// when the SYN had timestamps, the SYN-ACK's TSval keeps the rest of
+    /// what the SYN offered in its low 6 bits, as Linux's
+    /// `cookie_init_timestamp` does (`syncookies::ts_options`), and the
+    /// SYN-ACK offers SACK and window scaling as usual; without timestamps,
+    /// our MSS only: there is nowhere to keep an agreement about them.
     fn cookie_synack(
         &mut self,
         cx: &mut Cx,
@@ -219,7 +225,15 @@ impl Tcp {
         req.rcv.nxt = h.seq + 1usize;
         req.rcv.adv = req.rcv.nxt;
         req.init_send_seq(iss);
-        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, MSS only.
+        if cfg.timestamps && h.options.timestamp.is_some() {
+            // The options the SYN offered, as a full SYN queue would have kept them.
+            req.syn_options(cfg, &h.options, cx.now);
+            req.ts.offset = timestamps::ts_offset(&self.isn_key, local, remote);
+            let bits = syncookies::ts_options(req.snd.wscale_ok.then_some(req.snd.wscale), req.sack.ok);
+            let now_ts = req.ts_val(cx.now);
+            req.ts.offset = req.ts.offset.wrapping_sub(now_ts.wrapping_sub(syncookies::ts_with_options(now_ts, bits)));
+        }
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
         req.send_syn(cx, cfg);
         cx.stats.inc(Counter::SyncookiesSent);
         let now = cx.now;
@@ -274,7 +288,10 @@ impl Tcp {
             });
         }
         // The TCB the SYN would have made: ISS from the cookie, the peer's
-        // MSS from its index, no window scale (RFC 7323 §2.2 needs both SYNs).
+        // MSS from its index; with timestamps, window scale and SACK from the
+        // low bits of the TSecr, our cookie TSval echoed (Linux
+        // `cookie_timestamp_decode`); without, neither (RFC 7323 §2.2 needs
+        // both SYNs).
         let mut child = new_child(&cfg, lsk, li, local, remote);
         child.rcv.irs = irs;
         child.rcv.nxt = h.seq;
@@ -282,7 +299,15 @@ impl Tcp {
         child.snd.nxt = ack;
         child.snd.max = ack;
         let mss = syncookies::MSSTAB[idx as usize];
-        child.syn_options(&cfg, &TcpOptions { mss: Some(mss), ..TcpOptions::default() }, cx.now);
+        let mut opts = TcpOptions { mss: Some(mss), ..TcpOptions::default() };
+        if let (true, Some((tsval, tsecr))) = (cfg.timestamps, h.options.timestamp) {
+            let (wscale, sack) = syncookies::ts_options_decode(tsecr);
+            opts.timestamp = Some((tsval, tsecr));
+            opts.wscale = wscale;
+            opts.sack_permitted = sack;
+        }
+        child.syn_options(&cfg, &opts, cx.now);
+        child.ts.offset = timestamps::ts_offset(&self.isn_key, local, remote);
         // The window our cookie SYN-ACK offered (`syn_window`).
         child.rcv.adv = child.rcv.nxt + child.rcv_space().min(65535);
         child.snd.wl1 = irs;

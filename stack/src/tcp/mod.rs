@@ -151,6 +151,9 @@ pub struct TcpConfig {
     /// `tcp_syncookies = 1`: answer a SYN with a SYN cookie when the SYN
     /// queue is full (RFC 4987 §3.6); off: drop it.
     pub syncookies: bool,
+    /// `tcp_syncookies = 2`: answer every SYN with a cookie, the SYN queue
+    /// full or not (for tests and labs: nothing is kept per SYN).
+    pub syncookies_always: bool,
     /// `tcp_challenge_ack_limit`: challenge ACKs per second, stack-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
     /// The device finishes checksums: segments leave `CHECKSUM_PARTIAL`.
@@ -195,6 +198,7 @@ impl Default for TcpConfig {
             keepalive_intvl: Duration::from_secs(75),
             keepalive_probes: 9,
             syncookies: true,
+            syncookies_always: false,
             challenge_ack_limit: 1000,
             csum_offload: false,
             gso_max_size: 0,

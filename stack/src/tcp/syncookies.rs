@@ -143,3 +143,53 @@ mod tests {
         assert!(passed <= 3, "{passed} guesses passed");
     }
 }
+
+/// Linux's `TSBITS`: the low bits of a cookie SYN-ACK's TSval that carry
+/// the SYN's options (`cookie_init_timestamp`).
+const TS_BITS: u32 = 6;
+const TS_OPT_WSCALE_MASK: u32 = 0xf;
+const TS_OPT_SACK: u32 = 1 << 4;
+
+/// The options of a SYN as a cookie keeps them in a TSval: the peer's
+/// window scale (0xf: none) and SACK-Permitted.
+pub fn ts_options(wscale: Option<u8>, sack: bool) -> u32 {
+    let mut o = wscale.map_or(TS_OPT_WSCALE_MASK, |w| u32::from(w) & TS_OPT_WSCALE_MASK);
+    if sack {
+        o |= TS_OPT_SACK;
+    }
+    o
+}
+
+/// `now` with its low bits replaced by `options`, never later than `now`.
+pub fn ts_with_options(now: u32, options: u32) -> u32 {
+    let ts = (now >> TS_BITS << TS_BITS) | options;
+    if ts > now {
+        ts.wrapping_sub(1 << TS_BITS)
+    } else {
+        ts
+    }
+}
+
+/// `cookie_timestamp_decode`: the window scale and SACK-Permitted a cookie
+/// ACK's TSecr carries back.
+pub fn ts_options_decode(tsecr: u32) -> (Option<u8>, bool) {
+    let o = tsecr & ((1 << TS_BITS) - 1);
+    let wscale = o & TS_OPT_WSCALE_MASK;
+    ((wscale != TS_OPT_WSCALE_MASK).then_some(wscale as u8), o & TS_OPT_SACK != 0)
+}
+
+#[cfg(test)]
+mod ts_tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_tsval_carries_the_options_and_never_runs_ahead() {
+        for now in [0u32, 5, 63, 64, 1000, u32::MAX] {
+            for (ws, sack) in [(Some(7), true), (None, false), (Some(0), false), (Some(14), true)] {
+                let ts = ts_with_options(now, ts_options(ws, sack));
+                assert!(now.wrapping_sub(ts) < 64, "{now} {ts}");
+                assert_eq!(ts_options_decode(ts), (ws, sack));
+            }
+        }
+    }
+}
