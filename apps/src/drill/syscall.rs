@@ -141,6 +141,15 @@ pub fn symbol(name: &str) -> Option<i64> {
         "EPOLL_CTL_DEL" => 2,
         "EPOLL_CTL_MOD" => 3,
         "NULL" => 0,
+        // Errno values, for SO_ERROR (`[ECONNREFUSED]`).
+        "EPIPE" => 32,
+        "EAGAIN" | "EWOULDBLOCK" => 11,
+        "ENETUNREACH" => 101,
+        "ECONNRESET" => 104,
+        "ETIMEDOUT" => 110,
+        "ECONNREFUSED" => 111,
+        "EHOSTUNREACH" => 113,
+        "EINPROGRESS" => 115,
         _ => return None,
     })
 }

@@ -343,6 +343,9 @@ impl Tcp {
     }
 }
 
+/// Linux's `TCP_TIMEOUT_MIN`: two jiffies (at HZ = 1000).
+const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
+
 /// A passive child of listener `lsk` (index `li`) for `local`/`remote`: it
 /// inherits the listener's options (`inet_csk_clone_lock`).
 pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
@@ -420,6 +423,13 @@ impl TcpSock {
             if ack.before_eq(self.snd.iss) || ack.after(self.snd.max) {
                 if !h.rst() {
                     self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
+                }
+                // Linux `tcp_rcv_synsent_state_process`: "Previous FIN/ACK or
+                // RST/ACK might be ignored": the peer may hold an old
+                // connection, so the SYN goes again almost at once
+                // (TCP_TIMEOUT_MIN) if it has not been retransmitted yet.
+                if self.rtt.retransmits == 0 {
+                    self.timers.set(TimerKind::Retransmit, cx.now + TCP_TIMEOUT_MIN);
                 }
                 return Err((DropReason::TcpAckUnsent, RFC));
             }

@@ -280,6 +280,9 @@ impl TcpSock {
         // Probes are counted since the last segment from the peer.
         let sent = ((idle - cfg.keepalive_time).as_micros() / cfg.keepalive_intvl.as_micros().max(1)) as u32;
         if sent >= cfg.keepalive_probes {
+            // Linux `tcp_keepalive_timer`: a RST tells the peer, should it
+            // be there after all, that the connection is gone.
+            self.send_active_reset(cx, cfg);
             self.give_up(cx, "unanswered keepalives");
             return;
         }
