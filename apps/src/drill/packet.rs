@@ -379,7 +379,7 @@ fn option_spec(o: TcpOption<'_>) -> Option<TcpOptionSpec> {
             TcpOptionSpec::Mss(u16::from_be_bytes([data[0], data[1]]))
         }
         TcpOption::Other { kind: OPT_WSCALE, data } if data.len() == 1 => TcpOptionSpec::WScale(data[0]),
-        TcpOption::Other { kind: OPT_SACK_PERM, data } if data.is_empty() => TcpOptionSpec::SackOk,
+        TcpOption::Other { kind: OPT_SACK_PERM, data: [] } => TcpOptionSpec::SackOk,
         TcpOption::Other { kind: OPT_SACK, data } if !data.is_empty() && data.len() % 8 == 0 => {
             TcpOptionSpec::Sack(data.chunks_exact(8).map(|c| (be32(&c[..4]), be32(&c[4..]))).collect())
         }

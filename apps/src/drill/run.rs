@@ -112,6 +112,10 @@ struct Pending {
 /// Stop the script: fail or skip at a line.
 type Stop = Verdict;
 
+/// A call that returned: its value or errno, and an output argument that
+/// was not what the script expects.
+type Returned = (Result<i64, Errno>, Option<String>);
+
 fn fail<T>(line: usize, message: impl Into<String>) -> Result<T, Stop> {
     Err(Verdict::Fail { line, message: message.into() })
 }
@@ -511,12 +515,7 @@ impl Runner<'_> {
     }
 
     /// One try of a call: `Some` if it returned.
-    fn attempt(
-        &mut self,
-        line: usize,
-        call: &SyscallSpec,
-        progress: &mut Progress,
-    ) -> Result<Option<(Result<i64, Errno>, Option<String>)>, Stop> {
+    fn attempt(&mut self, line: usize, call: &SyscallSpec, progress: &mut Progress) -> Result<Option<Returned>, Stop> {
         let mut effect = Effect::None;
         let step = self.calls.attempt(&mut self.stack, self.now, call, progress, &self.addrs, &mut effect);
         match effect {

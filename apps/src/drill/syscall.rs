@@ -183,7 +183,7 @@ fn need_int(e: &Expr, what: &str) -> CallResult<i64> {
     int(e)?.ok_or_else(|| CallError::Script(format!("{what} cannot be `...`")))
 }
 
-fn arg<'a>(call: &'a SyscallSpec, i: usize) -> CallResult<&'a Expr> {
+fn arg(call: &SyscallSpec, i: usize) -> CallResult<&Expr> {
     call.args.get(i).ok_or_else(|| CallError::Script(format!("{} needs at least {} arguments", call.name, i + 1)))
 }
 
