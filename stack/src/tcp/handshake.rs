@@ -368,7 +368,10 @@ impl TcpSock {
             self.snd.mss -= TS_OPT_LEN;
         }
         self.sack.ok = cfg.sack && o.sack_permitted;
-        self.rcv.mss = self.snd.mss;
+        // The first guess at the peer's segment size, against the window
+        // our SYN or SYN-ACK offers (delack.rs).
+        let syn_wnd = self.rcv_space().min(65535);
+        self.tcp_initialize_rcv_mss(cfg, syn_wnd);
         match o.wscale {
             Some(ws) if cfg.window_scaling => {
                 self.snd.wscale_ok = true;

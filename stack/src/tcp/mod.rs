@@ -37,6 +37,7 @@
 
 mod cong;
 mod cubic;
+mod delack;
 mod handshake;
 mod input;
 mod output;
@@ -678,6 +679,10 @@ impl Tcp {
             if !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.q.rcv_buf.drain(..n);
                 release_if_empty(&mut sk.q.rcv_buf);
+            }
+            // `tcp_cleanup_rbuf` (a peek too): an ACK left for the read
+            // (delack.rs), else perhaps a window update.
+            if !sk.tcp_cleanup_rbuf(cx, cfg, n) && !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.window_update_after_read(cx, cfg);
             }
             return Ok(n);

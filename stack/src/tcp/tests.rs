@@ -396,6 +396,11 @@ fn close_wait(lab: &mut Lab) -> Peer {
     let mut p = established_active(lab);
     lab.send(&p.seg(lab).flags(FIN | ACK));
     p.snd = p.snd.wrapping_add(1);
+    // Linux `tcp_fin`: the ACK of a FIN in ESTABLISHED is a delayed ACK
+    // (in case our FIN can carry it); no data came before, so `ato` is 0
+    // and the timer is due at once.
+    lab.expect_none();
+    lab.advance(Duration::ZERO);
     let a = lab.expect();
     assert_eq!(a.ack(), p.snd);
     assert_eq!(lab.state_of(p.lport, p.rport), Some("CLOSE_WAIT"));
@@ -660,11 +665,16 @@ fn simultaneous_open() {
     assert_eq!((sa.seq(), sa.ack()), (syn.seq(), RISS.wrapping_add(1)));
     assert_eq!(lab.state_of(5000, 5000), Some("SYN_RECEIVED"));
     // Their SYN-ACK (RFC 9293 Figure 8, line 6): its ACK of our SYN takes
-    // us to ESTABLISHED at once; its SYN, already known, needs no answer.
+    // us to ESTABLISHED at once; its SYN, already known, is a duplicate
+    // that Linux answers at once (with a D-SACK where SACK is on).
     lab.send(&lab.seg(5000, 5000).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
     assert_eq!(lab.state_of(5000, 5000), Some("ESTABLISHED"));
+    let a = lab.expect();
+    assert!(a.is(ACK));
+    assert_eq!(a.ack(), RISS.wrapping_add(1));
     lab.expect_none();
-    // A retransmission of it later is an old duplicate: ACKed, state kept.
+    // A retransmission of it later is a SYN in a synchronized state: a
+    // challenge ACK (RFC 5961 §4.2), state kept.
     lab.send(&lab.seg(5000, 5000).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
     assert!(lab.expect().is(ACK));
     assert_eq!(lab.state_of(5000, 5000), Some("ESTABLISHED"));
@@ -692,10 +702,10 @@ fn data_both_ways_across_the_wrap() {
     assert_eq!(&peek, &msg[..10]);
     assert_eq!(lab.recv(p.h, 1000).unwrap(), msg);
     assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
-    // Delayed ACK: nothing yet; the timer sends it after 40 ms.
-    lab.expect_none();
-    assert_eq!(lab.next_timer(), ms(40));
+    // The first data segment of a connection is ACKed at once (Linux's
+    // quick ACKs, `tcp_event_data_recv`), no delayed-ACK timer.
     assert_eq!(lab.expect().ack(), p.snd);
+    lab.expect_none();
     // Our data to them.
     assert_eq!(lab.send_data(p.h, b"hello"), Ok(5));
     let o = lab.expect();
@@ -712,11 +722,26 @@ fn ack_every_second_full_segment() {
     let mut lab = Lab::new();
     let (_, mut p) = established_passive(&mut lab);
     let d = pattern(1460, 2);
+    // The first segments use up the quick ACKs (Linux `tcp_incr_quickack`:
+    // 16 here), each ACKed at once.
+    for _ in 0..16 {
+        lab.send(&p.seg(&lab).data(&d));
+        p.snd = p.snd.wrapping_add(1460);
+        assert_eq!(lab.expect().ack(), p.snd);
+    }
+    // Then one full segment waits for a second (`__tcp_ack_snd_check`: the
+    // window, 65535 unscaled, does not shrink)…
     lab.send(&p.seg(&lab).data(&d));
     p.snd = p.snd.wrapping_add(1460);
     lab.expect_none();
     lab.send(&p.seg(&lab).data(&d));
     p.snd = p.snd.wrapping_add(1460);
+    assert_eq!(lab.expect().ack(), p.snd);
+    // …or for the delayed-ACK timer.
+    lab.send(&p.seg(&lab).data(&d));
+    p.snd = p.snd.wrapping_add(1460);
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(40));
     assert_eq!(lab.expect().ack(), p.snd);
 }
 
@@ -790,9 +815,13 @@ fn receive_window_closes_and_reopens_after_read() {
         lab.send(&p.seg(&lab).data(&d));
         p.snd = p.snd.wrapping_add(1000);
     }
+    // Two quick ACKs (`rcv_wnd / (2 · rcv_mss)` = 4000 / 2000), then the
+    // last two segments wait for one delayed ACK, which shows the window shut.
     let acks = lab.drain();
-    assert_eq!(acks.last().unwrap().h.window, 0);
-    assert_eq!(acks.last().unwrap().ack(), p.snd);
+    assert_eq!(acks.len(), 2);
+    assert_eq!(lab.next_timer(), ms(40));
+    let a = lab.expect();
+    assert_eq!((a.ack(), a.h.window), (p.snd, 0));
     // Beyond the window: trimmed away; at RCV.NXT with a zero window: ACKed, text dropped.
     lab.send(&p.seg(&lab).data(&d));
     let a = lab.expect();
@@ -1215,6 +1244,7 @@ fn blind_attacks_with_guessed_sequence_numbers_leave_the_connection_alone() {
     lab.drain();
     lab.send(&p.seg(&lab).flags(ACK | PSH).data(b"hello"));
     p.snd = p.snd.wrapping_add(5);
+    assert_eq!(lab.expect().ack(), p.snd, "the first data: a quick ACK");
     assert_eq!(lab.recv(p.h, 100).unwrap(), b"hello");
     assert_eq!(lab.send_data(p.h, b"world"), Ok(5));
     let o = lab.expect();
@@ -2058,7 +2088,11 @@ fn segments_straddling_the_window_edges_are_trimmed() {
     lab.send(&p.seg(&lab).data(&d[..100]));
     // Starts 50 bytes before RCV.NXT and ends 550 bytes past the right edge.
     lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1450]));
-    assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
+    // The first is ACKed at once (a quick ACK: `rcv_wnd / (2 · rcv_mss)`
+    // = 1000 / 1000 is one), the second after the delayed-ACK timeout.
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(100));
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(40));
     let a = lab.expect();
     assert_eq!(a.ack(), p.snd.wrapping_add(1000));
     assert_eq!(a.h.window, 0);

@@ -56,12 +56,8 @@ impl TcpSock {
     fn on_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig, kind: TimerKind) {
         match kind {
             TimerKind::Retransmit => self.retransmit_timer(cx, cfg),
-            TimerKind::DelayedAck => {
-                // RFC 1122 §4.2.3.2: the delayed ACK is due.
-                if self.state.is_synchronized() && self.state != TcpState::TimeWait {
-                    self.send_ack(cx, cfg);
-                }
-            }
+            // RFC 1122 §4.2.3.2: the delayed ACK is due (delack.rs).
+            TimerKind::DelayedAck => self.tcp_delack_timer_handler(cx, cfg),
             TimerKind::Persist => self.persist_timer(cx, cfg),
             TimerKind::Keepalive => self.keepalive_timer(cx, cfg),
             TimerKind::Cork => {
