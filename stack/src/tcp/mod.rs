@@ -104,6 +104,11 @@ pub struct TcpConfig {
     pub syn_retries: u32,
     /// `tcp_synack_retries`: SYN-ACK retransmissions before a half-open child is dropped.
     pub synack_retries: u32,
+    /// `tcp_syn_linear_timeouts` (Linux 6.5+, default 4): the first this
+    /// many SYN retransmissions keep the initial RTO (1 s apart) before the
+    /// exponential backoff starts, and connect() gives up after
+    /// `syn_retries + syn_linear_timeouts` of them. Not for SYN-ACKs.
+    pub syn_linear_timeouts: u32,
     /// `tcp_retries2`: data retransmissions (or unanswered probes) before ETIMEDOUT.
     pub retries2: u32,
     /// RFC 6298 (2.4): Linux's `TCP_RTO_MIN`, 200 ms.
@@ -173,6 +178,7 @@ impl Default for TcpConfig {
             rcvbuf_max: 0,
             syn_retries: 6,
             synack_retries: 5,
+            syn_linear_timeouts: 4,
             retries2: 15,
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(120),

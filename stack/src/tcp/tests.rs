@@ -525,22 +525,27 @@ fn connect_refused_by_icmp_port_unreachable() {
 
 #[test]
 fn connect_times_out_after_syn_retries_with_backoff() {
-    let mut lab = Lab::new();
-    let h = lab.socket();
-    let _ = lab.connect(h, 7000);
-    let first = lab.expect();
-    let mut gaps = vec![];
-    for _ in 0..6 {
-        gaps.push(lab.next_timer().as_secs());
-        let again = lab.expect();
-        assert!(again.is(SYN));
-        assert_eq!(again.seq(), first.seq());
+    // Linux 6.5+: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4, the
+    // first 4 backoffs skipped: 10 retransmissions, ETIMEDOUT after 131 s.
+    // Without the linear timeouts: RFC 6298's doubling from the first.
+    for (linear, want) in [(4, &[1, 1, 1, 1, 1, 2, 4, 8, 16, 32][..]), (0, &[1, 2, 4, 8, 16, 32][..])] {
+        let mut lab = Lab::with(TcpConfig { syn_linear_timeouts: linear, ..TcpConfig::default() });
+        let h = lab.socket();
+        let _ = lab.connect(h, 7000);
+        let first = lab.expect();
+        let mut gaps = vec![];
+        for _ in 0..want.len() {
+            gaps.push(lab.next_timer().as_secs());
+            let again = lab.expect();
+            assert!(again.is(SYN));
+            assert_eq!(again.seq(), first.seq());
+        }
+        assert_eq!(gaps, want);
+        assert_eq!(lab.next_timer().as_secs(), 64);
+        lab.expect_none();
+        assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ETIMEDOUT));
+        assert!(lab.traced("ETIMEDOUT"));
     }
-    assert_eq!(gaps, [1, 2, 4, 8, 16, 32]);
-    assert_eq!(lab.next_timer().as_secs(), 64);
-    lab.expect_none();
-    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ETIMEDOUT));
-    assert!(lab.traced("ETIMEDOUT"));
 }
 
 #[test]

@@ -100,7 +100,9 @@ impl TcpSock {
             return self.tcp_send_loss_probe(cx, cfg);
         }
         let limit = match self.state {
-            TcpState::SynSent => cfg.syn_retries,
+            // Linux `tcp_write_timeout`: in SYN_SENT the linear
+            // retransmissions come on top of `tcp_syn_retries`.
+            TcpState::SynSent => cfg.syn_retries + cfg.syn_linear_timeouts,
             TcpState::SynReceived => cfg.synack_retries,
             TcpState::Closed | TcpState::Listen | TcpState::TimeWait => return,
             _ => cfg.retries2,
@@ -123,8 +125,13 @@ impl TcpSock {
             return;
         }
         self.rtt.retransmits += 1;
-        // (5.5) back off the timer; (5.6) restart it below.
-        self.rtt.rto = (self.rtt.rto * 2).min(cfg.rto_max);
+        // (5.5) back off the timer; (5.6) restart it below. Linux 6.5+
+        // (`tcp_retransmit_timer`, `tcp_syn_linear_timeouts`): a SYN's first
+        // retransmissions keep the initial RTO, in case only one SYN was
+        // lost; the doubling starts after them.
+        if self.state != TcpState::SynSent || self.rtt.retransmits > cfg.syn_linear_timeouts {
+            self.rtt.rto = (self.rtt.rto * 2).min(cfg.rto_max);
+        }
         let (l, r, n, rto) = (self.local, self.remote, self.rtt.retransmits, self.rtt.rto);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5.4", || {
