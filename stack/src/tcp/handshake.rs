@@ -30,6 +30,10 @@ use crate::trace::EventKind;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr, TS_OPT_LEN};
 use std::net::SocketAddrV4;
 
+/// Linux `TCP_TIMEOUT_MIN` (2 jiffies): the soonest a SYN is resent after
+/// an unacceptable ACK in SYN_SENT.
+const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
+
 impl Tcp {
     /// RFC 9293 §3.10.7.1 CLOSED: "all data in the incoming segment is
     /// discarded. An incoming segment containing a RST is discarded. An
@@ -396,6 +400,13 @@ impl TcpSock {
         // send a reset (unless the RST bit is set, if so drop the segment)".
         if let Some(ack) = h.ack {
             if ack.before_eq(self.snd.iss) || ack.after(self.snd.max) {
+                // Linux: "Previous FIN/ACK or RST/ACK might be ignored": the
+                // peer may hold an old connection, so the SYN goes again
+                // almost at once (`TCP_TIMEOUT_MIN`), if it has not yet been
+                // retransmitted.
+                if self.rtt.retransmits == 0 {
+                    self.timers.set(TimerKind::Retransmit, cx.now + TCP_TIMEOUT_MIN);
+                }
                 if !h.rst() {
                     self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
                 }

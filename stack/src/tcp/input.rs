@@ -304,9 +304,15 @@ impl TcpSock {
                 TcpState::SynReceived if matches!(self.owner, Owner::Child { .. }) => {
                     self.tcp_done_because(cx, None, STEP2)
                 }
-                // Active open (simultaneous): "connection refused".
-                TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNREFUSED), STEP2),
-                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::CloseWait => {
+                // Active open (simultaneous): "connection refused", says the
+                // RFC; Linux's `tcp_reset` refuses only in SYN_SENT and
+                // reports ECONNRESET here.
+                TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2),
+                // Linux `tcp_reset`: in CLOSE_WAIT the peer had already said
+                // it was done; the reset only tells us it will not read, and
+                // the error is EPIPE.
+                TcpState::CloseWait => self.tcp_done_because(cx, Some(Errno::EPIPE), STEP2),
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
                     // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
                     self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2)
                 }
