@@ -447,10 +447,21 @@ impl Tcp {
                 self.conns.remove(&(sk.local, sk.remote));
                 sk.hashed = false;
             }
-            if sk.owner == Owner::User {
-                self.socks[i] = Some(sk);
-            } else {
-                self.socks[i] = Some(sk);
+            // A child reset while it waits in the accept queue stays there,
+            // closed with its error: Linux's `inet_csk_accept` returns it all
+            // the same, and the first read reports the reset.
+            let queued = match sk.owner {
+                Owner::Child { listener } => self
+                    .socks
+                    .get(listener)
+                    .and_then(|l| l.as_ref())
+                    .and_then(|l| l.listen.as_ref())
+                    .is_some_and(|q| q.accept_queue.contains(&i)),
+                _ => false,
+            };
+            let keep = sk.owner == Owner::User || queued;
+            self.socks[i] = Some(sk);
+            if !keep {
                 self.free(cx, i);
             }
             return;
