@@ -449,6 +449,7 @@ impl TcpSock {
                 }
             }
             self.rtt.retransmits = 0;
+            self.rtt.retrans_stamp = None;
             self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "our SYN is acknowledged");
             self.set_state(cx, TcpState::Established, RFC);
             self.start_keepalive(cx, cfg);

@@ -550,6 +550,7 @@ impl TcpSock {
                 // (RFC 6298 (5.7) keeps it until a new sample; Linux, which
                 // samples every ACK with timestamps, drops it here too).
                 self.rtt.retransmits = 0;
+                self.rtt.retrans_stamp = None;
                 self.rtt.rto = if self.rtt.srtt_us > 0 { self.rtt.compute_rto(cfg) } else { cfg.rto_initial };
             }
             // RFC 3522: was the episode's first retransmission needed?

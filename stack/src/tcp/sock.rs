@@ -271,6 +271,10 @@ pub struct RttVars {
     /// The backoff: consecutive timeouts (retransmit or probe) without
     /// progress (Linux `icsk_retransmits`).
     pub(super) retransmits: u32,
+    /// When the first retransmission by timeout of this episode went out
+    /// (Linux `retrans_stamp`): `tcp_retries2` is a time budget counted
+    /// from it (`retransmits_timed_out`, timer.rs).
+    pub(super) retrans_stamp: Option<Instant>,
 }
 
 impl RcvVars {
@@ -605,6 +609,7 @@ impl TcpSock {
                 timed: None,
                 retrans_high: z,
                 retransmits: 0,
+                retrans_stamp: None,
             },
             cong: CongVars {
                 cwnd: 0,
