@@ -1958,12 +1958,16 @@ fn keepalive_probes_then_times_out() {
     lab.expect_none();
     assert_eq!(lab.next_timer(), Duration::from_secs(7200 - 75));
     lab.expect();
-    // Silence: 9 probes 75 s apart, then ETIMEDOUT.
+    // Silence: 9 probes 75 s apart, then a RST (Linux `tcp_keepalive_timer`)
+    // and ETIMEDOUT.
     for _ in 0..8 {
         assert_eq!(lab.next_timer(), Duration::from_secs(75));
         lab.expect();
     }
     lab.next_timer();
+    let rst = lab.expect();
+    assert!(rst.is(RST | ACK));
+    assert_eq!(rst.seq(), p.rcv);
     lab.expect_none();
     assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Err(Errno::ETIMEDOUT));
 }

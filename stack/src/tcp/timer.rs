@@ -321,6 +321,9 @@ impl TcpSock {
         // Probes are counted since the last segment from the peer.
         let sent = ((idle - cfg.keepalive_time).as_micros() / cfg.keepalive_intvl.as_micros().max(1)) as u32;
         if sent >= cfg.keepalive_probes {
+            // Linux `tcp_keepalive_timer`: tell the peer, should it still
+            // be there (`tcp_send_active_reset`), then ETIMEDOUT.
+            self.send_active_reset(cx, cfg);
             self.give_up(cx, "unanswered keepalives");
             return;
         }
