@@ -826,11 +826,17 @@ fn connect_to_a_closed_port_is_refused() {
     println!("refused after {:?}", t - t0);
 }
 
-/// `tcp_syn_retries` retransmissions with the RTO doubling from
-/// `rto_initial`, then one more RTO of waiting: 1+2+…+64 = 127 s by default.
+/// `tcp_syn_retries` + `tcp_syn_linear_timeouts` retransmissions, the RTO
+/// doubling from `rto_initial` after the linear ones, then one more RTO of
+/// waiting: 1+1+1+1+1+2+…+64 = 131 s by default.
 fn syn_give_up_time(sim: &mut Sim) -> Duration {
+    // Linux 6.5+: `tcp_syn_retries` + `tcp_syn_linear_timeouts` retransmissions,
+    // the first `tcp_syn_linear_timeouts` of them without backoff.
     let cfg = sim.stack(Side::A).tcp().config().clone();
-    (0..=cfg.syn_retries).map(|k| (cfg.rto_initial * 2u32.pow(k)).min(cfg.rto_max)).sum()
+    let linear = cfg.syn_linear_timeouts;
+    (0..=cfg.syn_retries + linear)
+        .map(|k| (cfg.rto_initial * 2u32.pow(k.saturating_sub(linear))).min(cfg.rto_max))
+        .sum()
 }
 
 #[test]
@@ -872,7 +878,8 @@ fn connect_over_a_dead_wire_times_out() {
     let (err, t) = connect_outcome(&mut sim, Side::A, c, Duration::from_secs(600));
     assert_eq!(err, Some(Errno::ETIMEDOUT));
     assert_eq!(t - t0, syn_give_up_time(&mut sim), "ETIMEDOUT after the SYN retries");
-    let retries = sim.stack(Side::A).tcp().config().syn_retries as u64;
+    let cfg = sim.stack(Side::A).tcp().config().clone();
+    let retries = (cfg.syn_retries + cfg.syn_linear_timeouts) as u64;
     assert_eq!(retransmits(&mut sim), [retries, 0]);
     // Every SYN went onto the wire and was lost; B heard nothing.
     assert!(wire.stats().lost - lost_before > retries, "{:?}", wire.stats());

@@ -355,9 +355,24 @@ fn delack_off_acks_at_once_on_an_existing_connection() {
             .1;
         ack - rx
     };
-    // The first byte read opens the window past the SYN's 64 KiB: that
-    // window update goes at once. From then on a lone segment waits.
-    ack_delay(&mut lab);
+    // B's end of the connection.
+    let bc = lab
+        .sim
+        .stack(Side::B)
+        .tcp_info(Instant::ZERO)
+        .iter()
+        .find_map(|i| i.handle.filter(|_| i.remote.port() != 0 && i.state == stack::tcp::TcpState::Established))
+        .unwrap();
+    // B answers a byte of A's at once: the connection is interactive
+    // (Linux's pingpong mode), and B's ACKs wait for a reply to carry them.
+    let interactive = |lab: &mut Lab| {
+        let now = lab.sim.now();
+        lab.sim.stack(Side::A).send(now, s, b"q", MsgFlags::NONE).unwrap();
+        lab.sim.run_for(Duration::from_millis(5)).unwrap();
+        let now = lab.sim.now();
+        lab.sim.stack(Side::B).send(now, stack::SocketHandle::Tcp(bc), b"r", MsgFlags::NONE).unwrap();
+    };
+    interactive(&mut lab);
     assert_eq!(
         ack_delay(&mut lab),
         Duration::from_millis(40),
@@ -366,6 +381,7 @@ fn delack_off_acks_at_once_on_an_existing_connection() {
     let mut c = lab.sim.stack(Side::B).tcp_config().clone();
     c.delayed_ack = false;
     lab.sim.stack(Side::B).set_tcp_config(c);
+    interactive(&mut lab);
     assert_eq!(ack_delay(&mut lab), Duration::ZERO, "delack off: every segment ACKed at once, on the same connection");
 }
 
@@ -444,12 +460,15 @@ fn every_trace_event_cites_its_clause_and_the_story_reads_in_order() {
             ("on the SYN queue (1/4)", "RFC 9293 §3.10.7.2"),
             ("SYN_RECEIVED -> ESTABLISHED", "RFC 9293 §3.10.7.4 step 5"),
             ("SYN queue -> accept queue (syn 0, accept 1/5)", "RFC 9293 §3.10.7.4 step 5"),
-            ("delayed-ack timer set for 40 ms", "RFC 1122 §4.2.3.2"),
-            ("delayed-ack timer cancelled: an ACK went out", "RFC 1122 §4.2.3.2"),
-            // The whole burst, FIN included, arrives before the sink runs.
+            // A new connection's first data segments are ACKed at once (Linux's quick ACKs).
+            ("now: quick ACK", "RFC 1122 §4.2.3.2"),
+            // The whole burst, FIN included, arrives before the sink runs;
+            // the FIN's ACK is delayed, and rides on our FIN when the sink closes.
             ("ESTABLISHED -> CLOSE_WAIT", "RFC 9293 §3.10.7.4 step 8"),
+            ("delayed-ack timer set for 40 ms", "RFC 1122 §4.2.3.2"),
             ("accept queue -> accepted", "RFC 9293 §3.10.1"),
             ("CLOSE_WAIT -> LAST_ACK", "RFC 9293 §3.10.4"),
+            ("delayed-ack timer cancelled: an ACK went out", "RFC 1122 §4.2.3.2"),
             ("LAST_ACK -> CLOSED", "RFC 9293 §3.10.7.4 step 5"),
         ],
     );

@@ -30,6 +30,10 @@ use crate::trace::EventKind;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr, TS_OPT_LEN};
 use std::net::SocketAddrV4;
 
+/// Linux `TCP_TIMEOUT_MIN` (2 jiffies): the soonest a SYN is resent after
+/// an unacceptable ACK in SYN_SENT.
+const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
+
 impl Tcp {
     /// RFC 9293 §3.10.7.1 CLOSED: "all data in the incoming segment is
     /// discarded. An incoming segment containing a RST is discarded. An
@@ -343,9 +347,6 @@ impl Tcp {
     }
 }
 
-/// Linux's `TCP_TIMEOUT_MIN`: two jiffies (at HZ = 1000).
-const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
-
 /// A passive child of listener `lsk` (index `li`) for `local`/`remote`: it
 /// inherits the listener's options (`inet_csk_clone_lock`).
 pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4, remote: SocketAddrV4) -> TcpSock {
@@ -396,7 +397,10 @@ impl TcpSock {
             self.snd.mss -= TS_OPT_LEN;
         }
         self.sack.ok = cfg.sack && o.sack_permitted;
-        self.rcv.mss = self.snd.mss;
+        // The first guess at the peer's segment size, against the window
+        // our SYN or SYN-ACK offers (delack.rs).
+        let syn_wnd = self.rcv_space().min(65535);
+        self.tcp_initialize_rcv_mss(cfg, syn_wnd);
         match o.wscale {
             Some(ws) if cfg.window_scaling => {
                 self.snd.wscale_ok = true;
@@ -421,15 +425,15 @@ impl TcpSock {
         // send a reset (unless the RST bit is set, if so drop the segment)".
         if let Some(ack) = h.ack {
             if ack.before_eq(self.snd.iss) || ack.after(self.snd.max) {
-                if !h.rst() {
-                    self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
-                }
-                // Linux `tcp_rcv_synsent_state_process`: "Previous FIN/ACK or
-                // RST/ACK might be ignored": the peer may hold an old
-                // connection, so the SYN goes again almost at once
-                // (TCP_TIMEOUT_MIN) if it has not been retransmitted yet.
+                // Linux: "Previous FIN/ACK or RST/ACK might be ignored": the
+                // peer may hold an old connection, so the SYN goes again
+                // almost at once (`TCP_TIMEOUT_MIN`), if it has not yet been
+                // retransmitted.
                 if self.rtt.retransmits == 0 {
                     self.timers.set(TimerKind::Retransmit, cx.now + TCP_TIMEOUT_MIN);
+                }
+                if !h.rst() {
+                    self.transmit(cx, cfg, ack, TcpFlags::RST, 0);
                 }
                 return Err((DropReason::TcpAckUnsent, RFC));
             }
@@ -470,6 +474,7 @@ impl TcpSock {
                 }
             }
             self.rtt.retransmits = 0;
+            self.rtt.retrans_stamp = None;
             self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "our SYN is acknowledged");
             self.set_state(cx, TcpState::Established, RFC);
             self.start_keepalive(cx, cfg);

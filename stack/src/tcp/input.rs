@@ -13,6 +13,7 @@
 //! net/ipv4/tcp_input.c `tcp_rcv_state_process`, `tcp_rcv_established`,
 //! `tcp_ack`, `tcp_data_queue`, `tcp_data_queue_ofo`, `tcp_fin`.
 
+use super::delack::TCP_MAX_QUICKACKS;
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
 use super::sock::TimerKind;
@@ -192,17 +193,28 @@ impl TcpSock {
         // RFC 9293 Figure 8, line 6 (simultaneous open): in SYN_RECEIVED the
         // peer's SYN-ACK repeats the SYN we took in SYN_SENT and acknowledges
         // ours. Its SYN is old news and its ACK completes the handshake, so
-        // read it as the ACK at IRS+1 (Linux accepts it the same way); the
-        // letter of the acceptability test below would reject it and cost
-        // the handshake one more crossing.
+        // read it as the ACK at IRS+1; the letter of the acceptability test
+        // below would reject it and cost the handshake one more crossing.
+        // Linux (`tcp_rcv_state_process`, "handle simultaneous open SYN-ACK
+        // in SYN_RECV") lets it pass on an active socket when it carries
+        // nothing else and acknowledges exactly our SYN; its SYN then reaches
+        // `tcp_data_queue` as a duplicate: D-SACK and a quick ACK (below).
         let trimmed;
-        let h =
-            if self.state == TcpState::SynReceived && h.syn() && h.ack.is_some() && !h.rst() && h.seq == self.rcv.irs {
-                trimmed = TcpRepr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
-                &trimmed
-            } else {
-                h
-            };
+        let dup_syn = self.state == TcpState::SynReceived
+            && !matches!(self.owner, Owner::Child { .. })
+            && h.syn()
+            && !h.rst()
+            && !h.fin()
+            && payload.is_empty()
+            && h.seq == self.rcv.irs
+            && h.seq + 1usize == self.rcv.nxt
+            && h.ack == Some(self.snd.nxt);
+        let h = if dup_syn {
+            trimmed = TcpRepr { seq: h.seq + 1, flags: TcpFlags(h.flags.0 & !TcpFlags::SYN.0), ..*h };
+            &trimmed
+        } else {
+            h
+        };
         let seg_len = payload.len() + usize::from(h.syn()) + usize::from(h.fin());
 
         // A retransmitted SYN while we are in SYN_RECEIVED: our SYN-ACK was
@@ -217,7 +229,9 @@ impl TcpSock {
         // acknowledged and dropped whatever its sequence number says.
         if let Some((tsval, _)) = h.options.timestamp {
             if self.paws_reject(cx.now, tsval, h.rst()) {
-                self.rcv.ack_now = true;
+                if !h.rst() {
+                    self.tcp_send_dupack(cfg, h.seq, seg_len);
+                }
                 return Err((DropReason::TcpPawsRejected, "RFC 7323 §5.3"));
             }
         }
@@ -246,13 +260,19 @@ impl TcpSock {
         if !acceptable {
             // "If an incoming segment is not acceptable, an acknowledgment
             // should be sent in reply (unless the RST bit is set)".
+            if h.syn() && !h.rst() && self.state.is_synchronized() && self.state != TcpState::TimeWait {
+                // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the
+                // sequence number, TCP MUST send an ACK (also referred to as
+                // challenge ACK)" (Linux `tcp_validate_incoming`: syn_challenge),
+                // rate limited as every challenge ACK is.
+                self.challenge_ack(cx, cfg, env, "RFC 5961 §4.2");
+                return Err((DropReason::TcpNotAcceptable, "RFC 5961 §4.2"));
+            }
             if !h.rst() {
-                self.rcv.ack_now = true;
-                if self.sack.ok && !payload.is_empty() && h.seq.before(self.rcv.nxt) {
-                    // A duplicate of what we have: RFC 2883 §4 D-SACK (Linux
-                    // `tcp_send_dupack` → `tcp_dsack_set`).
-                    self.sack.dsack = Some((h.seq, (h.seq + payload.len()).min_seq(self.rcv.nxt)));
-                }
+                // A duplicate of what we have (a retransmission whose ACK was
+                // lost) also brings back quick ACKs and, with SACK, an RFC
+                // 2883 §4 D-SACK for it (Linux `tcp_send_dupack`, delack.rs).
+                self.tcp_send_dupack(cfg, h.seq, seg_len);
             }
             if self.state == TcpState::TimeWait && h.fin() {
                 // A retransmitted FIN in TIME_WAIT: ACK it and restart the 2 MSL
@@ -284,14 +304,16 @@ impl TcpSock {
                 TcpState::SynReceived if matches!(self.owner, Owner::Child { .. }) => {
                     self.tcp_done_because(cx, None, STEP2)
                 }
-                // Active open (simultaneous): "connection refused".
-                TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNREFUSED), STEP2),
-                // "Any outstanding RECEIVEs and SEND should receive 'reset'
-                // responses": ECONNRESET, except in CLOSE_WAIT, where the
-                // peer had already closed its side and Linux's `tcp_reset`
-                // says EPIPE (the application can only be writing).
+                // Active open (simultaneous): "connection refused", says the
+                // RFC; Linux's `tcp_reset` refuses only in SYN_SENT and
+                // reports ECONNRESET here.
+                TcpState::SynReceived => self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2),
+                // Linux `tcp_reset`: in CLOSE_WAIT the peer had already said
+                // it was done; the reset only tells us it will not read, and
+                // the error is EPIPE.
                 TcpState::CloseWait => self.tcp_done_because(cx, Some(Errno::EPIPE), STEP2),
                 TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
+                    // "Any outstanding RECEIVEs and SEND should receive 'reset' responses."
                     self.tcp_done_because(cx, Some(Errno::ECONNRESET), STEP2)
                 }
                 _ => self.tcp_done_because(cx, None, STEP2),
@@ -366,16 +388,16 @@ impl TcpSock {
         // ---- Seventh, process the segment text.
         let mut fin = h.fin();
         let mut text = payload;
-        if zero_window_text {
-            if !text.is_empty() || fin {
-                self.rcv.ack_now = true;
-            }
-            if !text.is_empty() {
-                let n = text.len();
-                cx.drop_packet(DropReason::TcpRcvBufFull, "RFC 9293 §3.10.7.4 step 1", || {
-                    format!("{n} bytes against a zero window: ACK kept, text dropped")
-                });
-            }
+        if zero_window_text && !text.is_empty() {
+            // Linux `tcp_data_queue` (out_of_window): quick ACKs again and
+            // an ACK now, which repeats the zero window. A bare FIN is taken
+            // all the same (it needs no buffer).
+            self.tcp_enter_quickack_mode(cfg, TCP_MAX_QUICKACKS);
+            self.inet_csk_schedule_ack();
+            let n = text.len();
+            cx.drop_packet(DropReason::TcpRcvBufFull, "RFC 9293 §3.10.7.4 step 1", || {
+                format!("{n} bytes against a zero window: ACK kept, text dropped")
+            });
             text = &[];
             fin = false;
         }
@@ -389,7 +411,7 @@ impl TcpSock {
                     self.tcp_done_because(cx, None, STEP7);
                     return Err((DropReason::TcpClosed, STEP7));
                 }
-                fin_in_order = self.tcp_data_queue(cx, cfg, h.seq, text, fin);
+                fin_in_order = self.tcp_data_queue(cx, cfg, h, text, fin);
             }
             // CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: "This should not occur
             // since a FIN has been received from the remote side. Ignore the
@@ -400,6 +422,12 @@ impl TcpSock {
         // ---- Eighth, check the FIN bit (only once it is in sequence).
         if fin_in_order {
             self.tcp_fin(cx, cfg);
+        }
+        if dup_syn {
+            // The SYN of the simultaneous open's SYN-ACK, already had: Linux
+            // `tcp_data_queue` sees a segment wholly below RCV.NXT and answers
+            // at once with a D-SACK for it (RFC 2883 §4: `sack IRS:IRS+1`).
+            self.tcp_send_dupack(cfg, self.rcv.irs, 1);
         }
         Ok(())
     }
@@ -522,6 +550,7 @@ impl TcpSock {
                 // (RFC 6298 (5.7) keeps it until a new sample; Linux, which
                 // samples every ACK with timestamps, drops it here too).
                 self.rtt.retransmits = 0;
+                self.rtt.retrans_stamp = None;
                 self.rtt.rto = if self.rtt.srtt_us > 0 { self.rtt.compute_rto(cfg) } else { cfg.rto_initial };
             }
             // RFC 3522: was the episode's first retransmission needed?
@@ -714,8 +743,8 @@ impl TcpSock {
     /// and pull whatever the out-of-order queue now continues; bytes beyond
     /// RCV.NXT wait in the out-of-order queue. Returns true when a FIN is
     /// now in sequence.
-    fn tcp_data_queue(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, data: &[u8], fin: bool) -> bool {
-        let (mut seq, mut data, mut fin) = (seq, data, fin);
+    fn tcp_data_queue(&mut self, cx: &mut Cx, cfg: &TcpConfig, h: &TcpRepr, data: &[u8], fin: bool) -> bool {
+        let (mut seq, mut data, mut fin) = (h.seq, data, fin);
         let had_text = !data.is_empty() || fin;
         // Trim what we already have off the front ("segments with higher
         // beginning sequence numbers may be held"; old bytes are duplicates).
@@ -727,9 +756,11 @@ impl TcpSock {
             }
             if skip > data.len() {
                 // Everything, FIN included, is old: a retransmission we already
-                // have; ACK at once so the sender learns (RFC 9293 §3.10.7.4).
+                // have; ACK at once so the sender learns (RFC 9293 §3.10.7.4;
+                // Linux `tcp_data_queue`: quick ACKs again).
                 if had_text {
-                    self.rcv.ack_now = true;
+                    self.tcp_enter_quickack_mode(cfg, TCP_MAX_QUICKACKS);
+                    self.inet_csk_schedule_ack();
                 }
                 return false;
             }
@@ -744,7 +775,9 @@ impl TcpSock {
         }
         if data.is_empty() && !fin {
             if had_text {
-                self.rcv.ack_now = true;
+                // Beyond the window (Linux `tcp_data_queue` out_of_window).
+                self.tcp_enter_quickack_mode(cfg, TCP_MAX_QUICKACKS);
+                self.inet_csk_schedule_ack();
             }
             return false;
         }
@@ -756,21 +789,22 @@ impl TcpSock {
         self.q.rcv_buf.extend(data);
         self.wake |= PollFlags::POLLIN;
         self.rcv.nxt += data.len();
-        self.rcv.mss = self.rcv.mss.max(data.len().min(cfg.mss as usize));
+        if !data.is_empty() {
+            // RFC 1122 §4.2.3.2: an ACK is owed, now or within the
+            // delayed-ACK timeout; `tcp_ack_snd_check` decides which after
+            // the segment is processed (delack.rs).
+            self.tcp_event_data_recv(cx, cfg, data.len(), h.hdr_len(), h.flags);
+        }
         let mut fin_now = fin;
         if !self.q.out_of_order_queue.is_empty() {
-            // RFC 5681 §4.2: a segment that fills (part of) a hole is ACKed at once.
-            self.rcv.ack_now = true;
             fin_now |= self.ofo_pull(cx);
-        }
-        // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second
-        // full-sized segment, otherwise within the delayed-ACK timeout. An
-        // in-order FIN is ACKed at once (step 8): no timer for it.
-        self.rcv.unacked += data.len();
-        if !cfg.delayed_ack || self.rcv.unacked >= 2 * self.rcv.mss {
-            self.rcv.ack_now = true;
-        } else if !self.rcv.ack_now && !fin_now && !self.timers.is_set(TimerKind::DelayedAck) {
-            self.timer_set(cx, TimerKind::DelayedAck, cfg.delayed_ack_timeout);
+            // RFC 5681 §4.2: "an immediate ACK SHOULD be generated when a
+            // segment arrives that fills in all or part of a gap". Linux
+            // asks for it when the queue empties (ICSK_ACK_NOW); while some
+            // remains, out-of-order data makes the ACK immediate anyway.
+            if self.q.out_of_order_queue.is_empty() {
+                self.icsk_ack.pending |= super::delack::ICSK_ACK_NOW;
+            }
         }
         fin_now
     }
@@ -779,8 +813,10 @@ impl TcpSock {
     /// out-of-order queue, merging overlaps and neighbours, bounded by the
     /// window (bytes) and `MAX_OFO_SEGMENTS` (entries). Sends a duplicate ACK.
     fn out_of_order(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, data: &[u8], fin: bool) {
-        // RFC 5681 §4.2: "an immediate duplicate ACK when an out-of-order segment arrives".
-        self.rcv.ack_now = true;
+        // RFC 5681 §4.2: "an immediate duplicate ACK when an out-of-order
+        // segment arrives": owed here, sent at once by `__tcp_ack_snd_check`
+        // while the out-of-order queue holds data (delack.rs).
+        self.inet_csk_schedule_ack();
         let end = seq + data.len();
         let q = &mut self.q.out_of_order_queue;
         // First entry that ends at or after our start (it may touch or overlap us).
@@ -891,16 +927,31 @@ impl TcpSock {
         // "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN".
         self.rcv.nxt += 1usize;
         self.shut_rcv = true;
-        self.rcv.ack_now = true;
+        self.inet_csk_schedule_ack();
         // Readers see end of stream (POLLIN|POLLRDHUP) even where the state stays.
         self.wake |= crate::socket::WAKE_ALL;
         match self.state {
-            TcpState::SynReceived | TcpState::Established => self.set_state(cx, TcpState::CloseWait, RFC),
-            // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter CLOSING".
-            TcpState::FinWait1 if self.fin_acked() => self.enter_time_wait(cx, cfg, RFC),
-            TcpState::FinWait1 => self.set_state(cx, TcpState::Closing, RFC),
-            TcpState::FinWait2 => self.enter_time_wait(cx, cfg, RFC),
-            TcpState::TimeWait => self.enter_time_wait(cx, cfg, RFC),
+            TcpState::SynReceived | TcpState::Established => {
+                self.set_state(cx, TcpState::CloseWait, RFC);
+                // Linux `tcp_fin`: the connection turns interactive, so the
+                // ACK of the FIN waits (delayed ACK) for our own FIN to
+                // carry it, should the application close soon.
+                self.inet_csk_enter_pingpong_mode();
+            }
+            // "If our FIN has been ACKed … enter TIME-WAIT … otherwise, enter
+            // CLOSING": Linux ACKs these FINs at once (`tcp_send_ack`).
+            TcpState::FinWait1 if self.fin_acked() => {
+                self.rcv.ack_now = true;
+                self.enter_time_wait(cx, cfg, RFC)
+            }
+            TcpState::FinWait1 => {
+                self.rcv.ack_now = true;
+                self.set_state(cx, TcpState::Closing, RFC)
+            }
+            TcpState::FinWait2 | TcpState::TimeWait => {
+                self.rcv.ack_now = true;
+                self.enter_time_wait(cx, cfg, RFC)
+            }
             _ => {}
         }
     }

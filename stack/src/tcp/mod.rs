@@ -37,6 +37,7 @@
 
 mod cong;
 mod cubic;
+mod delack;
 mod handshake;
 mod input;
 mod output;
@@ -103,6 +104,11 @@ pub struct TcpConfig {
     pub syn_retries: u32,
     /// `tcp_synack_retries`: SYN-ACK retransmissions before a half-open child is dropped.
     pub synack_retries: u32,
+    /// `tcp_syn_linear_timeouts` (Linux 6.5+, default 4): the first this
+    /// many SYN retransmissions keep the initial RTO (1 s apart) before the
+    /// exponential backoff starts, and connect() gives up after
+    /// `syn_retries + syn_linear_timeouts` of them. Not for SYN-ACKs.
+    pub syn_linear_timeouts: u32,
     /// `tcp_retries2`: data retransmissions (or unanswered probes) before ETIMEDOUT.
     pub retries2: u32,
     /// RFC 6298 (2.4): Linux's `TCP_RTO_MIN`, 200 ms.
@@ -175,6 +181,7 @@ impl Default for TcpConfig {
             rcvbuf_max: 0,
             syn_retries: 6,
             synack_retries: 5,
+            syn_linear_timeouts: 4,
             retries2: 15,
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(120),
@@ -445,9 +452,8 @@ impl Tcp {
                 sk.hashed = false;
             }
             // A child reset while it waits in the accept queue stays there,
-            // as in Linux (`inet_csk_accept` hands out a child in TCP_CLOSE):
-            // accept() returns it and its first read says why it closed.
-            // BSD takes it off the queue instead (UNP §16.6).
+            // closed with its error: Linux's `inet_csk_accept` returns it all
+            // the same, and the first read reports the reset.
             let queued = match sk.owner {
                 Owner::Child { listener } => self
                     .socks
@@ -694,6 +700,10 @@ impl Tcp {
             if !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.q.rcv_buf.drain(..n);
                 release_if_empty(&mut sk.q.rcv_buf);
+            }
+            // `tcp_cleanup_rbuf` (a peek too): an ACK left for the read
+            // (delack.rs), else perhaps a window update.
+            if !sk.tcp_cleanup_rbuf(cx, cfg, n) && !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.window_update_after_read(cx, cfg);
             }
             return Ok(n);

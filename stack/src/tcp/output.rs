@@ -126,18 +126,17 @@ impl TcpSock {
             skb.set_gso_tcpv4(self.snd.mss as u16);
         }
         if flags.has(TcpFlags::ACK) {
-            // Any ACK we send carries the latest RCV.NXT: nothing left to delay.
-            self.rcv.ack_now = false;
             self.ts.last_ack_sent = self.rcv.nxt;
-            self.rcv.unacked = 0;
-            self.timer_cancel(cx, TimerKind::DelayedAck, "RFC 1122 §4.2.3.2", "an ACK went out");
+            // Any ACK we send carries the latest RCV.NXT: nothing left to
+            // delay (`tcp_event_ack_sent`, delack.rs).
+            self.tcp_event_ack_sent(cx, cfg);
         }
         if flags.has(TcpFlags::RST) {
             cx.stats.inc(Counter::TcpRstTx);
         }
         if len > 0 {
-            // `tcp_event_data_sent`.
-            self.lsndtime = cx.now;
+            // `tcp_event_data_sent` (delack.rs): a reply may make the connection interactive.
+            self.tcp_event_data_sent(cx.now);
         }
         cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb });
     }
@@ -439,9 +438,8 @@ impl TcpSock {
     /// no data segment carried it.
     pub fn output_after_input(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         self.tcp_write_xmit(cx, cfg, false);
-        if self.rcv.ack_now {
-            self.send_ack(cx, cfg);
-        }
+        // `tcp_ack_snd_check` (delack.rs): now, later or not at all.
+        self.tcp_ack_snd_check(cx, cfg);
     }
 
     /// Shut the sending side (SHUT_WR or close): queue our FIN after the data

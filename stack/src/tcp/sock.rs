@@ -214,12 +214,45 @@ pub struct RcvVars {
     pub(super) adv: SeqNumber,
     /// Rcv.Wind.Shift: shift for our window field (RFC 7323), 0 if not agreed.
     pub(super) wscale: u8,
-    /// The peer's MSS as a receiver sees it (for the every-second-segment ACK rule; Linux `rcv_mss`).
+    /// The peer's MSS as a receiver sees it (Linux `icsk_ack.rcv_mss`):
+    /// `tcp_initialize_rcv_mss` at the handshake, then `tcp_measure_rcv_mss`
+    /// on each data segment (delack.rs). The every-second-segment rule and
+    /// receiver SWS avoidance count in it.
     pub(super) mss: usize,
-    /// Bytes received in order since our last ACK (ACK every second full-sized segment).
-    pub(super) unacked: usize,
-    /// An ACK must go out now (piggybacked if data goes, else pure).
+    /// RCV.NXT when we last sent an ACK (Linux `rcv_wup`, set where the
+    /// window is chosen): `nxt - wup` is what the peer has not yet seen
+    /// acknowledged, and `adv - wup` the window we last offered (`rcv_wnd`).
+    pub(super) wup: SeqNumber,
+    /// An ACK must go out now (piggybacked if data goes, else pure): a
+    /// challenge ACK, a duplicate ACK for an unacceptable segment (Linux
+    /// calls `tcp_send_ack` for those at once). Data ACKs go through the
+    /// delayed-ACK engine (`TcpSock::icsk_ack`, delack.rs).
     pub(super) ack_now: bool,
+}
+
+/// Linux's delayed-ACK engine, `inet_connection_sock.icsk_ack` (RFC 1122
+/// §4.2.3.2: "a TCP SHOULD implement a delayed ACK, but an ACK should not
+/// be excessively delayed"; RFC 5681 §4.2). The rules are in delack.rs.
+#[derive(Debug, Default)]
+pub struct IcskAck {
+    /// `ICSK_ACK_SCHED | ICSK_ACK_TIMER | ICSK_ACK_PUSHED | ICSK_ACK_PUSHED2 |
+    /// ICSK_ACK_NOW` (delack.rs); cleared when any ACK goes out.
+    pub(super) pending: u8,
+    /// Quick-ACK budget: while non-zero (and not interactive) every data
+    /// segment is ACKed at once (`tcp_incr_quickack`, at most `TCP_MAX_QUICKACKS`).
+    pub(super) quick: u32,
+    /// Interactive count (`inet_csk_inc_pingpong_cnt`): in pingpong mode
+    /// ACKs wait for a reply to ride on.
+    pub(super) pingpong: u8,
+    /// The ACK timeout estimate (`ato`): zero until the first data segment,
+    /// then from `TCP_ATO_MIN` up, from the gaps between segments.
+    pub(super) ato: Duration,
+    /// When the delayed ACK is due (`timeout`; the `DelayedAck` timer).
+    pub(super) timeout: Instant,
+    /// When the last data segment arrived (`lrcvtime`).
+    pub(super) lrcvtime: Instant,
+    /// Size of the last small segment, for `tcp_measure_rcv_mss` (`last_seg_size`).
+    pub(super) last_seg_size: usize,
 }
 
 /// The RTT estimator and retransmission timeout (RFC 6298), microseconds.
@@ -238,6 +271,10 @@ pub struct RttVars {
     /// The backoff: consecutive timeouts (retransmit or probe) without
     /// progress (Linux `icsk_retransmits`).
     pub(super) retransmits: u32,
+    /// When the first retransmission by timeout of this episode went out
+    /// (Linux `retrans_stamp`): `tcp_retries2` is a time budget counted
+    /// from it (`retransmits_timed_out`, timer.rs).
+    pub(super) retrans_stamp: Option<Instant>,
 }
 
 impl RcvVars {
@@ -394,7 +431,8 @@ pub struct UndoMark {
 pub enum TimerKind {
     /// SYN, SYN-ACK, data and FIN retransmission (RFC 6298).
     Retransmit,
-    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: 40 ms).
+    /// RFC 1122 §4.2.3.2: ACK within 500 ms (Linux: the `ato` estimate,
+    /// 40 ms to 200 ms; delack.rs).
     DelayedAck,
     /// RFC 9293 §3.8.6.1: probe a zero window.
     Persist,
@@ -497,6 +535,8 @@ pub struct TcpSock {
 
     pub(super) snd: SndVars,
     pub(super) rcv: RcvVars,
+    /// The delayed-ACK engine (Linux `icsk_ack`; delack.rs).
+    pub(super) icsk_ack: IcskAck,
     pub(super) rtt: RttVars,
     pub(super) cong: CongVars,
     pub(super) sack: SackVars,
@@ -564,15 +604,8 @@ impl TcpSock {
                 wscale_ok: false,
                 mss: super::DEFAULT_PEER_MSS,
             },
-            rcv: RcvVars {
-                irs: z,
-                nxt: z,
-                adv: z,
-                wscale: 0,
-                mss: super::DEFAULT_PEER_MSS,
-                unacked: 0,
-                ack_now: false,
-            },
+            rcv: RcvVars { irs: z, nxt: z, adv: z, wscale: 0, mss: super::DEFAULT_PEER_MSS, wup: z, ack_now: false },
+            icsk_ack: IcskAck::default(),
             rtt: RttVars {
                 srtt_us: 0,
                 rttvar_us: 0,
@@ -580,6 +613,7 @@ impl TcpSock {
                 timed: None,
                 retrans_high: z,
                 retransmits: 0,
+                retrans_stamp: None,
             },
             cong: CongVars {
                 cwnd: 0,

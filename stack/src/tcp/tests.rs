@@ -396,6 +396,11 @@ fn close_wait(lab: &mut Lab) -> Peer {
     let mut p = established_active(lab);
     lab.send(&p.seg(lab).flags(FIN | ACK));
     p.snd = p.snd.wrapping_add(1);
+    // Linux `tcp_fin`: the ACK of a FIN in ESTABLISHED is a delayed ACK
+    // (in case our FIN can carry it); no data came before, so `ato` is 0
+    // and the timer is due at once.
+    lab.expect_none();
+    lab.advance(Duration::ZERO);
     let a = lab.expect();
     assert_eq!(a.ack(), p.snd);
     assert_eq!(lab.state_of(p.lport, p.rport), Some("CLOSE_WAIT"));
@@ -521,22 +526,27 @@ fn connect_refused_by_icmp_port_unreachable() {
 
 #[test]
 fn connect_times_out_after_syn_retries_with_backoff() {
-    let mut lab = Lab::new();
-    let h = lab.socket();
-    let _ = lab.connect(h, 7000);
-    let first = lab.expect();
-    let mut gaps = vec![];
-    for _ in 0..6 {
-        gaps.push(lab.next_timer().as_secs());
-        let again = lab.expect();
-        assert!(again.is(SYN));
-        assert_eq!(again.seq(), first.seq());
+    // Linux 6.5+: tcp_syn_retries 6 plus tcp_syn_linear_timeouts 4, the
+    // first 4 backoffs skipped: 10 retransmissions, ETIMEDOUT after 131 s.
+    // Without the linear timeouts: RFC 6298's doubling from the first.
+    for (linear, want) in [(4, &[1, 1, 1, 1, 1, 2, 4, 8, 16, 32][..]), (0, &[1, 2, 4, 8, 16, 32][..])] {
+        let mut lab = Lab::with(TcpConfig { syn_linear_timeouts: linear, ..TcpConfig::default() });
+        let h = lab.socket();
+        let _ = lab.connect(h, 7000);
+        let first = lab.expect();
+        let mut gaps = vec![];
+        for _ in 0..want.len() {
+            gaps.push(lab.next_timer().as_secs());
+            let again = lab.expect();
+            assert!(again.is(SYN));
+            assert_eq!(again.seq(), first.seq());
+        }
+        assert_eq!(gaps, want);
+        assert_eq!(lab.next_timer().as_secs(), 64);
+        lab.expect_none();
+        assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ETIMEDOUT));
+        assert!(lab.traced("ETIMEDOUT"));
     }
-    assert_eq!(gaps, [1, 2, 4, 8, 16, 32]);
-    assert_eq!(lab.next_timer().as_secs(), 64);
-    lab.expect_none();
-    assert_eq!(lab.tcp.getsockopt(h, SockOptName::Error), Err(Errno::ETIMEDOUT));
-    assert!(lab.traced("ETIMEDOUT"));
 }
 
 #[test]
@@ -661,11 +671,16 @@ fn simultaneous_open() {
     assert_eq!((sa.seq(), sa.ack()), (syn.seq(), RISS.wrapping_add(1)));
     assert_eq!(lab.state_of(5000, 5000), Some("SYN_RECEIVED"));
     // Their SYN-ACK (RFC 9293 Figure 8, line 6): its ACK of our SYN takes
-    // us to ESTABLISHED at once; its SYN, already known, needs no answer.
+    // us to ESTABLISHED at once; its SYN, already known, is a duplicate
+    // that Linux answers at once (with a D-SACK where SACK is on).
     lab.send(&lab.seg(5000, 5000).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
     assert_eq!(lab.state_of(5000, 5000), Some("ESTABLISHED"));
+    let a = lab.expect();
+    assert!(a.is(ACK));
+    assert_eq!(a.ack(), RISS.wrapping_add(1));
     lab.expect_none();
-    // A retransmission of it later is an old duplicate: ACKed, state kept.
+    // A retransmission of it later is a SYN in a synchronized state: a
+    // challenge ACK (RFC 5961 §4.2), state kept.
     lab.send(&lab.seg(5000, 5000).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)));
     assert!(lab.expect().is(ACK));
     assert_eq!(lab.state_of(5000, 5000), Some("ESTABLISHED"));
@@ -693,10 +708,10 @@ fn data_both_ways_across_the_wrap() {
     assert_eq!(&peek, &msg[..10]);
     assert_eq!(lab.recv(p.h, 1000).unwrap(), msg);
     assert_eq!(lab.recv(p.h, 1000), Err(Errno::EAGAIN));
-    // Delayed ACK: nothing yet; the timer sends it after 40 ms.
-    lab.expect_none();
-    assert_eq!(lab.next_timer(), ms(40));
+    // The first data segment of a connection is ACKed at once (Linux's
+    // quick ACKs, `tcp_event_data_recv`), no delayed-ACK timer.
     assert_eq!(lab.expect().ack(), p.snd);
+    lab.expect_none();
     // Our data to them.
     assert_eq!(lab.send_data(p.h, b"hello"), Ok(5));
     let o = lab.expect();
@@ -713,11 +728,26 @@ fn ack_every_second_full_segment() {
     let mut lab = Lab::new();
     let (_, mut p) = established_passive(&mut lab);
     let d = pattern(1460, 2);
+    // The first segments use up the quick ACKs (Linux `tcp_incr_quickack`:
+    // 16 here), each ACKed at once.
+    for _ in 0..16 {
+        lab.send(&p.seg(&lab).data(&d));
+        p.snd = p.snd.wrapping_add(1460);
+        assert_eq!(lab.expect().ack(), p.snd);
+    }
+    // Then one full segment waits for a second (`__tcp_ack_snd_check`: the
+    // window, 65535 unscaled, does not shrink)…
     lab.send(&p.seg(&lab).data(&d));
     p.snd = p.snd.wrapping_add(1460);
     lab.expect_none();
     lab.send(&p.seg(&lab).data(&d));
     p.snd = p.snd.wrapping_add(1460);
+    assert_eq!(lab.expect().ack(), p.snd);
+    // …or for the delayed-ACK timer.
+    lab.send(&p.seg(&lab).data(&d));
+    p.snd = p.snd.wrapping_add(1460);
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(40));
     assert_eq!(lab.expect().ack(), p.snd);
 }
 
@@ -791,9 +821,13 @@ fn receive_window_closes_and_reopens_after_read() {
         lab.send(&p.seg(&lab).data(&d));
         p.snd = p.snd.wrapping_add(1000);
     }
+    // Two quick ACKs (`rcv_wnd / (2 · rcv_mss)` = 4000 / 2000), then the
+    // last two segments wait for one delayed ACK, which shows the window shut.
     let acks = lab.drain();
-    assert_eq!(acks.last().unwrap().h.window, 0);
-    assert_eq!(acks.last().unwrap().ack(), p.snd);
+    assert_eq!(acks.len(), 2);
+    assert_eq!(lab.next_timer(), ms(40));
+    let a = lab.expect();
+    assert_eq!((a.ack(), a.h.window), (p.snd, 0));
     // Beyond the window: trimmed away; at RCV.NXT with a zero window: ACKed, text dropped.
     lab.send(&p.seg(&lab).data(&d));
     let a = lab.expect();
@@ -894,11 +928,15 @@ fn gives_up_after_retries2() {
     let p = established_active(&mut lab);
     lab.send_data(p.h, b"x").unwrap();
     lab.expect();
-    for _ in 0..3 {
+    // Linux's budget for 3 is 0.2 s · (2^4 - 1) = 3 s from the first
+    // retransmission (at 0.2 s): the fourth, at 3.0 s, is still within it
+    // (`retransmits_timed_out`); the timeout at 6.2 s is not.
+    for _ in 0..4 {
         lab.next_timer();
         lab.expect();
     }
-    lab.next_timer();
+    // The RTO backed off four times: 16 × (SRTT 1 µs + 200 ms).
+    assert_eq!(lab.next_timer(), (ms(200) + Duration::from_micros(1)) * 16);
     lab.expect_none();
     assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLERR | PollFlags::POLLHUP));
     assert_eq!(lab.send_data(p.h, b"x"), Err(Errno::ETIMEDOUT));
@@ -1097,8 +1135,7 @@ fn rst_in_every_synchronized_state() {
         (established_active, Some(Errno::ECONNRESET)),
         (fin_wait_1, Some(Errno::ECONNRESET)),
         (fin_wait_2, Some(Errno::ECONNRESET)),
-        // Linux's `tcp_reset`: EPIPE in CLOSE_WAIT (the peer had closed).
-        (close_wait, Some(Errno::EPIPE)),
+        (close_wait, Some(Errno::EPIPE)), // Linux `tcp_reset`: the peer had said it was done
         (closing, None),
         (last_ack, None),
         (time_wait, None),
@@ -1218,6 +1255,7 @@ fn blind_attacks_with_guessed_sequence_numbers_leave_the_connection_alone() {
     lab.drain();
     lab.send(&p.seg(&lab).flags(ACK | PSH).data(b"hello"));
     p.snd = p.snd.wrapping_add(5);
+    assert_eq!(lab.expect().ack(), p.snd, "the first data: a quick ACK");
     assert_eq!(lab.recv(p.h, 100).unwrap(), b"hello");
     assert_eq!(lab.send_data(p.h, b"world"), Ok(5));
     let o = lab.expect();
@@ -1932,6 +1970,7 @@ fn keepalive_probes_then_times_out() {
     lab.next_timer();
     let rst = lab.expect();
     assert!(rst.is(RST | ACK));
+    assert_eq!(rst.seq(), p.rcv);
     lab.expect_none();
     assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::Error), Err(Errno::ETIMEDOUT));
 }
@@ -2064,7 +2103,11 @@ fn segments_straddling_the_window_edges_are_trimmed() {
     lab.send(&p.seg(&lab).data(&d[..100]));
     // Starts 50 bytes before RCV.NXT and ends 550 bytes past the right edge.
     lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1450]));
-    assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
+    // The first is ACKed at once (a quick ACK: `rcv_wnd / (2 · rcv_mss)`
+    // = 1000 / 1000 is one), the second after the delayed-ACK timeout.
+    assert_eq!(lab.expect().ack(), p.snd.wrapping_add(100));
+    lab.expect_none();
+    assert_eq!(lab.next_timer(), ms(40));
     let a = lab.expect();
     assert_eq!(a.ack(), p.snd.wrapping_add(1000));
     assert_eq!(a.h.window, 0);

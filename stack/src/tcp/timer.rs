@@ -23,6 +23,20 @@ use crate::trace::EventKind;
 /// 500 ms bound is the RFC's example; Linux and we use 200 ms).
 const WC_DEL_ACK_T: Duration = Duration::from_millis(200);
 
+/// Linux `tcp_model_timeout`: how long `boundary` retransmissions take
+/// with the RTO doubling from `rto_min`: `(2^(boundary+1) - 1) · rto_min`,
+/// and `rto_max` for each one after the RTO reaches it.
+fn tcp_model_timeout(cfg: &TcpConfig, boundary: u32) -> Duration {
+    let base = cfg.rto_min.max(Duration::from_millis(1));
+    let ratio = (cfg.rto_max.as_micros() / base.as_micros()).max(1);
+    let thresh = ratio.ilog2();
+    if boundary <= thresh {
+        base * ((2u32 << boundary) - 1)
+    } else {
+        base * ((2u32 << thresh) - 1) + cfg.rto_max * (boundary - thresh)
+    }
+}
+
 impl Tcp {
     /// Run every timer whose deadline has passed.
     pub fn handle_timeout(&mut self, cx: &mut Cx) {
@@ -56,12 +70,8 @@ impl TcpSock {
     fn on_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig, kind: TimerKind) {
         match kind {
             TimerKind::Retransmit => self.retransmit_timer(cx, cfg),
-            TimerKind::DelayedAck => {
-                // RFC 1122 §4.2.3.2: the delayed ACK is due.
-                if self.state.is_synchronized() && self.state != TcpState::TimeWait {
-                    self.send_ack(cx, cfg);
-                }
-            }
+            // RFC 1122 §4.2.3.2: the delayed ACK is due (delack.rs).
+            TimerKind::DelayedAck => self.tcp_delack_timer_handler(cx, cfg),
             TimerKind::Persist => self.persist_timer(cx, cfg),
             TimerKind::Keepalive => self.keepalive_timer(cx, cfg),
             TimerKind::Cork => {
@@ -104,7 +114,9 @@ impl TcpSock {
             return self.tcp_send_loss_probe(cx, cfg);
         }
         let limit = match self.state {
-            TcpState::SynSent => cfg.syn_retries,
+            // Linux `tcp_write_timeout`: in SYN_SENT the linear
+            // retransmissions come on top of `tcp_syn_retries`.
+            TcpState::SynSent => cfg.syn_retries + cfg.syn_linear_timeouts,
             TcpState::SynReceived => cfg.synack_retries,
             TcpState::Closed | TcpState::Listen | TcpState::TimeWait => return,
             _ => cfg.retries2,
@@ -112,7 +124,15 @@ impl TcpSock {
         if self.state.is_synchronized() && self.snd.una == self.snd.max {
             return; // nothing outstanding
         }
-        if self.rtt.retransmits >= limit {
+        let expired = if self.state.is_synchronized() {
+            // Linux `tcp_write_timeout` → `retransmits_timed_out`: the
+            // budget is the time `tcp_retries2` doublings from TCP_RTO_MIN
+            // would take, counted from the first retransmission.
+            self.retransmits_timed_out(cx.now, cfg, limit)
+        } else {
+            self.rtt.retransmits >= limit
+        };
+        if expired {
             if self.state == TcpState::SynReceived && matches!(self.owner, Owner::Child { .. }) {
                 // A half-open child whose SYN-ACKs all went unanswered leaves the SYN queue.
                 let (l, r) = (self.local, self.remote);
@@ -127,8 +147,16 @@ impl TcpSock {
             return;
         }
         self.rtt.retransmits += 1;
-        // (5.5) back off the timer; (5.6) restart it below.
-        self.rtt.rto = (self.rtt.rto * 2).min(cfg.rto_max);
+        if self.rtt.retrans_stamp.is_none() && self.state.is_synchronized() {
+            self.rtt.retrans_stamp = Some(cx.now);
+        }
+        // (5.5) back off the timer; (5.6) restart it below. Linux 6.5+
+        // (`tcp_retransmit_timer`, `tcp_syn_linear_timeouts`): a SYN's first
+        // retransmissions keep the initial RTO, in case only one SYN was
+        // lost; the doubling starts after them.
+        if self.state != TcpState::SynSent || self.rtt.retransmits > cfg.syn_linear_timeouts {
+            self.rtt.rto = (self.rtt.rto * 2).min(cfg.rto_max);
+        }
         let (l, r, n, rto) = (self.local, self.remote, self.rtt.retransmits, self.rtt.rto);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5.4", || {
@@ -167,6 +195,19 @@ impl TcpSock {
             let rto = self.rtt.rto;
             self.timer_set(cx, TimerKind::Retransmit, rto);
         }
+    }
+
+    /// Linux `retransmits_timed_out`: R2 of RFC 1122 §4.2.3.5 as a time,
+    /// not a count. `boundary` retransmissions with the RTO doubling from
+    /// `rto_min` (capped at `rto_max`) take `tcp_model_timeout`; once that
+    /// long has passed since the first retransmission, give up. A short RTO
+    /// thus gets more tries than `boundary`, a long one fewer.
+    fn retransmits_timed_out(&self, now: crate::time::Instant, cfg: &TcpConfig, boundary: u32) -> bool {
+        let Some(start) = self.rtt.retrans_stamp else { return false };
+        if self.rtt.retransmits == 0 {
+            return false;
+        }
+        now.saturating_since(start) >= tcp_model_timeout(cfg, boundary)
     }
 
     /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): after new data goes
@@ -280,8 +321,8 @@ impl TcpSock {
         // Probes are counted since the last segment from the peer.
         let sent = ((idle - cfg.keepalive_time).as_micros() / cfg.keepalive_intvl.as_micros().max(1)) as u32;
         if sent >= cfg.keepalive_probes {
-            // Linux `tcp_keepalive_timer`: a RST tells the peer, should it
-            // be there after all, that the connection is gone.
+            // Linux `tcp_keepalive_timer`: tell the peer, should it still
+            // be there (`tcp_send_active_reset`), then ETIMEDOUT.
             self.send_active_reset(cx, cfg);
             self.give_up(cx, "unanswered keepalives");
             return;
