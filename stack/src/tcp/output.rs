@@ -149,6 +149,10 @@ impl TcpSock {
     /// Send (or resend) our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED).
     pub fn send_syn(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         let flags = if self.state == TcpState::SynSent { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
+        if self.state == TcpState::SynSent && self.rtt.retrans_stamp.is_none() {
+            // Linux `tcp_connect`: connect's time budget counts from the first SYN.
+            self.rtt.retrans_stamp = Some(cx.now);
+        }
         self.transmit(cx, cfg, self.snd.iss, flags, 0);
         self.snd.nxt = self.snd.iss + 1usize;
         self.snd.max = self.snd.max.max_seq(self.snd.nxt);

@@ -124,13 +124,22 @@ impl TcpSock {
         if self.state.is_synchronized() && self.snd.una == self.snd.max {
             return; // nothing outstanding
         }
-        let expired = if self.state.is_synchronized() {
+        let expired = match self.state {
             // Linux `tcp_write_timeout` → `retransmits_timed_out`: the
             // budget is the time `tcp_retries2` doublings from TCP_RTO_MIN
             // would take, counted from the first retransmission.
-            self.retransmits_timed_out(cx.now, cfg, limit)
-        } else {
-            self.rtt.retransmits >= limit
+            s if s.is_synchronized() => self.retransmits_timed_out(cx.now, cfg, limit),
+            // A SYN: the count, or the time `tcp_syn_retries` doublings from
+            // the initial RTO would take since the first SYN, whichever
+            // comes first (with syn_retries 1, the third second ends it,
+            // linear timeouts or not).
+            TcpState::SynSent => {
+                let budget = cfg.rto_initial * ((2u32 << cfg.syn_retries.min(30)) - 1);
+                self.rtt.retransmits >= limit
+                    || (self.rtt.retransmits > 0
+                        && self.rtt.retrans_stamp.is_some_and(|t| cx.now.saturating_since(t) >= budget))
+            }
+            _ => self.rtt.retransmits >= limit,
         };
         if expired {
             if self.state == TcpState::SynReceived && matches!(self.owner, Owner::Child { .. }) {
