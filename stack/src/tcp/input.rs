@@ -220,6 +220,13 @@ impl TcpSock {
         // A retransmitted SYN while we are in SYN_RECEIVED: our SYN-ACK was
         // lost, send it again (Linux `tcp_check_req`).
         if self.state == TcpState::SynReceived && h.syn() && h.ack.is_none() && !h.rst() && h.seq == self.rcv.irs {
+            // RFC 9293 §3.10.7.4 would answer the old SYN with a bare ACK;
+            // Linux resends the whole SYN-ACK, the answer the peer lacks.
+            let (l, r) = (self.local, self.remote);
+            let now = cx.now;
+            cx.trace.emit(now, EventKind::Tcp, "RFC 9293 §3.10.7.4", || {
+                format!("{l} {r}: the peer's SYN again: our SYN-ACK was lost, sent again (Linux tcp_check_req)")
+            });
             self.send_syn(cx, cfg);
             return Ok(());
         }
