@@ -475,20 +475,22 @@ impl TcpSock {
     }
 
     /// After the application read: tell the peer if the window opened
-    /// enough to matter (Linux `__tcp_cleanup_rbuf`: the remaining window
-    /// is at most half the buffer and the new one at least twice it).
+    /// enough to matter (Linux `__tcp_cleanup_rbuf`: what is left of the
+    /// window is at most half the clamp, and the new one at least twice it).
     pub fn window_update_after_read(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
             return;
         }
         let cur = self.rcv.wnd();
-        let free = self.rcv_space().min(self.rcv.max_wnd());
-        let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
-        if 2 * cur <= self.q.rcvbuf && free >= 2 * cur && free >= cur + threshold {
+        if 2 * cur > self.rcv.window_clamp {
+            return;
+        }
+        let new = self.compute_window();
+        if new != 0 && new >= 2 * cur {
             let (l, r) = (self.local, self.remote);
             let now = cx.now;
             cx.trace.emit(now, EventKind::TcpWindow, "RFC 1122 §4.2.3.3", || {
-                format!("{l} {r}: window update {cur} -> {free} after read")
+                format!("{l} {r}: window update {cur} -> {new} after read")
             });
             self.send_ack(cx, cfg);
         }

@@ -781,7 +781,8 @@ fn receive_window_closes_and_reopens_after_read() {
     lab.setopt(l, SockOpt::RcvBuf(4000));
     lab.send(&lab.seg(40000, 80).flags(SYN));
     let sa = lab.expect();
-    assert_eq!(sa.h.window, 4000);
+    // Linux: the 4000 of the (doubled) buffer's window share, in whole segments.
+    assert_eq!(sa.h.window, 2920);
     let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
     lab.send(&p.seg(&lab));
     p.h = lab.accept(l).unwrap().0;
@@ -2025,19 +2026,21 @@ fn two_stacks_over_ethernet() {
 fn partial_writes_fill_the_send_buffer() {
     let mut lab = Lab::new();
     let mut p = established_active(&mut lab);
+    // Linux doubles the value asked for.
     lab.setopt(p.h, SockOpt::SndBuf(3000));
+    assert_eq!(lab.tcp.getsockopt(p.h, SockOptName::SndBuf), Ok(SockOpt::SndBuf(6000)));
     lab.send(&p.seg(&lab).window(0));
-    assert_eq!(lab.send_data(p.h, &pattern(5000, 1)), Ok(3000));
+    assert_eq!(lab.send_data(p.h, &pattern(8000, 1)), Ok(6000));
     assert_eq!(lab.send_data(p.h, b"more"), Err(Errno::EAGAIN));
     assert!(!lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
-    assert_eq!(lab.info_of(p.h).send_q, 3000);
+    assert_eq!(lab.info_of(p.h).send_q, 6000);
     lab.send(&p.seg(&lab).window(10_000));
     let sent: usize = lab.drain().iter().map(|o| o.data.len()).sum();
-    assert_eq!(sent, 2920); // Nagle holds the 80-byte runt while data is in flight
-    p.rcv = p.rcv.wrapping_add(2920);
+    assert_eq!(sent, 5840); // Nagle holds the 160-byte runt while data is in flight
+    p.rcv = p.rcv.wrapping_add(5840);
     lab.send(&p.seg(&lab).window(10_000));
-    assert_eq!(lab.expect().data.len(), 80);
-    p.rcv = p.rcv.wrapping_add(80);
+    assert_eq!(lab.expect().data.len(), 160);
+    p.rcv = p.rcv.wrapping_add(160);
     lab.send(&p.seg(&lab).window(10_000));
     assert!(lab.tcp.poll(p.h).contains(PollFlags::POLLOUT));
     assert_eq!(lab.send_data(p.h, b"more"), Ok(4));
@@ -2047,22 +2050,24 @@ fn partial_writes_fill_the_send_buffer() {
 fn segments_straddling_the_window_edges_are_trimmed() {
     let mut lab = Lab::new();
     let l = lab.listen(80, 8);
+    // Linux's smallest buffer (SOCK_MIN_RCVBUF, 4608: a 2304-byte window
+    // share) offers one whole segment.
     lab.setopt(l, SockOpt::RcvBuf(1000));
     lab.send(&lab.seg(40000, 80).flags(SYN));
     let sa = lab.expect();
-    assert_eq!(sa.h.window, 1000);
+    assert_eq!(sa.h.window, 1460);
     let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
     lab.send(&p.seg(&lab));
     p.h = lab.accept(l).unwrap().0;
-    let d = pattern(1500, 12);
+    let d = pattern(2000, 12);
     lab.send(&p.seg(&lab).data(&d[..100]));
-    // Starts 50 bytes before RCV.NXT and ends 550 bytes past the right edge.
-    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1450]));
+    // Starts 50 bytes before RCV.NXT and ends 490 bytes past the right edge.
+    lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1950]));
     assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
     let a = lab.expect();
-    assert_eq!(a.ack(), p.snd.wrapping_add(1000));
+    assert_eq!(a.ack(), p.snd.wrapping_add(1460));
     assert_eq!(a.h.window, 0);
-    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1000]);
+    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1460]);
 }
 
 #[test]
@@ -2207,7 +2212,13 @@ impl Duplex {
                 if !(sk.snd.una.before_eq(sk.snd.nxt) && sk.snd.nxt.before_eq(sk.snd.max)) {
                     return Err(format!("{who}: snd_una {} snd_nxt {} snd_max {}", sk.snd.una, sk.snd.nxt, sk.snd.max));
                 }
-                if sk.q.snd_buf.len() > sk.q.sndbuf || sk.q.rcv_buf.len() > sk.q.rcvbuf {
+                // The window is rounded up to the scale's granularity
+                // (Linux `tcp_select_window`), which may promise more than
+                // the window's share of the buffer (`rcvbuf`, half of
+                // SO_RCVBUF); the whole buffer takes text while it has
+                // room, so it may end one segment beyond that.
+                let rcv_limit = 2 * sk.q.rcvbuf + cfg.mss as usize;
+                if sk.q.snd_buf.len() > sk.q.sndbuf || sk.q.rcv_buf.len() > rcv_limit {
                     return Err(format!("{who}: snd_buf {} rcv_buf {}", sk.q.snd_buf.len(), sk.q.rcv_buf.len()));
                 }
                 let ofo: usize = sk.q.out_of_order_queue.iter().map(|s| s.data.len()).sum();
