@@ -349,6 +349,9 @@ impl TcpSock {
         self.snd.nxt = iss;
         self.snd.max = iss;
         self.q.snd_buf_seq = iss + 1usize;
+        self.snd.sml = iss + 1usize;
+        self.snd.pushed_seq = iss + 1usize;
+        self.snd.tail_start = iss + 1usize;
         self.cong.recover = iss;
         self.rtt.retrans_high = iss;
     }

@@ -670,8 +670,7 @@ impl Tcp {
         if cfg.slow_start_after_idle && sk.flight_size() == 0 && sk.unsent() == 0 {
             sk.cwnd_restart(cx, cfg);
         }
-        sk.q.snd_buf.extend(&buf[..n]);
-        sk.tcp_write_xmit(cx, cfg, false);
+        sk.sendmsg(cx, cfg, &buf[..n]);
         Ok(n)
     }
 

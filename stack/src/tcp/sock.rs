@@ -200,6 +200,20 @@ pub struct SndVars {
     pub(super) wscale_ok: bool,
     /// Effective send MSS (the peer's MSS option, capped by ours).
     pub(super) mss: usize,
+    /// End of the last segment sent smaller than the MSS (Linux `snd_sml`,
+    /// for Minshall's variant of Nagle).
+    pub(super) sml: SeqNumber,
+    /// Where the last push mark was set (Linux `pushed_seq`, for `forced_push`).
+    pub(super) pushed_seq: SeqNumber,
+    /// Start of the unsent data a write may still append to (Linux's tail
+    /// skb of the write queue); once any of it has gone, the next write
+    /// starts afresh.
+    pub(super) tail_start: SeqNumber,
+    /// Push marks on data not yet sent, in order (Linux: the PSH flag of
+    /// the skbs of the write queue): the end of each write, or of a chunk
+    /// pushed because half the window went unpushed. A segment that
+    /// reaches one carries PSH.
+    pub(super) push_marks: VecDeque<SeqNumber>,
 }
 
 /// RFC 9293 §3.3.1 "Receive Sequence Variables" and the ACK schedule
@@ -569,6 +583,10 @@ impl TcpSock {
                 wscale: 0,
                 wscale_ok: false,
                 mss: super::DEFAULT_PEER_MSS,
+                sml: z,
+                pushed_seq: z,
+                tail_start: z,
+                push_marks: VecDeque::new(),
             },
             rcv: RcvVars {
                 irs: z,
