@@ -87,9 +87,10 @@ pub const MAX_BUF: usize = 16 << 20;
 /// SO_RCVBUF / SO_SNDBUF may ask for, before the kernel doubles it.
 pub const RMEM_MAX: usize = 212_992;
 pub const WMEM_MAX: usize = 212_992;
-/// Linux `SOCK_MIN_RCVBUF`, `SOCK_MIN_SNDBUF`: the least a doubled
-/// SO_RCVBUF / SO_SNDBUF gives (two minimal skbs, `TCP_SKB_MIN_TRUESIZE`).
-pub const SOCK_MIN_BUF: usize = 4608;
+/// Linux `SOCK_MIN_SNDBUF` (two minimal skbs, `TCP_SKB_MIN_TRUESIZE`) and
+/// `SOCK_MIN_RCVBUF` (one): the least a doubled SO_SNDBUF / SO_RCVBUF gives.
+pub const SOCK_MIN_SNDBUF: usize = 4608;
+pub const SOCK_MIN_RCVBUF: usize = 2304;
 
 /// TCP tunables (the kernel's `net.ipv4.tcp_*` sysctls, per stack).
 #[derive(Clone, Debug)]
@@ -821,7 +822,7 @@ impl Tcp {
             // Linux `sk_setsockopt`: the value, capped by `wmem_max`, is
             // doubled for the kernel's overhead and locks autotuning.
             SockOpt::SndBuf(n) => {
-                sk.q.sndbuf = (2 * n.min(WMEM_MAX)).max(SOCK_MIN_BUF);
+                sk.q.sndbuf = (2 * n.min(WMEM_MAX)).max(SOCK_MIN_SNDBUF);
                 sk.opt.sndbuf_lock = true;
                 // Linux calls `sk_write_space` here: the mark may have moved.
                 if sk.sk_stream_is_writeable() {
@@ -832,7 +833,7 @@ impl Tcp {
             // is half, the value asked for. Locked, the window scale of the
             // next SYN is sized to it.
             SockOpt::RcvBuf(n) => {
-                sk.q.rcvbuf = (2 * n.min(RMEM_MAX)).max(SOCK_MIN_BUF) / 2;
+                sk.q.rcvbuf = (2 * n.min(RMEM_MAX)).max(SOCK_MIN_RCVBUF) / 2;
                 sk.opt.rcvbuf_lock = true;
             }
             SockOpt::KeepAlive(b) => {

@@ -325,16 +325,13 @@ impl TcpSock {
         if cfg.gso_max_size == 0 {
             return 1;
         }
-        let ratio: u128 = if self.cong.cwnd < self.cong.ssthresh / 2 { 200 } else { 120 };
-        let segs = (self.cong.cwnd / self.snd.mss.max(1)).max(1) as u128;
-        let mut rate = mss as u128 * 10_000 * ratio * segs; // bytes per second × SRTT in µs
-        if self.rtt.srtt_us > 0 {
-            rate /= self.rtt.srtt_us as u128;
-        } else {
-            rate *= 8;
-        }
+        let ratio: u64 = if self.cong.cwnd < self.cong.ssthresh / 2 { 200 } else { 120 };
+        let segs = (self.cong.cwnd / self.snd.mss.max(1)).max(1) as u64;
+        // Bytes per second times SRTT in µs; no SRTT yet: unlimited.
+        let rate = (mss as u64).saturating_mul(10_000 * ratio).saturating_mul(segs);
+        let rate = if self.rtt.srtt_us > 0 { rate / self.rtt.srtt_us } else { u64::MAX };
         // `sk_pacing_shift` 10: about 1 ms of it, below the GSO limit.
-        let bytes = (rate >> 10).min(cfg.gso_max_size.saturating_sub(1 + 320) as u128) as usize;
+        let bytes = (rate >> 10).min(cfg.gso_max_size.saturating_sub(1 + 320) as u64) as usize;
         (bytes / mss.max(1)).max(2)
     }
 

@@ -2049,24 +2049,24 @@ fn partial_writes_fill_the_send_buffer() {
 fn segments_straddling_the_window_edges_are_trimmed() {
     let mut lab = Lab::new();
     let l = lab.listen(80, 8);
-    // Linux's smallest buffer (SOCK_MIN_RCVBUF, 4608: a 2304-byte window
-    // share) offers one whole segment.
+    // Linux's smallest buffer (SOCK_MIN_RCVBUF, 2304: a 1152-byte window
+    // share), less than a segment.
     lab.setopt(l, SockOpt::RcvBuf(1000));
     lab.send(&lab.seg(40000, 80).flags(SYN));
     let sa = lab.expect();
-    assert_eq!(sa.h.window, 1460);
+    assert_eq!(sa.h.window, 1152);
     let mut p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: sa.seq().wrapping_add(1) };
     lab.send(&p.seg(&lab));
     p.h = lab.accept(l).unwrap().0;
     let d = pattern(2000, 12);
     lab.send(&p.seg(&lab).data(&d[..100]));
-    // Starts 50 bytes before RCV.NXT and ends 490 bytes past the right edge.
+    // Starts 50 bytes before RCV.NXT and ends 798 bytes past the right edge.
     lab.send(&p.seg(&lab).seq(p.snd.wrapping_add(50)).data(&d[50..1950]));
     assert_eq!(lab.next_timer(), ms(40)); // the delayed ACK
     let a = lab.expect();
-    assert_eq!(a.ack(), p.snd.wrapping_add(1460));
+    assert_eq!(a.ack(), p.snd.wrapping_add(1152));
     assert_eq!(a.h.window, 0);
-    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1460]);
+    assert_eq!(lab.recv(p.h, 2000).unwrap(), &d[..1152]);
 }
 
 #[test]
