@@ -181,12 +181,15 @@ impl TcpSock {
     /// `rfc`: the clause that asks for it, should it be a retransmission.
     fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool, rfc: &'static str) {
         let mut flags = TcpFlags::ACK;
-        if len > 0 && self.psh_for(seq, len) {
-            flags = flags | TcpFlags::PSH;
-        }
-        if len > 0 && !len.is_multiple_of(self.mss_now()) && !seq.before(self.snd.max) {
-            // Linux `tcp_minshall_update`: a segment short of whole MSSs.
-            self.snd.sml = seq + len;
+        if len > 0 {
+            let mss = self.mss_now();
+            if self.psh_for(seq, len, mss) {
+                flags = flags | TcpFlags::PSH;
+            }
+            if !len.is_multiple_of(mss) && !seq.before(self.snd.max) {
+                // Linux `tcp_minshall_update`: a segment short of whole MSSs.
+                self.snd.sml = seq + len;
+            }
         }
         if fin {
             flags = flags | TcpFlags::FIN;
@@ -300,9 +303,9 @@ impl TcpSock {
     /// the window went unpushed (`forced_push`); a segment cut from the
     /// front of it carries none. And (observed on Linux 6.18, packetdrill on
     /// a TSO device) every TSO packet of more than one MSS carries PSH.
-    fn psh_for(&mut self, seq: SeqNumber, len: usize) -> bool {
+    fn psh_for(&mut self, seq: SeqNumber, len: usize, mss: usize) -> bool {
         let end = seq + len;
-        let mut psh = len > self.mss_now();
+        let mut psh = len > mss;
         if seq.before(self.snd.max) {
             // Sent before: its marks are gone; the end of the data had one.
             return psh || end == self.snd_end();
@@ -329,7 +332,7 @@ impl TcpSock {
         let segs = (self.cong.cwnd / self.snd.mss.max(1)).max(1) as u64;
         // Bytes per second times SRTT in µs; no SRTT yet: unlimited.
         let rate = (mss as u64).saturating_mul(10_000 * ratio).saturating_mul(segs);
-        let rate = if self.rtt.srtt_us > 0 { rate / self.rtt.srtt_us } else { u64::MAX };
+        let rate = rate.checked_div(self.rtt.srtt_us).unwrap_or(u64::MAX);
         // `sk_pacing_shift` 10: about 1 ms of it, below the GSO limit.
         let bytes = (rate >> 10).min(cfg.gso_max_size.saturating_sub(1 + 320) as u64) as usize;
         (bytes / mss.max(1)).max(2)
