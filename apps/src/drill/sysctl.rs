@@ -91,12 +91,14 @@ pub fn apply_sysctl(name: &str, value: &str, cfg: &mut TcpConfig) -> Result<(), 
             let [_min, default, max] = v[..] else {
                 return Err(format!("sysctl {name}: `{value}` is not three numbers"));
             };
-            // tcp_wmem: Linux grows a connection's send buffer at once to
-            // hold its initial window (`tcp_sndbuf_expand`), so its default
-            // is not what a write sees; synack keeps its own (212,992 bytes).
+            // synack's rcvbuf is the window's share of Linux's buffer
+            // (`tcp_full_space`: half, at the default scaling ratio).
             if knob == "tcp_rmem" {
-                cfg.rcvbuf = default;
+                cfg.rcvbuf = default / 2;
                 cfg.rcvbuf_max = max;
+            } else {
+                cfg.sndbuf = default;
+                cfg.sndbuf_max = max;
             }
         }
         "tcp_congestion_control" => {

@@ -21,7 +21,7 @@ use super::sock::TimerKind;
 use super::sock::{Owner, TcpSock, TcpState};
 use super::syncookies;
 use super::timestamps;
-use super::{wscale_for, Tcp, TcpConfig, DEFAULT_PEER_MSS};
+use super::{Tcp, TcpConfig, DEFAULT_PEER_MSS};
 use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::stats::{Counter, DropReason};
@@ -313,7 +313,7 @@ impl Tcp {
         child.syn_options(&cfg, &opts, cx.now);
         child.ts.offset = timestamps::ts_offset(&self.isn_key, local, remote);
         // The window our cookie SYN-ACK offered (`syn_window`).
-        child.rcv.adv = child.rcv.nxt + child.rcv_space().min(65535);
+        child.rcv.adv = child.rcv.nxt + child.rcv.last_wnd.min(65535);
         child.snd.wl1 = irs;
         child.snd.wl2 = iss;
         child.last_rcv = cx.now;
@@ -357,6 +357,8 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.remote = remote;
     child.q.sndbuf = lsk.q.sndbuf;
     child.q.rcvbuf = lsk.q.rcvbuf;
+    child.opt.sndbuf_lock = lsk.opt.sndbuf_lock;
+    child.opt.rcvbuf_lock = lsk.opt.rcvbuf_lock;
     child.opt.nodelay = lsk.opt.nodelay;
     child.opt.cork = lsk.opt.cork;
     child.opt.keepalive = lsk.opt.keepalive;
@@ -376,6 +378,9 @@ impl TcpSock {
         self.snd.nxt = iss;
         self.snd.max = iss;
         self.q.snd_buf_seq = iss + 1usize;
+        self.snd.sml = iss + 1usize;
+        self.snd.pushed_seq = iss + 1usize;
+        self.snd.tail_start = iss + 1usize;
         self.cong.recover = iss;
         self.rtt.retrans_high = iss;
     }
@@ -405,15 +410,24 @@ impl TcpSock {
             Some(ws) if cfg.window_scaling => {
                 self.snd.wscale_ok = true;
                 self.snd.wscale = ws;
-                if self.state != TcpState::SynSent {
-                    self.rcv.wscale = wscale_for(self.q.rcvbuf.max(cfg.rcvbuf).max(cfg.rcvbuf_max));
-                }
             }
             _ => {
                 self.snd.wscale_ok = false;
                 self.snd.wscale = 0;
-                self.rcv.wscale = 0;
             }
+        }
+        if self.state == TcpState::SynSent {
+            // Our SYN offered a scale (`connect`); unanswered, none is used
+            // (Linux `tcp_rcv_synsent_state_process`).
+            if !self.snd.wscale_ok {
+                self.rcv.wscale = 0;
+                self.rcv.window_clamp = self.rcv.window_clamp.min(65535);
+            }
+        } else {
+            // The SYN-ACK's window (Linux `tcp_openreq_init_rwin`): whole
+            // segments of what will ride in each, timestamps known now.
+            let ts = if self.ts.ok { TS_OPT_LEN } else { 0 };
+            self.select_initial_window(cfg, (cfg.mss as usize).saturating_sub(ts), self.snd.wscale_ok);
         }
         self.cong.cwnd = self.initial_cwnd(cfg);
     }
@@ -456,7 +470,8 @@ impl TcpSock {
         }
         self.rcv.irs = h.seq;
         self.rcv.nxt = h.seq + 1usize;
-        self.rcv.adv = self.rcv.nxt;
+        // The window our SYN offered now starts at RCV.NXT (Linux `rcv_wup`).
+        self.rcv.adv = self.rcv.nxt + self.rcv.last_wnd.min(65535);
         self.syn_options(cfg, &h.options, cx.now);
         self.last_rcv = cx.now;
         // RFC 7323 §2.2: the window in a SYN is never scaled.
@@ -477,6 +492,7 @@ impl TcpSock {
             self.rtt.retrans_stamp = None;
             self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "our SYN is acknowledged");
             self.set_state(cx, TcpState::Established, RFC);
+            self.init_buffer_space(cfg);
             self.start_keepalive(cx, cfg);
             self.rcv.ack_now = true;
             // Data in the SYN-ACK (TCP Fast Open) is not supported: ignored, and

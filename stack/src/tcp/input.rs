@@ -359,6 +359,7 @@ impl TcpSock {
             self.snd.wl1 = h.seq;
             self.snd.wl2 = ack;
             self.set_state(cx, TcpState::Established, STEP5);
+            self.init_buffer_space(cfg);
             self.start_keepalive(cx, cfg);
             if self.fin_queued {
                 // The application closed during the handshake (RFC 9293 §3.10.4).
@@ -788,6 +789,18 @@ impl TcpSock {
             }
             return false;
         }
+        // Linux `tcp_try_rmem_schedule`: a buffer already past its size
+        // (SO_RCVBUF as getsockopt says it, twice the window's share: the
+        // window's rounding up to the scale may promise more than the
+        // share) takes no more text; the ACK says so.
+        if !data.is_empty() && self.q.rcv_buf.len() > 2 * self.q.rcvbuf {
+            let n = data.len();
+            self.rcv.ack_now = true;
+            cx.drop_packet(DropReason::TcpRcvBufFull, "RFC 9293 §3.10.7.4 step 7", || {
+                format!("{n} bytes in the window, the receive buffer full: dropped")
+            });
+            return false;
+        }
         if seq != self.rcv.nxt {
             self.out_of_order(cx, cfg, seq, data, fin);
             return false;
@@ -801,6 +814,8 @@ impl TcpSock {
             // delayed-ACK timeout; `tcp_ack_snd_check` decides which after
             // the segment is processed (delack.rs).
             self.tcp_event_data_recv(cx, cfg, data.len(), h.hdr_len(), h.flags);
+            // `tcp_event_data_recv` ends with `tcp_grow_window`.
+            self.grow_window(cfg, data.len());
         }
         let mut fin_now = fin;
         if !self.q.out_of_order_queue.is_empty() {

@@ -81,9 +81,17 @@ pub const EPHEMERAL_PORTS: core::ops::RangeInclusive<u16> = 32768..=60999;
 pub const SOMAXCONN: usize = 4096;
 /// Out-of-order queue entries per connection (the byte bound is the window).
 pub const MAX_OFO_SEGMENTS: usize = 1024;
-/// SO_SNDBUF/SO_RCVBUF bounds (Linux doubles the value; we count payload only).
+/// Bounds on the configured buffers (`TcpConfig::sndbuf`, `rcvbuf`).
 pub const MIN_BUF: usize = 256;
 pub const MAX_BUF: usize = 16 << 20;
+/// Linux `net.core.rmem_max`, `wmem_max` (their defaults): the most
+/// SO_RCVBUF / SO_SNDBUF may ask for, before the kernel doubles it.
+pub const RMEM_MAX: usize = 212_992;
+pub const WMEM_MAX: usize = 212_992;
+/// Linux `SOCK_MIN_SNDBUF` (two minimal skbs, `TCP_SKB_MIN_TRUESIZE`) and
+/// `SOCK_MIN_RCVBUF` (one): the least a doubled SO_SNDBUF / SO_RCVBUF gives.
+pub const SOCK_MIN_SNDBUF: usize = 4608;
+pub const SOCK_MIN_RCVBUF: usize = 2304;
 
 /// TCP tunables (the kernel's `net.ipv4.tcp_*` sysctls, per stack).
 #[derive(Clone, Debug)]
@@ -92,13 +100,21 @@ pub struct TcpConfig {
     pub mss: u16,
     /// Maximum segment lifetime; TIME_WAIT lasts 2 × MSL.
     pub msl: Duration,
-    /// Default SO_SNDBUF (payload bytes).
+    /// The send buffer of new sockets (Linux `tcp_wmem[1]`, `sk_sndbuf`):
+    /// bytes of payload queued, acknowledged or not. Once established, a
+    /// socket whose application did not set SO_SNDBUF grows it to hold two
+    /// initial windows (`TcpSock::init_buffer_space`).
     pub sndbuf: usize,
-    /// Default SO_RCVBUF (payload bytes).
+    /// The most that growth may reach (Linux `tcp_wmem[2]`).
+    pub sndbuf_max: usize,
+    /// The receive buffer of new sockets, as the payload it holds: the
+    /// most window we offer (Linux `tcp_full_space`, half of `tcp_rmem[1]`
+    /// with the default scaling ratio; getsockopt(SO_RCVBUF) reports twice it).
     pub rcvbuf: usize,
     /// The largest receive buffer a connection may grow to (Linux
-    /// `tcp_rmem[2]`): the window scale offered on a SYN covers it, as
-    /// Linux's `tcp_select_initial_window` does. 0: just `rcvbuf`.
+    /// `tcp_rmem[2]`, as it is): the window scale offered on a SYN covers
+    /// it, as Linux's `tcp_select_initial_window` does, unless the
+    /// application set SO_RCVBUF.
     pub rcvbuf_max: usize,
     /// `tcp_syn_retries`: SYN retransmissions before connect fails with ETIMEDOUT.
     pub syn_retries: u32,
@@ -177,8 +193,9 @@ impl Default for TcpConfig {
             mss: 1460,
             msl: Duration::from_secs(30),
             sndbuf: 212_992,
-            rcvbuf: 131_072,
-            rcvbuf_max: 0,
+            sndbuf_max: 4 << 20,
+            rcvbuf: 65_536,
+            rcvbuf_max: 6 << 20,
             syn_retries: 6,
             synack_retries: 5,
             syn_linear_timeouts: 4,
@@ -345,10 +362,10 @@ impl Tcp {
         let old = std::mem::replace(&mut self.config, config);
         let new = &self.config;
         for sk in self.socks.iter_mut().flatten().filter(|s| s.listen.is_some()) {
-            if sk.q.sndbuf == old.sndbuf {
+            if !sk.opt.sndbuf_lock {
                 sk.q.sndbuf = new.sndbuf;
             }
-            if sk.q.rcvbuf == old.rcvbuf {
+            if !sk.opt.rcvbuf_lock {
                 sk.q.rcvbuf = new.rcvbuf;
             }
             // nodelay is the opposite of nagle: still the old default?
@@ -633,8 +650,8 @@ impl Tcp {
         sk.shut_rcv = false;
         sk.shut_snd = false;
         sk.init_send_seq(iss);
-        sk.rcv.wscale =
-            if cfg.window_scaling { wscale_for(sk.q.rcvbuf.max(cfg.rcvbuf).max(cfg.rcvbuf_max)) } else { 0 };
+        // `tcp_connect_init`: no timestamp is known yet, the whole MSS counts.
+        sk.select_initial_window(&cfg, cfg.mss as usize, cfg.window_scaling);
         sk.rcv.mss = cfg.mss as usize;
         sk.hashed = true;
         sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
@@ -676,8 +693,7 @@ impl Tcp {
         if cfg.slow_start_after_idle && sk.flight_size() == 0 && sk.unsent() == 0 {
             sk.cwnd_restart(cx, cfg);
         }
-        sk.q.snd_buf.extend(&buf[..n]);
-        sk.tcp_write_xmit(cx, cfg, false);
+        sk.sendmsg(cx, cfg, &buf[..n]);
         Ok(n)
     }
 
@@ -829,18 +845,22 @@ impl Tcp {
         };
         match opt {
             SockOpt::ReuseAddr(b) => sk.opt.reuse_addr = b,
+            // Linux `sk_setsockopt`: the value, capped by `wmem_max`, is
+            // doubled for the kernel's overhead and locks autotuning.
             SockOpt::SndBuf(n) => {
-                sk.q.sndbuf = n.clamp(MIN_BUF, MAX_BUF);
+                sk.q.sndbuf = (2 * n.min(WMEM_MAX)).max(SOCK_MIN_SNDBUF);
+                sk.opt.sndbuf_lock = true;
                 // Linux calls `sk_write_space` here: the mark may have moved.
                 if sk.sk_stream_is_writeable() {
                     self.wakeups.wake(h, PollFlags::POLLOUT);
                 }
             }
+            // The same doubling: the window's share of it (`full_space`)
+            // is half, the value asked for. Locked, the window scale of the
+            // next SYN is sized to it.
             SockOpt::RcvBuf(n) => {
-                sk.q.rcvbuf = n.clamp(MIN_BUF, MAX_BUF);
-                if sk.state.is_synchronized() {
-                    sk.window_update_after_read(cx, cfg);
-                }
+                sk.q.rcvbuf = (2 * n.min(RMEM_MAX)).max(SOCK_MIN_RCVBUF) / 2;
+                sk.opt.rcvbuf_lock = true;
             }
             SockOpt::KeepAlive(b) => {
                 sk.opt.keepalive = b;
@@ -880,7 +900,7 @@ impl Tcp {
         Ok(match name {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.opt.reuse_addr),
             SockOptName::SndBuf => SockOpt::SndBuf(sk.q.sndbuf),
-            SockOptName::RcvBuf => SockOpt::RcvBuf(sk.q.rcvbuf),
+            SockOptName::RcvBuf => SockOpt::RcvBuf(2 * sk.q.rcvbuf),
             SockOptName::KeepAlive => SockOpt::KeepAlive(sk.opt.keepalive),
             SockOptName::NoDelay => SockOpt::NoDelay(sk.opt.nodelay),
             SockOptName::Cork => SockOpt::Cork(sk.opt.cork),
@@ -1015,13 +1035,4 @@ impl Tcp {
         }
         self.finish(cx, i, sk, before);
     }
-}
-
-/// RFC 7323 §2.3: the smallest shift that lets the window field cover `buf`.
-pub fn wscale_for(buf: usize) -> u8 {
-    let mut s = 0u8;
-    while s < crate::wire::tcp::MAX_WSCALE && (65535usize << s) < buf {
-        s += 1;
-    }
-    s
 }

@@ -22,7 +22,7 @@ use crate::skbuff::{self, SkBuff};
 use crate::stats::Counter;
 use crate::trace::EventKind;
 use crate::wire::ipv4::PROTO_TCP;
-use crate::wire::tcp::{field, finish_checksum, TcpFlags, TcpOptions, TcpRepr, MAX_SACK_BLOCKS};
+use crate::wire::tcp::{field, finish_checksum, TcpFlags, TcpOptions, TcpRepr, MAX_SACK_BLOCKS, TS_OPT_LEN};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
@@ -184,8 +184,15 @@ impl TcpSock {
     /// `rfc`: the clause that asks for it, should it be a retransmission.
     fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool, rfc: &'static str) {
         let mut flags = TcpFlags::ACK;
-        if len > 0 && seq + len == self.snd_end() {
-            flags = flags | TcpFlags::PSH;
+        if len > 0 {
+            let mss = self.mss_now();
+            if self.psh_for(seq, len, mss) {
+                flags = flags | TcpFlags::PSH;
+            }
+            if !len.is_multiple_of(mss) && !seq.before(self.snd.max) {
+                // Linux `tcp_minshall_update`: a segment short of whole MSSs.
+                self.snd.sml = seq + len;
+            }
         }
         if fin {
             flags = flags | TcpFlags::FIN;
@@ -276,10 +283,62 @@ impl TcpSock {
     }
 
     /// Payload bytes one segment carries now: the MSS (timestamps already
-    /// taken off, `syn_options`) less the SACK blocks an ACK would carry.
+    /// taken off, `syn_options`) less the SACK blocks an ACK would carry,
+    /// and no more than half the largest window the peer offered (Linux
+    /// `tcp_bound_to_half_wnd` in `tcp_sync_mss`: RFC 1122 §4.2.3.4's
+    /// sender SWS avoidance, Fs = 1/2, made the segment size).
     pub fn mss_now(&self) -> usize {
         let room = if self.ts.ok { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
-        self.snd.mss.saturating_sub(self.sack_opt_len(room)).max(8)
+        let max_wnd = self.snd.max_wnd;
+        let cutoff = if max_wnd > super::DEFAULT_PEER_MSS { max_wnd / 2 } else { max_wnd };
+        let mut mss = self.snd.mss;
+        if cutoff > 0 && mss > cutoff {
+            // At least 68 bytes of segment (RFC 791) less the TCP header.
+            let hdr = 20 + if self.ts.ok { TS_OPT_LEN } else { 0 };
+            mss = cutoff.max(68 - hdr);
+        }
+        mss.saturating_sub(self.sack_opt_len(room)).max(8)
+    }
+
+    /// Whether a data segment from `seq` carrying `len` bytes carries PSH,
+    /// taking the push marks it reaches. Linux sets PSH on the skb that
+    /// ends a write (`tcp_push` → `tcp_mark_push`) or is pushed because half
+    /// the window went unpushed (`forced_push`); a segment cut from the
+    /// front of it carries none. And (observed on Linux 6.18, packetdrill on
+    /// a TSO device) every TSO packet of more than one MSS carries PSH.
+    fn psh_for(&mut self, seq: SeqNumber, len: usize, mss: usize) -> bool {
+        let end = seq + len;
+        let mut psh = len > mss;
+        if seq.before(self.snd.max) {
+            // Sent before: its marks are gone; the end of the data had one.
+            return psh || end == self.snd_end();
+        }
+        while let Some(&m) = self.snd.push_marks.front() {
+            if m.after(end) {
+                break;
+            }
+            psh |= m.after(seq);
+            self.snd.push_marks.pop_front();
+        }
+        psh
+    }
+
+    /// Linux `tcp_tso_autosize` (`tcp_tso_segs`): segments per TSO packet,
+    /// about a millisecond of the pacing rate (`tcp_update_pacing_rate`:
+    /// 200 % of cwnd per SRTT in slow start, 120 % after), at least
+    /// `tcp_min_tso_segs` (2). Without TSO, one.
+    fn tso_segs(&self, cfg: &TcpConfig, mss: usize) -> usize {
+        if cfg.gso_max_size == 0 {
+            return 1;
+        }
+        let ratio: u64 = if self.cong.cwnd < self.cong.ssthresh / 2 { 200 } else { 120 };
+        let segs = (self.cong.cwnd / self.snd.mss.max(1)).max(1) as u64;
+        // Bytes per second times SRTT in µs; no SRTT yet: unlimited.
+        let rate = (mss as u64).saturating_mul(10_000 * ratio).saturating_mul(segs);
+        let rate = rate.checked_div(self.rtt.srtt_us).unwrap_or(u64::MAX);
+        // `sk_pacing_shift` 10: about 1 ms of it, below the GSO limit.
+        let bytes = (rate >> 10).min(cfg.gso_max_size.saturating_sub(1 + 320) as u64) as usize;
+        (bytes / mss.max(1)).max(2)
     }
 
     /// Bytes between SND.UNA and `upto` still in the network as far as we
@@ -298,8 +357,14 @@ impl TcpSock {
     /// `tcp_write_xmit`: send what the peer's window, the congestion window,
     /// Nagle, TCP_CORK and sender SWS avoidance allow. `force` sends one
     /// segment that the window allows even if SWS/Nagle/cork would hold it
-    /// (the persist and cork timers).
-    pub fn tcp_write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool) {
+    /// (the persist and cork timers, uncorking: Linux `TCP_NAGLE_PUSH`).
+    pub fn tcp_write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, force: bool) {
+        self.write_xmit(cx, cfg, force, false);
+    }
+
+    /// `tcp_write_xmit` proper; `push_one`: at most one packet (Linux
+    /// `tcp_push_one`, as a write fills a chunk).
+    fn write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool, push_one: bool) {
         if !self.can_send_data() {
             return;
         }
@@ -328,40 +393,67 @@ impl TcpSock {
             // not in flight), nor past the peer's window.
             let cwnd_room = self.cong.cwnd.saturating_sub(self.in_flight_upto(self.snd.nxt));
             let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
-            let usable = cwnd_room.min(rwnd_room);
             let mss = self.mss_now();
-            // One MSS, or many with TSO (`tcp_xmit_size_goal`).
-            let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, self.snd.max_wnd);
-            let mut len = unsent.min(usable).min(goal);
+            let len;
             if retransmitting {
+                let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, self.snd.max_wnd);
+                let mut l = unsent.min(cwnd_room).min(rwnd_room).min(goal);
                 if let Some(next) = self.sacked_next_after(self.snd.nxt) {
-                    len = len.min(next.since(self.snd.nxt));
+                    l = l.min(next.since(self.snd.nxt));
+                }
+                len = l;
+            } else {
+                // Linux `tcp_snd_wnd_test`: the first segment must fit the
+                // peer's window; a smaller piece goes only as a window
+                // probe (the persist timer, `tcp_write_wakeup`).
+                let first = unsent.min(mss);
+                if cwnd_room == 0 || (rwnd_room < first && !(force && rwnd_room > 0)) {
+                    break;
+                }
+                if rwnd_room < first {
+                    len = rwnd_room.min(cwnd_room);
+                } else if unsent <= mss {
+                    // One segment: Linux `tcp_nagle_test`. A FIN riding on
+                    // it is never held.
+                    let fin_with_it = fin_pending && unsent < rwnd_room.min(cwnd_room);
+                    if unsent < mss && !force && !fin_with_it && self.nagle_check() {
+                        self.hold_partial(cx, cfg);
+                        break;
+                    }
+                    len = unsent.min(cwnd_room);
+                } else {
+                    // Linux `tcp_mss_split_point`: whole MSSs up to the
+                    // congestion quota (`tcp_cwnd_test`: at most half of
+                    // cwnd in one packet, so that two are in flight) and the
+                    // TSO size (`tcp_tso_autosize`); the window's end; and a
+                    // partial last segment only if Nagle or TCP_CORK would
+                    // not hold it.
+                    // (The write's chunks, `sendmsg`, are bounded by half
+                    // the window; a packet may span several: `tcp_grow_skb`.)
+                    let goal = crate::gso::tcp_size_goal(mss, cfg.gso_max_size, usize::MAX);
+                    let cwnd_segs = self.cong.cwnd / self.snd.mss.max(1);
+                    let quota = (cwnd_segs / 2).max(1).min(self.tso_segs(cfg, mss));
+                    let max_len = (quota * mss).min(goal).min(cwnd_room);
+                    let needed = unsent.min(rwnd_room);
+                    let partial = needed % mss;
+                    len = if max_len <= needed {
+                        max_len
+                    } else if partial > 0 && !force && !(fin_pending && needed == unsent) && self.nagle_check() {
+                        if needed == unsent {
+                            self.hold_partial(cx, cfg);
+                        }
+                        needed - partial
+                    } else {
+                        needed
+                    };
                 }
             }
             // The FIN rides on the last data segment, or alone; it needs one
             // sequence number of window like a data byte.
+            let usable = cwnd_room.min(rwnd_room);
             let fin = fin_pending && len == unsent && usable > len;
             if len == 0 && !fin {
                 break;
-            }
-            if len < mss && !fin && !force && !retransmitting {
-                let nagle_ok = self.opt.nodelay || self.snd.nxt == self.snd.una;
-                if len < unsent {
-                    // RFC 1122 §4.2.3.4: a window-limited runt goes only if it is
-                    // at least half the largest window the peer ever offered.
-                    if !(nagle_ok && len >= self.snd.max_wnd / 2) {
-                        break;
-                    }
-                } else if self.opt.cork {
-                    // TCP_CORK: hold partial segments, at most cork_timeout.
-                    if !self.timers.is_set(TimerKind::Cork) {
-                        self.timer_set(cx, TimerKind::Cork, cfg.cork_timeout);
-                    }
-                    break;
-                } else if !nagle_ok {
-                    // RFC 896 / RFC 1122 §4.2.3.4: one small segment in flight at a time.
-                    break;
-                }
             }
             let seq = self.snd.nxt;
             // Below SND.MAX after an RTO: go back N, in slow start (RFC 5681 §3.1).
@@ -370,7 +462,12 @@ impl TcpSock {
             force = false;
             self.persist_backoff = 0;
             self.timer_cancel(cx, TimerKind::Persist, "RFC 9293 §3.8.6.1", "data went out");
-            self.timers.clear(TimerKind::Cork);
+            if self.snd.nxt == self.snd_end() {
+                self.timers.clear(TimerKind::Cork);
+            }
+            if push_one {
+                break;
+            }
         }
         // Data waits and nothing is in flight to bring an ACK: the persist
         // timer probes the window (RFC 9293 §3.8.6.1) or overrides SWS.
@@ -378,6 +475,73 @@ impl TcpSock {
             let t = self.persist_interval(cfg);
             self.timer_set(cx, TimerKind::Persist, t);
         }
+    }
+
+    /// Linux `tcp_nagle_check` for a partial segment: TCP_CORK holds it;
+    /// Nagle (RFC 896, RFC 1122 §4.2.3.4) holds it while a segment smaller
+    /// than the MSS is unacknowledged (Minshall's variant, `tcp_minshall_check`).
+    fn nagle_check(&self) -> bool {
+        self.opt.cork
+            || (!self.opt.nodelay
+                && self.snd.max != self.snd.una
+                && self.snd.sml.after(self.snd.una)
+                && !self.snd.sml.after(self.snd.nxt))
+    }
+
+    /// A partial segment held: under TCP_CORK, at most `cork_timeout`.
+    fn hold_partial(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        if self.opt.cork && !self.timers.is_set(TimerKind::Cork) {
+            self.timer_set(cx, TimerKind::Cork, cfg.cork_timeout);
+        }
+    }
+
+    /// Linux `tcp_sendmsg_locked` for `data` the send buffer has room for:
+    /// appended to the unsent tail while it is under the size goal
+    /// (`tcp_xmit_size_goal`), then in chunks of the goal. As each chunk
+    /// fills it is pushed: marked PSH if half the peer's largest window has
+    /// gone unpushed (`forced_push`), else sent on its own if it is the
+    /// next to go (`tcp_push_one`). The write's end is marked PSH and
+    /// pushed (`tcp_push`).
+    pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8]) {
+        let goal = crate::gso::tcp_size_goal(self.mss_now(), cfg.gso_max_size, self.snd.max_wnd).max(1);
+        let mut rest = data;
+        let mut first = true;
+        loop {
+            let end = self.snd_end();
+            let mut tail = end.since(self.snd.tail_start);
+            if self.snd.tail_start.before(self.snd.nxt) || tail >= goal || end.before(self.snd.tail_start) {
+                self.snd.tail_start = end;
+                tail = 0;
+            } else if first && tail > 0 && self.snd.push_marks.back() == Some(&end) {
+                // Appending to an skb clears its PSH; the write's end gets it.
+                self.snd.push_marks.pop_back();
+            }
+            first = false;
+            let take = (goal - tail).min(rest.len());
+            self.q.snd_buf.extend(&rest[..take]);
+            rest = &rest[take..];
+            if rest.is_empty() {
+                break;
+            }
+            let end = self.snd_end();
+            if end.after(self.snd.pushed_seq + self.snd.max_wnd / 2) {
+                self.mark_push();
+                self.write_xmit(cx, cfg, false, false);
+            } else if self.snd.tail_start == self.snd.nxt {
+                self.write_xmit(cx, cfg, false, true);
+            }
+        }
+        self.mark_push();
+        self.tcp_write_xmit(cx, cfg, false);
+    }
+
+    /// Linux `tcp_mark_push`: the data queued so far ends with PSH.
+    fn mark_push(&mut self) {
+        let end = self.snd_end();
+        if self.snd.push_marks.back() != Some(&end) {
+            self.snd.push_marks.push_back(end);
+        }
+        self.snd.pushed_seq = end;
     }
 
     /// RFC 6675 §5 (C): in SACK recovery, send while `cwnd - pipe` is at
@@ -477,20 +641,22 @@ impl TcpSock {
     }
 
     /// After the application read: tell the peer if the window opened
-    /// enough to matter (Linux `__tcp_cleanup_rbuf`: the remaining window
-    /// is at most half the buffer and the new one at least twice it).
+    /// enough to matter (Linux `__tcp_cleanup_rbuf`: what is left of the
+    /// window is at most half the clamp, and the new one at least twice it).
     pub fn window_update_after_read(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
             return;
         }
         let cur = self.rcv.wnd();
-        let free = self.rcv_space().min(self.rcv.max_wnd());
-        let threshold = (self.q.rcvbuf / 2).min(self.rcv.mss).max(1);
-        if 2 * cur <= self.q.rcvbuf && free >= 2 * cur && free >= cur + threshold {
+        if 2 * cur > self.rcv.window_clamp {
+            return;
+        }
+        let new = self.compute_window();
+        if new != 0 && new >= 2 * cur {
             let (l, r) = (self.local, self.remote);
             let now = cx.now;
             cx.trace.emit(now, EventKind::TcpWindow, "RFC 1122 §4.2.3.3", || {
-                format!("{l} {r}: window update {cur} -> {free} after read")
+                format!("{l} {r}: window update {cur} -> {new} after read")
             });
             self.send_ack(cx, cfg);
         }
