@@ -424,6 +424,16 @@ pub mod pool {
         });
     }
 
+    /// Bytes the pool holds on this thread: a fixed reserve (at most
+    /// `KEEP` buffers per class), not any connection's.
+    pub fn held_bytes() -> usize {
+        POOL.try_with(|p| {
+            let p = p.borrow();
+            p.free[0].len() * SMALL + p.free[1].len() * LARGE
+        })
+        .unwrap_or(0)
+    }
+
     /// (buffers taken, of them reused from the pool) on this thread so far.
     pub fn stats() -> (u64, u64) {
         POOL.try_with(|p| {

@@ -320,6 +320,8 @@ impl TcpSock {
             psh |= m.after(seq);
             self.snd.push_marks.pop_front();
         }
+        // An idle connection keeps no allocation (`release_if_empty`).
+        super::sock::release_if_empty(&mut self.snd.push_marks);
         psh
     }
 
