@@ -513,10 +513,11 @@ impl Calls {
             SockOpt::NonBlocking(b) => b as i64,
             SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) => n as i64,
             SockOpt::Congestion(c) => {
+                // The kernel copies at most optlen bytes of the name.
+                let optlen = call.args.get(4).map(int).transpose()?.flatten().map_or(usize::MAX, |n| n.max(0) as usize);
+                let got = &c.name()[..c.name().len().min(optlen)];
                 let mismatch = match expected {
-                    Expr::Str(s) if s != c.name() => {
-                        Some(format!("TCP_CONGESTION: expected \"{s}\" but got \"{}\"", c.name()))
-                    }
+                    Expr::Str(s) if s != got => Some(format!("TCP_CONGESTION: expected \"{s}\" but got \"{got}\"")),
                     _ => None,
                 };
                 return Ok(Step::Done { ret: Ok(0), mismatch });

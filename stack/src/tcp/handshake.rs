@@ -236,6 +236,10 @@ impl Tcp {
             let bits = syncookies::ts_options(req.snd.wscale_ok.then_some(req.snd.wscale), req.sack.ok);
             let now_ts = req.ts_val(cx.now);
             req.ts.offset = req.ts.offset.wrapping_sub(now_ts.wrapping_sub(syncookies::ts_with_options(now_ts, bits)));
+        } else {
+            // The peer's MSS only: nothing else can be kept (and the window
+            // is chosen as for any SYN-ACK, `syn_options`).
+            req.syn_options(cfg, &TcpOptions { mss: h.options.mss, ..TcpOptions::default() }, cx.now);
         }
         // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
         req.send_syn(cx, cfg);

@@ -413,9 +413,17 @@ impl TcpSock {
         match self.state {
             TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
                 if self.owner == Owner::Orphan && h.seq.after_eq(self.rcv.nxt) && !text.is_empty() {
-                    // Linux `tcp_rcv_state_process`: new data for a socket the
-                    // application closed cannot be delivered: reset.
-                    self.send_active_reset(cx, cfg);
+                    // Linux `tcp_rcv_state_process` (TCPAbortOnData): new data
+                    // for a socket the application closed cannot be delivered:
+                    // reset, answering the segment as RFC 9293 §3.10.7.1 does
+                    // (`tcp_v4_send_reset`: SEQ = its ACK, no ACK bit).
+                    match h.ack {
+                        Some(a) => super::output::send_reset(cx, self.local, self.remote, a, None, STEP7),
+                        None => {
+                            let end = h.seq + (text.len() + usize::from(fin));
+                            super::output::send_reset(cx, self.local, self.remote, SeqNumber(0), Some(end), STEP7)
+                        }
+                    }
                     self.tcp_done_because(cx, None, STEP7);
                     return Err((DropReason::TcpClosed, STEP7));
                 }
@@ -626,8 +634,11 @@ impl TcpSock {
                 self.cong.cwnd = self.cong.cwnd.max(mss);
                 return;
             }
-            // Full ACK: leave fast recovery with cwnd = min(ssthresh, FlightSize + MSS).
-            self.cong.cwnd = self.cong.ssthresh.min(self.flight_size().max(mss) + mss);
+            // Full ACK: leave fast recovery. RFC 6582 §3.2 step 3 offers
+            // min(ssthresh, max(FlightSize, SMSS) + SMSS) or ssthresh; Linux
+            // takes ssthresh (`tcp_end_cwnd_reduction`), and so do we
+            // (tests/drill/recovery/fast-retransmit-newreno.pkt).
+            self.cong.cwnd = self.cong.ssthresh.max(mss);
             self.cong.in_recovery = false;
             self.cong.dupacks = 0;
             let (l, r, cwnd) = (self.local, self.remote, self.cong.cwnd);
@@ -699,6 +710,10 @@ impl TcpSock {
                 cx.trace.emit(now, EventKind::TcpWindow, "RFC 6675 §5", || {
                     format!("{l} {r}: recovery point acknowledged, SACK recovery ends, cwnd {cwnd}")
                 });
+                // Linux: the ACK that ends SACK recovery also counts in
+                // congestion avoidance (`tcp_ack` → `tcp_cong_avoid` after
+                // `tcp_fastretrans_alert`; tests/drill/recovery/fast-retransmit-sack.pkt).
+                self.cong_avoid(cx, acked);
             }
             return;
         }
