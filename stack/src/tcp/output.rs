@@ -100,7 +100,10 @@ impl TcpSock {
             // as fit within the MSS (RFC 6691: options count against it).
             let mut room = if h.options.timestamp.is_some() { MAX_SACK_BLOCKS - 1 } else { MAX_SACK_BLOCKS };
             if len > 0 {
-                room = room.min(self.snd.mss.saturating_sub(len).saturating_sub(4) / 8);
+                // A TSO packet is cut into segments that each carry the
+                // blocks: up to the MSS less their room (Linux `tcp_current_mss`).
+                let seg = if len > self.snd.mss { self.snd.mss - (4 + 8 * room).min(self.snd.mss / 2) } else { len };
+                room = room.min(self.snd.mss.saturating_sub(seg).saturating_sub(4) / 8);
             }
             (h.options.sack, h.options.sack_n) = self.sack_blocks_for_ack(room);
             if h.options.sack_n > 0 && self.sack.dsack.take().is_some() {
@@ -122,8 +125,10 @@ impl TcpSock {
             finish_checksum(*self.local.ip(), *self.remote.ip(), skb.data_mut());
         }
         if len > self.snd.mss {
-            // TSO: the device cuts it into MSS-sized segments.
-            skb.set_gso_tcpv4(self.snd.mss as u16);
+            // TSO: the device cuts it into MSS-sized segments, less the room
+            // SACK blocks take, since each piece carries them.
+            let blocks = if h.options.sack_n > 0 { 4 + 8 * h.options.sack_n as usize } else { 0 };
+            skb.set_gso_tcpv4((self.snd.mss - blocks) as u16);
         }
         if flags.has(TcpFlags::ACK) {
             self.ts.last_ack_sent = self.rcv.nxt;
