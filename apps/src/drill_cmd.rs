@@ -21,6 +21,9 @@ pub struct DrillArgs {
     /// How far a packet or a call may be from its time (packetdrill's default: 4000).
     #[arg(long = "tolerance_usecs", alias = "tolerance-usecs", default_value_t = drill::run::DEFAULT_TOLERANCE)]
     tolerance_usecs: i64,
+    /// Or this share of the time since the previous event, if larger (packetdrill's default: 12.5).
+    #[arg(long = "tolerance_percent", alias = "tolerance-percent", default_value_t = drill::run::DEFAULT_TOLERANCE_PERCENT)]
+    tolerance_percent: f64,
     /// The stack's random seed (ISNs, ports): a run is a pure function of it.
     #[arg(long, default_value_t = Options::default().seed)]
     seed: u64,
@@ -47,7 +50,13 @@ pub fn drill(a: DrillArgs) -> io::Result<ExitCode> {
     for p in &a.scripts {
         collect(p, &mut scripts)?;
     }
-    let opts = Options { tolerance: a.tolerance_usecs, seed: a.seed, verbose: a.verbose, step: a.step };
+    let opts = Options {
+        tolerance: a.tolerance_usecs,
+        tolerance_percent: a.tolerance_percent,
+        seed: a.seed,
+        verbose: a.verbose,
+        step: a.step,
+    };
     let (mut passed, mut failed, mut skipped, mut differ) = (0, 0, 0, 0);
     let stdout = io::stdout();
     for path in &scripts {

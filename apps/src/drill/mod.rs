@@ -68,6 +68,10 @@ pub fn run_text(text: &str, dir: &Path, opts: &Options, out: &mut dyn Write) -> 
                 Ok(t) => opts.tolerance = t,
                 Err(_) => return Status::Fail(format!("{}: --tolerance_usecs={v} is not a number", o.line)),
             },
+            ("tolerance_percent", Some(v)) => match v.parse() {
+                Ok(t) => opts.tolerance_percent = t,
+                Err(_) => return Status::Fail(format!("{}: --tolerance_percent={v} is not a number", o.line)),
+            },
             ("ip_version", Some("ipv4")) => {}
             (name, value) => {
                 let v = value.map(|v| format!("={v}")).unwrap_or_default();

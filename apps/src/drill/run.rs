@@ -36,6 +36,8 @@ use std::path::Path;
 
 /// packetdrill's default `--tolerance_usecs`.
 pub const DEFAULT_TOLERANCE: Micros = 4_000;
+/// packetdrill's default `--tolerance_percent`.
+pub const DEFAULT_TOLERANCE_PERCENT: f64 = 12.5;
 /// How long past its expected time the runner waits for an outbound packet
 /// (packetdrill: 2 s) before it says none came.
 const SNIFF_SLACK: Micros = 2_000_000;
@@ -61,13 +63,22 @@ pub struct Options {
     pub seed: u64,
     /// Print every event with synack's trace and the TCB's changes.
     pub verbose: bool,
+    /// packetdrill's `--tolerance_percent`: a late or early event is also
+    /// fine within this share of the time since the previous event.
+    pub tolerance_percent: f64,
     /// Stop before each line of the script until Enter (implies `verbose`).
     pub step: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tolerance: DEFAULT_TOLERANCE, seed: 0x5eed_cafe, verbose: false, step: false }
+        Options {
+            tolerance: DEFAULT_TOLERANCE,
+            tolerance_percent: DEFAULT_TOLERANCE_PERCENT,
+            seed: 0x5eed_cafe,
+            verbose: false,
+            step: false,
+        }
     }
 }
 
@@ -105,8 +116,9 @@ struct Pending {
     call: SyscallSpec,
     progress: Progress,
     time: EventTime,
-    /// The script time it must return at, if the script gave one.
-    end: Option<Micros>,
+    /// When it started and the script time it must return at, if the
+    /// script gave one.
+    end: Option<(Micros, Micros)>,
 }
 
 /// Stop the script: fail or skip at a line.
@@ -141,6 +153,10 @@ struct Runner<'a> {
     out: &'a mut dyn Write,
     printer: Printer,
     tcb: Option<Tcb>,
+    /// The script time of the previous event (packetdrill's `last_event`).
+    last_event: Option<Micros>,
+    /// The script time of the event running now.
+    event_start: Micros,
     source: &'a str,
     /// Step mode's input ended: run the rest without stopping.
     stepping_stopped: bool,
@@ -184,6 +200,8 @@ pub fn run(script: &Script, source: &str, dir: &Path, opts: &Options, out: &mut 
         out,
         printer: Printer::new(),
         tcb: None,
+        last_event: None,
+        event_start: 0,
         source,
         stepping_stopped: false,
     };
@@ -206,6 +224,7 @@ impl Runner<'_> {
                     self.stepping_stopped = true;
                 }
             }
+            self.event_start = self.times(ev.time).0;
             if self.opts.verbose {
                 let at = self.times(ev.time).0 as f64 / 1e6;
                 let _ = writeln!(self.out, "{at:>10.6} line {}: {}", ev.line, describe(&ev.action));
@@ -229,6 +248,7 @@ impl Runner<'_> {
             }
             self.check_deferred()?;
             self.show_tcb();
+            self.last_event = Some(self.event_start);
         }
         // The script is over: a call still blocked must still return in time.
         if let Some(p) = &self.pending {
@@ -260,8 +280,18 @@ impl Runner<'_> {
     }
 
     /// packetdrill's `verify_time`.
-    fn verify_time(&self, kind: EventTime, start: Micros, end: Micros, actual: Micros, what: &str) -> Option<String> {
-        let tol = self.opts.tolerance;
+    /// The tolerance: `--tolerance_usecs`, or `--tolerance_percent` of
+    /// the time since the previous event (`since`), whichever is larger.
+    fn verify_time(
+        &self,
+        kind: EventTime,
+        (start, end): (Micros, Micros),
+        since: Option<Micros>,
+        actual: Micros,
+        what: &str,
+    ) -> Option<String> {
+        let dynamic = since.map_or(0, |t| ((start - t).max(0) as f64 * self.opts.tolerance_percent / 100.0) as Micros);
+        let tol = self.opts.tolerance.max(dynamic);
         let secs = |t: Micros| t as f64 / 1e6;
         match kind {
             EventTime::Any => None,
@@ -468,7 +498,7 @@ impl Runner<'_> {
         if let Some(d) = diff {
             return Some(fail(ev.line, d));
         }
-        if let Some(t) = self.verify_time(ev.time, start, end, at_us, "outbound packet") {
+        if let Some(t) = self.verify_time(ev.time, (start, end), self.last_event, at_us, "outbound packet") {
             let actual = match &shown {
                 Some(tcp) => format!("\nactual packet: {:>9.6} {}", secs(at_us), SeenText(tcp)),
                 None => String::new(),
@@ -493,8 +523,8 @@ impl Runner<'_> {
         let (start, _) = self.times(ev.time);
         self.advance_to(start, ev.line)?;
         let end = call.end.map(|e| match ev.time {
-            EventTime::Relative(d) => start - d + e,
-            _ => e,
+            EventTime::Relative(d) => (start, start - d + e),
+            _ => (start, e),
         });
         let mut progress = Progress::default();
         match self.attempt(ev.line, call, &mut progress)? {
@@ -596,7 +626,7 @@ impl Runner<'_> {
         ret: Result<i64, Errno>,
         mismatch: Option<String>,
         time: EventTime,
-        end: Option<Micros>,
+        end: Option<(Micros, Micros)>,
     ) -> Result<(), Stop> {
         if self.opts.verbose {
             let r = match ret {
@@ -639,8 +669,8 @@ impl Runner<'_> {
         if let Some(m) = mismatch {
             return fail(line, m);
         }
-        if let Some(end) = end {
-            if let Some(t) = self.verify_time(time, end, end, self.micros(), "system call return") {
+        if let Some((started, end)) = end {
+            if let Some(t) = self.verify_time(time, (end, end), Some(started), self.micros(), "system call return") {
                 return fail(line, t);
             }
         }
