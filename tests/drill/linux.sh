@@ -86,21 +86,41 @@ if [ -n "$synack" ] && ! "$synack" drill --help >/dev/null 2>&1; then
 	synack=""
 fi
 
-# Namespaces this run created and has not yet deleted.
+# Namespaces this run created and has not yet deleted, and the command
+# running now (started in the background so that a signal reaches us at
+# once: `timeout` puts itself in a process group of its own, out of reach
+# of the terminal's Ctrl-C).
 declare -A live_ns=()
+child=""
+logdir=$(mktemp -d)
 cleanup() {
 	local ns
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+		child=""
+	fi
 	for ns in "${!live_ns[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	live_ns=()
+	rm -rf "$logdir"
 }
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
 
-logdir=$(mktemp -d)
-trap 'cleanup; rm -rf "$logdir"' EXIT
+# run_bg LOG CMD...: runs CMD in the background, output to LOG, and waits
+# for it; sets rc to its exit status.
+run_bg() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 &
+	child=$!
+	rc=0
+	wait "$child" || rc=$?
+	child=""
+}
 
 # name <script>: how the table names a script (relative to tests/drill when inside it).
 name() {
@@ -126,8 +146,8 @@ run_linux() {
 		result=FAIL
 		return
 	fi
-	(cd "$dir" && timeout 120 ip netns exec "$ns" "$packetdrill" --ip_version=ipv4 "$base") \
-		>"$logdir/$n.linux" 2>&1 || rc=$?
+	run_bg "$logdir/$n.linux" \
+		env -C "$dir" timeout 120 ip netns exec "$ns" "$packetdrill" --ip_version=ipv4 "$base"
 	ip netns del "$ns" 2>/dev/null || true
 	unset 'live_ns[$ns]'
 	if [ "$rc" -eq 0 ]; then result=ok; else result=FAIL; fi
@@ -139,7 +159,7 @@ run_synack() { # script n -> prints ok / differs (documented) / skipped / FAIL /
 		echo n/a
 		return
 	fi
-	timeout 120 "$synack" drill "$script" >"$logdir/$n.synack" 2>&1 || rc=$?
+	run_bg "$logdir/$n.synack" timeout 120 "$synack" drill "$script"
 	if grep -q '^differs' "$logdir/$n.synack"; then
 		echo "differs (documented)"
 	elif grep -q '^skip' "$logdir/$n.synack"; then
