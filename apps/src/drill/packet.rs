@@ -24,8 +24,9 @@
 
 use super::ast::{TcpFlagSpec, TcpOptionSpec, TcpOptionsSpec, TcpSpec};
 use stack::checksum;
-use stack::wire::ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr, ETH_HLEN};
-use stack::wire::ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HLEN, PROTO_TCP, PROTO_UDP};
+use stack::wire::ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+use stack::wire::frame::ipv4_frame;
+use stack::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use stack::wire::tcp::{SeqNumber, TcpFlags, TcpOption, TcpPacket};
 use stack::wire::udp::UdpPacket;
 use std::collections::HashMap;
@@ -179,26 +180,7 @@ pub fn inbound_udp(link: &Link, from: SocketAddrV4, to: SocketAddrV4, len: u16) 
 }
 
 fn ip_frame(link: &Link, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, seg: &[u8]) -> Vec<u8> {
-    let ip = Ipv4Repr {
-        src,
-        dst,
-        protocol,
-        ttl: 64,
-        tos: 0,
-        ident: 0,
-        dont_fragment: true,
-        more_fragments: false,
-        frag_offset: 0,
-        header_len: IPV4_HLEN,
-        total_len: IPV4_HLEN + seg.len(),
-    };
-    let mut f = vec![0u8; ETH_HLEN + ip.total_len];
-    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    EthernetRepr { dst: link.stack_mac, src: link.peer_mac, ethertype: EtherType::Ipv4 }.emit(&mut frame);
-    let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
-    ip.emit(&mut packet);
-    packet.into_inner()[IPV4_HLEN..].copy_from_slice(seg);
-    f
+    ipv4_frame(link.peer_mac, link.stack_mac, src, dst, protocol, seg)
 }
 
 fn flags_of(f: TcpFlagSpec) -> TcpFlags {

@@ -395,13 +395,7 @@ impl Calls {
         to: SocketAddrV4,
     ) -> CallResult<Step> {
         let h = self.socket_fd(arg(call, 0)?)?;
-        let (len, flags) = match call.name.as_str() {
-            "write" => (need_int(arg(call, 2)?, "the length")?, 0),
-            "writev" => (iovec_len(arg(call, 1)?)?, 0),
-            "sendmsg" => return unsupported("sendmsg"),
-            _ => (need_int(arg(call, 2)?, "the length")?, int(arg(call, 3)?)?.unwrap_or(0)),
-        };
-        let flags = MsgFlags(flags as u32);
+        let (len, flags) = len_and_flags(call)?;
         let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || nonblocking(stack, h);
         let buf = vec![0u8; (len.max(0) as usize).saturating_sub(p.bytes)];
         let r = match (call.name.as_str(), h) {
@@ -427,13 +421,7 @@ impl Calls {
     /// the end; `MSG_WAITALL` waits for the whole length.
     fn recv(&mut self, stack: &mut Stack, now: Instant, call: &SyscallSpec, p: &mut Progress) -> CallResult<Step> {
         let h = self.socket_fd(arg(call, 0)?)?;
-        let (len, flags) = match call.name.as_str() {
-            "read" => (need_int(arg(call, 2)?, "the length")?, 0),
-            "readv" => (iovec_len(arg(call, 1)?)?, 0),
-            "recvmsg" => return unsupported("recvmsg"),
-            _ => (need_int(arg(call, 2)?, "the length")?, int(arg(call, 3)?)?.unwrap_or(0)),
-        };
-        let flags = MsgFlags(flags as u32);
+        let (len, flags) = len_and_flags(call)?;
         let stream = matches!(h, SocketHandle::Tcp(_));
         let waitall = stream && flags.contains(MsgFlags::MSG_WAITALL) && !flags.contains(MsgFlags::MSG_PEEK);
         let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || nonblocking(stack, h);
@@ -549,12 +537,9 @@ impl Calls {
                 }
             }
         }
-        if ready == 0 && timeout != 0 {
-            if p.deadline.is_none() && timeout > 0 {
-                p.deadline = Some(now + stack::Duration::from_millis(timeout as u64));
-            }
-            if p.deadline.is_none_or(|d| now < d) {
-                return Ok(Step::Blocked { deadline: p.deadline });
+        if ready == 0 {
+            if let Some(blocked) = wait_for(p, now, timeout) {
+                return Ok(blocked);
             }
         }
         Ok(Step::Done { ret: Ok(ready), mismatch })
@@ -577,12 +562,9 @@ impl Calls {
             Ok(n) => n,
             Err(e) => return Ok(done(Err(e))),
         };
-        if n == 0 && timeout != 0 {
-            if p.deadline.is_none() && timeout > 0 {
-                p.deadline = Some(now + stack::Duration::from_millis(timeout as u64));
-            }
-            if p.deadline.is_none_or(|d| now < d) {
-                return Ok(Step::Blocked { deadline: p.deadline });
+        if n == 0 {
+            if let Some(blocked) = wait_for(p, now, timeout) {
+                return Ok(blocked);
             }
         }
         let mut mismatch = None;
@@ -606,6 +588,30 @@ impl Calls {
         }
         Ok(Step::Done { ret: Ok(n as i64), mismatch })
     }
+}
+
+/// The length and flags of a read or write call: `read(fd, buf, LEN)`,
+/// `readv(fd, IOVECS, n)`, `recv(fd, buf, LEN, FLAGS)` and their write twins.
+fn len_and_flags(call: &SyscallSpec) -> CallResult<(i64, MsgFlags)> {
+    let (len, flags) = match call.name.as_str() {
+        "read" | "write" => (need_int(arg(call, 2)?, "the length")?, 0),
+        "readv" | "writev" => (iovec_len(arg(call, 1)?)?, 0),
+        "recvmsg" | "sendmsg" => return unsupported(call.name.clone()),
+        _ => (need_int(arg(call, 2)?, "the length")?, int(arg(call, 3)?)?.unwrap_or(0)),
+    };
+    Ok((len, MsgFlags(flags as u32)))
+}
+
+/// `poll` or `epoll_wait` found nothing ready: with a timeout of 0 it
+/// returns at once (`None`); else it blocks until its deadline (none for -1).
+fn wait_for(p: &mut Progress, now: Instant, timeout_ms: i64) -> Option<Step> {
+    if timeout_ms == 0 {
+        return None;
+    }
+    if p.deadline.is_none() && timeout_ms > 0 {
+        p.deadline = Some(now + stack::Duration::from_millis(timeout_ms as u64));
+    }
+    p.deadline.is_none_or(|d| now < d).then_some(Step::Blocked { deadline: p.deadline })
 }
 
 fn nonblocking(stack: &mut Stack, h: SocketHandle) -> bool {

@@ -8,7 +8,7 @@ use crate::wire::arp::{ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr, ETH_HLEN};
 use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, IPV4_HLEN, PROTO_TCP};
 use crate::wire::tcp::{TcpPacket, TcpRepr};
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// The source MAC of `tcp_frame`'s frames.
 pub const FRAME_SRC_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
@@ -21,10 +21,27 @@ pub const FRAME_DST_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 /// `tcp::finish_checksum` on the IP payload when it matters).
 pub fn tcp_frame(src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr, payload: &[u8]) -> Vec<u8> {
     let tcp = TcpRepr { src_port: src.port(), dst_port: dst.port(), ..*tcp };
+    let mut seg = vec![0u8; tcp.hdr_len() + payload.len()];
+    tcp.emit(&mut TcpPacket::new_unchecked(&mut seg[..]));
+    seg[tcp.hdr_len()..].copy_from_slice(payload);
+    ipv4_frame(FRAME_SRC_MAC, FRAME_DST_MAC, *src.ip(), *dst.ip(), PROTO_TCP, &seg)
+}
+
+/// The frame `src_mac > dst_mac` carrying the transport segment `seg` (its
+/// checksum as the caller left it) in an IPv4 packet `src > dst` of
+/// `protocol`: TTL 64, DF, ident 0, the IP header's checksum.
+pub fn ipv4_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    seg: &[u8],
+) -> Vec<u8> {
     let ip = Ipv4Repr {
-        src: *src.ip(),
-        dst: *dst.ip(),
-        protocol: PROTO_TCP,
+        src,
+        dst,
+        protocol,
         ttl: 64,
         tos: 0,
         ident: 0,
@@ -32,17 +49,14 @@ pub fn tcp_frame(src: SocketAddrV4, dst: SocketAddrV4, tcp: &TcpRepr, payload: &
         more_fragments: false,
         frag_offset: 0,
         header_len: IPV4_HLEN,
-        total_len: IPV4_HLEN + tcp.hdr_len() + payload.len(),
+        total_len: IPV4_HLEN + seg.len(),
     };
     let mut f = vec![0u8; ETH_HLEN + ip.total_len];
-    let eth = EthernetRepr { dst: FRAME_DST_MAC, src: FRAME_SRC_MAC, ethertype: EtherType::Ipv4 };
     let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    eth.emit(&mut frame);
+    EthernetRepr { dst: dst_mac, src: src_mac, ethertype: EtherType::Ipv4 }.emit(&mut frame);
     let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
     ip.emit(&mut packet);
-    let seg = &mut packet.into_inner()[IPV4_HLEN..];
-    tcp.emit(&mut TcpPacket::new_unchecked(&mut seg[..]));
-    seg[tcp.hdr_len()..].copy_from_slice(payload);
+    packet.into_inner()[IPV4_HLEN..].copy_from_slice(seg);
     f
 }
 
