@@ -8,6 +8,7 @@
 //!   reactor   -> services, telnetd, step
 //!   telnetd   -> shell, telnet, step, ping, services
 //!   shell     -> step, netstat, tunables, ping
+//!   drill     -> step                     (the TCB view of `-v`)
 //!   step      -> ladder, frames, netstat  (it wakes the reactor through
 //!                                         `step::Waker`, which the reactor
 //!                                         implements)
