@@ -596,7 +596,19 @@ fn len_and_flags(call: &SyscallSpec) -> CallResult<(i64, MsgFlags)> {
     let (len, flags) = match call.name.as_str() {
         "read" | "write" => (need_int(arg(call, 2)?, "the length")?, 0),
         "readv" | "writev" => (iovec_len(arg(call, 1)?)?, 0),
-        "recvmsg" | "sendmsg" => return unsupported(call.name.clone()),
+        // `sendmsg(fd, {msg_name(...)=..., msg_iov(1)=[{..., 50}], msg_flags=0}, FLAGS)`:
+        // the iovecs' sum; ancillary data is not supported.
+        "recvmsg" | "sendmsg" => {
+            let Expr::Struct(fields) = arg(call, 1)? else { return script("a msghdr is `{msg_iov(N)=[…], …}`") };
+            if fields.iter().any(|(n, _)| n.as_deref().is_some_and(|n| n.starts_with("msg_control"))) {
+                return unsupported(format!("{} with ancillary data", call.name));
+            }
+            let iov = fields
+                .iter()
+                .find(|(n, _)| n.as_deref().is_some_and(|n| n.starts_with("msg_iov")))
+                .ok_or_else(|| CallError::Script("a msghdr needs msg_iov".into()))?;
+            (iovec_len(&iov.1)?, int(arg(call, 2)?)?.unwrap_or(0))
+        }
         _ => (need_int(arg(call, 2)?, "the length")?, int(arg(call, 3)?)?.unwrap_or(0)),
     };
     Ok((len, MsgFlags(flags as u32)))
