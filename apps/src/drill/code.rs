@@ -104,7 +104,12 @@ fn value(info: &TcpInfo, token: &str) -> Result<i64, String> {
     if let Some((_, v)) = STATE_NAMES.iter().find(|(n, _)| *n == token) {
         return Ok(*v);
     }
-    token.parse::<i64>().map_err(|_| format!("`{token}` is not a tcp_info field synack keeps, a state or a number"))
+    token.parse::<i64>().map_err(|_| {
+        format!(
+            "`{token}` is not a number, a TCP_* state or a tcp_info field synack keeps ({})",
+            TCPI_FIELDS.join(", ")
+        )
+    })
 }
 
 /// Evaluate a block against the connection's `tcp_info`.

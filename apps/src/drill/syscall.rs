@@ -402,19 +402,9 @@ impl Calls {
             ("sendto", SocketHandle::Udp(_)) => stack.sendto(now, h, &buf, Some(to)),
             _ => stack.send(now, h, &buf, flags),
         };
-        match r {
-            Ok(n) => {
-                p.bytes += n;
-                if matches!(h, SocketHandle::Udp(_)) || p.bytes >= len as usize || dontwait {
-                    Ok(done(Ok(p.bytes as i64)))
-                } else {
-                    Ok(Step::Blocked { deadline: None })
-                }
-            }
-            Err(Errno::EAGAIN) if !dontwait => Ok(Step::Blocked { deadline: None }),
-            Err(_) if p.bytes > 0 => Ok(done(Ok(p.bytes as i64))),
-            Err(e) => Ok(done(Err(e))),
-        }
+        // A datagram goes whole or not at all; a stream may take part.
+        let stream = matches!(h, SocketHandle::Tcp(_));
+        Ok(transfer(p, r, dontwait, |p, _| stream && p.bytes < len as usize && !dontwait))
     }
 
     /// read, recv, recvfrom, readv: a stream returns what is there, or 0 at
@@ -431,20 +421,8 @@ impl Calls {
         } else {
             stack.recv(now, h, &mut buf, flags)
         };
-        match r {
-            Ok(0) if stream => Ok(done(Ok(p.bytes as i64))),
-            Ok(n) => {
-                p.bytes += n;
-                if !waitall || p.bytes >= len as usize {
-                    Ok(done(Ok(p.bytes as i64)))
-                } else {
-                    Ok(Step::Blocked { deadline: None })
-                }
-            }
-            Err(Errno::EAGAIN) if !dontwait => Ok(Step::Blocked { deadline: None }),
-            Err(_) if p.bytes > 0 => Ok(done(Ok(p.bytes as i64))),
-            Err(e) => Ok(done(Err(e))),
-        }
+        // 0 on a stream is the end: return what there is.
+        Ok(transfer(p, r, dontwait, |p, n| waitall && n > 0 && p.bytes < len as usize))
     }
 
     fn setsockopt(&mut self, stack: &mut Stack, now: Instant, call: &SyscallSpec) -> CallResult<Step> {
@@ -612,6 +590,31 @@ fn len_and_flags(call: &SyscallSpec) -> CallResult<(i64, MsgFlags)> {
         _ => (need_int(arg(call, 2)?, "the length")?, int(arg(call, 3)?)?.unwrap_or(0)),
     };
     Ok((len, MsgFlags(flags as u32)))
+}
+
+/// One try of a read or a write moved `r` bytes (or failed): does the call
+/// return, or block for more (`more`, asked with the progress and the bytes
+/// of this try)? An error after some bytes returns the count, as Linux's
+/// calls do; `EAGAIN` blocks a blocking call.
+fn transfer(
+    p: &mut Progress,
+    r: Result<usize, Errno>,
+    dontwait: bool,
+    more: impl FnOnce(&Progress, usize) -> bool,
+) -> Step {
+    match r {
+        Ok(n) => {
+            p.bytes += n;
+            if more(p, n) {
+                Step::Blocked { deadline: None }
+            } else {
+                done(Ok(p.bytes as i64))
+            }
+        }
+        Err(Errno::EAGAIN) if !dontwait => Step::Blocked { deadline: None },
+        Err(_) if p.bytes > 0 => done(Ok(p.bytes as i64)),
+        Err(e) => done(Err(e)),
+    }
 }
 
 /// `poll` or `epoll_wait` found nothing ready: with a timeout of 0 it
