@@ -208,6 +208,11 @@ fn open_tap(a: &IfaceArgs) -> io::Result<Tap> {
     if a.mtu != 1500 {
         run(&["ip", "link", "set", "dev", &name, "mtu", &a.mtu.to_string()])?;
     }
+    // A deeper queue on the host's side than the TAP's default: a burst of
+    // frames (a SYN flood) waits for synack instead of being dropped, the
+    // host's own SYN with it (`synack_apps::TAP_TXQUEUELEN`).
+    let qlen = synack_apps::TAP_TXQUEUELEN.to_string();
+    run(&["ip", "link", "set", "dev", &name, "txqueuelen", &qlen])?;
     run(&["ip", "link", "set", &name, "up"])?;
     Ok(tap)
 }

@@ -2,6 +2,8 @@
 //! transfer protocol, the TAP prober, the in-memory pair, and the groups of
 //! rows, each measured `runs` times.
 
+pub mod flood;
+pub mod impaired;
 pub mod mem;
 pub mod netns;
 pub mod proto;
@@ -78,6 +80,15 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("ping_synack_busy", "ping RTT host -> synack over TAP, busy poll (median of run)", "us"),
     ("cpu_sleep", "synack's CPU while pinged every 5 ms, sleeping in ppoll", "% core"),
     ("cpu_busy", "synack's CPU while pinged every 5 ms, busy polling", "% core"),
+    ("impaired_synack", "synack -> Linux through the impaired link (loss 10%, reorder 25%, dup 5%, 20+-10 ms)", "kB/s"),
+    ("impaired_linux", "Linux -> Linux through the same link (userspace relay)", "kB/s"),
+    ("impaired_ratio", "impaired link: synack / Linux (same run)", "x"),
+    ("flood_synack_median", "connect to synack during a spoofed SYN flood, median", "ms"),
+    ("flood_synack_max", "connect to synack during a spoofed SYN flood, slowest", "ms"),
+    ("flood_synack_rate", "the flood at synack's TAP (one thread, AF_PACKET)", "kSYN/s"),
+    ("flood_linux_median", "connect to Linux during the same flood over veth, median", "ms"),
+    ("flood_linux_max", "connect to Linux during the same flood over veth, slowest", "ms"),
+    ("flood_linux_rate", "the flood at Linux's veth (one thread, AF_PACKET)", "kSYN/s"),
 ];
 
 /// Samples by row key.
@@ -85,7 +96,7 @@ pub const ROWS: &[(&str, &str, &str)] = &[
 pub struct Results(pub BTreeMap<&'static str, Vec<f64>>);
 
 impl Results {
-    fn push(&mut self, key: &'static str, v: f64) {
+    pub fn push(&mut self, key: &'static str, v: f64) {
         self.0.entry(key).or_default().push(v);
     }
     /// (median, min, max)

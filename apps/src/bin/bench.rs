@@ -45,10 +45,23 @@ enum Group {
     Handshakes,
     /// ping RTT to synack over TAP and Linux to Linux over veth.
     Ping,
+    /// Bulk transfer through an impaired link: synack and Linux as senders.
+    Impaired,
+    /// Connect latency during a spoofed SYN flood: synack and Linux.
+    Flood,
 }
 
-const ALL: [Group; 7] =
-    [Group::Tap, Group::Synack, Group::Offload, Group::Veth, Group::Mem, Group::Handshakes, Group::Ping];
+const ALL: [Group; 9] = [
+    Group::Tap,
+    Group::Synack,
+    Group::Offload,
+    Group::Veth,
+    Group::Mem,
+    Group::Handshakes,
+    Group::Ping,
+    Group::Impaired,
+    Group::Flood,
+];
 
 #[derive(Parser)]
 #[command(name = "synack-bench", about = "synack's benchmark: throughput, handshakes and RTT against ceilings")]
@@ -85,6 +98,8 @@ fn run_group(g: Group, plan: &Plan, r: &mut Results) -> io::Result<()> {
         Group::Mem => bench::mem(plan, r),
         Group::Handshakes => bench::handshakes(plan, r),
         Group::Ping => bench::ping(plan, r),
+        Group::Impaired => bench::impaired::impaired(plan, r),
+        Group::Flood => bench::flood::flood(plan, r),
     }
 }
 
