@@ -17,12 +17,14 @@
 
 /// The `txqueuelen` `synack up` gives the host's side of its TAP (Linux's
 /// default for a TAP is 1000 frames): the kernel's queue of frames for
-/// synack, which `tun_net_xmit` drops from when it is full. Deep enough
-/// that a burst (a SYN flood while synack's thread is off its core for a
-/// few milliseconds) waits instead of being dropped with the host's own
-/// SYN in it; short enough that a full queue, at the 150,000-250,000 frames
-/// a second synack reads, is 40-70 ms of waiting.
-pub const TAP_TXQUEUELEN: u32 = 10_000;
+/// synack, which `tun_net_xmit` drops from when it is full. Deeper, so that
+/// a burst (a SYN flood while synack's thread is off its core for a few
+/// milliseconds) waits instead of being dropped with the host's own SYN in
+/// it, whose retransmission comes 1 s later; not much deeper, because under
+/// a flood that synack cannot keep up with the queue stays full, and every
+/// frame waits for all of it: 4096 frames at the ~150,000 SYNs a second
+/// synack answers on a shared core is ~27 ms.
+pub const TAP_TXQUEUELEN: u32 = 4096;
 
 pub mod drill;
 pub mod frames;

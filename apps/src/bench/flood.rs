@@ -256,7 +256,7 @@ fn connects_per_run(plan: &Plan) -> usize {
     if plan.transfer < Duration::from_secs(1) {
         10
     } else {
-        20
+        15
     }
 }
 
@@ -317,7 +317,15 @@ pub fn synack_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
         let before = net.stack.stats().get(stack::stats::Counter::SyncookiesSent);
         let stop = Arc::new(AtomicBool::new(false));
         let sock = packet_socket(&ns, "tap0")?;
-        let flood = start_flood(sock, dst_mac, host_mac, [10, 0, 0, 2].into(), 0xf100d + run as u64, stop.clone(), flood_limit(n));
+        let flood = start_flood(
+            sock,
+            dst_mac,
+            host_mac,
+            [10, 0, 0, 2].into(),
+            0xf100d + run as u64,
+            stop.clone(),
+            flood_limit(n),
+        );
         let client = ns.spawn(move || connects(to, n));
         let got = drive(&mut net, &mut acc, client, flood_limit(n));
         stop.store(true, Ordering::Relaxed);
@@ -410,7 +418,15 @@ pub fn linux_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let sock = packet_socket(&a, "veth0")?;
-        let flood = start_flood(sock, dst_mac, src_mac, [10, 0, 0, 2].into(), 0xf100d + run as u64, stop.clone(), flood_limit(n));
+        let flood = start_flood(
+            sock,
+            dst_mac,
+            src_mac,
+            [10, 0, 0, 2].into(),
+            0xf100d + run as u64,
+            stop.clone(),
+            flood_limit(n),
+        );
         let got = join(a.spawn(move || connects(to, n)));
         stop.store(true, Ordering::Relaxed);
         let (sent, refused, secs) = join(flood)?;

@@ -32,7 +32,6 @@ use super::proto::{self, Dir, SynServer, Transfer};
 use super::{check_interrupt, tap_probe, Plan, Results};
 use device::poll_loop::ppoll;
 use device::{Clock, Device, LinkSpec, Lossy, NetLoop, Tap};
-use stack::tcp::TcpConfig;
 use stack::Config;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -73,15 +72,17 @@ fn open_tap(ns: &Netns, addr: &str) -> io::Result<Tap> {
     Ok(tap)
 }
 
-/// synack's loop over `Lossy<Tap>` until `worker` finishes.
+/// synack's loop over `Lossy<Tap>` until `worker` finishes and the server
+/// has served `want` connections (the client's report crossed the link).
 fn drive_synack<T>(
     net: &mut NetLoop<Lossy<Tap>>,
     server: &mut SynServer,
+    want: usize,
     worker: JoinHandle<io::Result<T>>,
     limit: Duration,
 ) -> io::Result<T> {
     let deadline = Instant::now() + limit;
-    while !worker.is_finished() {
+    while !worker.is_finished() || server.served < want {
         check_interrupt()?;
         if Instant::now() > deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "the impaired transfer did not finish in time"));
@@ -95,17 +96,19 @@ fn drive_synack<T>(
 }
 
 /// The relay: frames from `a` go into `b` (the link's out lane), frames
-/// from `b` (its in lane) go to `a`, until `worker` finishes.
+/// from `b` (its in lane) go to `a`, until `worker` and `server` finish
+/// (the client's report crossed the link).
 fn drive_relay<T>(
     clock: &Clock,
     a: &mut Tap,
     b: &mut Lossy<Tap>,
     worker: JoinHandle<io::Result<T>>,
+    server: JoinHandle<io::Result<()>>,
     limit: Duration,
 ) -> io::Result<T> {
     let deadline = Instant::now() + limit;
     let (fa, fb) = (a.raw_fd().expect("TAP fd"), b.raw_fd().expect("TAP fd"));
-    while !worker.is_finished() {
+    while !worker.is_finished() || !server.is_finished() {
         check_interrupt()?;
         if Instant::now() > deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "the relayed transfer did not finish in time"));
@@ -130,7 +133,9 @@ fn drive_relay<T>(
             Err(e) => return Err(e),
         }
     }
-    join(worker)
+    let out = join(worker);
+    join(server)?;
+    out
 }
 
 pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
@@ -140,8 +145,10 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
     // synack -> Linux.
     let ns = netns::create("imp")?;
     let tap = tap_probe::open_synack_tap(&ns, false)?;
-    let tcp = TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() };
-    let mut net = NetLoop::new(Lossy::new(tap, spec()?), Config { tcp, ..Config::default() });
+    // synack's defaults, as `synack up --link` runs: with a timed transfer,
+    // what the send buffer holds when the time is up must still cross the
+    // link, and a 1 MiB buffer at ~100 kB/s would be most of the figure.
+    let mut net = NetLoop::new(Lossy::new(tap, spec()?), Config::default());
     let mut server = SynServer::listen(&mut net.stack, proto::PORT)?;
     let to_synack: SocketAddr = ([10, 0, 0, 2], proto::PORT).into();
 
@@ -150,11 +157,9 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let mut tap_a = open_tap(&na, "10.3.0.1/24")?;
     let mut tap_b = Lossy::new(open_tap(&nb, "10.3.0.2/24")?, spec()?);
     let clock = Clock::new();
-    let l = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT)))?;
+    let listener = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT)))?;
     let give_up = Arc::new(AtomicBool::new(false));
-    let flag = give_up.clone();
     let runs = plan.runs;
-    let linux_server = na.spawn(move || proto::serve(l, runs, Instant::now() + limit * runs as u32, &flag));
     let to_linux: SocketAddr = ([10, 3, 0, 1], proto::PORT).into();
 
     let mut result = Ok(());
@@ -164,15 +169,17 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
             break;
         }
         let c = ns.spawn(move || proto::client(to_synack, Dir::Down, dur));
-        let s = match drive_synack(&mut net, &mut server, c, limit) {
+        let s = match drive_synack(&mut net, &mut server, run + 1, c, limit) {
             Ok(t) => t,
             Err(e) => {
                 result = Err(io::Error::new(e.kind(), format!("synack -> Linux: {e}")));
                 break;
             }
         };
+        let (lc, flag) = (listener.try_clone()?, give_up.clone());
+        let srv = na.spawn(move || proto::serve(lc, 1, Instant::now() + limit, &flag));
         let c = nb.spawn(move || proto::client(to_linux, Dir::Down, dur));
-        let l = match drive_relay(&clock, &mut tap_a, &mut tap_b, c, limit) {
+        let l = match drive_relay(&clock, &mut tap_a, &mut tap_b, c, srv, limit) {
             Ok(t) => t,
             Err(e) => {
                 result = Err(io::Error::new(e.kind(), format!("Linux -> Linux: {e}")));
@@ -193,10 +200,9 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
         r.push("impaired_ratio", kb_s(&s) / kb_s(&l));
     }
     give_up.store(true, Ordering::Relaxed);
-    let served = join(linux_server);
     result?;
-    served?;
     let st = net.dev.stats();
     eprintln!("synack-bench: impaired: synack's link {st:?}");
+    eprintln!("synack-bench: impaired: the relay's link {:?}", tap_b.stats());
     Ok(())
 }
