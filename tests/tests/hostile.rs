@@ -18,8 +18,9 @@
 //!    routed to the host, which does not forward) as fast as a raw socket
 //!    sends them, then 200,000 more paced to what the TAP carries, while
 //!    the host's kernel TCP connects to echo again and again: each connect
-//!    completes and echoes (under the paced flood, in under 1 s; see the
-//!    test's comment for the unpaced one); `syncookies_sent` counts; RSS
+//!    completes and echoes (under the paced flood in under 1 s, the median
+//!    under 50 ms; under the unpaced one in under 2 s, at most one SYN
+//!    retransmission: see the test's comment); `syncookies_sent` counts; RSS
 //!    (VmRSS of /proc/PID/status) 3 s after is back within 10 % + 4 MB of
 //!    the baseline taken before the floods.
 //! 4. `arp_flood_from_spoofed_senders`: 30,000 ARP requests for synack's
@@ -785,14 +786,15 @@ impl Flood {
 
 /// Two floods of 200,000 spoofed SYNs each. First as fast as the host
 /// side sends them (about 200,000-500,000 a second here): more than synack
-/// reads from the TAP on a shared core, so the kernel drops part of the
-/// flood at the TAP's queue, and with it, at times, the host's own SYN,
-/// which its kernel sends again after 1 s: a flood of the link, which no
-/// SYN-queue defence can help. Asserted: cookies answer, every connect
-/// completes (within SYN retransmissions), synack survives. Then paced to
-/// what the TAP carries (bursts of 200 every 4 ms, at most 50,000 a second):
-/// every connect during it completes in under 1 s. Afterwards RSS is back
-/// within 10 % + 4 MB of the baseline taken before the floods.
+/// reads from the TAP on a shared core (~150,000), so the kernel drops part
+/// of the flood at the TAP's queue, and with it, at times, the host's own
+/// SYN, which its kernel sends again after 1 s: a flood of the link, which
+/// no SYN-queue defence can help. Asserted: cookies answer, every connect
+/// completes with at most one SYN retransmission (under 2 s), synack
+/// survives. Then paced to what the TAP carries (bursts of 200 every 4 ms,
+/// at most 50,000 a second): every connect during it completes in under
+/// 1 s, the median under 50 ms. Afterwards RSS is back within 10 % + 4 MB
+/// of the baseline taken before the floods.
 #[test]
 fn syn_flood_with_spoofed_sources() {
     if !interop_allowed("syn_flood_with_spoofed_sources") {
@@ -814,9 +816,22 @@ fn syn_flood_with_spoofed_sources() {
     assert!(grew(&full.before, &full.after, "syncookies_sent") > 1000, "no SYN cookies: {:?}", full.after);
     // Unpaced, the flood may be over in under half a second, and a host SYN
     // the TAP queue dropped costs its 1 s retransmission: one connect is
-    // all that fits for sure (the paced flood below asks for ten, each < 1 s).
+    // all that fits for sure (the paced flood below asks for ten). A flood
+    // faster than synack answers (~150,000 SYNs a second on a shared core)
+    // keeps the TAP's queue full, and whatever arrives while it is full is
+    // dropped by the host's kernel before synack can see it, the host's
+    // SYN too: that first SYN may be lost; its retransmission 1 s later,
+    // when the flood is over or synack has drained the queue
+    // (`TAP_TXQUEUELEN`, 4096 frames, ~27 ms), never is: no connect needs
+    // the second retransmission (3 s). (Before the neighbour table's
+    // batched forced GC, synack answered ~75,000 a second.)
     assert!(!full.connects.is_empty(), "no connect during the flood");
-    assert!(full.connects.iter().all(|d| *d < Duration::from_secs(4)), "connects: {:?}", full.connects);
+    assert!(
+        full.connects.iter().all(|d| *d < Duration::from_secs(2)),
+        "a connect needed more than one SYN retransmission (the TAP dropped {}): {:?}",
+        full.device_drops,
+        full.connects
+    );
     assert_alive(&ns, &s, "after the unpaced flood");
 
     let paced = flood(&ns, &s, host, 0xbeef, 200, Duration::from_millis(4));
@@ -830,6 +845,11 @@ fn syn_flood_with_spoofed_sources() {
         paced.device_drops,
         paced.connects
     );
+    // The target: the median connect under 50 ms (here ~1-5 ms).
+    let mut sorted = paced.connects.clone();
+    sorted.sort();
+    let median = sorted[sorted.len() / 2];
+    assert!(median < Duration::from_millis(50), "median connect {median:?} during the paced flood: {sorted:?}");
 
     // Afterwards: memory back near the baseline.
     thread::sleep(Duration::from_secs(3));
