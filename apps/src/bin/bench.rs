@@ -4,14 +4,16 @@
 //! Every row is the median, min and max of several runs: the raw TAP
 //! ceilings (a tiny prober, no stack), synack ↔ host over TAP both ways,
 //! the same client and server code Linux ↔ Linux over veth, two synack
-//! stacks in memory (bulk and handshakes), and ping RTT over TAP vs veth.
+//! stacks in memory (bulk and handshakes), ping RTT over TAP vs veth, bulk
+//! transfer through an impaired link (synack and Linux as senders), and
+//! connect latency during a spoofed SYN flood (synack and Linux).
 //! Then the issue's targets as ratios, met or missed and by how much.
 //! Each row that needs one makes its own network namespace and deletes it.
 //!
 //! ```sh
 //! cargo build --release -p synack-apps
-//! sudo target/release/synack-bench                 # the full run (~1.5 min)
-//! sudo target/release/synack-bench --smoke         # every row, small (~15 s)
+//! sudo target/release/synack-bench                 # the full run (~7 min)
+//! sudo target/release/synack-bench --smoke         # every row, small (~1 min)
 //! sudo target/release/synack-bench --only synack,tap --markdown out.md
 //! ```
 //!
