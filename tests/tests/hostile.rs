@@ -791,7 +791,8 @@ impl Flood {
 /// SYN, which its kernel sends again after 1 s: a flood of the link, which
 /// no SYN-queue defence can help. Asserted: cookies answer, every connect
 /// completes with at most one SYN retransmission (under 2 s), synack
-/// survives. Then paced to what the TAP carries (bursts of 200 every 4 ms,
+/// survives (under 4 s if the flood itself lasted 0.9 s or more). Then
+/// paced to what the TAP carries (bursts of 200 every 4 ms,
 /// at most 50,000 a second): every connect during it completes in under
 /// 1 s, the median under 50 ms. Afterwards RSS is back within 10 % + 4 MB
 /// of the baseline taken before the floods.
@@ -823,12 +824,16 @@ fn syn_flood_with_spoofed_sources() {
     // SYN too: that first SYN may be lost; its retransmission 1 s later,
     // when the flood is over or synack has drained the queue
     // (`TAP_TXQUEUELEN`, 4096 frames, ~27 ms), never is: no connect needs
-    // the second retransmission (3 s). (Before the neighbour table's
-    // batched forced GC, synack answered ~75,000 a second.)
+    // the second retransmission (3 s). Unless the flood itself lasts
+    // that long (a slow flood on a busy machine: 1.2 s seen): then the
+    // retransmission may meet it too, and 4 s is the bound. (Before the
+    // neighbour table's batched forced GC, synack answered ~75,000 a second.)
     assert!(!full.connects.is_empty(), "no connect during the flood");
+    let bound = if full.took < Duration::from_millis(900) { Duration::from_secs(2) } else { Duration::from_secs(4) };
     assert!(
-        full.connects.iter().all(|d| *d < Duration::from_secs(2)),
-        "a connect needed more than one SYN retransmission (the TAP dropped {}): {:?}",
+        full.connects.iter().all(|d| *d < bound),
+        "a connect took {bound:?} or more during a flood of {:?} (the TAP dropped {}): {:?}",
+        full.took,
         full.device_drops,
         full.connects
     );
