@@ -325,6 +325,7 @@ pub fn synack_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
     for run in 0..runs(plan) {
         check_interrupt()?;
         let before = net.stack.stats().get(stack::stats::Counter::SyncookiesSent);
+        let drops0 = tap_drops(&ns);
         let stop = Arc::new(AtomicBool::new(false));
         let sock = packet_socket(&ns, "tap0")?;
         let flood = start_flood(
@@ -350,10 +351,13 @@ pub fn synack_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
         }
         let f = FloodRun { connects: got?, sent, refused, secs };
         let cookies = net.stack.stats().get(stack::stats::Counter::SyncookiesSent).saturating_sub(before);
+        let dropped = tap_drops(&ns).saturating_sub(drops0);
         eprintln!(
-            "synack-bench: flood synack run {run}: {:.0} kSYN/s ({} refused), {} cookies; connects (ms): {:?}",
+            "synack-bench: flood synack run {run}: {:.0} kSYN/s ({} refused, {} dropped by the TAP), {} cookies; \
+             connects (ms): {:?}",
             f.ksyn_s(),
             f.refused,
+            dropped,
             cookies,
             f.connects.iter().map(|d| (d.as_secs_f64() * 1e4).round() / 10.0).collect::<Vec<_>>()
         );
@@ -362,6 +366,16 @@ pub fn synack_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
         r.push("flood_synack_rate", f.ksyn_s());
     }
     Ok(())
+}
+
+/// tap0's `tx_dropped` on the host's side: frames the kernel dropped
+/// because synack's queue was full (`ip netns exec` mounts the namespace's
+/// sysfs; a thread's `setns` would not).
+fn tap_drops(ns: &Netns) -> u64 {
+    ns.exec("cat", &["/sys/class/net/tap0/statistics/tx_dropped"], Duration::from_secs(5))
+        .ok()
+        .and_then(|o| o.stdout.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn drive<T>(
