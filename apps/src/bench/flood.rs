@@ -441,7 +441,13 @@ pub fn linux_flood(plan: &Plan, r: &mut Results) -> io::Result<()> {
             break;
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let sock = packet_socket(&a, "veth0")?;
+        let sock = match packet_socket(&a, "veth0") {
+            Ok(s) => s,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
         let flood = start_flood(
             sock,
             dst_mac,
