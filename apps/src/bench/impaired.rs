@@ -47,6 +47,42 @@ fn spec() -> io::Result<LinkSpec> {
     LinkSpec::parse(SPEC).map_err(io::Error::other)
 }
 
+/// `TCP_CONGESTION` on `l` (Linux `tcp_set_congestion_control`).
+fn set_congestion(l: &TcpListener, name: &str) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid fd and a buffer of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("TCP_CONGESTION {name}: {e}")));
+    }
+    Ok(())
+}
+
+/// The congestion control `l` would give its children.
+fn congestion(l: &TcpListener) -> io::Result<String> {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 16];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: a valid fd, a buffer and its length.
+    let rc = unsafe {
+        libc::getsockopt(l.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, buf.as_mut_ptr().cast(), &mut len)
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let name = &buf[..len as usize];
+    Ok(String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())]).into_owned())
+}
+
 /// How long each transfer sends.
 fn transfer_time(plan: &Plan) -> Duration {
     if plan.transfer < Duration::from_secs(1) {
@@ -157,10 +193,20 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let mut tap_a = open_tap(&na, "10.3.0.1/24")?;
     let mut tap_b = Lossy::new(open_tap(&nb, "10.3.0.2/24")?, spec()?);
     let clock = Clock::new();
+    // Two Linux senders: one with CUBIC, synack's algorithm and Linux's stock
+    // default (the fair reference: the same loss-based congestion control),
+    // one with the namespace's default, which is whatever the host set (bbr
+    // on the machine these figures come from; a new namespace inherits it and
+    // may not change it, but a socket may: `TCP_CONGESTION`, which accepted
+    // children inherit from their listener).
     let listener = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT)))?;
+    let listener_cubic = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT + 1)))?;
+    set_congestion(&listener_cubic, "cubic")?;
+    let default_cc = congestion(&listener)?;
     let give_up = Arc::new(AtomicBool::new(false));
     let runs = plan.runs;
     let to_linux: SocketAddr = ([10, 3, 0, 1], proto::PORT).into();
+    let to_cubic: SocketAddr = ([10, 3, 0, 1], proto::PORT + 1).into();
 
     let mut result = Ok(());
     for run in 0..runs {
@@ -176,28 +222,45 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
                 break;
             }
         };
-        let (lc, flag) = (listener.try_clone()?, give_up.clone());
-        let srv = na.spawn(move || proto::serve(lc, 1, Instant::now() + limit, &flag));
-        let c = nb.spawn(move || proto::client(to_linux, Dir::Down, dur));
-        let l = match drive_relay(&clock, &mut tap_a, &mut tap_b, c, srv, limit) {
+        let mut linux = |l: &TcpListener, to: SocketAddr, cc: &str| -> io::Result<Transfer> {
+            let (lc, flag) = (l.try_clone()?, give_up.clone());
+            let srv = na.spawn(move || proto::serve(lc, 1, Instant::now() + limit, &flag));
+            let c = nb.spawn(move || proto::client(to, Dir::Down, dur));
+            drive_relay(&clock, &mut tap_a, &mut tap_b, c, srv, limit)
+                .map_err(|e| io::Error::new(e.kind(), format!("Linux ({cc}) -> Linux: {e}")))
+        };
+        let cubic = match linux(&listener_cubic, to_cubic, "cubic") {
             Ok(t) => t,
             Err(e) => {
-                result = Err(io::Error::new(e.kind(), format!("Linux -> Linux: {e}")));
+                result = Err(e);
+                break;
+            }
+        };
+        let l = match linux(&listener, to_linux, &default_cc) {
+            Ok(t) => t,
+            Err(e) => {
+                result = Err(e);
                 break;
             }
         };
         eprintln!(
-            "synack-bench: impaired run {run}: synack {} B in {:.2} s = {:.0} kB/s; Linux {} B in {:.2} s = {:.0} kB/s",
+            "synack-bench: impaired run {run}: synack {} B in {:.2} s = {:.0} kB/s; Linux cubic {} B in {:.2} s = {:.0} kB/s; \
+             Linux {default_cc} {} B in {:.2} s = {:.0} kB/s",
             s.bytes,
             s.secs,
             kb_s(&s),
+            cubic.bytes,
+            cubic.secs,
+            kb_s(&cubic),
             l.bytes,
             l.secs,
             kb_s(&l)
         );
         r.push("impaired_synack", kb_s(&s));
+        r.push("impaired_linux_cubic", kb_s(&cubic));
+        r.push("impaired_ratio", kb_s(&s) / kb_s(&cubic));
         r.push("impaired_linux", kb_s(&l));
-        r.push("impaired_ratio", kb_s(&s) / kb_s(&l));
+        r.push("impaired_ratio_default", kb_s(&s) / kb_s(&l));
     }
     give_up.store(true, Ordering::Relaxed);
     result?;

@@ -192,6 +192,27 @@ fn targets(r: &Results) -> Vec<Target> {
             unit: "/s",
         },
         Target {
+            name: "impaired link: synack sending / Linux CUBIC sending (same link, same run)",
+            value: r.median("impaired_ratio"),
+            bound: 0.8,
+            at_least: true,
+            unit: "",
+        },
+        Target {
+            name: "connect to synack during a spoofed SYN flood, median",
+            value: r.median("flood_synack_median"),
+            bound: 50.0,
+            at_least: false,
+            unit: " ms",
+        },
+        Target {
+            name: "connect to synack during a spoofed SYN flood, slowest of every run",
+            value: r.summary("flood_synack_max").map(|(_, _, max)| max),
+            bound: 1000.0,
+            at_least: false,
+            unit: " ms",
+        },
+        Target {
             name: "ping RTT over TAP / Linux-Linux over veth (medians)",
             value: ratio(r.median("ping_synack"), r.median("ping_veth")),
             bound: 1.2,
