@@ -56,6 +56,11 @@ pub(crate) struct IfaceArgs {
     /// for frames that come within that time; a core spins meanwhile.
     #[arg(long, value_name = "USEC")]
     pub(crate) busy_poll: Option<u64>,
+    /// No GRO: TCP sees (and may ACK) every frame on its own, instead of a
+    /// flow's in-order segments of one batch glued into one, as Linux's
+    /// GRO does (stack/src/gro.rs). For class: every segment in the trace.
+    #[arg(long)]
+    pub(crate) no_gro: bool,
 }
 
 #[derive(Args)]
@@ -99,6 +104,7 @@ pub(crate) fn stack_config(a: &IfaceArgs) -> Config {
         gateway: Some(a.gateway.unwrap_or(a.host_addr.0)),
         mtu: a.mtu as usize,
         seed: a.seed,
+        gro: !a.no_gro,
         ..Config::default()
     }
 }
