@@ -10,7 +10,7 @@
 //! backpressure), and at most `ServiceConfig::max_conns` connections are
 //! served at once.
 
-use stack::{Errno, Instant, MsgFlags, PollFlags, SockType, SocketHandle, Stack};
+use stack::{Errno, Instant, MsgFlags, SockType, SocketHandle, Stack};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub const ECHO_PORT: u16 = 7;
@@ -31,7 +31,7 @@ pub(crate) struct Conn {
     /// Bytes waiting to be sent (echo: data read; chargen: the next lines).
     pending: Vec<u8>,
     sent: usize,
-    /// Chargen: where the rotating pattern starts on the next line.
+    /// Chargen: the next byte's offset in the pattern's 95-line period.
     line: usize,
     /// The peer sent FIN (recv returned 0).
     eof: bool,
@@ -95,15 +95,24 @@ pub(crate) fn serve(stack: &mut Stack, now: Instant, c: &mut Conn, buf: &mut [u8
                     Ok(_) | Err(Errno::EAGAIN) => {}
                     Err(e) => return Err(e),
                 }
-                if !stack.poll_socket(c.sock).contains(PollFlags::POLLOUT) {
-                    return Ok(did);
-                }
-                // 64 lines (4,736 bytes) from the pattern made once:
-                // slices of `rfc864_pattern`, no per-byte work.
+                // Send straight from the pattern made once
+                // (`rfc864_pattern`): no per-byte work, no buffer of our
+                // own; `line` is where in the pattern's period the next
+                // byte is (the line, and since a send may stop mid-line,
+                // the byte in it).
                 let pattern = rfc864_pattern();
-                let start = c.line * LINE;
-                c.pending.extend_from_slice(&pattern[start..start + CHARGEN_BATCH * LINE]);
-                c.line = (c.line + CHARGEN_BATCH) % 95;
+                let period = 95 * LINE;
+                loop {
+                    let off = c.line;
+                    match stack.send(now, c.sock, &pattern[off..off + CHARGEN_BATCH * LINE], MsgFlags::NONE) {
+                        Ok(n) => {
+                            c.line = (off + n) % period;
+                            did = true;
+                        }
+                        Err(Errno::EAGAIN) => return Ok(did),
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             Kind::Echo | Kind::Discard => match stack.recv(now, c.sock, buf, MsgFlags::NONE) {
                 Ok(0) => {

@@ -168,7 +168,11 @@ fn synack_loop(tap: Tap, mib: bool) -> NetLoop<Tap> {
     let tcp =
         if mib { TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() } } else { TcpConfig::default() };
     let offloads = tap.offloads();
-    NetLoop::new(tap, Config { tcp, offloads, ..Config::default() })
+    let mut net = NetLoop::new(tap, Config { tcp, offloads, ..Config::default() });
+    if let Some(b) = std::env::var("SYNACK_RX_BUDGET").ok().and_then(|v| v.parse().ok()) {
+        net.set_rx_budget(b);
+    }
+    net
 }
 
 /// Run synack's poll loop (and `server`, if any) until `worker` finishes,

@@ -13,7 +13,10 @@
 //! more for a sender still in slow start (which doubles per RTT, and the
 //! ACK sent now governs the next RTT, not this one). A slow reader never
 //! grows it: the bytes must be *read*, not just received. An application
-//! that set SO_RCVBUF (`SOCK_RCVBUF_LOCK`) keeps its size.
+//! that set SO_RCVBUF (`SOCK_RCVBUF_LOCK`) keeps its size, and so does
+//! every socket with `tcp_moderate_rcvbuf` off (`TcpConfig::moderate_rcvbuf`;
+//! `synack up --rcvbuf N` and `set rcvbuf N` turn it off: they give new
+//! sockets a fixed SO_RCVBUF, for labs that need a small window).
 //!
 //! The receiver's RTT (`rcv_rtt_est`): without data of its own to time, a
 //! receiver times how long one window of data takes to arrive
@@ -110,7 +113,7 @@ impl TcpSock {
         // Number of bytes copied to user in last RTT.
         let copied = self.copied_seq().since(self.rcvq.seq);
         if copied > self.rcvq.space {
-            if !self.opt.rcvbuf_lock {
+            if cfg.moderate_rcvbuf && !self.opt.rcvbuf_lock {
                 let advmss = cfg.mss as usize;
                 let old = self.rcvq.space;
                 // Minimal window to cope with packet losses, assuming steady
@@ -226,6 +229,15 @@ mod tests {
         }
         assert!(sizes[10..].windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
         assert!(sizes[39] < cfg.rcvbuf_max / 2, "{sizes:?}");
+    }
+
+    #[test]
+    fn tcp_moderate_rcvbuf_off_keeps_the_size() {
+        let cfg = TcpConfig { moderate_rcvbuf: false, ..TcpConfig::default() };
+        let mut sk = sock(&cfg);
+        let start = sk.q.rcvbuf;
+        slow_start(&mut sk, &cfg, 10);
+        assert_eq!(sk.q.rcvbuf, start);
     }
 
     #[test]
