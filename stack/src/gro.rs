@@ -38,11 +38,14 @@
 //! nothing waits longer than the frames read in one wake-up.
 //!
 //! The glued segment carries `gso_size` (the first segment's payload) and
-//! `SKB_GSO_TCPV4`, exactly like a frame a TAP with offloads delivers: TCP
-//! learns the peer's MSS from `gso_size` (`tcp_measure_rcv_mss`) and counts
-//! the bytes for its ACK decision (`__tcp_ack_snd_check`: more than one full
-//! segment unacknowledged → ACK now), so one ACK answers the batch, as a
-//! Linux receiver behind GRO sends.
+//! `SKB_GSO_TCPV4`, exactly like a frame a TAP with offloads delivers. TCP
+//! counts its bytes for the ACK decision (`__tcp_ack_snd_check`: more than
+//! one full segment unacknowledged → ACK now), so one ACK answers the
+//! batch, as a Linux receiver behind GRO sends; IP's `tcp_rx` counts the
+//! wire segments in it (`gso_segs`, Linux's TcpInSegs). (Linux's
+//! `tcp_measure_rcv_mss` also learns the peer's MSS from `gso_size`;
+//! synack's takes the length capped at its own MSS, so 1460 where Linux
+//! learns 1448 behind timestamps: one reason more to ACK, never one less.)
 
 use crate::checksum;
 use crate::skbuff::{IpSummed, SkBuff, MAX_FRAME};
