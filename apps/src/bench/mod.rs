@@ -168,7 +168,10 @@ fn synack_loop(tap: Tap, mib: bool) -> NetLoop<Tap> {
     let tcp =
         if mib { TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() } } else { TcpConfig::default() };
     let offloads = tap.offloads();
-    let mut net = NetLoop::new(tap, Config { tcp, offloads, ..Config::default() });
+    // For experiments (docs/performance.md): SYNACK_NO_GRO=1 runs the
+    // stack without GRO, SYNACK_RX_BUDGET=N reads N frames per wake-up.
+    let gro = std::env::var_os("SYNACK_NO_GRO").is_none();
+    let mut net = NetLoop::new(tap, Config { tcp, offloads, gro, ..Config::default() });
     if let Some(b) = std::env::var("SYNACK_RX_BUDGET").ok().and_then(|v| v.parse().ok()) {
         net.set_rx_budget(b);
     }
