@@ -56,6 +56,24 @@ pub(crate) struct IfaceArgs {
     /// for frames that come within that time; a core spins meanwhile.
     #[arg(long, value_name = "USEC")]
     pub(crate) busy_poll: Option<u64>,
+    /// GRO (stack/src/gro.rs, as Linux's): a flow's in-order TCP segments
+    /// read in one wake-up are glued into one before TCP sees them, so TCP
+    /// ACKs them once. On by default when frames are not printed (`up -q`);
+    /// while every frame is printed, TCP sees each one on its own, so what
+    /// the trace shows is what TCP did. --gro turns it on regardless.
+    #[arg(long, conflicts_with = "no_gro")]
+    pub(crate) gro: bool,
+    /// No GRO, even with -q: TCP sees (and may ACK) every frame on its own.
+    #[arg(long)]
+    pub(crate) no_gro: bool,
+}
+
+impl IfaceArgs {
+    /// Whether the stack glues segments (GRO): asked for, or by default
+    /// when frames are not printed one by one (`frames_shown`).
+    pub(crate) fn gro_on(&self, frames_shown: bool) -> bool {
+        self.gro || (!self.no_gro && !frames_shown)
+    }
 }
 
 #[derive(Args)]
@@ -99,6 +117,7 @@ pub(crate) fn stack_config(a: &IfaceArgs) -> Config {
         gateway: Some(a.gateway.unwrap_or(a.host_addr.0)),
         mtu: a.mtu as usize,
         seed: a.seed,
+        gro: !a.no_gro,
         ..Config::default()
     }
 }

@@ -250,7 +250,8 @@ fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(N
     let tap = open_tap(a)?;
     let name = tap.name().to_string();
     // What the TAP does for the stack (--offload): checksums, 64 KiB segments.
-    let config = Config { offloads: tap.offloads(), ..stack_config(a) };
+    // GRO unless every frame is printed (args.rs `gro_on`).
+    let config = Config { offloads: tap.offloads(), gro: a.gro_on(trace_frames), ..stack_config(a) };
     let clock = Clock::new();
     let dev = build_device(tap, a, &clock, trace_frames)?;
     // The stack is made after the link is up: its gratuitous ARP must not

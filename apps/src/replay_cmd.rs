@@ -152,7 +152,8 @@ pub fn run(
     show_frames: bool,
     verbose: bool,
 ) -> io::Result<Outcome> {
-    let config = stack_config(&up.iface);
+    // GRO as the recorded run had it (main.rs `start`).
+    let config = stack::Config { gro: up.iface.gro_on(!up.quiet), ..stack_config(&up.iface) };
     let (inbound, recorded) = replay::split_capture(capture, config.mac, rec.epoch)?;
     let frames_in = inbound.len();
     let last_frame = inbound.last().map(|f| f.at);

@@ -165,7 +165,7 @@ pub struct TcpFlags {
     /// SO_SNDBUF of new sockets, bytes (64k works).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub sndbuf: Option<usize>,
-    /// SO_RCVBUF of new sockets, bytes.
+    /// SO_RCVBUF of new sockets, bytes: fixed (no receive-buffer autotuning).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub rcvbuf: Option<usize>,
     /// listen(2) backlog of the services' and telnet's listeners.
@@ -195,6 +195,9 @@ impl TcpFlags {
         c.rto_initial = self.rto.unwrap_or(c.rto_initial);
         c.sndbuf = self.sndbuf.unwrap_or(c.sndbuf);
         c.rcvbuf = self.rcvbuf.unwrap_or(c.rcvbuf);
+        // A receive buffer given as SO_RCVBUF of every new socket is fixed,
+        // as SO_RCVBUF is (no autotuning: tcp/rcvbuf.rs).
+        c.moderate_rcvbuf &= self.rcvbuf.is_none();
         c.rto_max = self.rto_max.unwrap_or(c.rto_max);
         c.congestion = self.congestion.unwrap_or(c.congestion);
         if let Some(k) = self.keepalive {
@@ -289,6 +292,8 @@ pub fn set(stack: &mut Stack, args: &[&str]) -> Result<String, String> {
         }
         "rcvbuf" => {
             c.rcvbuf = parse_bytes(value)?;
+            // Fixed, as SO_RCVBUF is: no autotuning (tcp/rcvbuf.rs).
+            c.moderate_rcvbuf = false;
             format!("rcvbuf {}: for new sockets", c.rcvbuf)
         }
         "congestion" => {

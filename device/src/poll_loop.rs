@@ -10,7 +10,9 @@
 //!              deadline — never longer; no busy spin unless asked for
 //!              (`set_busy_poll`: ask the fds again without sleeping for a
 //!              while first, as Linux's `net.core.busy_poll` does)
-//!   receive    every readable frame (up to the budget): handle_frame
+//!   receive    every readable frame (up to the budget): napi_gro_receive,
+//!              then napi_gro_flush (GRO: a flow's in-order TCP segments
+//!              of the batch glued into one, stack/src/gro.rs)
 //!   timers     handle_timeout, if the deadline has passed
 //!   transmit   everything the stack queued: poll_transmit -> device
 //! ```
@@ -186,11 +188,31 @@ impl<D: Device> NetLoop<D> {
     pub fn run_turn(&mut self, now: Instant, read: bool) -> io::Result<(usize, bool, usize)> {
         let mut frames_in = 0;
         if read {
+            // NAPI's poll: each frame to `napi_gro_receive` (which may hold
+            // a TCP segment to glue the next ones of its flow to it), then
+            // `napi_gro_flush` once the batch is read, so that TCP sees,
+            // and ACKs, the batch's in-order data of a flow at once
+            // (stack/src/gro.rs). An error ends the batch; what GRO holds
+            // still goes up.
+            let mut err = None;
             while frames_in < self.budget {
-                let Some(skb) = self.dev.recv(now)? else { break };
-                self.stack.handle_frame(now, skb);
+                let skb = match self.dev.recv(now) {
+                    Ok(Some(skb)) => skb,
+                    Ok(None) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                };
+                self.stack.napi_gro_receive(now, skb);
                 frames_in += 1;
                 self.drain_events();
+            }
+            self.stack.napi_gro_flush(now);
+            self.drain_events();
+            if let Some(e) = err {
+                self.stats.frames_in += frames_in as u64;
+                return Err(e);
             }
         }
         self.stats.frames_in += frames_in as u64;

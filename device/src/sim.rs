@@ -172,10 +172,13 @@ impl Sim {
         for _ in 0..MAX_ROUNDS {
             let mut busy = false;
             for n in &mut self.nodes {
+                // A batch, as the poll loop reads one (poll_loop.rs
+                // `run_turn`): GRO may glue a flow's segments until the flush.
                 while let Some(skb) = n.dev.recv(now)? {
-                    n.stack.handle_frame(now, skb);
+                    n.stack.napi_gro_receive(now, skb);
                     busy = true;
                 }
+                n.stack.napi_gro_flush(now);
                 if n.stack.poll_timeout().is_some_and(|t| t <= now) {
                     n.stack.handle_timeout(now);
                     busy = true;

@@ -167,7 +167,9 @@ impl Stack {
                 }
             }
             IpProto::Tcp if to_us => {
-                self.stats.inc(Counter::TcpRx);
+                // Linux `tcp_v4_rcv`: TcpInSegs counts the wire segments
+                // a GRO/GSO segment holds (`max(1, gso_segs)`).
+                self.stats.inc_by(Counter::TcpRx, gso_segs(&skb));
                 self.with_tcp(now, |tcp, cx| tcp.tcp_v4_rcv(cx, hdr.src, hdr.dst, skb));
             }
             IpProto::Tcp => self.drop_packet(now, DropReason::IpNotForUs, || "TCP to a broadcast address".into()),
@@ -224,6 +226,17 @@ impl Stack {
             self.neigh_output(now, next_hop, skb);
         }
     }
+}
+
+/// The wire segments a TCP segment (`skb` at its TCP header) stands for:
+/// `max(1, gso_segs)`, its payload cut at `gso_size`.
+fn gso_segs(skb: &SkBuff) -> u64 {
+    let d = skb.data();
+    if !skb.is_gso() || skb.gso_size() == 0 || d.len() < 20 {
+        return 1;
+    }
+    let payload = d.len().saturating_sub((d[12] >> 4) as usize * 4);
+    payload.div_ceil(skb.gso_size()).max(1) as u64
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub mod cx;
 pub mod epoll;
 pub mod errno;
 pub mod ethernet;
+pub mod gro;
 pub mod gso;
 pub mod hash;
 pub mod icmp;

@@ -26,6 +26,7 @@ use crate::cx::{Cx, L4Xmit};
 use crate::epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp, EpollTable};
 use crate::errno::Errno;
 use crate::ethernet;
+use crate::gro::{Gro, GroSkb};
 use crate::icmp::{Icmp, IcmpConfig, PingReply, TransportError};
 use crate::ip_frag::Reassembly;
 use crate::neighbour::{ArpCache, ArpConfig, NeighbourView};
@@ -72,6 +73,12 @@ pub struct Config {
     /// What the device under the stack does for it (off by default: the
     /// plain 1500-byte path, every checksum in software).
     pub offloads: Offloads,
+    /// GRO in software (gro.rs, Linux `napi_gro_receive`): the frames a
+    /// driver hands over in one batch (`napi_gro_receive` ...
+    /// `napi_gro_flush`) are glued per TCP flow before TCP sees them. On by
+    /// default, as in Linux (`ethtool -K dev gro on`); off (`synack up
+    /// --no-gro`), TCP sees, and may ACK, every frame on its own.
+    pub gro: bool,
 }
 
 /// The device's offloads the stack may count on (Linux `netdev_features_t`
@@ -118,6 +125,7 @@ impl Default for Config {
             udp_rcvbuf: 212_992,
             max_udp_sockets: 1024,
             tcp: TcpConfig::default(),
+            gro: true,
             offloads: Offloads::default(),
         }
     }
@@ -152,6 +160,8 @@ pub struct Stack {
     pub(crate) ip_ident: u16,
     /// epoll instances and their interest and ready lists (epoll.rs).
     epolls: EpollTable,
+    /// Segments held by GRO until the end of the driver's batch (gro.rs).
+    gro: Gro,
 }
 
 impl Stack {
@@ -180,6 +190,7 @@ impl Stack {
             txq: VecDeque::new(),
             ip_ident,
             epolls: EpollTable::default(),
+            gro: Gro::default(),
             config,
         };
         if stack.config.gratuitous_arp {
@@ -212,6 +223,49 @@ impl Stack {
             }
         }
         self.flush(now);
+    }
+
+    /// A frame of a batch from the device (Linux `napi_gro_receive`): with
+    /// GRO on (`Config::gro`), a TCP segment may be held to be glued to
+    /// the next ones of its flow (gro.rs) and handed up by
+    /// `napi_gro_flush`, which the driver must call at the end of the
+    /// batch; everything else goes up at once, as `handle_frame`.
+    pub fn napi_gro_receive(&mut self, now: Instant, skb: SkBuff) {
+        if !self.config.gro {
+            return self.handle_frame(now, skb);
+        }
+        let out = self.gro.receive(skb, self.config.mac);
+        if let Some(g) = out.flushed {
+            self.gro_complete(now, g);
+        }
+        if let Some(skb) = out.pass {
+            self.handle_frame(now, skb);
+        }
+    }
+
+    /// The end of a batch (Linux `napi_complete_done` → `napi_gro_flush`):
+    /// hand up every segment GRO holds. Without it, a held segment would
+    /// wait for the next batch.
+    pub fn napi_gro_flush(&mut self, now: Instant) {
+        while self.gro.held() > 0 {
+            let held: Vec<_> = self.gro.flush().collect();
+            for g in held {
+                self.gro_complete(now, g);
+            }
+        }
+    }
+
+    /// `napi_gro_complete`: one (maybe glued) segment up the stack, and
+    /// the trace says how many wire segments it holds.
+    fn gro_complete(&mut self, now: Instant, g: GroSkb) {
+        if g.segs > 1 {
+            self.stats.inc_by(Counter::GroMergedSegments, g.segs as u64);
+            let (n, len, mss) = (g.segs, g.skb.len(), g.skb.gso_size());
+            self.trace.emit(now, EventKind::Ip, "Linux GRO (napi_gro_receive, tcp_gro_receive)", || {
+                format!("GRO: {n} in-order segments of one flow merged into one of {len} bytes (gso_size {mss}): TCP sees, and ACKs, them once")
+            });
+        }
+        self.handle_frame(now, g.skb);
     }
 
     /// The deadline reported by `poll_timeout` has passed.

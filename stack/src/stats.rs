@@ -152,6 +152,9 @@ named_enum! {
 pub enum Counter {
     FramesRx => "frames_rx",
     FramesTx => "frames_tx",
+    // Wire segments that GRO (gro.rs) glued into larger ones: frames_rx
+    // counts the glued segment once.
+    GroMergedSegments => "gro_merged_segments",
     ArpRx => "arp_rx",
     ArpTx => "arp_tx",
     ArpRequestsTx => "arp_requests_tx",

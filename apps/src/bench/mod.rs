@@ -66,10 +66,14 @@ pub const ROWS: &[(&str, &str, &str)] = &[
     ("tap_write_kfps", "TAP write ceiling, frames", "kframes/s"),
     ("tap_read_gbps", "TAP read ceiling, 1514-B frames (queue drained)", "Gbit/s"),
     ("tap_read_kfps", "TAP read ceiling, frames", "kframes/s"),
-    ("synack_tx", "synack -> host over TAP, payload", "Gbit/s"),
+    ("synack_tx_def", "synack -> host over TAP, `synack up -q` defaults, payload", "Gbit/s"),
+    ("synack_rx_def", "host -> synack over TAP, `synack up -q` defaults, payload", "Gbit/s"),
+    ("synack_tx", "synack -> host over TAP (1 MiB sndbuf), payload", "Gbit/s"),
     ("synack_rx", "host -> synack over TAP (1 MiB rcvbuf), payload", "Gbit/s"),
-    ("synack_tx_gso", "synack -> host over TAP, offloads (virtio-net hdr, TSO), payload", "Gbit/s"),
-    ("synack_rx_gso", "host -> synack over TAP, offloads (GRO), payload", "Gbit/s"),
+    ("synack_tx_gso_def", "synack -> host over TAP, `synack up -q --offload` defaults, payload", "Gbit/s"),
+    ("synack_rx_gso_def", "host -> synack over TAP, `synack up -q --offload` defaults, payload", "Gbit/s"),
+    ("synack_tx_gso", "synack -> host over TAP, offloads (virtio-net hdr, TSO), 1 MiB buffers, payload", "Gbit/s"),
+    ("synack_rx_gso", "host -> synack over TAP, offloads (GRO), 1 MiB buffers, payload", "Gbit/s"),
     ("veth_up", "Linux -> Linux over veth, payload (client sends)", "Gbit/s"),
     ("veth_down", "Linux -> Linux over veth, payload (server sends)", "Gbit/s"),
     ("mem_bulk", "synack -> synack in memory, 1 core, payload", "Gbit/s"),
@@ -170,12 +174,21 @@ pub fn tap(plan: &Plan, r: &mut Results) -> io::Result<()> {
 }
 
 /// synack's stack as `synack up` runs it (defaults: 10.0.0.2/24, gateway
-/// 10.0.0.1), with 1 MiB send and receive buffers, and the TAP's offloads
-/// (none unless it was opened with them, as `synack up --offload` does).
-fn synack_loop(tap: Tap) -> NetLoop<Tap> {
-    let tcp = TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() };
+/// 10.0.0.1), with 1 MiB send and receive buffers (`mib`) or the defaults
+/// (which autotuning grows), and the TAP's offloads (none unless it was
+/// opened with them, as `synack up --offload` does).
+fn synack_loop(tap: Tap, mib: bool) -> NetLoop<Tap> {
+    let tcp =
+        if mib { TcpConfig { sndbuf: 1 << 20, rcvbuf: 1 << 20, ..TcpConfig::default() } } else { TcpConfig::default() };
     let offloads = tap.offloads();
-    NetLoop::new(tap, Config { tcp, offloads, ..Config::default() })
+    // For experiments (docs/performance.md): SYNACK_NO_GRO=1 runs the
+    // stack without GRO, SYNACK_RX_BUDGET=N reads N frames per wake-up.
+    let gro = std::env::var_os("SYNACK_NO_GRO").is_none();
+    let mut net = NetLoop::new(tap, Config { tcp, offloads, gro, ..Config::default() });
+    if let Some(b) = std::env::var("SYNACK_RX_BUDGET").ok().and_then(|v| v.parse().ok()) {
+        net.set_rx_budget(b);
+    }
+    net
 }
 
 /// Run synack's poll loop (and `server`, if any) until `worker` finishes,
@@ -205,21 +218,23 @@ fn drive<T>(
 }
 
 /// synack on a TAP, the Linux client on the host side: both directions,
-/// alternately.
+/// alternately; with `synack up`'s defaults, then with 1 MiB buffers.
 pub fn synack(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    synack_rows(plan, r, false)
+    synack_rows(plan, r, false, false)?;
+    synack_rows(plan, r, false, true)
 }
 
 /// The same over a TAP opened with the virtio-net header and offloads
 /// (`synack up --offload`): checksums left to the host, 64 KiB segments.
 pub fn offload(plan: &Plan, r: &mut Results) -> io::Result<()> {
-    synack_rows(plan, r, true)
+    synack_rows(plan, r, true, false)?;
+    synack_rows(plan, r, true, true)
 }
 
-fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
+fn synack_rows(plan: &Plan, r: &mut Results, offload: bool, mib: bool) -> io::Result<()> {
     let ns = netns::create(if offload { "offload" } else { "synack" })?;
     let tap = tap_probe::open_synack_tap(&ns, offload)?;
-    let mut net = synack_loop(tap);
+    let mut net = synack_loop(tap, mib);
     let mut server = SynServer::listen(&mut net.stack, proto::PORT)?;
     let (runs, dur) = (plan.runs, plan.transfer);
     let to: SocketAddr = ([10, 0, 0, 2], proto::PORT).into();
@@ -235,12 +250,27 @@ fn synack_rows(plan: &Plan, r: &mut Results, offload: bool) -> io::Result<()> {
     });
     let limit = (dur + Duration::from_secs(10)) * 2 * runs as u32;
     let out: Vec<(Transfer, Transfer)> = drive(&mut net, Some(&mut server), worker, limit)?;
-    let (tx, rx) = if offload { ("synack_tx_gso", "synack_rx_gso") } else { ("synack_tx", "synack_rx") };
+    let (tx, rx) = match (offload, mib) {
+        (true, true) => ("synack_tx_gso", "synack_rx_gso"),
+        (true, false) => ("synack_tx_gso_def", "synack_rx_gso_def"),
+        (false, true) => ("synack_tx", "synack_rx"),
+        (false, false) => ("synack_tx_def", "synack_rx_def"),
+    };
     for (down, up) in out {
         r.push(tx, down.gbit_s());
         r.push(rx, up.gbit_s());
     }
     let s = net.stats();
+    if std::env::var_os("SYNACK_BENCH_STATS").is_some() {
+        use stack::stats::Counter;
+        let st = net.stack.stats();
+        eprintln!(
+            "synack-bench: {rx}: loop {s:?}; stack frames_rx {} frames_tx {} gro_merged_segments {}",
+            st.get(Counter::FramesRx),
+            st.get(Counter::FramesTx),
+            st.get(Counter::GroMergedSegments)
+        );
+    }
     if s.tx_errors > 0 {
         eprintln!("synack-bench: note: synack's TAP refused {} frames", s.tx_errors);
     }
@@ -350,7 +380,7 @@ fn thread_cpu() -> Duration {
 pub fn ping(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let ns = netns::create("ping")?;
     let tap = tap_probe::open_synack_tap(&ns, false)?;
-    let mut net = synack_loop(tap);
+    let mut net = synack_loop(tap, true);
     let (a, b) = (netns::create("pa")?, netns::create("pb")?);
     tap_probe::veth_pair(&a, &b)?;
     let names = (ns.name().to_string(), a.name().to_string());

@@ -30,6 +30,10 @@ pub struct TcpConfig {
     /// it, as Linux's `tcp_select_initial_window` does, unless the
     /// application set SO_RCVBUF.
     pub rcvbuf_max: usize,
+    /// `tcp_moderate_rcvbuf`: receive-buffer autotuning (rcvbuf.rs) grows
+    /// `rcvbuf` toward `rcvbuf_max` for a reader that keeps up. Off: every
+    /// buffer keeps the size it started with.
+    pub moderate_rcvbuf: bool,
     /// `tcp_syn_retries`: SYN retransmissions before connect fails with ETIMEDOUT.
     pub syn_retries: u32,
     /// `tcp_synack_retries`: SYN-ACK retransmissions before a half-open child is dropped.
@@ -110,6 +114,7 @@ impl Default for TcpConfig {
             sndbuf_max: 4 << 20,
             rcvbuf: 65_536,
             rcvbuf_max: 6 << 20,
+            moderate_rcvbuf: true,
             syn_retries: 6,
             synack_retries: 5,
             syn_linear_timeouts: 4,

@@ -180,6 +180,9 @@ impl TcpSock {
         self.inet_csk_schedule_ack();
         self.tcp_measure_rcv_mss(cfg, len, hdr_len, flags);
         let now = cx.now;
+        // The receiver's RTT, for receive-buffer autotuning (rcvbuf.rs).
+        let rcv_wnd = self.rcv_wnd_offered();
+        self.tcp_rcv_rtt_measure(cfg, now, rcv_wnd);
         let min = ato_min(cfg);
         if self.icsk_ack.ato.is_zero() {
             // The _first_ data packet received, initialize delayed ACK engine.

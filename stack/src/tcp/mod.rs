@@ -42,6 +42,7 @@ mod delack;
 mod handshake;
 mod input;
 mod output;
+mod rcvbuf;
 mod sack;
 mod seq;
 mod sock;
@@ -581,6 +582,9 @@ impl Tcp {
             if !flags.contains(MsgFlags::MSG_PEEK) {
                 sk.q.rcv_buf.drain(..n);
                 release_if_empty(&mut sk.q.rcv_buf);
+                // `tcp_rcv_space_adjust`: grow the buffer if the
+                // application reads faster than the window (rcvbuf.rs).
+                sk.tcp_rcv_space_adjust(cx, cfg);
             }
             // `tcp_cleanup_rbuf` (a peek too): an ACK left for the read
             // (delack.rs), else perhaps a window update.

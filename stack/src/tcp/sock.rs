@@ -278,6 +278,25 @@ pub struct IcskAck {
     pub(super) last_seg_size: usize,
 }
 
+/// Receive-buffer autotuning's state (rcvbuf.rs): Linux's `rcv_rtt_est`
+/// (the receiver's RTT estimate) and `rcvq_space` (what the application
+/// read in the last RTT).
+#[derive(Debug, Default)]
+pub struct RcvSpace {
+    /// `rcv_rtt_est.rtt_us`: the receiver's RTT estimate, times 8 (as
+    /// Linux keeps it); 0: none yet.
+    pub(super) rtt_us8: u64,
+    /// `rcv_rtt_est.seq`, `.time`: the measurement running, if any: it
+    /// ends when RCV.NXT passes `seq`.
+    pub(super) rtt_seq: SeqNumber,
+    pub(super) rtt_time: Option<Instant>,
+    /// `rcvq_space.space`: bytes read in the last measured RTT (0: not started).
+    pub(super) space: usize,
+    /// `rcvq_space.seq`, `.time`: `copied_seq` and the time when this RTT's count began.
+    pub(super) seq: SeqNumber,
+    pub(super) time: Instant,
+}
+
 /// The RTT estimator and retransmission timeout (RFC 6298), microseconds.
 #[derive(Debug)]
 pub struct RttVars {
@@ -561,6 +580,8 @@ pub struct TcpSock {
     pub(super) rcv: RcvVars,
     /// The delayed-ACK engine (Linux `icsk_ack`; delack.rs).
     pub(super) icsk_ack: IcskAck,
+    /// Receive-buffer autotuning (rcvbuf.rs, Linux `tcp_rcv_space_adjust`).
+    pub(super) rcvq: RcvSpace,
     pub(super) rtt: RttVars,
     pub(super) cong: CongVars,
     pub(super) sack: SackVars,
@@ -645,6 +666,7 @@ impl TcpSock {
                 window_clamp: 0,
             },
             icsk_ack: IcskAck::default(),
+            rcvq: RcvSpace::default(),
             rtt: RttVars {
                 srtt_us: 0,
                 rttvar_us: 0,
