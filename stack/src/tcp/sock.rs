@@ -574,6 +574,9 @@ pub struct TcpSock {
     /// timeout (PTO), not an RTO; and a probe is out, unanswered.
     pub(super) tlp_armed: bool,
     pub(super) tlp_out: bool,
+    /// RACK-TLP and PRR (rack.rs, prr.rs): the transmit log, RACK's
+    /// variables, the probe episode, PRR's counts.
+    pub(super) rack: super::rack::RackVars,
     /// Segments retransmitted over the life of the connection.
     pub(super) total_retrans: u64,
     /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
@@ -701,6 +704,7 @@ impl TcpSock {
             fin_queued: false,
             tlp_armed: false,
             tlp_out: false,
+            rack: Default::default(),
             total_retrans: 0,
             probes_out: 0,
             persist_backoff: 0,

@@ -2381,15 +2381,15 @@ fn timestamps_on_every_segment_and_mss_less_twelve() {
     assert_eq!(probe.len(), 1);
     assert_eq!(probe[0].seq(), p.rcv.wrapping_add(1448));
     let probe_ts = probe[0].h.options.timestamp.unwrap().0;
-    assert_eq!(probe_ts, v0 + 10, "PTO: 2·SRTT, at least 10 ms");
+    assert_eq!(probe_ts, v0 + 2, "PTO: 2·SRTT + 2 ms (Linux tcp_schedule_loss_probe, TCP_TIMEOUT_MIN)");
     lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(2896)).ts(150, probe_ts));
     lab.send_data(p.h, b"x").unwrap();
     let o = lab.expect();
     assert_eq!(o.h.options.timestamp, Some((v0 + 40, 150)));
     // The ACK covers resent data, so Karn forbids timing it by our clock;
-    // the echo of the probe's TSval times it (RFC 7323 §4): 30 ms, folded
-    // into the handshake's ~0 ms sample: SRTT = 7/8·0 + 1/8·30 ms.
-    assert_eq!(lab.info_of(p.h).srtt, Duration::from_micros(3750));
+    // the echo of the probe's TSval times it (RFC 7323 §4): 38 ms, folded
+    // into the handshake's ~0 ms sample: SRTT = 7/8·0 + 1/8·38 ms.
+    assert_eq!(lab.info_of(p.h).srtt, Duration::from_micros(4750));
 }
 
 #[test]
@@ -2497,7 +2497,9 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
 
 #[test]
 fn after_a_timeout_sacked_data_is_not_sent_again() {
-    let mut lab = Lab::new();
+    // RFC 6675's DupThresh (Linux `tcp_recovery=0`): two SACKs start no
+    // recovery. With RACK they would, at once on this zero-RTT lab.
+    let mut lab = Lab::with(TcpConfig { recovery_rack: false, ..TcpConfig::default() });
     let (p, our) = established_linux_peer(&mut lab);
     let mss = 1448u32;
     lab.send_data(p.h, &vec![3u8; 4 * mss as usize]).unwrap();
@@ -2573,7 +2575,8 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     let orig_ts = sent[0].h.options.timestamp.unwrap().0;
     let at = |k: u32| p.rcv.wrapping_add(mss * k);
     let cwnd = lab.sock(p.h).cong.cwnd;
-    lab.advance(ms(5));
+    // (Less than the probe timeout: 2·SRTT + 2 ms, SRTT ~0 here.)
+    lab.advance(ms(1));
     // Segment 0 is late; 1..4 arrive: SACKs, recovery, segment 0 resent.
     for k in 1..5u32 {
         lab.send(&p.seg(&lab).ack(at(0)).ts(300 + k, our).sack(&[(at(1), at(k + 1))]));
