@@ -213,6 +213,8 @@ pub enum Counter {
     // RFC 6937 §3: ACKs on which PRR set cwnd, proportionally or by the slow start reduction bound.
     TcpPrrProportional => "tcp_prr_proportional",
     TcpPrrSsrb => "tcp_prr_ssrb",
+    // RFC 2883 §5: D-SACKs showed every retransmission of a recovery needless, cwnd restored (Linux TCPDSACKUndo).
+    TcpDsackUndo => "tcp_dsack_undo",
     // RFC 3522 Eifel: a retransmission proved spurious, the cwnd cut undone (Linux TCPFullUndo).
     TcpSpuriousUndo => "tcp_spurious_undo",
 }

@@ -142,6 +142,17 @@ pub struct RackVars {
     pub(super) prr_out: usize,
     /// When a PRR step was last traced (one line per round trip).
     pub(super) prr_traced: Option<Instant>,
+    /// Linux `undo_marker`, `undo_retrans`, `prior_cwnd`, `prior_ssthresh`:
+    /// SND.UNA when the recovery began, the segments retransmitted in it
+    /// not yet reported duplicate by a D-SACK, and what to restore if all
+    /// of them are (RFC 2883 §5's use of D-SACK, Linux `tcp_try_undo_dsack`).
+    pub(super) undo_marker: Option<SeqNumber>,
+    pub(super) undo_retrans: i64,
+    pub(super) undo_cwnd: usize,
+    pub(super) undo_ssthresh: usize,
+    /// After a timeout, until SND.UNA passes the recovery point (Linux's
+    /// `TCP_CA_Loss`): go-back-N repairs, no fast recovery starts.
+    pub(super) in_loss: bool,
 }
 
 impl Default for RackVars {
@@ -167,6 +178,11 @@ impl Default for RackVars {
             prr_delivered: 0,
             prr_out: 0,
             prr_traced: None,
+            undo_marker: None,
+            undo_retrans: 0,
+            undo_cwnd: 0,
+            undo_ssthresh: 0,
+            in_loss: false,
         }
     }
 }
@@ -208,6 +224,11 @@ impl TcpSock {
         let max = self.snd.max;
         if seq.before(max) {
             let top = end.min_seq(max);
+            if self.rack.undo_marker.is_some() {
+                // `tcp_retransmit_skb`: undo_retrans counts this episode's retransmissions.
+                self.rack.undo_retrans =
+                    self.rack.undo_retrans.max(0) + top.since(seq).div_ceil(self.snd.mss.max(1)) as i64;
+            }
             self.txq_split(seq);
             self.txq_split(top);
             let delivered = self.rack.delivered;
@@ -433,7 +454,7 @@ impl TcpSock {
         cx.stats.inc(Counter::TcpRackReoTimeout);
         let (lost, timeout) = self.tcp_rack_detect_loss(cx);
         if lost > 0 {
-            if !self.cong.in_recovery && self.snd.una.after_eq(self.cong.recover) {
+            if !self.cong.in_recovery && !self.rack.in_loss {
                 self.rack_enter_recovery(cx, "reorder timer");
                 // Linux: `tcp_cwnd_reduction(sk, 1, 0)`, one segment delivered.
                 self.tcp_cwnd_reduction(cx, 1, 0, false);
@@ -525,6 +546,7 @@ impl TcpSock {
         }
         self.rack.tlp_high_seq = None;
         self.rack.reo_armed = false;
+        self.rack.in_loss = true;
     }
 
     /// `tcp_check_sack_reneging`: the scoreboard was dropped, so are the marks.
@@ -538,6 +560,10 @@ impl TcpSock {
     /// PRR's start (prr.rs).
     fn rack_enter_recovery(&mut self, cx: &mut Cx, why: &'static str) {
         self.undo_mark(cx.now, false);
+        // `tcp_init_undo`.
+        self.rack.undo_marker = Some(self.snd.una);
+        self.rack.undo_retrans = -1;
+        (self.rack.undo_cwnd, self.rack.undo_ssthresh) = (self.cong.cwnd, self.cong.ssthresh);
         self.cong.recover = self.snd.max;
         self.tcp_init_cwnd_reduction(cx);
         self.cong.in_recovery = true;
@@ -629,6 +655,9 @@ impl TcpSock {
                 self.rack.dsack_seen = true;
             }
         }
+        if dsack_dups > 0 && self.rack.dsack_dups <= self.total_retrans {
+            self.tcp_try_undo_dsack(cx, blocks[0].1, dsack_dups);
+        }
         self.tcp_rack_update_reo_wnd(cx, newest.map(|(_, d)| d));
         // (4) RFC 8985 §7.4: the probe's ACK.
         if self.rack.tlp_high_seq.is_some() {
@@ -667,7 +696,10 @@ impl TcpSock {
         // `tcp_time_to_recover`: something is lost. Not for losses from
         // before the last timeout (RFC 6675 §5.1: Linux's CA_Loss lasts
         // until its recovery point).
-        if self.snd.una.after_eq(self.cong.recover) && self.snd.una != self.snd.max && self.rack_lost_out() {
+        if self.rack.in_loss && self.snd.una.after_eq(self.cong.recover) {
+            self.rack.in_loss = false;
+        }
+        if !self.rack.in_loss && self.snd.una != self.snd.max && self.rack_lost_out() {
             self.rack_enter_recovery(cx, "RACK");
             self.tcp_cwnd_reduction(cx, delivered, newly_lost, acked > 0);
             return;
@@ -676,6 +708,37 @@ impl TcpSock {
             self.cong_avoid(cx, acked);
         }
         let _ = mss;
+    }
+
+    /// Linux `tcp_check_dsack` + `tcp_try_undo_dsack`: a D-SACK ending at
+    /// `end` reports `dups` segments received twice. Once every
+    /// retransmission of the recovery has been reported so, none was
+    /// needed (the originals were only late: reordering): the cwnd
+    /// reduction is undone (RFC 2883 §5, Linux `tcp_undo_cwnd_reduction`),
+    /// in recovery or after it.
+    fn tcp_try_undo_dsack(&mut self, cx: &mut Cx, end: SeqNumber, dups: usize) {
+        let Some(marker) = self.rack.undo_marker else { return };
+        if self.rack.undo_retrans > 0 && end.after(marker) {
+            self.rack.undo_retrans = (self.rack.undo_retrans - dups as i64).max(0);
+        }
+        // (In recovery with lost segments still to send, later: PRR runs on.)
+        if self.rack.undo_retrans != 0 || (self.cong.in_recovery && self.rack_lost_out()) {
+            return;
+        }
+        self.rack.undo_marker = None;
+        self.cong.cwnd = self.cong.cwnd.max(self.rack.undo_cwnd);
+        self.cong.ssthresh = self.cong.ssthresh.max(self.rack.undo_ssthresh);
+        self.ts.undo = None;
+        let was = std::mem::replace(&mut self.cong.in_recovery, false);
+        cx.stats.inc(Counter::TcpDsackUndo);
+        let (l, r, cwnd) = (self.local, self.remote, self.cong.cwnd);
+        let now = cx.now;
+        cx.trace.emit(now, EventKind::TcpWindow, "RFC 2883 §5 (Linux tcp_try_undo_dsack)", || {
+            format!(
+                "{l} {r}: D-SACKs cover every retransmission of the recovery: none was needed, cwnd back to {cwnd}{}",
+                if was { ", recovery ends" } else { "" }
+            )
+        });
     }
 
     /// RFC 8985 §7.4 (`tcp_process_tlp_ack`): what the probe's ACK says.
