@@ -356,13 +356,12 @@ impl TcpSock {
         let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
         let unsent = self.snd_end().since(self.snd.nxt);
         let fin_unsent = self.fin_queued && !self.fin_sent();
-        let sent_new;
-        if (unsent > 0 || fin_unsent) && self.snd.nxt == self.snd.max && rwnd_room >= unsent.min(mss) {
+        let sent_new = if (unsent > 0 || fin_unsent) && self.snd.nxt == self.snd.max && rwnd_room >= unsent.min(mss) {
             let len = unsent.min(mss);
             let seq = self.snd.nxt;
             let fin = fin_unsent && len == unsent && rwnd_room > len;
             self.xmit_probe_data(cx, cfg, seq, len, fin);
-            sent_new = true;
+            true
         } else {
             // The last packet's last segment (Linux fragments a TSO skb of
             // n segments at (n - 1)·MSS: what is left past it goes).
@@ -379,8 +378,8 @@ impl TcpSock {
             };
             let start = start.max_seq(self.snd.una);
             self.retransmit_range(cx, cfg, start, self.snd.max, "RFC 8985 §7.3");
-            sent_new = false;
-        }
+            false
+        };
         self.rack.tlp_retrans = !sent_new;
         self.rack.tlp_high_seq = Some(self.snd.max);
         cx.stats.inc(crate::stats::Counter::TcpLossProbes);
