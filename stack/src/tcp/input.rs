@@ -495,11 +495,8 @@ impl TcpSock {
         }
         let acked = ack.since(self.snd.una);
         let old_wnd = self.snd.wnd;
-        // Linux `tcp_highest_sack_seq` before this ACK: RACK's reordering test.
-        let prior_fack = self.sack.sacked.last().map_or(self.snd.una, |r| r.1);
-        // Our SYN's sequence number is no data: Linux sets cwnd after the
-        // handshake's ACK (`tcp_init_transfer`), so that ACK grows nothing.
-        let syn_acked = usize::from(acked > 0 && self.snd.una == self.snd.iss);
+        // RACK (rack.rs) needs the highest SACKed byte before this ACK, and the data it acknowledges.
+        let (prior_fack, rack_acked) = self.rack_prior(acked);
 
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         // If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))".
@@ -614,9 +611,7 @@ impl TcpSock {
         let classic_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd;
         let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
         if self.rack_active(cfg) {
-            // RFC 8985 / RFC 6937 (rack.rs, prr.rs): Linux's `tcp_recovery=1`.
-            let blocks = h.options.sack_blocks();
-            self.tcp_rack_ack(cx, ack, prior_fack, acked - syn_acked, &sack, blocks, dupack);
+            self.tcp_rack_ack(cx, ack, prior_fack, rack_acked, &sack, h.options.sack_blocks(), dupack);
         } else if self.sack.ok {
             self.sack_cong_control(cx, cfg, ack, acked, dupack);
         } else if acked > 0 {

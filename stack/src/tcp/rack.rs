@@ -54,7 +54,7 @@
 
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
-use super::sock::{TcpSock, TimerKind};
+use super::sock::{TcpSock, TimerKind, TxSeg};
 use super::TcpConfig;
 use crate::cx::Cx;
 use crate::stats::Counter;
@@ -76,120 +76,21 @@ const TCP_RACK_RECOVERY_THRESH: u32 = 16;
 /// Loss traces per detection before the rest are summed up in one line.
 const TRACE_LOST_MAX: usize = 3;
 
-/// One transmitted segment (a TSO packet is one entry, as it is one skb).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct TxSeg {
-    pub start: SeqNumber,
-    /// One past the last sequence number (a FIN counts one).
-    pub end: SeqNumber,
-    /// When it last left (`tcp_skb_timestamp_us`).
-    pub xmit: Instant,
-    /// Segments delivered when it left (`tx.delivered`), for the D-SACK rule.
-    pub delivered: u32,
-    /// `TCPCB_SACKED_ACKED`.
-    pub sacked: bool,
-    /// `TCPCB_LOST`.
-    pub lost: bool,
-    /// `TCPCB_SACKED_RETRANS`: retransmitted and not known lost since.
-    pub retrans: bool,
-    /// `TCPCB_EVER_RETRANS`.
-    pub ever_retrans: bool,
-}
-
 impl TxSeg {
-    fn len(&self) -> usize {
+    /// Sequence numbers it covers (a FIN counts one).
+    pub fn len(&self) -> usize {
         self.end.since(self.start)
     }
 }
 
-/// RACK, TLP and PRR state (Linux `tp->rack`, `tlp_high_seq`, `prr_*`).
-#[derive(Debug)]
-pub struct RackVars {
-    /// The transmit log, SND.UNA to SND.MAX, in sequence order.
-    pub(super) txq: VecDeque<TxSeg>,
-    /// RACK.xmit_ts, RACK.end_seq: the most recently sent segment delivered.
-    pub(super) xmit_ts: Option<Instant>,
-    pub(super) end_seq: SeqNumber,
-    /// RACK.rtt (µs).
-    pub(super) rtt_us: u64,
-    /// New delivery since the last detection (`rack.advanced`).
-    pub(super) advanced: bool,
-    /// The smallest RTT seen (µs; 0: none yet). Linux keeps a 5-minute
-    /// windowed minimum; the connection's minimum here.
-    pub(super) min_rtt_us: u64,
-    /// RFC 8985 §6.2 step 4: reo_wnd in units of min_rtt/4.
-    pub(super) reo_wnd_steps: u32,
-    pub(super) reo_wnd_persist: u32,
-    pub(super) dsack_seen: bool,
-    /// `delivered` when reo_wnd last grew.
-    pub(super) last_delivered: u32,
-    /// Reordering seen on this connection (`tp->reord_seen`).
-    pub(super) reord_seen: bool,
-    /// Segments delivered so far (`tp->delivered`).
-    pub(super) delivered: u32,
-    /// Segments the peer reported duplicated by D-SACK (`tp->dsack_dups`).
-    pub(super) dsack_dups: u64,
-    /// The retransmission timer runs as the reorder timer (`ICSK_TIME_REO_TIMEOUT`).
-    pub(super) reo_armed: bool,
-    /// RFC 8985 §7: SND.NXT when the outstanding probe went (`tlp_high_seq`),
-    /// and whether it repeated old data (`tlp_retrans`).
-    pub(super) tlp_high_seq: Option<SeqNumber>,
-    pub(super) tlp_retrans: bool,
-    /// RFC 6937 (prr.rs): cwnd when recovery began, segments delivered and
-    /// sent since (`prior_cwnd`, `prr_delivered`, `prr_out`).
-    pub(super) prior_cwnd: usize,
-    pub(super) prr_delivered: usize,
-    pub(super) prr_out: usize,
-    /// When a PRR step was last traced (one line per round trip).
-    pub(super) prr_traced: Option<Instant>,
-    /// Linux `undo_marker`, `undo_retrans`, `prior_cwnd`, `prior_ssthresh`:
-    /// SND.UNA when the recovery began, the segments retransmitted in it
-    /// not yet reported duplicate by a D-SACK, and what to restore if all
-    /// of them are (RFC 2883 §5's use of D-SACK, Linux `tcp_try_undo_dsack`).
-    pub(super) undo_marker: Option<SeqNumber>,
-    pub(super) undo_retrans: i64,
-    pub(super) undo_cwnd: usize,
-    pub(super) undo_ssthresh: usize,
-    /// After a timeout, until SND.UNA passes the recovery point (Linux's
-    /// `TCP_CA_Loss`): go-back-N repairs, no fast recovery starts.
-    pub(super) in_loss: bool,
-}
-
-impl Default for RackVars {
-    fn default() -> Self {
-        RackVars {
-            txq: VecDeque::new(),
-            xmit_ts: None,
-            end_seq: SeqNumber(0),
-            rtt_us: 0,
-            advanced: false,
-            min_rtt_us: 0,
-            reo_wnd_steps: 1,
-            reo_wnd_persist: 0,
-            dsack_seen: false,
-            last_delivered: 0,
-            reord_seen: false,
-            delivered: 0,
-            dsack_dups: 0,
-            reo_armed: false,
-            tlp_high_seq: None,
-            tlp_retrans: false,
-            prior_cwnd: 0,
-            prr_delivered: 0,
-            prr_out: 0,
-            prr_traced: None,
-            undo_marker: None,
-            undo_retrans: 0,
-            undo_cwnd: 0,
-            undo_ssthresh: 0,
-            in_loss: false,
-        }
-    }
-}
-
-/// RFC 8985 §6.2 `RACK_sent_after`: was (t1, seq1) sent after (t2, seq2)?
-fn rack_sent_after(t1: Instant, t2: Instant, seq1: SeqNumber, seq2: SeqNumber) -> bool {
-    t1 > t2 || (t1 == t2 && seq1.after(seq2))
+/// RFC 8985 §6.2 `RACK_sent_after`: was segment 1 (time, transmission
+/// order, end) sent after segment 2? Linux's µs clock tells apart what
+/// leaves in one burst; our `now` does not, so the order counter does
+/// (else a retransmission sent just after new data, in the same `now`,
+/// would look sent before it, and be deemed lost when that data is SACKed).
+/// The sequence number breaks the tie within one TSO packet, as in the RFC.
+fn rack_sent_after(a: (Instant, u64, SeqNumber), b: (Instant, u64, SeqNumber)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && (a.1 > b.1 || (a.1 == b.1 && a.2.after(b.2))))
 }
 
 impl TcpSock {
@@ -222,6 +123,8 @@ impl TcpSock {
             return;
         }
         let max = self.snd.max;
+        let order = self.rack.next_order;
+        self.rack.next_order += 1;
         if seq.before(max) {
             let top = end.min_seq(max);
             if self.rack.undo_marker.is_some() {
@@ -240,6 +143,7 @@ impl TcpSock {
                 }
                 if !e.sacked {
                     e.xmit = now;
+                    e.order = order;
                     e.delivered = delivered;
                     e.retrans = true;
                     e.ever_retrans = true;
@@ -254,7 +158,7 @@ impl TcpSock {
             if q.len() >= MAX_TXQ {
                 if let Some(last) = q.back_mut() {
                     last.end = end;
-                    last.xmit = now;
+                    (last.xmit, last.order) = (now, order);
                     return;
                 }
             }
@@ -262,6 +166,7 @@ impl TcpSock {
                 start,
                 end,
                 xmit: now,
+                order,
                 delivered,
                 sacked: false,
                 lost: false,
@@ -287,11 +192,12 @@ impl TcpSock {
         self.rack.rtt_us = rtt_us;
         let newer = match self.rack.xmit_ts {
             None => true,
-            Some(t) => rack_sent_after(e.xmit, t, e.end, self.rack.end_seq),
+            Some(t) => rack_sent_after((e.xmit, e.order, e.end), (t, self.rack.order, self.rack.end_seq)),
         };
         if newer {
             self.rack.xmit_ts = Some(e.xmit);
             self.rack.end_seq = e.end;
+            self.rack.order = e.order;
         }
     }
 
@@ -314,14 +220,14 @@ impl TcpSock {
         cx: &mut Cx,
         e: &TxSeg,
         prior_fack: SeqNumber,
-        newest: &mut Option<(Instant, u32)>,
+        newest: &mut Option<(Instant, u64, u32)>,
     ) -> usize {
         let segs = e.len().div_ceil(self.snd.mss.max(1));
         self.rack.delivered = self.rack.delivered.wrapping_add(segs as u32);
         self.rack_check_reordering(cx, e, prior_fack);
         self.tcp_rack_advance(cx.now, e);
-        if newest.is_none_or(|(t, _)| e.xmit >= t) {
-            *newest = Some((e.xmit, e.delivered));
+        if newest.is_none_or(|(t, o, _)| (e.xmit, e.order) >= (t, o)) {
+            *newest = Some((e.xmit, e.order, e.delivered));
         }
         segs
     }
@@ -342,7 +248,7 @@ impl TcpSock {
         }
         let srtt = self.rtt.srtt_us;
         let min_rtt = if self.rack.min_rtt_us > 0 { self.rack.min_rtt_us } else { srtt };
-        ((min_rtt / 4) * u64::from(self.rack.reo_wnd_steps)).min(srtt)
+        ((min_rtt / 4) * u64::from(self.rack.reo_wnd_steps.max(1))).min(srtt)
     }
 
     /// Mark one entry lost (`tcp_mark_skb_lost`): a retransmission deemed
@@ -368,7 +274,7 @@ impl TcpSock {
     fn tcp_rack_detect_loss(&mut self, cx: &mut Cx) -> (usize, u64) {
         let Some(rack_ts) = self.rack.xmit_ts else { return (0, 0) };
         let reo_wnd = self.tcp_rack_reo_wnd();
-        let (rack_rtt, rack_end) = (self.rack.rtt_us, self.rack.end_seq);
+        let (rack_rtt, rack_end, rack_order) = (self.rack.rtt_us, self.rack.end_seq, self.rack.order);
         let mss = self.snd.mss.max(1);
         let now = cx.now;
         let (mut lost, mut timeout, mut traced, mut first_seq) = (0usize, 0u64, 0usize, None);
@@ -377,7 +283,7 @@ impl TcpSock {
             if e.sacked || (e.lost && !e.retrans) {
                 continue;
             }
-            if !rack_sent_after(rack_ts, e.xmit, rack_end, e.end) {
+            if !rack_sent_after((rack_ts, rack_order, rack_end), (e.xmit, e.order, e.end)) {
                 continue;
             }
             let waited = now.saturating_since(e.xmit).as_micros() as i64;
@@ -489,7 +395,7 @@ impl TcpSock {
             self.rack.dsack_seen = false;
         }
         if self.rack.dsack_seen {
-            self.rack.reo_wnd_steps = (self.rack.reo_wnd_steps + 1).min(0xff);
+            self.rack.reo_wnd_steps = (self.rack.reo_wnd_steps.max(1) + 1).min(0xff);
             self.rack.dsack_seen = false;
             self.rack.last_delivered = self.rack.delivered;
             self.rack.reo_wnd_persist = TCP_RACK_RECOVERY_THRESH;
@@ -554,6 +460,17 @@ impl TcpSock {
         for e in self.rack.txq.iter_mut() {
             e.sacked = false;
         }
+    }
+
+    /// Before `tcp_ack` moves SND.UNA and folds in the SACK blocks: the
+    /// highest SACKed byte (Linux `tcp_highest_sack_seq`, `prior_fack`, for
+    /// the reordering test) and the data `acked` bytes acknowledge: our
+    /// SYN's sequence number is none (Linux sets cwnd after the handshake's
+    /// ACK, `tcp_init_transfer`, so that ACK grows nothing).
+    pub(super) fn rack_prior(&self, acked: usize) -> (SeqNumber, usize) {
+        let prior_fack = self.sack.sacked.last().map_or(self.snd.una, |r| r.1);
+        let syn = usize::from(acked > 0 && self.snd.una == self.snd.iss);
+        (prior_fack, acked - syn)
     }
 
     /// `tcp_enter_recovery`: RFC 6675 §5 (4.1) the recovery point, and
@@ -661,7 +578,7 @@ impl TcpSock {
         if dsack_dups > 0 && self.rack.dsack_dups <= self.total_retrans {
             self.tcp_try_undo_dsack(cx, blocks[0].1, dsack_dups);
         }
-        self.tcp_rack_update_reo_wnd(cx, newest.map(|(_, d)| d));
+        self.tcp_rack_update_reo_wnd(cx, newest.map(|(_, _, d)| d));
         // (4) RFC 8985 §7.4: the probe's ACK.
         if self.rack.tlp_high_seq.is_some() {
             self.tcp_process_tlp_ack(cx, ack, acked > 0, sack.newly_sacked > 0 || sack.dsack, dupack);
@@ -820,6 +737,7 @@ mod tests {
             start: SeqNumber(s),
             end: SeqNumber(e),
             xmit: Instant::from_millis(t),
+            order: 0,
             delivered: 0,
             sacked: false,
             lost: false,
@@ -831,9 +749,11 @@ mod tests {
     #[test]
     fn sent_after_breaks_ties_by_sequence() {
         let t = Instant::from_millis(5);
-        assert!(rack_sent_after(t + Duration::from_millis(1), t, SeqNumber(0), SeqNumber(9)));
-        assert!(rack_sent_after(t, t, SeqNumber(10), SeqNumber(9)));
-        assert!(!rack_sent_after(t, t, SeqNumber(9), SeqNumber(9)));
+        let (s0, s9, s10) = (SeqNumber(0), SeqNumber(9), SeqNumber(10));
+        assert!(rack_sent_after((t + Duration::from_millis(1), 0, s0), (t, 5, s9)));
+        assert!(rack_sent_after((t, 6, s0), (t, 5, s9)), "same now: the later transmission");
+        assert!(rack_sent_after((t, 5, s10), (t, 5, s9)), "one TSO packet: the higher sequence");
+        assert!(!rack_sent_after((t, 5, s9), (t, 5, s9)));
     }
 
     #[test]
