@@ -2798,3 +2798,25 @@ fn prr_slow_start_reduction_bound_when_pipe_is_below_ssthresh() {
     assert_eq!(lab.drain().len(), 8);
     assert_eq!(lab.count(Counter::TcpPrrProportional), 0);
 }
+
+#[test]
+/// RFC 8985 §7.4: the probe (the last segment again) is SACKed; the hole
+/// below it, sent before the probe and past RACK.rtt + reo_wnd, is lost:
+/// recovery repairs it at once, no RTO.
+fn tlp_sack_makes_rack_repair_the_hole() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 3000]).unwrap();
+    assert_eq!(lab.drain().len(), 3);
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)));
+    lab.next_timer();
+    let probe = lab.expect();
+    assert_eq!(probe.seq(), at(2));
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)).sack(&[(at(2), at(3))]));
+    let o = lab.drain();
+    assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(1)], "the hole, at once");
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
+}
