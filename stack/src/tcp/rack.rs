@@ -45,6 +45,20 @@
 //! again is found the same way: later segments are delivered and its time
 //! has passed.
 //!
+//! **Undo (Linux `tcp_try_undo_dsack`, RFC 2883 §5).** Reordering makes
+//! RACK retransmit what was only late; the receiver then reports the copy
+//! as a D-SACK. Once D-SACKs cover every retransmission of a recovery
+//! (`undo_retrans` back to 0) none was needed, and cwnd and ssthresh are
+//! restored, in the recovery or after it. (Eifel, timestamps.rs, is the
+//! other undo: the echoed TSval of the original.)
+//!
+//! **Sent before or after?** RFC 8985 compares transmission times, and
+//! the sequence number when they tie (the segments of one TSO packet).
+//! Linux's clock has microseconds; synack's `now` is one instant for all
+//! that one event sends, so each transmission also gets an order number
+//! (`TxSeg::order`): a retransmission sent just after new data in the same
+//! `now` is then not mistaken for one sent before it.
+//!
 //! **TLP's acknowledgement (§7.4, `tcp_process_tlp_ack`).** A probe leaves
 //! `tlp_high_seq` = SND.NXT. If the probe sent new data, its ACK ends the
 //! episode. If it repeated the last segment: a D-SACK for it, or a pure
