@@ -206,6 +206,18 @@ pub enum Counter {
     TcpLostRetransmit => "tcp_lost_retransmit",
     // RFC 8985 §7 tail loss probes sent (Linux TCPLossProbes).
     TcpLossProbes => "tcp_loss_probes",
+    // RFC 8985 §7.4.2: a probe's ACK showed it repaired a loss (Linux TCPLossProbeRecovery).
+    TcpLossProbeRecovery => "tcp_loss_probe_recovery",
+    // RFC 8985 §6.2 step 5: segments RACK deemed lost by time; reorder
+    // timer expiries (§6.3); D-SACKs that widened reo_wnd (§6.2 step 4).
+    TcpRackLost => "tcp_rack_lost",
+    TcpRackReoTimeout => "tcp_rack_reo_timeout",
+    TcpRackReoWndUp => "tcp_rack_reo_wnd_up",
+    // RFC 6937 §3: ACKs on which PRR set cwnd, proportionally or by the slow start reduction bound.
+    TcpPrrProportional => "tcp_prr_proportional",
+    TcpPrrSsrb => "tcp_prr_ssrb",
+    // RFC 2883 §5: D-SACKs showed every retransmission of a recovery needless, cwnd restored (Linux TCPDSACKUndo).
+    TcpDsackUndo => "tcp_dsack_undo",
     // RFC 3522 Eifel: a retransmission proved spurious, the cwnd cut undone (Linux TCPFullUndo).
     TcpSpuriousUndo => "tcp_spurious_undo",
 }

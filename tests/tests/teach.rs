@@ -490,9 +490,11 @@ fn a_dropped_segment_is_traced_with_its_retransmission_clause() {
     assert_in_order(
         &a,
         &[
-            ("SACK recovery, cwnd = ssthresh", "RFC 6675 §5"),
-            ("retransmit seq", "RFC 6675 §5 (4.3)"),
-            ("recovery point acknowledged", "RFC 6675 §5"),
+            // RACK (RFC 8985, Linux's default) deems it lost, PRR (RFC 6937) paces the repair.
+            ("lost", "RFC 8985 §6.2 step 5"),
+            ("RACK deemed data lost", "RFC 8985 §6.1 (Linux tcp_time_to_recover)"),
+            ("retransmit seq", "RFC 8985 §6.2 (Linux tcp_xmit_retransmit_queue)"),
+            ("recovery point acknowledged", "RFC 6937 §3"),
         ],
     );
     assert!(a.iter().chain(&b).all(|e| !e.2.is_empty()));

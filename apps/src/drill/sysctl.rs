@@ -86,6 +86,13 @@ pub fn apply_sysctl(name: &str, value: &str, cfg: &mut TcpConfig) -> Result<(), 
             3 | 4 => cfg.tlp = true,
             _ => return lacks("early retransmit (RFC 5827)"),
         },
+        // 1 (Linux's default): RACK (RFC 8985); 0: RFC 6675's DupThresh.
+        // Linux's other bits (2: static reo_wnd, 4: no DupThresh) synack lacks.
+        "tcp_recovery" => match int()? {
+            0 => cfg.recovery_rack = false,
+            1 => cfg.recovery_rack = true,
+            _ => return lacks("other setting of this knob"),
+        },
         "tcp_rmem" | "tcp_wmem" => {
             let v: Vec<usize> = value.split_whitespace().filter_map(|n| n.parse().ok()).collect();
             let [_min, default, max] = v[..] else {
@@ -110,10 +117,9 @@ pub fn apply_sysctl(name: &str, value: &str, cfg: &mut TcpConfig) -> Result<(), 
         "tcp_dsack" if flag()? => {}
         "tcp_ecn" if int()? == 0 => {}
         "tcp_fastopen" if int()? == 0 => {}
-        "tcp_recovery" if int()? == 0 => {}
         "tcp_autocorking" if int()? == 0 => {}
         "tcp_min_tso_segs" if int()? == 2 => {}
-        "tcp_dsack" | "tcp_ecn" | "tcp_fastopen" | "tcp_recovery" | "tcp_autocorking" | "tcp_min_tso_segs" => {
+        "tcp_dsack" | "tcp_ecn" | "tcp_fastopen" | "tcp_autocorking" | "tcp_min_tso_segs" => {
             return lacks("other setting of this knob")
         }
         _ => return Err(format!("sysctl {name}: a knob synack drill does not map")),

@@ -82,6 +82,11 @@ pub struct TcpConfig {
     /// `tcp_early_retrans` 3 (Linux's default): RFC 8985 tail loss probes;
     /// 0: none.
     pub tlp: bool,
+    /// `tcp_recovery` 1 (Linux's default): RACK loss detection (RFC 8985,
+    /// rack.rs) with PRR (RFC 6937, prr.rs) when SACK is agreed, and TLP
+    /// as Linux schedules it; 0: RFC 6675's duplicate-ACK threshold and
+    /// `IsLost`, cwnd = ssthresh at once in recovery.
+    pub recovery_rack: bool,
     /// `tcp_fin_timeout`: an orphaned FIN_WAIT_2 lasts this long.
     pub fin_timeout: Duration,
     /// `tcp_keepalive_time`, `tcp_keepalive_intvl`, `tcp_keepalive_probes` (RFC 1122 §4.2.3.6).
@@ -136,6 +141,7 @@ impl Default for TcpConfig {
             congestion: CongAlgo::Cubic,
             slow_start_after_idle: false,
             tlp: true,
+            recovery_rack: true,
             fin_timeout: Duration::from_secs(60),
             keepalive_time: Duration::from_secs(7200),
             keepalive_intvl: Duration::from_secs(75),

@@ -495,6 +495,8 @@ impl TcpSock {
         }
         let acked = ack.since(self.snd.una);
         let old_wnd = self.snd.wnd;
+        // RACK (rack.rs) needs the highest SACKed byte before this ACK, and the data it acknowledges.
+        let (prior_fack, rack_acked) = self.rack_prior(acked);
 
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         // If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))".
@@ -576,19 +578,20 @@ impl TcpSock {
             // RFC 6298 (5.2) all acked: stop the timer; (5.3) else restart it.
             if self.snd.una == self.snd.max {
                 self.timer_cancel(cx, TimerKind::Retransmit, "RFC 6298 §5.2", "all data acknowledged");
-                (self.tlp_armed, self.tlp_out) = (false, false);
+                (self.tlp_armed, self.tlp_out, self.rack.reo_armed) = (false, false, false);
             } else {
                 self.timers.set(TimerKind::Retransmit, cx.now + self.rtt.rto);
-                self.tlp_armed = false;
+                (self.tlp_armed, self.rack.reo_armed) = (false, false);
                 // RFC 8985 §7.2: new data acknowledged; probe again if quiet.
                 self.tlp_out = false;
-                self.schedule_loss_probe(cx, cfg);
+                self.schedule_loss_probe(cx, cfg, true);
             }
         }
         // RFC 2018 §5 / RFC 6675 §4 Update(): the SACK blocks into the scoreboard.
         let mut sack = SackUpdate::default();
         if self.sack.ok {
             if self.sacked_prune() {
+                self.rack_sack_reneged();
                 cx.stats.inc(Counter::TcpSackReneging);
                 let (l, r, una) = (self.local, self.remote, self.snd.una);
                 let now = cx.now;
@@ -607,7 +610,9 @@ impl TcpSock {
         let outstanding = self.snd.max != self.snd.una;
         let classic_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd;
         let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
-        if self.sack.ok {
+        if self.rack_active(cfg) {
+            self.tcp_rack_ack(cx, ack, prior_fack, rack_acked, &sack, h.options.sack_blocks(), dupack);
+        } else if self.sack.ok {
             self.sack_cong_control(cx, cfg, ack, acked, dupack);
         } else if acked > 0 {
             self.cong_on_ack(cx, cfg, ack, acked);

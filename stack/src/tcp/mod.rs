@@ -42,6 +42,8 @@ mod delack;
 mod handshake;
 mod input;
 mod output;
+mod prr;
+mod rack;
 mod rcvbuf;
 mod sack;
 mod seq;

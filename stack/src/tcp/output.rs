@@ -187,7 +187,15 @@ impl TcpSock {
     /// Send `len` bytes from `seq` (plus FIN if it is the last of the stream),
     /// updating SND.NXT/SND.MAX, Karn's timing and the RTO timer.
     /// `rfc`: the clause that asks for it, should it be a retransmission.
-    fn xmit_data(&mut self, cx: &mut Cx, cfg: &TcpConfig, seq: SeqNumber, len: usize, fin: bool, rfc: &'static str) {
+    pub(super) fn xmit_data(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        seq: SeqNumber,
+        len: usize,
+        fin: bool,
+        rfc: &'static str,
+    ) {
         let mut flags = TcpFlags::ACK;
         if len > 0 {
             let mss = self.mss_now();
@@ -220,6 +228,14 @@ impl TcpSock {
             self.rtt.timed = Some((end, cx.now));
         }
         self.transmit(cx, cfg, seq, flags, len);
+        if self.rack_active(cfg) {
+            // RFC 8985 §6.1: when each segment left (rack.rs), and PRR's
+            // count of what went during the reduction (prr.rs).
+            self.rack_on_xmit(cx.now, seq, end);
+            if self.cong.in_recovery {
+                self.prr_on_xmit(len);
+            }
+        }
         if end.after(self.snd.nxt) {
             self.snd.nxt = end;
         }
@@ -228,7 +244,7 @@ impl TcpSock {
         }
         self.arm_rto_if_idle(cx);
         if !retransmission {
-            self.schedule_loss_probe(cx, cfg);
+            self.schedule_loss_probe(cx, cfg, false);
         }
     }
 
@@ -267,7 +283,8 @@ impl TcpSock {
             return seq;
         }
         self.xmit_data(cx, cfg, seq, len, fin, rfc);
-        if seq == self.snd.una && self.state.is_synchronized() {
+        // (Linux leaves a reorder timer running: `tcp_xmit_retransmit_queue`.)
+        if seq == self.snd.una && self.state.is_synchronized() && !self.rack.reo_armed {
             // The head went again: its RTO counts from now (Linux
             // `tcp_xmit_retransmit_queue` re-arms it so), else a timer set
             // by an older ACK fires in the middle of a repair under way.
@@ -373,6 +390,10 @@ impl TcpSock {
     /// `tcp_push_one`, as a write fills a chunk).
     fn write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool, push_one: bool) {
         if !self.can_send_data() {
+            return;
+        }
+        if self.cong.in_recovery && self.rack_active(cfg) {
+            self.rack_recovery_xmit(cx, cfg);
             return;
         }
         if self.cong.in_recovery && self.sack.ok {

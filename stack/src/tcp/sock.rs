@@ -389,6 +389,68 @@ pub struct SackVars {
     pub(super) dsack: Option<SackBlock>,
 }
 
+/// One transmitted segment in RACK's log (rack.rs; a TSO packet is one
+/// entry, as it is one skb): `[start, end)` (a FIN counts one), when it last
+/// left (`tcp_skb_timestamp_us`), segments delivered then (`tx.delivered`),
+/// and the skb's `TCPCB_SACKED_ACKED`, `TCPCB_LOST`, `TCPCB_SACKED_RETRANS`
+/// (retransmitted, not known lost since) and `TCPCB_EVER_RETRANS` bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TxSeg {
+    pub start: SeqNumber,
+    pub end: SeqNumber,
+    pub xmit: Instant,
+    /// Transmission order: what a µs clock would tell apart within one `now`.
+    pub order: u64,
+    pub delivered: u32,
+    pub sacked: bool,
+    pub lost: bool,
+    pub retrans: bool,
+    pub ever_retrans: bool,
+}
+
+/// RACK-TLP and PRR (RFC 8985, RFC 6937; the rules in rack.rs, prr.rs):
+/// Linux's `tp->rack`, `tlp_high_seq`, `prr_*`, `undo_*`.
+#[derive(Debug, Default)]
+pub struct RackVars {
+    /// The transmit log, SND.UNA to SND.MAX, in sequence order.
+    pub(super) txq: VecDeque<TxSeg>,
+    /// RACK.xmit_ts, .end_seq, .rtt (µs); `advanced`: delivery since the last detection.
+    pub(super) xmit_ts: Option<Instant>,
+    pub(super) end_seq: SeqNumber,
+    pub(super) order: u64,
+    pub(super) next_order: u64,
+    pub(super) rtt_us: u64,
+    pub(super) advanced: bool,
+    /// The smallest RTT seen (µs; 0: none yet; Linux's is a 5-minute windowed minimum).
+    pub(super) min_rtt_us: u64,
+    /// §6.2 step 4: reo_wnd in min_rtt/4 steps (0 is 1), its persistence, a D-SACK seen, when it grew.
+    pub(super) reo_wnd_steps: u32,
+    pub(super) reo_wnd_persist: u32,
+    pub(super) dsack_seen: bool,
+    pub(super) last_delivered: u32,
+    /// `tp->reord_seen`, `tp->delivered` (segments), `tp->dsack_dups`.
+    pub(super) reord_seen: bool,
+    pub(super) delivered: u32,
+    pub(super) dsack_dups: u64,
+    /// The retransmission timer runs as the reorder timer (`ICSK_TIME_REO_TIMEOUT`).
+    pub(super) reo_armed: bool,
+    /// §7: SND.NXT after the outstanding probe (`tlp_high_seq`); it repeated old data.
+    pub(super) tlp_high_seq: Option<SeqNumber>,
+    pub(super) tlp_retrans: bool,
+    /// RFC 6937: cwnd at the start, segments delivered and sent since; the last PRR trace.
+    pub(super) prior_cwnd: usize,
+    pub(super) prr_delivered: usize,
+    pub(super) prr_out: usize,
+    pub(super) prr_traced: Option<Instant>,
+    /// Linux `undo_marker`, `undo_retrans`, `prior_cwnd`, `prior_ssthresh` (D-SACK undo).
+    pub(super) undo_marker: Option<SeqNumber>,
+    pub(super) undo_retrans: i64,
+    pub(super) undo_cwnd: usize,
+    pub(super) undo_ssthresh: usize,
+    /// After a timeout until the recovery point (`TCP_CA_Loss`): no fast recovery.
+    pub(super) in_loss: bool,
+}
+
 /// Timestamps (RFC 7323 §3-§5) and Eifel undo (RFC 3522; timestamps.rs).
 #[derive(Debug)]
 pub struct TsVars {
@@ -595,6 +657,9 @@ pub struct TcpSock {
     /// timeout (PTO), not an RTO; and a probe is out, unanswered.
     pub(super) tlp_armed: bool,
     pub(super) tlp_out: bool,
+    /// RACK-TLP and PRR (rack.rs, prr.rs): the transmit log, RACK's
+    /// variables, the probe episode, PRR's counts.
+    pub(super) rack: RackVars,
     /// Segments retransmitted over the life of the connection.
     pub(super) total_retrans: u64,
     /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
@@ -723,6 +788,7 @@ impl TcpSock {
             fin_queued: false,
             tlp_armed: false,
             tlp_out: false,
+            rack: Default::default(),
             total_retrans: 0,
             probes_out: 0,
             persist_backoff: 0,

@@ -2381,15 +2381,15 @@ fn timestamps_on_every_segment_and_mss_less_twelve() {
     assert_eq!(probe.len(), 1);
     assert_eq!(probe[0].seq(), p.rcv.wrapping_add(1448));
     let probe_ts = probe[0].h.options.timestamp.unwrap().0;
-    assert_eq!(probe_ts, v0 + 10, "PTO: 2·SRTT, at least 10 ms");
+    assert_eq!(probe_ts, v0 + 2, "PTO: 2·SRTT + 2 ms (Linux tcp_schedule_loss_probe, TCP_TIMEOUT_MIN)");
     lab.send(&p.seg(&lab).ack(p.rcv.wrapping_add(2896)).ts(150, probe_ts));
     lab.send_data(p.h, b"x").unwrap();
     let o = lab.expect();
     assert_eq!(o.h.options.timestamp, Some((v0 + 40, 150)));
     // The ACK covers resent data, so Karn forbids timing it by our clock;
-    // the echo of the probe's TSval times it (RFC 7323 §4): 30 ms, folded
-    // into the handshake's ~0 ms sample: SRTT = 7/8·0 + 1/8·30 ms.
-    assert_eq!(lab.info_of(p.h).srtt, Duration::from_micros(3750));
+    // the echo of the probe's TSval times it (RFC 7323 §4): 38 ms, folded
+    // into the handshake's ~0 ms sample: SRTT = 7/8·0 + 1/8·38 ms.
+    assert_eq!(lab.info_of(p.h).srtt, Duration::from_micros(4750));
 }
 
 #[test]
@@ -2497,7 +2497,9 @@ fn sack_recovery_repairs_two_holes_without_a_timeout() {
 
 #[test]
 fn after_a_timeout_sacked_data_is_not_sent_again() {
-    let mut lab = Lab::new();
+    // RFC 6675's DupThresh (Linux `tcp_recovery=0`): two SACKs start no
+    // recovery. With RACK they would, at once on this zero-RTT lab.
+    let mut lab = Lab::with(TcpConfig { recovery_rack: false, ..TcpConfig::default() });
     let (p, our) = established_linux_peer(&mut lab);
     let mss = 1448u32;
     lab.send_data(p.h, &vec![3u8; 4 * mss as usize]).unwrap();
@@ -2573,7 +2575,8 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     let orig_ts = sent[0].h.options.timestamp.unwrap().0;
     let at = |k: u32| p.rcv.wrapping_add(mss * k);
     let cwnd = lab.sock(p.h).cong.cwnd;
-    lab.advance(ms(5));
+    // (Less than the probe timeout: 2·SRTT + 2 ms, SRTT ~0 here.)
+    lab.advance(ms(1));
     // Segment 0 is late; 1..4 arrive: SACKs, recovery, segment 0 resent.
     for k in 1..5u32 {
         lab.send(&p.seg(&lab).ack(at(0)).ts(300 + k, our).sack(&[(at(1), at(k + 1))]));
@@ -2587,4 +2590,233 @@ fn eifel_undoes_a_spurious_fast_retransmit() {
     assert!(!s.cong.in_recovery);
     assert!(s.cong.cwnd >= cwnd, "cwnd {} restored to at least {cwnd}", s.cong.cwnd);
     assert_eq!(lab.count(Counter::TcpSpuriousUndo), 1);
+}
+
+// ------------------------------------------------------------ RACK-TLP, PRR
+
+/// An accepted connection whose handshake took 100 ms (SRTT 100 ms, RTO
+/// 300 ms, min_rtt/4 = 25 ms), SACK agreed, MSS 1000, no timestamps.
+fn rack_peer(lab: &mut Lab) -> Peer {
+    let l = lab.listen(80, 8);
+    lab.send(&lab.seg(40000, 80).flags(SYN).mss(Some(1000)).sack_perm().wscale(Some(7)));
+    let synack = lab.expect();
+    let p = Peer { h: 0, lport: 80, rport: 40000, snd: RISS.wrapping_add(1), rcv: synack.seq().wrapping_add(1) };
+    lab.advance(ms(100));
+    lab.send(&p.seg(lab));
+    let (h, _) = lab.accept(l).unwrap();
+    assert!(lab.sock(h).sack.ok);
+    Peer { h, ..p }
+}
+
+#[test]
+/// RFC 8985 §6.2-§6.3: one SACKed segment above three unacknowledged ones
+/// (no DupThresh); they are lost only once RACK.rtt + reo_wnd (min_rtt/4 =
+/// 25 ms) has passed since they left: the reorder timer fires then, and
+/// recovery retransmits the first (PRR lets one segment go).
+fn rack_marks_lost_by_time_when_the_reorder_timer_fires() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 4000]).unwrap();
+    assert_eq!(lab.drain().len(), 4);
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(3), at(4))]));
+    lab.expect_none();
+    assert!(lab.sock(p.h).rack.reo_armed, "reorder timer armed");
+    assert!(lab.traced("reorder timer set for 27.0 ms"));
+    // Within the window: nothing yet.
+    lab.advance(ms(20));
+    lab.expect_none();
+    lab.advance(ms(10));
+    let o = lab.drain();
+    assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(0)]);
+    assert_eq!(lab.count(Counter::TcpRackReoTimeout), 1);
+    assert_eq!(lab.count(Counter::TcpRackLost), 3);
+    assert_eq!(lab.count(Counter::TcpSackRecovery), 1);
+    assert!(lab.traced("sent 0.0 ms before the last delivered, RACK.rtt 100.0 ms + reo_wnd 25.0 ms passed: lost"));
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
+}
+
+#[test]
+/// Reordering below the window: the late original arrives before the
+/// reorder timer: nothing is lost, nothing sent again, and the path is
+/// now known to reorder (reo_wnd no longer falls to 0 at three SACKs).
+fn rack_reordering_within_the_window_is_not_loss() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 4000]).unwrap();
+    lab.drain();
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(3), at(4))]));
+    lab.advance(ms(10));
+    lab.send(&p.seg(&lab).ack(at(4)));
+    lab.advance(ms(100));
+    lab.expect_none();
+    let s = lab.sock(p.h);
+    assert!(s.rack.reord_seen && !s.rack.reo_armed);
+    assert_eq!((lab.count(Counter::TcpRackLost), lab.count(Counter::TcpRetransmits)), (0, 0));
+}
+
+#[test]
+/// RFC 8985 §6.2 step 4: once reordering has been seen, a D-SACK for a
+/// retransmission (the original was only late) widens reo_wnd by one
+/// min_rtt/4 step, applied on the next ACK that delivers data.
+fn rack_dsack_widens_the_reordering_window() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    // Reordering seen: 0..2 late, 3 SACKed first.
+    lab.send_data(p.h, &[1u8; 4000]).unwrap();
+    lab.drain();
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(3), at(4))]));
+    lab.advance(ms(5));
+    lab.send(&p.seg(&lab).ack(at(4)));
+    let w1 = lab.sock(p.h).tcp_rack_reo_wnd();
+    assert!(lab.sock(p.h).rack.reord_seen);
+    // Next flight: 4..7 late by more than the window; 4 is retransmitted.
+    lab.send_data(p.h, &[2u8; 4000]).unwrap();
+    lab.drain();
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(4)).sack(&[(at(7), at(8))]));
+    lab.advance(ms(40));
+    assert_eq!(lab.drain().iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(4)]);
+    // The originals arrive, then the copy: a D-SACK for it.
+    lab.send(&p.seg(&lab).ack(at(8)));
+    lab.send(&p.seg(&lab).ack(at(8)).sack(&[(at(4), at(5))]));
+    assert_eq!(lab.count(Counter::TcpDsackRecv), 1);
+    // The next delivery applies it: two steps of min_rtt/4.
+    lab.send_data(p.h, &[3u8; 1000]).unwrap();
+    lab.drain();
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(9)));
+    let s = lab.sock(p.h);
+    assert_eq!(s.rack.reo_wnd_steps, 2);
+    assert_eq!(lab.count(Counter::TcpRackReoWndUp), 1);
+    assert!(s.tcp_rack_reo_wnd() > w1, "{} > {w1}", s.tcp_rack_reo_wnd());
+    // And every retransmission of that recovery proved needless: undone.
+    assert_eq!(lab.count(Counter::TcpDsackUndo), 1);
+}
+
+#[test]
+/// RFC 8985 §7: the tail segment is lost and no ACK would tell. The probe
+/// (PTO capped at the RTO, one segment out) repeats the last segment; its
+/// ACK repairs the tail: no timeout, no backoff.
+fn tlp_recovers_a_tail_loss_without_an_rto() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 2000]).unwrap();
+    assert_eq!(lab.drain().len(), 2);
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)));
+    lab.expect_none();
+    // 2·SRTT + 200 ms (one segment out) is past the RTO: the probe goes at the RTO's time.
+    let d = lab.next_timer();
+    assert_eq!(d, lab.sock(p.h).rtt.rto, "PTO capped by the RTO");
+    let probe = lab.expect();
+    assert_eq!((probe.seq(), probe.data.len()), (at(1), 1000));
+    assert_eq!(lab.count(Counter::TcpLossProbes), 1);
+    assert_eq!(lab.sock(p.h).rtt.retransmits, 0, "a probe is no timeout");
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(2)));
+    assert_eq!(lab.sock(p.h).flight_size(), 0);
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
+}
+
+#[test]
+/// RFC 8985 §7.3: with unsent data the probe is a new segment, past a full cwnd.
+fn tlp_sends_new_data_past_cwnd() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 12000]).unwrap();
+    assert_eq!(lab.drain().len(), 10, "cwnd 10");
+    let d = lab.next_timer();
+    assert_eq!(d, ms(202), "PTO = 2·SRTT + 2 ms");
+    let probe = lab.expect();
+    assert_eq!((probe.seq(), probe.data.len()), (at(10), 1000));
+    assert_eq!(lab.sock(p.h).rack.tlp_high_seq, Some(SeqNumber(at(11))));
+    assert!(!lab.sock(p.h).rack.tlp_retrans);
+    // One probe per episode: the next expiry is the RTO.
+    lab.next_timer();
+    assert_eq!(lab.expect().seq(), at(0));
+    assert_eq!(lab.count(Counter::TcpLossProbes), 1);
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 1);
+}
+
+#[test]
+/// RFC 6937 §3, proportional part: 20 segments out, one lost; while pipe
+/// stays above ssthresh (14) each ACK lets out ssthresh/prior_cwnd = 0.7
+/// of what it delivered: 7 segments for 10 delivered.
+fn prr_sends_in_proportion_while_pipe_is_above_ssthresh() {
+    let mut lab = Lab::with(TcpConfig { init_cwnd_segs: 20, ..TcpConfig::default() });
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 40000]).unwrap();
+    assert_eq!(lab.drain().len(), 20);
+    lab.advance(ms(100));
+    let mut sent = vec![];
+    for k in 1..=12u32 {
+        lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(1), at(k + 1))]));
+        sent.push(lab.drain().len());
+    }
+    // Before recovery the SACKs free cwnd room: new data (Disorder). Recovery
+    // starts at the third SACKed segment (reo_wnd 0: no reordering seen).
+    assert_eq!(&sent[..2], &[1, 1]);
+    assert_eq!(lab.sock(p.h).cong.ssthresh, 14_000);
+    assert_eq!(sent[2..].iter().sum::<usize>(), 7, "PRR: 0.7 × 10 delivered, {sent:?}");
+    assert!(lab.count(Counter::TcpPrrProportional) >= 10);
+    assert_eq!(lab.count(Counter::TcpPrrSsrb), 0);
+    assert!(lab.traced("PRR: delivered"));
+}
+
+#[test]
+/// RFC 6937 §3, slow start reduction bound: 10 of 20 segments lost, pipe
+/// (7) falls below ssthresh (14): PRR sends what was delivered, as slow
+/// start would (one more when SND.UNA advances), up to ssthresh.
+fn prr_slow_start_reduction_bound_when_pipe_is_below_ssthresh() {
+    let mut lab = Lab::with(TcpConfig { init_cwnd_segs: 20, ..TcpConfig::default() });
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 40000]).unwrap();
+    assert_eq!(lab.drain().len(), 20);
+    lab.advance(ms(100));
+    // Three SACKed at once: 0..9 lost; pipe 20 - 3 - 10 = 7 < 14: 3 go.
+    lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(10), at(13))]));
+    assert_eq!(lab.drain().iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(0), at(1), at(2)]);
+    assert_eq!(lab.count(Counter::TcpPrrSsrb), 1);
+    // One more delivered: one more sent.
+    lab.send(&p.seg(&lab).ack(at(0)).sack(&[(at(10), at(14))]));
+    assert_eq!(lab.drain().len(), 1);
+    // The first retransmission and 14..19 delivered (7), SND.UNA advanced
+    // and nothing newly lost: max(prr_delivered - prr_out, 7) + 1 = 8,
+    // under ssthresh - pipe = 14 - 3.
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)).sack(&[(at(10), at(20))]));
+    assert_eq!(lab.drain().len(), 8);
+    assert_eq!(lab.count(Counter::TcpPrrProportional), 0);
+}
+
+#[test]
+/// RFC 8985 §7.4: the probe (the last segment again) is SACKed; the hole
+/// below it, sent before the probe and past RACK.rtt + reo_wnd, is lost:
+/// recovery repairs it at once, no RTO.
+fn tlp_sack_makes_rack_repair_the_hole() {
+    let mut lab = Lab::new();
+    let p = rack_peer(&mut lab);
+    let at = |k: u32| p.rcv.wrapping_add(1000 * k);
+    lab.send_data(p.h, &[1u8; 3000]).unwrap();
+    assert_eq!(lab.drain().len(), 3);
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)));
+    lab.next_timer();
+    let probe = lab.expect();
+    assert_eq!(probe.seq(), at(2));
+    lab.advance(ms(100));
+    lab.send(&p.seg(&lab).ack(at(1)).sack(&[(at(2), at(3))]));
+    let o = lab.drain();
+    assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(1)], "the hole, at once");
+    assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
 }

@@ -110,6 +110,12 @@ impl TcpSock {
     /// `tcp_retransmit_timer`: RFC 6298 (5.4)-(5.6). Retransmit the earliest
     /// unacknowledged segment, double the RTO (Karn's backoff), restart the timer.
     fn retransmit_timer(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        // The one timer also runs as RACK's reorder timer and as TLP's
+        // probe timeout (Linux `icsk_pending`: ICSK_TIME_REO_TIMEOUT,
+        // ICSK_TIME_LOSS_PROBE, ICSK_TIME_RETRANS).
+        if std::mem::take(&mut self.rack.reo_armed) {
+            return self.tcp_rack_reo_timeout(cx, cfg);
+        }
         if std::mem::take(&mut self.tlp_armed) {
             return self.tcp_send_loss_probe(cx, cfg);
         }
@@ -194,6 +200,10 @@ impl TcpSock {
                 self.cong.dupacks = 0;
                 self.cong.recover = self.snd.max;
                 self.sack.high_rxt = self.snd.una;
+                if self.rack_active(cfg) {
+                    // Linux `tcp_enter_loss`: all not SACKed is lost (rack.rs).
+                    self.rack_enter_loss();
+                }
                 cx.stats.inc(crate::stats::Counter::TcpRtoRecovery);
                 // Go back N (skipping what the peer SACKed, RFC 6675 §5.1): resend from SND.UNA as ACKs return.
                 self.snd.nxt = self.snd.una;
@@ -220,12 +230,49 @@ impl TcpSock {
     }
 
     /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): after new data goes
-    /// out or new data is acknowledged, outside recovery and with SACK,
-    /// run the retransmission timer as a probe timeout: 2·SRTT (plus the
-    /// peer's worst delayed ACK if one segment is in flight), never later
-    /// than the RTO would fire. A tail lost with no ACK to follow it is then
-    /// found in a few RTTs by SACK rather than after a timeout.
-    pub fn schedule_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+    /// out or new data is acknowledged (`advancing`), outside recovery and
+    /// with SACK, run the retransmission timer as a probe timeout. A tail
+    /// lost with no ACK to follow it is then found in a few RTTs by SACK
+    /// rather than after a timeout.
+    ///
+    /// With RACK (`recovery_rack`, Linux's default) it is Linux's: only in
+    /// the Open state (nothing SACKed, no recovery, no timeout), one probe
+    /// per episode (`tlp_high_seq`); PTO = 2·SRTT plus `tcp_rto_min` when
+    /// one segment is in flight (the peer's delayed ACK) or plus 2 ms
+    /// (`TCP_TIMEOUT_MIN`) otherwise, and no later than the RTO would fire
+    /// (then the probe goes in the RTO's place). With RACK off, the RFC's
+    /// looser rule below.
+    pub fn schedule_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig, advancing: bool) {
+        let open_state = matches!(self.state, TcpState::Established | TcpState::CloseWait);
+        if self.rack_active(cfg) {
+            let states = open_state || matches!(self.state, TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck);
+            let eligible = cfg.tlp
+                && states
+                && !self.cong.in_recovery
+                && self.rtt.retransmits == 0
+                && self.sack.sacked.is_empty()
+                && self.rack.tlp_high_seq.is_none()
+                && !self.rack.reo_armed
+                && self.snd.una != self.snd.max
+                && self.snd.una.after_eq(self.cong.recover);
+            if !eligible {
+                return;
+            }
+            let mss = self.snd.mss.max(1);
+            let pto = if self.rtt.srtt_us > 0 {
+                let extra =
+                    if self.flight_size().div_ceil(mss) <= 1 { cfg.rto_min } else { super::rack::TCP_TIMEOUT_MIN };
+                Duration::from_micros(2 * self.rtt.srtt_us) + extra
+            } else {
+                cfg.rto_initial
+            };
+            // "If the RTO formula yields an earlier time, then use that time."
+            let rto_at = if advancing { cx.now + self.rtt.rto } else { self.rack_rto_at(cx.now) };
+            let at = (cx.now + pto).min(rto_at);
+            self.timers.set(TimerKind::Retransmit, at);
+            self.tlp_armed = true;
+            return;
+        }
         // RFC 8985 §7.2: not in fast recovery or RTO recovery (a hole SACKs
         // have shown but not yet deemed lost does not stop it). Linux asks
         // for more, the Open state: nothing SACKed at all. Measured on the
@@ -239,7 +286,7 @@ impl TcpSock {
             && !self.tlp_out
             && self.rtt.srtt_us > 0
             && self.snd.una != self.snd.max
-            && matches!(self.state, TcpState::Established | TcpState::CloseWait);
+            && open_state;
         if !eligible {
             return;
         }
@@ -256,11 +303,15 @@ impl TcpSock {
     }
 
     /// RFC 8985 §7.3 (Linux `tcp_send_loss_probe`): the PTO fired. Send one
-    /// new segment if the windows allow, else the last one again; its ACK
-    /// carries SACK news that starts recovery. Then the RTO takes over.
+    /// new segment if the peer's window takes it (cwnd or not), else the
+    /// last segment again; its ACK carries SACK news that starts recovery.
+    /// Then the RTO takes over.
     fn tcp_send_loss_probe(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         if self.snd.una == self.snd.max || !self.state.is_synchronized() {
             return;
+        }
+        if self.rack_active(cfg) {
+            return self.tcp_send_loss_probe_rack(cx, cfg);
         }
         self.tlp_out = true;
         cx.stats.inc(crate::stats::Counter::TcpLossProbes);
@@ -285,6 +336,63 @@ impl TcpSock {
         }
         let rto = self.rtt.rto;
         self.timers.set(TimerKind::Retransmit, cx.now + rto);
+    }
+
+    /// Linux `tcp_send_loss_probe`, with RACK: at most one probe
+    /// outstanding (`tlp_high_seq`); new data if the peer's window takes
+    /// its first segment (`tcp_snd_wnd_test`), sent whatever cwnd says;
+    /// else the last MSS of the last packet sent (`tcp_fragment` of the
+    /// last skb to its last segment). `tlp_high_seq` = SND.NXT after it.
+    fn tcp_send_loss_probe_rack(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
+        let (l, r, flight) = (self.local, self.remote, self.flight_size());
+        let now = cx.now;
+        if self.rack.tlp_high_seq.is_some() {
+            // "At most one outstanding TLP": the RTO, from the head's last transmission.
+            let at = self.rack_rto_at(cx.now);
+            self.timers.set(TimerKind::Retransmit, at);
+            return;
+        }
+        let mss = self.mss_now();
+        let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
+        let unsent = self.snd_end().since(self.snd.nxt);
+        let fin_unsent = self.fin_queued && !self.fin_sent();
+        let sent_new = if (unsent > 0 || fin_unsent) && self.snd.nxt == self.snd.max && rwnd_room >= unsent.min(mss) {
+            let len = unsent.min(mss);
+            let seq = self.snd.nxt;
+            let fin = fin_unsent && len == unsent && rwnd_room > len;
+            self.xmit_probe_data(cx, cfg, seq, len, fin);
+            true
+        } else {
+            // The last packet's last segment (Linux fragments a TSO skb of
+            // n segments at (n - 1)·MSS: what is left past it goes).
+            let data_end = self.snd_end();
+            let last = self.rack.txq.back().copied();
+            let start = match last {
+                Some(e) if e.start.before(data_end) => {
+                    let len = e.end.min_seq(data_end).since(e.start);
+                    let tail = (len - 1) % self.snd.mss.max(1) + 1;
+                    data_end - tail
+                }
+                // Only the FIN is out: it goes alone.
+                _ => data_end.max_seq(self.snd.una),
+            };
+            let start = start.max_seq(self.snd.una);
+            self.retransmit_range(cx, cfg, start, self.snd.max, "RFC 8985 §7.3");
+            false
+        };
+        self.rack.tlp_retrans = !sent_new;
+        self.rack.tlp_high_seq = Some(self.snd.max);
+        cx.stats.inc(crate::stats::Counter::TcpLossProbes);
+        let high = self.snd.max;
+        cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 8985 §7.3", || {
+            format!(
+                "{l} {r}: probe timeout with {flight} bytes unacknowledged: tail loss probe of {}, tlp_high_seq {high}",
+                if sent_new { "new data" } else { "the last segment" }
+            )
+        });
+        let rto = self.rtt.rto;
+        self.timers.set(TimerKind::Retransmit, cx.now + rto);
+        self.tlp_armed = false;
     }
 
     /// `tcp_probe_timer`: RFC 9293 §3.8.6.1, the peer's window is zero and
