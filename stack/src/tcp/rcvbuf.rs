@@ -37,10 +37,11 @@
 //! (`tcp_recvmsg_locked` calls `tcp_rcv_space_adjust`).
 
 use super::sock::TcpSock;
-use super::TcpConfig;
+use super::{TcpConfig, RMEM_MAX};
 use crate::cx::Cx;
 use crate::time::Instant;
 use crate::trace::EventKind;
+use crate::wire::tcp::MAX_WSCALE;
 
 /// `TCP_INIT_CWND`: the first estimate of what a sender sends per RTT.
 const TCP_INIT_CWND: usize = 10;
@@ -141,6 +142,142 @@ impl TcpSock {
         // new_measure:
         self.rcvq.seq = self.copied_seq();
         self.rcvq.time = now;
+    }
+}
+
+/// The window itself, from the buffer (moved here from sock.rs beside the
+/// autotuning that grows the buffer it is made from): Linux
+/// `tcp_select_initial_window` (SYN), `tcp_init_buffer_space`,
+/// `tcp_grow_window` (rcv_ssthresh), `__tcp_select_window` (every segment).
+impl TcpSock {
+    /// Linux `tcp_select_initial_window`: the window of our SYN or SYN-ACK,
+    /// our window scale and `window_clamp`. `mss`: the MSS we advertise,
+    /// less the timestamp option when it will ride on every segment (the
+    /// passive side knows; `tcp_openreq_init_rwin`). The window is the
+    /// buffer's space rounded down to whole segments, at most 65535; the
+    /// scale covers the largest buffer autotuning could grow to
+    /// (`tcp_rmem[2]`, `rmem_max`), or the buffer itself if the application
+    /// set SO_RCVBUF.
+    pub fn select_initial_window(&mut self, cfg: &TcpConfig, mss: usize, wscale_ok: bool) {
+        let full = self.full_space();
+        let clamp = if self.opt.rcvbuf_lock { full } else { 65535 << MAX_WSCALE };
+        let mut space = full.min(clamp);
+        if space > mss && mss > 0 {
+            space -= space % mss;
+        }
+        self.rcv.last_wnd = space.min(65535);
+        self.rcv.wscale = 0;
+        if wscale_ok {
+            let s = space.max(cfg.rcvbuf_max).max(RMEM_MAX).min(clamp).max(1);
+            self.rcv.wscale = (s.ilog2() as u8).saturating_sub(15).min(MAX_WSCALE);
+        }
+        self.rcv.window_clamp = clamp.min(65535 << self.rcv.wscale);
+        self.rcv.ssthresh = self.rcv.last_wnd;
+    }
+
+    /// Linux `tcp_init_buffer_space`, when the connection is established:
+    /// the window is clamped one segment short of the buffer
+    /// (`tcp_app_win` = 31), and `rcv_ssthresh` to that; an unlocked send
+    /// buffer grows to hold two initial windows of segments
+    /// (`tcp_sndbuf_expand`).
+    pub fn init_buffer_space(&mut self, cfg: &TcpConfig) {
+        let advmss = cfg.mss as usize;
+        let maxwin = self.full_space();
+        if self.rcv.window_clamp >= maxwin {
+            // `maxwin - (maxwin >> 31)`, at least 4 segments.
+            self.rcv.window_clamp = if maxwin > 4 * advmss { maxwin } else { self.rcv.window_clamp.min(maxwin) };
+        }
+        if self.rcv.window_clamp > 2 * advmss && self.rcv.window_clamp + advmss > maxwin {
+            self.rcv.window_clamp = (2 * advmss).max(maxwin.saturating_sub(advmss));
+        }
+        self.rcv.ssthresh = self.rcv.ssthresh.min(self.rcv.window_clamp);
+        if !self.opt.sndbuf_lock {
+            // Each segment as Linux counts it without TSO: its skb head
+            // (payload, MAX_TCP_HEADER 320, skb_shared_info 320) rounded up
+            // to a power of two, plus the sk_buff (256); twice a window of
+            // max(10, cwnd) segments, as cubic asks.
+            let per_mss = (self.snd.mss.max(1) + 320 + 320).next_power_of_two() + 256;
+            let segs = (self.cong.cwnd / self.snd.mss.max(1)).max(10);
+            let sndmem = 2 * segs * per_mss;
+            if self.q.sndbuf < sndmem {
+                self.q.sndbuf = sndmem.min(cfg.sndbuf_max.max(self.q.sndbuf));
+            }
+        }
+    }
+
+    /// Linux `tcp_grow_window`, for `len` bytes received in order: raise
+    /// `rcv_ssthresh` by two segments (or twice the segment) toward the
+    /// clamp and the free space. (Linux first checks the skb's memory
+    /// cost; counted as twice its payload, as here, it always passes.)
+    pub fn grow_window(&mut self, cfg: &TcpConfig, len: usize) {
+        let limit = self.rcv.window_clamp.min(self.rcv_space());
+        if limit > self.rcv.ssthresh {
+            let incr = (2 * cfg.mss as usize).max(2 * len);
+            self.rcv.ssthresh += (limit - self.rcv.ssthresh).min(incr);
+        }
+    }
+
+    /// Linux `__tcp_select_window`: the window we could offer now, before
+    /// the rule that it never shrinks. Receiver-side silly window
+    /// avoidance (RFC 1122 §4.2.3.3): below half the buffer, a window under
+    /// one segment (or 1/16 of the buffer) is offered as zero; without
+    /// window scaling the window is a multiple of the peer's MSS, kept as
+    /// it is while within one segment of the free space.
+    pub fn compute_window(&self) -> usize {
+        let ws = self.rcv.wscale;
+        let mut mss = self.rcv.mss as isize;
+        let mut free = self.rcv_space() as isize;
+        let allowed = self.full_space() as isize;
+        let full = (self.rcv.window_clamp as isize).min(allowed);
+        if mss > full {
+            mss = full;
+            if mss <= 0 {
+                return 0;
+            }
+        }
+        if free < full >> 1 {
+            free &= !((1isize << ws) - 1);
+            if free < allowed >> 4 || free < mss {
+                return 0;
+            }
+        }
+        free = free.min(self.rcv.ssthresh as isize);
+        if ws > 0 {
+            // Up to the scale's granularity, so that it is not scaled away.
+            return ((free + (1 << ws) - 1) & !((1isize << ws) - 1)) as usize;
+        }
+        let mut window = self.rcv.last_wnd as isize;
+        if window <= free - mss || window > free {
+            window = free / mss * mss;
+        } else if mss == full && free > window + (full >> 1) {
+            window = free;
+        }
+        window.max(0) as usize
+    }
+
+    /// Linux `tcp_select_window`: the window field for the next segment we
+    /// send. The right edge never moves left (RFC 9293 §3.8.6.2.2: shrinking
+    /// the window is discouraged): what is left of the last window, rounded
+    /// up to the scale, if the new one would be less.
+    pub fn select_window(&mut self) -> u16 {
+        let ws = self.rcv.wscale;
+        let cur = self.rcv.wnd();
+        let mut wnd = self.compute_window();
+        if wnd < cur {
+            let g = (1usize << ws) - 1;
+            wnd = (cur + g) & !g;
+        }
+        self.rcv.last_wnd = wnd;
+        self.rcv.adv = self.rcv.nxt + wnd;
+        (wnd.min(65535 << ws) >> ws) as u16
+    }
+
+    /// Window to put in a SYN or SYN-ACK: never scaled (RFC 7323 §2.2), the
+    /// one `select_initial_window` chose.
+    pub fn syn_window(&mut self) -> u16 {
+        let wnd = self.rcv.last_wnd.min(65535);
+        self.rcv.adv = self.rcv.nxt + wnd;
+        wnd as u16
     }
 }
 
