@@ -22,6 +22,14 @@
 //!   sender differs, which is what the ratio is about. Linux to synack
 //!   would measure synack's receiver too.
 //!
+//! Linux sends twice each run: with CUBIC (the fair reference: synack's
+//! algorithm, and Linux's stock default) and with the namespace's default
+//! congestion control, whatever the host set (bbr on the machine of
+//! docs/performance.md: a model-based sender that does not take random loss
+//! as congestion, 20-60 times faster on this link than either loss-based
+//! sender). The ratio row is against CUBIC. Both Linux senders get synack's
+//! send buffer (SO_SNDBUF).
+//!
 //! Each transfer lasts the plan's impaired time (the bench protocol is
 //! timed, not sized), then the sender half-closes; throughput is payload
 //! bytes over the time from the header to the last byte, in kB/s (1000).
@@ -63,6 +71,26 @@ fn set_congestion(l: &TcpListener, name: &str) -> io::Result<()> {
     if rc != 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(e.kind(), format!("TCP_CONGESTION {name}: {e}")));
+    }
+    Ok(())
+}
+
+/// SO_SNDBUF on `l` (inherited by its children; Linux doubles it).
+fn set_sndbuf(l: &TcpListener, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let v = bytes as libc::c_int;
+    // SAFETY: a valid fd and a c_int of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
@@ -202,6 +230,14 @@ pub fn impaired(plan: &Plan, r: &mut Results) -> io::Result<()> {
     let listener = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT)))?;
     let listener_cubic = na.run(|| TcpListener::bind(("10.3.0.1", proto::PORT + 1)))?;
     set_congestion(&listener_cubic, "cubic")?;
+    // The same send buffer as synack's (`TcpConfig::sndbuf`, which SO_SNDBUF
+    // would double on Linux): what is queued when the time is up must still
+    // cross a link of ~100 kB/s, and Linux's autotuned buffer (up to
+    // tcp_wmem[2], 4 MiB) would take longer than the bench's I/O timeout.
+    let sndbuf = stack::tcp::TcpConfig::default().sndbuf;
+    for l in [&listener, &listener_cubic] {
+        set_sndbuf(l, sndbuf)?;
+    }
     let default_cc = congestion(&listener)?;
     let give_up = Arc::new(AtomicBool::new(false));
     let runs = plan.runs;
