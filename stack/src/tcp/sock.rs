@@ -658,7 +658,7 @@ pub struct TcpSock {
     pub(super) tlp_out: bool,
     /// RACK-TLP and PRR (rack.rs, prr.rs): the transmit log, RACK's
     /// variables, the probe episode, PRR's counts.
-    pub(super) rack: RackVars,
+    pub(super) rack: Box<RackVars>,
     /// Segments retransmitted over the life of the connection.
     pub(super) total_retrans: u64,
     /// Zero-window probes (or keepalives) sent without an answer; any ACK resets it.
