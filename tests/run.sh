@@ -110,7 +110,7 @@ target/release/synack drill tests/drill
 say "cargo test --release --manifest-path fuzz/Cargo.toml --lib"
 cargo test --release "${FUZZ[@]}" --lib
 
-# The benchmark's smoke run (about 15 s, every row, small sizes), to keep
+# The benchmark's smoke run (about 1 min, every row, small sizes), to keep
 # it working. Only an error of the bench fails the script, never a slow
 # figure: the bench exits non-zero only when a row cannot be measured.
 # Without root only the in-memory rows can run.
