@@ -15,7 +15,8 @@
 //! - `cong_on_rto`: the retransmission timer fired (Linux's `set_state`
 //!   to `TCP_CA_Loss`): CUBIC forgets its W_max (RFC 9438 §4.8).
 //!
-//! Both algorithms share slow start (RFC 5681 (2), RFC 3465 L = 2·SMSS);
+//! Both algorithms share slow start (RFC 5681 (2) with RFC 3465's byte
+//! counting, without its limit L, as Linux's `tcp_slow_start`);
 //! Linux's CUBIC adds HyStart, which synack does not have.
 //!
 //! The CUBIC algorithm itself (its curve, `Bictcp`, the state a socket
@@ -44,8 +45,9 @@ impl TcpSock {
     pub fn cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
         let mss = self.snd.mss;
         if self.cong.cwnd < self.cong.ssthresh {
-            // Slow start (RFC 5681 (2)), with RFC 3465's L = 2·SMSS.
-            self.cong.cwnd += acked.min(2 * mss);
+            // Slow start as Linux's `tcp_slow_start`: every byte an ACK
+            // covers (RFC 3465 without its limit L), up to ssthresh.
+            self.cong.cwnd = (self.cong.cwnd + acked).min(self.cong.ssthresh.max(self.cong.cwnd));
         } else {
             match self.cong.cc.algo {
                 CongAlgo::Reno => {
