@@ -610,9 +610,6 @@ impl TcpSock {
         let outstanding = self.snd.max != self.snd.una;
         let classic_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd;
         let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
-        // The congestion window counts data, not the SYN's sequence number:
-        // Linux sets cwnd when the handshake is done (`tcp_init_transfer`),
-        // so the ACK of our SYN grows nothing (`rack_prior` took it out).
         if self.rack_active(cfg) {
             self.tcp_rack_ack(cx, ack, prior_fack, rack_acked, &sack, h.options.sack_blocks(), dupack);
         } else if self.sack.ok {

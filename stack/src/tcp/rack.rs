@@ -480,7 +480,8 @@ impl TcpSock {
     /// highest SACKed byte (Linux `tcp_highest_sack_seq`, `prior_fack`, for
     /// the reordering test) and the data `acked` bytes acknowledge: our
     /// SYN's sequence number is none (Linux sets cwnd after the handshake's
-    /// ACK, `tcp_init_transfer`, so that ACK grows nothing).
+    /// ACK, `tcp_init_transfer`, so that ACK grows nothing, with RACK or
+    /// without: `tcp_ack` hands this count to every recovery path).
     pub(super) fn rack_prior(&self, acked: usize) -> (SeqNumber, usize) {
         let prior_fack = self.sack.sacked.last().map_or(self.snd.una, |r| r.1);
         let syn = usize::from(acked > 0 && self.snd.una == self.snd.iss);
