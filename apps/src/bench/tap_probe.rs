@@ -17,7 +17,7 @@ use stack::wire::ethernet::{ETHERTYPE_IPV4, ETH_HLEN};
 use stack::wire::ipv4::{IPV4_HLEN, PROTO_UDP};
 use stack::wire::{EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, MacAddr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 pub const FRAME: usize = 1514;
@@ -118,50 +118,10 @@ pub fn write_ceiling(tap: &Tap, dur: Duration) -> io::Result<Rate> {
     }
 }
 
-/// An AF_PACKET socket on the host side of `tap0` in `ns`, sending only.
+/// An AF_PACKET socket on the host side of `tap0` in `ns`, sending only
+/// (flood.rs `packet_socket`; failing to bypass the qdisc only slows the fill).
 pub fn host_injector(ns: &Netns) -> io::Result<OwnedFd> {
-    ns.run(|| {
-        // SAFETY: plain socket(2); protocol 0 so that it receives nothing.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: we own the new descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let name = std::ffi::CString::new("tap0").expect("no NUL");
-        // SAFETY: a NUL-terminated name.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a zeroed sockaddr_ll is valid; we fill the fields bind needs.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: bind with a sockaddr_ll of the right size.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let one: libc::c_int = 1;
-        // SAFETY: an int option. Failing to bypass the qdisc only slows the fill.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_QDISC_BYPASS,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
-        Ok(fd)
-    })
+    super::flood::packet_socket(ns, "tap0")
 }
 
 /// Drain what the host queued, `FILL` frames at a time, for `dur` of reading.

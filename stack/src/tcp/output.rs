@@ -572,6 +572,31 @@ impl TcpSock {
         self.snd.pushed_seq = end;
     }
 
+    /// Recovery's new-data step, shared by RFC 6675's NextSeg (2) and
+    /// RACK's recovery (rack.rs `rack_recovery_xmit`): one segment of up to
+    /// an MSS the peer's window takes, with the FIN if it is next and fits.
+    /// Returns whether a segment went.
+    pub(super) fn recovery_xmit_new_data(
+        &mut self,
+        cx: &mut Cx,
+        cfg: &TcpConfig,
+        mss: usize,
+        rfc: &'static str,
+    ) -> bool {
+        let end = self.snd_end();
+        let unsent = end.since(self.snd.nxt);
+        let fin_pending = self.fin_queued && self.snd.nxt.before_eq(end);
+        let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
+        let len = unsent.min(rwnd_room).min(mss);
+        let fin = fin_pending && len == unsent && rwnd_room > len;
+        if len > 0 || fin {
+            let seq = self.snd.nxt;
+            self.xmit_data(cx, cfg, seq, len, fin, rfc);
+            return true;
+        }
+        false
+    }
+
     /// RFC 6675 §5 (C): in SACK recovery, send while `cwnd - pipe` is at
     /// least one segment, each time the segment `NextSeg()` picks: (1) a
     /// hole deemed lost, above HighRxt; (2) new data the peer's window
@@ -606,15 +631,7 @@ impl TcpSock {
                 continue;
             }
             // (2) new data: up to an MSS the peer's window takes.
-            let end = self.snd_end();
-            let unsent = end.since(self.snd.nxt);
-            let fin_pending = self.fin_queued && self.snd.nxt.before_eq(end);
-            let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
-            let len = unsent.min(rwnd_room).min(mss);
-            let fin = fin_pending && len == unsent && rwnd_room > len;
-            if len > 0 || fin {
-                let seq = self.snd.nxt;
-                self.xmit_data(cx, cfg, seq, len, fin, RFC);
+            if self.recovery_xmit_new_data(cx, cfg, mss, RFC) {
                 continue;
             }
             if let Some((seq, n)) = self.sack_next_retransmit(&holes, 3) {

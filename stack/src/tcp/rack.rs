@@ -727,15 +727,7 @@ impl TcpSock {
                 continue;
             }
             // New data, up to an MSS the peer's window takes.
-            let end = self.snd_end();
-            let unsent = end.since(self.snd.nxt);
-            let fin_pending = self.fin_queued && self.snd.nxt.before_eq(end);
-            let rwnd_room = (self.snd.una + self.snd.wnd).since(self.snd.nxt);
-            let len = unsent.min(rwnd_room).min(mss);
-            let fin = fin_pending && len == unsent && rwnd_room > len;
-            if len > 0 || fin {
-                let seq = self.snd.nxt;
-                self.xmit_data(cx, cfg, seq, len, fin, RFC);
+            if self.recovery_xmit_new_data(cx, cfg, mss, RFC) {
                 continue;
             }
             break;
