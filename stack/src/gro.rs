@@ -169,7 +169,11 @@ impl Gro {
             out.flushed = Some(self.take(i));
         }
         if seg.flags & (PSH | FIN | CWR) != 0 {
-            // Nothing could follow it into the same segment.
+            // Nothing could follow it into the same segment. Its checksum
+            // was verified above (`skb_gro_checksum_validate` marks it so):
+            // TCP need not sum it again.
+            let mut skb = skb;
+            skb.set_ip_summed(IpSummed::Unnecessary);
             out.pass = Some(skb);
             return out;
         }

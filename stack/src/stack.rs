@@ -247,12 +247,13 @@ impl Stack {
     /// hand up every segment GRO holds. Without it, a held segment would
     /// wait for the next batch.
     pub fn napi_gro_flush(&mut self, now: Instant) {
-        while self.gro.held() > 0 {
-            let held: Vec<_> = self.gro.flush().collect();
-            for g in held {
-                self.gro_complete(now, g);
-            }
+        // `handle_frame` never feeds GRO, so the held segments can be
+        // handed up straight from its list (kept, with its capacity).
+        let mut gro = std::mem::take(&mut self.gro);
+        for g in gro.flush() {
+            self.gro_complete(now, g);
         }
+        self.gro = gro;
     }
 
     /// `napi_gro_complete`: one (maybe glued) segment up the stack, and

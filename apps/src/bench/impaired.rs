@@ -55,44 +55,27 @@ fn spec() -> io::Result<LinkSpec> {
     LinkSpec::parse(SPEC).map_err(io::Error::other)
 }
 
-/// `TCP_CONGESTION` on `l` (Linux `tcp_set_congestion_control`).
-fn set_congestion(l: &TcpListener, name: &str) -> io::Result<()> {
+/// setsockopt(2) on the listener, whose accepted children inherit the option.
+fn setsockopt(l: &TcpListener, level: libc::c_int, name: libc::c_int, what: &str, val: &[u8]) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: a valid fd and a buffer of the given length.
-    let rc = unsafe {
-        libc::setsockopt(
-            l.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            name.as_ptr().cast(),
-            name.len() as libc::socklen_t,
-        )
-    };
+    let rc = unsafe { libc::setsockopt(l.as_raw_fd(), level, name, val.as_ptr().cast(), val.len() as libc::socklen_t) };
     if rc != 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("TCP_CONGESTION {name}: {e}")));
+        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
     }
     Ok(())
 }
 
-/// SO_SNDBUF on `l` (inherited by its children; Linux doubles it).
+/// `TCP_CONGESTION` on `l` (Linux `tcp_set_congestion_control`).
+fn set_congestion(l: &TcpListener, cc: &str) -> io::Result<()> {
+    setsockopt(l, libc::IPPROTO_TCP, libc::TCP_CONGESTION, &format!("TCP_CONGESTION {cc}"), cc.as_bytes())
+}
+
+/// SO_SNDBUF on `l` (Linux doubles it).
 fn set_sndbuf(l: &TcpListener, bytes: usize) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let v = bytes as libc::c_int;
-    // SAFETY: a valid fd and a c_int of the given length.
-    let rc = unsafe {
-        libc::setsockopt(
-            l.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    setsockopt(l, libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF", &v.to_ne_bytes())
 }
 
 /// The congestion control `l` would give its children.

@@ -495,8 +495,8 @@ impl TcpSock {
         }
         let acked = ack.since(self.snd.una);
         let old_wnd = self.snd.wnd;
-        // RACK (rack.rs) needs the highest SACKed byte before this ACK, and the data it acknowledges.
-        let (prior_fack, rack_acked) = self.rack_prior(acked);
+        // RACK needs the highest SACKed byte before this ACK; every path, the data it acknowledges (not our SYN).
+        let (prior_fack, acked_no_syn) = self.rack_prior(acked);
 
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         // If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))".
@@ -611,11 +611,11 @@ impl TcpSock {
         let classic_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd;
         let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
         if self.rack_active(cfg) {
-            self.tcp_rack_ack(cx, ack, prior_fack, rack_acked, &sack, h.options.sack_blocks(), dupack);
+            self.tcp_rack_ack(cx, ack, prior_fack, acked_no_syn, &sack, h.options.sack_blocks(), dupack);
         } else if self.sack.ok {
-            self.sack_cong_control(cx, cfg, ack, rack_acked, dupack);
-        } else if rack_acked > 0 {
-            self.cong_on_ack(cx, cfg, ack, rack_acked);
+            self.sack_cong_control(cx, cfg, ack, acked_no_syn, dupack);
+        } else if acked_no_syn > 0 {
+            self.cong_on_ack(cx, cfg, ack, acked_no_syn);
         } else if dupack {
             self.cong.dupacks += 1;
             self.cong_on_dupack(cx, cfg);
