@@ -1,0 +1,1 @@
+// The page: filled in by the page work of issue 17.
