@@ -33,6 +33,7 @@ struct Lab {
     now: Instant,
     stats: Stats,
     trace: Trace,
+    probe: ProbeQueue,
     rng: StdRng,
     out: VecDeque<L4Xmit>,
 }
@@ -165,13 +166,22 @@ impl Lab {
         let tcp = Tcp::new(cfg, &mut rng);
         let mut trace = Trace::default();
         trace.set_enabled(true);
-        Lab { tcp, now: Instant::from_secs(1000), stats: Stats::default(), trace, rng, out: VecDeque::new() }
+        Lab {
+            tcp,
+            now: Instant::from_secs(1000),
+            stats: Stats::default(),
+            trace,
+            probe: ProbeQueue::default(),
+            rng,
+            out: VecDeque::new(),
+        }
     }
     fn parts(&mut self) -> (&mut Tcp, Cx<'_>) {
         let cx = Cx {
             now: self.now,
             stats: &mut self.stats,
             trace: &mut self.trace,
+            probe: &mut self.probe,
             rng: &mut self.rng,
             out: &mut self.out,
         };
@@ -1562,6 +1572,7 @@ struct End {
     ip: Ipv4Addr,
     stats: Stats,
     trace: Trace,
+    probe: ProbeQueue,
     rng: StdRng,
     out: VecDeque<L4Xmit>,
 }
@@ -1593,6 +1604,7 @@ impl Net {
                 ip,
                 stats: Stats::default(),
                 trace: Trace::default(),
+                probe: ProbeQueue::default(),
                 rng,
                 out: VecDeque::new(),
             }
@@ -1613,7 +1625,14 @@ impl Net {
     fn call<R>(&mut self, e: usize, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
         let now = self.now;
         let end = &mut self.ends[e];
-        let mut cx = Cx { now, stats: &mut end.stats, trace: &mut end.trace, rng: &mut end.rng, out: &mut end.out };
+        let mut cx = Cx {
+            now,
+            stats: &mut end.stats,
+            trace: &mut end.trace,
+            probe: &mut end.probe,
+            rng: &mut end.rng,
+            out: &mut end.out,
+        };
         let r = f(&mut end.tcp, &mut cx);
         self.collect();
         r
