@@ -8,8 +8,12 @@
 //! connection — each incarnation of a 4-tuple, told apart by its ISS — gets
 //! an id, 1, 2, 3 … in the order of its first sample, and a ring of at most
 //! `HistoryLimits::points_per_conn` points: when it is full the older half
-//! is decimated (every other point kept, retransmissions, timeouts and
-//! state changes always), so a long run keeps its shape in bounded memory.
+//! of its recent points is decimated into an archive that keeps one sample
+//! in `stride` (retransmissions, timeouts and state changes always), and
+//! when the archive passes half the ring every other point of it goes and
+//! the stride doubles (`ConnHistory::make_room`). A long run keeps its
+//! shape at an even density in bounded memory; the last moments keep
+//! every sample.
 //! At most `HistoryLimits::conns` connections are kept; the least recently
 //! updated closed one is forgotten first.
 //!
@@ -161,6 +165,11 @@ pub struct ConnHistory {
     cap: usize,
     /// Points thrown away by decimation so far.
     pub decimated: u64,
+    /// `points[..archive]` is the decimated past, one sample in `stride`
+    /// kept; `seen` counts the samples moved into it (see `make_room`).
+    archive: usize,
+    stride: u64,
+    seen: u64,
     /// The last sample said CLOSED or TIME_WAIT.
     pub closed: bool,
     /// Stamp of the last update (a `History`-wide counter), for eviction.
@@ -190,6 +199,9 @@ impl ConnHistory {
             points: Vec::new(),
             cap,
             decimated: 0,
+            archive: 0,
+            stride: 2,
+            seen: 0,
             closed: false,
             touched: 0,
         }
@@ -209,27 +221,53 @@ impl ConnHistory {
 
     fn push(&mut self, p: Point) {
         if self.points.len() >= self.cap {
-            self.decimate();
+            self.make_room();
         }
         self.points.push(p);
     }
 
-    /// The ring is full: of its older half keep every other point and
-    /// every precious one; should that not free a quarter (a run of
-    /// retransmissions), every other point only. The first point stays,
-    /// so the plot still starts where the connection did.
-    fn decimate(&mut self) {
-        let half = self.points.len() / 2;
-        let target = half / 2;
-        let precious = self.points[..half].iter().enumerate().filter(|(i, p)| i % 2 == 1 && p.precious()).count();
-        let keep_precious = half.div_ceil(2) + precious <= half - target / 2;
+    /// The ring is full. The points are an archive (oldest, one sample in
+    /// `stride` kept) and the recent ones (every sample): the older half
+    /// of the recent points moves into the archive, one in `stride` and
+    /// every precious one; when the archive passes half the ring, every
+    /// other point of it goes and `stride` doubles. So the old part of a
+    /// long run keeps an even density (its shape) and the last moments
+    /// every detail. Should precious points alone fill it (a storm of
+    /// retransmissions), they are thinned too: the bound holds.
+    fn make_room(&mut self) {
         let before = self.points.len();
-        let mut i = 0;
-        self.points.retain(|p| {
-            let keep = i >= half || i % 2 == 0 || (keep_precious && p.precious());
-            i += 1;
-            keep
-        });
+        let recent = self.points.len() - self.archive;
+        let moved: Vec<Point> = self.points.drain(self.archive..self.archive + recent / 2).collect();
+        let mut kept = Vec::with_capacity(moved.len() / 2 + 1);
+        for p in moved {
+            if self.seen % self.stride == 0 || p.precious() {
+                kept.push(p);
+            }
+            self.seen += 1;
+        }
+        let n = kept.len();
+        self.points.splice(self.archive..self.archive, kept);
+        self.archive += n;
+        while self.archive > self.cap / 2 || self.points.len() >= self.cap - self.cap / 8 {
+            let a = self.archive;
+            if a < 2 {
+                // Nothing left to thin in the archive (precious points
+                // only, all recent): the oldest recent point goes.
+                self.points.remove(a);
+                continue;
+            }
+            let precious = self.points[..a].iter().enumerate().filter(|(i, p)| i % 2 == 1 && p.precious()).count();
+            let with_precious = precious <= a / 4;
+            let (mut i, mut removed) = (0, 0);
+            self.points.retain(|p| {
+                let keep = i >= a || i % 2 == 0 || (with_precious && p.precious());
+                i += 1;
+                removed += usize::from(!keep);
+                keep
+            });
+            self.archive = a - removed;
+            self.stride = self.stride.saturating_mul(2);
+        }
         self.decimated += (before - self.points.len()) as u64;
     }
 
@@ -506,3 +544,6 @@ impl PlotKind {
         PlotKind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
+
+#[cfg(test)]
+mod tests;
