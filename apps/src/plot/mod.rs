@@ -240,7 +240,7 @@ impl ConnHistory {
         let moved: Vec<Point> = self.points.drain(self.archive..self.archive + recent / 2).collect();
         let mut kept = Vec::with_capacity(moved.len() / 2 + 1);
         for p in moved {
-            if self.seen % self.stride == 0 || p.precious() {
+            if self.seen.is_multiple_of(self.stride) || p.precious() {
                 kept.push(p);
             }
             self.seen += 1;
