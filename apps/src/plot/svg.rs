@@ -18,7 +18,7 @@
 //! - **buffers**: the receive window we offer, Recv-Q, Send-Q, the
 //!   out-of-order queue and the peer's window (RFC 9293 §3.8.6).
 
-use super::{ConnHistory, PlotKind, Point};
+use super::{CaState, ConnHistory, PlotKind, Point};
 use stack::tcp::ProbeKind;
 use std::fmt::Write;
 
@@ -499,14 +499,14 @@ fn cwnd(h: &ConnHistory) -> (Chart, String) {
     // Episodes: runs of recovery or loss.
     let mut i = 0;
     while i < pts.len() {
-        let st = pts[i].ca_state;
-        if st == "recovery" || st == "loss" {
+        let st = pts[i].ca;
+        if matches!(st, CaState::Recovery | CaState::Loss) {
             let mut j = i;
-            while j + 1 < pts.len() && pts[j + 1].ca_state == st {
+            while j + 1 < pts.len() && pts[j + 1].ca == st {
                 j += 1;
             }
             let end = pts.get(j + 1).map_or(secs(h, &pts[j]), |p| secs(h, p));
-            c.band(secs(h, &pts[i]), end, if st == "loss" { "#f4a6a6" } else { "#fdd9a0" });
+            c.band(secs(h, &pts[i]), end, if st == CaState::Loss { "#f4a6a6" } else { "#fdd9a0" });
             i = j + 1;
         } else {
             i += 1;
