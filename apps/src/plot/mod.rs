@@ -25,7 +25,7 @@
 pub mod cmd;
 mod svg;
 
-pub use svg::render_svg;
+pub use svg::{render_svg, render_svg_window};
 
 use stack::tcp::{ProbeKind, TcpProbe, TcpState};
 use stack::Instant;

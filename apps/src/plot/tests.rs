@@ -225,6 +225,19 @@ fn every_plot_is_an_svg_document_with_data() {
     assert!(render_svg(PlotKind::TimeSeq, c).contains(">R</text>"), "retransmissions marked");
     assert!(render_svg(PlotKind::Rtt, c).contains("RTO #1"), "timeouts marked");
     assert_eq!(PlotKind::parse("nope"), None);
+    // A zoom: 100 to 110 s only, ticks there, fewer elements than the whole.
+    for kind in PlotKind::ALL {
+        let all = render_svg(kind, c);
+        let zoom = render_svg_window(kind, c, Some((100.0, 110.0)));
+        assert!(zoom.contains(">104 s<") && !zoom.contains(">200 s<"), "{}: the zoom's ticks", kind.name());
+        assert!(zoom.len() < all.len(), "{}: {} vs {} bytes", kind.name(), zoom.len(), all.len());
+        assert!(!zoom.contains("NaN") && !zoom.contains("inf"));
+    }
+    // A window outside the run, or backwards, still draws something valid.
+    for w in [(400.0, 500.0), (50.0, 40.0)] {
+        let svg = render_svg_window(PlotKind::Cwnd, c, Some(w));
+        assert!(svg.trim_end().ends_with("</svg>") && !svg.contains("NaN"), "{w:?}");
+    }
     // A connection with one sample still draws.
     let mut one = History::new(HistoryLimits::default());
     one.record(&probe(1, 1, Instant::from_secs(1), ProbeKind::State));
