@@ -55,6 +55,9 @@ pub fn plot(
     a: PlotArgs,
     replay: impl FnOnce(&Path, &mut dyn FnMut(&TcpProbe)) -> io::Result<()>,
 ) -> io::Result<ExitCode> {
+    if !a.recording.exists() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{}: no such recording", a.recording.display())));
+    }
     let mut history = History::new(HistoryLimits { points_per_conn: PLOT_POINTS_PER_CONN, conns: PLOT_CONNS });
     replay(&a.recording, &mut |p| history.record(p))?;
     let window = a.from.zip(a.to);
