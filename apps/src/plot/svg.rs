@@ -587,8 +587,12 @@ fn cwnd(v: &View) -> (Chart, String) {
     c.legend("cwnd", "#1f3f99", "");
     c.legend("ssthresh", "#d62728", "6 4");
     c.legend("pipe (bytes in flight)", "#2a9d3a", "");
-    c.legend("fast recovery (shaded)", "#f0b050", "");
-    c.legend("loss after RTO (shaded)", "#e07070", "");
+    if pts.iter().any(|p| p.ca == CaState::Recovery) {
+        c.legend("fast recovery (shaded)", "#f0b050", "");
+    }
+    if pts.iter().any(|p| p.ca == CaState::Loss) {
+        c.legend("loss after RTO (shaded)", "#e07070", "");
+    }
     if pts.iter().any(|p| p.w_max.is_some()) {
         c.legend("CUBIC W_max, epoch start + K", "#555", "6 3");
     }
