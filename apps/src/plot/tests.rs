@@ -246,3 +246,23 @@ fn every_plot_is_an_svg_document_with_data() {
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{}", kind.name());
     }
 }
+
+#[test]
+fn a_storm_of_precious_points_is_bounded_too() {
+    // Every sample a retransmission (kept whenever decimation can): the
+    // ring still holds at most its size, and keeps the run's span.
+    let limits = HistoryLimits { points_per_conn: 256, conns: 1 };
+    let mut h = History::new(limits);
+    for i in 0..100_000u64 {
+        let mut p = probe(7, 1, Instant::from_millis(1000 + i), ProbeKind::Tx);
+        p.retrans = true;
+        p.len = 1448;
+        h.record(&p);
+        assert!(h.get(1).unwrap().points().len() <= 256);
+    }
+    let c = h.get(1).unwrap();
+    assert_eq!(c.first(), Some(Instant::from_millis(1000)));
+    assert_eq!(c.last(), Some(Instant::from_millis(1000 + 99_999)));
+    assert!(c.points().len() >= 64, "{}", c.points().len());
+    assert!(h.bytes() < 4096 + 256 * std::mem::size_of::<Point>() * 2);
+}
