@@ -175,7 +175,7 @@ all=(
     "ping-fragmented|a 3000-byte ping from the host: three fragments in, reassembled, and a fragmented reply out"
     "telnet|telnet from the host: handshake, the greeting, ifconfig at the prompt, quit closes from synack's side"
     "closed-port|the host connects to a port nobody listens on: SYN answered by RST (RFC 9293 §3.10.7.1)"
-    "tcp-retransmit|echo with a fault script dropping synack's second data segment: the RTO fires and it is sent again (one segment in flight, so no tail loss probe first)|--faults|drop out tcp data #2"
+    "tcp-retransmit|echo with a fault script dropping synack's second data segment: at the RTO's instant it is sent again as a tail loss probe (one segment in flight: the probe timeout is pulled in to the RTO's)|--faults|drop out tcp data #2"
     "zero-window|echo with 4 KiB buffers and a host that does not read: zero window, persist probes, recovery|--rcvbuf|4096|--sndbuf|4096"
     "simultaneous-close|both sides send FIN before they see the other's (each FIN held 300 ms): CLOSING, then TIME_WAIT; the timestamps show synack's FIN retransmission spurious (Eifel undo) and PAWS drops the host's late FIN|--faults|delay in fin 300ms; delay out fin 300ms"
     "time-wait-reuse|two connections from the same host port: the second SYN meets the first in TIME_WAIT and reopens it (RFC 6191)"
