@@ -559,7 +559,6 @@ mod tests {
         assert_eq!(step["log"].as_str().unwrap().len(), 60_000);
         let api: serde_json::Value = serde_json::from_slice(&rs[1].1).unwrap();
         assert_eq!(api["server"]["requests"], 2);
-        drop(host);
         sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
     }
@@ -576,7 +575,6 @@ mod tests {
         let s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
         s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
         s.send(&mut host, b"GET /api/step HTTP/1.1\r\nHost: a\r\n\r\n", MsgFlags::NONE).unwrap();
-        drop(host);
         sim.run_for(SEND_TIMEOUT - Duration::from_secs(5)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 1, "still trying");
         sim.run_for(Duration::from_secs(10)).unwrap();
