@@ -54,8 +54,11 @@ const ROUTES: &[(&str, &str)] = &[
 /// Answer one request. GET and HEAD read; POST only drives step mode.
 pub fn handle(req: &Request, stack: &mut Stack, now: Instant, web: &mut WebState) -> Reply {
     let path = req.path.as_str();
-    if path == "/api/events" && req.method == Method::Get {
-        return Reply::Events;
+    if path == "/api/events" {
+        return match req.method {
+            Method::Get => Reply::Events,
+            _ => Reply::Page(Response::error(Status::METHOD_NOT_ALLOWED, "an event stream: GET it")),
+        };
     }
     if let Some(cmd) = path.strip_prefix("/api/step/") {
         if req.method != Method::Post {
