@@ -380,11 +380,12 @@ impl WebConn {
             return;
         }
         *check_at = now + EVENT_INTERVAL;
-        let body = api::conns_without_time(cx.stack, now, &mut st);
+        st.drain_probes(cx.stack);
+        let body = api::conns_without_time(cx.stack, now, &st);
         let text = body.to_string();
         let quiet_too_long = sent_at.is_none_or(|t| now >= t + EVENT_KEEPALIVE);
         if text != *last || quiet_too_long {
-            let json = api::conns(cx.stack, now, &mut st);
+            let json = api::conns(cx.stack, now, &st);
             self.out.extend_from_slice(&http::event("conns", &json.to_string()));
             *last = text;
             *sent_at = Some(now);
