@@ -23,10 +23,11 @@ use stack::tcp::ProbeKind;
 use std::fmt::Write;
 
 /// The picture's size and margins (user units; the SVG scales).
-const WIDTH: f64 = 960.0;
+const WIDTH: f64 = 1180.0;
 const HEIGHT: f64 = 540.0;
 const LEFT: f64 = 96.0;
-const RIGHT: f64 = 24.0;
+/// The legend sits in the right margin, clear of the data.
+const RIGHT: f64 = 244.0;
 const TOP: f64 = 44.0;
 const BOTTOM: f64 = 52.0;
 /// Marks with a text label (R, P, W_max, K, RTO) drawn at most: beyond
@@ -311,7 +312,7 @@ impl Chart {
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">{}</text>",
-            WIDTH / 2.0,
+            LEFT + pw / 2.0,
             esc(title)
         );
         let _ = writeln!(
@@ -331,29 +332,27 @@ impl Chart {
         let _ = writeln!(s, "<g clip-path=\"url(#{clip})\">");
         s.push_str(&self.body);
         s.push_str("</g>\n");
-        // The legend, top left inside the frame, on a white box.
+        // The legend, in the right margin.
         if !self.legend.is_empty() {
-            let w = 12.0 + self.legend.iter().map(|l| l.0.len()).max().unwrap_or(0) as f64 * 6.6 + 34.0;
+            let x0 = WIDTH - RIGHT + 12.0;
+            let w = RIGHT - 20.0;
             let h = 8.0 + 16.0 * self.legend.len() as f64;
             let _ = writeln!(
                 s,
-                "<g class=\"legend\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>",
-                LEFT + 8.0,
-                TOP + 8.0
+                "<g class=\"legend\"><rect x=\"{x0:.1}\" y=\"{TOP}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"white\" stroke=\"#999\"/>"
             );
             for (i, (name, color, dash)) in self.legend.iter().enumerate() {
-                let y = TOP + 20.0 + 16.0 * i as f64;
+                let y = TOP + 16.0 + 16.0 * i as f64;
                 let dash = if dash.is_empty() { String::new() } else { format!(" stroke-dasharray=\"{dash}\"") };
                 let _ = writeln!(
                     s,
                     "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"3\"{dash}/>",
-                    LEFT + 14.0,
+                    x0 + 6.0,
                     y - 4.0,
-                    LEFT + 38.0,
+                    x0 + 30.0,
                     y - 4.0
                 );
-                let _ =
-                    writeln!(s, "<text x=\"{:.1}\" y=\"{y:.1}\" font-size=\"11\">{}</text>", LEFT + 44.0, esc(name));
+                let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{y:.1}\" font-size=\"11\">{}</text>", x0 + 36.0, esc(name));
             }
             s.push_str("</g>\n");
         }
@@ -423,6 +422,7 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
     let mut ack_line = Vec::new();
     let mut win_line = Vec::new();
     let mut sacks = Vec::new();
+    let mut wmax: f64 = 0.0;
     for p in pts.iter().filter(|p| p.kind == acks && p.flags & 0x10 != 0) {
         let t = secs(h, p);
         let a = rel(p.ack);
@@ -431,11 +431,15 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
         }
         ack_line.push((t, a));
         win_line.push((t, a + f64::from(p.win)));
-        ymax = ymax.max(a + f64::from(p.win));
+        ymax = ymax.max(a);
+        wmax = wmax.max(a + f64::from(p.win));
         for b in &p.sack[..p.nsack as usize] {
             sacks.push((t, rel(b.0), rel(b.1)));
         }
     }
+    // The window's edge may run far above the data (a large receive
+    // buffer): the axis follows the data then, and the edge leaves the top.
+    let ymax = if wmax <= ymax * 1.5 { ymax.max(wmax) } else { ymax * 1.25 };
     let mut c = Chart::new(span(h), 0.0, ymax * 1.04, Unit::Bytes);
     c.step(&win_line, "#d9a400", 1.2, "");
     c.step(&ack_line, "#2a9d3a", 1.5, "");
@@ -458,7 +462,7 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
     c.legend(&format!("segments {who}"), "#1f3f99", "");
     c.legend("retransmissions (R)", "#d62728", "");
     c.legend("ACK", "#2a9d3a", "");
-    c.legend("receive window edge (ACK + window)", "#d9a400", "");
+    c.legend("window edge (ACK + window)", "#d9a400", "");
     c.legend("SACK blocks", "#8e44ad", "");
     if segs.iter().any(|s| s.4) {
         c.legend("zero-window probes (P)", "#8e44ad", "2 2");
@@ -584,7 +588,10 @@ fn rtt(h: &ConnHistory) -> (Chart, String) {
     c.legend("RTT samples", "#2a9d3a", "");
     c.legend("SRTT", "#1f3f99", "");
     c.legend("RTTVAR", "#d9a400", "");
-    c.legend("RTO (timeouts dashed)", "#d62728", "");
+    c.legend("RTO", "#d62728", "");
+    if !rtos.is_empty() {
+        c.legend("retransmission timeout fired", "#d62728", "4 3");
+    }
     (c, "time".into())
 }
 
