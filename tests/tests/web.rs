@@ -12,8 +12,9 @@
 //! 2. `the_event_stream_reports_a_new_connection_within_a_second`:
 //!    `curl -N /api/events` is open; a connection to echo opens; an
 //!    `event: conns` naming it arrives within 1 s of the handshake.
-//! 3. `step_mode_from_the_page`: with `--web-control`, POST on; the host's
-//!    `nc` connects to echo; its SYN waits (`/api/step` shows it, the event
+//! 3. `step_mode_from_the_page`: with `--web-control`, POST on (but not
+//!    from another site's page: its Origin gets 403); the host's `nc`
+//!    connects to echo; its SYN waits (`/api/step` shows it, the event
 //!    stream sends an `event: step`); POST next processes it (its SYN-ACK is
 //!    the next step); POST continue lets the rest go and `nc` gets its echo.
 //! 4. `history_csv_and_plots_of_a_transfer`: 1 MB from the host to
@@ -72,10 +73,13 @@ fn get_json(ns: &Netns, path: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
 
-/// POST `path` with `body`: (status, JSON answer).
+/// POST `path` with `body`, as the page does (its own Origin): (status,
+/// JSON answer).
 fn post(ns: &Netns, path: &str, body: &str) -> (u16, Value) {
     let url = format!("{WEB}{path}");
-    let (out, _) = curl(ns, &["-X", "POST", "--data-binary", body, "-w", "\n%{http_code}", &url]);
+    let origin = ["-H", "Origin: http://10.0.0.2"];
+    let (out, _) =
+        curl(ns, &[&origin[..], &["-X", "POST", "--data-binary", body, "-w", "\n%{http_code}", &url]].concat());
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
     let v = serde_json::from_str(body).unwrap_or_else(|e| panic!("POST {path}: {e}: {body}"));
     (code.parse().unwrap_or(0), v)
@@ -242,6 +246,11 @@ fn step_mode_from_the_page() {
     events.wait_for(0, T, |l| l == "event: conns").unwrap_or_else(|| panic!("no first event:\n{}", events.output()));
     let (code, v) = post(&ns, "/api/step/next", "");
     assert_eq!(code, 409, "nothing to step yet: {v}");
+    // Another site's page (its Origin) may not drive it; this one's may.
+    let evil = ["-H", "Origin: http://evil.example", "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}"];
+    let (code, _) = curl(&ns, &[&evil[..], &[&format!("{WEB}/api/step/on")]].concat());
+    assert_eq!(code, "403");
+    assert_eq!(get_json(&ns, "/api/step")["active"], false);
     let (code, v) = post(&ns, "/api/step/on", "");
     assert_eq!(code, 200, "{v}");
     assert!(v["text"].as_str().unwrap().starts_with("step mode on"), "{v}");

@@ -67,6 +67,13 @@ pub fn handle(req: &Request, stack: &mut Stack, now: Instant, web: &mut WebState
         if req.method != Method::Post {
             return Reply::Page(Response::error(Status::METHOD_NOT_ALLOWED, "step commands are POSTs"));
         }
+        // A browser sends Origin with a POST: one from another site's page
+        // (cross-site request forgery) does not drive step mode.
+        if let Some(origin) = &req.origin {
+            if req.host.as_ref().map(|h| format!("http://{h}")).as_ref() != Some(origin) {
+                return Reply::Page(Response::error(Status::FORBIDDEN, "a POST from another site's page"));
+            }
+        }
         return Reply::Page(step_command(cmd, &req.body, stack, web));
     }
     if req.method == Method::Post {
