@@ -129,6 +129,9 @@ impl WebState {
         self.step_log.push_str(text);
         if self.step_log.len() > STEP_LOG_LIMIT {
             let mut cut = self.step_log.len() - STEP_LOG_LIMIT;
+            while !self.step_log.is_char_boundary(cut) {
+                cut += 1; // the clauses carry `§`: two bytes
+            }
             cut = self.step_log[cut..].find('\n').map_or(self.step_log.len(), |i| cut + i + 1);
             self.step_log.drain(..cut);
         }
@@ -253,9 +256,12 @@ mod tests {
         let mut st = state();
         for i in 0..10_000 {
             st.push_step(&format!("step {i}  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n"));
+            // Lines of odd lengths with two-byte characters: the cut falls
+            // inside one, now and then.
+            st.push_step(&format!("{}[RFC 9293 §3.10.7.2]\n", " ".repeat(i % 7)));
         }
         assert!(st.step_log.len() <= STEP_LOG_LIMIT, "{}", st.step_log.len());
         assert!(st.step_log.starts_with("step "), "whole lines only");
-        assert_eq!(st.step_view(), "step 9999  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n");
+        assert_eq!(st.step_view(), "step 9999  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n   [RFC 9293 §3.10.7.2]\n");
     }
 }
