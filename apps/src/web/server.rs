@@ -560,6 +560,76 @@ mod tests {
         out
     }
 
+    /// Read `s` until its text holds `needle`; the text and when.
+    fn read_until(host: &mut device::SimHost, s: &mut BlockingSocket, text: &mut String, needle: &str) -> Instant {
+        use device::Net;
+        s.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut buf = [0u8; 4096];
+        while !text.contains(needle) {
+            let n = s.recv(host, &mut buf, MsgFlags::NONE).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert!(n > 0, "EOF before {needle:?}: {text}");
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        host.now()
+    }
+
+    /// The event stream on the virtual clock: the connections at once, a
+    /// new connection within EVENT_INTERVAL (plus the round trip) of its
+    /// handshake, events never closer than EVENT_INTERVAL, and step output
+    /// as it comes (`Web::turn` wakes the stream).
+    #[test]
+    fn the_event_stream_on_a_virtual_clock() {
+        use device::Net;
+        let (mut sim, web) = sim(212_992, None);
+        let mut host = sim.host(Side::A);
+        let to = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
+        let mut ev = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        ev.connect(&mut host, to).unwrap();
+        ev.send(&mut host, b"GET /api/events HTTP/1.1\r\nHost: a\r\n\r\n", MsgFlags::NONE).unwrap();
+        let mut text = String::new();
+        read_until(&mut host, &mut ev, &mut text, "event: conns\ndata: ");
+        read_until(&mut host, &mut ev, &mut text, "\n\n");
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("text/event-stream"), "{text}");
+        // A new connection: in the stream within an interval and a bit.
+        let other = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        other.connect(&mut host, to).unwrap();
+        let handshake = host.now();
+        let me = format!("\"remote\":\"{}\"", other.local_addr(&mut host).unwrap());
+        let seen = read_until(&mut host, &mut ev, &mut text, &me);
+        assert!(seen - handshake <= EVENT_INTERVAL + Duration::from_millis(5), "{:?}", seen - handshake);
+        // Events at least EVENT_INTERVAL apart, over a few seconds (the
+        // stream's own connection changes with every event it carries).
+        let mut times = Vec::new();
+        let mut buf = [0u8; 4096];
+        ev.set_read_timeout(Some(Duration::from_secs(10)));
+        while times.len() < 8 {
+            let n = ev.recv(&mut host, &mut buf, MsgFlags::NONE).unwrap();
+            assert!(n > 0);
+            let chunk = String::from_utf8_lossy(&buf[..n]);
+            for _ in chunk.matches("event: conns") {
+                times.push(host.now());
+            }
+        }
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] >= EVENT_INTERVAL, "{:?}", w[1] - w[0]);
+        }
+        // Step output for the web goes out as an `event: step` at once.
+        let state = web.borrow().state();
+        let who = state.borrow().who();
+        // (This loop has no stepping device: `step on` says so, and that
+        // answer is the step output the page gets, as api.rs passes it on.)
+        let answer = state.borrow().step.start(who, None, None, crate::step::Style::Plain, host.stack());
+        let text_on = "step: not available here";
+        assert!(answer.starts_with(text_on), "{answer}");
+        state.borrow_mut().push_step(&answer);
+        let t0 = host.now();
+        let mut text = String::new();
+        let t = read_until(&mut host, &mut ev, &mut text, "event: step\ndata: ");
+        assert!(t - t0 < Duration::from_millis(10), "woken at once, not at the next tick: {:?}", t - t0);
+        read_until(&mut host, &mut ev, &mut text, "\n\n");
+        assert!(text.contains(text_on), "{text}");
+    }
+
     /// A response many times the send buffer goes out as the socket
     /// drains, whole and in order, with the pipelined request after it.
     #[test]
