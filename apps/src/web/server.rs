@@ -127,6 +127,16 @@ impl Handler for WebAcceptor {
                 let why = if mine >= MAX_PER_CLIENT { "too many connections from you" } else { "too many connections" };
                 let r = Response::error(Status::SERVICE_UNAVAILABLE, why);
                 let _ = cx.stack.send(cx.now, sock, &r.to_bytes(false, false), MsgFlags::NONE);
+                // A request already here is read and dropped: closing with
+                // unread data would reset the connection (RFC 2525 §2.17)
+                // and the 503 with it.
+                let mut dropped = 0;
+                while dropped < READ_LIMIT {
+                    match cx.stack.recv(cx.now, sock, cx.buf, MsgFlags::NONE) {
+                        Ok(n) if n > 0 => dropped += n,
+                        _ => break,
+                    }
+                }
                 let _ = cx.stack.close(cx.now, sock);
                 continue;
             }
