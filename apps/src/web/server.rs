@@ -70,6 +70,10 @@ pub const EVENT_INTERVAL: Duration = Duration::from_millis(250);
 /// ... and at most this far apart (a comment for proxies and the page's
 /// "connected" light).
 pub const EVENT_KEEPALIVE: Duration = Duration::from_secs(5);
+/// Requests one connection gets answered per turn of the loop, at most;
+/// the rest wait for the next turn (a client pipelining thousands of
+/// requests must not hold the loop while the others wait).
+pub const ANSWERS_PER_TURN: usize = 16;
 /// The listener's backlog.
 const BACKLOG: usize = 128;
 
@@ -184,6 +188,9 @@ struct WebConn {
     peer_eof: bool,
     /// Unsent bytes this connection counts in `WebState::out_total`.
     counted: usize,
+    /// `ANSWERS_PER_TURN` were given and requests may be left: run again
+    /// next turn.
+    more: bool,
 }
 
 impl WebConn {
@@ -202,6 +209,7 @@ impl WebConn {
             drained_mark: 0,
             peer_eof: false,
             counted: 0,
+            more: false,
         }
     }
 
@@ -263,6 +271,8 @@ impl WebConn {
     /// Do what can be done now; what to wait for next.
     fn drive(&mut self, cx: &mut Ctx) -> Result<Next, Errno> {
         let now = cx.now;
+        let mut answers = 0;
+        self.more = false;
         loop {
             self.flush(cx.stack, now)?;
             if self.unsent() > 0 && now >= self.drained_at + SEND_TIMEOUT {
@@ -275,8 +285,13 @@ impl WebConn {
                     if self.unsent() > OUT_HIGH_WATER {
                         break; // backpressure: answer no more until this has gone
                     }
+                    if answers == ANSWERS_PER_TURN {
+                        self.more = true;
+                        break;
+                    }
                     match parse_request(&self.inbuf) {
                         Parsed::Done(req, n) => {
+                            answers += 1;
                             self.inbuf.drain(..n);
                             self.request_since = (!self.inbuf.is_empty()).then_some(now);
                             self.answer(cx, &req);
@@ -427,6 +442,9 @@ impl WebConn {
         let mut interest = EpollFlags::NONE;
         let mut timer: Option<Instant> = None;
         let mut at = |t: Instant| timer = Some(timer.map_or(t, |x| x.min(t)));
+        if self.more {
+            at(now); // the reactor runs a timer set for now at its next turn
+        }
         if self.unsent() > 0 {
             interest |= OUT;
             at(self.drained_at + SEND_TIMEOUT);
@@ -666,6 +684,32 @@ mod tests {
         sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
         assert_eq!(web.borrow().state().borrow().out_total, 0);
+    }
+
+    /// 100 pipelined requests in one segment: answered in order,
+    /// ANSWERS_PER_TURN a turn (the rest on the reactor's timer, with no
+    /// socket event to say they are there).
+    #[test]
+    fn pipelined_requests_are_answered_a_few_per_turn() {
+        let (mut sim, web) = sim(212_992, None);
+        let mut host = sim.host(Side::A);
+        let mut s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
+        let mut reqs = Vec::new();
+        for i in 0..100 {
+            let path = if i % 10 == 9 { "/nope" } else { "/api/iface" };
+            let close = if i == 99 { "Connection: close\r\n" } else { "" };
+            reqs.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: a\r\n{close}\r\n").as_bytes());
+        }
+        assert!(reqs.len() < READ_LIMIT);
+        s.send(&mut host, &reqs, MsgFlags::NONE).unwrap();
+        let start = device::Net::now(&mut host);
+        let rs = responses(&get(&mut host, &mut s));
+        let took = device::Net::now(&mut host) - start;
+        assert!(took < Duration::from_millis(100), "{took:?}: not at the next turns");
+        let want: Vec<u16> = (0..100).map(|i| if i % 10 == 9 { 404 } else { 200 }).collect();
+        assert_eq!(rs.iter().map(|r| r.0).collect::<Vec<_>>(), want);
+        assert_eq!(web.borrow().state().borrow().stats.requests, 100);
     }
 
     /// A peer that sends a request and reads nothing holds its answer in
