@@ -125,10 +125,11 @@ impl Handler for WebAcceptor {
             let mut st = self.web.borrow_mut();
             st.stats.accepted += 1;
             let mine = st.clients.get(&ip).copied().unwrap_or(0);
-            if st.open >= MAX_WEB_CONNS || mine >= MAX_PER_CLIENT {
+            let (max_conns, max_per_client) = st.conn_limits;
+            if st.open >= max_conns || mine >= max_per_client {
                 // Refused: the answer fits any send buffer; then closed.
                 st.stats.refused += 1;
-                let why = if mine >= MAX_PER_CLIENT { "too many connections from you" } else { "too many connections" };
+                let why = if mine >= max_per_client { "too many connections from you" } else { "too many connections" };
                 let r = Response::error(Status::SERVICE_UNAVAILABLE, why);
                 let _ = cx.stack.send(cx.now, sock, &r.to_bytes(false, false), MsgFlags::NONE);
                 // A request already here is read and dropped: closing with
@@ -684,6 +685,43 @@ mod tests {
         sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
         assert_eq!(web.borrow().state().borrow().out_total, 0);
+    }
+
+    /// Over the per-client limit, and over the total: 503 with the reason,
+    /// then closed; a slot freed is served again.
+    #[test]
+    fn the_connection_limits_answer_503() {
+        let (mut sim, web) = sim(212_992, None);
+        let state = web.borrow().state();
+        let to = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
+        let mut host = sim.host(Side::A);
+        let mut open = |host: &mut device::SimHost| {
+            let s = BlockingSocket::socket(host, SockType::Stream).unwrap();
+            s.connect(host, to).unwrap();
+            s
+        };
+        let refused = |host: &mut device::SimHost, s: &mut BlockingSocket| {
+            let all = String::from_utf8(get(host, s)).unwrap();
+            assert!(all.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{all}");
+            serde_json::from_str::<serde_json::Value>(all.split("\r\n\r\n").nth(1).unwrap()).unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        state.borrow_mut().conn_limits = (10, 2);
+        let a = open(&mut host);
+        let _b = open(&mut host);
+        let mut c = open(&mut host);
+        assert_eq!(refused(&mut host, &mut c), "too many connections from you");
+        state.borrow_mut().conn_limits = (2, 10);
+        let mut d = open(&mut host);
+        assert_eq!(refused(&mut host, &mut d), "too many connections");
+        assert_eq!((state.borrow().open, state.borrow().stats.refused), (2, 2));
+        // One closes: the next is served.
+        a.close(&mut host).unwrap();
+        let mut e = open(&mut host);
+        e.send(&mut host, b"GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", MsgFlags::NONE).unwrap();
+        assert_eq!(responses(&get(&mut host, &mut e))[0].0, 200);
     }
 
     /// 100 pipelined requests in one segment: answered in order,
