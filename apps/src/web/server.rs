@@ -695,7 +695,7 @@ mod tests {
         let state = web.borrow().state();
         let to = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
         let mut host = sim.host(Side::A);
-        let mut open = |host: &mut device::SimHost| {
+        let open = |host: &mut device::SimHost| {
             let s = BlockingSocket::socket(host, SockType::Stream).unwrap();
             s.connect(host, to).unwrap();
             s
