@@ -323,8 +323,8 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     // After the listeners exist, so that --backlog reaches them.
     a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     // The ladder recorder sees the wire; the stepper sits above it.
-    let want_ladder = a.ladder.is_some() || a.web.is_some(); // the web draws it live
-    let ladder = want_ladder.then(|| synack_apps::ladder::Recorder::install(&mut net.dev));
+    let ladder = a.ladder.as_ref().map(|_| synack_apps::ladder::Recorder::install(&mut net.dev));
+    let live_ladder = a.web.map(|_| synack_apps::web::LiveLadder::install(&mut net.dev)); // --web's
     let step = reactor.step();
     // A recording replays only what the loop did by itself: no stepping
     // while recording (`step on` then says it is not available here, as
@@ -336,7 +336,7 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
     // `--web`: the live view, on this reactor (apps/src/web/, docs/web.md).
     let web_opts = a.web.map(|port| synack_apps::web::WebOptions { port, control: a.web_control });
-    let mut web = synack_apps::web::Web::up(web_opts, &mut reactor, &mut net.stack, now, &name, ladder.clone())?;
+    let mut web = synack_apps::web::Web::up(web_opts, &mut reactor, &mut net.stack, now, &name, live_ladder)?;
     if let Some(w) = &web {
         say(format!("web: {}", w.url(&net.stack)));
     }

@@ -22,10 +22,6 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
-/// Segments of one connection drawn in its ladder at most: the first and
-/// the last half of that (a long transfer's ladder would be megabytes).
-pub const MAX_LADDER_SEGMENTS: usize = 400;
-
 /// What a request gets: a response, or (GET /api/events) an event stream
 /// the server keeps open.
 #[derive(Debug)]
@@ -137,9 +133,9 @@ fn conn_route(rest: &str, since_ms: Option<&str>, stack: &Stack, now: Instant, w
         },
         ("history.csv", _) => Response::ok("text/csv; charset=utf-8", h.to_csv()),
         (_, Some(Some(kind))) => Response::ok("image/svg+xml", render_svg(kind, h)),
-        ("ladder.svg", _) => match &web.ladder {
-            Some(rec) => Response::ok("image/svg+xml", ladder_svg(rec, h)),
-            None => Response::error(Status::NOT_FOUND, "no ladder recorder on this run"),
+        ("ladder.svg", _) => match web.ladder.as_ref().and_then(|l| l.svg(h.local, h.remote, [h.iss, h.irs])) {
+            Some(svg) => Response::ok("image/svg+xml", svg),
+            None => Response::error(Status::NOT_FOUND, "no ladder of this connection (the wire showed none of it)"),
         },
         _ => Response::error(Status::NOT_FOUND, "no such route"),
     }
@@ -352,31 +348,6 @@ pub fn tcb(live: Option<&TcpInfo>, h: &ConnHistory) -> Value {
         "ofo_bytes": i.ofo_bytes,
         "timer": timer(i),
     })
-}
-
-/// The ladder of the connection `h`, as far as the recorder has it (its
-/// first and last segments when long).
-fn ladder_svg(rec: &crate::ladder::Recorder, h: &ConnHistory) -> String {
-    let mut conns: Vec<_> = rec
-        .connections()
-        .into_iter()
-        .filter(|c| (c.left == h.local && c.right == h.remote) || (c.left == h.remote && c.right == h.local))
-        .collect();
-    // This incarnation: the one whose first segment (the SYN) carries our
-    // ISS or the peer's; else the newest of the 4-tuple.
-    let mine = conns
-        .iter()
-        .rposition(|c| c.segments.first().is_some_and(|s| s.seq == if c.left == h.local { h.iss } else { h.irs }));
-    let mut c = match mine.or(conns.len().checked_sub(1)) {
-        Some(i) => conns.swap_remove(i),
-        None => return crate::ladder::render_svg(&[]),
-    };
-    if c.segments.len() > MAX_LADDER_SEGMENTS {
-        let half = MAX_LADDER_SEGMENTS / 2;
-        let n = c.segments.len();
-        c.segments.drain(half..n - half);
-    }
-    crate::ladder::render_svg(&[c])
 }
 
 // ------------------------------------------------------------ step mode

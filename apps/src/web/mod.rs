@@ -14,8 +14,10 @@
 //!   server.rs  the reactor's handlers: the acceptor (per-client and total
 //!              limits) and one handler per connection (keep-alive,
 //!              pipelining, timeouts, event streams), non-blocking
-//!   api.rs     the routes: JSON from the stack, the step controller, the
-//!              ladder recorder
+//!   api.rs     the routes: JSON from the stack, the history, the step
+//!              controller, the live ladder
+//!   ladder.rs  the live ladder: each connection's first and last
+//!              segments off the wire, bounded
 //!   mod.rs     WebState, shared by the loop and the handlers, and `Web`,
 //!              the wiring `synack up` calls
 //! ```
@@ -26,12 +28,13 @@
 
 pub mod api;
 pub mod http;
+pub mod ladder;
 pub mod server;
 
-use crate::ladder::Recorder;
 use crate::plot::{History, HistoryLimits};
 use crate::reactor::Reactor;
 use crate::step::{StepCtl, Who};
+pub use ladder::LiveLadder;
 use stack::{Errno, Instant, SocketHandle, Stack};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,8 +62,8 @@ pub struct WebState {
     /// the API's connection id; the history, CSV and plot routes read it.
     pub history: History,
     pub step: StepCtl,
-    /// The TCP frames of the run, for the ladder of a connection.
-    pub ladder: Option<Recorder>,
+    /// Each connection's first and last segments, for its ladder.
+    pub ladder: Option<LiveLadder>,
     /// Step output for the web (`Who::Web`), bounded by `STEP_LOG_LIMIT`.
     pub step_log: String,
     /// Bumped whenever `step_log` grows: an event stream sends the view
@@ -98,7 +101,7 @@ pub struct WebStats {
 pub type Shared = Rc<RefCell<WebState>>;
 
 impl WebState {
-    pub fn new(opts: WebOptions, ifname: &str, step: StepCtl, ladder: Option<Recorder>) -> WebState {
+    pub fn new(opts: WebOptions, ifname: &str, step: StepCtl, ladder: Option<LiveLadder>) -> WebState {
         WebState {
             opts,
             ifname: ifname.to_string(),
@@ -182,7 +185,7 @@ impl Web {
         now: Instant,
         opts: WebOptions,
         ifname: &str,
-        ladder: Option<Recorder>,
+        ladder: Option<LiveLadder>,
     ) -> Result<Web, Errno> {
         let state = Rc::new(RefCell::new(WebState::new(opts, ifname, reactor.step(), ladder)));
         server::listen(reactor, stack, now, state.clone())?;
@@ -198,7 +201,7 @@ impl Web {
         stack: &mut Stack,
         now: Instant,
         ifname: &str,
-        ladder: Option<Recorder>,
+        ladder: Option<LiveLadder>,
     ) -> std::io::Result<Option<Web>> {
         let Some(opts) = opts else { return Ok(None) };
         Web::start(reactor, stack, now, opts, ifname, ladder)
