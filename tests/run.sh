@@ -30,6 +30,7 @@ declare -A TOOLS=(
     [tshark]=tshark
     [tcpdump]=tcpdump
     [python3]=python3
+    [curl]=curl
 )
 declare -A PROBE=(
     [ip]="-V|iproute2"
