@@ -30,6 +30,8 @@ declare -A TOOLS=(
     [tshark]=tshark
     [tcpdump]=tcpdump
     [python3]=python3
+    [curl]=curl
+    [chromium]=chromium
 )
 declare -A PROBE=(
     [ip]="-V|iproute2"
