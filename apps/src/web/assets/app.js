@@ -329,7 +329,9 @@ function startStream() {
 
 // ------------------------------------------------------- one connection
 
-const conn = { id: null, timer: null, tcb: null, gone: false, lastRefresh: 0, finalDone: false };
+// The open connection: its id, refresh timer, last TCB, and the number of
+// history points its pictures were last drawn from.
+const conn = { id: null, timer: null, tcb: null, points: null, gone: false, lastRefresh: 0, finalDone: false };
 
 /** The conns entry of connection `id`, if the stack still has it. */
 function connEntry(id) {
@@ -340,6 +342,7 @@ function openConn(id) {
   if (conn.id !== id) {
     conn.id = id;
     conn.tcb = null;
+    conn.points = null;
     conn.gone = false;
     conn.finalDone = false;
     $("tcb").tBodies[0].replaceChildren();
@@ -414,15 +417,21 @@ async function refreshConn() {
   if (!entry && conn.finalDone) return;
   conn.lastRefresh = Date.now();
   const base = `/api/conns/${encodeURIComponent(id)}`;
+  let points = null;
   try {
     const tcb = await getJSON(base);
     if (conn.id !== id) return;
     renderTcb(tcb);
+    points = tcb.history_points ?? null;
   } catch (e) {
     if (e.status === 404) conn.gone = true;
   }
   $("conn-gone").hidden = !(conn.gone || (lastConns && !entry));
   if (entry) $("conn-state").textContent = entry.state;
+  // No new sample since the pictures were drawn: nothing new to draw.
+  const drawn = $("ladder").dataset.loaded !== undefined;
+  if (drawn && points !== null && points === conn.points) return;
+  conn.points = points;
   const t = Date.now();
   reloadImage($("ladder"), `${base}/ladder.svg?t=${t}`);
   for (const fig of document.querySelectorAll("#plots figure")) {
