@@ -349,6 +349,8 @@ function openConn(id) {
     for (const img of document.querySelectorAll("#view-conn img")) {
       img.removeAttribute("src");
       delete img.dataset.loaded;
+      delete img.dataset.want;
+      img.dataset.loading = "0";
     }
   }
   const base = `/api/conns/${encodeURIComponent(id)}`;
@@ -392,8 +394,10 @@ function connEvent() {
 function reloadImage(img, src) {
   if (img.dataset.loading === "1") return;
   img.dataset.loading = "1";
+  img.dataset.want = src;
   const next = new Image();
   next.onload = () => {
+    if (img.dataset.want !== src) return; // another connection was opened meanwhile
     const box = img.parentElement;
     const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
     img.src = next.src;
@@ -403,6 +407,7 @@ function reloadImage(img, src) {
     if (atBottom) box.scrollTop = box.scrollHeight; // a growing ladder stays in view
   };
   next.onerror = () => {
+    if (img.dataset.want !== src) return;
     img.dataset.loading = "0";
     img.classList.add("broken");
   };
@@ -530,7 +535,8 @@ $("step-break-form").addEventListener("submit", (ev) => {
 });
 // The console's keys: Enter = next, c = continue (not while typing a breakpoint).
 document.addEventListener("keydown", (ev) => {
-  if ($("view-step").hidden || !stepControl || ev.target.tagName === "INPUT") return;
+  const typing = ["INPUT", "BUTTON"].includes(ev.target.tagName); // a focused button clicks itself
+  if ($("view-step").hidden || !stepControl || typing) return;
   if (ev.key === "Enter" && !$("step-next").disabled) stepCommand("next");
   if (ev.key === "c" && !$("step-continue").disabled) stepCommand("continue");
 });
