@@ -99,6 +99,14 @@ pub(crate) struct UpArgs {
     /// At exit, draw the ladder diagram of the run's TCP connections here.
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) ladder: Option<std::path::PathBuf>,
+    /// Serve the live web view on the stack's own address, over its own
+    /// TCP: http://10.0.0.2/ (PORT 80 unless given; docs/web.md).
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "80")]
+    pub(crate) web: Option<u16>,
+    /// Let the web page drive step mode (POST /api/step/...); without it
+    /// the page is read-only.
+    #[arg(long, requires = "web")]
+    pub(crate) web_control: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {

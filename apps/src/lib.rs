@@ -5,6 +5,7 @@
 //! Who uses whom (no cycles):
 //!
 //! ```text
+//!   web       -> reactor, services, step, ladder
 //!   reactor   -> services, telnetd, step
 //!   telnetd   -> shell, telnet, step, ping, services
 //!   shell     -> step, netstat, tunables, ping
@@ -38,3 +39,4 @@ pub mod step;
 pub mod telnet;
 pub mod telnetd;
 pub mod tunables;
+pub mod web;

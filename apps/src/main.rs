@@ -277,8 +277,8 @@ fn stdin_is_terminal() -> bool {
 fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     let signals = Signals::install()?;
     if let Some(dir) = &a.record {
-        if a.step {
-            return Err(io::Error::other("--record and --step do not go together: a stepped run does not replay"));
+        if a.step || a.web.is_some() {
+            return Err(io::Error::other("--record goes with neither --step nor --web: their runs do not replay"));
         }
         if a.iface.pcap.is_some() {
             return Err(io::Error::other("--record DIR writes DIR/capture.pcap: leave out --pcap"));
@@ -317,7 +317,8 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     // After the listeners exist, so that --backlog reaches them.
     a.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     // The ladder recorder sees the wire; the stepper sits above it.
-    let ladder = a.ladder.as_ref().map(|_| synack_apps::ladder::Recorder::install(&mut net.dev));
+    let want_ladder = a.ladder.is_some() || a.web.is_some(); // the web draws it live
+    let ladder = want_ladder.then(|| synack_apps::ladder::Recorder::install(&mut net.dev));
     let step = reactor.step();
     // A recording replays only what the loop did by itself: no stepping
     // while recording (`step on` then says it is not available here, as
@@ -327,6 +328,12 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     }
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
+    // `--web`: the live view, on this reactor (apps/src/web/, docs/web.md).
+    let web_opts = a.web.map(|port| synack_apps::web::WebOptions { port, control: a.web_control });
+    let mut web = synack_apps::web::Web::up(web_opts, &mut reactor, &mut net.stack, now, &name, ladder.clone())?;
+    if let Some(w) = &web {
+        say(format!("web: {}", w.url(&net.stack)));
+    }
 
     // Prompt lines come from standard input: a terminal (with a prompt
     // printed), or a pipe or file (a script, a test, a recording). The end
@@ -432,6 +439,9 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
         }
         // Step mode: the keys just typed, the segments held (step/ctl.rs).
         say_text(&step.turn(&mut net, &mut reactor));
+        if let Some(w) = web.as_mut() {
+            w.turn(&mut net.stack, &mut reactor, now);
+        }
     }
 
     // Clean shutdown: close the sockets, send what is queued, print the

@@ -150,7 +150,7 @@ impl Shell {
         // A telnet session's own connection carries its keys: not stepped.
         let exempt = match *who {
             Who::Telnet(sock) => stack.getsockname(sock).ok().zip(stack.getpeername(sock).ok()),
-            Who::Console => None,
+            Who::Console | Who::Web(_) => None,
         };
         ctl.start(*who, exempt, interactive.then_some(PROMPT), *style, stack)
     }

@@ -50,6 +50,11 @@ pub enum Who {
     Console,
     /// The telnet session on this socket.
     Telnet(SocketHandle),
+    /// The web page (`synack up --web-control`, apps/src/web/): its POSTs
+    /// send the keys, its event stream shows the output. Every connection
+    /// to this (local) port is exempt: a browser opens several, and
+    /// stepping the one that carries the next key would wait forever.
+    Web(u16),
 }
 
 /// A key (or command) for the stepper, queued by the prompt and carried
@@ -299,6 +304,9 @@ impl StepCtl {
         if st.exempt == Some(seg.ends(dir)) {
             return false;
         }
+        if matches!(st.who, Who::Web(port) if seg.ends(dir).0.port() == port) {
+            return false;
+        }
         if st.held.len() >= MAX_HELD {
             st.dropped += 1;
             return true; // dropped: TCP will send it again
@@ -341,6 +349,8 @@ impl StepCtl {
                 let now = net.now();
                 services.wake(&mut net.stack, now, sock);
             }
+            // The web's state takes it after the turn (web/mod.rs, `Web::turn`).
+            (Who::Web(_), text) if !text.is_empty() => self.0.borrow_mut().out = text,
             _ => {}
         }
         console
@@ -641,5 +651,12 @@ mod tests {
         ctl.stop(&mut stack);
         dev.send(Instant::ZERO, &tcp(23, 5002)).unwrap();
         assert_eq!(ctl.held(), 1, "off: nothing more is held");
+        // Driven from the web page: every connection of its port passes.
+        ctl.start(Who::Web(80), None, None, Style::Plain, &mut stack);
+        dev.send(Instant::ZERO, &tcp(80, 5003)).unwrap();
+        dev.send(Instant::ZERO, &tcp(80, 5004)).unwrap();
+        assert_eq!(ctl.held(), 1, "the web's own port is never stepped");
+        dev.send(Instant::ZERO, &tcp(23, 5005)).unwrap();
+        assert_eq!(ctl.held(), 2);
     }
 }

@@ -1,0 +1,450 @@
+//! The web server's reactor handlers (reactor.rs): `WebAcceptor` on the
+//! listener, one `WebConn` per connection. Sockets are synack's own,
+//! non-blocking; a handler does what its socket allows now and tells the
+//! reactor what to wait for (readable, writable, a timer).
+//!
+//! Read first: RFC 9112 §9 (connection management: persistence,
+//! pipelining, closing), the WHATWG HTML standard §9.2 (Server-Sent
+//! Events), and how nginx defends itself (`client_header_timeout`,
+//! `keepalive_timeout`, `send_timeout`, `limit_conn`, `lingering_close`):
+//! every limit below is one of those, a named constant.
+//!
+//! A connection's life:
+//!
+//! ```text
+//!   accept ─► Requests: read (at most one request's worth), parse
+//!             (http.rs), answer (api.rs), in order, pipelined or not;
+//!             idle IDLE_TIMEOUT ─► closed; a request not whole within
+//!             REQUEST_TIMEOUT of its first byte ─► 408
+//!   GET /api/events ─► Events: a stream, one `event: conns` on change at
+//!             most every EVENT_INTERVAL and at least every EVENT_KEEPALIVE,
+//!             `event: step` when step output comes
+//!   an error, `Connection: close` ─► Closing: send the rest, FIN, read and
+//!             discard until the peer's FIN or LINGER (so our close does
+//!             not reset a response the peer has not read yet)
+//! ```
+//!
+//! Nothing waits on a client: output waits in the connection's buffer and
+//! goes as the socket drains; a peer that reads nothing for SEND_TIMEOUT
+//! is closed; input is read only when the previous answers are under
+//! OUT_HIGH_WATER (backpressure), and at most one request's worth at a time.
+
+use super::api::{self, Reply};
+use super::http::{self, parse_request, Method, Parsed, Response, Status, MAX_BODY, MAX_HEAD};
+use super::Shared;
+use crate::reactor::{Ctx, Handler, Next, Reactor};
+use crate::services::send_pending;
+use stack::{Duration, EpollFlags, Errno, Instant, MsgFlags, SockOpt, SockType, SocketHandle, Stack};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Web connections served at once from one client address (nginx's
+/// `limit_conn`); more are answered 503 and closed.
+pub const MAX_PER_CLIENT: usize = 16;
+/// Web connections served at once in all; more are answered 503 and closed.
+pub const MAX_WEB_CONNS: usize = 256;
+/// A request must be whole this long after its first byte, or 408
+/// (nginx's `client_header_timeout`: the slowloris defence).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// A kept-alive connection with no request this long is closed (nginx's
+/// `keepalive_timeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A peer that takes none of our output this long is closed (nginx's
+/// `send_timeout`).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// After our FIN, how long we read and discard what the peer still sends
+/// before closing (nginx's `lingering_timeout`).
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Unsent output above which a connection reads no more requests (and a
+/// stream skips an event: the next one carries the news).
+pub const OUT_HIGH_WATER: usize = 256 * 1024;
+/// An event stream's `conns` events are at least this far apart.
+pub const EVENT_INTERVAL: Duration = Duration::from_millis(250);
+/// ... and at most this far apart (a comment for proxies and the page's
+/// "connected" light).
+pub const EVENT_KEEPALIVE: Duration = Duration::from_secs(5);
+/// The listener's backlog.
+const BACKLOG: usize = 128;
+
+/// Bytes held from the peer at most: one whole request of the largest kind.
+const READ_LIMIT: usize = MAX_HEAD + MAX_BODY;
+
+const IN: EpollFlags = EpollFlags::EPOLLIN;
+const OUT: EpollFlags = EpollFlags::EPOLLOUT;
+const RDHUP: EpollFlags = EpollFlags::EPOLLRDHUP;
+
+/// `socket`, `bind` to the stack's own address (never 0.0.0.0) and the
+/// web port, `listen`, and the acceptor on the reactor.
+pub fn listen(reactor: &mut Reactor, stack: &mut Stack, now: Instant, web: Shared) -> Result<(), Errno> {
+    let port = web.borrow().opts.port;
+    let h = stack.socket(SockType::Stream)?;
+    let r = (|| {
+        stack.setsockopt(now, h, SockOpt::ReuseAddr(true))?;
+        stack.setsockopt(now, h, SockOpt::NonBlocking(true))?;
+        stack.bind(h, SocketAddrV4::new(stack.iface().addr, port))?;
+        stack.listen(h, BACKLOG)
+    })();
+    if let Err(e) = r {
+        let _ = stack.close(now, h);
+        return Err(e);
+    }
+    reactor.register(stack, Box::new(WebAcceptor { listener: h, web })).map(|_| ()).inspect_err(|_| {
+        let _ = stack.close(now, h);
+    })
+}
+
+/// Accepts until `EAGAIN`; a connection over a limit gets a 503 and is closed.
+struct WebAcceptor {
+    listener: SocketHandle,
+    web: Shared,
+}
+
+impl Handler for WebAcceptor {
+    fn socket(&self) -> SocketHandle {
+        self.listener
+    }
+    fn interest(&self) -> EpollFlags {
+        IN
+    }
+    fn on_ready(&mut self, cx: &mut Ctx, _events: EpollFlags) -> Next {
+        while let Ok((sock, peer)) = cx.stack.accept(cx.now, self.listener) {
+            let _ = cx.stack.setsockopt(cx.now, sock, SockOpt::NonBlocking(true));
+            let _ = cx.stack.setsockopt(cx.now, sock, SockOpt::NoDelay(true));
+            let ip = *peer.ip();
+            let mut st = self.web.borrow_mut();
+            st.stats.accepted += 1;
+            let mine = st.clients.get(&ip).copied().unwrap_or(0);
+            if st.open >= MAX_WEB_CONNS || mine >= MAX_PER_CLIENT {
+                // Refused: the answer fits any send buffer; then closed.
+                st.stats.refused += 1;
+                let why = if mine >= MAX_PER_CLIENT { "too many connections from you" } else { "too many connections" };
+                let r = Response::error(Status::SERVICE_UNAVAILABLE, why);
+                let _ = cx.stack.send(cx.now, sock, &r.to_bytes(false, false), MsgFlags::NONE);
+                let _ = cx.stack.close(cx.now, sock);
+                continue;
+            }
+            st.open += 1;
+            *st.clients.entry(ip).or_insert(0) += 1;
+            drop(st);
+            cx.spawn(Box::new(WebConn::new(sock, ip, self.web.clone(), cx.now)));
+        }
+        Next::on(IN)
+    }
+}
+
+/// What a connection is doing.
+enum Mode {
+    /// Reading requests and answering them.
+    Requests,
+    /// An event stream: the `conns` JSON last sent (less its time) and
+    /// when, when to look again, and the step output's sequence number
+    /// last sent.
+    Events { last: String, sent_at: Option<Instant>, check_at: Instant, step_seq: u64 },
+    /// Sending the rest, then FIN, then discarding input until the peer's
+    /// FIN or `until`.
+    Closing { until: Option<Instant> },
+}
+
+/// One web connection.
+struct WebConn {
+    sock: SocketHandle,
+    peer: Ipv4Addr,
+    web: Shared,
+    mode: Mode,
+    /// Received and not yet parsed (at most `READ_LIMIT`).
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    sent: usize,
+    /// When the first byte of the request being read came.
+    request_since: Option<Instant>,
+    /// The last time anything came or went.
+    active_at: Instant,
+    /// The last time output went, or it was empty.
+    drained_at: Instant,
+    /// The peer's FIN came.
+    peer_eof: bool,
+}
+
+impl WebConn {
+    fn new(sock: SocketHandle, peer: Ipv4Addr, web: Shared, now: Instant) -> WebConn {
+        WebConn {
+            sock,
+            peer,
+            web,
+            mode: Mode::Requests,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            sent: 0,
+            request_since: None,
+            active_at: now,
+            drained_at: now,
+            peer_eof: false,
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Send what the socket takes; compact when all has gone.
+    fn flush(&mut self, stack: &mut Stack, now: Instant) -> Result<(), Errno> {
+        if send_pending(stack, now, self.sock, &self.out, &mut self.sent)? {
+            self.active_at = now;
+            self.drained_at = now;
+        }
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+            self.drained_at = now;
+        }
+        Ok(())
+    }
+
+    /// Read what is there, at most up to `READ_LIMIT` held. `Ok(false)`:
+    /// nothing more now (EAGAIN, the limit, or the peer's FIN).
+    fn read_some(&mut self, stack: &mut Stack, now: Instant, buf: &mut [u8]) -> Result<bool, Errno> {
+        let room = READ_LIMIT.saturating_sub(self.inbuf.len()).min(buf.len());
+        if room == 0 || self.peer_eof {
+            return Ok(false);
+        }
+        match stack.recv(now, self.sock, &mut buf[..room], MsgFlags::NONE) {
+            Ok(0) => {
+                self.peer_eof = true;
+                Ok(false)
+            }
+            Ok(n) => {
+                if self.inbuf.is_empty() {
+                    self.request_since = Some(now);
+                }
+                self.inbuf.extend_from_slice(&buf[..n]);
+                self.active_at = now;
+                Ok(true)
+            }
+            Err(Errno::EAGAIN) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Answer with `r` and close (an error, or a timeout).
+    fn fail(&mut self, r: Response) {
+        self.web.borrow_mut().stats.errors += 1;
+        self.out.extend_from_slice(&r.to_bytes(false, false));
+        self.inbuf.clear();
+        self.mode = Mode::Closing { until: None };
+    }
+
+    /// Do what can be done now; what to wait for next.
+    fn drive(&mut self, cx: &mut Ctx) -> Result<Next, Errno> {
+        let now = cx.now;
+        loop {
+            self.flush(cx.stack, now)?;
+            if self.unsent() > 0 && now >= self.drained_at + SEND_TIMEOUT {
+                self.web.borrow_mut().stats.timeouts += 1;
+                return Ok(Next::Close); // it reads nothing: give up on it
+            }
+            let unsent = self.unsent();
+            match &mut self.mode {
+                Mode::Requests => {
+                    if self.unsent() > OUT_HIGH_WATER {
+                        break; // backpressure: answer no more until this has gone
+                    }
+                    match parse_request(&self.inbuf) {
+                        Parsed::Done(req, n) => {
+                            self.inbuf.drain(..n);
+                            self.request_since = (!self.inbuf.is_empty()).then_some(now);
+                            self.answer(cx, &req);
+                        }
+                        Parsed::Error(status) => self.fail(Response::error(status, status.reason())),
+                        Parsed::Partial => {
+                            if self.read_some(cx.stack, now, cx.buf)? {
+                                continue;
+                            }
+                            if self.peer_eof {
+                                // Half-closed: a request cut short is not answered.
+                                self.inbuf.clear();
+                                self.mode = Mode::Closing { until: None };
+                                continue;
+                            }
+                            if self.request_since.is_some_and(|t| now >= t + REQUEST_TIMEOUT) {
+                                self.web.borrow_mut().stats.timeouts += 1;
+                                self.fail(Response::error(Status::REQUEST_TIMEOUT, "the request came too slowly"));
+                                continue;
+                            }
+                            if self.inbuf.is_empty() && self.unsent() == 0 && now >= self.active_at + IDLE_TIMEOUT {
+                                return Ok(Next::Close); // idle: closed without a word
+                            }
+                            break;
+                        }
+                    }
+                }
+                Mode::Events { .. } => {
+                    // What the peer sends on a stream is read and dropped.
+                    while !self.peer_eof {
+                        match cx.stack.recv(now, self.sock, cx.buf, MsgFlags::NONE) {
+                            Ok(0) => self.peer_eof = true,
+                            Ok(_) => {}
+                            Err(Errno::EAGAIN) => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if self.peer_eof {
+                        return Ok(Next::Close);
+                    }
+                    self.stream_events(cx);
+                    self.flush(cx.stack, now)?;
+                    break;
+                }
+                Mode::Closing { until } => {
+                    if unsent > 0 {
+                        break;
+                    }
+                    if until.is_none() {
+                        let _ = cx.stack.shutdown(now, self.sock, stack::Shutdown::Write);
+                        *until = Some(now + LINGER);
+                    }
+                    let deadline = until.unwrap_or(now);
+                    while !self.peer_eof {
+                        match cx.stack.recv(now, self.sock, cx.buf, MsgFlags::NONE) {
+                            Ok(0) => self.peer_eof = true,
+                            Ok(_) => {}
+                            Err(Errno::EAGAIN) => break,
+                            Err(_) => return Ok(Next::Close),
+                        }
+                    }
+                    if self.peer_eof || now >= deadline {
+                        return Ok(Next::Close);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(self.next(now))
+    }
+
+    /// One request: route it, queue the answer, set the mode.
+    fn answer(&mut self, cx: &mut Ctx, req: &http::Request) {
+        let reply = {
+            let mut st = self.web.borrow_mut();
+            st.stats.requests += 1;
+            api::handle(req, cx.stack, cx.now, &mut st)
+        };
+        match reply {
+            Reply::Page(r) => {
+                if r.status.0 >= 400 {
+                    self.web.borrow_mut().stats.errors += 1;
+                }
+                self.out.extend_from_slice(&r.to_bytes(req.keep_alive, req.method == Method::Head));
+                if !req.keep_alive {
+                    self.mode = Mode::Closing { until: None };
+                }
+            }
+            Reply::Events => {
+                // What was pipelined after it is dropped: the stream is the
+                // rest of this connection.
+                self.inbuf.clear();
+                self.request_since = None;
+                self.out.extend_from_slice(&http::event_stream_head());
+                self.web.borrow_mut().streams.push(self.sock);
+                self.mode = Mode::Events { last: String::new(), sent_at: None, check_at: cx.now, step_seq: 0 };
+                self.stream_events(cx);
+            }
+        }
+    }
+
+    /// An event stream's turn: the step view if new, the connections if
+    /// changed (or quiet too long), unless the peer is behind.
+    fn stream_events(&mut self, cx: &mut Ctx) {
+        let now = cx.now;
+        let behind = self.out.len() - self.sent > OUT_HIGH_WATER;
+        let Mode::Events { last, sent_at, check_at, step_seq } = &mut self.mode else { return };
+        if behind {
+            return; // the next turn after it drains sends what is new then
+        }
+        let mut st = self.web.borrow_mut();
+        if st.step_seq != *step_seq {
+            *step_seq = st.step_seq;
+            let view = api::step(&st);
+            self.out.extend_from_slice(&http::event("step", &view.to_string()));
+        }
+        if now < *check_at {
+            return;
+        }
+        *check_at = now + EVENT_INTERVAL;
+        let body = api::conns_without_time(cx.stack, now, &mut st);
+        let text = body.to_string();
+        let quiet_too_long = sent_at.is_none_or(|t| now >= t + EVENT_KEEPALIVE);
+        if text != *last || quiet_too_long {
+            let json = api::conns(cx.stack, now, &mut st);
+            self.out.extend_from_slice(&http::event("conns", &json.to_string()));
+            *last = text;
+            *sent_at = Some(now);
+        }
+    }
+
+    /// What to wait for: the socket, and the earliest deadline.
+    fn next(&self, now: Instant) -> Next {
+        let mut interest = EpollFlags::NONE;
+        let mut timer: Option<Instant> = None;
+        let mut at = |t: Instant| timer = Some(timer.map_or(t, |x| x.min(t)));
+        if self.unsent() > 0 {
+            interest |= OUT;
+            at(self.drained_at + SEND_TIMEOUT);
+        }
+        let reading = !self.peer_eof;
+        match &self.mode {
+            Mode::Requests => {
+                if reading && self.unsent() <= OUT_HIGH_WATER && self.inbuf.len() < READ_LIMIT {
+                    interest |= IN | RDHUP;
+                }
+                match self.request_since {
+                    Some(t) => at(t + REQUEST_TIMEOUT),
+                    None if self.unsent() == 0 => at(self.active_at + IDLE_TIMEOUT),
+                    None => {}
+                }
+            }
+            Mode::Events { check_at, .. } => {
+                if reading {
+                    interest |= IN | RDHUP;
+                }
+                at((*check_at).max(now + Duration::from_millis(1)));
+            }
+            Mode::Closing { until } => {
+                if reading && self.unsent() == 0 {
+                    interest |= IN | RDHUP;
+                }
+                if let Some(t) = until {
+                    at(*t);
+                }
+            }
+        }
+        Next::Wait { interest, timer }
+    }
+}
+
+impl Handler for WebConn {
+    fn socket(&self) -> SocketHandle {
+        self.sock
+    }
+    fn interest(&self) -> EpollFlags {
+        IN | RDHUP
+    }
+    fn on_ready(&mut self, cx: &mut Ctx, _events: EpollFlags) -> Next {
+        self.drive(cx).unwrap_or(Next::Close)
+    }
+}
+
+impl Drop for WebConn {
+    /// The reactor drops a handler when it closes its socket: the counts
+    /// the limits read go down here, whatever the path to the close.
+    fn drop(&mut self) {
+        let mut st = self.web.borrow_mut();
+        st.open = st.open.saturating_sub(1);
+        if let Some(n) = st.clients.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.clients.remove(&self.peer);
+            }
+        }
+        let sock = self.sock;
+        st.streams.retain(|&s| s != sock);
+    }
+}
