@@ -349,6 +349,7 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
         "snd_una moving on the live TCB",
         &format!("(({una}) !== {first}) && ({una})", first = serde_json::to_string(&first).unwrap()),
     );
+    b.wait_for("the ladder", "document.getElementById('ladder').naturalWidth > 0");
     for plot in ["tseq", "cwnd", "rtt", "buffers"] {
         let img = format!("document.querySelector('#plots figure[data-plot={plot}] img')");
         b.wait_for(&format!("the {plot} plot"), &format!("{img}.dataset.loaded >= 1 && {img}.naturalWidth > 0"));
@@ -358,7 +359,6 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
         let csv = b.eval(&format!("document.querySelector('#plots figure[data-plot={plot}] a.csv').href"));
         assert!(csv.as_str().is_some_and(|h| h.ends_with(&format!("/api/conns/{id}/history.csv"))), "{csv}");
     }
-    b.wait_for("the ladder", "document.getElementById('ladder').naturalWidth > 0");
     b.eval("document.getElementById('plots').scrollIntoView()");
     std::thread::sleep(Duration::from_millis(300));
     let plots = out_dir().join("web-plots.png");

@@ -67,20 +67,20 @@ function ms(v) {
   return `${v.toFixed(digits)} ms`;
 }
 
-/** ssthresh: "-" until a loss sets it, like step mode. */
+/** ssthresh: "-" until a loss sets it (the API sends null), like step mode. */
 function ssthresh(v) {
-  return typeof v === "number" && v >= SSTHRESH_UNSET ? "-" : num(v);
+  return v === null || v === undefined || (typeof v === "number" && v >= SSTHRESH_UNSET) ? "-" : num(v);
 }
 
-/** The next timer, as `netstat -o`: "retransmit (200 ms)". The server may
+/** The next timer, as `netstat -o` shows it: "retransmit 200 ms". The server may
  * send it as a string, a [name, ms] pair or {name, ms}. */
 function timer(t) {
   if (t === null || t === undefined || t === "") return "";
   if (typeof t === "string") return t;
-  if (Array.isArray(t)) return t.length > 1 ? `${t[0]} (${ms(t[1])})` : String(t[0]);
+  if (Array.isArray(t)) return t.length > 1 ? `${t[0]} ${Math.round(t[1])} ms` : String(t[0]);
   if (typeof t === "object") {
     const left = t.ms ?? t.left_ms ?? t.expires_ms;
-    return left === undefined ? String(t.name ?? JSON.stringify(t)) : `${t.name} (${ms(left)})`;
+    return left === undefined ? String(t.name ?? JSON.stringify(t)) : `${t.name} ${Math.round(left)} ms`;
   }
   return String(t);
 }
@@ -98,8 +98,18 @@ function netmask(prefix) {
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join(".");
 }
 
+/** A cell whose changes are not marked (a timer counts down all the time). */
+function quiet(text) {
+  return { quiet: text };
+}
+
 /** Set a cell's content; mark it when it changed (not on the first fill). */
 function setCell(td, value, fresh) {
+  if (value !== null && typeof value === "object" && "quiet" in value) {
+    td.dataset.value = value.quiet;
+    td.textContent = value.quiet;
+    return;
+  }
   if (value !== null && typeof value === "object" && "len" in value) {
     const key = `${value.len}/${value.max}`;
     if (td.dataset.value === key) return;
@@ -241,7 +251,7 @@ function renderConns(data) {
       ssthresh(c.ssthresh),
       ms(c.srtt_ms),
       ms(c.rto_ms),
-      timer(c.timer),
+      quiet(timer(c.timer)),
     ];
   });
   $("conns-empty").hidden = conns.length > 0;
@@ -445,15 +455,45 @@ async function refreshConn() {
   if (!entry && lastConns) conn.finalDone = true;
 }
 
+/** The TCB's fields in the order a student reads them: the state, RFC 9293
+ * §3.3.1's send then receive variables, congestion control, RFC 6298's
+ * timer, the queues. Fields the server adds later go at the end. */
+const TCB_ORDER = [
+  "state", "rfc_state",
+  "iss", "snd_una", "snd_nxt", "snd_wnd", "snd_wscale",
+  "irs", "rcv_nxt", "rcv_wnd", "rcv_wscale", "mss",
+  "congestion", "cwnd", "ssthresh", "in_recovery", "sacked",
+  "srtt_ms", "rttvar_ms", "rto_ms", "retransmits", "total_retrans", "timer",
+  "recv_q", "send_q", "ofo_bytes", "ts_ok", "sack_ok", "history_points", "id",
+];
+
+/** Sequence numbers are shown as they are and, like tcpdump, relative to
+ * the initial one: which side's ISN each is counted from. */
+const RELATIVE_TO = { snd_una: "iss", snd_nxt: "iss", rcv_nxt: "irs" };
+
+function tcbValue(tcb, k) {
+  const v = tcb[k];
+  if (k === "timer") return quiet(timer(v) || "-");
+  if (k === "iss" || k === "irs") return String(v);
+  const base = RELATIVE_TO[k];
+  if (base && typeof v === "number" && typeof tcb[base] === "number") {
+    return `${v} (${base}+${(v - tcb[base]) >>> 0})`;
+  }
+  return show(v);
+}
+
 /** The TCB as a table of fields, each changed one marked. */
 function renderTcb(tcb) {
   $("conn-title").textContent = `${tcb.local ?? ""} → ${tcb.remote ?? ""}`;
   if (tcb.state) $("conn-state").textContent = tcb.state;
-  const fields = Object.keys(tcb).filter((k) => k !== "local" && k !== "remote");
+  const rank = (k) => (TCB_ORDER.includes(k) ? TCB_ORDER.indexOf(k) : TCB_ORDER.length);
+  const fields = Object.keys(tcb)
+    .filter((k) => k !== "local" && k !== "remote")
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   // syncRows marks each value that differs from the last refresh.
   syncRows($("tcb").tBodies[0], fields, (k) => k, (tr, k) => {
     tr.dataset.field = k;
-    return [k, k === "timer" ? timer(tcb[k]) || "-" : show(tcb[k])];
+    return [k, tcbValue(tcb, k)];
   });
   conn.tcb = tcb;
 }
