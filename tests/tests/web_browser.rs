@@ -12,7 +12,10 @@
 //! 2. Its page (`#/conn/ID`) shows the TCB, updating live, the ladder and
 //!    the four plots, each `<img>` loaded from synack.
 //! 3. Without `--web-control` the step panel says it is read-only and its
-//!    buttons are disabled.
+//!    buttons are disabled; with it, a handshake is stepped from the page:
+//!    `step on`, the host's SYN waits (its echo does not come), Next
+//!    processes it (`LISTEN->SYN_RECEIVED` in the view), Continue lets the
+//!    rest through and the host gets its echo.
 //! 4. Screenshots of the page and of the connection's plots are written
 //!    to `$SYNACK_WEB_TEST_OUT` (default `target/web-test/`) as
 //!    `web-page.png` and `web-plots.png`, and must be PNGs of some size
@@ -371,4 +374,54 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
     // sent again (the loss the plots show).
     let stats = s.stats();
     assert!(stats.counter("tcp_retransmits") >= 1, "no retransmission:\n{}", s.output());
+}
+
+/// Click the button `id` (which must be enabled).
+fn click(b: &mut Browser, id: &str) {
+    b.wait_for(&format!("#{id} enabled"), &format!("!document.getElementById('{id}').disabled"));
+    b.eval(&format!("document.getElementById('{id}').click()"));
+}
+
+#[test]
+fn chromium_steps_a_handshake_from_the_page() {
+    if !interop_allowed("chromium_steps_a_handshake_from_the_page") {
+        return;
+    }
+    require_tool("nc");
+    let ns = Netns::without_ipv6();
+    let s = Synack::up(&ns, &["--quiet", "--web", "--web-control"]);
+    let mut b = Browser::launch(&ns);
+    b.open("http://10.0.0.2/#/step");
+    b.wait_for("the step panel", "!document.getElementById('view-step').hidden");
+    assert_eq!(b.eval("document.getElementById('step-readonly').hidden"), json!(true), "read-only with --web-control");
+
+    click(&mut b, "step-on");
+    b.wait_for("step mode on", "document.getElementById('step-state').dataset.active === 'true'");
+    let view = "document.getElementById('step-view').textContent";
+    // The host's nc connects to echo: its SYN waits on the page.
+    let nc = Synack::spawn_command(ns.command("sh", &["-c", "printf 'hello\\n' | timeout 30 nc -N 10.0.0.2 7"]));
+    b.wait_for("the SYN, waiting", &format!("{view}.includes('> 10.0.0.2.7: Flags [S],') && {view}"));
+    b.wait_for("Next enabled", "document.getElementById('step-state').dataset.pending === 'true'");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(nc.lines().iter().all(|l| l != "hello"), "the echo came through a paused stack");
+    let marked = b.eval("document.querySelectorAll('#step-view mark').length");
+
+    // Next: the stack processes the SYN.
+    click(&mut b, "step-next");
+    b.wait_for("LISTEN->SYN_RECEIVED in the view", &format!("{view}.includes('*state LISTEN->SYN_RECEIVED')"));
+    let marks = b.wait_for(
+        "the changes marked",
+        &format!("document.querySelectorAll('#step-view mark').length > {marked} && [...document.querySelectorAll('#step-view mark')].map(m => m.textContent)"),
+    );
+    assert!(marks.to_string().contains("*state LISTEN->SYN_RECEIVED"), "{marks}");
+    let shot = out_dir().join("web-step.png");
+    b.screenshot(&shot);
+    assert_png(&shot);
+
+    // Continue: the rest goes through, the host gets its echo.
+    click(&mut b, "step-continue");
+    let echoed = nc.wait_for(0, PAGE_TIMEOUT, |l| l == "hello");
+    assert!(echoed.is_some(), "no echo after Continue:\n{}\n--- synack:\n{}", nc.output(), s.output());
+    click(&mut b, "step-off");
+    b.wait_for("step mode off", "document.getElementById('step-state').dataset.active === 'false'");
 }

@@ -25,6 +25,8 @@ const STREAM_RETRY_MS = 10000;
 const TABLES_MS = 5000;
 /** Refresh period of a connection's TCB, ladder and plots while it lives. */
 const CONN_REFRESH_MS = 1000;
+/** Steps of the step log shown: the one just processed, the one waiting. */
+const STEPS_SHOWN = 2;
 /** How long a value that changed stays marked. */
 const CHANGED_MS = 2000;
 /** ssthresh at or above this is "not set yet" (the stack's infinity); ss prints nothing. */
@@ -323,10 +325,8 @@ function startStream() {
       console.warn("bad conns event", err);
     }
   });
-  es.addEventListener("step", (e) => {
-    renderStepView(e.data);
-    refreshStep();
-  });
+  // The event carries the latest step; /api/step has the one before too.
+  es.addEventListener("step", () => refreshStep());
   es.addEventListener("error", () => {
     // The stream broke (or never opened): poll, and try it again later.
     es.close();
@@ -525,27 +525,46 @@ function renderStepView(text) {
   }
 }
 
+/** The end of the step log from its `n`th last `step N` line: the step
+ * just processed (with its "after:") and the one waiting now. */
+function lastSteps(log, n) {
+  const starts = [...log.matchAll(/^step \d+ /gm)].map((m) => m.index);
+  return starts.length === 0 ? log : log.slice(starts[Math.max(0, starts.length - n)]);
+}
+
 async function refreshStep() {
   try {
     const s = await getJSON("/api/step");
     stepControl = Boolean(s.control);
+    // pending: a segment is shown and waits for Next; controller: who
+    // drives step mode (console, telnet or web); only the web's is ours.
+    const waiting = Boolean(s.pending ?? s.held);
+    const ours = !s.controller || s.controller === "web";
     const state = $("step-state");
     state.dataset.active = String(Boolean(s.active));
-    state.dataset.held = String(Boolean(s.held));
-    state.textContent = !s.active ? "(off)" : s.held ? "(a segment waits)" : "(on, waiting for a segment)";
+    state.dataset.pending = String(waiting);
+    state.dataset.controller = s.controller ?? "";
+    state.textContent = !s.active
+      ? "(off)"
+      : !ours
+        ? `(driven from the ${s.controller}: step on here to take it)`
+        : waiting
+          ? "(a segment waits: Next)"
+          : "(on, waiting for a segment)";
     $("step-readonly").hidden = stepControl;
     for (const b of document.querySelectorAll("#step-controls button, #step-controls input")) {
       b.disabled = !stepControl;
     }
-    $("step-next").disabled = !stepControl || !s.held;
-    $("step-continue").disabled = !stepControl || !s.held;
-    $("step-on").disabled = !stepControl || s.active;
+    $("step-next").disabled = !stepControl || !ours || !waiting;
+    $("step-continue").disabled = !stepControl || !ours || !waiting;
+    $("step-on").disabled = !stepControl || (s.active && ours);
     $("step-off").disabled = !stepControl || !s.active;
     const bps = s.breakpoints || [];
     $("step-breakpoints").textContent = bps.length ? bps.join(", ") : "none";
-    if (s.view) renderStepView(s.view);
+    const text = s.log ? lastSteps(s.log, STEPS_SHOWN) : s.view;
+    if (text) renderStepView(text);
     else if (!s.active) renderStepView("step mode is off");
-    $("tabs").querySelector('[data-tab="step"]').classList.toggle("alert", Boolean(s.held));
+    $("tabs").querySelector('[data-tab="step"]').classList.toggle("alert", waiting);
   } catch (e) {
     $("step-view").textContent = `cannot read /api/step: ${e.message}`;
   }
