@@ -425,7 +425,10 @@ impl Handler for WebConn {
         self.sock
     }
     fn interest(&self) -> EpollFlags {
-        IN | RDHUP
+        // A new socket is writable at once: the handler runs as soon as it
+        // is registered and sets its idle timer (a client that never sends
+        // a byte is closed at IDLE_TIMEOUT too).
+        IN | RDHUP | OUT
     }
     fn on_ready(&mut self, cx: &mut Ctx, _events: EpollFlags) -> Next {
         self.drive(cx).unwrap_or(Next::Close)
