@@ -113,6 +113,23 @@ assert got == sent
 PY
 }
 
+scenario_cwnd-loss() {
+    in_ns python3 - <<'PY'
+import socket
+s = socket.create_connection(("10.0.0.2", 19), timeout=20)
+got = 0
+while got < 600000:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += len(b)
+s.close()
+print("got", got)
+assert got >= 600000
+PY
+    sleep 1
+}
+
 scenario_simultaneous-close() { printf 'quit\r\n' | in_ns nc -N -w 3 10.0.0.2 23 || true; }
 
 scenario_time-wait-reuse() {
@@ -162,6 +179,7 @@ all=(
     "zero-window|echo with 4 KiB buffers and a host that does not read: zero window, persist probes, recovery|--rcvbuf|4096|--sndbuf|4096"
     "simultaneous-close|both sides send FIN before they see the other's (each FIN held 300 ms): CLOSING, then TIME_WAIT; the timestamps show synack's FIN retransmission spurious (Eifel undo) and PAWS drops the host's late FIN|--faults|delay in fin 300ms; delay out fin 300ms"
     "time-wait-reuse|two connections from the same host port: the second SYN meets the first in TIME_WAIT and reopens it (RFC 6191)"
+    "cwnd-loss|600 KB from chargen to the host over a 200 ms round trip, synack's 20th data segment dropped: slow start, the loss, fast recovery (PRR) and CUBIC's climb back towards W_max; the book's plots (docs/book/plots/) are made from it|--link|delay 100ms, seed 1|--faults|drop out tcp data #20"
     "backlog-overflow|a listener with backlog 1 that never accepts, four clients, two back to back and two 0.1 s later: the first two handshakes pass through the SYN queue (one place) into the accept queue, which is then full, and the last two SYNs are dropped (for a SYN cookie see tests/drill/listen/syn-queue-full-sends-cookie.pkt)"
 )
 

@@ -10,6 +10,7 @@
 //!   telnetd   -> shell, telnet, step, ping, services
 //!   shell     -> step, netstat, tunables, ping
 //!   drill     -> step                     (the TCB view of `-v`)
+//!   plot      -> none of these            (History, SVG plots, `synack plot`)
 //!   step      -> ladder, frames, netstat  (it wakes the reactor through
 //!                                         `step::Waker`, which the reactor
 //!                                         implements)
@@ -32,6 +33,7 @@ pub mod frames;
 pub mod ladder;
 pub mod netstat;
 pub mod ping;
+pub mod plot;
 pub mod reactor;
 pub mod services;
 pub mod shell;

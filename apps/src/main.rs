@@ -62,6 +62,11 @@ enum Cmd {
     /// clock: the host's frames go into a fresh stack at their timestamps;
     /// with `--check`, what the stack sends must equal what it sent then.
     Replay(replay_cmd::ReplayArgs),
+    /// Plot what the wire cannot show for each TCP connection of a
+    /// recording (`up --record DIR`), replayed with the stack's tcp_probe
+    /// on: time-sequence graph, cwnd/ssthresh/pipe, RTT/RTO, windows and
+    /// queues, as DIR/conn-N-{tseq,cwnd,rtt,buffers}.svg, and conn-N.csv.
+    Plot(synack_apps::plot::cmd::PlotArgs),
     /// Run packetdrill scripts (the Linux TCP test language) against a
     /// fresh synack on a virtual clock: `ok`, or `FAIL` with the line and
     /// what synack did instead; `N passed, M failed` at the end.
@@ -125,6 +130,7 @@ fn main() -> ExitCode {
         Cmd::Connect(a) => connect(a),
         Cmd::Ladder(a) => ladder(a),
         Cmd::Replay(a) => replay_cmd::replay(a),
+        Cmd::Plot(a) => synack_apps::plot::cmd::plot(a, replay_cmd::probes),
         Cmd::Drill(a) => drill_cmd::drill(a),
     };
     match r {

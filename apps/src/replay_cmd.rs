@@ -9,6 +9,9 @@
 //! services, as `up` does. No clock is read and nothing is slept: a
 //! 60-second TIME_WAIT replays in microseconds.
 //!
+//! `probes` is the same replay with the stack's `tcp_probe` on, for
+//! `synack plot` (plot/cmd.rs).
+//!
 //! With `--check` the frames the stack sends are compared with the ones it
 //! sent when recorded, in order and byte for byte; the first differences
 //! are printed field by field and the exit status is 1.
@@ -18,6 +21,7 @@ use crate::output::{print_event, print_fault, print_frame, say, say_text};
 use clap::{Args, Parser};
 use device::replay::{self, Event, Frame, Recording, ReplayDevice};
 use device::{Clock, Device, Direction, NetLoop, Tracer};
+use stack::tcp::TcpProbe;
 use stack::EventKind;
 use stack::{Duration, Instant, Stack};
 use std::cell::RefCell;
@@ -103,7 +107,7 @@ pub fn replay(a: ReplayArgs) -> io::Result<ExitCode> {
         .up;
     let show_frames = a.frames || a.verbose || !a.check;
     synack_apps::frames::set_absolute(a.absolute || up.iface.absolute);
-    let out = run(&rec, &capture, dynamic, &up, show_frames, a.verbose)?;
+    let out = run(&rec, &capture, dynamic, &up, show_frames, a.verbose, None)?;
     if !a.check {
         return Ok(ExitCode::SUCCESS);
     }
@@ -151,6 +155,7 @@ pub fn run(
     up: &UpArgs,
     show_frames: bool,
     verbose: bool,
+    mut probes: Option<&mut dyn FnMut(&TcpProbe)>,
 ) -> io::Result<Outcome> {
     // GRO as the recorded run had it (main.rs `start`).
     let config = stack::Config { gro: up.iface.gro_on(!up.quiet), ..stack_config(&up.iface) };
@@ -183,7 +188,16 @@ pub fn run(
     // The trace is on either way: its state changes go into `at_stack`.
     let mut stack = Stack::new(config, rec.start);
     stack.trace_mut().set_enabled(true);
+    // `synack plot`: the `tcp_probe` samples, handed on after each step.
+    stack.tcp_probe_mut().set_enabled(probes.is_some());
     let mut net = NetLoop::with_stack(dev, stack, Clock::new());
+    let mut drain = |stack: &mut Stack| {
+        if let Some(sink) = probes.as_mut() {
+            while let Some(p) = stack.poll_probe() {
+                sink(&p);
+            }
+        }
+    };
     let seen = at_stack.clone();
     net.on_event(move |ev| {
         if ev.kind == EventKind::TcpState {
@@ -202,6 +216,7 @@ pub fn run(
     }
     up.tcp.apply(&mut net.stack).map_err(io::Error::other)?;
     net.transmit(rec.start); // the gratuitous ARP
+    drain(&mut net.stack);
     let mut apps = Apps { reactor, shell: Shell::new(&rec.ifname, rec.ident), ping: None, print: show_frames };
 
     if dynamic {
@@ -213,6 +228,7 @@ pub fn run(
             let due = [net.stack.poll_timeout(), net.device().poll_at(), apps.poll_at()].into_iter().flatten().min();
             let Some(t) = due.filter(|&t| t <= end) else { break };
             turn(&mut net, &mut apps, t, &at_stack)?;
+            drain(&mut net.stack);
         }
     } else {
         for ev in &rec.events {
@@ -226,9 +242,11 @@ pub fn run(
                 Event::Close(t) => {
                     apps.reactor.close(&mut net.stack, *t);
                     net.transmit(*t);
+                    drain(&mut net.stack);
                     break;
                 }
             }
+            drain(&mut net.stack);
         }
     }
     drop(net);
@@ -309,7 +327,7 @@ pub fn ladder_frames(dir: &Path) -> io::Result<Vec<LadderFrame>> {
     let up = Up::try_parse_from(std::iter::once("up".to_string()).chain(rec.args.iter().cloned()))
         .map_err(|e| io::Error::other(format!("the recorded arguments do not parse: {e}")))?
         .up;
-    let out = run(&rec, &capture, dynamic, &up, false, false)?;
+    let out = run(&rec, &capture, dynamic, &up, false, false, None)?;
 
     // Take a frame equal to `data` from `pool`, in any order (a delay or a
     // reorder moves frames, a drop removes them).
@@ -362,6 +380,18 @@ pub fn ladder_frames(dir: &Path) -> io::Result<Vec<LadderFrame>> {
         v.insert(at, LadderFrame { t_us, data: f.data, lost: true, stack_sent: false, stack_state: None });
     }
     Ok(v)
+}
+
+/// `synack plot`'s replay (plot/cmd.rs): replay `path` (a recording or a
+/// pcap, as `synack replay` takes them) quietly, with every `tcp_probe`
+/// sample handed to `sink` as it is taken.
+pub fn probes(path: &Path, sink: &mut dyn FnMut(&TcpProbe)) -> io::Result<()> {
+    let (rec, capture, dynamic) = load(path)?;
+    let up = Up::try_parse_from(std::iter::once("up".to_string()).chain(rec.args.iter().cloned()))
+        .map_err(|e| io::Error::other(format!("the recorded arguments do not parse: {e}")))?
+        .up;
+    run(&rec, &capture, dynamic, &up, false, false, Some(sink))?;
+    Ok(())
 }
 
 /// A TCP frame's (local, remote) seen from the stack.

@@ -9,6 +9,7 @@
 
 use crate::skbuff::SkBuff;
 use crate::stats::{DropReason, Stats};
+use crate::tcp::probe::ProbeQueue;
 use crate::time::Instant;
 use crate::trace::{EventKind, Trace};
 use std::collections::VecDeque;
@@ -27,11 +28,14 @@ pub struct L4Xmit {
 }
 
 /// The context a protocol handler gets on every call: the time, the shared
-/// counters and trace, the seeded RNG, and a queue for packets to send.
+/// counters and trace, the `tcp_probe` queue, the seeded RNG, and a queue
+/// for packets to send.
 pub struct Cx<'a> {
     pub now: Instant,
     pub stats: &'a mut Stats,
     pub trace: &'a mut Trace,
+    /// TCP's inside-state samples (tcp/probe.rs), off unless enabled.
+    pub probe: &'a mut ProbeQueue,
     pub rng: &'a mut rand::rngs::StdRng,
     pub out: &'a mut VecDeque<L4Xmit>,
 }

@@ -381,7 +381,15 @@ mod tests {
         };
         let (mut stats, mut trace, mut out) = (Stats::default(), Trace::default(), VecDeque::new());
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let mut cx = Cx { now: Instant::ZERO, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        let mut probe = crate::tcp::ProbeQueue::default();
+        let mut cx = Cx {
+            now: Instant::ZERO,
+            stats: &mut stats,
+            trace: &mut trace,
+            probe: &mut probe,
+            rng: &mut rng,
+            out: &mut out,
+        };
         let mut icmp = Icmp::new(IcmpConfig::default());
         let e = icmp.icmp_rcv(&mut cx, us, &ip, msg);
         let remote = SocketAddrV4::new(host, 53);

@@ -151,8 +151,14 @@ impl Stack {
     fn ip_local_deliver(&mut self, now: Instant, hdr: Ipv4Repr, skb: SkBuff, to_us: bool) {
         self.stats.inc(Counter::IpDelivered);
         let local = self.config.addr;
-        let mut cx =
-            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+        let mut cx = Cx {
+            now,
+            stats: &mut self.stats,
+            trace: &mut self.trace,
+            probe: &mut self.probe,
+            rng: &mut self.rng,
+            out: &mut self.l4_out,
+        };
         match IpProto::from(hdr.protocol) {
             IpProto::Icmp => {
                 if let Some(e) = self.icmp.icmp_rcv(&mut cx, local, &hdr, skb) {

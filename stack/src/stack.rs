@@ -34,6 +34,7 @@ use crate::route::{prefix_mask, Route, RouteTable};
 use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
 use crate::stats::{Counter, DropReason, Stats};
+use crate::tcp::probe::{ProbeQueue, TcpProbe};
 use crate::tcp::{Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
@@ -145,6 +146,8 @@ pub struct Stack {
     pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) trace: Trace,
+    /// `tcp_probe` samples (tcp/probe.rs), off by default.
+    pub(crate) probe: ProbeQueue,
     pub(crate) rng: StdRng,
     /// The neighbour table (neighbour.rs); ARP (arp.rs) fills it.
     pub(crate) arp: ArpCache,
@@ -185,6 +188,7 @@ impl Stack {
             routes,
             stats: Stats::default(),
             trace: Trace::default(),
+            probe: ProbeQueue::default(),
             rng,
             l4_out: VecDeque::new(),
             txq: VecDeque::new(),
@@ -320,6 +324,14 @@ impl Stack {
     /// The next trace event, when tracing is on (`trace_mut().set_enabled(true)`).
     pub fn poll_event(&mut self) -> Option<TraceEvent> {
         self.trace.pop()
+    }
+    /// The `tcp_probe` queue (tcp/probe.rs): `set_enabled(true)` to sample.
+    pub fn tcp_probe_mut(&mut self) -> &mut ProbeQueue {
+        &mut self.probe
+    }
+    /// The next `tcp_probe` sample, when sampling is on.
+    pub fn poll_probe(&mut self) -> Option<TcpProbe> {
+        self.probe.pop()
     }
     /// The neighbour (ARP) cache, as `arp -n` shows it.
     pub fn arp_entries(&self, now: Instant) -> Vec<NeighbourView> {
@@ -648,8 +660,14 @@ impl Stack {
 
     /// Run one TCP call with its context, then send what it queued.
     pub(crate) fn with_tcp<R>(&mut self, now: Instant, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
-        let mut cx =
-            Cx { now, stats: &mut self.stats, trace: &mut self.trace, rng: &mut self.rng, out: &mut self.l4_out };
+        let mut cx = Cx {
+            now,
+            stats: &mut self.stats,
+            trace: &mut self.trace,
+            probe: &mut self.probe,
+            rng: &mut self.rng,
+            out: &mut self.l4_out,
+        };
         let r = f(&mut self.tcp, &mut cx);
         self.flush(now);
         r

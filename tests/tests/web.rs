@@ -12,11 +12,16 @@
 //! 2. `the_event_stream_reports_a_new_connection_within_a_second`:
 //!    `curl -N /api/events` is open; a connection to echo opens; an
 //!    `event: conns` naming it arrives within 1 s of the handshake.
-//! 3. `step_mode_from_the_page`: with `--web-control`, POST on; the host's
-//!    `nc` connects to echo; its SYN waits (`/api/step` shows it, the event
+//! 3. `step_mode_from_the_page`: with `--web-control`, POST on (but not
+//!    from another site's page: its Origin gets 403); the host's `nc`
+//!    connects to echo; its SYN waits (`/api/step` shows it, the event
 //!    stream sends an `event: step`); POST next processes it (its SYN-ACK is
 //!    the next step); POST continue lets the rest go and `nc` gets its echo.
-//! 4. `malformed_and_hostile_requests`: a table of 27 requests, each on a
+//! 4. `history_csv_and_plots_of_a_transfer`: 1 MB from the host to
+//!    discard; its history (the `tcp_probe` samples) as JSON (all of them,
+//!    and those after `since_ms`), as CSV (a row per sample), its four
+//!    plots and its ladder as SVG documents (roxmltree parses them).
+//! 5. `malformed_and_hostile_requests`: a table of 27 requests, each on a
 //!    raw socket from inside the namespace, each with the status expected
 //!    (or a close without answer), none hanging; a slowloris trickle gets
 //!    408 within the limit; 1,000 idle connections from one client: 16
@@ -68,10 +73,13 @@ fn get_json(ns: &Netns, path: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
 
-/// POST `path` with `body`: (status, JSON answer).
+/// POST `path` with `body`, as the page does (its own Origin): (status,
+/// JSON answer).
 fn post(ns: &Netns, path: &str, body: &str) -> (u16, Value) {
     let url = format!("{WEB}{path}");
-    let (out, _) = curl(ns, &["-X", "POST", "--data-binary", body, "-w", "\n%{http_code}", &url]);
+    let origin = ["-H", "Origin: http://10.0.0.2"];
+    let (out, _) =
+        curl(ns, &[&origin[..], &["-X", "POST", "--data-binary", body, "-w", "\n%{http_code}", &url]].concat());
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
     let v = serde_json::from_str(body).unwrap_or_else(|e| panic!("POST {path}: {e}: {body}"));
     (code.parse().unwrap_or(0), v)
@@ -215,8 +223,16 @@ fn the_event_stream_reports_a_new_connection_within_a_second() {
     // It goes: the stream says so too.
     drop(echo);
     let from = events.lines().len();
-    let gone = events.wait_for(from, Duration::from_secs(5), |l| l.starts_with("data: ") && !l.contains(&needle));
+    let live = |l: &str| -> Option<bool> {
+        let v: Value = serde_json::from_str(l.strip_prefix("data: ")?).ok()?;
+        Some(v["conns"].as_array()?.iter().any(|c| c["remote"] == me.as_str()))
+    };
+    let gone = events.wait_for(from, Duration::from_secs(5), |l| live(l) == Some(false));
     assert!(gone.is_some(), "the closed connection stays in the stream:\n{}", events.output());
+    // Its history stays: the plots of a finished connection can be drawn.
+    let data = events.lines()[gone.unwrap()].strip_prefix("data: ").unwrap().to_string();
+    let v: Value = serde_json::from_str(&data).unwrap();
+    assert!(v["history"].as_array().unwrap().iter().any(|h| h["remote"] == me.as_str()), "{v}");
 }
 
 #[test]
@@ -230,6 +246,11 @@ fn step_mode_from_the_page() {
     events.wait_for(0, T, |l| l == "event: conns").unwrap_or_else(|| panic!("no first event:\n{}", events.output()));
     let (code, v) = post(&ns, "/api/step/next", "");
     assert_eq!(code, 409, "nothing to step yet: {v}");
+    // Another site's page (its Origin) may not drive it; this one's may.
+    let evil = ["-H", "Origin: http://evil.example", "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}"];
+    let (code, _) = curl(&ns, &[&evil[..], &[&format!("{WEB}/api/step/on")]].concat());
+    assert_eq!(code, "403");
+    assert_eq!(get_json(&ns, "/api/step")["active"], false);
     let (code, v) = post(&ns, "/api/step/on", "");
     assert_eq!(code, 200, "{v}");
     assert!(v["text"].as_str().unwrap().starts_with("step mode on"), "{v}");
@@ -284,6 +305,61 @@ fn step_mode_from_the_page() {
     let (code, v) = post(&ns, "/api/step/off", "");
     assert_eq!(code, 200, "{v}");
     assert_eq!(get_json(&ns, "/api/step")["active"], false);
+}
+
+#[test]
+fn history_csv_and_plots_of_a_transfer() {
+    if !interop_allowed("history_csv_and_plots_of_a_transfer") {
+        return;
+    }
+    require_tool("nc");
+    let (ns, _s) = web_ns(&[]);
+    // 1 MB from the host's TCP to synack's discard service.
+    let out = ns.exec("sh", &["-c", "head -c 1000000 /dev/zero | timeout 20 nc -N 10.0.0.2 9"], T);
+    assert!(out.success(), "{}", out.text());
+    let conns = get_json(&ns, "/api/conns");
+    let h = conns["history"].as_array().unwrap().iter().find(|c| c["local"] == "10.0.0.2:9").cloned();
+    let h = h.unwrap_or_else(|| panic!("no history of the transfer: {conns}"));
+    let id = h["id"].as_u64().unwrap();
+    assert!(h["points"].as_u64().unwrap() > 10, "{h}");
+    let tcb = get_json(&ns, &format!("/api/conns/{id}"));
+    assert_eq!(tcb["history_points"], h["points"], "{tcb}");
+
+    // The samples: JSON, every one after since_ms, CSV with as many rows.
+    let hist = get_json(&ns, &format!("/api/conns/{id}/history"));
+    let points = hist["points"].as_array().unwrap();
+    assert_eq!(points.len() as u64, h["points"].as_u64().unwrap());
+    assert!(points.iter().any(|p| p["kind"] == "rx"), "{hist}");
+    let rcv_nxt = points.iter().filter_map(|p| p["rcv_nxt"].as_i64()).max().unwrap();
+    assert!(rcv_nxt > 1_000_000, "the megabyte (and the FIN) came in: rcv_nxt {rcv_nxt}");
+    let mid = points[points.len() / 2]["t_ms"].as_f64().unwrap();
+    let later = get_json(&ns, &format!("/api/conns/{id}/history?since_ms={mid}"));
+    let later = later["points"].as_array().unwrap();
+    assert!(!later.is_empty() && later.len() < points.len(), "{} of {}", later.len(), points.len());
+    assert!(later.iter().all(|p| p["t_ms"].as_f64().unwrap() >= mid));
+    assert_eq!(get(&ns, &format!("/api/conns/{id}/history?since_ms=soon")).0, 400);
+    let (code, ctype, csv) = get(&ns, &format!("/api/conns/{id}/history.csv"));
+    assert_eq!((code, ctype.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(csv.starts_with("t_ms,kind,"), "{}", &csv[..csv.len().min(200)]);
+    assert_eq!(csv.lines().count(), points.len() + 1, "a header and a row per point");
+
+    // The plots and the ladder: SVG documents.
+    for name in ["tseq", "cwnd", "rtt", "buffers", "bogus"] {
+        let (code, ctype, body) = get(&ns, &format!("/api/conns/{id}/plot/{name}.svg"));
+        if name == "bogus" {
+            assert_eq!(code, 404);
+            continue;
+        }
+        assert_eq!((code, ctype.as_str()), (200, "image/svg+xml"), "{name}");
+        let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        println!("{name}.svg: {} bytes", body.len());
+    }
+    let (code, _, body) = get(&ns, &format!("/api/conns/{id}/ladder.svg"));
+    assert_eq!(code, 200);
+    let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("ladder.svg: {e}"));
+    assert!(doc.descendants().filter(|n| n.has_tag_name("line")).count() > 3, "arrows in the ladder");
+    assert_eq!(get(&ns, "/api/conns/999/history").0, 404);
 }
 
 /// What a hostile request should get.

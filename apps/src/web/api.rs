@@ -11,11 +11,11 @@
 
 use super::http::{Method, Request, Response, Status, JSON};
 use super::WebState;
+use crate::plot::{render_svg, ConnHistory, PlotKind};
 use crate::step::Who;
 use serde_json::{json, Value};
 use stack::tcp::{TcpInfo, TcpState};
 use stack::{Duration, Instant, Stack};
-use std::net::SocketAddrV4;
 
 /// The page's files, built into the binary (no CDN, no file system).
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -43,6 +43,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET /api/routes", "the routing table, as ip route"),
     ("GET /api/conns", "TCP connections, listeners and UDP sockets, as ss"),
     ("GET /api/conns/{id}", "one connection's TCB (every tcp_info field)"),
+    ("GET /api/conns/{id}/history", "its tcp_probe samples as JSON (?since_ms=T: from T on)"),
+    ("GET /api/conns/{id}/history.csv", "the same as CSV"),
+    ("GET /api/conns/{id}/plot/{tseq|cwnd|rtt|buffers}.svg", "its plots"),
     ("GET /api/conns/{id}/ladder.svg", "its ladder diagram so far"),
     ("GET /api/events", "Server-Sent Events: conns (on change, >= 250 ms apart, and every 5 s), step"),
     ("GET /api/step", "step mode: active, the segment waiting, the view, breakpoints"),
@@ -54,12 +57,22 @@ const ROUTES: &[(&str, &str)] = &[
 /// Answer one request. GET and HEAD read; POST only drives step mode.
 pub fn handle(req: &Request, stack: &mut Stack, now: Instant, web: &mut WebState) -> Reply {
     let path = req.path.as_str();
-    if path == "/api/events" && req.method == Method::Get {
-        return Reply::Events;
+    if path == "/api/events" {
+        return match req.method {
+            Method::Get => Reply::Events,
+            _ => Reply::Page(Response::error(Status::METHOD_NOT_ALLOWED, "an event stream: GET it")),
+        };
     }
     if let Some(cmd) = path.strip_prefix("/api/step/") {
         if req.method != Method::Post {
             return Reply::Page(Response::error(Status::METHOD_NOT_ALLOWED, "step commands are POSTs"));
+        }
+        // A browser sends Origin with a POST: one from another site's page
+        // (cross-site request forgery) does not drive step mode.
+        if let Some(origin) = &req.origin {
+            if req.host.as_ref().map(|h| format!("http://{h}")).as_ref() != Some(origin) {
+                return Reply::Page(Response::error(Status::FORBIDDEN, "a POST from another site's page"));
+            }
         }
         return Reply::Page(step_command(cmd, &req.body, stack, web));
     }
@@ -69,7 +82,8 @@ pub fn handle(req: &Request, stack: &mut Stack, now: Instant, web: &mut WebState
             false => Response::error(Status::NOT_FOUND, "no such route"),
         });
     }
-    Reply::Page(get(path, stack, now, web))
+    web.drain_probes(stack);
+    Reply::Page(get(req, stack, now, web))
 }
 
 fn route_exists(path: &str) -> bool {
@@ -77,7 +91,8 @@ fn route_exists(path: &str) -> bool {
         || path.starts_with("/api/")
 }
 
-fn get(path: &str, stack: &Stack, now: Instant, web: &mut WebState) -> Response {
+fn get(req: &Request, stack: &Stack, now: Instant, web: &WebState) -> Response {
+    let path = req.path.as_str();
     match path {
         "/" | "/index.html" => Response::ok("text/html; charset=utf-8", INDEX_HTML),
         "/app.js" => Response::ok("text/javascript; charset=utf-8", APP_JS),
@@ -97,49 +112,50 @@ fn get(path: &str, stack: &Stack, now: Instant, web: &mut WebState) -> Response 
         "/api/conns" => Response::json(Status::OK, &conns(stack, now, web)),
         "/api/step" => Response::json(Status::OK, &step(web)),
         _ => match path.strip_prefix("/api/conns/") {
-            Some(rest) => conn_route(rest, stack, now, web),
+            Some(rest) => conn_route(rest, req.query_param("since_ms"), stack, now, web),
             None => Response::error(Status::NOT_FOUND, "no such route"),
         },
     }
 }
 
-/// `/api/conns/{id}…`: one connection by its id.
-fn conn_route(rest: &str, stack: &Stack, now: Instant, web: &mut WebState) -> Response {
+/// `/api/conns/{id}…`: one connection by its id (the history's: live or
+/// not, as long as the history keeps it).
+fn conn_route(rest: &str, since_ms: Option<&str>, stack: &Stack, now: Instant, web: &WebState) -> Response {
     let (id, what) = rest.split_once('/').unwrap_or((rest, ""));
-    let Some(id) = id.parse::<u64>().ok().filter(|&i| i > 0) else {
-        return Response::error(Status::NOT_FOUND, "a connection id is a number from /api/conns");
+    let Some(h) = id.parse::<u64>().ok().and_then(|id| web.history.get(id)) else {
+        return Response::error(Status::NOT_FOUND, "no connection with this id (the ids are /api/conns's)");
     };
     let infos = stack.tcp_info(now);
-    let Some((info, _)) = conn_ids(&infos, web).into_iter().find(|&(_, i)| i == id) else {
-        return Response::error(Status::NOT_FOUND, "no connection with this id");
-    };
-    match what {
-        "" => Response::json(Status::OK, &tcb(info, id)),
-        "ladder.svg" => match &web.ladder {
-            Some(rec) => Response::ok("image/svg+xml", ladder_svg(rec, info.local, info.remote)),
+    let live = infos.iter().find(|i| i.local == h.local && i.remote == h.remote && i.iss == h.iss);
+    let plot = what.strip_prefix("plot/").and_then(|f| f.strip_suffix(".svg")).map(PlotKind::parse);
+    match (what, plot) {
+        ("", _) => Response::json(Status::OK, &tcb(live, h)),
+        ("history", _) => match since_ms.map(parse_ms) {
+            None => Response::ok(JSON, h.to_json(None)),
+            Some(Some(since)) => Response::ok(JSON, h.to_json(Some(since))),
+            Some(None) => Response::error(Status::BAD_REQUEST, "since_ms is milliseconds, like 1500.25"),
+        },
+        ("history.csv", _) => Response::ok("text/csv; charset=utf-8", h.to_csv()),
+        (_, Some(Some(kind))) => Response::ok("image/svg+xml", render_svg(kind, h)),
+        ("ladder.svg", _) => match &web.ladder {
+            Some(rec) => Response::ok("image/svg+xml", ladder_svg(rec, h)),
             None => Response::error(Status::NOT_FOUND, "no ladder recorder on this run"),
         },
         _ => Response::error(Status::NOT_FOUND, "no such route"),
     }
 }
 
-/// The connections (not the listeners) with their ids: 1, 2, 3 … in the
-/// order first seen, one per incarnation (4-tuple and ISS), kept while
-/// the connection lives.
-fn conn_ids<'a>(infos: &'a [TcpInfo], web: &mut WebState) -> Vec<(&'a TcpInfo, u64)> {
-    let conns: Vec<&TcpInfo> = infos.iter().filter(|i| i.state != TcpState::Listen).collect();
-    let ids = &mut web.conn_ids;
-    ids.map.retain(|k, _| conns.iter().any(|i| (i.local, i.remote, i.iss) == *k));
-    conns
-        .into_iter()
-        .map(|i| {
-            let id = *ids.map.entry((i.local, i.remote, i.iss)).or_insert_with(|| {
-                ids.next += 1;
-                ids.next
-            });
-            (i, id)
-        })
-        .collect()
+/// `since_ms=1500.25`: an instant on the stack's clock (the API's `_ms`).
+fn parse_ms(v: &str) -> Option<Instant> {
+    let ms: f64 = v.parse().ok().filter(|m: &f64| m.is_finite() && *m >= 0.0 && *m < 1e12)?;
+    Some(Instant::from_micros((ms * 1000.0) as u64))
+}
+
+/// The history id of a live connection: its 4-tuple's newest incarnation,
+/// if that is this one (same ISS).
+fn history_id(web: &WebState, i: &TcpInfo) -> Option<u64> {
+    let id = web.history.id_of(i.local, i.remote)?;
+    web.history.get(id).filter(|h| h.iss == i.iss).map(|h| h.id)
 }
 
 // ------------------------------------------------------------ the tables
@@ -222,20 +238,21 @@ fn timer(i: &TcpInfo) -> Value {
 
 /// `/api/conns`: what `ss -tan` and `ss -uan` list, with the columns of
 /// `ss -ti` a table needs.
-pub fn conns(stack: &Stack, now: Instant, web: &mut WebState) -> Value {
+pub fn conns(stack: &Stack, now: Instant, web: &WebState) -> Value {
     let mut v = conns_without_time(stack, now, web);
-    v["now_ms"] = json!(ms(now - web.t0));
+    v["now_ms"] = json!(now.total_micros() as f64 / 1000.0);
     v
 }
 
 /// `/api/conns` less `now_ms`: what an event stream compares to tell a change.
-pub fn conns_without_time(stack: &Stack, now: Instant, web: &mut WebState) -> Value {
+pub fn conns_without_time(stack: &Stack, now: Instant, web: &WebState) -> Value {
     let infos = stack.tcp_info(now);
-    let conns: Vec<Value> = conn_ids(&infos, web)
-        .into_iter()
-        .map(|(i, id)| {
+    let conns: Vec<Value> = infos
+        .iter()
+        .filter(|i| i.state != TcpState::Listen)
+        .map(|i| {
             json!({
-                "id": id,
+                "id": history_id(web, i),
                 "state": i.state.netstat_name(),
                 "local": i.local.to_string(),
                 "remote": i.remote.to_string(),
@@ -268,13 +285,42 @@ pub fn conns_without_time(stack: &Stack, now: Instant, web: &mut WebState) -> Va
             json!({ "local": local.to_string(), "remote": remote.map(|r| r.to_string()), "recv_q": queued })
         })
         .collect();
-    json!({ "conns": conns, "listeners": listeners, "udp": udp })
+    let history: Vec<Value> = web
+        .history
+        .conns()
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "local": c.local.to_string(),
+                "remote": c.remote.to_string(),
+                "first_ms": c.first.total_micros() as f64 / 1000.0,
+                "last_ms": c.last.total_micros() as f64 / 1000.0,
+                "points": c.points,
+            })
+        })
+        .collect();
+    json!({ "conns": conns, "listeners": listeners, "udp": udp, "history": history })
 }
 
-/// `/api/conns/{id}`: every field of the connection's `TcpInfo`.
-pub fn tcb(i: &TcpInfo, id: u64) -> Value {
+/// `/api/conns/{id}`: every field of the connection's `TcpInfo`, and the
+/// points its history holds; only the history's fields once it is gone.
+pub fn tcb(live: Option<&TcpInfo>, h: &ConnHistory) -> Value {
+    let Some(i) = live else {
+        return json!({
+            "id": h.id,
+            "live": false,
+            "local": h.local.to_string(),
+            "remote": h.remote.to_string(),
+            "iss": h.iss,
+            "irs": h.irs,
+            "history_points": h.points().len(),
+        });
+    };
     json!({
-        "id": id,
+        "id": h.id,
+        "live": true,
+        "history_points": h.points().len(),
         "state": i.state.netstat_name(),
         "rfc_state": i.state.rfc_name(),
         "local": i.local.to_string(),
@@ -308,17 +354,21 @@ pub fn tcb(i: &TcpInfo, id: u64) -> Value {
     })
 }
 
-/// The ladder of the connection between `local` and `remote`, as far as
-/// the recorder has it (its first and last segments when long).
-fn ladder_svg(rec: &crate::ladder::Recorder, local: SocketAddrV4, remote: SocketAddrV4) -> String {
+/// The ladder of the connection `h`, as far as the recorder has it (its
+/// first and last segments when long).
+fn ladder_svg(rec: &crate::ladder::Recorder, h: &ConnHistory) -> String {
     let mut conns: Vec<_> = rec
         .connections()
         .into_iter()
-        .filter(|c| (c.left == local && c.right == remote) || (c.left == remote && c.right == local))
+        .filter(|c| (c.left == h.local && c.right == h.remote) || (c.left == h.remote && c.right == h.local))
         .collect();
-    // The newest incarnation of the 4-tuple is the live one.
-    let mut c = match conns.pop() {
-        Some(c) => c,
+    // This incarnation: the one whose first segment (the SYN) carries our
+    // ISS or the peer's; else the newest of the 4-tuple.
+    let mine = conns
+        .iter()
+        .rposition(|c| c.segments.first().is_some_and(|s| s.seq == if c.left == h.local { h.iss } else { h.irs }));
+    let mut c = match mine.or(conns.len().checked_sub(1)) {
+        Some(i) => conns.swap_remove(i),
         None => return crate::ladder::render_svg(&[]),
     };
     if c.segments.len() > MAX_LADDER_SEGMENTS {

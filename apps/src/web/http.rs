@@ -46,6 +46,10 @@ pub struct Request {
     pub http11: bool,
     /// Whether the connection stays open after the response (RFC 9112 §9.3).
     pub keep_alive: bool,
+    /// The `Host` and `Origin` headers, if sent (the API checks a POST's
+    /// origin: a page of another site must not drive step mode).
+    pub host: Option<String>,
+    pub origin: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -144,6 +148,8 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
     };
     let http11 = version == 1;
     let mut host = 0;
+    let mut host_value = None;
+    let mut origin = None;
     let mut content_length: Option<usize> = None;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
@@ -151,6 +157,9 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
         let name = h.name;
         if name.eq_ignore_ascii_case("host") {
             host += 1;
+            host_value = Some(String::from_utf8_lossy(h.value).trim().to_string());
+        } else if name.eq_ignore_ascii_case("origin") {
+            origin = Some(String::from_utf8_lossy(h.value).trim().to_string());
         } else if name.eq_ignore_ascii_case("content-length") {
             // RFC 9112 §6.3 (5): an invalid or a second, different length
             // cannot be recovered from.
@@ -189,7 +198,8 @@ pub fn parse_request(buf: &[u8]) -> Parsed {
     // RFC 9112 §9.3: 1.1 stays open unless `close`; 1.0 closes unless `keep-alive`.
     let keep_alive = if http11 { !connection_close } else { connection_keep_alive && !connection_close };
     let body = buf[head_len..head_len + body_len].to_vec();
-    Parsed::Done(Request { method, path, query, http11, keep_alive, body }, head_len + body_len)
+    let req = Request { method, path, query, http11, keep_alive, host: host_value, origin, body };
+    Parsed::Done(req, head_len + body_len)
 }
 
 /// The request line, as far as it has come: a version that is not HTTP/1.x
@@ -362,8 +372,9 @@ mod tests {
         assert!(!r.http11 && !r.keep_alive, "1.0 closes by default, Host not needed");
         let (r, _) = done(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         assert!(r.keep_alive);
-        let (r, _) = done(b"GET http://10.0.0.2/api?x HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n");
+        let (r, _) = done(b"GET http://10.0.0.2/api?x HTTP/1.1\r\nHost: 10.0.0.2\r\nOrigin: http://evil\r\n\r\n");
         assert_eq!((r.path.as_str(), r.query.as_deref()), ("/api", Some("x")));
+        assert_eq!((r.host.as_deref(), r.origin.as_deref()), (Some("10.0.0.2"), Some("http://evil")));
     }
 
     #[test]

@@ -29,12 +29,13 @@ pub mod http;
 pub mod server;
 
 use crate::ladder::Recorder;
+use crate::plot::{History, HistoryLimits};
 use crate::reactor::Reactor;
 use crate::step::{StepCtl, Who};
 use stack::{Errno, Instant, SocketHandle, Stack};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 
 /// `synack up --web`'s default port.
@@ -54,8 +55,9 @@ pub struct WebOptions {
 pub struct WebState {
     pub opts: WebOptions,
     pub ifname: String,
-    /// The stack's start: `now_ms` counts from here.
-    pub t0: Instant,
+    /// Every connection's `tcp_probe` samples (apps/src/plot/): its id is
+    /// the API's connection id; the history, CSV and plot routes read it.
+    pub history: History,
     pub step: StepCtl,
     /// The TCP frames of the run, for the ladder of a connection.
     pub ladder: Option<Recorder>,
@@ -70,15 +72,6 @@ pub struct WebState {
     /// The sockets of the open event streams, to wake on step output.
     pub streams: Vec<SocketHandle>,
     pub stats: WebStats,
-    pub conn_ids: ConnIds,
-}
-
-/// The ids of the live connections (api.rs `conn_ids`): at most one per
-/// connection the stack has, so bounded by the stack's own table.
-#[derive(Default, Debug)]
-pub struct ConnIds {
-    pub map: HashMap<(SocketAddrV4, SocketAddrV4, u32), u64>,
-    pub next: u64,
 }
 
 /// What the server has done (`/api`).
@@ -99,11 +92,11 @@ pub struct WebStats {
 pub type Shared = Rc<RefCell<WebState>>;
 
 impl WebState {
-    pub fn new(opts: WebOptions, ifname: &str, t0: Instant, step: StepCtl, ladder: Option<Recorder>) -> WebState {
+    pub fn new(opts: WebOptions, ifname: &str, step: StepCtl, ladder: Option<Recorder>) -> WebState {
         WebState {
             opts,
             ifname: ifname.to_string(),
-            t0,
+            history: History::new(HistoryLimits::default()),
             step,
             ladder,
             step_log: String::new(),
@@ -112,7 +105,14 @@ impl WebState {
             open: 0,
             streams: Vec::new(),
             stats: WebStats::default(),
-            conn_ids: ConnIds::default(),
+        }
+    }
+
+    /// The stack's `tcp_probe` samples into the history (every turn, and
+    /// before an answer, so that it holds the connection just accepted).
+    pub fn drain_probes(&mut self, stack: &mut Stack) {
+        while let Some(p) = stack.poll_probe() {
+            self.history.record(&p);
         }
     }
 
@@ -129,6 +129,9 @@ impl WebState {
         self.step_log.push_str(text);
         if self.step_log.len() > STEP_LOG_LIMIT {
             let mut cut = self.step_log.len() - STEP_LOG_LIMIT;
+            while !self.step_log.is_char_boundary(cut) {
+                cut += 1; // the clauses carry `§`: two bytes
+            }
             cut = self.step_log[cut..].find('\n').map_or(self.step_log.len(), |i| cut + i + 1);
             self.step_log.drain(..cut);
         }
@@ -162,7 +165,8 @@ pub struct Web {
 
 impl Web {
     /// Listen on the stack's own address (never 0.0.0.0) at `opts.port`,
-    /// on the reactor beside telnet and echo.
+    /// on the reactor beside telnet and echo, and turn the stack's
+    /// `tcp_probe` on (stack/src/tcp/probe.rs: off, it costs nothing).
     pub fn start(
         reactor: &mut Reactor,
         stack: &mut Stack,
@@ -171,8 +175,9 @@ impl Web {
         ifname: &str,
         ladder: Option<Recorder>,
     ) -> Result<Web, Errno> {
-        let state = Rc::new(RefCell::new(WebState::new(opts, ifname, now, reactor.step(), ladder)));
+        let state = Rc::new(RefCell::new(WebState::new(opts, ifname, reactor.step(), ladder)));
         server::listen(reactor, stack, now, state.clone())?;
+        stack.tcp_probe_mut().set_enabled(true);
         Ok(Web { state, seq_woken: 0 })
     }
 
@@ -205,11 +210,13 @@ impl Web {
         }
     }
 
-    /// Once per turn of the loop, after step mode's turn: take the step
-    /// output meant for the web, and wake the event streams if there is new.
+    /// Once per turn of the loop, after step mode's turn: the `tcp_probe`
+    /// samples into the history, the step output meant for the web, and a
+    /// wake-up for the event streams if there is new step output.
     pub fn turn(&mut self, stack: &mut Stack, reactor: &mut Reactor, now: Instant) {
         let streams = {
             let mut st = self.state.borrow_mut();
+            st.drain_probes(stack);
             let who = st.who();
             let text = st.step.take_output_for(who);
             st.push_step(&text);
@@ -230,7 +237,7 @@ mod tests {
     use super::*;
 
     fn state() -> WebState {
-        WebState::new(WebOptions { port: 80, control: true }, "tap0", Instant::ZERO, StepCtl::new(), None)
+        WebState::new(WebOptions { port: 80, control: true }, "tap0", StepCtl::new(), None)
     }
 
     #[test]
@@ -249,9 +256,12 @@ mod tests {
         let mut st = state();
         for i in 0..10_000 {
             st.push_step(&format!("step {i}  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n"));
+            // Lines of odd lengths with two-byte characters: the cut falls
+            // inside one, now and then.
+            st.push_step(&format!("{}[RFC 9293 §3.10.7.2]\n", " ".repeat(i % 7)));
         }
         assert!(st.step_log.len() <= STEP_LOG_LIMIT, "{}", st.step_log.len());
         assert!(st.step_log.starts_with("step "), "whole lines only");
-        assert_eq!(st.step_view(), "step 9999  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n");
+        assert_eq!(st.step_view(), "step 9999  < IP 10.0.0.1.40000 > 10.0.0.2.7: Flags [S]\n   [RFC 9293 §3.10.7.2]\n");
     }
 }

@@ -48,9 +48,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A kept-alive connection with no request this long is closed (nginx's
 /// `keepalive_timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-/// A peer that takes none of our output this long is closed (nginx's
-/// `send_timeout`).
+/// A peer that takes less than `SEND_MIN_PROGRESS` of our output in this
+/// long is closed (nginx's `send_timeout`, with a minimum, as Apache's
+/// `mod_reqtimeout` has a `MinRate`: a few bytes a window that a zero
+/// window probe lets through must not keep a connection forever).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes a peer must take per `SEND_TIMEOUT` while output waits.
+pub const SEND_MIN_PROGRESS: usize = 1024;
 /// After our FIN, how long we read and discard what the peer still sends
 /// before closing (nginx's `lingering_timeout`).
 pub const LINGER: Duration = Duration::from_secs(2);
@@ -158,8 +162,10 @@ struct WebConn {
     request_since: Option<Instant>,
     /// The last time anything came or went.
     active_at: Instant,
-    /// The last time output went, or it was empty.
+    /// The last time `SEND_MIN_PROGRESS` of output went, or it was empty.
     drained_at: Instant,
+    /// `sent` at `drained_at`.
+    drained_mark: usize,
     /// The peer's FIN came.
     peer_eof: bool,
 }
@@ -177,6 +183,7 @@ impl WebConn {
             request_since: None,
             active_at: now,
             drained_at: now,
+            drained_mark: 0,
             peer_eof: false,
         }
     }
@@ -189,11 +196,15 @@ impl WebConn {
     fn flush(&mut self, stack: &mut Stack, now: Instant) -> Result<(), Errno> {
         if send_pending(stack, now, self.sock, &self.out, &mut self.sent)? {
             self.active_at = now;
+        }
+        if self.sent >= self.drained_mark + SEND_MIN_PROGRESS {
+            self.drained_mark = self.sent;
             self.drained_at = now;
         }
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
+            self.drained_mark = 0;
             self.drained_at = now;
         }
         Ok(())
@@ -369,11 +380,12 @@ impl WebConn {
             return;
         }
         *check_at = now + EVENT_INTERVAL;
-        let body = api::conns_without_time(cx.stack, now, &mut st);
+        st.drain_probes(cx.stack);
+        let body = api::conns_without_time(cx.stack, now, &st);
         let text = body.to_string();
         let quiet_too_long = sent_at.is_none_or(|t| now >= t + EVENT_KEEPALIVE);
         if text != *last || quiet_too_long {
-            let json = api::conns(cx.stack, now, &mut st);
+            let json = api::conns(cx.stack, now, &st);
             self.out.extend_from_slice(&http::event("conns", &json.to_string()));
             *last = text;
             *sent_at = Some(now);
@@ -449,5 +461,126 @@ impl Drop for WebConn {
         }
         let sock = self.sock;
         st.streams.retain(|&s| s != sock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::{Web, WebOptions};
+    use device::{BlockingSocket, Faults, Side, Sim};
+    use stack::{Config, MacAddr};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// The reactor and the web on B, as `synack up --web` runs them.
+    struct Up(Rc<RefCell<Reactor>>, Rc<RefCell<Web>>);
+
+    impl device::Service for Up {
+        fn poll(&mut self, stack: &mut Stack, now: Instant) {
+            let mut r = self.0.borrow_mut();
+            r.run_once(stack, now);
+            self.1.borrow_mut().turn(stack, &mut r, now);
+        }
+        fn poll_at(&self) -> Option<Instant> {
+            self.0.borrow().poll_at()
+        }
+    }
+
+    /// A simulated host (A, its receive buffer `rcvbuf_a` if given) and
+    /// synack with the web (B, its send buffer `sndbuf`).
+    fn sim(sndbuf: usize, rcvbuf_a: Option<usize>) -> (Sim, Rc<RefCell<Web>>) {
+        let mut a = Config { addr: [10, 0, 0, 1].into(), mac: MacAddr([2, 0, 0, 0, 0, 1]), ..Config::default() };
+        if let Some(r) = rcvbuf_a {
+            a.tcp.rcvbuf = r;
+            a.tcp.rcvbuf_max = r;
+            a.tcp.moderate_rcvbuf = false;
+        }
+        let mut b = Config::default();
+        b.tcp.sndbuf = sndbuf;
+        b.tcp.sndbuf_max = sndbuf;
+        let mut sim = Sim::new(a, b, Faults::default());
+        let now = sim.now();
+        let mut r = Reactor::new(sim.stack(Side::B));
+        let opts = WebOptions { port: 80, control: false };
+        let web = Web::start(&mut r, sim.stack(Side::B), now, opts, "tap0", None).unwrap();
+        let web = Rc::new(RefCell::new(web));
+        sim.add_service(Side::B, Up(Rc::new(RefCell::new(r)), web.clone()));
+        (sim, web)
+    }
+
+    fn get(host: &mut device::SimHost, s: &mut BlockingSocket) -> Vec<u8> {
+        s.set_read_timeout(Some(Duration::from_secs(60)));
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.recv(host, &mut buf, MsgFlags::NONE) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("recv: {e} after {} bytes", all.len()),
+            }
+        }
+    }
+
+    /// (status, body) of each response in `bytes`, by Content-Length.
+    fn responses(mut bytes: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut r = httparse::Response::new(&mut headers);
+            let Ok(httparse::Status::Complete(head)) = r.parse(bytes) else { panic!("{:?}", &bytes[..40]) };
+            let len = r.headers.iter().find(|h| h.name == "Content-Length").unwrap().value;
+            let len: usize = std::str::from_utf8(len).unwrap().parse().unwrap();
+            out.push((r.code.unwrap(), bytes[head..head + len].to_vec()));
+            bytes = &bytes[head + len..];
+        }
+        out
+    }
+
+    /// A response many times the send buffer goes out as the socket
+    /// drains, whole and in order, with the pipelined request after it.
+    #[test]
+    fn a_response_larger_than_the_send_buffer_goes_as_it_drains() {
+        let (mut sim, web) = sim(4096, None);
+        let line = "x".repeat(99) + "\n";
+        for _ in 0..600 {
+            web.borrow().state().borrow_mut().push_step(&line);
+        }
+        let mut host = sim.host(Side::A);
+        let mut s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
+        let reqs =
+            b"GET /api/step HTTP/1.1\r\nHost: a\r\n\r\nGET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        s.send(&mut host, reqs, MsgFlags::NONE).unwrap();
+        let all = get(&mut host, &mut s);
+        let rs = responses(&all);
+        assert_eq!(rs.iter().map(|r| r.0).collect::<Vec<_>>(), [200, 200]);
+        let step: serde_json::Value = serde_json::from_slice(&rs[0].1).unwrap();
+        assert!(rs[0].1.len() > 100_000, "{} bytes", rs[0].1.len());
+        assert_eq!(step["log"].as_str().unwrap().len(), 60_000);
+        let api: serde_json::Value = serde_json::from_slice(&rs[1].1).unwrap();
+        assert_eq!(api["server"]["requests"], 2);
+        sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
+        assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
+    }
+
+    /// A peer that sends a request and reads nothing holds its answer in
+    /// our buffer until SEND_TIMEOUT, then is closed: nothing waits on it.
+    #[test]
+    fn a_peer_that_reads_nothing_is_closed_at_the_send_timeout() {
+        let (mut sim, web) = sim(4096, Some(4096));
+        for _ in 0..600 {
+            web.borrow().state().borrow_mut().push_step(&("y".repeat(99) + "\n"));
+        }
+        let mut host = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
+        s.send(&mut host, b"GET /api/step HTTP/1.1\r\nHost: a\r\n\r\n", MsgFlags::NONE).unwrap();
+        sim.run_for(SEND_TIMEOUT - Duration::from_secs(5)).unwrap();
+        assert_eq!(web.borrow().state().borrow().open, 1, "still trying");
+        sim.run_for(Duration::from_secs(10)).unwrap();
+        let st = web.borrow().state();
+        let st = st.borrow();
+        assert_eq!((st.open, st.stats.timeouts), (0, 1), "{:?}", st.stats);
     }
 }

@@ -203,6 +203,7 @@ mod tests {
         now: Instant,
         stats: Stats,
         trace: Trace,
+        probe: crate::tcp::ProbeQueue,
         rng: StdRng,
         out: VecDeque<L4Xmit>,
     }
@@ -224,6 +225,7 @@ mod tests {
                 now: Instant::from_secs(100),
                 stats: Stats::default(),
                 trace,
+                probe: Default::default(),
                 rng: StdRng::seed_from_u64(1),
                 out: VecDeque::new(),
             };
@@ -235,6 +237,7 @@ mod tests {
                 now: self.now,
                 stats: &mut self.stats,
                 trace: &mut self.trace,
+                probe: &mut self.probe,
                 rng: &mut self.rng,
                 out: &mut self.out,
             };
@@ -511,7 +514,8 @@ mod tests {
         let get = |tcp: &mut Tcp, h| tcp.getsockopt(h, SockOptName::Congestion);
         assert_eq!(get(&mut tcp, h), Ok(SockOpt::Congestion(CongAlgo::Cubic)));
         let now = Instant::from_secs(1);
-        let mut cx = Cx { now, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        let mut probe = crate::tcp::ProbeQueue::default();
+        let mut cx = Cx { now, stats: &mut stats, trace: &mut trace, probe: &mut probe, rng: &mut rng, out: &mut out };
         tcp.setsockopt(&mut cx, h, SockOpt::Congestion(CongAlgo::Reno)).unwrap();
         assert_eq!(get(&mut tcp, h), Ok(SockOpt::Congestion(CongAlgo::Reno)));
         // Two listeners: one set to reno by hand, one left at the default.

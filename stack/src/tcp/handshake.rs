@@ -171,6 +171,7 @@ impl Tcp {
         self.conns.insert((local, remote), ci);
         let Some(Some(child)) = self.socks.get_mut(ci) else { return };
         child.set_state(cx, TcpState::SynReceived, RFC);
+        child.tcp_probe_rx(cx, h, payload.len());
         // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
         child.send_syn(cx, &cfg);
         child.rtt.timed = Some((child.snd.iss + 1usize, cx.now));

@@ -16,8 +16,7 @@
 use super::delack::TCP_MAX_QUICKACKS;
 use super::sack::SackUpdate;
 use super::seq::SeqNumber;
-use super::sock::TimerKind;
-use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState};
+use super::sock::{release_if_empty, OfoSeg, Owner, TcpSock, TcpState, TimerKind};
 use super::{Tcp, TcpConfig, MAX_OFO_SEGMENTS};
 use crate::cx::Cx;
 use crate::errno::Errno;
@@ -146,6 +145,7 @@ impl Tcp {
                 )
             });
         }
+        sk.tcp_probe_rx(cx, h, payload.len());
         // Whatever happened, send what can go now and any ACK that is owed.
         if sk.state != TcpState::Closed {
             sk.output_after_input(cx, cfg);

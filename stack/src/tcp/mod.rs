@@ -22,6 +22,7 @@
 //! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
 //! | `cong.rs`    | congestion control hooks: `cong_avoid`, `cong_ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c) |
 //! | `cubic.rs`   | CUBIC's curve and state, `Bictcp` (tcp_cubic.c)                   |
+//! | `probe.rs`   | `tcp_probe`: samples of the inside state for plots (the `tcp:tcp_probe` tracepoint) |
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //!
@@ -42,12 +43,14 @@ mod delack;
 mod handshake;
 mod input;
 mod output;
+pub(crate) mod probe;
 mod prr;
 mod rack;
 mod rcvbuf;
 mod sack;
 mod seq;
 mod sock;
+mod state;
 mod syncookies;
 mod timer;
 mod timestamps;
@@ -59,6 +62,7 @@ pub use crate::socket::CongAlgo;
 pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 pub use config::TcpConfig;
 pub use cubic::CubicRegion;
+pub use probe::{ProbeKind, ProbeQueue, TcpProbe, MAX_PROBES};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 

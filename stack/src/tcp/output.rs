@@ -130,6 +130,7 @@ impl TcpSock {
             let blocks = if h.options.sack_n > 0 { 4 + 8 * h.options.sack_n as usize } else { 0 };
             skb.set_gso_tcpv4((self.snd.mss - blocks) as u16);
         }
+        self.tcp_probe_tx(cx, &h, len);
         if flags.has(TcpFlags::ACK) {
             self.ts.last_ack_sent = self.rcv.nxt;
             // Any ACK we send carries the latest RCV.NXT: nothing left to

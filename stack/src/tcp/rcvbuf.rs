@@ -311,7 +311,8 @@ mod tests {
         sk.q.rcv_buf.clear();
         let (mut stats, mut trace, mut rng, mut out) =
             (Stats::default(), Trace::default(), rand::rngs::StdRng::seed_from_u64(1), Default::default());
-        let mut cx = Cx { now, stats: &mut stats, trace: &mut trace, rng: &mut rng, out: &mut out };
+        let mut probe = crate::tcp::ProbeQueue::default();
+        let mut cx = Cx { now, stats: &mut stats, trace: &mut trace, probe: &mut probe, rng: &mut rng, out: &mut out };
         sk.tcp_rcv_space_adjust(&mut cx, cfg);
     }
 

@@ -3,104 +3,26 @@
 //! (receive sequence variables), `RttVars` (the RFC 6298 estimator:
 //! `RttVars::sample`, `RttVars::compute_rto`), `CongVars`, `SackVars`,
 //! `TsVars`, `Queues` (buffers), `SockOpts`; the timers are in timer.rs.
-//! `TcpState` names the eleven states (the only place that does), and
-//! `TcpSock::set_state` and `TcpSock::tcp_done` move between them.
+//! `TcpState` (state.rs) names the eleven states, and
+//! `TcpSock::set_state` and `TcpSock::tcp_done` move between them; the
+//! TCB's `tcp_probe` snapshot (`TcpSock::tcp_probe_rx` …, probe.rs) is at
+//! the end.
 //!
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
+use super::probe::{ProbeKind, TcpProbe};
 use super::seq::SeqNumber;
+pub use super::state::TcpState;
 use super::TcpConfig;
 use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::socket::PollFlags;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
-use crate::wire::tcp::SackBlock;
+use crate::wire::tcp::{SackBlock, TcpRepr};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
-
-/// RFC 9293 §3.3.2: the eleven states of a connection.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub enum TcpState {
-    Closed,
-    Listen,
-    SynSent,
-    SynReceived,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-}
-
-impl TcpState {
-    /// The eleven, in RFC 9293 §3.3.2's order.
-    pub const ALL: [TcpState; 11] = [
-        TcpState::Closed,
-        TcpState::Listen,
-        TcpState::SynSent,
-        TcpState::SynReceived,
-        TcpState::Established,
-        TcpState::FinWait1,
-        TcpState::FinWait2,
-        TcpState::CloseWait,
-        TcpState::Closing,
-        TcpState::LastAck,
-        TcpState::TimeWait,
-    ];
-    /// The RFC's name, used in traces: `LISTEN -> SYN_RECEIVED`.
-    pub fn rfc_name(self) -> &'static str {
-        match self {
-            TcpState::Closed => "CLOSED",
-            TcpState::Listen => "LISTEN",
-            TcpState::SynSent => "SYN_SENT",
-            TcpState::SynReceived => "SYN_RECEIVED",
-            TcpState::Established => "ESTABLISHED",
-            TcpState::FinWait1 => "FIN_WAIT_1",
-            TcpState::FinWait2 => "FIN_WAIT_2",
-            TcpState::CloseWait => "CLOSE_WAIT",
-            TcpState::Closing => "CLOSING",
-            TcpState::LastAck => "LAST_ACK",
-            TcpState::TimeWait => "TIME_WAIT",
-        }
-    }
-    /// The name `netstat -tan` prints (Linux's `tcp_state` strings).
-    pub fn netstat_name(self) -> &'static str {
-        match self {
-            TcpState::Closed => "CLOSE",
-            TcpState::Listen => "LISTEN",
-            TcpState::SynSent => "SYN_SENT",
-            TcpState::SynReceived => "SYN_RECV",
-            TcpState::Established => "ESTABLISHED",
-            TcpState::FinWait1 => "FIN_WAIT1",
-            TcpState::FinWait2 => "FIN_WAIT2",
-            TcpState::CloseWait => "CLOSE_WAIT",
-            TcpState::Closing => "CLOSING",
-            TcpState::LastAck => "LAST_ACK",
-            TcpState::TimeWait => "TIME_WAIT",
-        }
-    }
-    /// A state from its name in RFC 9293's or netstat's spelling, in any
-    /// case, `-` or `_`: `time-wait`, `SYN_RECV`, `fin_wait1`, `CLOSE`…
-    pub fn parse(name: &str) -> Option<TcpState> {
-        let name = name.to_ascii_uppercase().replace('-', "_");
-        TcpState::ALL.into_iter().find(|s| s.rfc_name() == name || s.netstat_name() == name)
-    }
-    /// RFC 9293 §3.3.2: the states after the handshake completed.
-    pub fn is_synchronized(self) -> bool {
-        !matches!(self, TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived)
-    }
-}
-
-/// The RFC's name (`rfc_name`).
-impl std::fmt::Display for TcpState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.rfc_name())
-    }
-}
 
 /// Who holds the socket.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -316,6 +238,9 @@ pub struct RttVars {
     /// (Linux `retrans_stamp`): `tcp_retries2` is a time budget counted
     /// from it (`retransmits_timed_out`, timer.rs).
     pub(super) retrans_stamp: Option<Instant>,
+    /// The last measurement `sample` folded in (µs), for `tcp_probe`'s Rx
+    /// sample to take (probe.rs); only read there.
+    pub(super) last_sample_us: Option<u64>,
 }
 
 impl RcvVars {
@@ -330,6 +255,7 @@ impl RttVars {
     /// then (2.4)/(2.5) RTO = SRTT + max(G, 4·RTTVAR), clamped.
     pub fn sample(&mut self, cfg: &TcpConfig, r: Duration) {
         let r = r.as_micros().min(u64::MAX as u128) as u64;
+        self.last_sample_us = Some(r);
         if self.srtt_us == 0 {
             // (2.2) first measurement: SRTT = R, RTTVAR = R/2. R may be 0 on an
             // in-memory link; keep SRTT non-zero so "no sample yet" stays distinct.
@@ -739,6 +665,7 @@ impl TcpSock {
                 retrans_high: z,
                 retransmits: 0,
                 retrans_stamp: None,
+                last_sample_us: None,
             },
             cong: CongVars {
                 cwnd: 0,
@@ -864,6 +791,7 @@ impl TcpSock {
         let (l, r) = (self.local, self.remote);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpState, rfc, || format!("{l} {r}: {} -> {}", old.rfc_name(), new.rfc_name()));
+        self.tcp_probe_event(cx, super::ProbeKind::State);
     }
 
     /// The end of a connection (`tcp_done`): CLOSED, both directions shut,
@@ -886,5 +814,142 @@ impl TcpSock {
         self.q.ofo_bytes = 0;
         self.sack.sacked = Vec::new();
         self.rcv.ack_now = false;
+    }
+}
+
+fn probe_sat32(n: usize) -> u32 {
+    n.min(u32::MAX as usize) as u32
+}
+
+/// `tcp_probe` (probe.rs): the TCB as a sample.
+impl TcpSock {
+    /// Linux `icsk_ca_state`, from what we keep: after a timeout until the
+    /// recovery point `loss`, in fast recovery `recovery`, with duplicate
+    /// ACKs or SACKed data but no recovery yet `disorder`, else `open`
+    /// (no ECN, so never `cwr`).
+    fn ca_state(&self) -> &'static str {
+        if self.rack.in_loss {
+            "loss"
+        } else if self.cong.in_recovery {
+            "recovery"
+        } else if self.cong.dupacks > 0 || !self.sack.sacked.is_empty() {
+            "disorder"
+        } else {
+            "open"
+        }
+    }
+
+    /// Bytes in the network: RFC 6675 SetPipe() when the peer has SACKed
+    /// something, else the flight size (Linux `tcp_packets_in_flight`).
+    fn probe_in_flight(&self) -> usize {
+        if self.sack.sacked.is_empty() {
+            self.flight_size()
+        } else {
+            self.sack_pipe(&self.sack_holes())
+        }
+    }
+
+    /// The sample, with the segment fields left empty.
+    fn probe_sample(&self, at: Instant, kind: ProbeKind) -> TcpProbe {
+        let cubic = &self.cong.cc.cubic;
+        let mss = self.snd.mss.max(1) as f64;
+        let is_cubic = self.cong.cc.algo == crate::socket::CongAlgo::Cubic;
+        let (w_max, k) = if is_cubic && cubic.last_max_cwnd > 0.0 {
+            (Some(cubic.last_max_cwnd * mss), cubic.epoch_start.map(|_| cubic.bic_k))
+        } else {
+            (None, None)
+        };
+        TcpProbe {
+            at,
+            kind,
+            local: self.local,
+            remote: self.remote,
+            iss: self.snd.iss.0,
+            irs: self.rcv.irs.0,
+            state: self.state,
+            seq: 0,
+            len: 0,
+            flags: 0,
+            retrans: false,
+            zero_window_probe: false,
+            ack: 0,
+            win: 0,
+            sack: [(0, 0); 4],
+            nsack: 0,
+            snd_una: self.snd.una.0,
+            snd_nxt: self.snd.nxt.0,
+            rcv_nxt: self.rcv.nxt.0,
+            cwnd: probe_sat32(self.cong.cwnd),
+            ssthresh: probe_sat32(self.cong.ssthresh),
+            in_flight: probe_sat32(self.probe_in_flight()),
+            ca_state: self.ca_state(),
+            w_max,
+            k,
+            epoch_start: if is_cubic { cubic.epoch_start } else { None },
+            srtt_us: self.rtt.srtt_us.min(u32::MAX as u64) as u32,
+            rttvar_us: self.rtt.rttvar_us.min(u32::MAX as u64) as u32,
+            rto_us: self.rtt.rto.as_micros().min(u32::MAX as u128) as u32,
+            rtt_sample_us: None,
+            backoff: self.rtt.retransmits.min(255) as u8,
+            snd_wnd: probe_sat32(self.snd.wnd),
+            rcv_wnd: probe_sat32(self.rcv.wnd()),
+            recv_q: probe_sat32(self.q.rcv_buf.len()),
+            send_q: probe_sat32(self.q.snd_buf.len()),
+            ofo_bytes: probe_sat32(self.q.ofo_bytes),
+        }
+    }
+
+    /// The segment fields of a sample from header `h` with `len` payload
+    /// bytes; its window scaled by `shift` (RFC 7323 §2.3: never a SYN's).
+    fn probe_segment(p: &mut TcpProbe, h: &TcpRepr, len: usize, shift: u8) {
+        p.seq = h.seq.0;
+        p.len = probe_sat32(len);
+        p.flags = h.flags.0;
+        p.ack = h.ack.map_or(0, |a| a.0);
+        let shift = if h.syn() { 0 } else { shift.min(14) };
+        p.win = u32::from(h.window) << shift;
+        let blocks = h.options.sack_blocks();
+        for (i, b) in blocks.iter().take(p.sack.len()).enumerate() {
+            p.sack[i] = (b.0 .0, b.1 .0);
+        }
+        p.nsack = blocks.len().min(p.sack.len()) as u8;
+    }
+
+    /// `Rx` sample: segment `h` with `len` payload bytes has been processed.
+    /// Takes the RTT measurement that processing left (`RttVars::last_sample_us`).
+    pub(super) fn tcp_probe_rx(&mut self, cx: &mut Cx, h: &TcpRepr, len: usize) {
+        if !cx.probe.enabled() {
+            return;
+        }
+        let rtt = self.rtt.last_sample_us.take();
+        let mut p = self.probe_sample(cx.now, ProbeKind::Rx);
+        Self::probe_segment(&mut p, h, len, self.snd.wscale);
+        p.rtt_sample_us = rtt.map(|r| r.min(u32::MAX as u64) as u32);
+        cx.probe.push(p);
+    }
+
+    /// `Tx` sample: segment `h` with `len` payload bytes, which `transmit`
+    /// is about to queue (before SND.NXT and SND.MAX move past it).
+    pub(super) fn tcp_probe_tx(&self, cx: &mut Cx, h: &TcpRepr, len: usize) {
+        if !cx.probe.enabled() {
+            return;
+        }
+        let mut p = self.probe_sample(cx.now, ProbeKind::Tx);
+        Self::probe_segment(&mut p, h, len, self.rcv.wscale);
+        let syn_or_fin = h.syn() || h.flags.has(super::TcpFlags::FIN);
+        p.retrans = (len > 0 || syn_or_fin) && h.seq.before(self.snd.max);
+        // `tcp_xmit_probe_skb`: SND.UNA − 1, no data, into a closed window
+        // (with the window open it is a keepalive).
+        p.zero_window_probe = len == 0 && h.seq.before(self.snd.una) && self.snd.wnd == 0;
+        cx.probe.push(p);
+    }
+
+    /// `Rto` or `State` sample: no segment.
+    pub(super) fn tcp_probe_event(&self, cx: &mut Cx, kind: ProbeKind) {
+        if !cx.probe.enabled() {
+            return;
+        }
+        let p = self.probe_sample(cx.now, kind);
+        cx.probe.push(p);
     }
 }

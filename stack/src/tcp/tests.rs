@@ -33,6 +33,7 @@ struct Lab {
     now: Instant,
     stats: Stats,
     trace: Trace,
+    probe: ProbeQueue,
     rng: StdRng,
     out: VecDeque<L4Xmit>,
 }
@@ -165,13 +166,22 @@ impl Lab {
         let tcp = Tcp::new(cfg, &mut rng);
         let mut trace = Trace::default();
         trace.set_enabled(true);
-        Lab { tcp, now: Instant::from_secs(1000), stats: Stats::default(), trace, rng, out: VecDeque::new() }
+        Lab {
+            tcp,
+            now: Instant::from_secs(1000),
+            stats: Stats::default(),
+            trace,
+            probe: ProbeQueue::default(),
+            rng,
+            out: VecDeque::new(),
+        }
     }
     fn parts(&mut self) -> (&mut Tcp, Cx<'_>) {
         let cx = Cx {
             now: self.now,
             stats: &mut self.stats,
             trace: &mut self.trace,
+            probe: &mut self.probe,
             rng: &mut self.rng,
             out: &mut self.out,
         };
@@ -1562,6 +1572,7 @@ struct End {
     ip: Ipv4Addr,
     stats: Stats,
     trace: Trace,
+    probe: ProbeQueue,
     rng: StdRng,
     out: VecDeque<L4Xmit>,
 }
@@ -1579,6 +1590,11 @@ struct Net {
     latency: Duration,
     delivered: u64,
     lost: u64,
+    /// Drop the n-th segment carrying data that end e sends (e, n from 1),
+    /// and note its sequence number: a scripted loss.
+    drop_data: Option<(usize, usize)>,
+    data_sent: [usize; 2],
+    dropped_seq: Option<u32>,
 }
 
 impl Net {
@@ -1593,6 +1609,7 @@ impl Net {
                 ip,
                 stats: Stats::default(),
                 trace: Trace::default(),
+                probe: ProbeQueue::default(),
                 rng,
                 out: VecDeque::new(),
             }
@@ -1608,12 +1625,22 @@ impl Net {
             latency: ms(5),
             delivered: 0,
             lost: 0,
+            drop_data: None,
+            data_sent: [0; 2],
+            dropped_seq: None,
         }
     }
     fn call<R>(&mut self, e: usize, f: impl FnOnce(&mut Tcp, &mut Cx) -> R) -> R {
         let now = self.now;
         let end = &mut self.ends[e];
-        let mut cx = Cx { now, stats: &mut end.stats, trace: &mut end.trace, rng: &mut end.rng, out: &mut end.out };
+        let mut cx = Cx {
+            now,
+            stats: &mut end.stats,
+            trace: &mut end.trace,
+            probe: &mut end.probe,
+            rng: &mut end.rng,
+            out: &mut end.out,
+        };
         let r = f(&mut end.tcp, &mut cx);
         self.collect();
         r
@@ -1622,6 +1649,15 @@ impl Net {
     fn collect(&mut self) {
         for e in 0..2 {
             while let Some(x) = self.ends[e].out.pop_front() {
+                let d = x.skb.data();
+                if d.len() > usize::from(d[12] >> 4) * 4 {
+                    self.data_sent[e] += 1;
+                    if self.drop_data == Some((e, self.data_sent[e])) {
+                        self.dropped_seq = Some(u32::from_be_bytes([d[4], d[5], d[6], d[7]]));
+                        self.lost += 1;
+                        continue;
+                    }
+                }
                 if self.rng.gen_bool(self.loss) {
                     self.lost += 1;
                     continue;
@@ -2819,4 +2855,123 @@ fn tlp_sack_makes_rack_repair_the_hole() {
     let o = lab.drain();
     assert_eq!(o.iter().map(|o| o.seq()).collect::<Vec<_>>(), vec![at(1)], "the hole, at once");
     assert_eq!(lab.count(Counter::TcpRtoRecovery), 0);
+}
+
+/// `tcp_probe` (probe.rs) over a transfer of `size` bytes from end 1 to
+/// end 0 whose `drop`-th data segment is lost, sampling on end 1 only when
+/// `probe` is set: the samples, the dropped sequence number, and what the
+/// run looked like on the wire (segments delivered, the time it ended,
+/// end 1's retransmissions).
+fn probe_run(size: usize, drop: usize, probe: bool) -> (Vec<TcpProbe>, u32, (u64, Instant, u64)) {
+    let mut net = Net::new(40, 0.0);
+    net.ends[1].probe.set_enabled(probe);
+    let (c, s) = net_connect(&mut net);
+    net.drop_data = Some((1, drop));
+    let mut down = Stream::new(size, 41);
+    let ok = net.run(Duration::from_secs(600), |net| {
+        down.step(net, 1, s, 0, c);
+        down.eof
+    });
+    assert!(ok && down.got == down.data, "transfer failed");
+    let mut v = Vec::new();
+    while let Some(p) = net.ends[1].probe.pop() {
+        v.push(p);
+    }
+    assert!(net.ends[0].probe.is_empty(), "end 0 never enabled sampling");
+    let wire = (net.delivered, net.now, net.ends[1].stats.get(Counter::TcpRetransmits));
+    (v, net.dropped_seq.expect("the segment was dropped"), wire)
+}
+
+#[test]
+fn tcp_probe_shows_the_retransmission_and_the_cwnd_cut() {
+    let (v, lost, _) = probe_run(400_000, 40, true);
+    let server = v.iter().find(|p| p.kind == ProbeKind::Tx).expect("Tx samples").local;
+    assert!(v.iter().all(|p| p.local == server), "samples of end 1's connection only");
+    // State samples: the handshake of the passive side.
+    let states: Vec<TcpState> = v.iter().filter(|p| p.kind == ProbeKind::State).map(|p| p.state).collect();
+    assert_eq!(&states[..2], &[TcpState::SynReceived, TcpState::Established]);
+    // The dropped segment went once as new data and then again, marked.
+    let at_seq: Vec<&TcpProbe> = v.iter().filter(|p| p.kind == ProbeKind::Tx && p.seq == lost && p.len > 0).collect();
+    assert!(at_seq.len() >= 2, "sent {} times", at_seq.len());
+    assert!(!at_seq[0].retrans && at_seq[1..].iter().all(|p| p.retrans), "{at_seq:?}");
+    assert_eq!(v.iter().filter(|p| p.retrans).count(), v.iter().filter(|p| p.retrans && p.seq == lost).count());
+    // The cut: an Rx sample whose cwnd is below the previous Rx sample's
+    // (RACK's reorder timer may have cut it between them), in recovery,
+    // with ssthresh = β·cwnd before the loss (CUBIC: β = 0.7, RFC 9438 §4.6).
+    let rx: Vec<&TcpProbe> = v.iter().filter(|p| p.kind == ProbeKind::Rx).collect();
+    let cut = rx.windows(2).find(|w| w[1].cwnd < w[0].cwnd).expect("a cwnd cut");
+    let before = cut[0].cwnd;
+    assert_eq!(cut[1].ca_state, "recovery");
+    assert!(cut[0].ssthresh > u32::MAX / 2, "no ssthresh before the first loss");
+    assert!((f64::from(cut[1].ssthresh) - 0.7 * f64::from(before)).abs() < 2.0, "{before} {}", cut[1].ssthresh);
+    assert!(cut[1].cwnd <= cut[1].ssthresh);
+    // The retransmission was sent between the two and carries the cut cwnd.
+    assert!(at_seq[1].at >= cut[0].at && at_seq[1].at <= cut[1].at && at_seq[1].cwnd == cut[1].cwnd);
+    assert_eq!(cut[1].w_max, Some(f64::from(before)), "CUBIC's W_max: the window at the loss");
+    // The ACKs of the holes carry SACK blocks above the lost segment.
+    assert!(v.iter().any(|p| p.kind == ProbeKind::Rx && p.nsack > 0 && p.sack[0].0 != lost));
+    // RTT samples are there, and SRTT follows them.
+    assert!(v.iter().any(|p| p.rtt_sample_us.is_some()));
+    assert!(v.last().unwrap().srtt_us > 0);
+}
+
+#[test]
+fn tcp_probe_is_off_by_default_and_changes_nothing_on_the_wire() {
+    let (on, _, wire_on) = probe_run(200_000, 30, true);
+    let (off, _, wire_off) = probe_run(200_000, 30, false);
+    assert!(!on.is_empty());
+    assert!(off.is_empty(), "no samples unless enabled");
+    assert_eq!(wire_on, wire_off, "sampling changed the run");
+}
+
+#[test]
+fn tcp_probe_queue_is_bounded() {
+    let mut q = ProbeQueue::default();
+    let (v, _, _) = probe_run(50_000, 5, true);
+    for i in 0..MAX_PROBES + 11 {
+        let mut p = v[0].clone();
+        p.seq = i as u32;
+        q.push(p);
+    }
+    assert_eq!(q.len(), MAX_PROBES);
+    assert_eq!(q.dropped(), 11);
+    assert_eq!(q.pop().unwrap().seq, 11, "the oldest went first");
+    q.set_enabled(false);
+    assert!(q.is_empty(), "turning it off empties it");
+}
+
+#[test]
+fn tcp_probe_rto_samples_back_off() {
+    let mut net = Net::new(42, 0.0);
+    net.ends[1].probe.set_enabled(true);
+    let (c, s) = net_connect(&mut net);
+    let mut down = Stream::new(300_000, 43);
+    // Some data through, then the link goes dead for 5 s: timeouts.
+    net.run(Duration::from_millis(30), |net| {
+        down.step(net, 1, s, 0, c);
+        false
+    });
+    net.loss = 1.0;
+    net.run(Duration::from_secs(5), |net| {
+        down.step(net, 1, s, 0, c);
+        false
+    });
+    net.loss = 0.0;
+    assert!(net.run(Duration::from_secs(120), |net| {
+        down.step(net, 1, s, 0, c);
+        down.eof
+    }));
+    let mut rtos = Vec::new();
+    while let Some(p) = net.ends[1].probe.pop() {
+        if p.kind == ProbeKind::Rto {
+            rtos.push(p);
+        }
+    }
+    assert!(rtos.len() >= 2, "{} timeouts", rtos.len());
+    for w in rtos.windows(2) {
+        assert_eq!(w[1].backoff, w[0].backoff + 1);
+        assert_eq!(w[1].rto_us, 2 * w[0].rto_us, "RFC 6298 (5.5): doubled");
+        assert_eq!(w[1].ca_state, "loss");
+    }
+    assert_eq!(rtos[0].backoff, 1);
 }

@@ -177,6 +177,7 @@ impl TcpSock {
         cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 6298 §5.4", || {
             format!("{l} {r}: RTO: retransmission #{n}, RTO backed off to {} ms", rto.as_millis())
         });
+        self.tcp_probe_event(cx, super::ProbeKind::Rto);
         match self.state {
             TcpState::SynSent | TcpState::SynReceived => {
                 // RFC 6298 (5.7): the SYN/SYN-ACK is retransmitted; Karn: no sample from it.

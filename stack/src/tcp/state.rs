@@ -1,0 +1,88 @@
+//! RFC 9293 §3.3.2: the eleven states of a connection, `TcpState` (the
+//! only place that names them), with RFC 9293's spelling and netstat's
+//! (Linux include/net/tcp_states.h, `tcp_state_name`). `TcpSock::set_state`
+//! (sock.rs) moves between them.
+//!
+//! Read first: RFC 9293 §3.3.2 and its Figure 5 (the state diagram).
+
+/// RFC 9293 §3.3.2: the eleven states of a connection.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl TcpState {
+    /// The eleven, in RFC 9293 §3.3.2's order.
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
+    /// The RFC's name, used in traces: `LISTEN -> SYN_RECEIVED`.
+    pub fn rfc_name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT_1",
+            TcpState::FinWait2 => "FIN_WAIT_2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+        }
+    }
+    /// The name `netstat -tan` prints (Linux's `tcp_state` strings).
+    pub fn netstat_name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSE",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+        }
+    }
+    /// A state from its name in RFC 9293's or netstat's spelling, in any
+    /// case, `-` or `_`: `time-wait`, `SYN_RECV`, `fin_wait1`, `CLOSE`…
+    pub fn parse(name: &str) -> Option<TcpState> {
+        let name = name.to_ascii_uppercase().replace('-', "_");
+        TcpState::ALL.into_iter().find(|s| s.rfc_name() == name || s.netstat_name() == name)
+    }
+    /// RFC 9293 §3.3.2: the states after the handshake completed.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(self, TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived)
+    }
+}
+
+/// The RFC's name (`rfc_name`).
+impl std::fmt::Display for TcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.rfc_name())
+    }
+}
