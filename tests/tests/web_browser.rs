@@ -15,7 +15,8 @@
 //!    buttons are disabled; with it, a handshake is stepped from the page:
 //!    `step on`, the host's SYN waits (its echo does not come), Next
 //!    processes it (`LISTEN->SYN_RECEIVED` in the view), Continue lets the
-//!    rest through and the host gets its echo.
+//!    rest through and the host gets its echo; the connection, closed,
+//!    moves to the closed ones, and its page still draws its plots.
 //! 4. Screenshots of the page and of the connection's plots are written
 //!    to `$SYNACK_WEB_TEST_OUT` (default `target/web-test/`) as
 //!    `web-page.png` and `web-plots.png`, and must be PNGs of some size
@@ -294,17 +295,19 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
     }
     require_tool("python3");
     let ns = Netns::without_ipv6();
-    // The 200th data segment synack sends is lost: a loss and its repair in the plots.
-    let s = Synack::up(&ns, &["--quiet", "--faults", "drop out tcp data #200", "--web"]);
+    // The 200th data segment synack sends is lost: a loss and its repair in
+    // the plots; 10 ms each way, so that RTTs and slow start's rounds show.
+    let args = ["--quiet", "--link", "delay 10ms", "--faults", "drop out tcp data #200", "--web"];
+    let s = Synack::up(&ns, &args);
 
-    // The host reads 3 MB of chargen fast, then slowly (its receive buffer,
-    // 256 kB, fills and the window closes and opens again) until the test ends.
+    // The host reads 4 MB of chargen fast, then slowly (its receive buffer,
+    // 1 MB, fills and the window closes and opens again) until the test ends.
     let client = format!(
         "import socket,time\n\
-         s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,262144)\n\
+         s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,1048576)\n\
          s.bind(('10.0.0.1',{CLIENT_PORT})); s.connect(('10.0.0.2',19))\n\
          n=0\n\
-         while n<3000000: n+=len(s.recv(65536))\n\
+         while n<4000000: n+=len(s.recv(65536))\n\
          print('fast part read',flush=True)\n\
          end=time.time()+90\n\
          while time.time()<end: s.recv(2048); time.sleep(0.05)\n"
@@ -362,7 +365,7 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
         let csv = b.eval(&format!("document.querySelector('#plots figure[data-plot={plot}] a.csv').href"));
         assert!(csv.as_str().is_some_and(|h| h.ends_with(&format!("/api/conns/{id}/history.csv"))), "{csv}");
     }
-    b.eval("document.getElementById('plots').scrollIntoView()");
+    b.eval("document.getElementById('plots').previousElementSibling.scrollIntoView()");
     std::thread::sleep(Duration::from_millis(300));
     let plots = out_dir().join("web-plots.png");
     b.screenshot(&plots);
@@ -424,4 +427,15 @@ fn chromium_steps_a_handshake_from_the_page() {
     assert!(echoed.is_some(), "no echo after Continue:\n{}\n--- synack:\n{}", nc.output(), s.output());
     click(&mut b, "step-off");
     b.wait_for("step mode off", "document.getElementById('step-state').dataset.active === 'false'");
+
+    // The connection closed: it goes from the table to the closed ones,
+    // whose page still has its plots.
+    let closed = "document.querySelector(\"#history tbody tr[data-local='10.0.0.2:7']\")";
+    let id = b.wait_for("the echo connection among the closed ones", &format!("{closed}?.dataset.id"));
+    let open = format!("document.querySelector(\"#conns tbody tr[data-local='10.0.0.2:7']\")");
+    assert_eq!(b.eval(&format!("{open} === null")), json!(true), "still in the connections table");
+    b.eval(&format!("location.hash = '#/conn/{}'", id.as_str().unwrap_or("")));
+    let img = "document.querySelector('#plots figure[data-plot=tseq] img')";
+    b.wait_for("a closed connection's plot", &format!("{img}.dataset.loaded >= 1 && {img}.naturalWidth > 0"));
+    b.wait_for("the note that it is gone", "!document.getElementById('conn-gone').hidden");
 }

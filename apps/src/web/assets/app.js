@@ -257,6 +257,18 @@ function renderConns(data) {
     ];
   });
   $("conns-empty").hidden = conns.length > 0;
+  // Connections the history keeps that the stack no longer has.
+  const live = new Set(conns.map((c) => String(c.id)));
+  const closed = (data.history || []).filter((h) => !live.has(String(h.id))).reverse();
+  syncRows($("history").tBodies[0], closed, (h) => String(h.id), (tr, h) => {
+    tr.dataset.id = String(h.id);
+    tr.dataset.local = h.local;
+    tr.dataset.remote = h.remote;
+    tr.classList.add("link");
+    const s = (v) => (typeof v === "number" ? `${(v / 1000).toFixed(1)} s` : "");
+    return [String(h.id), h.local, h.remote, quiet(s(h.first_ms)), quiet(s(h.last_ms)), num(h.points)];
+  });
+  $("history-empty").hidden = closed.length > 0;
   syncRows($("listeners").tBodies[0], data.listeners || [], (l) => l.local, (tr, l) => {
     tr.dataset.local = l.local;
     tr.dataset.synQueue = String(l.syn_queue);
@@ -270,10 +282,12 @@ function renderConns(data) {
   connEvent();
 }
 
-$("conns").tBodies[0].addEventListener("click", (ev) => {
-  const tr = ev.target.closest("tr");
-  if (tr && tr.dataset.id) location.hash = `#/conn/${tr.dataset.id}`;
-});
+for (const table of ["conns", "history"]) {
+  $(table).tBodies[0].addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr");
+    if (tr && tr.dataset.id) location.hash = `#/conn/${tr.dataset.id}`;
+  });
+}
 
 // ------------------------------------------- the stream, and the fallback
 
