@@ -432,7 +432,7 @@ fn chromium_steps_a_handshake_from_the_page() {
     // whose page still has its plots.
     let closed = "document.querySelector(\"#history tbody tr[data-local='10.0.0.2:7']\")";
     let id = b.wait_for("the echo connection among the closed ones", &format!("{closed}?.dataset.id"));
-    let open = format!("document.querySelector(\"#conns tbody tr[data-local='10.0.0.2:7']\")");
+    let open = "document.querySelector(\"#conns tbody tr[data-local='10.0.0.2:7']\")";
     assert_eq!(b.eval(&format!("{open} === null")), json!(true), "still in the connections table");
     b.eval(&format!("location.hash = '#/conn/{}'", id.as_str().unwrap_or("")));
     let img = "document.querySelector('#plots figure[data-plot=tseq] img')";

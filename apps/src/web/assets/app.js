@@ -269,6 +269,7 @@ function renderConns(data) {
     return [String(h.id), h.local, h.remote, quiet(s(h.first_ms)), quiet(s(h.last_ms)), num(h.points)];
   });
   $("history-empty").hidden = closed.length > 0;
+  $("history").hidden = closed.length === 0;
   syncRows($("listeners").tBodies[0], data.listeners || [], (l) => l.local, (tr, l) => {
     tr.dataset.local = l.local;
     tr.dataset.synQueue = String(l.syn_queue);
