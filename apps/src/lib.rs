@@ -5,7 +5,7 @@
 //! Who uses whom (no cycles):
 //!
 //! ```text
-//!   web       -> reactor, services, step, ladder
+//!   web       -> reactor, services, step, ladder, plot
 //!   reactor   -> services, telnetd, step
 //!   telnetd   -> shell, telnet, step, ping, services
 //!   shell     -> step, netstat, tunables, ping

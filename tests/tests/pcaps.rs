@@ -26,6 +26,7 @@ const CURATED: &[&str] = &[
     "telnet",
     "closed-port",
     "backlog-overflow",
+    "cwnd-loss",
     "zero-window",
     "tcp-retransmit",
     "simultaneous-close",
@@ -176,6 +177,28 @@ const TSHARK_EXPECTS: &[(&str, &[(&str, u64)])] = &[
         ],
     ),
     ("closed-port", &[("Warning: Connection reset (RST)", 1)]),
+    (
+        "cwnd-loss",
+        // synack's 20th data segment dropped before the wire: the gap,
+        // the host's duplicate ACKs (with SACK) until the retransmission
+        // fills it; the host closes with chargen's data still arriving,
+        // and its kernel answers each later segment with a RST.
+        &[
+            ("Note: Duplicate ACK (#1)", 1),
+            ("Note: Duplicate ACK (#2)", 1),
+            ("Note: Duplicate ACK (#3)", 1),
+            ("Note: Duplicate ACK (#4)", 1),
+            ("Note: Duplicate ACK (#5)", 1),
+            ("Note: Duplicate ACK (#6)", 1),
+            ("Note: Duplicate ACK (#7)", 1),
+            ("Note: Duplicate ACK (#8)", 1),
+            ("Note: Duplicate ACK (#9)", 1),
+            ("Note: This frame initiates the connection closing", 1),
+            ("Warning: Connection reset (RST)", 31),
+            ("Warning: Previous segment(s) not captured (common at capture start)", 1),
+            ("Warning: This frame is a (suspected) out-of-order segment", 1),
+        ],
+    ),
     ("ping", &[]),
     ("ping-fragmented", &[]),
     (

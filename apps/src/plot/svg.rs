@@ -8,7 +8,7 @@
 //!   to its last byte (retransmissions red, marked R), the ACK line and the
 //!   receive window's edge (ACK + window) as steps, SACK blocks as short
 //!   bars beside them, zero-window probes as diamonds (P). The direction
-//!   drawn is the one that carried more data.
+//!   drawn is synack's sending, or the peer's when synack sent no data.
 //! - **cwnd**: cwnd, ssthresh (dashed, hidden while "infinite") and pipe
 //!   (RFC 6675; bytes in flight), fast recovery and loss (RTO) episodes
 //!   shaded (Linux's `icsk_ca_state`), CUBIC's W_max as a horizontal mark
@@ -398,9 +398,13 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
     let pts = h.points();
     let sent: u64 = pts.iter().filter(|p| p.kind == ProbeKind::Tx).map(|p| u64::from(p.len)).sum();
     let rcvd: u64 = pts.iter().filter(|p| p.kind == ProbeKind::Rx).map(|p| u64::from(p.len)).sum();
-    // The direction drawn: segments one way, ACKs, windows and SACKs the other.
-    let (data, acks, base_data) =
-        if sent >= rcvd { (ProbeKind::Tx, ProbeKind::Rx, h.iss) } else { (ProbeKind::Rx, ProbeKind::Tx, h.irs) };
+    // The direction drawn: synack's data, as the other plots are about
+    // its sending; the peer's only when synack sent none (a discard server).
+    let (data, acks, base_data) = if sent > 0 || rcvd == 0 {
+        (ProbeKind::Tx, ProbeKind::Rx, h.iss)
+    } else {
+        (ProbeKind::Rx, ProbeKind::Tx, h.irs)
+    };
     let rel = |s: u32| s.wrapping_sub(base_data) as i32 as f64;
     let mut ymax: f64 = 1.0;
     let mut segs = Vec::new();

@@ -439,6 +439,37 @@ mod tests {
         assert_eq!(status(&line), 431, "no end of the request line in 8 KiB");
     }
 
+    /// Whatever the bytes: no panic, and never `Partial` once a whole
+    /// request of the largest kind would fit (the server holds at most
+    /// that much: it must get an answer, or it would wait forever).
+    #[test]
+    fn random_and_mangled_requests_never_panic_nor_wait_past_the_limits() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x7e57);
+        let good = b"POST /api/step/break?x=1 HTTP/1.1\r\nHost: 10.0.0.2\r\nContent-Length: 6\r\n\r\nport 7";
+        let alphabet = b"GET /HTP1.0\r\n:; \t\0\xff\xc3\xa9-Content-Length:Host";
+        for i in 0..20_000 {
+            let mut buf: Vec<u8> = match i % 3 {
+                // A good request with bytes flipped, cut, or repeated.
+                0 => {
+                    let mut b = good.to_vec();
+                    for _ in 0..rng.gen_range(1..4) {
+                        let at = rng.gen_range(0..b.len());
+                        b[at] = rng.gen();
+                    }
+                    b.truncate(rng.gen_range(0..=b.len()));
+                    b
+                }
+                1 => (0..rng.gen_range(0..200)).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect(),
+                _ => (0..rng.gen_range(0..100)).map(|_| rng.gen()).collect(),
+            };
+            let _ = parse_request(&buf);
+            // Padded past what the server holds: an answer, whatever it is.
+            buf.resize(MAX_HEAD + MAX_BODY, b'a');
+            assert_ne!(parse_request(&buf), Parsed::Partial, "{:?}", String::from_utf8_lossy(&buf[..80]));
+        }
+    }
+
     #[test]
     fn responses_carry_length_and_connection() {
         let r = Response::ok(TEXT, "hi");

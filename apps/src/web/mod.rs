@@ -69,6 +69,10 @@ pub struct WebState {
     /// Web connections open, per client address and in all (server.rs).
     pub clients: HashMap<Ipv4Addr, usize>,
     pub open: usize,
+    /// Answers waiting unsent on every web connection (server.rs
+    /// `OUT_TOTAL_LIMIT`), and that limit.
+    pub out_total: usize,
+    pub out_limit: usize,
     /// The sockets of the open event streams, to wake on step output.
     pub streams: Vec<SocketHandle>,
     pub stats: WebStats,
@@ -103,6 +107,8 @@ impl WebState {
             step_seq: 0,
             clients: HashMap::new(),
             open: 0,
+            out_total: 0,
+            out_limit: server::OUT_TOTAL_LIMIT,
             streams: Vec::new(),
             stats: WebStats::default(),
         }

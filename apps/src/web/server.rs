@@ -61,6 +61,10 @@ pub const LINGER: Duration = Duration::from_secs(2);
 /// Unsent output above which a connection reads no more requests (and a
 /// stream skips an event: the next one carries the news).
 pub const OUT_HIGH_WATER: usize = 256 * 1024;
+/// Answers waiting unsent on all web connections together, at most: an
+/// answer that would pass it is a 503 instead (256 clients each asking
+/// for a 2 MB history and reading nothing must not hold 512 MB).
+pub const OUT_TOTAL_LIMIT: usize = 64 * 1024 * 1024;
 /// An event stream's `conns` events are at least this far apart.
 pub const EVENT_INTERVAL: Duration = Duration::from_millis(250);
 /// ... and at most this far apart (a comment for proxies and the page's
@@ -168,6 +172,8 @@ struct WebConn {
     drained_mark: usize,
     /// The peer's FIN came.
     peer_eof: bool,
+    /// Unsent bytes this connection counts in `WebState::out_total`.
+    counted: usize,
 }
 
 impl WebConn {
@@ -185,6 +191,7 @@ impl WebConn {
             drained_at: now,
             drained_mark: 0,
             peer_eof: false,
+            counted: 0,
         }
     }
 
@@ -339,11 +346,16 @@ impl WebConn {
             api::handle(req, cx.stack, cx.now, &mut st)
         };
         match reply {
-            Reply::Page(r) => {
+            Reply::Page(mut r) => {
+                let (total, limit) = (self.web.borrow().out_total, self.web.borrow().out_limit);
+                if total + r.body.len() > limit {
+                    r = Response::error(Status::SERVICE_UNAVAILABLE, "busy: too many answers waiting; try again");
+                }
                 if r.status.0 >= 400 {
                     self.web.borrow_mut().stats.errors += 1;
                 }
                 self.out.extend_from_slice(&r.to_bytes(req.keep_alive, req.method == Method::Head));
+                self.account();
                 if !req.keep_alive {
                     self.mode = Mode::Closing { until: None };
                 }
@@ -390,6 +402,14 @@ impl WebConn {
             *last = text;
             *sent_at = Some(now);
         }
+    }
+
+    /// Bring `WebState::out_total` up to date with this connection's unsent bytes.
+    fn account(&mut self) {
+        let unsent = self.unsent();
+        let mut st = self.web.borrow_mut();
+        st.out_total = st.out_total + unsent - self.counted;
+        self.counted = unsent;
     }
 
     /// What to wait for: the socket, and the earliest deadline.
@@ -443,7 +463,9 @@ impl Handler for WebConn {
         IN | RDHUP | OUT
     }
     fn on_ready(&mut self, cx: &mut Ctx, _events: EpollFlags) -> Next {
-        self.drive(cx).unwrap_or(Next::Close)
+        let next = self.drive(cx).unwrap_or(Next::Close);
+        self.account();
+        next
     }
 }
 
@@ -453,6 +475,7 @@ impl Drop for WebConn {
     fn drop(&mut self) {
         let mut st = self.web.borrow_mut();
         st.open = st.open.saturating_sub(1);
+        st.out_total -= self.counted;
         if let Some(n) = st.clients.get_mut(&self.peer) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -562,6 +585,7 @@ mod tests {
         assert_eq!(api["server"]["requests"], 2);
         sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
+        assert_eq!(web.borrow().state().borrow().out_total, 0);
     }
 
     /// A peer that sends a request and reads nothing holds its answer in
@@ -578,9 +602,20 @@ mod tests {
         s.send(&mut host, b"GET /api/step HTTP/1.1\r\nHost: a\r\n\r\n", MsgFlags::NONE).unwrap();
         sim.run_for(SEND_TIMEOUT - Duration::from_secs(5)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 1, "still trying");
+        let waiting = web.borrow().state().borrow().out_total;
+        assert!(waiting > 100_000, "{waiting}");
+        // Over the total budget of waiting answers, the next big one is 503.
+        web.borrow().state().borrow_mut().out_limit = waiting + 8000;
+        let mut host = sim.host(Side::A);
+        let mut t = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        t.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
+        let two = b"GET /api/step HTTP/1.1\r\nHost: a\r\n\r\nGET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        t.send(&mut host, two, MsgFlags::NONE).unwrap();
+        let rs = responses(&get(&mut host, &mut t));
+        assert_eq!(rs.iter().map(|r| r.0).collect::<Vec<_>>(), [503, 200], "small answers still go");
         sim.run_for(Duration::from_secs(10)).unwrap();
         let st = web.borrow().state();
         let st = st.borrow();
-        assert_eq!((st.open, st.stats.timeouts), (0, 1), "{:?}", st.stats);
+        assert_eq!((st.open, st.stats.timeouts, st.out_total), (0, 1, 0), "{:?}", st.stats);
     }
 }

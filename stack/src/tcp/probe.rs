@@ -15,7 +15,8 @@
 //! ssthresh), RFC 6675's (pipe) and RFC 9438's (W_max, K).
 //!
 //! This file has the sample and the queue (`Cx::probe` carries it); the
-//! snapshot of a TCB is `TcpSock::tcp_probe_*` at the end of sock.rs. The
+//! snapshot of a TCB is `TcpSock::tcp_probe_rx`, `TcpSock::tcp_probe_tx` and
+//! `TcpSock::tcp_probe_event` at the end of sock.rs. The
 //! hooks, one per kind: `Rx` in the dispatcher (input.rs `conn_rcv`, after
 //! the segment was processed; handshake.rs `listen_rcv` for a SYN that
 //! makes a child), `Tx` in `transmit` (output.rs, Linux `tcp_transmit_skb`),
