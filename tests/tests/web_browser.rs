@@ -17,7 +17,10 @@
 //!    processes it (`LISTEN->SYN_RECEIVED` in the view), Continue lets the
 //!    rest through and the host gets its echo; the connection, closed,
 //!    moves to the closed ones, and its page still draws its plots.
-//! 4. Screenshots of the page and of the connection's plots are written
+//! 4. When the event stream fails (here: the page's `EventSource` is
+//!    pointed at a route that does not exist, so the real error path
+//!    runs), the page says it polls and still follows the connections.
+//! 5. Screenshots of the page and of the connection's plots are written
 //!    to `$SYNACK_WEB_TEST_OUT` (default `target/web-test/`) as
 //!    `web-page.png` and `web-plots.png`, and must be PNGs of some size
 //!    (`docs/screenshots.sh` runs this test to remake README's images).
@@ -177,6 +180,11 @@ impl Browser {
 
     /// A new tab at `url`, and the session to it that later calls use.
     fn open(&mut self, url: &str) {
+        self.open_with(url, None);
+    }
+
+    /// Like `open`, with `script` run in the page before its own scripts.
+    fn open_with(&mut self, url: &str, script: Option<&str>) {
         self.session = None;
         let target = self.call("Target.createTarget", json!({ "url": "about:blank" }));
         let id = target["targetId"].clone();
@@ -185,6 +193,10 @@ impl Browser {
         // The screenshots' size, set before the page lays itself out.
         let metrics = json!({ "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": false });
         self.call("Emulation.setDeviceMetricsOverride", metrics);
+        if let Some(source) = script {
+            self.call("Page.enable", json!({}));
+            self.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": source }));
+        }
         let nav = self.call("Page.navigate", json!({ "url": url }));
         if let Some(e) = nav.get("errorText") {
             panic!("{url}: {e}\n{}", self.log());
@@ -438,4 +450,33 @@ fn chromium_steps_a_handshake_from_the_page() {
     let img = "document.querySelector('#plots figure[data-plot=tseq] img')";
     b.wait_for("a closed connection's plot", &format!("{img}.dataset.loaded >= 1 && {img}.naturalWidth > 0"));
     b.wait_for("the note that it is gone", "!document.getElementById('conn-gone').hidden");
+}
+
+#[test]
+fn chromium_polls_when_the_stream_fails() {
+    if !interop_allowed("chromium_polls_when_the_stream_fails") {
+        return;
+    }
+    require_tool("nc");
+    let ns = Netns::without_ipv6();
+    let _s = Synack::up(&ns, &["--quiet", "--web"]);
+    let mut b = Browser::launch(&ns);
+    // Every EventSource the page makes asks for a route that is not there:
+    // a real 404, the browser's real `error` event.
+    let broken = "const Real = window.EventSource; \
+                  window.EventSource = function () { return new Real('/api/no-such-stream'); };";
+    b.open_with("http://10.0.0.2/", Some(broken));
+    b.wait_for("polling", "document.getElementById('live').dataset.mode === 'poll'");
+    assert_eq!(b.eval("document.getElementById('live').dataset.events === undefined"), json!(true));
+
+    // A connection opened now shows up by polling, and goes when it closes.
+    let mut nc = Synack::spawn_with_stdin(ns.command("nc", &["-p", "40123", "10.0.0.2", "7"]));
+    let row = "document.querySelector(\"#conns tbody tr[data-remote='10.0.0.1:40123']\")";
+    b.wait_for("the new connection, by polling", &format!("{row}?.dataset.state === 'ESTABLISHED'"));
+    nc.send_line("hello");
+    assert!(nc.wait_for(0, PAGE_TIMEOUT, |l| l == "hello").is_some(), "no echo: {}", nc.output());
+    drop(nc); // killed: its connection closes
+    b.wait_for("the connection gone from the table, by polling", &format!("{row} === null"));
+    let mode = b.eval("document.getElementById('live').dataset.mode");
+    assert_eq!(mode, json!("poll"), "the page should still be polling");
 }
