@@ -12,8 +12,8 @@
 //! 2. Its page (`#/conn/ID`) shows the TCB, updating live, the ladder and
 //!    the four plots, each `<img>` loaded from synack.
 //! 3. Without `--web-control` the step panel says it is read-only and its
-//!    buttons are disabled; with it, a handshake is stepped from the page:
-//!    `step on`, the host's SYN waits (its echo does not come), Next
+//!    buttons are disabled; with it, a breakpoint is set and cleared, and
+//!    a handshake is stepped from the page: `step on`, the host's SYN waits (its echo does not come), Next
 //!    processes it (`LISTEN->SYN_RECEIVED` in the view), Continue lets the
 //!    rest through and the host gets its echo; the connection, closed,
 //!    moves to the closed ones, and its page still draws its plots.
@@ -349,6 +349,10 @@ fn chromium_shows_the_tests_connection_its_tcb_and_plots() {
     assert!(bars.as_u64().is_some_and(|n| n >= 2), "listener bars: {bars}");
     let iface = b.eval("document.getElementById('iface').textContent");
     assert!(iface.as_str().is_some_and(|t| t.contains("inet 10.0.0.2")), "{iface}");
+    // The counters tab: the stack's own, as the prompt's `stats`.
+    let rx =
+        b.wait_for("frames_rx", "document.querySelector('#stats tr[data-counter=frames_rx]')?.cells[1].textContent");
+    assert!(rx.as_str().is_some_and(|n| n.replace(',', "").parse::<u64>().is_ok_and(|n| n > 100)), "frames_rx {rx}");
     let page = out_dir().join("web-page.png");
     b.screenshot(&page);
 
@@ -412,6 +416,13 @@ fn chromium_steps_a_handshake_from_the_page() {
 
     click(&mut b, "step-on");
     b.wait_for("step mode on", "document.getElementById('step-state').dataset.active === 'true'");
+    // A breakpoint typed as at the console, then cleared.
+    let bps = "document.getElementById('step-breakpoints').textContent";
+    b.eval("document.getElementById('step-break').value = 'b port 7'");
+    click(&mut b, "step-break-set");
+    b.wait_for("the breakpoint listed", &format!("{bps} === 'port 7'"));
+    click(&mut b, "step-break-clear");
+    b.wait_for("no breakpoints", &format!("{bps} === 'none'"));
     let view = "document.getElementById('step-view').textContent";
     // The host's nc connects to echo: its SYN waits on the page.
     let nc = Synack::spawn_command(ns.command("sh", &["-c", "printf 'hello\\n' | timeout 30 nc -N 10.0.0.2 7"]));

@@ -200,10 +200,16 @@ async function refreshIface() {
     }
     $("iface").textContent = lines.join("\n");
     $("iface").dataset.addr = i.addr;
-    const names = Object.keys(st).sort();
-    syncRows($("stats").tBodies[0], names, (n) => n, (tr, n) => {
-      tr.dataset.counter = n;
-      return [n, num(st[n])];
+    // The counters, then the drops by reason (kfree_skb_reason's), as the prompt's `stats`.
+    const drops = i.drops || {};
+    const rows = [
+      ...Object.keys(st).sort().map((n) => ({ key: n, name: n, n: st[n] })),
+      ...Object.keys(drops).sort().map((n) => ({ key: `drop ${n}`, name: `dropped: ${n}`, n: drops[n], drop: n })),
+    ];
+    syncRows($("stats").tBodies[0], rows, (r) => r.key, (tr, r) => {
+      if (r.drop) tr.dataset.drop = r.drop;
+      else tr.dataset.counter = r.name;
+      return [r.name, num(r.n)];
     });
   } catch (e) {
     $("iface").textContent = `cannot read /api/iface: ${e.message}`;
