@@ -25,6 +25,8 @@ const STREAM_RETRY_MS = 10000;
 const TABLES_MS = 5000;
 /** Refresh period of a connection's TCB, ladder and plots while it lives. */
 const CONN_REFRESH_MS = 1000;
+/** The shortest time between two drawings of a connection's ladder and plots. */
+const PICTURES_MS = 950;
 /** Steps of the step log shown: the one just processed, the one waiting. */
 const STEPS_SHOWN = 2;
 /** How long a value that changed stays marked. */
@@ -362,7 +364,16 @@ function startStream() {
 
 // The open connection: its id, refresh timer, last TCB, and the number of
 // history points its pictures were last drawn from.
-const conn = { id: null, timer: null, tcb: null, points: null, gone: false, lastRefresh: 0, finalDone: false };
+const conn = {
+  id: null,
+  timer: null,
+  tcb: null,
+  points: null,
+  gone: false,
+  lastRefresh: 0,
+  lastPictures: 0,
+  finalDone: false,
+};
 
 /** The conns entry of connection `id`, if the stack still has it. */
 function connEntry(id) {
@@ -376,6 +387,7 @@ function openConn(id) {
     conn.points = null;
     conn.gone = false;
     conn.finalDone = false;
+    conn.lastPictures = 0;
     $("tcb").tBodies[0].replaceChildren();
     for (const img of document.querySelectorAll("#view-conn img")) {
       img.removeAttribute("src");
@@ -464,10 +476,14 @@ async function refreshConn() {
   }
   $("conn-gone").hidden = !(conn.gone || (lastConns && !entry));
   if (entry) $("conn-state").textContent = entry.state;
-  // No new sample since the pictures were drawn: nothing new to draw.
+  // No new sample since the pictures were drawn: nothing new to draw. And
+  // at most once a period: on a fast transfer the five pictures are about
+  // a megabyte, carried by the very stack they show.
   const drawn = $("ladder").dataset.loaded !== undefined;
   if (drawn && points !== null && points === conn.points) return;
+  if (drawn && Date.now() - conn.lastPictures < PICTURES_MS) return;
   conn.points = points;
+  conn.lastPictures = Date.now();
   const t = Date.now();
   reloadImage($("ladder"), `${base}/ladder.svg?t=${t}`);
   for (const fig of document.querySelectorAll("#plots figure")) {
