@@ -6,7 +6,7 @@
 // anywhere but synack itself.
 //
 // The views are picked by the address's fragment (the part after #):
-//   #/            the connections (like `ss -tni`), listeners, UDP
+//   #/            the connections (like `ss -tni`), listeners, closed ones, UDP
 //   #/arp  #/routes  #/stats  #/step
 //   #/conn/ID     one connection: its TCB live, its ladder, its four plots
 //
@@ -31,8 +31,6 @@ const PICTURES_MS = 950;
 const STEPS_SHOWN = 2;
 /** How long a value that changed stays marked. */
 const CHANGED_MS = 2000;
-/** ssthresh at or above this is "not set yet" (the stack's infinity); ss prints nothing. */
-const SSTHRESH_UNSET = 0x7fffffff;
 
 // ------------------------------------------------------------- helpers
 
@@ -73,20 +71,14 @@ function ms(v) {
 
 /** ssthresh: "-" until a loss sets it (the API sends null), like step mode. */
 function ssthresh(v) {
-  return v === null || v === undefined || (typeof v === "number" && v >= SSTHRESH_UNSET) ? "-" : num(v);
+  return v === null || v === undefined ? "-" : num(v);
 }
 
-/** The next timer, as `netstat -o` shows it: "retransmit 200 ms". The server may
- * send it as a string, a [name, ms] pair or {name, ms}. */
+/** The next timer, {"name": "retransmit", "left_ms": 198.2} from the API,
+ * as `netstat -o` shows it: "retransmit 198 ms"; "" for none (null). */
 function timer(t) {
-  if (t === null || t === undefined || t === "") return "";
-  if (typeof t === "string") return t;
-  if (Array.isArray(t)) return t.length > 1 ? `${t[0]} ${Math.round(t[1])} ms` : String(t[0]);
-  if (typeof t === "object") {
-    const left = t.ms ?? t.left_ms ?? t.expires_ms;
-    return left === undefined ? String(t.name ?? JSON.stringify(t)) : `${t.name} ${Math.round(left)} ms`;
-  }
-  return String(t);
+  if (!t) return "";
+  return `${t.name} ${Math.round(t.left_ms)} ms`;
 }
 
 /** A value of the TCB as text. */
@@ -162,8 +154,8 @@ function bar(len, max) {
 /**
  * Make `tbody` show `items`, one row each, keyed by `key(item)`: rows are
  * kept (so changes can be marked), added and removed. `fill(tr, item)`
- * sets the row's data- attributes and returns its cells' values (text, or
- * {len, max} for a bar).
+ * sets the row's data- attributes and returns its cells' values: text,
+ * {len, max} for a bar, or quiet(text) for a value never marked.
  */
 function syncRows(tbody, items, key, fill) {
   const old = new Map([...tbody.rows].map((tr) => [tr.dataset.key, tr]));
