@@ -126,6 +126,16 @@ fn plot_writes_valid_svg_for_recordings_in_pcaps() {
     assert!(ok && out.path("conn-1-rtt.svg").is_file());
     let (ok, text) = synack_plot(&[dir.to_str().unwrap(), "--conn", "7", "-o", out.0.to_str().unwrap()]);
     assert!(!ok && text.contains("no connection 7"), "{text}");
+    // A bare pcap replays against synack with default arguments.
+    let pcap = repo().join("pcaps/telnet/capture.pcap");
+    let (ok, text) = synack_plot(&[pcap.to_str().unwrap(), "-o", out.0.to_str().unwrap()]);
+    assert!(ok && text.contains("conn 1: "), "{text}");
+    check_svgs(&out.0, 1);
+    // No TCP, or nothing there: a failure that says so.
+    let (ok, text) = synack_plot(&[repo().join("pcaps/ping").to_str().unwrap(), "-o", out.0.to_str().unwrap()]);
+    assert!(!ok && text.contains("no TCP connection"), "{text}");
+    let (ok, text) = synack_plot(&["/nonexistent/recording", "-o", out.0.to_str().unwrap()]);
+    assert!(!ok && text.contains("/nonexistent/recording: no such recording"), "{text}");
 }
 
 /// The numbers after `key` in `line` (`cwnd 1234` → 1234).

@@ -1,4 +1,4 @@
-//! `synack plot RECORDING [--conn N] -o DIR`: the four plots and the CSV
+//! `synack plot RECORDING [--conn N] [--from S --to S] -o DIR`: the four plots and the CSV
 //! of each connection of a recorded run, for a finished run and for the book.
 //!
 //! The recording (`synack up --record DIR`) is replayed as `synack replay`
@@ -13,7 +13,7 @@
 //! arguments (`synack replay FILE` does the same): its inside state is
 //! that replay's, true only if the capture was of synack run so.
 
-use super::{render_svg, History, HistoryLimits, PlotKind};
+use super::{render_svg_window, History, HistoryLimits, PlotKind};
 use clap::Args;
 use stack::tcp::TcpProbe;
 use std::io;
@@ -40,6 +40,13 @@ pub struct PlotArgs {
     /// Directory for conn-N-{tseq,cwnd,rtt,buffers}.svg and conn-N.csv (made if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Zoom: draw from this many seconds after the connection's first
+    /// segment (with --to; the CSV keeps every point).
+    #[arg(long, value_name = "SECONDS", requires = "to")]
+    pub from: Option<f64>,
+    /// Zoom: draw up to this many seconds after the connection's first segment.
+    #[arg(long, value_name = "SECONDS", requires = "from")]
+    pub to: Option<f64>,
 }
 
 /// Replay `a.recording` through `replay` (which calls its sink for every
@@ -48,9 +55,13 @@ pub fn plot(
     a: PlotArgs,
     replay: impl FnOnce(&Path, &mut dyn FnMut(&TcpProbe)) -> io::Result<()>,
 ) -> io::Result<ExitCode> {
+    if !a.recording.exists() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{}: no such recording", a.recording.display())));
+    }
     let mut history = History::new(HistoryLimits { points_per_conn: PLOT_POINTS_PER_CONN, conns: PLOT_CONNS });
     replay(&a.recording, &mut |p| history.record(p))?;
-    let written = write_plots(&history, a.conn, &a.out)?;
+    let window = a.from.zip(a.to);
+    let written = write_plots(&history, a.conn, &a.out, window)?;
     if written.is_empty() {
         let what = a.conn.map_or("no TCP connection".to_string(), |n| format!("no connection {n}"));
         eprintln!("synack plot: {}: {what} in the recording", a.recording.display());
@@ -63,8 +74,14 @@ pub fn plot(
 }
 
 /// Write the plots and CSV of connection `only` (or all) of `h` into
-/// `dir`; returns (id, points) of each connection written.
-pub fn write_plots(h: &History, only: Option<u64>, dir: &Path) -> io::Result<Vec<(u64, usize)>> {
+/// `dir`, the plots of the time `window` only if given (seconds since each
+/// connection's first segment); returns (id, points) of each connection written.
+pub fn write_plots(
+    h: &History,
+    only: Option<u64>,
+    dir: &Path,
+    window: Option<(f64, f64)>,
+) -> io::Result<Vec<(u64, usize)>> {
     std::fs::create_dir_all(dir)?;
     let mut done = Vec::new();
     for s in h.conns() {
@@ -73,7 +90,7 @@ pub fn write_plots(h: &History, only: Option<u64>, dir: &Path) -> io::Result<Vec
         }
         let Some(c) = h.get(s.id) else { continue };
         for kind in PlotKind::ALL {
-            std::fs::write(dir.join(format!("conn-{}-{}.svg", s.id, kind.name())), render_svg(kind, c))?;
+            std::fs::write(dir.join(format!("conn-{}-{}.svg", s.id, kind.name())), render_svg_window(kind, c, window))?;
         }
         std::fs::write(dir.join(format!("conn-{}.csv", s.id)), c.to_csv())?;
         done.push((s.id, s.points));

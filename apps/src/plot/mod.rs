@@ -25,7 +25,7 @@
 pub mod cmd;
 mod svg;
 
-pub use svg::render_svg;
+pub use svg::{render_svg, render_svg_window};
 
 use stack::tcp::{ProbeKind, TcpProbe, TcpState};
 use stack::Instant;
@@ -59,6 +59,36 @@ impl Default for HistoryLimits {
     }
 }
 
+/// Linux's `icsk_ca_state` (include/net/tcp.h `enum tcp_ca_state`), as
+/// `TcpProbe::ca_state` names it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CaState {
+    Open,
+    Disorder,
+    Cwr,
+    Recovery,
+    Loss,
+}
+
+impl CaState {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaState::Open => "open",
+            CaState::Disorder => "disorder",
+            CaState::Cwr => "cwr",
+            CaState::Recovery => "recovery",
+            CaState::Loss => "loss",
+        }
+    }
+    /// From `TcpProbe::ca_state`; anything else is `Open`.
+    pub fn parse(s: &str) -> CaState {
+        [CaState::Disorder, CaState::Cwr, CaState::Recovery, CaState::Loss]
+            .into_iter()
+            .find(|c| c.name() == s)
+            .unwrap_or(CaState::Open)
+    }
+}
+
 /// One sample of a connection, without what the connection already says
 /// (addresses, ISS, IRS). Sequence numbers are absolute, as sampled.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +111,8 @@ pub struct Point {
     pub cwnd: u32,
     pub ssthresh: u32,
     pub in_flight: u32,
-    pub ca_state: &'static str,
+    /// Linux's `icsk_ca_state`, one byte here (`TcpProbe::ca_state`'s name).
+    pub ca: CaState,
     /// CUBIC's W_max (bytes) and K (s); f32 is plenty for a plot.
     pub w_max: Option<f32>,
     pub k: Option<f32>,
@@ -119,7 +150,7 @@ impl Point {
             cwnd: p.cwnd,
             ssthresh: p.ssthresh,
             in_flight: p.in_flight,
-            ca_state: p.ca_state,
+            ca: CaState::parse(p.ca_state),
             w_max: p.w_max.map(|w| w as f32),
             k: p.k.map(|k| k as f32),
             epoch_start: p.epoch_start,
@@ -326,7 +357,7 @@ impl ConnHistory {
                     "snd_una": self.rel_snd(p.snd_una), "snd_nxt": self.rel_snd(p.snd_nxt),
                     "rcv_nxt": self.rel_rcv(p.rcv_nxt),
                     "cwnd": p.cwnd, "ssthresh": p.ssthresh_known(), "in_flight": p.in_flight,
-                    "ca_state": p.ca_state, "w_max": p.w_max, "k": p.k,
+                    "ca_state": p.ca.name(), "w_max": p.w_max, "k": p.k,
                     "epoch_start_ms": p.epoch_start.map(|e| e.total_micros() as f64 / 1000.0),
                     "srtt_us": p.srtt_us, "rttvar_us": p.rttvar_us, "rto_us": p.rto_us,
                     "rtt_us": p.rtt_sample_us, "backoff": p.backoff,
@@ -382,7 +413,7 @@ backoff,snd_wnd,rcv_wnd,recv_q,send_q,ofo_bytes";
                 p.cwnd,
                 opt(p.ssthresh_known().map(|v| v.to_string())),
                 p.in_flight,
-                p.ca_state,
+                p.ca.name(),
                 opt(p.w_max.map(|v| format!("{v:.0}"))),
                 opt(p.k.map(|v| format!("{v:.4}"))),
                 opt(p.epoch_start.map(|e| format!("{:.3}", e.total_micros() as f64 / 1000.0))),
@@ -502,9 +533,9 @@ impl History {
     }
 
     /// Memory held, approximately: what the memory-bound tests read. At
-    /// most about `conns × points_per_conn × size_of::<Point>()` (Point is
-    /// ~140 bytes: with the defaults, under 150 MB in the worst case of
-    /// 256 long connections, ~600 KB per long connection).
+    /// most about `conns × points_per_conn × size_of::<Point>()` (a Point
+    /// is 160 bytes: with the defaults ~650 KB per long connection, and
+    /// ~170 MB in the worst case of 256 long connections at once).
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<History>()
             + self.conns.values().map(ConnHistory::bytes).sum::<usize>()

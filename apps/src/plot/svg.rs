@@ -18,7 +18,7 @@
 //! - **buffers**: the receive window we offer, Recv-Q, Send-Q, the
 //!   out-of-order queue and the peer's window (RFC 9293 §3.8.6).
 
-use super::{ConnHistory, PlotKind, Point};
+use super::{CaState, ConnHistory, PlotKind, Point};
 use stack::tcp::ProbeKind;
 use std::fmt::Write;
 
@@ -43,6 +43,7 @@ enum Unit {
 
 /// A chart being drawn: the frame's scales and the SVG so far.
 struct Chart {
+    x0: f64,
     x1: f64,
     y0: f64,
     y1: f64,
@@ -113,14 +114,14 @@ fn millis_label(v: f64, span: f64) -> String {
 }
 
 impl Chart {
-    /// A chart of `x1` seconds (from 0) and y from `y0` to `y1`.
-    fn new(x1: f64, y0: f64, y1: f64, unit: Unit) -> Chart {
-        let x1 = if x1 > 0.0 { x1 } else { 0.001 };
+    /// A chart of `x0` to `x1` seconds and y from `y0` to `y1`.
+    fn new(x0: f64, x1: f64, y0: f64, y1: f64, unit: Unit) -> Chart {
+        let x1 = if x1 > x0 { x1 } else { x0 + 0.001 };
         let y1 = if y1 > y0 { y1 } else { y0 + 1.0 };
-        Chart { x1, y0, y1, unit, body: String::new(), legend: Vec::new(), labels: 0 }
+        Chart { x0, x1, y0, y1, unit, body: String::new(), legend: Vec::new(), labels: 0 }
     }
     fn x(&self, v: f64) -> f64 {
-        LEFT + v / self.x1 * (WIDTH - LEFT - RIGHT)
+        LEFT + (v - self.x0) / (self.x1 - self.x0) * (WIDTH - LEFT - RIGHT)
     }
     fn y(&self, v: f64) -> f64 {
         HEIGHT - BOTTOM - (v - self.y0) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
@@ -258,9 +259,10 @@ impl Chart {
             "<defs><clipPath id=\"{clip}\"><rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{pw}\" height=\"{ph}\"/></clipPath></defs>"
         );
         // Grid and ticks.
-        let xstep = nice_step(self.x1, 8.0);
-        let mut t = 0.0;
-        while t <= self.x1 * 1.0001 {
+        let xspan = self.x1 - self.x0;
+        let xstep = nice_step(xspan, 8.0);
+        let mut t = (self.x0 / xstep).ceil() * xstep;
+        while t <= self.x1 + xspan * 0.0001 {
             let px = self.x(t);
             let _ = writeln!(
                 s,
@@ -271,7 +273,7 @@ impl Chart {
                 s,
                 "<text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{}</text>",
                 HEIGHT - BOTTOM + 17.0,
-                time_label(t, self.x1)
+                time_label(t, xspan)
             );
             t += xstep;
         }
@@ -375,8 +377,39 @@ fn span(h: &ConnHistory) -> f64 {
     }
 }
 
+/// What one picture shows: a time window (seconds since the connection's
+/// first point) and its points, with the one before it, so that step lines
+/// come in from the left edge.
+struct View<'a> {
+    h: &'a ConnHistory,
+    pts: &'a [Point],
+    x0: f64,
+    x1: f64,
+}
+
+impl View<'_> {
+    fn width(&self) -> f64 {
+        self.x1 - self.x0
+    }
+}
+
 /// Draw one plot of one connection as a standalone SVG document.
 pub fn render_svg(kind: PlotKind, h: &ConnHistory) -> String {
+    render_svg_window(kind, h, None)
+}
+
+/// `render_svg` of the time window `from`..`to` (seconds since the
+/// connection's first point; clamped to the history): a zoom, as
+/// `synack plot --from --to` draws it.
+pub fn render_svg_window(kind: PlotKind, h: &ConnHistory, window: Option<(f64, f64)>) -> String {
+    let all = h.points();
+    let (x0, x1) = match window {
+        Some((a, b)) if b > a => (a.max(0.0), b.min(span(h)).max(a.max(0.0) + 0.001)),
+        _ => (0.0, span(h)),
+    };
+    let start = all.partition_point(|p| secs(h, p) < x0).saturating_sub(1);
+    let end = all.partition_point(|p| secs(h, p) <= x1);
+    let v = View { h, pts: &all[start..end.max(start)], x0, x1 };
     let what = match kind {
         PlotKind::TimeSeq => "time-sequence graph",
         PlotKind::Cwnd => "cwnd, ssthresh and pipe",
@@ -386,18 +419,19 @@ pub fn render_svg(kind: PlotKind, h: &ConnHistory) -> String {
     let title = format!("conn {}  {} \u{2194} {}: {what}", h.id, h.local, h.remote);
     let clip = format!("plot-{}-{}", kind.name(), h.id);
     let (chart, ytitle) = match kind {
-        PlotKind::TimeSeq => tseq(h),
-        PlotKind::Cwnd => cwnd(h),
-        PlotKind::Rtt => rtt(h),
-        PlotKind::Buffers => buffers(h),
+        PlotKind::TimeSeq => tseq(&v),
+        PlotKind::Cwnd => cwnd(&v),
+        PlotKind::Rtt => rtt(&v),
+        PlotKind::Buffers => buffers(&v),
     };
     chart.finish(&title, "time since the connection's first segment", &ytitle, &clip)
 }
 
-fn tseq(h: &ConnHistory) -> (Chart, String) {
-    let pts = h.points();
-    let sent: u64 = pts.iter().filter(|p| p.kind == ProbeKind::Tx).map(|p| u64::from(p.len)).sum();
-    let rcvd: u64 = pts.iter().filter(|p| p.kind == ProbeKind::Rx).map(|p| u64::from(p.len)).sum();
+fn tseq(v: &View) -> (Chart, String) {
+    let (h, pts) = (v.h, v.pts);
+    // The direction from the whole history, whatever the window.
+    let sent: u64 = h.points().iter().filter(|p| p.kind == ProbeKind::Tx).map(|p| u64::from(p.len)).sum();
+    let rcvd: u64 = h.points().iter().filter(|p| p.kind == ProbeKind::Rx).map(|p| u64::from(p.len)).sum();
     // The direction drawn: synack's data, as the other plots are about
     // its sending; the peer's only when synack sent none (a discard server).
     let (data, acks, base_data) = if sent > 0 || rcvd == 0 {
@@ -406,7 +440,7 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
         (ProbeKind::Rx, ProbeKind::Tx, h.irs)
     };
     let rel = |s: u32| s.wrapping_sub(base_data) as i32 as f64;
-    let mut ymax: f64 = 1.0;
+    let (mut ymin, mut ymax): (f64, f64) = (f64::MAX, 1.0);
     let mut segs = Vec::new();
     let mut high = f64::MIN;
     for p in pts.iter().filter(|p| p.kind == data) {
@@ -421,6 +455,7 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
         let rtx = if data == ProbeKind::Tx { p.retrans } else { e <= high && p.len > 0 };
         high = high.max(e);
         ymax = ymax.max(e);
+        ymin = ymin.min(s);
         segs.push((secs(h, p), s, e, rtx, p.zero_window_probe));
     }
     let mut ack_line = Vec::new();
@@ -436,18 +471,22 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
         ack_line.push((t, a));
         win_line.push((t, a + f64::from(p.win)));
         ymax = ymax.max(a);
+        ymin = ymin.min(a);
         wmax = wmax.max(a + f64::from(p.win));
         for b in &p.sack[..p.nsack as usize] {
             sacks.push((t, rel(b.0), rel(b.1)));
         }
     }
+    // The whole run starts at 0; a zoom at the lowest sequence number in it.
+    let ymin = if v.x0 > 0.0 && ymin < ymax { ymin } else { 0.0 };
     // The window's edge may run far above the data (a large receive
     // buffer): the axis follows the data then, and the edge leaves the top.
-    let ymax = if wmax <= ymax * 1.5 { ymax.max(wmax) } else { ymax * 1.25 };
-    let mut c = Chart::new(span(h), 0.0, ymax * 1.04, Unit::Bytes);
+    let d = ymax - ymin;
+    let ymax = if wmax - ymin <= 1.5 * d { ymax.max(wmax) } else { ymax + 0.25 * d };
+    let mut c = Chart::new(v.x0, v.x1, ymin, ymax + 0.04 * (ymax - ymin), Unit::Bytes);
     c.step(&win_line, "#d9a400", 1.2, "");
     c.step(&ack_line, "#2a9d3a", 1.5, "");
-    let dx = span(h) * 0.002;
+    let dx = v.width() * 0.002;
     for &(t, s, e) in &sacks {
         c.vline(t + dx, s, e, "#8e44ad", 2.5);
     }
@@ -475,10 +514,10 @@ fn tseq(h: &ConnHistory) -> (Chart, String) {
     (c, format!("sequence number (relative to {base})"))
 }
 
-fn cwnd(h: &ConnHistory) -> (Chart, String) {
-    let pts = h.points();
+fn cwnd(v: &View) -> (Chart, String) {
+    let (h, pts) = (v.h, v.pts);
     let t0 = h.first().map_or(0, |t| t.total_micros());
-    let x1 = span(h);
+    let w = v.width();
     let mut ymax: f64 = 1.0;
     let (mut cw, mut ss, mut fl) = (Vec::new(), Vec::new(), Vec::new());
     for p in pts {
@@ -495,18 +534,18 @@ fn cwnd(h: &ConnHistory) -> (Chart, String) {
             ymax = ymax.max(f64::from(w));
         }
     }
-    let mut c = Chart::new(x1, 0.0, ymax * 1.08, Unit::Bytes);
+    let mut c = Chart::new(v.x0, v.x1, 0.0, ymax * 1.08, Unit::Bytes);
     // Episodes: runs of recovery or loss.
     let mut i = 0;
     while i < pts.len() {
-        let st = pts[i].ca_state;
-        if st == "recovery" || st == "loss" {
+        let st = pts[i].ca;
+        if matches!(st, CaState::Recovery | CaState::Loss) {
             let mut j = i;
-            while j + 1 < pts.len() && pts[j + 1].ca_state == st {
+            while j + 1 < pts.len() && pts[j + 1].ca == st {
                 j += 1;
             }
             let end = pts.get(j + 1).map_or(secs(h, &pts[j]), |p| secs(h, p));
-            c.band(secs(h, &pts[i]), end, if st == "loss" { "#f4a6a6" } else { "#fdd9a0" });
+            c.band(secs(h, &pts[i]), end, if st == CaState::Loss { "#f4a6a6" } else { "#fdd9a0" });
             i = j + 1;
         } else {
             i += 1;
@@ -515,14 +554,14 @@ fn cwnd(h: &ConnHistory) -> (Chart, String) {
     // W_max: a horizontal mark over each run of one value.
     let mut i = 0;
     while i < pts.len() {
-        if let Some(w) = pts[i].w_max {
+        if let Some(wm) = pts[i].w_max {
             let mut j = i;
-            while j + 1 < pts.len() && pts[j + 1].w_max == Some(w) {
+            while j + 1 < pts.len() && pts[j + 1].w_max == Some(wm) {
                 j += 1;
             }
-            let (a, b) = (secs(h, &pts[i]), secs(h, &pts[j]));
-            c.line(&[(a, f64::from(w)), (b.max(a + x1 * 0.01), f64::from(w))], "#555", 1.5, "6 3");
-            c.label_at(a + x1 * 0.02, f64::from(w), "W_max", "#555");
+            let (a, b) = (secs(h, &pts[i]).max(v.x0), secs(h, &pts[j]));
+            c.line(&[(a, f64::from(wm)), (b.max(a + w * 0.01), f64::from(wm))], "#555", 1.5, "6 3");
+            c.label_at(a + w * 0.02, f64::from(wm), "W_max", "#555");
             i = j + 1;
         } else {
             i += 1;
@@ -537,7 +576,7 @@ fn cwnd(h: &ConnHistory) -> (Chart, String) {
             }
             last_epoch = Some(e);
             let x = (e.total_micros() as f64 - t0 as f64) / 1e6 + f64::from(k);
-            if k > 0.0 && (0.0..=x1).contains(&x) {
+            if k > 0.0 && (v.x0..=v.x1).contains(&x) {
                 c.vmark(x, "#555", "K");
             }
         }
@@ -548,16 +587,20 @@ fn cwnd(h: &ConnHistory) -> (Chart, String) {
     c.legend("cwnd", "#1f3f99", "");
     c.legend("ssthresh", "#d62728", "6 4");
     c.legend("pipe (bytes in flight)", "#2a9d3a", "");
-    c.legend("fast recovery (shaded)", "#f0b050", "");
-    c.legend("loss after RTO (shaded)", "#e07070", "");
+    if pts.iter().any(|p| p.ca == CaState::Recovery) {
+        c.legend("fast recovery (shaded)", "#f0b050", "");
+    }
+    if pts.iter().any(|p| p.ca == CaState::Loss) {
+        c.legend("loss after RTO (shaded)", "#e07070", "");
+    }
     if pts.iter().any(|p| p.w_max.is_some()) {
         c.legend("CUBIC W_max, epoch start + K", "#555", "6 3");
     }
     (c, "bytes".into())
 }
 
-fn rtt(h: &ConnHistory) -> (Chart, String) {
-    let pts = h.points();
+fn rtt(v: &View) -> (Chart, String) {
+    let (h, pts) = (v.h, v.pts);
     let ms = |us: u32| f64::from(us) / 1000.0;
     let mut ymax: f64 = 1.0;
     let (mut srtt, mut var, mut rto, mut samples, mut rtos) =
@@ -579,7 +622,7 @@ fn rtt(h: &ConnHistory) -> (Chart, String) {
             rtos.push((t, p.backoff));
         }
     }
-    let mut c = Chart::new(span(h), 0.0, ymax * 1.08, Unit::Millis);
+    let mut c = Chart::new(v.x0, v.x1, 0.0, ymax * 1.08, Unit::Millis);
     for &(t, n) in &rtos {
         c.vmark(t, "#d62728", &format!("RTO #{n}"));
     }
@@ -602,8 +645,8 @@ fn rtt(h: &ConnHistory) -> (Chart, String) {
 /// A line of the buffers plot: its name, colour and value.
 type Series = (&'static str, &'static str, fn(&Point) -> u32);
 
-fn buffers(h: &ConnHistory) -> (Chart, String) {
-    let pts = h.points();
+fn buffers(v: &View) -> (Chart, String) {
+    let (h, pts) = (v.h, v.pts);
     let mut ymax: f64 = 1.0;
     let series: [Series; 5] = [
         ("rcv_wnd (window we offer)", "#1f3f99", |p| p.rcv_wnd),
@@ -617,7 +660,7 @@ fn buffers(h: &ConnHistory) -> (Chart, String) {
             ymax = ymax.max(f64::from((s.2)(p)));
         }
     }
-    let mut c = Chart::new(span(h), 0.0, ymax * 1.08, Unit::Bytes);
+    let mut c = Chart::new(v.x0, v.x1, 0.0, ymax * 1.08, Unit::Bytes);
     for (name, color, f) in series {
         let v: Vec<(f64, f64)> = pts.iter().map(|p| (secs(h, p), f64::from(f(p)))).collect();
         c.step(&v, color, 1.6, "");

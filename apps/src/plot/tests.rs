@@ -95,6 +95,13 @@ fn a_five_minute_transfer_stays_bounded_and_keeps_its_shape() {
     assert!(c.points().len() <= limits.points_per_conn, "{}", c.points().len());
     assert!(c.points().len() >= limits.points_per_conn / 2, "decimation keeps at least half");
     assert!(c.decimated > 590_000, "{}", c.decimated);
+    eprintln!(
+        "5 minutes, 600,005 samples: {} points kept, {} decimated, {} bytes (Point: {} bytes)",
+        c.points().len(),
+        c.decimated,
+        h.bytes(),
+        std::mem::size_of::<Point>()
+    );
     let bound = 4096 + limits.points_per_conn * std::mem::size_of::<Point>() * 2;
     assert!(h.bytes() < bound, "{} bytes, bound {bound}", h.bytes());
     assert!(h.bytes() < 2 << 20, "{} bytes for one connection", h.bytes());
@@ -218,6 +225,19 @@ fn every_plot_is_an_svg_document_with_data() {
     assert!(render_svg(PlotKind::TimeSeq, c).contains(">R</text>"), "retransmissions marked");
     assert!(render_svg(PlotKind::Rtt, c).contains("RTO #1"), "timeouts marked");
     assert_eq!(PlotKind::parse("nope"), None);
+    // A zoom: 100 to 110 s only, ticks there, fewer elements than the whole.
+    for kind in PlotKind::ALL {
+        let all = render_svg(kind, c);
+        let zoom = render_svg_window(kind, c, Some((100.0, 110.0)));
+        assert!(zoom.contains(">104 s<") && !zoom.contains(">200 s<"), "{}: the zoom's ticks", kind.name());
+        assert!(zoom.len() < all.len(), "{}: {} vs {} bytes", kind.name(), zoom.len(), all.len());
+        assert!(!zoom.contains("NaN") && !zoom.contains("inf"));
+    }
+    // A window outside the run, or backwards, still draws something valid.
+    for w in [(400.0, 500.0), (50.0, 40.0)] {
+        let svg = render_svg_window(PlotKind::Cwnd, c, Some(w));
+        assert!(svg.trim_end().ends_with("</svg>") && !svg.contains("NaN"), "{w:?}");
+    }
     // A connection with one sample still draws.
     let mut one = History::new(HistoryLimits::default());
     one.record(&probe(1, 1, Instant::from_secs(1), ProbeKind::State));
@@ -225,4 +245,24 @@ fn every_plot_is_an_svg_document_with_data() {
         let svg = render_svg(kind, one.get(1).unwrap());
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{}", kind.name());
     }
+}
+
+#[test]
+fn a_storm_of_precious_points_is_bounded_too() {
+    // Every sample a retransmission (kept whenever decimation can): the
+    // ring still holds at most its size, and keeps the run's span.
+    let limits = HistoryLimits { points_per_conn: 256, conns: 1 };
+    let mut h = History::new(limits);
+    for i in 0..100_000u64 {
+        let mut p = probe(7, 1, Instant::from_millis(1000 + i), ProbeKind::Tx);
+        p.retrans = true;
+        p.len = 1448;
+        h.record(&p);
+        assert!(h.get(1).unwrap().points().len() <= 256);
+    }
+    let c = h.get(1).unwrap();
+    assert_eq!(c.first(), Some(Instant::from_millis(1000)));
+    assert_eq!(c.last(), Some(Instant::from_millis(1000 + 99_999)));
+    assert!(c.points().len() >= 64, "{}", c.points().len());
+    assert!(h.bytes() < 4096 + 256 * std::mem::size_of::<Point>() * 2);
 }

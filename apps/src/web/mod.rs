@@ -69,6 +69,8 @@ pub struct WebState {
     /// Web connections open, per client address and in all (server.rs).
     pub clients: HashMap<Ipv4Addr, usize>,
     pub open: usize,
+    /// (in all, per client): server.rs `MAX_WEB_CONNS`, `MAX_PER_CLIENT`.
+    pub conn_limits: (usize, usize),
     /// Answers waiting unsent on every web connection (server.rs
     /// `OUT_TOTAL_LIMIT`), and that limit.
     pub out_total: usize,
@@ -107,6 +109,7 @@ impl WebState {
             step_seq: 0,
             clients: HashMap::new(),
             open: 0,
+            conn_limits: (server::MAX_WEB_CONNS, server::MAX_PER_CLIENT),
             out_total: 0,
             out_limit: server::OUT_TOTAL_LIMIT,
             streams: Vec::new(),

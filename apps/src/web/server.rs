@@ -70,6 +70,10 @@ pub const EVENT_INTERVAL: Duration = Duration::from_millis(250);
 /// ... and at most this far apart (a comment for proxies and the page's
 /// "connected" light).
 pub const EVENT_KEEPALIVE: Duration = Duration::from_secs(5);
+/// Requests one connection gets answered per turn of the loop, at most;
+/// the rest wait for the next turn (a client pipelining thousands of
+/// requests must not hold the loop while the others wait).
+pub const ANSWERS_PER_TURN: usize = 16;
 /// The listener's backlog.
 const BACKLOG: usize = 128;
 
@@ -121,12 +125,23 @@ impl Handler for WebAcceptor {
             let mut st = self.web.borrow_mut();
             st.stats.accepted += 1;
             let mine = st.clients.get(&ip).copied().unwrap_or(0);
-            if st.open >= MAX_WEB_CONNS || mine >= MAX_PER_CLIENT {
+            let (max_conns, max_per_client) = st.conn_limits;
+            if st.open >= max_conns || mine >= max_per_client {
                 // Refused: the answer fits any send buffer; then closed.
                 st.stats.refused += 1;
-                let why = if mine >= MAX_PER_CLIENT { "too many connections from you" } else { "too many connections" };
+                let why = if mine >= max_per_client { "too many connections from you" } else { "too many connections" };
                 let r = Response::error(Status::SERVICE_UNAVAILABLE, why);
                 let _ = cx.stack.send(cx.now, sock, &r.to_bytes(false, false), MsgFlags::NONE);
+                // A request already here is read and dropped: closing with
+                // unread data would reset the connection (RFC 2525 §2.17)
+                // and the 503 with it.
+                let mut dropped = 0;
+                while dropped < READ_LIMIT {
+                    match cx.stack.recv(cx.now, sock, cx.buf, MsgFlags::NONE) {
+                        Ok(n) if n > 0 => dropped += n,
+                        _ => break,
+                    }
+                }
                 let _ = cx.stack.close(cx.now, sock);
                 continue;
             }
@@ -174,6 +189,9 @@ struct WebConn {
     peer_eof: bool,
     /// Unsent bytes this connection counts in `WebState::out_total`.
     counted: usize,
+    /// `ANSWERS_PER_TURN` were given and requests may be left: run again
+    /// next turn.
+    more: bool,
 }
 
 impl WebConn {
@@ -192,6 +210,7 @@ impl WebConn {
             drained_mark: 0,
             peer_eof: false,
             counted: 0,
+            more: false,
         }
     }
 
@@ -253,6 +272,8 @@ impl WebConn {
     /// Do what can be done now; what to wait for next.
     fn drive(&mut self, cx: &mut Ctx) -> Result<Next, Errno> {
         let now = cx.now;
+        let mut answers = 0;
+        self.more = false;
         loop {
             self.flush(cx.stack, now)?;
             if self.unsent() > 0 && now >= self.drained_at + SEND_TIMEOUT {
@@ -265,8 +286,13 @@ impl WebConn {
                     if self.unsent() > OUT_HIGH_WATER {
                         break; // backpressure: answer no more until this has gone
                     }
+                    if answers == ANSWERS_PER_TURN {
+                        self.more = true;
+                        break;
+                    }
                     match parse_request(&self.inbuf) {
                         Parsed::Done(req, n) => {
+                            answers += 1;
                             self.inbuf.drain(..n);
                             self.request_since = (!self.inbuf.is_empty()).then_some(now);
                             self.answer(cx, &req);
@@ -417,6 +443,9 @@ impl WebConn {
         let mut interest = EpollFlags::NONE;
         let mut timer: Option<Instant> = None;
         let mut at = |t: Instant| timer = Some(timer.map_or(t, |x| x.min(t)));
+        if self.more {
+            at(now); // the reactor runs a timer set for now at its next turn
+        }
         if self.unsent() > 0 {
             interest |= OUT;
             at(self.drained_at + SEND_TIMEOUT);
@@ -560,6 +589,76 @@ mod tests {
         out
     }
 
+    /// Read `s` until its text holds `needle`; the text and when.
+    fn read_until(host: &mut device::SimHost, s: &mut BlockingSocket, text: &mut String, needle: &str) -> Instant {
+        use device::Net;
+        s.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut buf = [0u8; 4096];
+        while !text.contains(needle) {
+            let n = s.recv(host, &mut buf, MsgFlags::NONE).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert!(n > 0, "EOF before {needle:?}: {text}");
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        host.now()
+    }
+
+    /// The event stream on the virtual clock: the connections at once, a
+    /// new connection within EVENT_INTERVAL (plus the round trip) of its
+    /// handshake, events never closer than EVENT_INTERVAL, and step output
+    /// as it comes (`Web::turn` wakes the stream).
+    #[test]
+    fn the_event_stream_on_a_virtual_clock() {
+        use device::Net;
+        let (mut sim, web) = sim(212_992, None);
+        let mut host = sim.host(Side::A);
+        let to = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
+        let mut ev = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        ev.connect(&mut host, to).unwrap();
+        ev.send(&mut host, b"GET /api/events HTTP/1.1\r\nHost: a\r\n\r\n", MsgFlags::NONE).unwrap();
+        let mut text = String::new();
+        read_until(&mut host, &mut ev, &mut text, "event: conns\ndata: ");
+        read_until(&mut host, &mut ev, &mut text, "\n\n");
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("text/event-stream"), "{text}");
+        // A new connection: in the stream within an interval and a bit.
+        let other = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        other.connect(&mut host, to).unwrap();
+        let handshake = host.now();
+        let me = format!("\"remote\":\"{}\"", other.local_addr(&mut host).unwrap());
+        let seen = read_until(&mut host, &mut ev, &mut text, &me);
+        assert!(seen - handshake <= EVENT_INTERVAL + Duration::from_millis(5), "{:?}", seen - handshake);
+        // Events at least EVENT_INTERVAL apart, over a few seconds (the
+        // stream's own connection changes with every event it carries).
+        let mut times = Vec::new();
+        let mut buf = [0u8; 4096];
+        ev.set_read_timeout(Some(Duration::from_secs(10)));
+        while times.len() < 8 {
+            let n = ev.recv(&mut host, &mut buf, MsgFlags::NONE).unwrap();
+            assert!(n > 0);
+            let chunk = String::from_utf8_lossy(&buf[..n]);
+            for _ in chunk.matches("event: conns") {
+                times.push(host.now());
+            }
+        }
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] >= EVENT_INTERVAL, "{:?}", w[1] - w[0]);
+        }
+        // Step output for the web goes out as an `event: step` at once.
+        let state = web.borrow().state();
+        let who = state.borrow().who();
+        // (This loop has no stepping device: `step on` says so, and that
+        // answer is the step output the page gets, as api.rs passes it on.)
+        let answer = state.borrow().step.start(who, None, None, crate::step::Style::Plain, host.stack());
+        let text_on = "step: not available here";
+        assert!(answer.starts_with(text_on), "{answer}");
+        state.borrow_mut().push_step(&answer);
+        let t0 = host.now();
+        let mut text = String::new();
+        let t = read_until(&mut host, &mut ev, &mut text, "event: step\ndata: ");
+        assert!(t - t0 < Duration::from_millis(10), "woken at once, not at the next tick: {:?}", t - t0);
+        read_until(&mut host, &mut ev, &mut text, "\n\n");
+        assert!(text.contains(text_on), "{text}");
+    }
+
     /// A response many times the send buffer goes out as the socket
     /// drains, whole and in order, with the pipelined request after it.
     #[test]
@@ -586,6 +685,69 @@ mod tests {
         sim.run_for(LINGER + Duration::from_secs(1)).unwrap();
         assert_eq!(web.borrow().state().borrow().open, 0, "closed after the lingering close");
         assert_eq!(web.borrow().state().borrow().out_total, 0);
+    }
+
+    /// Over the per-client limit, and over the total: 503 with the reason,
+    /// then closed; a slot freed is served again.
+    #[test]
+    fn the_connection_limits_answer_503() {
+        let (mut sim, web) = sim(212_992, None);
+        let state = web.borrow().state();
+        let to = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
+        let mut host = sim.host(Side::A);
+        let open = |host: &mut device::SimHost| {
+            let s = BlockingSocket::socket(host, SockType::Stream).unwrap();
+            s.connect(host, to).unwrap();
+            s
+        };
+        let refused = |host: &mut device::SimHost, s: &mut BlockingSocket| {
+            let all = String::from_utf8(get(host, s)).unwrap();
+            assert!(all.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{all}");
+            serde_json::from_str::<serde_json::Value>(all.split("\r\n\r\n").nth(1).unwrap()).unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        state.borrow_mut().conn_limits = (10, 2);
+        let a = open(&mut host);
+        let _b = open(&mut host);
+        let mut c = open(&mut host);
+        assert_eq!(refused(&mut host, &mut c), "too many connections from you");
+        state.borrow_mut().conn_limits = (2, 10);
+        let mut d = open(&mut host);
+        assert_eq!(refused(&mut host, &mut d), "too many connections");
+        assert_eq!((state.borrow().open, state.borrow().stats.refused), (2, 2));
+        // One closes: the next is served.
+        a.close(&mut host).unwrap();
+        let mut e = open(&mut host);
+        e.send(&mut host, b"GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", MsgFlags::NONE).unwrap();
+        assert_eq!(responses(&get(&mut host, &mut e))[0].0, 200);
+    }
+
+    /// 100 pipelined requests in one segment: answered in order,
+    /// ANSWERS_PER_TURN a turn (the rest on the reactor's timer, with no
+    /// socket event to say they are there).
+    #[test]
+    fn pipelined_requests_are_answered_a_few_per_turn() {
+        let (mut sim, web) = sim(212_992, None);
+        let mut host = sim.host(Side::A);
+        let mut s = BlockingSocket::socket(&mut host, SockType::Stream).unwrap();
+        s.connect(&mut host, SocketAddrV4::new([10, 0, 0, 2].into(), 80)).unwrap();
+        let mut reqs = Vec::new();
+        for i in 0..100 {
+            let path = if i % 10 == 9 { "/nope" } else { "/api/iface" };
+            let close = if i == 99 { "Connection: close\r\n" } else { "" };
+            reqs.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: a\r\n{close}\r\n").as_bytes());
+        }
+        assert!(reqs.len() < READ_LIMIT);
+        s.send(&mut host, &reqs, MsgFlags::NONE).unwrap();
+        let start = device::Net::now(&mut host);
+        let rs = responses(&get(&mut host, &mut s));
+        let took = device::Net::now(&mut host) - start;
+        assert!(took < Duration::from_millis(100), "{took:?}: not at the next turns");
+        let want: Vec<u16> = (0..100).map(|i| if i % 10 == 9 { 404 } else { 200 }).collect();
+        assert_eq!(rs.iter().map(|r| r.0).collect::<Vec<_>>(), want);
+        assert_eq!(web.borrow().state().borrow().stats.requests, 100);
     }
 
     /// A peer that sends a request and reads nothing holds its answer in

@@ -242,8 +242,11 @@ impl Tcp {
             // is chosen as for any SYN-ACK, `syn_options`).
             req.syn_options(cfg, &TcpOptions { mss: h.options.mss, ..TcpOptions::default() }, cx.now);
         }
-        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; not a `tcp_probe` sample:
+        // no connection exists (a flood must not fill the plots' history).
+        let probing = cx.probe.suspend();
         req.send_syn(cx, cfg);
+        cx.probe.resume(probing);
         cx.stats.inc(Counter::SyncookiesSent);
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpQueue, RFC, || {

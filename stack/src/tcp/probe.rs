@@ -154,4 +154,13 @@ impl ProbeQueue {
     pub fn pop(&mut self) -> Option<TcpProbe> {
         self.samples.pop_front()
     }
+    /// Stop sampling for a moment without losing what is queued; returns
+    /// whether it was on, for `resume`. (A SYN cookie's SYN-ACK comes from
+    /// a throwaway TCB that is no connection: handshake.rs `cookie_synack`.)
+    pub(crate) fn suspend(&mut self) -> bool {
+        std::mem::replace(&mut self.enabled, false)
+    }
+    pub(crate) fn resume(&mut self, was_on: bool) {
+        self.enabled = was_on;
+    }
 }

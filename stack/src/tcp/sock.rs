@@ -849,7 +849,9 @@ impl TcpSock {
         }
     }
 
-    /// The sample, with the segment fields left empty.
+    /// The sample, with the segment fields left empty. Not inlined: the
+    /// hooks (`#[inline]`) cost one branch where they are called when off.
+    #[inline(never)]
     fn probe_sample(&self, at: Instant, kind: ProbeKind) -> TcpProbe {
         let cubic = &self.cong.cc.cubic;
         let mss = self.snd.mss.max(1) as f64;
@@ -917,6 +919,7 @@ impl TcpSock {
 
     /// `Rx` sample: segment `h` with `len` payload bytes has been processed.
     /// Takes the RTT measurement that processing left (`RttVars::last_sample_us`).
+    #[inline]
     pub(super) fn tcp_probe_rx(&mut self, cx: &mut Cx, h: &TcpRepr, len: usize) {
         if !cx.probe.enabled() {
             return;
@@ -930,6 +933,7 @@ impl TcpSock {
 
     /// `Tx` sample: segment `h` with `len` payload bytes, which `transmit`
     /// is about to queue (before SND.NXT and SND.MAX move past it).
+    #[inline]
     pub(super) fn tcp_probe_tx(&self, cx: &mut Cx, h: &TcpRepr, len: usize) {
         if !cx.probe.enabled() {
             return;
@@ -945,6 +949,7 @@ impl TcpSock {
     }
 
     /// `Rto` or `State` sample: no segment.
+    #[inline]
     pub(super) fn tcp_probe_event(&self, cx: &mut Cx, kind: ProbeKind) {
         if !cx.probe.enabled() {
             return;

@@ -2975,3 +2975,31 @@ fn tcp_probe_rto_samples_back_off() {
     }
     assert_eq!(rtos[0].backoff, 1);
 }
+
+#[test]
+fn tcp_probe_samples_a_syn_recv_child_but_not_a_syn_cookie() {
+    let mut lab = Lab::new();
+    lab.probe.set_enabled(true);
+    lab.listen(80, 1);
+    // The first SYN makes a child (SYN_RECEIVED): its state change, the
+    // SYN it processed, the SYN-ACK it sent.
+    lab.send(&lab.seg(50000, 80).flags(SYN).no_ack().mss(Some(1460)));
+    assert!(lab.expect().is(SYN | ACK));
+    let mut kinds = Vec::new();
+    while let Some(p) = lab.probe.pop() {
+        assert_eq!(p.remote, SocketAddrV4::new(THEM, 50000));
+        assert_eq!(p.state, TcpState::SynReceived);
+        kinds.push(p.kind);
+    }
+    assert_eq!(kinds, [ProbeKind::State, ProbeKind::Rx, ProbeKind::Tx]);
+    // The SYN queue (backlog 1) is full: the next SYNs get cookies and
+    // leave no TCB, and no sample.
+    for i in 0..10 {
+        let (ip, port) = spoofed(i);
+        lab.send_from(ip, &lab.seg(port, 80).seq(i).flags(SYN).no_ack().mss(Some(1460)));
+        assert!(lab.drain_any().iter().all(|(_, o)| o.is(SYN | ACK)));
+    }
+    assert_eq!(lab.count(Counter::SyncookiesSent), 10);
+    assert!(lab.probe.is_empty(), "no samples of SYN cookies");
+    assert!(lab.probe.enabled(), "sampling goes on");
+}
