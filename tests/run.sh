@@ -31,6 +31,7 @@ declare -A TOOLS=(
     [tcpdump]=tcpdump
     [python3]=python3
     [curl]=curl
+    [chromium]=chromium
 )
 declare -A PROBE=(
     [ip]="-V|iproute2"
