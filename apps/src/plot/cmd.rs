@@ -58,7 +58,8 @@ pub fn plot(
     if !a.recording.exists() {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("{}: no such recording", a.recording.display())));
     }
-    let mut history = History::new(HistoryLimits { points_per_conn: PLOT_POINTS_PER_CONN, conns: PLOT_CONNS });
+    let mut history =
+        History::new(HistoryLimits { points_per_conn: PLOT_POINTS_PER_CONN, conns: PLOT_CONNS, budget: usize::MAX });
     replay(&a.recording, &mut |p| history.record(p))?;
     let window = a.from.zip(a.to);
     let written = write_plots(&history, a.conn, &a.out, window)?;

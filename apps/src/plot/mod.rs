@@ -38,6 +38,12 @@ use std::net::SocketAddrV4;
 pub const DEFAULT_POINTS_PER_CONN: usize = 4096;
 /// Connections kept by default.
 pub const DEFAULT_CONNS: usize = 256;
+/// Memory all the rings may hold by default: 16 MiB, about 100,000
+/// points. Without it the bound would be `conns × points_per_conn` points
+/// (~170 MB), which a page left open reaches: each of its requests for a
+/// plot is a connection of its own that sends a megabyte and leaves a
+/// thousand points behind.
+pub const DEFAULT_BUDGET: usize = 16 << 20;
 /// The ACK bit of `Point::flags` (RFC 9293 §3.1).
 const ACK: u8 = 0x10;
 /// Linux's `TCP_INFINITE_SSTHRESH`: an ssthresh at or above it means "no
@@ -51,11 +57,15 @@ pub struct HistoryLimits {
     pub points_per_conn: usize,
     /// Connections kept (at least 1).
     pub conns: usize,
+    /// Bytes all the connections' points may hold (`History::bytes`): past
+    /// it the least recently updated connections are forgotten, closed
+    /// ones first (never the one being updated).
+    pub budget: usize,
 }
 
 impl Default for HistoryLimits {
     fn default() -> Self {
-        HistoryLimits { points_per_conn: DEFAULT_POINTS_PER_CONN, conns: DEFAULT_CONNS }
+        HistoryLimits { points_per_conn: DEFAULT_POINTS_PER_CONN, conns: DEFAULT_CONNS, budget: DEFAULT_BUDGET }
     }
 }
 
@@ -447,12 +457,18 @@ pub struct History {
     by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), u64>,
     next_id: u64,
     clock: u64,
+    /// The sum of every connection's `ConnHistory::bytes`, kept as they change.
+    held: usize,
 }
 
 impl History {
     pub fn new(limits: HistoryLimits) -> History {
-        let limits = HistoryLimits { points_per_conn: limits.points_per_conn.max(16), conns: limits.conns.max(1) };
-        History { limits, conns: BTreeMap::new(), by_tuple: HashMap::new(), next_id: 1, clock: 0 }
+        let limits = HistoryLimits {
+            points_per_conn: limits.points_per_conn.max(16),
+            conns: limits.conns.max(1),
+            budget: limits.budget,
+        };
+        History { limits, conns: BTreeMap::new(), by_tuple: HashMap::new(), next_id: 1, clock: 0, held: 0 }
     }
 
     pub fn limits(&self) -> HistoryLimits {
@@ -479,30 +495,41 @@ impl History {
         }
         c.closed = matches!(p.state, TcpState::Closed | TcpState::TimeWait);
         c.touched = self.clock;
+        let before = c.bytes();
         c.push(Point::from_probe(p));
+        self.held = self.held + c.bytes() - before;
+        while self.held > self.limits.budget && self.forget_one(Some(id)) {}
+    }
+
+    /// Forget the least recently updated closed connection, else the least
+    /// recently updated one, never `keep`. False when there is none.
+    fn forget_one(&mut self, keep: Option<u64>) -> bool {
+        let victim = self
+            .conns
+            .values()
+            .filter(|c| c.closed && Some(c.id) != keep)
+            .min_by_key(|c| c.touched)
+            .or_else(|| self.conns.values().filter(|c| Some(c.id) != keep).min_by_key(|c| c.touched))
+            .map(|c| (c.id, c.local, c.remote));
+        let Some((id, l, r)) = victim else { return false };
+        if let Some(c) = self.conns.remove(&id) {
+            self.held -= c.bytes();
+        }
+        if self.by_tuple.get(&(l, r)) == Some(&id) {
+            self.by_tuple.remove(&(l, r));
+        }
+        true
     }
 
     fn new_conn(&mut self, p: &TcpProbe) -> u64 {
         if self.conns.len() >= self.limits.conns {
-            // Forget the least recently updated closed connection, else the
-            // least recently updated one.
-            let victim = self
-                .conns
-                .values()
-                .filter(|c| c.closed)
-                .min_by_key(|c| c.touched)
-                .or_else(|| self.conns.values().min_by_key(|c| c.touched))
-                .map(|c| (c.id, c.local, c.remote));
-            if let Some((id, l, r)) = victim {
-                self.conns.remove(&id);
-                if self.by_tuple.get(&(l, r)) == Some(&id) {
-                    self.by_tuple.remove(&(l, r));
-                }
-            }
+            self.forget_one(None);
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.conns.insert(id, ConnHistory::new(id, p, self.limits.points_per_conn));
+        let c = ConnHistory::new(id, p, self.limits.points_per_conn);
+        self.held += c.bytes();
+        self.conns.insert(id, c);
         self.by_tuple.insert((p.local, p.remote), id);
         id
     }
@@ -533,9 +560,9 @@ impl History {
     }
 
     /// Memory held, approximately: what the memory-bound tests read. At
-    /// most about `conns × points_per_conn × size_of::<Point>()` (a Point
-    /// is 160 bytes: with the defaults ~650 KB per long connection, and
-    /// ~170 MB in the worst case of 256 long connections at once).
+    /// most about `budget` plus one connection's ring (a Point is 160
+    /// bytes: with the defaults ~650 KB per long connection; without the
+    /// budget, 256 long connections would hold ~170 MB).
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<History>()
             + self.conns.values().map(ConnHistory::bytes).sum::<usize>()

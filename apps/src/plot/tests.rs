@@ -126,7 +126,7 @@ fn a_five_minute_transfer_stays_bounded_and_keeps_its_shape() {
 
 #[test]
 fn incarnations_get_new_ids_and_closed_ones_are_forgotten_first() {
-    let mut h = History::new(HistoryLimits { points_per_conn: 64, conns: 3 });
+    let mut h = History::new(HistoryLimits { points_per_conn: 64, conns: 3, ..HistoryLimits::default() });
     let t = |s| Instant::from_secs(s);
     h.record(&probe(1, 100, t(1), ProbeKind::Tx));
     h.record(&probe(2, 200, t(2), ProbeKind::Tx));
@@ -209,7 +209,7 @@ fn json_and_csv_carry_every_point_relative_to_iss() {
 
 #[test]
 fn every_plot_is_an_svg_document_with_data() {
-    let mut h = History::new(HistoryLimits { points_per_conn: 512, conns: 4 });
+    let mut h = History::new(HistoryLimits { points_per_conn: 512, conns: 4, ..HistoryLimits::default() });
     five_minutes(&mut h);
     let c = h.get(1).unwrap();
     for kind in PlotKind::ALL {
@@ -251,7 +251,7 @@ fn every_plot_is_an_svg_document_with_data() {
 fn a_storm_of_precious_points_is_bounded_too() {
     // Every sample a retransmission (kept whenever decimation can): the
     // ring still holds at most its size, and keeps the run's span.
-    let limits = HistoryLimits { points_per_conn: 256, conns: 1 };
+    let limits = HistoryLimits { points_per_conn: 256, conns: 1, ..HistoryLimits::default() };
     let mut h = History::new(limits);
     for i in 0..100_000u64 {
         let mut p = probe(7, 1, Instant::from_millis(1000 + i), ProbeKind::Tx);
@@ -265,4 +265,33 @@ fn a_storm_of_precious_points_is_bounded_too() {
     assert_eq!(c.last(), Some(Instant::from_millis(1000 + 99_999)));
     assert!(c.points().len() >= 64, "{}", c.points().len());
     assert!(h.bytes() < 4096 + 256 * std::mem::size_of::<Point>() * 2);
+}
+
+#[test]
+fn many_busy_connections_stay_within_the_budget() {
+    // What a page left open makes: a connection per plot request, each a
+    // thousand samples. 256 of them would hold ~40 MB of points; the
+    // budget keeps 2 MB, forgetting the oldest, never the one being fed.
+    let budget = 2 << 20;
+    let mut h = History::new(HistoryLimits { budget, ..HistoryLimits::default() });
+    let mut t = Instant::from_secs(1);
+    for port in 0..256u16 {
+        for _ in 0..1000 {
+            t += Duration::from_micros(100);
+            h.record(&probe(1000 + port, u32::from(port) * 7 + 1, t, ProbeKind::Tx));
+        }
+        let mut closed = probe(1000 + port, u32::from(port) * 7 + 1, t, ProbeKind::State);
+        closed.state = TcpState::Closed;
+        h.record(&closed);
+        assert!(h.bytes() <= budget + (1 << 20), "{} bytes held after {} connections", h.bytes(), port + 1);
+    }
+    let kept = h.conns();
+    assert!(kept.len() >= 8 && kept.len() < 256, "{} connections kept", kept.len());
+    // The newest are the ones kept, whole.
+    let newest = kept.last().unwrap();
+    assert_eq!(newest.id, 256);
+    assert_eq!(newest.points, 1001);
+    // The running count is the sum it stands for.
+    let sum: usize = kept.iter().map(|c| h.get(c.id).unwrap().bytes()).sum();
+    assert_eq!(h.held, sum);
 }
