@@ -32,6 +32,7 @@ pub mod ladder;
 pub mod netstat;
 pub mod ping;
 pub mod reactor;
+pub mod run;
 pub mod services;
 pub mod shell;
 pub mod step;
