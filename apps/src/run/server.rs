@@ -224,7 +224,11 @@ impl RunServer {
             if r.s_interest != EpollFlags::NONE {
                 let _ = stack.epoll_ctl(self.sep, EpollOp::Del, h, EpollFlags::NONE, tok);
             }
-            let _ = stack.close(now, h);
+            if r.unread_at_close {
+                let _ = stack.close_reset(now, h);
+            } else {
+                let _ = stack.close(now, h);
+            }
         }
         if r.prog_gone {
             self.stats.closed_by_program += 1;
