@@ -408,3 +408,41 @@ c.recv(1)
     drop(c);
     assert_alive(&ns, &s, "after idling");
 }
+
+/// A threaded echo server on the host's TCP, for programs on synack.
+const HOST_ECHO: &str = "import socketserver,sys
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            b=self.request.recv(65536)
+            if not b: return
+            self.request.sendall(b)
+socketserver.ThreadingTCPServer.allow_reuse_address=True
+socketserver.ThreadingTCPServer.daemon_threads=True
+s=socketserver.ThreadingTCPServer(('10.0.0.1',int(sys.argv[1])),H)
+print('listening',flush=True)
+s.serve_forever()
+";
+
+#[test]
+fn socket_calls_of_the_course_work_on_synack() {
+    if !interop_allowed("socket_calls_of_the_course_work_on_synack") {
+        return;
+    }
+    require_tool("python3");
+    let scratch = Scratch::new("calls");
+    let (ns, s) = up(&scratch);
+    let echo = Synack::spawn_command(ns.command("python3", &["-c", HOST_ECHO, "7007"]));
+    wait_for_listen(&echo);
+    let script = scratch.path().join("exercise.py");
+    std::fs::write(&script, include_str!("run/exercise.py")).unwrap();
+    let prog = ["python3", script.to_str().unwrap(), "7007"];
+    let out = synack_tests::run_bounded(run_cmd(&ns, &scratch, scratch.path(), &prog), BULK).unwrap();
+    assert!(out.success() && out.stdout.contains("ALL OK"), "{}\n--- synack:\n{}", out.text(), s.output());
+    for check in ["nonblocking-connect", "refused", "sockopts", "epoll-poll-mixed", "threads", "fork", "exec", "dup"] {
+        assert!(out.stdout.contains(&format!("ok {check}\n")), "{check} missing:\n{}", out.text());
+    }
+    // The unsupported option left its trace line.
+    assert!(s.output().contains("is not supported on synack's sockets: ENOPROTOOPT"), "{}", s.output());
+    assert_alive(&ns, &s, "after the calls");
+}
