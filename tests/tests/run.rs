@@ -410,16 +410,24 @@ c.recv(1)
 }
 
 /// A threaded echo server on the host's TCP, for programs on synack.
-const HOST_ECHO: &str = "import socketserver,sys
+const HOST_ECHO: &str = "import socket,socketserver,struct,sys,threading
 class H(socketserver.BaseRequestHandler):
     def handle(self):
         while True:
             b=self.request.recv(65536)
             if not b: return
             self.request.sendall(b)
+class R(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(1)
+        self.request.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0))
+        self.request.close()
 socketserver.ThreadingTCPServer.allow_reuse_address=True
 socketserver.ThreadingTCPServer.daemon_threads=True
-s=socketserver.ThreadingTCPServer(('10.0.0.1',int(sys.argv[1])),H)
+p=int(sys.argv[1])
+r=socketserver.ThreadingTCPServer(('10.0.0.1',p+1),R)
+threading.Thread(target=r.serve_forever,daemon=True).start()
+s=socketserver.ThreadingTCPServer(('10.0.0.1',p),H)
 print('listening',flush=True)
 s.serve_forever()
 ";
@@ -436,10 +444,15 @@ fn socket_calls_of_the_course_work_on_synack() {
     wait_for_listen(&echo);
     let script = scratch.path().join("exercise.py");
     std::fs::write(&script, include_str!("run/exercise.py")).unwrap();
-    let prog = ["python3", script.to_str().unwrap(), "7007"];
+    // Linux first: every answer the script expects is Linux's.
+    let linux = ns.exec("python3", &[script.to_str().unwrap(), "7007", "10.0.0.1"], BULK);
+    assert!(linux.success() && linux.stdout.contains("ALL OK"), "on Linux's TCP:\n{}", linux.text());
+    let prog = ["python3", script.to_str().unwrap(), "7007", "10.0.0.2"];
     let out = synack_tests::run_bounded(run_cmd(&ns, &scratch, scratch.path(), &prog), BULK).unwrap();
     assert!(out.success() && out.stdout.contains("ALL OK"), "{}\n--- synack:\n{}", out.text(), s.output());
-    for check in ["nonblocking-connect", "refused", "sockopts", "epoll-poll-mixed", "threads", "fork", "exec", "dup"] {
+    for check in
+        ["nonblocking-connect", "refused", "sockopts", "reset", "epoll-poll-mixed", "threads", "fork", "exec", "dup"]
+    {
         assert!(out.stdout.contains(&format!("ok {check}\n")), "{check} missing:\n{}", out.text());
     }
     // The unsupported option left its trace line.

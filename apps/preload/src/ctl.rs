@@ -216,7 +216,7 @@ fn exchange(fd: c_int, req: &Req, pass: Option<c_int>) -> Result<(Reply, Option<
             std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut c_int, p);
         }
         loop {
-            let r = libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL);
+            let r = libc::syscall(libc::SYS_sendmsg, fd, &msg as *const libc::msghdr, libc::MSG_NOSIGNAL) as isize;
             if r == out.len() as isize {
                 break;
             }
@@ -234,7 +234,8 @@ fn exchange(fd: c_int, req: &Req, pass: Option<c_int>) -> Result<(Reply, Option<
             msg.msg_iovlen = 1;
             msg.msg_control = cbuf.as_mut_ptr() as *mut c_void;
             msg.msg_controllen = std::mem::size_of_val(&cbuf);
-            let r = libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            let r =
+                libc::syscall(libc::SYS_recvmsg, fd, &mut msg as *mut libc::msghdr, libc::MSG_CMSG_CLOEXEC) as isize;
             if r < 0 && errno() == libc::EINTR {
                 continue;
             }

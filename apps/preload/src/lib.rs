@@ -20,6 +20,11 @@
 //! | `getsockname`, `getpeername` | `inet_getname` |
 //! | `setsockopt`, `getsockopt` | `sock_setsockopt`, `do_tcp_setsockopt`… |
 //!
+//! A read that finds end of file on a synack socket (`read`, `readv`,
+//! `recv`, `recvfrom`, `recvmsg` and their `_chk` forms) asks once whether
+//! the connection ended with an error, so a RST reads as `ECONNRESET` as
+//! on Linux; reads that return data are the kernel's alone.
+//!
 //! Every other fd, and every other family (`AF_INET6`, `AF_UNIX`,
 //! netlink…), goes to libc's function untouched (`dlsym(RTLD_NEXT)`).
 //! `socket(AF_INET, SOCK_DGRAM)` fails with `EPROTONOSUPPORT` for now:
@@ -230,7 +235,8 @@ pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut sockl
         // Take the readiness byte(s) first: `synack up` puts one back after
         // this accept if the queue still holds a connection.
         let mut junk = [0u8; 64];
-        libc::recv(fd, junk.as_mut_ptr() as *mut c_void, junk.len(), libc::MSG_DONTWAIT);
+        let (p, n) = (junk.as_mut_ptr(), junk.len());
+        libc::syscall(libc::SYS_recvfrom, fd, p, n, libc::MSG_DONTWAIT, 0usize, 0usize);
         match ask(Req::new(Op::Accept, ino), None) {
             Ok((r, Some(child))) => {
                 remember(r.ino, true);
@@ -392,4 +398,125 @@ pub unsafe extern "C" fn getsockopt(
         }
         Err(e) => fail(e),
     }
+}
+
+// ------------------------------------------- reads that find end of file
+
+/// A read on a synack socket returned 0 (end of file): if the connection
+/// ended with an error (a RST, a timeout), return it once instead, as
+/// Linux's `tcp_recvmsg` returns `sock_error` (then 0 on later reads).
+/// Reads that return data never come here: they are the kernel's alone.
+fn eof_or_error(fd: c_int, r: isize, asked: bool) -> isize {
+    if r != 0 || !asked || !enabled() {
+        return r;
+    }
+    let Some(ino) = synack_ino(fd) else { return r };
+    match rpc(&Req::new(Op::PendingError, ino), None) {
+        Ok((p, _)) if p.errno == 0 && p.ret != 0 => {
+            set_errno(p.ret as c_int);
+            -1
+        }
+        _ => r,
+    }
+}
+
+/// `read(2)`.
+///
+/// # Safety
+/// As read(2).
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
+    let r = real!(read: fn(c_int, *mut c_void, usize) -> isize)(fd, buf, n);
+    eof_or_error(fd, r, n > 0)
+}
+
+/// `__read_chk`: `read` as `_FORTIFY_SOURCE` compiles it.
+///
+/// # Safety
+/// As read(2).
+#[no_mangle]
+pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize) -> isize {
+    let r = real!(__read_chk: fn(c_int, *mut c_void, usize, usize) -> isize)(fd, buf, n, buflen);
+    eof_or_error(fd, r, n > 0)
+}
+
+/// `readv(2)`.
+///
+/// # Safety
+/// As readv(2).
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, cnt: c_int) -> isize {
+    let r = real!(readv: fn(c_int, *const libc::iovec, c_int) -> isize)(fd, iov, cnt);
+    let asked = !iov.is_null() && cnt > 0 && (0..cnt as usize).any(|i| (*iov.add(i)).iov_len > 0);
+    eof_or_error(fd, r, asked)
+}
+
+/// `recv(2)`: flags (`MSG_PEEK`, `MSG_DONTWAIT`, `MSG_WAITALL`) work on
+/// the socketpair as on TCP.
+///
+/// # Safety
+/// As recv(2).
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: usize, flags: c_int) -> isize {
+    let r = real!(recv: fn(c_int, *mut c_void, usize, c_int) -> isize)(fd, buf, n, flags);
+    eof_or_error(fd, r, n > 0)
+}
+
+/// `__recv_chk`.
+///
+/// # Safety
+/// As recv(2).
+#[no_mangle]
+pub unsafe extern "C" fn __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize {
+    let r = real!(__recv_chk: fn(c_int, *mut c_void, usize, usize, c_int) -> isize)(fd, buf, n, buflen, flags);
+    eof_or_error(fd, r, n > 0)
+}
+
+/// `recvfrom(2)`: on a connected TCP socket the address is left empty
+/// (`*len` = 0), as on the socketpair.
+///
+/// # Safety
+/// As recvfrom(2).
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    n: usize,
+    flags: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> isize {
+    let f = real!(recvfrom: fn(c_int, *mut c_void, usize, c_int, *mut sockaddr, *mut socklen_t) -> isize);
+    eof_or_error(fd, f(fd, buf, n, flags, addr, len), n > 0)
+}
+
+/// `__recvfrom_chk`.
+///
+/// # Safety
+/// As recvfrom(2).
+#[no_mangle]
+pub unsafe extern "C" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: usize,
+    buflen: usize,
+    flags: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> isize {
+    let f = real!(__recvfrom_chk: fn(c_int, *mut c_void, usize, usize, c_int, *mut sockaddr, *mut socklen_t) -> isize);
+    eof_or_error(fd, f(fd, buf, n, buflen, flags, addr, len), n > 0)
+}
+
+/// `recvmsg(2)`.
+///
+/// # Safety
+/// As recvmsg(2).
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> isize {
+    let r = real!(recvmsg: fn(c_int, *mut libc::msghdr, c_int) -> isize)(fd, msg, flags);
+    let asked = !msg.is_null()
+        && !(*msg).msg_iov.is_null()
+        && (0..(*msg).msg_iovlen).any(|i| (*(*msg).msg_iov.add(i)).iov_len > 0);
+    eof_or_error(fd, r, asked)
 }

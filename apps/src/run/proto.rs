@@ -55,6 +55,10 @@ pub enum Op {
     /// Is this inode one of synack's sockets? (After `exec`, the library
     /// knows nothing of the fds it inherited.) `ENOTSOCK` if not.
     Whois = 10,
+    /// A read on the socket got end of file: is a connection error pending
+    /// (a RST, a timeout)? Its errno in `ret`, 0 if none: Linux's
+    /// `tcp_recvmsg` returns `sock_error` once instead of 0.
+    PendingError = 11,
 }
 
 impl Op {
@@ -70,6 +74,7 @@ impl Op {
             8 => Op::SetSockOpt,
             9 => Op::GetSockOpt,
             10 => Op::Whois,
+            11 => Op::PendingError,
             _ => return None,
         })
     }

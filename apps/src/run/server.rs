@@ -35,6 +35,9 @@ pub const MAX_SOCKETS: usize = 16_384;
 const MAX_REQS_PER_TURN: usize = 16;
 /// Events taken per look at either epoll.
 const MAX_EVENTS: usize = 256;
+/// Errors of connections already gone, kept for the read that finds
+/// their end of file (`Op::PendingError`); the oldest go first.
+pub const MAX_PENDING_ERRORS: usize = 1024;
 /// The control socket's `listen` backlog.
 const CTL_BACKLOG: i32 = 128;
 
@@ -67,6 +70,11 @@ pub struct RunServer {
     relays: HashMap<u64, Relay>,
     /// Relays whose kernel epoll entry exists (dropped once the program is gone).
     in_kep: std::collections::HashSet<u64>,
+    /// Sockets whose connection failed and whose relay is gone while the
+    /// program still holds the fd: their error until a read takes it
+    /// (`Op::PendingError`), then `None` (calls on them: `ENOTCONN`).
+    pending_errors: HashMap<u64, Option<Errno>>,
+    pending_order: std::collections::VecDeque<u64>,
     buf: Vec<u8>,
     more: bool,
     lines: Vec<String>,
@@ -106,6 +114,8 @@ impl RunServer {
             next_client: 0,
             relays: HashMap::new(),
             in_kep: Default::default(),
+            pending_errors: HashMap::new(),
+            pending_order: Default::default(),
             buf: vec![0; super::relay::RELAY_CHUNK],
             more: false,
             lines: Vec::new(),
@@ -232,6 +242,16 @@ impl RunServer {
         }
         if r.prog_gone {
             self.stats.closed_by_program += 1;
+        } else if let Some(e) = r.so_error {
+            // The program still holds the fd: its next read finds the end
+            // of file and asks for this.
+            if self.pending_order.len() >= MAX_PENDING_ERRORS {
+                if let Some(old) = self.pending_order.pop_front() {
+                    self.pending_errors.remove(&old);
+                }
+            }
+            self.pending_order.push_back(tok);
+            self.pending_errors.insert(tok, Some(e));
         }
     }
 
@@ -303,13 +323,27 @@ impl RunServer {
             };
         }
         let ino = req.ino;
-        let Some(r) = self.relays.get_mut(&ino) else { return err(libc::ENOTSOCK) };
+        if op == Op::PendingError {
+            // sock_error: read once, then gone.
+            let e = match self.relays.get_mut(&ino) {
+                Some(r) => r.so_error.take(),
+                None => self.pending_errors.get_mut(&ino).and_then(|e| e.take()),
+            };
+            return (Reply { ret: e.map_or(0, |e| e.code() as i64), ..Reply::default() }, None);
+        }
+        let Some(r) = self.relays.get_mut(&ino) else {
+            return match (op, self.pending_errors.contains_key(&ino)) {
+                (Op::Whois, true) => (Reply::default(), None),
+                (_, true) => err(libc::ENOTCONN),
+                _ => err(libc::ENOTSOCK),
+            };
+        };
         let Some(h) = r.h else { return err(libc::ENOTCONN) };
         touched.push(ino);
         let addr = SocketAddrV4::new(Ipv4Addr::from(req.addr), req.port);
         let code = |e: Errno| e.code();
         match op {
-            Op::Socket => unreachable!("handled above"),
+            Op::Socket | Op::PendingError => unreachable!("handled above"),
             Op::Whois => (Reply::default(), None),
             Op::Bind => match stack.bind(h, addr) {
                 Ok(()) => (Reply::default(), None),
