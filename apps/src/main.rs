@@ -441,6 +441,9 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                         if let Some(r) = recorder.as_mut() {
                             r.event(&device::replay::Event::Line(now, line.clone()))?;
                         }
+                        if let Some(p) = &programs {
+                            shell.set_programs(p.owners(), p.stats_line());
+                        }
                         let r = shell.execute(&line, &mut net.stack, now);
                         say_text(&r.text);
                         match r.action {
@@ -476,12 +479,16 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     }
     step.stop(&mut net.stack);
     step.run(&mut net); // what is held goes on
+    let run_line = programs.as_ref().map(|p| p.stats_line());
     if let Some(p) = programs.take() {
         p.close(&mut net.stack, now);
     }
     reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
+    if let Some(l) = run_line {
+        say_text(&l);
+    }
     if let (Some(rec), Some(path)) = (ladder, &a.ladder) {
         match rec.write_svg(path) {
             Ok(n) => say(format!("ladder: {n} connection(s) drawn to {}", path.display())),

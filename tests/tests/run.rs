@@ -459,3 +459,64 @@ fn socket_calls_of_the_course_work_on_synack() {
     assert!(s.output().contains("is not supported on synack's sockets: ENOPROTOOPT"), "{}", s.output());
     assert_alive(&ns, &s, "after the calls");
 }
+
+#[test]
+fn netstat_and_ss_name_the_program_and_stats_count_its_exit() {
+    if !interop_allowed("netstat_and_ss_name_the_program_and_stats_count_its_exit") {
+        return;
+    }
+    require_tool("python3");
+    let scratch = Scratch::new("owners");
+    preload_built();
+    let ns = Netns::without_ipv6();
+    let mut c = ns.command(synack_bin(), &["up", "--quiet"]);
+    c.env("SYNACK_RUN_DIR", scratch.run_dir());
+    let mut s = Synack::spawn_with_stdin(c);
+    assert!(s.wait_for_line("synack is up:", T).is_some(), "{}", s.output());
+    let prog = "import socket,time
+s=socket.socket()
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(('0.0.0.0',9500))
+s.listen(8)
+print('listening',flush=True)
+c,_=s.accept()
+print('accepted',flush=True)
+time.sleep(60)
+";
+    let server = Synack::spawn_command(run_cmd(&ns, &scratch, scratch.path(), &["python3", "-c", prog]));
+    wait_for_listen(&server);
+    let client = ns.run_in(|| TcpStream::connect("10.0.0.2:9500")).unwrap();
+    assert!(server.wait_for_line("accepted", T).is_some(), "{}", server.output());
+    let pid = server.pid();
+    let owner = format!("{pid}/python3");
+    let from = s.lines().len();
+    s.send_line("netstat -ap");
+    let want = |l: &str| l.starts_with("tcp") && l.contains("10.0.0.2:9500") && l.contains("ESTABLISHED");
+    let at = s.wait_for(from, T, want).unwrap_or_else(|| panic!("no connection in netstat:\n{}", s.output()));
+    let lines = s.lines();
+    assert!(lines[at].ends_with(&owner), "netstat -p: {}", lines[at]);
+    assert!(
+        lines[from..].iter().any(|l| l.contains("LISTEN") && l.contains(":9500") && l.ends_with(&owner)),
+        "the listener's owner:\n{}",
+        lines[from..].join("\n")
+    );
+    let from = s.lines().len();
+    s.send_line("ss -p");
+    let users = format!("users:((\"python3\",pid={pid}))");
+    assert!(s.wait_for(from, T, |l| l.contains(":9500") && l.contains(&users)).is_some(), "ss -p:\n{}", s.output());
+    // Killed: its two sockets close as an exiting process's do; stats says so.
+    kill9(pid);
+    let mut c = client;
+    c.set_read_timeout(Some(T)).unwrap();
+    let mut b = [0u8; 10];
+    assert_eq!(c.read(&mut b).unwrap(), 0, "the host sees the end (FIN: nothing was left unread)");
+    let from = s.lines().len();
+    s.send_line("stats");
+    let closed = |l: &str| l.starts_with("synack run:") && l.contains(", 2 closed by their program's close or exit");
+    assert!(s.wait_for(from, T, closed).is_some(), "stats:\n{}", s.output());
+    let from = s.lines().len();
+    s.send_line("netstat -ap");
+    assert!(s.wait_for(from, T, |l| l.starts_with("Proto")).is_some());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!s.lines()[from..].iter().any(|l| l.contains(&owner)), "still owned after the kill:\n{}", s.output());
+}

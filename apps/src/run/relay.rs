@@ -57,8 +57,9 @@ pub struct Relay {
     /// Our end of the socketpair (non-blocking).
     pub ours: OwnedFd,
     pub mode: Mode,
-    /// The pid of the program that made it (`ss -p`).
+    /// The program that made it or accepted it: pid and name (`ss -p`).
     pub pid: u32,
+    pub comm: std::rc::Rc<str>,
     /// A pending error for `getsockopt(SO_ERROR)` (`sk_err`).
     pub so_error: Option<Errno>,
     /// Read from the stack, not yet written into our end.
@@ -81,12 +82,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(h: SocketHandle, ours: OwnedFd, pid: u32) -> Relay {
+    pub fn new(h: SocketHandle, ours: OwnedFd, pid: u32, comm: std::rc::Rc<str>) -> Relay {
         Relay {
             h: Some(h),
             ours,
             mode: Mode::Fresh,
             pid,
+            comm,
             so_error: None,
             to_prog: Vec::new(),
             to_prog_off: 0,

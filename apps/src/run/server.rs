@@ -25,6 +25,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// The most programs' control connections at once (one per thread).
 pub const MAX_CLIENTS: usize = 1024;
@@ -47,6 +48,8 @@ const CLIENT: u64 = 1 << 62;
 struct Client {
     fd: OwnedFd,
     pid: u32,
+    /// Its name (`/proc/PID/comm`), as `ss -p` shows it.
+    comm: Rc<str>,
 }
 
 /// What `synack run`'s programs have done (the prompt's `stats`).
@@ -146,9 +149,29 @@ impl RunServer {
         self.stats
     }
 
-    /// The program sockets: (stack socket, pid) for `netstat -p`.
-    pub fn owners(&self) -> Vec<(stack::SocketHandle, u32)> {
-        self.relays.values().filter_map(|r| r.h.map(|h| (h, r.pid))).collect()
+    /// Who owns which TCP socket, for `netstat -p` and `ss -p`.
+    pub fn owners(&self) -> crate::netstat::Owners {
+        let mut o = crate::netstat::Owners::new();
+        for r in self.relays.values() {
+            if let Some(stack::SocketHandle::Tcp(i)) = r.h {
+                o.insert(i, (r.pid, r.comm.to_string()));
+            }
+        }
+        o
+    }
+
+    /// The line `stats` prints about the programs.
+    pub fn stats_line(&self) -> String {
+        let s = self.stats;
+        format!(
+            "synack run: {} program connections ({} now), {} sockets ({} now), {} closed by their program's close or exit, {} unsupported calls\n",
+            s.clients,
+            self.clients.len(),
+            s.sockets,
+            self.relays.len(),
+            s.closed_by_program,
+            s.unsupported
+        )
     }
 
     /// One look at everything, without waiting.
@@ -260,10 +283,12 @@ impl RunServer {
             match sys::accept(self.listener.as_raw_fd()) {
                 Ok(Some(fd)) => {
                     let pid = sys::peer_pid(fd.as_raw_fd()).unwrap_or(0);
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                    let comm: Rc<str> = Rc::from(comm.trim_end());
                     let tok = CLIENT | self.next_client;
                     self.next_client += 1;
                     if self.kep.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), libc::EPOLLIN as u32, tok).is_ok() {
-                        self.clients.insert(tok, Client { fd, pid });
+                        self.clients.insert(tok, Client { fd, pid, comm });
                         self.stats.clients += 1;
                     }
                 }
@@ -284,7 +309,7 @@ impl RunServer {
         let mut rec = [0u8; REQ_LEN + 1];
         for _ in 0..MAX_REQS_PER_TURN {
             let Some(c) = self.clients.get(&tok) else { return };
-            let (fd, pid) = (c.fd.as_raw_fd(), c.pid);
+            let (fd, pid, comm) = (c.fd.as_raw_fd(), c.pid, c.comm.clone());
             let (n, passed) = match sys::recv_msg(fd, &mut rec) {
                 Ok((0, _)) => return self.drop_client(tok),
                 Ok(m) => m,
@@ -295,7 +320,7 @@ impl RunServer {
                 self.lines.push(format!("synack run: pid {pid}: a control message of another version: dropped"));
                 return self.drop_client(tok);
             };
-            let (mut reply, fd_out) = self.handle(stack, now, pid, &req, passed, touched);
+            let (mut reply, fd_out) = self.handle(stack, now, (pid, comm), &req, passed, touched);
             reply.op = req.op;
             if sys::send_msg(fd, &reply.encode(), fd_out.as_ref().map(|f| f.as_raw_fd())).is_err() {
                 // It does not read its replies: it cannot be served.
@@ -309,7 +334,7 @@ impl RunServer {
         &mut self,
         stack: &mut Stack,
         now: Instant,
-        pid: u32,
+        (pid, comm): (u32, Rc<str>),
         req: &Req,
         passed: Option<OwnedFd>,
         touched: &mut Vec<u64>,
@@ -317,7 +342,7 @@ impl RunServer {
         let err = |e: i32| (Reply { errno: e, ..Reply::default() }, None);
         let Some(op) = Op::from_u16(req.op) else { return err(libc::EOPNOTSUPP) };
         if op == Op::Socket {
-            return match self.new_socket(stack, pid, None) {
+            return match self.new_socket(stack, (pid, comm), None) {
                 Ok((ino, prog)) => (Reply { ino, ..Reply::default() }, Some(prog)),
                 Err(e) => err(e),
             };
@@ -365,7 +390,7 @@ impl RunServer {
                     return err(libc::EINVAL);
                 }
                 match stack.accept(now, h) {
-                    Ok((child, peer)) => match self.new_socket(stack, pid, Some(child)) {
+                    Ok((child, peer)) => match self.new_socket(stack, (pid, comm), Some(child)) {
                         Ok((cino, prog)) => {
                             touched.push(cino);
                             let reply =
@@ -437,7 +462,7 @@ impl RunServer {
     fn new_socket(
         &mut self,
         stack: &mut Stack,
-        pid: u32,
+        (pid, comm): (u32, Rc<str>),
         child: Option<stack::SocketHandle>,
     ) -> Result<(u64, OwnedFd), i32> {
         if self.relays.len() >= MAX_SOCKETS {
@@ -465,7 +490,7 @@ impl RunServer {
                 return Err(e.raw_os_error().unwrap_or(libc::ENOBUFS));
             }
         };
-        let mut r = Relay::new(h, ours, pid);
+        let mut r = Relay::new(h, ours, pid, comm);
         if child.is_some() {
             r.mode = Mode::Stream;
         }
