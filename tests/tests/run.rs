@@ -20,7 +20,9 @@
 //! 8. `netstat -p` and `ss -p` name the owning program; `stats` counts
 //!    the sockets a killed program left;
 //! 9. 1,000 programs started and killed leave no fd, socket or memory
-//!    behind in `synack up`.
+//!    behind in `synack up`;
+//! 10. a threaded Python echo server on synack serves 200 host clients at
+//!    once (the accept queue's readiness byte, 400 relays).
 //!
 //! Needs `libsynack_preload.so` next to the `synack` binary (`cargo build
 //! --release --workspace --bins --lib`). Run as root; without root each
@@ -587,4 +589,50 @@ fn a_thousand_programs_killed_leave_nothing_behind() {
     // program (64 KiB relay buffers and more) would be far above this.
     assert!(rss1 < rss0 + 8 * 1024, "synack up's RSS grew from {rss0} kB to {rss1} kB");
     assert_alive(&ns, &s, "after a thousand programs");
+}
+
+#[test]
+fn a_threaded_echo_server_on_synack_serves_200_clients_at_once() {
+    if !interop_allowed("a_threaded_echo_server_on_synack_serves_200_clients_at_once") {
+        return;
+    }
+    require_tool("python3");
+    let scratch = Scratch::new("c200");
+    let (ns, s) = up(&scratch);
+    // The host's echo server script, bound to synack's address instead,
+    // with a backlog for 200 (socketserver's is 5: the rest would wait
+    // for SYN retransmissions, as on Linux).
+    let prog = HOST_ECHO
+        .replace("'10.0.0.1'", "'0.0.0.0'")
+        .replace("daemon_threads=True", "daemon_threads=True\nsocketserver.ThreadingTCPServer.request_queue_size=256");
+    let server = Synack::spawn_command(run_cmd(&ns, &scratch, scratch.path(), &["python3", "-c", &prog, "7100"]));
+    wait_for_listen(&server);
+    let results = ns
+        .run_in(|| {
+            // All connected first (the accept queue fills, and drains as
+            // the server accepts), then every one echoes its own message.
+            let mut conns = Vec::new();
+            for i in 0..200u32 {
+                let c = TcpStream::connect_timeout(&"10.0.0.2:7100".parse().unwrap(), Duration::from_secs(10))?;
+                c.set_read_timeout(Some(Duration::from_secs(20)))?;
+                conns.push((i, c));
+            }
+            let handles: Vec<_> = conns
+                .into_iter()
+                .map(|(i, mut c)| {
+                    std::thread::spawn(move || -> std::io::Result<bool> {
+                        let msg = pseudo_random(10_000 + i as usize, i as u64);
+                        c.write_all(&msg)?;
+                        let mut got = vec![0u8; msg.len()];
+                        c.read_exact(&mut got)?;
+                        Ok(got == msg)
+                    })
+                })
+                .collect();
+            Ok(handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>())
+        })
+        .unwrap();
+    let good = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(good, 200, "{:?}\n--- server:\n{}", results.iter().find(|r| !matches!(r, Ok(true))), server.output());
+    assert_alive(&ns, &s, "after 200 clients");
 }
