@@ -25,6 +25,10 @@
 //! the connection ended with an error, so a RST reads as `ECONNRESET` as
 //! on Linux; reads that return data are the kernel's alone.
 //!
+//! `sendto`/`sendmsg` drop the address on a synack socket (Linux's TCP
+//! ignores it); `MSG_OOB` and `MSG_FASTOPEN` fail with `EOPNOTSUPP` and a
+//! line in `synack up`'s output.
+//!
 //! Every other fd, and every other family (`AF_INET6`, `AF_UNIX`,
 //! netlink…), goes to libc's function untouched (`dlsym(RTLD_NEXT)`).
 //! `socket(AF_INET, SOCK_DGRAM)` fails with `EPROTONOSUPPORT` for now:
@@ -420,6 +424,15 @@ fn eof_or_error(fd: c_int, r: isize, asked: bool) -> isize {
     }
 }
 
+/// `MSG_OOB` on a synack socket: not yet (a Unix socket's own urgent
+/// byte is not TCP's).
+fn recv_refused(fd: c_int, flags: c_int) -> Option<isize> {
+    if flags & libc::MSG_OOB == 0 {
+        return None;
+    }
+    synack_ino(fd).map(|ino| refuse(ino, proto::Unsupported::RecvOob))
+}
+
 /// `read(2)`.
 ///
 /// # Safety
@@ -458,6 +471,9 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, cnt: c_int) -
 /// As recv(2).
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: usize, flags: c_int) -> isize {
+    if let Some(r) = recv_refused(fd, flags) {
+        return r;
+    }
     let r = real!(recv: fn(c_int, *mut c_void, usize, c_int) -> isize)(fd, buf, n, flags);
     eof_or_error(fd, r, n > 0)
 }
@@ -468,6 +484,9 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: usize, flags: c_in
 /// As recv(2).
 #[no_mangle]
 pub unsafe extern "C" fn __recv_chk(fd: c_int, buf: *mut c_void, n: usize, buflen: usize, flags: c_int) -> isize {
+    if let Some(r) = recv_refused(fd, flags) {
+        return r;
+    }
     let r = real!(__recv_chk: fn(c_int, *mut c_void, usize, usize, c_int) -> isize)(fd, buf, n, buflen, flags);
     eof_or_error(fd, r, n > 0)
 }
@@ -486,6 +505,9 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> isize {
+    if let Some(r) = recv_refused(fd, flags) {
+        return r;
+    }
     let f = real!(recvfrom: fn(c_int, *mut c_void, usize, c_int, *mut sockaddr, *mut socklen_t) -> isize);
     eof_or_error(fd, f(fd, buf, n, flags, addr, len), n > 0)
 }
@@ -504,6 +526,9 @@ pub unsafe extern "C" fn __recvfrom_chk(
     addr: *mut sockaddr,
     len: *mut socklen_t,
 ) -> isize {
+    if let Some(r) = recv_refused(fd, flags) {
+        return r;
+    }
     let f = real!(__recvfrom_chk: fn(c_int, *mut c_void, usize, usize, c_int, *mut sockaddr, *mut socklen_t) -> isize);
     eof_or_error(fd, f(fd, buf, n, buflen, flags, addr, len), n > 0)
 }
@@ -514,9 +539,88 @@ pub unsafe extern "C" fn __recvfrom_chk(
 /// As recvmsg(2).
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> isize {
+    if let Some(r) = recv_refused(fd, flags) {
+        return r;
+    }
     let r = real!(recvmsg: fn(c_int, *mut libc::msghdr, c_int) -> isize)(fd, msg, flags);
     let asked = !msg.is_null()
         && !(*msg).msg_iov.is_null()
         && (0..(*msg).msg_iovlen).any(|i| (*(*msg).msg_iov.add(i)).iov_len > 0);
     eof_or_error(fd, r, asked)
+}
+
+// ------------------------------------------------ sends, and what is refused
+
+/// Refuse a call on synack socket `ino` with `EOPNOTSUPP`, and have
+/// `synack up` trace it.
+fn refuse(ino: u64, what: proto::Unsupported) -> isize {
+    let req = Req { arg0: libc::EOPNOTSUPP as i64, arg1: what as i64, ..Req::new(Op::Unsupported, ino) };
+    let _ = rpc(&req, None);
+    fail(libc::EOPNOTSUPP) as isize
+}
+
+/// What a send's flags ask that the socketpair cannot do as TCP does.
+fn send_refused(fd: c_int, flags: c_int) -> Option<isize> {
+    if flags & (libc::MSG_OOB | libc::MSG_FASTOPEN) == 0 {
+        return None;
+    }
+    let ino = synack_ino(fd)?;
+    let what = if flags & libc::MSG_OOB != 0 { proto::Unsupported::SendOob } else { proto::Unsupported::FastOpen };
+    Some(refuse(ino, what))
+}
+
+/// `send(2)`: the kernel's on the socketpair, except urgent data.
+///
+/// # Safety
+/// As send(2).
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: usize, flags: c_int) -> isize {
+    if let Some(r) = send_refused(fd, flags) {
+        return r;
+    }
+    real!(send: fn(c_int, *const c_void, usize, c_int) -> isize)(fd, buf, n, flags)
+}
+
+/// `sendto(2)`: on a connected TCP socket Linux ignores the address
+/// (`tcp_sendmsg`); a Unix stream socket would refuse it (`EISCONN`), so
+/// it is dropped here.
+///
+/// # Safety
+/// As sendto(2).
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    n: usize,
+    flags: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> isize {
+    if let Some(r) = send_refused(fd, flags) {
+        return r;
+    }
+    let f = real!(sendto: fn(c_int, *const c_void, usize, c_int, *const sockaddr, socklen_t) -> isize);
+    if !addr.is_null() && synack_ino(fd).is_some() {
+        return f(fd, buf, n, flags, std::ptr::null(), 0);
+    }
+    f(fd, buf, n, flags, addr, len)
+}
+
+/// `sendmsg(2)`: as `sendto`, the address of a TCP socket is ignored.
+///
+/// # Safety
+/// As sendmsg(2).
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> isize {
+    if let Some(r) = send_refused(fd, flags) {
+        return r;
+    }
+    let f = real!(sendmsg: fn(c_int, *const libc::msghdr, c_int) -> isize);
+    if !msg.is_null() && !(*msg).msg_name.is_null() && synack_ino(fd).is_some() {
+        let mut m = *msg;
+        m.msg_name = std::ptr::null_mut();
+        m.msg_namelen = 0;
+        return f(fd, &m, flags);
+    }
+    f(fd, msg, flags)
 }

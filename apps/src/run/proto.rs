@@ -59,6 +59,42 @@ pub enum Op {
     /// (a RST, a timeout)? Its errno in `ret`, 0 if none: Linux's
     /// `tcp_recvmsg` returns `sock_error` once instead of 0.
     PendingError = 11,
+    /// The program made a call synack does not support on this socket;
+    /// the library fails it (`arg0` the errno) and `synack up` writes one
+    /// trace line naming it (`arg1`: an `Unsupported` code).
+    Unsupported = 12,
+}
+
+/// The calls the library refuses on synack's sockets (`Op::Unsupported`'s `arg1`).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[repr(i64)]
+pub enum Unsupported {
+    /// `send`/`sendto`/`sendmsg` with `MSG_OOB` (urgent data: not yet).
+    SendOob = 1,
+    /// `recv`/`recvfrom`/`recvmsg` with `MSG_OOB`.
+    RecvOob = 2,
+    /// `sendto`/`sendmsg` with `MSG_FASTOPEN` (TCP Fast Open: not in synack).
+    FastOpen = 3,
+}
+
+impl Unsupported {
+    pub fn from_i64(v: i64) -> Option<Unsupported> {
+        Some(match v {
+            1 => Unsupported::SendOob,
+            2 => Unsupported::RecvOob,
+            3 => Unsupported::FastOpen,
+            _ => return None,
+        })
+    }
+
+    /// The call as the trace line names it.
+    pub fn call(self) -> &'static str {
+        match self {
+            Unsupported::SendOob => "send(MSG_OOB)",
+            Unsupported::RecvOob => "recv(MSG_OOB)",
+            Unsupported::FastOpen => "sendto(MSG_FASTOPEN)",
+        }
+    }
 }
 
 impl Op {
@@ -75,6 +111,7 @@ impl Op {
             9 => Op::GetSockOpt,
             10 => Op::Whois,
             11 => Op::PendingError,
+            12 => Op::Unsupported,
             _ => return None,
         })
     }

@@ -15,7 +15,7 @@
 //! until the handshake ends (relay.rs `start_connect`), so a non-blocking
 //! `connect`'s `poll(POLLOUT)` then `getsockopt(SO_ERROR)` work as on Linux.
 
-use super::proto::{Op, Reply, Req, REQ_LEN};
+use super::proto::{Op, Reply, Req, Unsupported, REQ_LEN};
 use super::relay::{Mode, Relay, PAIR_BUF};
 use super::sys::{self, Epoll};
 use stack::tcp::SOMAXCONN;
@@ -348,6 +348,14 @@ impl RunServer {
             };
         }
         let ino = req.ino;
+        if op == Op::Unsupported {
+            let call = Unsupported::from_i64(req.arg1).map_or("an unknown call", |u| u.call());
+            let errno =
+                if req.arg0 == libc::EOPNOTSUPP as i64 { "EOPNOTSUPP".to_string() } else { req.arg0.to_string() };
+            self.stats.unsupported += 1;
+            self.lines.push(format!("synack run: pid {pid}: {call} is not supported on synack's sockets: {errno}"));
+            return (Reply::default(), None);
+        }
         if op == Op::PendingError {
             // sock_error: read once, then gone.
             let e = match self.relays.get_mut(&ino) {
@@ -368,7 +376,7 @@ impl RunServer {
         let addr = SocketAddrV4::new(Ipv4Addr::from(req.addr), req.port);
         let code = |e: Errno| e.code();
         match op {
-            Op::Socket | Op::PendingError => unreachable!("handled above"),
+            Op::Socket | Op::PendingError | Op::Unsupported => unreachable!("handled above"),
             Op::Whois => (Reply::default(), None),
             Op::Bind => match stack.bind(h, addr) {
                 Ok(()) => (Reply::default(), None),

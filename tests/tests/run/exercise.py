@@ -68,6 +68,18 @@ if ON_SYNACK:
         assert e.errno == errno.ENOPROTOOPT, e
 ok("sockopts")
 
+# sendto with an address on a connected TCP socket: the address is ignored.
+assert s.sendto(b"to", (HOST, PORT)) == 2
+assert s.recv(10) == b"to"
+if ON_SYNACK:
+    # Urgent data is not synack's yet: EOPNOTSUPP, and a trace line.
+    try:
+        s.send(b"!", socket.MSG_OOB)
+        raise AssertionError("MSG_OOB accepted")
+    except OSError as e:
+        assert e.errno == errno.EOPNOTSUPP, e
+ok("sendto")
+
 # A RST from the peer: the next read says ECONNRESET, once; then 0.
 c = socket.create_connection((HOST, PORT + 1), timeout=10)
 c.setblocking(True)
