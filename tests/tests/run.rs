@@ -22,7 +22,9 @@
 //! 9. 1,000 programs started and killed leave no fd, socket or memory
 //!    behind in `synack up`;
 //! 10. a threaded Python echo server on synack serves 200 host clients at
-//!     once (the accept queue's readiness byte, 400 relays).
+//!     once (the accept queue's readiness byte, 400 relays);
+//! 11. under `sudo synack up`, the user who ran sudo may `synack run`
+//!     without sudo, and another user may not.
 //!
 //! Needs `libsynack_preload.so` next to the `synack` binary (`cargo build
 //! --release --workspace --bins --lib`). Run as root; without root each
@@ -646,4 +648,37 @@ fn a_threaded_echo_server_on_synack_serves_200_clients_at_once() {
     let good = results.iter().filter(|r| matches!(r, Ok(true))).count();
     assert_eq!(good, 200, "{:?}\n--- server:\n{}", results.iter().find(|r| !matches!(r, Ok(true))), server.output());
     assert_alive(&ns, &s, "after 200 clients");
+}
+
+#[test]
+fn under_sudo_the_user_who_ran_it_may_synack_run_and_no_other() {
+    if !interop_allowed("under_sudo_the_user_who_ran_it_may_synack_run_and_no_other") {
+        return;
+    }
+    require_tool("setpriv");
+    let scratch = Scratch::new("sudo");
+    preload_built();
+    let ns = Netns::without_ipv6();
+    // `sudo synack up` as user 65534 (nobody) would set these.
+    let mut c = ns.command(synack_bin(), &["up", "--quiet"]);
+    c.env("SYNACK_RUN_DIR", scratch.run_dir()).env("SUDO_UID", "65534").env("SUDO_GID", "65534");
+    let s = Synack::spawn_command(c);
+    assert!(s.wait_for_line("synack is up:", T).is_some(), "{}", s.output());
+    let bin = synack_bin();
+    let as_user = |uid: &str, args: &[&str]| {
+        let mut all = vec!["--reuid", uid, "--regid", uid, "--clear-groups", bin.to_str().unwrap(), "run"];
+        all.extend_from_slice(args);
+        let mut c = ns.command("setpriv", &all);
+        c.env("SYNACK_RUN_DIR", scratch.run_dir()).current_dir("/");
+        synack_tests::run_bounded(c, T).unwrap()
+    };
+    // nobody: a socket on synack (bash's /dev/tcp to synack's discard
+    // service, through the library).
+    let out = as_user("65534", &["--", "bash", "-c", "exec 3<>/dev/tcp/10.0.0.2/9; echo hi >&3; echo connected"]);
+    assert!(out.success() && out.stdout.contains("connected"), "{}\n--- synack:\n{}", out.text(), s.output());
+    // Another user: refused, in one line.
+    let out = as_user("65533", &["--", "true"]);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.text());
+    assert!(out.stderr.contains("no synack up is running"), "{}", out.text());
+    assert_alive(&ns, &s, "after the users");
 }

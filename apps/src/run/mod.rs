@@ -16,7 +16,8 @@
 //!
 //! The control socket lives in the run directory, `/run/synack` (or
 //! `$SYNACK_RUN_DIR`), mode 0700, as `TAP.sock`, mode 0600: only the user
-//! who started `synack up` (and root) can use it.
+//! who started `synack up` (and root) can use it: under `sudo`, the user
+//! who ran sudo (`SUDO_UID`) owns both, so `synack run` needs no sudo.
 
 pub mod cmd;
 pub mod proto;

@@ -106,6 +106,13 @@ impl RunServer {
             }
         }
         let listener = sys::seqpacket_listen(&path, CTL_BACKLOG)?;
+        // `sudo synack up`: the user who ran sudo started it, and may
+        // `synack run` without sudo; nobody else (but root) may.
+        if let Some((uid, gid)) = sudo_user() {
+            for p in [path.parent(), Some(path.as_path())].into_iter().flatten() {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid))?;
+            }
+        }
         let kep = Epoll::new()?;
         kep.ctl(libc::EPOLL_CTL_ADD, listener.as_raw_fd(), libc::EPOLLIN as u32, LISTENER)?;
         Ok(RunServer {
@@ -522,6 +529,16 @@ impl RunServer {
         let _ = stack.epoll_close(self.sep);
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The user behind `sudo` (`SUDO_UID`, `SUDO_GID`), when running as root.
+fn sudo_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let id = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    Some((id("SUDO_UID")?, id("SUDO_GID")?))
 }
 
 /// A listener's readiness byte: there while the accept queue has a
