@@ -128,6 +128,13 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
+/// The inode naming the calling thread's network namespace (the run
+/// directory's `net-INODE`).
+fn netns_inode() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
+}
+
 fn kill9(pid: u32) {
     // SAFETY: a signal to a process this test started.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -376,8 +383,9 @@ fn synack_run_without_synack_up_says_so_in_one_line() {
     assert!(out.stderr.contains("no synack up is running"), "{}", out.text());
     assert!(out.stdout.is_empty(), "{}", out.text());
     // A stale socket file (a crashed synack up) says the same, at once.
-    std::fs::create_dir_all(scratch.run_dir()).unwrap();
-    let stale = std::os::unix::net::UnixListener::bind(scratch.run_dir().join("tap9.sock")).unwrap();
+    let dir = scratch.run_dir().join(format!("net-{}", netns_inode()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stale = std::os::unix::net::UnixListener::bind(dir.join("tap9.sock")).unwrap();
     drop(stale);
     let mut c = Command::new(synack_bin());
     c.args(["run", "--tap", "tap9", "--", "true"]).env("SYNACK_RUN_DIR", scratch.run_dir());
@@ -681,4 +689,27 @@ fn under_sudo_the_user_who_ran_it_may_synack_run_and_no_other() {
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.text());
     assert!(out.stderr.contains("no synack up is running"), "{}", out.text());
     assert_alive(&ns, &s, "after the users");
+}
+
+#[test]
+fn a_stale_control_socket_is_replaced() {
+    if !interop_allowed("a_stale_control_socket_is_replaced") {
+        return;
+    }
+    require_tool("bash");
+    let scratch = Scratch::new("stale");
+    preload_built();
+    let ns = Netns::without_ipv6();
+    // A crashed synack up's socket file: there, and nobody answers.
+    let dir = scratch.run_dir().join(format!("net-{}", ns.run_in(|| Ok(netns_inode())).unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(dir.join("tap0.sock")).unwrap());
+    let mut c = ns.command(synack_bin(), &["up", "--quiet"]);
+    c.env("SYNACK_RUN_DIR", scratch.run_dir());
+    let s = Synack::spawn_command(c);
+    assert!(s.wait_for_line("synack is up:", T).is_some(), "{}", s.output());
+    assert!(!s.output().contains("synack run not available"), "{}", s.output());
+    let prog = ["bash", "-c", "exec 3<>/dev/tcp/10.0.0.2/9; echo hi >&3; echo connected"];
+    let out = synack_tests::run_bounded(run_cmd(&ns, &scratch, scratch.path(), &prog), T).unwrap();
+    assert!(out.success() && out.stdout.contains("connected"), "{}\n--- synack:\n{}", out.text(), s.output());
 }

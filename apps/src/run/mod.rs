@@ -14,10 +14,13 @@
 //! apps/preload/), server.rs (`synack up`'s side), relay.rs (one socket),
 //! sys.rs (the kernel calls they make), cmd.rs (`synack run`).
 //!
-//! The control socket lives in the run directory, `/run/synack` (or
-//! `$SYNACK_RUN_DIR`), mode 0700, as `TAP.sock`, mode 0600: only the user
-//! who started `synack up` (and root) can use it: under `sudo`, the user
-//! who ran sudo (`SUDO_UID`) owns both, so `synack run` needs no sudo.
+//! The control socket lives in the run directory of the network namespace,
+//! `/run/synack/net-INODE/TAP.sock` (`/run/synack` or `$SYNACK_RUN_DIR`;
+//! INODE names the namespace, as `ls -l /proc/self/ns/net` shows it, so a
+//! `tap0` in each of two namespaces has its own), the directory mode 0700,
+//! the socket 0600: only the user who started `synack up` (and root) can
+//! use it. Under `sudo`, the user who ran sudo (`SUDO_UID`) owns both, so
+//! `synack run` needs no sudo.
 
 pub mod cmd;
 pub mod proto;
@@ -29,9 +32,13 @@ pub use server::{RunServer, RunStats};
 
 use std::path::PathBuf;
 
-/// Where the control sockets are: `$SYNACK_RUN_DIR`, else `/run/synack`.
+/// Where the control sockets of this network namespace are:
+/// `$SYNACK_RUN_DIR` (else `/run/synack`), then `net-INODE`.
 pub fn run_dir() -> PathBuf {
-    std::env::var_os("SYNACK_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/synack"))
+    let base = std::env::var_os("SYNACK_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/synack"));
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/net").map(|m| m.ino()).unwrap_or(0);
+    base.join(format!("net-{ns}"))
 }
 
 /// The control socket of the `synack up` on `tap`.

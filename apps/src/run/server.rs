@@ -90,7 +90,11 @@ impl RunServer {
     /// answers on is another `synack up`'s for the same TAP: an error.
     pub fn start(stack: &mut Stack, path: PathBuf) -> io::Result<RunServer> {
         if let Some(dir) = path.parent() {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            // The base traversable by all (each namespace's own is not).
+            if let Some(base) = dir.parent() {
+                std::fs::DirBuilder::new().recursive(true).mode(0o755).create(base)?;
+            }
             std::fs::create_dir_all(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
@@ -528,6 +532,11 @@ impl RunServer {
         }
         let _ = stack.epoll_close(self.sep);
         let _ = std::fs::remove_file(&self.path);
+        // The namespace's directory too, if this was its last synack up
+        // (remove_dir fails on a directory still holding a socket).
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
