@@ -485,7 +485,8 @@ impl RunServer {
         child: Option<stack::SocketHandle>,
     ) -> Result<(u64, OwnedFd), i32> {
         if self.relays.len() >= MAX_SOCKETS {
-            return Err(libc::EMFILE);
+            // synack's table is full, not the process's: "in system".
+            return Err(libc::ENFILE);
         }
         let h = match child {
             Some(c) => c,
