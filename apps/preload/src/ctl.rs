@@ -20,6 +20,11 @@ use std::sync::{Mutex, OnceLock};
 /// inherited across `exec`). Kept across `fork`: the child shares the sockets.
 static KNOWN: Mutex<Option<HashMap<u64, bool>>> = Mutex::new(None);
 
+/// How often, and how long apart, to try a `synack up` whose control
+/// socket's backlog is full: 5 s in all, then `ENOBUFS`.
+const CONNECT_TRIES: u32 = 500;
+const CONNECT_PAUSE_NS: libc::c_long = 10_000_000;
+
 /// The most inodes remembered; past it the table starts again (a miss
 /// costs one `Whois`, never a wrong answer).
 const MAX_KNOWN: usize = 65_536;
@@ -144,11 +149,28 @@ fn ctl_connect() -> Result<(c_int, u64), c_int> {
             *d = s as libc::c_char;
         }
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-        if libc::syscall(libc::SYS_connect, fd, &sa as *const libc::sockaddr_un, len) != 0 {
+        // Non-blocking: a `synack up` whose backlog is full (MAX_CLIENTS
+        // connections) answers EAGAIN; try again for a bounded time rather
+        // than hang this thread.
+        libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
+        let mut tries = 0;
+        loop {
+            if libc::syscall(libc::SYS_connect, fd, &sa as *const libc::sockaddr_un, len) == 0 {
+                break;
+            }
+            let e = errno();
+            if e == libc::EAGAIN && tries < CONNECT_TRIES {
+                tries += 1;
+                let pause = libc::timespec { tv_sec: 0, tv_nsec: CONNECT_PAUSE_NS };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                continue;
+            }
             libc::syscall(libc::SYS_close, fd);
-            // No synack up to talk to: the network is down for this program.
-            return Err(libc::ENETDOWN);
+            // No synack up to talk to (or none that will take us): the
+            // network is down for this program.
+            return Err(if e == libc::EAGAIN { libc::ENOBUFS } else { libc::ENETDOWN });
         }
+        libc::fcntl(fd, libc::F_SETFL, 0);
         let ino = sock_ino(fd).unwrap_or(0);
         Ok((fd, ino))
     }
