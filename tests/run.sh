@@ -87,8 +87,10 @@ say "cargo fmt --check"
 cargo fmt --all --check
 cargo fmt "${FUZZ[@]}" --all --check
 
-say "cargo build --release --workspace --bins"
-cargo build --release --workspace --bins
+# --lib builds libsynack_preload.so (apps/preload/) next to the synack
+# binary, where `synack run` finds it (tests/tests/run.rs).
+say "cargo build --release --workspace --bins --lib"
+cargo build --release --workspace --bins --lib
 
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -35,6 +35,7 @@ pub mod netstat;
 pub mod ping;
 pub mod plot;
 pub mod reactor;
+pub mod run;
 pub mod services;
 pub mod shell;
 pub mod step;

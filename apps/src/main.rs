@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
 use synack_apps::reactor::Reactor;
+use synack_apps::run::RunServer;
 use synack_apps::shell::{self, Action, Shell};
 use synack_apps::step;
 
@@ -71,6 +72,20 @@ enum Cmd {
     /// fresh synack on a virtual clock: `ok`, or `FAIL` with the line and
     /// what synack did instead; `N passed, M failed` at the end.
     Drill(drill_cmd::DrillArgs),
+    /// Run an unmodified program with its IPv4 TCP sockets on a running
+    /// `synack up` (an LD_PRELOAD library: apps/preload/, apps/src/run/):
+    /// `synack run -- python3 -m http.server 8000 --bind 0.0.0.0`.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The TAP of the `synack up` to use [default: the only one running].
+    #[arg(long)]
+    tap: Option<String>,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    cmd: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args)]
@@ -132,6 +147,7 @@ fn main() -> ExitCode {
         Cmd::Replay(a) => replay_cmd::replay(a),
         Cmd::Plot(a) => synack_apps::plot::cmd::plot(a, replay_cmd::probes),
         Cmd::Drill(a) => drill_cmd::drill(a),
+        Cmd::Run(a) => synack_apps::run::cmd::run(a.tap.as_deref(), &a.cmd),
     };
     match r {
         Ok(code) => code,
@@ -332,6 +348,14 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     if a.record.is_none() {
         step.install(&mut net.dev);
     }
+    // Programs on synack (`synack run`): their control socket.
+    let mut programs = match RunServer::start(&mut net.stack, synack_apps::run::socket_path(&name)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("synack: synack run not available: {e}");
+            None
+        }
+    };
     let i = net.stack.iface();
     say(format!("synack is up: {name} {}/{} {}", i.addr, i.prefix_len, i.mac));
     // `--web`: the live view, on this reactor (apps/src/web/, docs/web.md).
@@ -364,9 +388,13 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
         if stdin_open {
             fds.push(0); // a terminal, or a pipe of prompt lines (or --step's keys)
         }
+        if let Some(p) = &programs {
+            fds.push(p.fd()); // programs' calls and their sockets' data
+        }
         // Softirq: sleep until a frame, a timer or an fd; then frames in,
         // timers, frames out.
         let wake_at = stack::time::earliest(ping.as_ref().and_then(|p| p.poll_at()), reactor.poll_at());
+        let wake_at = stack::time::earliest(wake_at, programs.as_ref().and_then(|p| p.poll_at()));
         let woke = net.poll_once(&fds, wake_at)?;
         // Everything after the turn runs at the turn's `now`, which is what
         // a replay of the recording reproduces.
@@ -395,6 +423,12 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
         // Process context: the reactor's handlers for the ready sockets,
         // then the prompt's ping.
         reactor.run_once(&mut net.stack, now);
+        if let Some(p) = programs.as_mut() {
+            p.turn(&mut net.stack, now);
+            for l in p.take_lines() {
+                say(l);
+            }
+        }
         if let Some(job) = ping.as_mut() {
             job.poll(&mut net.stack, now);
             for l in job.take_lines() {
@@ -419,6 +453,9 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
                     for line in lines {
                         if let Some(r) = recorder.as_mut() {
                             r.event(&device::replay::Event::Line(now, line.clone()))?;
+                        }
+                        if let Some(p) = &programs {
+                            shell.set_programs(p.owners(), p.stats_line());
                         }
                         let r = shell.execute(&line, &mut net.stack, now);
                         say_text(&r.text);
@@ -458,9 +495,16 @@ fn up(mut a: UpArgs) -> io::Result<ExitCode> {
     }
     step.stop(&mut net.stack);
     step.run(&mut net); // what is held goes on
+    let run_line = programs.as_ref().map(|p| p.stats_line());
+    if let Some(p) = programs.take() {
+        p.close(&mut net.stack, now);
+    }
     reactor.close(&mut net.stack, now);
     net.transmit(now);
     say_text(&shell::stats_text(net.stack.stats()));
+    if let Some(l) = run_line {
+        say_text(&l);
+    }
     if let (Some(rec), Some(path)) = (ladder, &a.ladder) {
         match rec.write_svg(path) {
             Ok(n) => say(format!("ladder: {n} connection(s) drawn to {}", path.display())),

@@ -8,15 +8,24 @@
 //! not yet acknowledged by the peer; for a listener, the accept-queue length
 //! and the backlog. `ss` adds the TCP control block, like `ss -tni`, the
 //! congestion control algorithm first (`cubic`, `reno`), as ss prints it.
+//! With `-p`, both name the program that owns each socket (a program of
+//! `synack run`: `Owners`), as `netstat -p`'s `PID/Program name` column and
+//! `ss -p`'s `users:(("name",pid=N))`.
 
 use stack::tcp::{TcpInfo, TcpState};
 use stack::{Duration, Instant, Stack};
 use std::fmt::Write;
 
+/// The programs that hold sockets (`synack run`): TCP socket index
+/// (`TcpInfo::handle`) → (pid, program name).
+pub type Owners = std::collections::HashMap<usize, (u32, String)>;
+
 #[derive(Copy, Clone, Default, Debug, PartialEq, Eq)]
 pub struct NetstatOptions {
     pub listening: bool,
     pub all: bool,
+    /// `-p`: the owning program's PID/name.
+    pub programs: bool,
 }
 
 impl NetstatOptions {
@@ -28,8 +37,9 @@ impl NetstatOptions {
                 match f {
                     'l' => o.listening = true,
                     'a' => o.all = true,
+                    'p' => o.programs = true,
                     // Accepted for muscle memory: we always print numbers, TCP and UDP.
-                    'n' | 't' | 'u' | 'p' => {}
+                    'n' | 't' | 'u' => {}
                     other => return Err(format!("unknown option -{other} (use -l, -a)")),
                 }
             }
@@ -48,7 +58,20 @@ fn addr(a: std::net::SocketAddrV4) -> String {
 
 /// The `netstat` text.
 pub fn netstat(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
-    trim_lines(&netstat_padded(stack, now, o))
+    trim_lines(&netstat_padded(stack, now, o, &Owners::new()))
+}
+
+/// The `netstat` text, naming the programs that own sockets if `o.programs`.
+pub fn netstat_owned(stack: &Stack, now: Instant, o: NetstatOptions, owners: &Owners) -> String {
+    trim_lines(&netstat_padded(stack, now, o, owners))
+}
+
+/// `PID/name` of a socket's program, or `-` (netstat -p's column).
+fn owner_of(owners: &Owners, handle: Option<usize>) -> String {
+    match handle.and_then(|h| owners.get(&h)) {
+        Some((pid, name)) => format!("{pid}/{name}"),
+        None => "-".to_string(),
+    }
 }
 
 /// Columns are padded to line up; no line ends in spaces.
@@ -56,7 +79,7 @@ fn trim_lines(s: &str) -> String {
     s.lines().map(|l| l.trim_end().to_string() + "\n").collect()
 }
 
-fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
+fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions, owners: &Owners) -> String {
     let infos = stack.tcp_info(now);
     let mut s = String::new();
     let show_listen = o.listening || o.all;
@@ -69,6 +92,9 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
     let _ = write!(s, "Proto Recv-Q Send-Q {:<23} {:<23} {:<11}", "Local Address", "Foreign Address", "State");
     if show_listen {
         s.push_str(" SynQ AcceptQ");
+    }
+    if o.programs {
+        s.push_str(" PID/Program name");
     }
     s.push('\n');
     for i in &infos {
@@ -89,6 +115,11 @@ fn netstat_padded(stack: &Stack, now: Instant, o: NetstatOptions) -> String {
         );
         if listening {
             let _ = write!(s, " {:>4} {:>7}", i.syn_queue, i.accept_queue);
+        } else if show_listen && o.programs {
+            s.push_str("             ");
+        }
+        if o.programs {
+            let _ = write!(s, " {}", owner_of(owners, i.handle));
         }
         s.push('\n');
     }
@@ -163,10 +194,15 @@ pub fn ss_detail(i: &TcpInfo) -> String {
 
 /// The `ss` text: every TCP socket with its details.
 pub fn ss(stack: &Stack, now: Instant) -> String {
-    trim_lines(&ss_padded(stack, now))
+    trim_lines(&ss_padded(stack, now, None))
 }
 
-fn ss_padded(stack: &Stack, now: Instant) -> String {
+/// `ss -p`: with `users:(("name",pid=N))` for the sockets a program owns.
+pub fn ss_owned(stack: &Stack, now: Instant, owners: &Owners) -> String {
+    trim_lines(&ss_padded(stack, now, Some(owners)))
+}
+
+fn ss_padded(stack: &Stack, now: Instant, owners: Option<&Owners>) -> String {
     let mut s = format!(
         "{:<11} {:>6} {:>6} {:<23} {:<23}\n",
         "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
@@ -175,7 +211,11 @@ fn ss_padded(stack: &Stack, now: Instant) -> String {
         let listening = i.state == TcpState::Listen;
         let send_q = if listening { i.backlog } else { i.send_q };
         let (state, local, remote) = (i.state.netstat_name(), addr(i.local), addr(i.remote));
-        let _ = writeln!(s, "{state:<11} {:>6} {send_q:>6} {local:<23} {remote:<23}", i.recv_q);
+        let _ = write!(s, "{state:<11} {:>6} {send_q:>6} {local:<23} {remote:<23}", i.recv_q);
+        if let Some((pid, name)) = owners.and_then(|o| i.handle.and_then(|h| o.get(&h))) {
+            let _ = write!(s, " users:((\"{name}\",pid={pid}))");
+        }
+        s.push('\n');
         if listening {
             let _ = writeln!(
                 s,

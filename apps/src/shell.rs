@@ -30,9 +30,10 @@ commands:
   route add 192.168.5.0/24 via 10.0.0.1   add a static route (or: route add default via GW)
   route del 192.168.5.0/24                delete a route (or: route del default)
   stats                                   counters and drop reasons
-  netstat [-l|-a]                         TCP/UDP sockets like netstat -tun (-l listeners
-                                          with SYN and accept queues, -a all)
-  ss                                      every TCP socket with its control block
+  netstat [-l|-a] [-p]                    TCP/UDP sockets like netstat -tun (-l listeners
+                                          with SYN and accept queues, -a all, -p the
+                                          program of synack run that owns each)
+  ss [-p]                                 every TCP socket with its control block
   ping HOST [-c N] [-s SIZE] [-i SECS]    ping with the stack's own ICMP client
   set                                     TCP tunables: nagle, delack, msl, rto, sndbuf,
                                           rcvbuf, backlog, congestion (set nagle off,
@@ -74,18 +75,35 @@ pub struct Shell {
     next_ident: u16,
     /// Step mode's controller, who this prompt is to it, and how it prints.
     step: Option<(StepCtl, Who, bool, Style)>,
+    /// Who owns which socket (`synack run`'s programs), for `-p`; and a
+    /// line about them for `stats`.
+    owners: crate::netstat::Owners,
+    programs_line: Option<String>,
 }
 
 impl Shell {
     /// `ident_base`: the first ICMP identifier for `ping` (ping(8) uses its pid).
     pub fn new(ifname: &str, ident_base: u16) -> Shell {
-        Shell { ifname: ifname.to_string(), next_ident: ident_base, step: None }
+        Shell {
+            ifname: ifname.to_string(),
+            next_ident: ident_base,
+            step: None,
+            owners: Default::default(),
+            programs_line: None,
+        }
     }
 
     /// Let this prompt drive step mode as `who` (`interactive`: print the
     /// step prompt; `style`: how changed fields are marked).
     pub fn set_step(&mut self, ctl: StepCtl, who: Who, interactive: bool, style: Style) {
         self.step = Some((ctl, who, interactive, style));
+    }
+
+    /// The programs of `synack run` now: their sockets (for `netstat -p`,
+    /// `ss -p`) and a line for `stats`.
+    pub fn set_programs(&mut self, owners: crate::netstat::Owners, stats_line: String) {
+        self.owners = owners;
+        self.programs_line = Some(stats_line);
     }
 
     /// The prompt to show: `step> ` while a segment waits for this prompt's key.
@@ -115,11 +133,18 @@ impl Shell {
             "ifconfig" => Reply::text(ifconfig(&self.ifname, stack)),
             "arp" => Reply::text(arp(stack, now)),
             "route" => Reply::text(route(stack, args)),
-            "stats" => Reply::text(stats_text(stack.stats())),
+            "stats" => {
+                let mut t = stats_text(stack.stats());
+                if let Some(l) = &self.programs_line {
+                    t.push_str(l);
+                }
+                Reply::text(t)
+            }
             "netstat" => match crate::netstat::NetstatOptions::parse(args) {
-                Ok(o) => Reply::text(crate::netstat::netstat(stack, now, o)),
+                Ok(o) => Reply::text(crate::netstat::netstat_owned(stack, now, o, &self.owners)),
                 Err(e) => Reply::text(format!("netstat: {e}\n")),
             },
+            "ss" if args == ["-p"] => Reply::text(crate::netstat::ss_owned(stack, now, &self.owners)),
             "ss" => Reply::text(crate::netstat::ss(stack, now)),
             "ping" => match parse_ping(args) {
                 Ok(mut opts) => {

@@ -545,6 +545,17 @@ impl Stack {
         }
     }
 
+    /// `close(2)` after data was lost unread outside the stack (a program
+    /// of `synack run` exited with bytes in its socketpair): a RST, as
+    /// Linux's `tcp_close` sends for unread data (tcp/abort.rs).
+    pub fn close_reset(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+        self.epolls.forget(h);
+        match h {
+            SocketHandle::Udp(i) => self.udp.close(i),
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close_reset(cx, i)),
+        }
+    }
+
     pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
         match h {
             SocketHandle::Udp(i) => self.udp.getsockname(i),

@@ -18,6 +18,7 @@
 //! | `input.rs`   | `tcp_v4_rcv` (the demux) → `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
+//! | `abort.rs`   | `close_reset`: close with a RST when the owner lost unread data (tcp.c `tcp_close`) |
 //! | `sack.rs`    | SACK blocks we send, the scoreboard of those we receive, RFC 6675 recovery's `pipe` and `NextSeg` (tcp_input.c `tcp_sacktag_write_queue`) |
 //! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
 //! | `cong.rs`    | congestion control hooks: `cong_avoid`, `cong_ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c) |
@@ -36,6 +37,7 @@
 //! hands out their index. A closed socket stays in the table, owned by no
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
+mod abort;
 mod config;
 mod cong;
 mod cubic;

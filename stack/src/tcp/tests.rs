@@ -1139,6 +1139,34 @@ fn close_with_unread_data_sends_rst() {
     assert_eq!(lab.state_of(80, 40000), None);
 }
 
+#[test]
+fn close_reset_sends_rst_though_the_stack_holds_nothing_unread() {
+    // The data was read out of the stack (by synack run's relay) but lost
+    // by the program: tcp_close's RST all the same.
+    let mut lab = Lab::new();
+    let (_, p) = established_passive(&mut lab);
+    lab.send(&p.seg(&lab).data(b"read here, lost there"));
+    lab.drain();
+    assert_eq!(lab.recv(p.h, 100).unwrap(), b"read here, lost there");
+    let (tcp, mut cx) = lab.parts();
+    tcp.close_reset(&mut cx, p.h).unwrap();
+    let r = lab.drain();
+    assert!(r.last().unwrap().h.rst());
+    assert_eq!(lab.state_of(80, 40000), None);
+    // Once closed, the handle is gone.
+    let (tcp, mut cx) = lab.parts();
+    assert_eq!(tcp.close_reset(&mut cx, p.h), Err(Errno::EBADF));
+}
+
+#[test]
+fn close_reset_of_a_connection_in_time_wait_is_a_plain_close() {
+    let mut lab = Lab::new();
+    let p = time_wait(&mut lab);
+    let (tcp, mut cx) = lab.parts();
+    tcp.close_reset(&mut cx, p.h).unwrap();
+    lab.expect_none();
+}
+
 // ------------------------------------------------------------ resets
 
 #[test]
