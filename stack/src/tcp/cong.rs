@@ -19,6 +19,13 @@
 //! counting, without its limit L, as Linux's `tcp_slow_start`);
 //! Linux's CUBIC adds HyStart, which synack does not have.
 //!
+//! Both grow cwnd only while cwnd is what limits the sender (Linux
+//! `tcp_is_cwnd_limited`, kept up to date by `tcp_cwnd_validate` each time
+//! new data goes out): an application that keeps fewer segments in flight
+//! than cwnd allows teaches nothing about the path, and a cwnd grown on
+//! its ACKs would be unvalidated. RFC 7661 (new CWV) addresses the same
+//! problem differently; synack follows Linux's rule.
+//!
 //! The CUBIC algorithm itself (its curve, `Bictcp`, the state a socket
 //! keeps, `CongState`) is in cubic.rs; here are the hooks that apply it
 //! (or Reno) to the TCB.
@@ -43,6 +50,11 @@ impl TcpSock {
     /// not in recovery. Slow start below ssthresh, else the algorithm's
     /// congestion avoidance.
     pub fn cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
+        // Reno's and CUBIC's `cong_avoid` both begin so: no growth unless
+        // cwnd limited the sender in this window.
+        if !self.tcp_is_cwnd_limited() {
+            return;
+        }
         let mss = self.snd.mss;
         if self.cong.cwnd < self.cong.ssthresh {
             // Slow start as Linux's `tcp_slow_start`: every byte an ACK
@@ -64,16 +76,62 @@ impl TcpSock {
         self.cong.cwnd = self.cong.cwnd.min(1 << 30);
     }
 
+    /// Linux `tcp_is_cwnd_limited`: may cwnd grow? Yes if cwnd was full
+    /// when data went out in this window (`tcp_cwnd_validate`); in slow
+    /// start also while cwnd is below twice the most segments in flight,
+    /// so that cwnd can double what the last window ACKed.
+    pub(super) fn tcp_is_cwnd_limited(&self) -> bool {
+        if self.cong.is_cwnd_limited {
+            return true;
+        }
+        // `tcp_in_slow_start`. In segments, cwnd < 2 · max_packets_out.
+        self.cong.cwnd < self.cong.ssthresh && self.cong.cwnd < 2 * self.cong.max_packets_out * self.snd.mss
+    }
+
+    /// Linux `tcp_cwnd_validate`, after `tcp_write_xmit` sent new data:
+    /// `is_cwnd_limited` says cwnd stopped it (segments in flight reached
+    /// cwnd). Per window (until SND.UNA passes `cwnd_usage_seq`) it keeps
+    /// the strongest sign of cwnd in use: cwnd-limited once is
+    /// cwnd-limited for the window; otherwise the most segments in flight.
+    /// (Its RFC 2861 part, `tcp_cwnd_application_limited`, synack does not
+    /// have.) The trace says when the answer of `tcp_is_cwnd_limited` changes.
+    pub(super) fn tcp_cwnd_validate(&mut self, cx: &mut Cx, is_cwnd_limited: bool) {
+        // Linux `packets_out`: segments sent and not cumulatively ACKed.
+        let packets_out = self.flight_size().div_ceil(self.snd.mss.max(1));
+        let c = &mut self.cong;
+        if !self.snd.una.before(c.cwnd_usage_seq)
+            || is_cwnd_limited
+            || (!c.is_cwnd_limited && packets_out > c.max_packets_out)
+        {
+            c.is_cwnd_limited = is_cwnd_limited;
+            c.max_packets_out = packets_out;
+            c.cwnd_usage_seq = self.snd.max;
+        }
+        // Said when it changes (a fresh connection counts as cwnd-limited).
+        let now = self.tcp_is_cwnd_limited();
+        if now != self.cong.cwnd_limited_traced {
+            self.cong.cwnd_limited_traced = now;
+            let (l, r, cwnd, mss) = (self.local, self.remote, self.cong.cwnd, self.snd.mss.max(1));
+            let max = self.cong.max_packets_out;
+            cx.trace.emit(cx.now, EventKind::TcpWindow, "RFC 7661", || {
+                if now {
+                    format!(
+                        "{l} {r}: cwnd-limited ({packets_out} segments in flight, cwnd {}): ACKs may grow cwnd",
+                        cwnd / mss
+                    )
+                } else {
+                    format!(
+                        "{l} {r}: application-limited (at most {max} segments in flight, cwnd {}): cwnd does not grow",
+                        cwnd / mss
+                    )
+                }
+            });
+        }
+    }
+
     /// CUBIC's congestion avoidance (Linux `cubictcp_cong_avoid`,
     /// `bictcp_update`), RFC 9438 §4.2-§4.5.
     fn bictcp_cong_avoid(&mut self, cx: &mut Cx, acked: usize) {
-        // §4.6: an ssthresh computed from cwnd (as here and in Linux) needs
-        // cwnd not to grow while less than a window is in flight (Linux
-        // `tcp_is_cwnd_limited`): an application-limited sender does not
-        // learn anything about the path. In flight before this ACK:
-        if self.flight_size() + acked + self.snd.mss <= self.cong.cwnd {
-            return;
-        }
         let mss = self.snd.mss as f64;
         let cwnd = self.cong.cwnd as f64 / mss;
         let now = cx.now;
@@ -111,8 +169,8 @@ impl TcpSock {
             CongAlgo::Cubic => {
                 // RFC 9438 §4.6: ssthresh = max(cwnd · β_cubic, 2·SMSS); β = 0.7
                 // exactly in integers (Linux: cwnd · 717/1024). The RFC writes
-                // flight_size and allows cwnd, as Linux uses, given the
-                // cwnd-limited check in `bictcp_cong_avoid`.
+                // flight_size and allows cwnd, as Linux uses, given that
+                // cwnd grows only when cwnd-limited (`tcp_is_cwnd_limited`).
                 let cwnd = self.cong.cwnd;
                 let ssthresh = (cwnd * 7 / 10).max(2 * mss);
                 let before = self.cong.cc.cubic.last_max_cwnd;
@@ -243,9 +301,12 @@ mod tests {
             };
             (&mut self.sk, cx)
         }
-        /// A bulk sender: exactly a window in flight.
+        /// A bulk sender: exactly a window in flight, so cwnd-limited
+        /// (as `tcp_write_xmit` would find it).
         fn fill(&mut self) {
             self.sk.snd.max = self.sk.snd.una + self.sk.cong.cwnd;
+            let (sk, mut cx) = self.cx();
+            sk.tcp_cwnd_validate(&mut cx, true);
         }
         fn segs(&self) -> f64 {
             self.sk.cong.cwnd as f64 / MSS as f64
@@ -454,16 +515,50 @@ mod tests {
         let mut f = Fix::new(CongAlgo::Cubic, 20);
         f.loss();
         f.run(1.0, 0.1);
-        let w = f.sk.cong.cwnd;
-        // Two segments in flight of a 14-segment window: ACKs do not grow it.
-        for _ in 0..100 {
+        // Two segments in flight of a 14-segment window, one more sent per
+        // ACK. The window that filled cwnd still counts as cwnd-limited
+        // until SND.UNA passes its end (`cwnd_usage_seq`): its ACKs grow cwnd.
+        let end = f.sk.cong.cwnd_usage_seq;
+        let mut w = f.sk.cong.cwnd;
+        let mut grew = false;
+        for i in 0..120 {
             f.now += crate::time::Duration::from_millis(10);
-            f.sk.snd.max = f.sk.snd.una + 2 * MSS;
             f.sk.snd.una += MSS;
             let (sk, mut cx) = f.cx();
+            let limited = sk.tcp_is_cwnd_limited();
             sk.cong_avoid(&mut cx, MSS);
+            if limited {
+                grew |= sk.cong.cwnd > w;
+                w = sk.cong.cwnd;
+            } else {
+                // Then no window fills it: ACKs do not grow it.
+                assert_eq!(sk.cong.cwnd, w, "ACK {i}");
+            }
+            sk.snd.max = sk.snd.max.max_seq(sk.snd.una + 2 * MSS);
+            sk.tcp_cwnd_validate(&mut cx, false);
+            assert_eq!(sk.tcp_is_cwnd_limited(), sk.snd.una.before(end), "ACK {i}");
         }
-        assert_eq!(f.sk.cong.cwnd, w);
+        assert!(grew && f.sk.snd.una.after(end));
+        assert!(f.traced("application-limited (at most 2 segments in flight"));
+    }
+
+    #[test]
+    fn slow_start_grows_to_twice_the_most_in_flight() {
+        // Linux `tcp_is_cwnd_limited` in slow start: cwnd < 2 · max_packets_out.
+        let mut f = Fix::new(CongAlgo::Reno, 10);
+        f.sk.cong.ssthresh = usize::MAX / 2;
+        let una = f.sk.snd.una;
+        f.sk.snd.una = f.sk.cong.cwnd_usage_seq;
+        f.sk.snd.max = f.sk.snd.una + 6 * MSS;
+        let (sk, mut cx) = f.cx();
+        sk.tcp_cwnd_validate(&mut cx, false);
+        assert_eq!(sk.cong.max_packets_out, 6);
+        for _ in 0..3 {
+            sk.snd.una += 2 * MSS;
+            sk.cong_avoid(&mut cx, 2 * MSS);
+        }
+        assert!(sk.snd.una.after(una));
+        assert_eq!(sk.cong.cwnd, 12 * MSS);
     }
 
     #[test]

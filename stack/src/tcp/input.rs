@@ -608,10 +608,10 @@ impl TcpSock {
         // no SYN/FIN, same ACK, same window; with SACK (RFC 6675 §2), an ACK
         // at or above SND.UNA that carries new SACK information.
         let outstanding = self.snd.max != self.snd.una;
-        let classic_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd;
-        let dupack = outstanding && text == 0 && !h.fin() && (classic_dup || sack.newly_sacked > 0);
+        let pure_dup = acked == 0 && ack == self.snd.una && self.snd.wnd == old_wnd && text == 0 && !h.fin();
+        let dupack = outstanding && (pure_dup || (text == 0 && !h.fin() && sack.newly_sacked > 0));
         if self.rack_active(cfg) {
-            self.tcp_rack_ack(cx, ack, prior_fack, acked_no_syn, &sack, h.options.sack_blocks(), dupack);
+            self.tcp_rack_ack(cx, ack, prior_fack, acked_no_syn, &sack, h.options.sack_blocks(), dupack, pure_dup);
         } else if self.sack.ok {
             self.sack_cong_control(cx, cfg, ack, acked_no_syn, dupack);
         } else if acked_no_syn > 0 {

@@ -388,8 +388,30 @@ impl TcpSock {
     }
 
     /// `tcp_write_xmit` proper; `push_one`: at most one packet (Linux
-    /// `tcp_push_one`, as a write fills a chunk).
-    fn write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool, push_one: bool) {
+    /// `tcp_push_one`, as a write fills a chunk). When new data went out,
+    /// `tcp_cwnd_validate` (cong.rs) notes whether cwnd was what stopped
+    /// it: segments in flight reached cwnd (in bytes: less than an MSS of
+    /// room left). Retransmissions do not count, as in Linux, where they
+    /// leave by `tcp_xmit_retransmit_queue`.
+    fn write_xmit(&mut self, cx: &mut Cx, cfg: &TcpConfig, force: bool, push_one: bool) {
+        let prior_max = self.snd.max;
+        self.write_xmit_queue(cx, cfg, force, push_one);
+        if self.snd.max.after(prior_max) {
+            // Linux `tcp_packets_in_flight`, as the path that sent measures it.
+            let in_flight = if self.cong.in_recovery && self.rack_active(cfg) {
+                self.rack_pipe()
+            } else if self.cong.in_recovery && self.sack.ok {
+                self.sack_pipe(&self.sack_holes())
+            } else {
+                self.in_flight_upto(self.snd.nxt)
+            };
+            let is_cwnd_limited = in_flight + self.snd.mss > self.cong.cwnd;
+            self.tcp_cwnd_validate(cx, is_cwnd_limited);
+        }
+    }
+
+    /// The sending loop of `tcp_write_xmit`.
+    fn write_xmit_queue(&mut self, cx: &mut Cx, cfg: &TcpConfig, mut force: bool, push_one: bool) {
         if !self.can_send_data() {
             return;
         }

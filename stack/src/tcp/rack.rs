@@ -521,6 +521,7 @@ impl TcpSock {
         sack: &SackUpdate,
         blocks: &[SackBlock],
         dupack: bool,
+        pure_dup: bool,
     ) {
         let mut newest = None;
         let mut delivered = 0usize;
@@ -582,10 +583,12 @@ impl TcpSock {
         // (3) D-SACK (`tcp_dsack_seen`): counted only while the duplicates
         // are no more than we retransmitted (a path that duplicates
         // packets proves nothing), and only once reordering was seen.
+        // A D-SACK of the probe's copy (Linux FLAG_DSACK_TLP).
+        let tlp_dsack = dsack_dups > 0
+            && self.rack.tlp_retrans
+            && blocks.first().is_some_and(|b| Some(b.1) == self.rack.tlp_high_seq.map(|h| h.min_seq(b.1)));
         if dsack_dups > 0 {
             self.rack.dsack_dups += dsack_dups as u64;
-            let tlp_dsack = self.rack.tlp_retrans
-                && blocks.first().is_some_and(|b| Some(b.1) == self.rack.tlp_high_seq.map(|h| h.min_seq(b.1)));
             if self.rack.dsack_dups <= self.total_retrans && self.rack.reord_seen && !tlp_dsack {
                 self.rack.dsack_seen = true;
             }
@@ -596,7 +599,9 @@ impl TcpSock {
         self.tcp_rack_update_reo_wnd(cx, newest.map(|(_, _, d)| d));
         // (4) RFC 8985 §7.4: the probe's ACK.
         if self.rack.tlp_high_seq.is_some() {
-            self.tcp_process_tlp_ack(cx, ack, acked > 0, sack.newly_sacked > 0 || sack.dsack, dupack);
+            // Linux's pure duplicate: no data, FIN, window update, ACKed or SACKed bytes.
+            let pure_dup = pure_dup && acked == 0 && sack.newly_sacked == 0;
+            self.tcp_process_tlp_ack(cx, ack, acked > 0, tlp_dsack, pure_dup);
         }
         // (5) RACK loss detection, when this ACK says anything but "all in order".
         let dubious = self.cong.in_recovery || !self.sack.sacked.is_empty() || sack.newly_sacked > 0 || sack.dsack;
@@ -677,7 +682,18 @@ impl TcpSock {
     }
 
     /// RFC 8985 §7.4 (`tcp_process_tlp_ack`): what the probe's ACK says.
-    fn tcp_process_tlp_ack(&mut self, cx: &mut Cx, ack: SeqNumber, una_advanced: bool, sack_news: bool, dupack: bool) {
+    /// In Linux's order: a D-SACK of the probe ends the episode with no
+    /// loss, then an ACK past `tlp_high_seq` proves one; an ACK that only
+    /// reaches it, or brings data, a FIN or a window update, says nothing
+    /// yet; a pure duplicate ACK means both copies arrived.
+    fn tcp_process_tlp_ack(
+        &mut self,
+        cx: &mut Cx,
+        ack: SeqNumber,
+        una_advanced: bool,
+        tlp_dsack: bool,
+        pure_dup: bool,
+    ) {
         let Some(high) = self.rack.tlp_high_seq else { return };
         if ack.before(high) {
             return;
@@ -687,6 +703,12 @@ impl TcpSock {
         if !self.rack.tlp_retrans {
             // The probe was new data, now acknowledged: the episode ends.
             self.rack.tlp_high_seq = None;
+        } else if tlp_dsack {
+            // A D-SACK of the probe: the original had arrived too.
+            self.rack.tlp_high_seq = None;
+            cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 8985 §7.4.1", || {
+                format!("{l} {r}: a D-SACK of the loss probe: the original arrived too, no loss")
+            });
         } else if ack.after(high) {
             // The ACK goes past the probe: it repaired a loss. Reduce cwnd once.
             self.tcp_init_cwnd_reduction(cx);
@@ -698,8 +720,8 @@ impl TcpSock {
                     "{l} {r}: the loss probe repaired a tail loss (ACK {ack} past {high}): cwnd = ssthresh = {cwnd}"
                 )
             });
-        } else if !una_advanced && (dupack || !sack_news) {
-            // A duplicate ACK, or a D-SACK of the probe: both copies arrived.
+        } else if !una_advanced && pure_dup {
+            // A pure duplicate ACK: both copies arrived.
             self.rack.tlp_high_seq = None;
             cx.trace.emit(now, EventKind::TcpRetransmit, "RFC 8985 §7.4.1", || {
                 format!("{l} {r}: the loss probe and the original both arrived: no loss")

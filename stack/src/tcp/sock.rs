@@ -295,6 +295,15 @@ pub struct CongVars {
     pub(super) in_recovery: bool,
     /// The congestion control algorithm and its state (cong.rs).
     pub(super) cc: super::cubic::CongState,
+    /// Linux `tcp_cwnd_validate`'s record of this window (cong.rs):
+    /// cwnd was full when data last went out (`is_cwnd_limited`), the most
+    /// segments in flight (`max_packets_out`), and where the window ends
+    /// (`cwnd_usage_seq`, SND.MAX then).
+    pub(super) is_cwnd_limited: bool,
+    pub(super) max_packets_out: usize,
+    pub(super) cwnd_usage_seq: SeqNumber,
+    /// What the trace last said of `tcp_is_cwnd_limited` (not Linux state).
+    pub(super) cwnd_limited_traced: bool,
 }
 
 /// Selective acknowledgements both ways (RFC 2018, RFC 2883, RFC 6675; sack.rs).
@@ -674,6 +683,10 @@ impl TcpSock {
                 recover: z,
                 in_recovery: false,
                 cc: super::cubic::CongState::new(cfg.congestion),
+                is_cwnd_limited: false,
+                max_packets_out: 0,
+                cwnd_usage_seq: z,
+                cwnd_limited_traced: true,
             },
             sack: SackVars {
                 ok: false,
