@@ -151,7 +151,42 @@ pub enum SockOpt {
     NonBlocking(bool),
     /// TCP_CONGESTION: the congestion control algorithm (tcp/cong.rs).
     Congestion(CongAlgo),
+    /// SO_RCVLOWAT: a stream socket is readable (POLLIN, a blocking `recv`
+    /// returns) once this many bytes are queued, or at EOF or an error
+    /// (Linux `sock_rcvlowat`, `tcp_set_rcvlowat`; tcp/lowat.rs). 0 means 1.
+    RcvLowat(usize),
+    /// SO_SNDLOWAT: Linux cannot change it (`setsockopt` says
+    /// `ENOPROTOOPT`); `getsockopt` says 1.
+    SndLowat(usize),
+    /// SO_LINGER (`struct linger`): what `close` does with data still to send
+    /// (Linux `sock_setsockopt`, `tcp_close`; tcp/linger.rs).
+    Linger(Linger),
+    /// SO_TYPE (read only): SOCK_STREAM or SOCK_DGRAM.
+    Type(SockType),
+    /// SO_ACCEPTCONN (read only): the socket is listening.
+    AcceptConn(bool),
+    /// SO_DOMAIN (read only): always `AF_INET`.
+    Domain(i32),
 }
+
+/// `struct linger` of SO_LINGER.
+///
+/// - `onoff: false`: `close` returns at once; queued data and our FIN go
+///   out in the background (the default).
+/// - `onoff: true, secs: 0`: `close` aborts: a RST goes to the peer and
+///   queued data is thrown away (Linux `tcp_close` → `tcp_disconnect`).
+/// - `onoff: true, secs: t`: as the default, but `close` waits up to `t`
+///   seconds for our FIN to be acknowledged (Linux `sk_stream_wait_close`);
+///   the sans-IO stack cannot wait, so `Stack::close` says
+///   `Close::Lingering` and the caller waits (device/src/socket.rs does).
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub struct Linger {
+    pub onoff: bool,
+    pub secs: u32,
+}
+
+/// `AF_INET`, what SO_DOMAIN reports.
+pub const AF_INET: i32 = 2;
 
 /// The name of an option, for `getsockopt`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -166,6 +201,12 @@ pub enum SockOptName {
     Congestion,
     /// SO_ERROR: read and clear the pending error (returned as `Err`).
     Error,
+    RcvLowat,
+    SndLowat,
+    Linger,
+    Type,
+    AcceptConn,
+    Domain,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

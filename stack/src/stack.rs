@@ -34,7 +34,7 @@ use crate::route::{prefix_mask, Route, RouteTable};
 use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
 use crate::stats::{Counter, DropReason, Stats};
-use crate::tcp::{Tcp, TcpConfig, TcpInfo};
+use crate::tcp::{Close, Lingering, Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::udp::Udp;
@@ -524,13 +524,32 @@ impl Stack {
     }
 
     /// `close(2)`. The handle is invalid afterwards; a TCP connection goes on
-    /// closing (FIN, TIME_WAIT) without it.
-    pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+    /// closing (FIN, TIME_WAIT) without it. With SO_LINGER set to a time,
+    /// `Ok(Close::Lingering(l))`: a blocking `close` waits while
+    /// `lingering(&l, now)` says so (tcp/linger.rs).
+    pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<Close, Errno> {
         self.epolls.forget(h);
         match h {
-            SocketHandle::Udp(i) => self.udp.close(i),
+            SocketHandle::Udp(i) => self.udp.close(i).map(|()| Close::Closed),
             SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close(cx, i)),
         }
+    }
+
+    /// How many bytes a blocking `recv` of `len` bytes waits for (Linux
+    /// `sock_rcvlowat`): all of them with `waitall`, else SO_RCVLOWAT's mark
+    /// capped at `len`. A datagram socket: 1 (a datagram comes whole).
+    pub fn sock_rcvlowat(&self, h: SocketHandle, waitall: bool, len: usize) -> usize {
+        match h {
+            SocketHandle::Udp(_) => 1,
+            SocketHandle::Tcp(i) => self.tcp.sock_rcvlowat(i, waitall, len).unwrap_or(1),
+        }
+    }
+
+    /// A lingering `close` should still wait: our FIN is not yet
+    /// acknowledged and the SO_LINGER time has not run out (Linux
+    /// `sk_stream_wait_close`).
+    pub fn lingering(&self, l: &Lingering, now: Instant) -> bool {
+        self.tcp.lingering(l, now)
     }
 
     pub fn getsockname(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {

@@ -17,7 +17,7 @@
 use crate::cx::{Cx, L4Xmit};
 use crate::errno::Errno;
 use crate::skbuff::SkBuff;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
+use crate::socket::{Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, WakeQueue, AF_INET};
 use crate::stats::{Counter, DropReason};
 use crate::wire::ipv4::PROTO_UDP;
 use crate::wire::udp::UDP_HLEN;
@@ -64,6 +64,11 @@ struct UdpSocket {
     shut_wr: bool,
     reuse_addr: bool,
     nonblocking: bool,
+    /// SO_RCVLOWAT and SO_LINGER: kept for `getsockopt`; a datagram
+    /// socket's readiness and close ignore them, as Linux's
+    /// (`datagram_poll`, `udp_destroy_sock`).
+    rcvlowat: usize,
+    linger: Linger,
 }
 
 #[derive(Debug)]
@@ -107,6 +112,8 @@ impl Udp {
             shut_wr: false,
             reuse_addr: false,
             nonblocking: false,
+            rcvlowat: 1,
+            linger: Linger::default(),
         };
         if let Some(i) = self.sockets.iter().position(|s| s.is_none()) {
             self.sockets[i] = Some(s);
@@ -288,7 +295,19 @@ impl Udp {
             SockOpt::SndBuf(n) => s.sndbuf = n.clamp(256, 16 << 20),
             SockOpt::ReuseAddr(b) => s.reuse_addr = b,
             SockOpt::NonBlocking(b) => s.nonblocking = b,
+            // Linux `sk_setsockopt` SO_RCVLOWAT: 0 means 1.
+            SockOpt::RcvLowat(n) => s.rcvlowat = n.max(1),
+            SockOpt::Linger(l) => {
+                s.linger.onoff = l.onoff;
+                if l.onoff {
+                    s.linger.secs = l.secs;
+                }
+            }
             SockOpt::KeepAlive(_) | SockOpt::NoDelay(_) | SockOpt::Cork(_) | SockOpt::Congestion(_) => {
+                return Err(Errno::ENOPROTOOPT)
+            }
+            // SO_SNDLOWAT cannot be set on Linux; the rest are read-only.
+            SockOpt::SndLowat(_) | SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => {
                 return Err(Errno::ENOPROTOOPT)
             }
         }
@@ -303,6 +322,12 @@ impl Udp {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(s.reuse_addr),
             SockOptName::NonBlocking => SockOpt::NonBlocking(s.nonblocking),
             SockOptName::Error => return s.error.take().map_or(Ok(SockOpt::NonBlocking(s.nonblocking)), Err),
+            SockOptName::RcvLowat => SockOpt::RcvLowat(s.rcvlowat),
+            SockOptName::SndLowat => SockOpt::SndLowat(1),
+            SockOptName::Linger => SockOpt::Linger(s.linger),
+            SockOptName::Type => SockOpt::Type(SockType::Dgram),
+            SockOptName::AcceptConn => SockOpt::AcceptConn(false),
+            SockOptName::Domain => SockOpt::Domain(AF_INET),
             SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork | SockOptName::Congestion => {
                 return Err(Errno::ENOPROTOOPT)
             }

@@ -367,6 +367,9 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.opt.cork = lsk.opt.cork;
     child.opt.keepalive = lsk.opt.keepalive;
     child.opt.reuse_addr = lsk.opt.reuse_addr;
+    // `sk_clone_lock` copies the socket: SO_RCVLOWAT and SO_LINGER too.
+    child.opt.rcvlowat = lsk.opt.rcvlowat;
+    child.opt.linger = lsk.opt.linger;
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
     child.set_congestion(lsk.cong.cc.algo);
     child.bound = true;

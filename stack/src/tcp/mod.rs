@@ -24,6 +24,8 @@
 //! | `cubic.rs`   | CUBIC's curve and state, `Bictcp` (tcp_cubic.c)                   |
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
+//! | `sockopt.rs` | `setsockopt`/`getsockopt`, SO_RCVLOWAT's readiness (sock.c `sk_setsockopt`, tcp.c `do_tcp_setsockopt`) |
+//! | `linger.rs`  | SO_LINGER in `close`: abort with RST, or a lingering close (tcp.c `tcp_close`, `tcp_disconnect`) |
 //!
 //! The header and its options, parsed and written, are `stack/src/wire/tcp.rs`
 //! (`TcpRepr`; `TcpOptions::parse` is Linux's `tcp_parse_options`), with the
@@ -41,6 +43,7 @@ mod cubic;
 mod delack;
 mod handshake;
 mod input;
+mod linger;
 mod output;
 mod prr;
 mod rack;
@@ -48,6 +51,7 @@ mod rcvbuf;
 mod sack;
 mod seq;
 mod sock;
+mod sockopt;
 mod syncookies;
 mod timer;
 mod timestamps;
@@ -59,13 +63,14 @@ pub use crate::socket::CongAlgo;
 pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 pub use config::TcpConfig;
 pub use cubic::CubicRegion;
+pub use linger::{Close, Lingering, MAX_LINGER_SECS};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
 
 use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::hash::FlowHash;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
+use crate::socket::{MsgFlags, PollFlags, Shutdown, WakeQueue};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
@@ -631,7 +636,8 @@ impl Tcp {
     /// queues (resetting established children); a connection with unread
     /// data is reset (RFC 2525 §2.17, as Linux does); otherwise our FIN
     /// goes after the queued data and the connection finishes on its own.
-    pub fn close(&mut self, cx: &mut Cx, h: usize) -> Result<(), Errno> {
+    /// SO_LINGER (linger.rs) may abort instead, or ask the caller to wait.
+    pub fn close(&mut self, cx: &mut Cx, h: usize) -> Result<Close, Errno> {
         let cfg = self.config.clone();
         self.user(h)?;
         let Some(mut sk) = self.socks[h].take() else { return Err(Errno::EBADF) };
@@ -654,7 +660,7 @@ impl Tcp {
                     self.free(cx, c);
                 }
                 self.free(cx, h);
-                return Ok(());
+                return Ok(Close::Closed);
             }
             TcpState::Closed | TcpState::SynSent => {
                 if sk.state == TcpState::SynSent {
@@ -662,7 +668,7 @@ impl Tcp {
                 }
                 self.socks[h] = Some(sk);
                 self.free(cx, h);
-                return Ok(());
+                return Ok(Close::Closed);
             }
             _ => {}
         }
@@ -677,7 +683,10 @@ impl Tcp {
                 format!("{l} {r}: close with {unread} unread bytes: RST")
             });
             sk.send_active_reset(cx, &cfg);
+            cx.stats.inc(Counter::TcpAbortOnClose);
             sk.tcp_done_because(cx, None, "RFC 2525 §2.17");
+        } else if sk.linger_abort() {
+            sk.tcp_disconnect(cx, &cfg);
         } else {
             sk.close_send_side(cx, &cfg);
             if sk.state == TcpState::FinWait2 {
@@ -685,8 +694,9 @@ impl Tcp {
                 sk.timer_set(cx, TimerKind::FinWait2, t);
             }
         }
+        let r = sk.linger_after_close(cx.now, h);
         self.finish(cx, h, sk, before);
-        Ok(())
+        Ok(r)
     }
 
     /// Table work after an API call changed a socket's state.
@@ -708,79 +718,6 @@ impl Tcp {
         }
     }
 
-    pub fn setsockopt(&mut self, cx: &mut Cx, h: usize, opt: SockOpt) -> Result<(), Errno> {
-        let cfg = &self.config;
-        let sk = match self.socks.get_mut(h) {
-            Some(Some(s)) if s.owner == Owner::User => s,
-            _ => return Err(Errno::EBADF),
-        };
-        match opt {
-            SockOpt::ReuseAddr(b) => sk.opt.reuse_addr = b,
-            // Linux `sk_setsockopt`: the value, capped by `wmem_max`, is
-            // doubled for the kernel's overhead and locks autotuning.
-            SockOpt::SndBuf(n) => {
-                sk.q.sndbuf = (2 * n.min(WMEM_MAX)).max(SOCK_MIN_SNDBUF);
-                sk.opt.sndbuf_lock = true;
-                // Linux calls `sk_write_space` here: the mark may have moved.
-                if sk.sk_stream_is_writeable() {
-                    self.wakeups.wake(h, PollFlags::POLLOUT);
-                }
-            }
-            // The same doubling: the window's share of it (`full_space`)
-            // is half, the value asked for. Locked, the window scale of the
-            // next SYN is sized to it.
-            SockOpt::RcvBuf(n) => {
-                sk.q.rcvbuf = (2 * n.min(RMEM_MAX)).max(SOCK_MIN_RCVBUF) / 2;
-                sk.opt.rcvbuf_lock = true;
-            }
-            SockOpt::KeepAlive(b) => {
-                sk.opt.keepalive = b;
-                if b && sk.state.is_synchronized() {
-                    let t = cfg.keepalive_time;
-                    sk.timer_set(cx, TimerKind::Keepalive, t);
-                } else if !b {
-                    sk.timers.clear(TimerKind::Keepalive);
-                }
-            }
-            SockOpt::NoDelay(b) => {
-                sk.opt.nodelay = b;
-                if b {
-                    sk.tcp_write_xmit(cx, cfg, false);
-                }
-            }
-            SockOpt::Cork(b) => {
-                sk.opt.cork = b;
-                if !b {
-                    // Uncorking pushes the partial segment out (Linux `tcp_push_pending_frames`).
-                    sk.timers.clear(TimerKind::Cork);
-                    sk.tcp_write_xmit(cx, cfg, true);
-                }
-            }
-            SockOpt::NonBlocking(b) => sk.opt.nonblocking = b,
-            // Linux `tcp_set_congestion_control`: fresh state, same cwnd.
-            SockOpt::Congestion(a) => sk.set_congestion(a),
-        }
-        Ok(())
-    }
-
-    /// `getsockopt(2)`. `SockOptName::Error` is SO_ERROR: the pending error
-    /// comes back as `Err(e)` and is cleared (no error: `Ok(NonBlocking(_))`,
-    /// as udp.rs does).
-    pub fn getsockopt(&mut self, h: usize, name: SockOptName) -> Result<SockOpt, Errno> {
-        let sk = self.user_mut(h)?;
-        Ok(match name {
-            SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.opt.reuse_addr),
-            SockOptName::SndBuf => SockOpt::SndBuf(sk.q.sndbuf),
-            SockOptName::RcvBuf => SockOpt::RcvBuf(2 * sk.q.rcvbuf),
-            SockOptName::KeepAlive => SockOpt::KeepAlive(sk.opt.keepalive),
-            SockOptName::NoDelay => SockOpt::NoDelay(sk.opt.nodelay),
-            SockOptName::Cork => SockOpt::Cork(sk.opt.cork),
-            SockOptName::NonBlocking => SockOpt::NonBlocking(sk.opt.nonblocking),
-            SockOptName::Congestion => SockOpt::Congestion(sk.cong.cc.algo),
-            SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.opt.nonblocking)), Err),
-        })
-    }
-
     /// `tcp_poll`, with Linux's meanings.
     pub fn poll(&self, h: usize) -> PollFlags {
         let Ok(sk) = self.user(h) else { return PollFlags::POLLNVAL };
@@ -798,7 +735,8 @@ impl Tcp {
             m |= PollFlags::POLLIN | PollFlags::POLLRDHUP;
         }
         if !matches!(sk.state, TcpState::SynSent | TcpState::SynReceived) {
-            if !sk.q.rcv_buf.is_empty() {
+            // `tcp_stream_is_readable`: SO_RCVLOWAT's mark (sockopt.rs).
+            if sk.tcp_epollin_ready() {
                 m |= PollFlags::POLLIN;
             }
             // Linux `sk_stream_is_writeable`: free space at least half of what is queued.

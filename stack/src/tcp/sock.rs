@@ -506,6 +506,10 @@ pub struct SockOpts {
     /// `SOCK_RCVBUF_LOCK`).
     pub(super) sndbuf_lock: bool,
     pub(super) rcvbuf_lock: bool,
+    /// SO_RCVLOWAT (Linux `sk_rcvlowat`, at least 1; sockopt.rs).
+    pub(super) rcvlowat: usize,
+    /// SO_LINGER (Linux `SOCK_LINGER` and `sk_lingertime`; linger.rs).
+    pub(super) linger: crate::socket::Linger,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -783,6 +787,8 @@ impl TcpSock {
                 nonblocking: false,
                 sndbuf_lock: false,
                 rcvbuf_lock: false,
+                rcvlowat: 1,
+                linger: crate::socket::Linger::default(),
             },
             fin_queued: false,
             tlp_armed: false,

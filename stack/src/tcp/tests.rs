@@ -11,11 +11,15 @@ use super::seq::SeqNumber;
 use super::*;
 use crate::cx::L4Xmit;
 use crate::skbuff::SkBuff;
+use crate::socket::{SockOpt, SockOptName};
 use crate::stats::{DropReason, Stats};
 use crate::trace::Trace;
 use crate::wire::tcp::{finish_checksum, tcp_parse, TcpFlags, TcpOptions, TcpRepr};
 use rand::SeedableRng;
 use std::collections::VecDeque;
+
+/// Socket options as packet dialogues (SO_RCVLOWAT, SO_LINGER, …).
+mod sockopt;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
