@@ -235,7 +235,9 @@ impl BlockingSocket {
     pub fn recv(&self, net: &mut impl Net, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
         let waitall =
             flags.contains(MsgFlags::MSG_WAITALL) && !flags.contains(MsgFlags::MSG_PEEK) && self.ty == SockType::Stream;
-        let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || self.nonblocking(net);
+        // `recv(MSG_OOB)` never blocks (Linux `tcp_recv_urg`).
+        let dontwait =
+            flags.contains(MsgFlags::MSG_DONTWAIT) || flags.contains(MsgFlags::MSG_OOB) || self.nonblocking(net);
         let deadline = self.deadline(net, self.read_timeout);
         // Linux `tcp_recvmsg` copies until `target` bytes (`sock_rcvlowat`:
         // all with MSG_WAITALL, else min(SO_RCVLOWAT, len)); a peek returns

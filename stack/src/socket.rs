@@ -102,6 +102,9 @@ pub struct MsgFlags(pub u32);
 
 impl MsgFlags {
     pub const NONE: MsgFlags = MsgFlags(0);
+    /// Urgent data: send marks the urgent pointer, recv reads the one
+    /// out-of-band byte (tcp/urgent.rs).
+    pub const MSG_OOB: MsgFlags = MsgFlags(0x1);
     /// Return data without removing it from the receive queue.
     pub const MSG_PEEK: MsgFlags = MsgFlags(0x2);
     /// Do not block: `EAGAIN` instead (the blocking adapter honours it).
@@ -167,6 +170,8 @@ pub enum SockOpt {
     AcceptConn(bool),
     /// SO_DOMAIN (read only): always `AF_INET`.
     Domain(i32),
+    /// SO_OOBINLINE: urgent data stays in the stream (tcp/urgent.rs).
+    OobInline(bool),
 }
 
 /// `struct linger` of SO_LINGER.
@@ -207,6 +212,7 @@ pub enum SockOptName {
     Type,
     AcceptConn,
     Domain,
+    OobInline,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

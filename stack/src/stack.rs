@@ -545,6 +545,24 @@ impl Stack {
         }
     }
 
+    /// `ioctl(SIOCATMARK)`: the next read starts at the urgent byte
+    /// (tcp/urgent.rs). A datagram socket has no such ioctl: `ENOTTY`.
+    pub fn sockatmark(&self, h: SocketHandle) -> Result<bool, Errno> {
+        match h {
+            SocketHandle::Udp(_) => Err(Errno::ENOTTY),
+            SocketHandle::Tcp(i) => self.tcp.sockatmark(i),
+        }
+    }
+
+    /// `ioctl(FIONREAD)` on a TCP socket: bytes to read, up to an urgent
+    /// byte still ahead (Linux `tcp_inq`).
+    pub fn tcp_inq(&self, h: SocketHandle) -> Result<usize, Errno> {
+        match h {
+            SocketHandle::Udp(_) => Err(Errno::EOPNOTSUPP),
+            SocketHandle::Tcp(i) => self.tcp.tcp_inq(i),
+        }
+    }
+
     /// A lingering `close` should still wait: our FIN is not yet
     /// acknowledged and the SO_LINGER time has not run out (Linux
     /// `sk_stream_wait_close`).

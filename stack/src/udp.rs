@@ -69,6 +69,8 @@ struct UdpSocket {
     /// (`datagram_poll`, `udp_destroy_sock`).
     rcvlowat: usize,
     linger: Linger,
+    /// SO_OOBINLINE: a flag of every socket, meaningless for datagrams.
+    oobinline: bool,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,7 @@ impl Udp {
             nonblocking: false,
             rcvlowat: 1,
             linger: Linger::default(),
+            oobinline: false,
         };
         if let Some(i) = self.sockets.iter().position(|s| s.is_none()) {
             self.sockets[i] = Some(s);
@@ -297,6 +300,7 @@ impl Udp {
             SockOpt::NonBlocking(b) => s.nonblocking = b,
             // Linux `sk_setsockopt` SO_RCVLOWAT: 0 means 1.
             SockOpt::RcvLowat(n) => s.rcvlowat = n.max(1),
+            SockOpt::OobInline(b) => s.oobinline = b,
             SockOpt::Linger(l) => {
                 s.linger.onoff = l.onoff;
                 if l.onoff {
@@ -325,6 +329,7 @@ impl Udp {
             SockOptName::RcvLowat => SockOpt::RcvLowat(s.rcvlowat),
             SockOptName::SndLowat => SockOpt::SndLowat(1),
             SockOptName::Linger => SockOpt::Linger(s.linger),
+            SockOptName::OobInline => SockOpt::OobInline(s.oobinline),
             SockOptName::Type => SockOpt::Type(SockType::Dgram),
             SockOptName::AcceptConn => SockOpt::AcceptConn(false),
             SockOptName::Domain => SockOpt::Domain(AF_INET),

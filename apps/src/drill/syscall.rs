@@ -114,6 +114,7 @@ pub fn symbol(name: &str) -> Option<i64> {
         "SO_RCVBUF" => 8,
         "SO_KEEPALIVE" => 9,
         "SO_TYPE" => 3,
+        "SO_OOBINLINE" => 10,
         "SO_LINGER" => 13,
         "SO_RCVLOWAT" => 18,
         "SO_SNDLOWAT" => 19,
@@ -128,9 +129,11 @@ pub fn symbol(name: &str) -> Option<i64> {
         "O_WRONLY" => 1,
         "O_RDWR" => 2,
         "FIONREAD" | "SIOCINQ" => 0x541b,
+        "SIOCATMARK" => 0x8905,
         "SHUT_RD" => 0,
         "SHUT_WR" => 1,
         "SHUT_RDWR" => 2,
+        "MSG_OOB" => 0x1,
         "MSG_PEEK" => 0x2,
         "MSG_DONTWAIT" => 0x40,
         "MSG_WAITALL" => 0x100,
@@ -356,12 +359,17 @@ impl Calls {
             }
             "ioctl" => {
                 let h = self.socket_fd(arg(call, 0)?)?;
-                if need_int(arg(call, 1)?, "the request")? != 0x541b {
-                    return unsupported("ioctl other than FIONREAD/SIOCINQ");
-                }
-                let SocketHandle::Tcp(i) = h else { return unsupported("FIONREAD on a UDP socket") };
-                let queued = stack.tcp_info(now).iter().find(|t| t.handle == Some(i)).map_or(0, |t| t.recv_q);
-                let mismatch = check_value(arg(call, 2)?, queued as i64, "FIONREAD")?;
+                let (what, got) = match need_int(arg(call, 1)?, "the request")? {
+                    0x541b if matches!(h, SocketHandle::Udp(_)) => return unsupported("FIONREAD on a UDP socket"),
+                    0x541b => ("FIONREAD", stack.tcp_inq(h).map(|n| n as i64)),
+                    0x8905 => ("SIOCATMARK", stack.sockatmark(h).map(i64::from)),
+                    _ => return unsupported("ioctl other than FIONREAD/SIOCINQ and SIOCATMARK"),
+                };
+                let got = match got {
+                    Ok(v) => v,
+                    Err(e) => return Ok(done(Err(e))),
+                };
+                let mismatch = check_value(arg(call, 2)?, got, what)?;
                 Ok(Step::Done { ret: Ok(0), mismatch })
             }
             "getsockname" | "getpeername" => {
@@ -435,7 +443,9 @@ impl Calls {
         let (len, flags) = len_and_flags(call)?;
         let stream = matches!(h, SocketHandle::Tcp(_));
         let waitall = stream && flags.contains(MsgFlags::MSG_WAITALL) && !flags.contains(MsgFlags::MSG_PEEK);
-        let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || nonblocking(stack, h);
+        // `recv(MSG_OOB)` never blocks (Linux `tcp_recv_urg`).
+        let dontwait =
+            flags.contains(MsgFlags::MSG_DONTWAIT) || flags.contains(MsgFlags::MSG_OOB) || nonblocking(stack, h);
         let mut buf = vec![0u8; (len.max(0) as usize).saturating_sub(p.bytes)];
         let r = if call.name == "recvfrom" {
             stack.recvfrom(now, h, &mut buf, flags).map(|(n, _)| n)
@@ -468,6 +478,7 @@ impl Calls {
             (1, 3) => SockOpt::Type(SockType::Stream),
             (1, 30) => SockOpt::AcceptConn(on()?),
             (1, 39) => SockOpt::Domain(need_int(value, "the value")? as i32),
+            (1, 10) => SockOpt::OobInline(on()?),
             (6, 1) => SockOpt::NoDelay(on()?),
             (6, 3) => SockOpt::Cork(on()?),
             (6, 13) => match value {
@@ -503,6 +514,7 @@ impl Calls {
             (1, 3) => SockOptName::Type,
             (1, 30) => SockOptName::AcceptConn,
             (1, 39) => SockOptName::Domain,
+            (1, 10) => SockOptName::OobInline,
             (6, 1) => SockOptName::NoDelay,
             (6, 3) => SockOptName::Cork,
             (6, 13) => SockOptName::Congestion,
@@ -514,7 +526,7 @@ impl Calls {
         };
         let value = match got {
             SockOpt::ReuseAddr(b) | SockOpt::KeepAlive(b) | SockOpt::NoDelay(b) | SockOpt::Cork(b) => b as i64,
-            SockOpt::NonBlocking(b) | SockOpt::AcceptConn(b) => b as i64,
+            SockOpt::NonBlocking(b) | SockOpt::AcceptConn(b) | SockOpt::OobInline(b) => b as i64,
             SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) | SockOpt::RcvLowat(n) | SockOpt::SndLowat(n) => n as i64,
             SockOpt::Type(t) => match t {
                 SockType::Stream => 1,

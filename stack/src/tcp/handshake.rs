@@ -370,6 +370,7 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     // `sk_clone_lock` copies the socket: SO_RCVLOWAT and SO_LINGER too.
     child.opt.rcvlowat = lsk.opt.rcvlowat;
     child.opt.linger = lsk.opt.linger;
+    child.opt.oobinline = lsk.opt.oobinline;
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
     child.set_congestion(lsk.cong.cc.algo);
     child.bound = true;

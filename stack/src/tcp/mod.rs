@@ -25,6 +25,7 @@
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //! | `sockopt.rs` | `setsockopt`/`getsockopt`, SO_RCVLOWAT's readiness (sock.c `sk_setsockopt`, tcp.c `do_tcp_setsockopt`) |
+//! | `urgent.rs`  | `MSG_OOB`: the urgent pointer sent and received, the one out-of-band byte (tcp.c `tcp_recv_urg`, tcp_input.c `tcp_urg`) |
 //! | `linger.rs`  | SO_LINGER in `close`: abort with RST, or a lingering close (tcp.c `tcp_close`, `tcp_disconnect`) |
 //!
 //! The header and its options, parsed and written, are `stack/src/wire/tcp.rs`
@@ -55,6 +56,7 @@ mod sockopt;
 mod syncookies;
 mod timer;
 mod timestamps;
+mod urgent;
 
 #[cfg(test)]
 mod tests;
@@ -537,7 +539,8 @@ impl Tcp {
     }
 
     /// `send(2)`: copy as much as fits in the send buffer, then `tcp_write_xmit`.
-    pub fn send(&mut self, cx: &mut Cx, h: usize, buf: &[u8], _flags: MsgFlags) -> Result<usize, Errno> {
+    /// `MSG_OOB` makes the last byte urgent (urgent.rs).
+    pub fn send(&mut self, cx: &mut Cx, h: usize, buf: &[u8], flags: MsgFlags) -> Result<usize, Errno> {
         let cfg = &self.config;
         let sk = match self.socks.get_mut(h) {
             Some(Some(s)) if s.owner == Owner::User => s,
@@ -566,7 +569,7 @@ impl Tcp {
         if cfg.slow_start_after_idle && sk.flight_size() == 0 && sk.unsent() == 0 {
             sk.cwnd_restart(cx, cfg);
         }
-        sk.sendmsg(cx, cfg, &buf[..n]);
+        sk.sendmsg(cx, cfg, &buf[..n], flags);
         Ok(n)
     }
 
@@ -580,14 +583,24 @@ impl Tcp {
         if sk.state == TcpState::Listen {
             return Err(Errno::ENOTCONN);
         }
+        if flags.contains(MsgFlags::MSG_OOB) {
+            return sk.tcp_recv_urg(buf, flags);
+        }
         if buf.is_empty() {
             return Ok(0);
         }
-        if !sk.q.rcv_buf.is_empty() {
-            let n = sk.q.rcv_buf.len().min(buf.len());
-            copy_from_deque(&sk.q.rcv_buf, 0, &mut buf[..n]);
+        // The urgent byte: skipped, or the read stops before it (urgent.rs).
+        let (skip, n) = sk.urg_read_span(buf.len());
+        if skip > 0 && n == 0 && !flags.contains(MsgFlags::MSG_PEEK) {
+            // Only the out-of-band byte was there: consumed, nothing read.
+            sk.q.rcv_buf.drain(..skip);
+            sk.urg_after_read();
+        }
+        if n > 0 {
+            copy_from_deque(&sk.q.rcv_buf, skip, &mut buf[..n]);
             if !flags.contains(MsgFlags::MSG_PEEK) {
-                sk.q.rcv_buf.drain(..n);
+                sk.q.rcv_buf.drain(..skip + n);
+                sk.urg_after_read();
                 release_if_empty(&mut sk.q.rcv_buf);
                 // `tcp_rcv_space_adjust`: grow the buffer if the
                 // application reads faster than the window (rcvbuf.rs).
@@ -739,6 +752,8 @@ impl Tcp {
             if sk.tcp_epollin_ready() {
                 m |= PollFlags::POLLIN;
             }
+            // An urgent byte to read with MSG_OOB (urgent.rs).
+            m |= sk.urg_poll();
             // Linux `sk_stream_is_writeable`: free space at least half of what is queued.
             if sk.shut_snd || sk.sk_stream_is_writeable() {
                 m |= PollFlags::POLLOUT;

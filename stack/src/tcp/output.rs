@@ -19,6 +19,7 @@ use super::sock::{TcpSock, TcpState};
 use super::TcpConfig;
 use crate::cx::{Cx, L4Xmit};
 use crate::skbuff::{self, SkBuff};
+use crate::socket::MsgFlags;
 use crate::stats::Counter;
 use crate::trace::EventKind;
 use crate::wire::ipv4::PROTO_TCP;
@@ -109,6 +110,10 @@ impl TcpSock {
             if h.options.sack_n > 0 && self.sack.dsack.take().is_some() {
                 cx.stats.inc(Counter::TcpDsackSent);
             }
+        }
+        if !syn && !flags.has(TcpFlags::RST) {
+            // Urgent mode: URG and the pointer (urgent.rs).
+            self.urg_header(&mut h);
         }
         let off = seq.since(self.q.snd_buf_seq);
         debug_assert!(len == 0 || (seq.after_eq(self.q.snd_buf_seq) && off + len <= self.q.snd_buf.len()));
@@ -508,7 +513,11 @@ impl TcpSock {
     /// Linux `tcp_nagle_check` for a partial segment: TCP_CORK holds it;
     /// Nagle (RFC 896, RFC 1122 §4.2.3.4) holds it while a segment smaller
     /// than the MSS is unacknowledged (Minshall's variant, `tcp_minshall_check`).
+    /// Urgent data is never held (`tcp_nagle_test`, urgent.rs).
     fn nagle_check(&self) -> bool {
+        if self.tcp_urg_mode() {
+            return false;
+        }
         self.opt.cork
             || (!self.opt.nodelay
                 && self.snd.max != self.snd.una
@@ -530,7 +539,9 @@ impl TcpSock {
     /// gone unpushed (`forced_push`), else sent on its own if it is the
     /// next to go (`tcp_push_one`). The write's end is marked PSH and
     /// pushed (`tcp_push`).
-    pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8]) {
+    /// With `MSG_OOB` the end of the write is the urgent point (`tcp_push`
+    /// → `tcp_mark_urg`).
+    pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8], flags: MsgFlags) {
         let goal = crate::gso::tcp_size_goal(self.mss_now(), cfg.gso_max_size, self.snd.max_wnd).max(1);
         let mut rest = data;
         let mut first = true;
@@ -558,6 +569,9 @@ impl TcpSock {
             } else if self.snd.tail_start == self.snd.nxt {
                 self.write_xmit(cx, cfg, false, true);
             }
+        }
+        if flags.contains(MsgFlags::MSG_OOB) {
+            self.tcp_mark_urg();
         }
         self.mark_push();
         self.tcp_write_xmit(cx, cfg, false);

@@ -488,6 +488,32 @@ pub struct Queues {
     pub(super) ofo_tick: u32,
 }
 
+/// Linux `tp->urg_data`: where the one urgent byte stands.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum UrgData {
+    /// No urgent data (0).
+    #[default]
+    None,
+    /// A pointer came, the byte has not (`TCP_URG_NOTYET`).
+    NotYet,
+    /// The byte, readable with `MSG_OOB` (`TCP_URG_VALID | byte`).
+    Valid(u8),
+    /// Read with `MSG_OOB` (`TCP_URG_READ`); the mark still stands.
+    Read,
+}
+
+/// The urgent state of a connection (Linux `urg_data`, `urg_seq`, `snd_up`;
+/// the rules are in urgent.rs).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct UrgVars {
+    pub(super) data: UrgData,
+    /// Sequence number of the urgent byte we received.
+    pub(super) seq: SeqNumber,
+    /// Our urgent point: the sequence number just past our urgent byte,
+    /// while urgent mode lasts (Linux `snd_up`, `tcp_urg_mode`).
+    pub(super) snd_up: Option<SeqNumber>,
+}
+
 /// Socket options set with `setsockopt` and `fcntl`.
 #[derive(Debug)]
 pub struct SockOpts {
@@ -510,6 +536,8 @@ pub struct SockOpts {
     pub(super) rcvlowat: usize,
     /// SO_LINGER (Linux `SOCK_LINGER` and `sk_lingertime`; linger.rs).
     pub(super) linger: crate::socket::Linger,
+    /// SO_OOBINLINE (Linux `SOCK_URGINLINE`; urgent.rs).
+    pub(super) oobinline: bool,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -653,6 +681,8 @@ pub struct TcpSock {
     pub(super) ts: TsVars,
     pub(super) q: Queues,
     pub(super) opt: SockOpts,
+    /// Urgent data both ways (urgent.rs).
+    pub(super) urg: UrgVars,
 
     /// The application shut down the sending side: a FIN follows the last byte.
     pub(super) fin_queued: bool,
@@ -789,7 +819,9 @@ impl TcpSock {
                 rcvbuf_lock: false,
                 rcvlowat: 1,
                 linger: crate::socket::Linger::default(),
+                oobinline: false,
             },
+            urg: Default::default(),
             fin_queued: false,
             tlp_armed: false,
             tlp_out: false,

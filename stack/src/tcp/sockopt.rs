@@ -18,7 +18,8 @@
 //! adapter does with `Tcp::sock_rcvlowat`; a non-blocking one returns what is
 //! there, as Linux's `tcp_recvmsg` does with no time to wait.
 //!
-//! SO_LINGER's effect on `close` is in linger.rs.
+//! SO_LINGER's effect on `close` is in linger.rs, SO_OOBINLINE's on urgent
+//! data in urgent.rs.
 
 use super::sock::{TcpSock, TcpState, TimerKind};
 use super::{Owner, Tcp, TcpConfig, RMEM_MAX, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, WMEM_MAX};
@@ -98,6 +99,8 @@ impl Tcp {
                     sk.opt.linger.secs = l.secs;
                 }
             }
+            // `sock_valbool_flag(sk, SOCK_URGINLINE, …)` (urgent.rs).
+            SockOpt::OobInline(b) => sk.opt.oobinline = b,
             // Read-only: `sk_setsockopt`'s default case.
             SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => return Err(Errno::ENOPROTOOPT),
         }
@@ -125,7 +128,24 @@ impl Tcp {
             SockOptName::Type => SockOpt::Type(SockType::Stream),
             SockOptName::AcceptConn => SockOpt::AcceptConn(sk.state == TcpState::Listen),
             SockOptName::Domain => SockOpt::Domain(AF_INET),
+            SockOptName::OobInline => SockOpt::OobInline(sk.opt.oobinline),
         })
+    }
+
+    /// SIOCATMARK (Linux `tcp_ioctl`): the next read starts at the urgent
+    /// byte (urgent.rs).
+    pub fn sockatmark(&self, h: usize) -> Result<bool, Errno> {
+        Ok(self.user(h)?.sockatmark())
+    }
+
+    /// FIONREAD / SIOCINQ (Linux `tcp_ioctl` → `tcp_inq`): bytes to read, up
+    /// to an urgent byte still ahead; `EINVAL` on a listener.
+    pub fn tcp_inq(&self, h: usize) -> Result<usize, Errno> {
+        let sk = self.user(h)?;
+        if sk.state == TcpState::Listen {
+            return Err(Errno::EINVAL);
+        }
+        Ok(sk.tcp_inq())
     }
 
     /// The bytes a blocking `recv` of `len` bytes waits for (Linux
@@ -177,7 +197,9 @@ impl TcpSock {
             return false;
         }
         let held = avail + self.q.ofo_bytes;
-        avail >= self.opt.rcvlowat || held > self.q.rcvbuf - self.q.rcvbuf / 8 || self.rcv.wnd() <= self.rcv.mss
+        // `tcp_poll`: one more when the out-of-band byte is next (urgent.rs).
+        let target = self.opt.rcvlowat + usize::from(self.urg_at_mark_oob());
+        avail >= target || held > self.q.rcvbuf - self.q.rcvbuf / 8 || self.rcv.wnd() <= self.rcv.mss
     }
 
     /// POLLIN of `tcp_poll`: the mark is met, or the peer's FIN or SHUT_RD

@@ -20,6 +20,8 @@ use std::collections::VecDeque;
 
 /// Socket options as packet dialogues (SO_RCVLOWAT, SO_LINGER, …).
 mod sockopt;
+/// Urgent data (MSG_OOB) as packet dialogues.
+mod urgent;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -56,6 +58,8 @@ struct Seg {
     ts: Option<(u32, u32)>,
     sack: Vec<(u32, u32)>,
     data: Vec<u8>,
+    /// The urgent pointer (with URG in `flags`).
+    urgent: u16,
 }
 
 impl Seg {
@@ -131,6 +135,7 @@ impl Seg {
         for (k, &(a, z)) in self.sack.iter().enumerate() {
             h.options.sack[k] = (SeqNumber(a), SeqNumber(z));
         }
+        h.urgent = self.urgent;
         let mut b = vec![0u8; h.hdr_len()];
         h.write(&mut b);
         b.extend_from_slice(&self.data);
@@ -196,6 +201,7 @@ impl Lab {
             ts: None,
             sack: vec![],
             data: vec![],
+            urgent: 0,
         }
     }
     fn send(&mut self, s: &Seg) {
