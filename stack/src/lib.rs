@@ -94,7 +94,7 @@ pub use epoll::{EpollEvent, EpollFlags, EpollHandle, EpollOp};
 pub use errno::Errno;
 pub use icmp::PingReply;
 pub use skbuff::{GsoType, IpSummed, SkBuff};
-pub use socket::{Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, SocketHandle};
+pub use socket::{sigpipe_due, Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, SocketHandle};
 pub use stack::{Config, IfaceInfo, Offloads, Stack};
 pub use stats::{Counter, DropReason, Stats};
 pub use tcp::{Close, Lingering};

@@ -4,12 +4,14 @@
 //! which the protocols tell epoll which sockets changed.
 //!
 //! Read first: socket(2), poll(2), send(2), setsockopt(2), tcp(7) (the Linux
-//! man pages). This module imports nothing from the crate: every protocol
-//! and epoll.rs depend on it, it depends on none of them.
+//! man pages). This module imports nothing from the crate but `Errno`
+//! (errno.rs, which imports nothing): every protocol and epoll.rs depend on
+//! it, it depends on none of them.
 //!
 //! The calls themselves (`Stack::socket`, `bind`, `connect`, `sendto`, …)
 //! live on `Stack` in stack.rs and dispatch to udp.rs or tcp/.
 
+use crate::errno::Errno;
 use std::net::SocketAddrV4;
 
 /// `socket(AF_INET, type, 0)`.
@@ -111,10 +113,25 @@ impl MsgFlags {
     pub const MSG_DONTWAIT: MsgFlags = MsgFlags(0x40);
     /// Block until the whole buffer is filled (the blocking adapter honours it).
     pub const MSG_WAITALL: MsgFlags = MsgFlags(0x100);
+    /// No SIGPIPE for a broken stream: the stack never signals, it says
+    /// `EPIPE`; `sigpipe_due` tells the caller whether Linux would have
+    /// raised SIGPIPE too.
+    pub const MSG_NOSIGNAL: MsgFlags = MsgFlags(0x4000);
+    /// More data follows: hold a partial segment as TCP_CORK would, for
+    /// this write only (Linux `tcp_push` with `TCP_NAGLE_CORK`).
+    pub const MSG_MORE: MsgFlags = MsgFlags(0x8000);
 
     pub fn contains(self, other: MsgFlags) -> bool {
         self.0 & other.0 == other.0
     }
+}
+
+/// Whether Linux would send SIGPIPE to a program whose send on a socket of
+/// type `ty` with `flags` failed with `err` (Linux `sk_stream_error`: a
+/// stream socket, `EPIPE`, and no `MSG_NOSIGNAL`). The stack only returns
+/// the errno; a library that runs programs on synack raises the signal.
+pub fn sigpipe_due(ty: SockType, flags: MsgFlags, err: Errno) -> bool {
+    ty == SockType::Stream && err == Errno::EPIPE && !flags.contains(MsgFlags::MSG_NOSIGNAL)
 }
 
 impl core::ops::BitOr for MsgFlags {

@@ -137,6 +137,8 @@ pub fn symbol(name: &str) -> Option<i64> {
         "MSG_PEEK" => 0x2,
         "MSG_DONTWAIT" => 0x40,
         "MSG_WAITALL" => 0x100,
+        "MSG_NOSIGNAL" => 0x4000,
+        "MSG_MORE" => 0x8000,
         "POLLIN" | "EPOLLIN" => 0x1,
         "POLLPRI" | "EPOLLPRI" => 0x2,
         "POLLOUT" | "EPOLLOUT" => 0x4,

@@ -519,6 +519,7 @@ impl TcpSock {
             return false;
         }
         self.opt.cork
+            || self.opt.more
             || (!self.opt.nodelay
                 && self.snd.max != self.snd.una
                 && self.snd.sml.after(self.snd.una)
@@ -540,7 +541,7 @@ impl TcpSock {
     /// next to go (`tcp_push_one`). The write's end is marked PSH and
     /// pushed (`tcp_push`).
     /// With `MSG_OOB` the end of the write is the urgent point (`tcp_push`
-    /// → `tcp_mark_urg`).
+    /// → `tcp_mark_urg`); with `MSG_MORE` a partial last segment waits.
     pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8], flags: MsgFlags) {
         let goal = crate::gso::tcp_size_goal(self.mss_now(), cfg.gso_max_size, self.snd.max_wnd).max(1);
         let mut rest = data;
@@ -573,12 +574,19 @@ impl TcpSock {
         if flags.contains(MsgFlags::MSG_OOB) {
             self.tcp_mark_urg();
         }
-        self.mark_push();
+        // `tcp_push`: MSG_MORE leaves the tail unpushed (no PSH) and corks
+        // it for this push only.
+        let more = flags.contains(MsgFlags::MSG_MORE);
+        if !more {
+            self.mark_push();
+        }
+        self.opt.more = more;
         self.tcp_write_xmit(cx, cfg, false);
+        self.opt.more = false;
     }
 
     /// Linux `tcp_mark_push`: the data queued so far ends with PSH.
-    fn mark_push(&mut self) {
+    pub(super) fn mark_push(&mut self) {
         let end = self.snd_end();
         if self.snd.push_marks.back() != Some(&end) {
             self.snd.push_marks.push_back(end);

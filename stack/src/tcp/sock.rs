@@ -538,6 +538,11 @@ pub struct SockOpts {
     pub(super) linger: crate::socket::Linger,
     /// SO_OOBINLINE (Linux `SOCK_URGINLINE`; urgent.rs).
     pub(super) oobinline: bool,
+    /// MSG_MORE, only while the write that carries it is pushed (Linux
+    /// passes `TCP_NAGLE_CORK` to `__tcp_push_pending_frames`): a partial
+    /// segment is held as under TCP_CORK, until the next push without it
+    /// (a write, an ACK, the persist timer).
+    pub(super) more: bool,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -820,6 +825,7 @@ impl TcpSock {
                 rcvlowat: 1,
                 linger: crate::socket::Linger::default(),
                 oobinline: false,
+                more: false,
             },
             urg: Default::default(),
             fin_queued: false,

@@ -404,7 +404,12 @@ impl TcpSock {
         }
         let usable = (self.snd.una + self.snd.wnd.min(self.cong.cwnd)).since(self.snd.nxt);
         if usable > 0 {
-            // The window is open but SWS avoidance held a runt: the override timeout.
+            // The window is open but SWS avoidance (or MSG_MORE) held a
+            // runt: the override timeout. Linux `tcp_write_wakeup` sends it
+            // with PSH.
+            if self.unsent() <= usable {
+                self.mark_push();
+            }
             self.tcp_write_xmit(cx, cfg, true);
             return;
         }

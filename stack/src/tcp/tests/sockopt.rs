@@ -254,3 +254,49 @@ fn linger_time_with_nothing_to_wait_for_returns_at_once() {
     lab.send(&p.seg(&lab).flags(RST | ACK));
     assert!(!lab.tcp.lingering(&l, lab.now), "reset: gone");
 }
+
+#[test]
+fn msg_more_corks_one_write() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    let (tcp, mut cx) = lab.parts();
+    assert_eq!(tcp.send(&mut cx, p.h, &[1; 100], MsgFlags::MSG_MORE), Ok(100));
+    lab.expect_none();
+    // The next write without it pushes both, as one segment with PSH.
+    assert_eq!(lab.send_data(p.h, &[2; 100]), Ok(100));
+    let o = lab.expect();
+    assert_eq!((o.seq(), o.data.len()), (p.rcv, 200));
+    assert!(o.h.flags.has(PSH));
+    lab.expect_none();
+    // MSG_MORE is not sticky: the socket is not corked afterwards.
+    assert_eq!(lab.getopt(p.h, SockOptName::Cork), Ok(SockOpt::Cork(false)));
+}
+
+#[test]
+fn msg_more_tail_goes_on_the_probe_timer_with_psh() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    let (tcp, mut cx) = lab.parts();
+    assert_eq!(tcp.send(&mut cx, p.h, &[1; 100], MsgFlags::MSG_MORE), Ok(100));
+    lab.expect_none();
+    let waited = lab.next_timer();
+    assert_eq!(waited, lab.sock(p.h).rtt.rto, "the persist (probe0) timer at the RTO");
+    let o = lab.expect();
+    assert_eq!(o.data.len(), 100);
+    assert!(o.h.flags.has(PSH), "tcp_write_wakeup sets PSH");
+}
+
+#[test]
+fn sigpipe_is_due_for_epipe_on_a_stream_without_msg_nosignal() {
+    use crate::socket::sigpipe_due;
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    lab.shutdown(p.h, Shutdown::Write);
+    let (tcp, mut cx) = lab.parts();
+    let err = tcp.send(&mut cx, p.h, b"x", MsgFlags::MSG_NOSIGNAL).unwrap_err();
+    assert_eq!(err, Errno::EPIPE, "the stack says EPIPE either way");
+    assert!(sigpipe_due(SockType::Stream, MsgFlags::NONE, err));
+    assert!(!sigpipe_due(SockType::Stream, MsgFlags::MSG_NOSIGNAL, err));
+    assert!(!sigpipe_due(SockType::Dgram, MsgFlags::NONE, err));
+    assert!(!sigpipe_due(SockType::Stream, MsgFlags::NONE, Errno::ECONNRESET));
+}
