@@ -189,6 +189,11 @@ pub enum SockOpt {
     Domain(i32),
     /// SO_OOBINLINE: urgent data stays in the stream (tcp/urgent.rs).
     OobInline(bool),
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL (seconds), TCP_KEEPCNT (probes): this
+    /// socket's keepalive, over the stack's (tcp/keepalive.rs).
+    KeepIdle(u32),
+    KeepIntvl(u32),
+    KeepCnt(u32),
 }
 
 /// `struct linger` of SO_LINGER.
@@ -230,6 +235,9 @@ pub enum SockOptName {
     AcceptConn,
     Domain,
     OobInline,
+    KeepIdle,
+    KeepIntvl,
+    KeepCnt,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

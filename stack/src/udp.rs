@@ -310,6 +310,8 @@ impl Udp {
             SockOpt::KeepAlive(_) | SockOpt::NoDelay(_) | SockOpt::Cork(_) | SockOpt::Congestion(_) => {
                 return Err(Errno::ENOPROTOOPT)
             }
+            // SOL_TCP options on a UDP socket: `ip_setsockopt` says ENOPROTOOPT.
+            SockOpt::KeepIdle(_) | SockOpt::KeepIntvl(_) | SockOpt::KeepCnt(_) => return Err(Errno::ENOPROTOOPT),
             // SO_SNDLOWAT cannot be set on Linux; the rest are read-only.
             SockOpt::SndLowat(_) | SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => {
                 return Err(Errno::ENOPROTOOPT)
@@ -336,6 +338,7 @@ impl Udp {
             SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork | SockOptName::Congestion => {
                 return Err(Errno::ENOPROTOOPT)
             }
+            SockOptName::KeepIdle | SockOptName::KeepIntvl | SockOptName::KeepCnt => return Err(Errno::ENOPROTOOPT),
         })
     }
 

@@ -371,6 +371,8 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.opt.rcvlowat = lsk.opt.rcvlowat;
     child.opt.linger = lsk.opt.linger;
     child.opt.oobinline = lsk.opt.oobinline;
+    (child.opt.keepidle, child.opt.keepintvl, child.opt.keepcnt) =
+        (lsk.opt.keepidle, lsk.opt.keepintvl, lsk.opt.keepcnt);
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
     child.set_congestion(lsk.cong.cc.algo);
     child.bound = true;

@@ -25,6 +25,7 @@
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
 //! | `sockopt.rs` | `setsockopt`/`getsockopt`, SO_RCVLOWAT's readiness (sock.c `sk_setsockopt`, tcp.c `do_tcp_setsockopt`) |
+//! | `keepalive.rs` | per-socket TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (tcp.c `tcp_sock_set_keepidle_locked`, tcp.h `keepalive_time_when`) |
 //! | `urgent.rs`  | `MSG_OOB`: the urgent pointer sent and received, the one out-of-band byte (tcp.c `tcp_recv_urg`, tcp_input.c `tcp_urg`) |
 //! | `linger.rs`  | SO_LINGER in `close`: abort with RST, or a lingering close (tcp.c `tcp_close`, `tcp_disconnect`) |
 //!
@@ -44,6 +45,7 @@ mod cubic;
 mod delack;
 mod handshake;
 mod input;
+mod keepalive;
 mod linger;
 mod output;
 mod prr;
@@ -65,6 +67,7 @@ pub use crate::socket::CongAlgo;
 pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 pub use config::TcpConfig;
 pub use cubic::CubicRegion;
+pub use keepalive::{MAX_TCP_KEEPCNT, MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL};
 pub use linger::{Close, Lingering, MAX_LINGER_SECS};
 pub use seq::SeqNumber;
 pub use sock::TcpState;

@@ -543,6 +543,11 @@ pub struct SockOpts {
     /// segment is held as under TCP_CORK, until the next push without it
     /// (a write, an ACK, the persist timer).
     pub(super) more: bool,
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; `None`: the stack's
+    /// (keepalive.rs).
+    pub(super) keepidle: Option<Duration>,
+    pub(super) keepintvl: Option<Duration>,
+    pub(super) keepcnt: Option<u32>,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -826,6 +831,9 @@ impl TcpSock {
                 linger: crate::socket::Linger::default(),
                 oobinline: false,
                 more: false,
+                keepidle: None,
+                keepintvl: None,
+                keepcnt: None,
             },
             urg: Default::default(),
             fin_queued: false,

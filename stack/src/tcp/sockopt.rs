@@ -58,7 +58,7 @@ impl Tcp {
             SockOpt::KeepAlive(b) => {
                 sk.opt.keepalive = b;
                 if b && sk.state.is_synchronized() {
-                    let t = cfg.keepalive_time;
+                    let t = sk.keepalive_time_when(cfg);
                     sk.timer_set(cx, TimerKind::Keepalive, t);
                 } else if !b {
                     sk.timers.clear(TimerKind::Keepalive);
@@ -101,6 +101,9 @@ impl Tcp {
             }
             // `sock_valbool_flag(sk, SOCK_URGINLINE, …)` (urgent.rs).
             SockOpt::OobInline(b) => sk.opt.oobinline = b,
+            SockOpt::KeepIdle(s) => sk.tcp_sock_set_keepidle(cx, s)?,
+            SockOpt::KeepIntvl(s) => sk.tcp_sock_set_keepintvl(s)?,
+            SockOpt::KeepCnt(n) => sk.tcp_sock_set_keepcnt(n)?,
             // Read-only: `sk_setsockopt`'s default case.
             SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => return Err(Errno::ENOPROTOOPT),
         }
@@ -111,7 +114,11 @@ impl Tcp {
     /// comes back as `Err(e)` and is cleared (no error: `Ok(NonBlocking(_))`,
     /// as udp.rs does).
     pub fn getsockopt(&mut self, h: usize, name: SockOptName) -> Result<SockOpt, Errno> {
-        let sk = self.user_mut(h)?;
+        let cfg = &self.config;
+        let sk = match self.socks.get_mut(h) {
+            Some(Some(s)) if s.owner == Owner::User => s,
+            _ => return Err(Errno::EBADF),
+        };
         Ok(match name {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.opt.reuse_addr),
             SockOptName::SndBuf => SockOpt::SndBuf(sk.q.sndbuf),
@@ -129,6 +136,10 @@ impl Tcp {
             SockOptName::AcceptConn => SockOpt::AcceptConn(sk.state == TcpState::Listen),
             SockOptName::Domain => SockOpt::Domain(AF_INET),
             SockOptName::OobInline => SockOpt::OobInline(sk.opt.oobinline),
+            // The values in force (Linux `keepalive_time_when(tp) / HZ`, …).
+            SockOptName::KeepIdle => SockOpt::KeepIdle(sk.keepalive_time_when(cfg).as_secs() as u32),
+            SockOptName::KeepIntvl => SockOpt::KeepIntvl(sk.keepalive_intvl_when(cfg).as_secs() as u32),
+            SockOptName::KeepCnt => SockOpt::KeepCnt(sk.keepalive_probes_when(cfg)),
         })
     }
 

@@ -300,3 +300,25 @@ fn sigpipe_is_due_for_epipe_on_a_stream_without_msg_nosignal() {
     assert!(!sigpipe_due(SockType::Dgram, MsgFlags::NONE, err));
     assert!(!sigpipe_due(SockType::Stream, MsgFlags::NONE, Errno::ECONNRESET));
 }
+
+#[test]
+fn keepidle_on_a_live_connection_rearms_from_the_last_segment_heard() {
+    let mut lab = Lab::new();
+    let p = established_active(&mut lab);
+    lab.setopt(p.h, SockOpt::KeepAlive(true));
+    lab.advance(ms(10_000));
+    lab.expect_none();
+    // 10 s of silence already: a 4 s idle time is past, the probe goes now.
+    lab.setopt(p.h, SockOpt::KeepIdle(4));
+    lab.advance(Duration::ZERO);
+    let probe = lab.expect();
+    assert_eq!((probe.seq(), probe.data.len()), (p.rcv.wrapping_sub(1), 0), "seq SND.UNA - 1");
+    // Per-socket interval: the next probe 75 s later by default, 2 s here.
+    lab.setopt(p.h, SockOpt::KeepIntvl(2));
+    assert_eq!(lab.next_timer(), ms(75_000), "the interval in force when the probe left");
+    lab.expect();
+    assert_eq!(lab.next_timer(), ms(2000));
+    assert_eq!(lab.getopt(p.h, SockOptName::KeepIntvl), Ok(SockOpt::KeepIntvl(2)));
+    assert_eq!(lab.try_setopt(p.h, SockOpt::KeepCnt(0)), Err(Errno::EINVAL));
+    assert_eq!(lab.try_setopt(p.h, SockOpt::KeepIdle(MAX_TCP_KEEPIDLE + 1)), Err(Errno::EINVAL));
+}
