@@ -194,6 +194,10 @@ pub enum SockOpt {
     KeepIdle(u32),
     KeepIntvl(u32),
     KeepCnt(u32),
+    /// TCP_MAXSEG: set (before the handshake), the most MSS this socket
+    /// announces and sends with (0: no limit); read, the MSS in use
+    /// (tcp/sockopt.rs).
+    MaxSeg(u32),
 }
 
 /// `struct linger` of SO_LINGER.
@@ -238,6 +242,7 @@ pub enum SockOptName {
     KeepIdle,
     KeepIntvl,
     KeepCnt,
+    MaxSeg,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

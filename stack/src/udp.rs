@@ -311,7 +311,9 @@ impl Udp {
                 return Err(Errno::ENOPROTOOPT)
             }
             // SOL_TCP options on a UDP socket: `ip_setsockopt` says ENOPROTOOPT.
-            SockOpt::KeepIdle(_) | SockOpt::KeepIntvl(_) | SockOpt::KeepCnt(_) => return Err(Errno::ENOPROTOOPT),
+            SockOpt::KeepIdle(_) | SockOpt::KeepIntvl(_) | SockOpt::KeepCnt(_) | SockOpt::MaxSeg(_) => {
+                return Err(Errno::ENOPROTOOPT)
+            }
             // SO_SNDLOWAT cannot be set on Linux; the rest are read-only.
             SockOpt::SndLowat(_) | SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => {
                 return Err(Errno::ENOPROTOOPT)
@@ -338,7 +340,9 @@ impl Udp {
             SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork | SockOptName::Congestion => {
                 return Err(Errno::ENOPROTOOPT)
             }
-            SockOptName::KeepIdle | SockOptName::KeepIntvl | SockOptName::KeepCnt => return Err(Errno::ENOPROTOOPT),
+            SockOptName::KeepIdle | SockOptName::KeepIntvl | SockOptName::KeepCnt | SockOptName::MaxSeg => {
+                return Err(Errno::ENOPROTOOPT)
+            }
         })
     }
 

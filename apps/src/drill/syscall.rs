@@ -122,6 +122,7 @@ pub fn symbol(name: &str) -> Option<i64> {
         "SO_DOMAIN" => 39,
         "TCP_NODELAY" => 1,
         "TCP_CORK" => 3,
+        "TCP_MAXSEG" => 2,
         "TCP_KEEPIDLE" => 4,
         "TCP_KEEPINTVL" => 5,
         "TCP_KEEPCNT" => 6,
@@ -486,6 +487,7 @@ impl Calls {
             (1, 10) => SockOpt::OobInline(on()?),
             (6, 1) => SockOpt::NoDelay(on()?),
             // Out of u32's range is out of Linux's too: EINVAL from the stack.
+            (6, 2) => SockOpt::MaxSeg(u32::try_from(need_int(value, "the value")?).unwrap_or(u32::MAX)),
             (6, 4) => SockOpt::KeepIdle(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
             (6, 5) => SockOpt::KeepIntvl(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
             (6, 6) => SockOpt::KeepCnt(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
@@ -525,6 +527,7 @@ impl Calls {
             (1, 39) => SockOptName::Domain,
             (1, 10) => SockOptName::OobInline,
             (6, 1) => SockOptName::NoDelay,
+            (6, 2) => SockOptName::MaxSeg,
             (6, 4) => SockOptName::KeepIdle,
             (6, 5) => SockOptName::KeepIntvl,
             (6, 6) => SockOptName::KeepCnt,
@@ -545,7 +548,7 @@ impl Calls {
                 SockType::Dgram => 2,
             },
             SockOpt::Domain(d) => d as i64,
-            SockOpt::KeepIdle(n) | SockOpt::KeepIntvl(n) | SockOpt::KeepCnt(n) => n as i64,
+            SockOpt::KeepIdle(n) | SockOpt::KeepIntvl(n) | SockOpt::KeepCnt(n) | SockOpt::MaxSeg(n) => n as i64,
             SockOpt::Linger(l) => {
                 let Expr::Struct(fields) = expected else {
                     return script("SO_LINGER's value is `{onoff=…, linger=…}`");

@@ -529,8 +529,9 @@ impl Tcp {
         sk.shut_snd = false;
         sk.init_send_seq(iss);
         // `tcp_connect_init`: no timestamp is known yet, the whole MSS counts.
-        sk.select_initial_window(&cfg, cfg.mss as usize, cfg.window_scaling);
-        sk.rcv.mss = cfg.mss as usize;
+        let advmss = sk.advmss(&cfg);
+        sk.select_initial_window(&cfg, advmss, cfg.window_scaling);
+        sk.rcv.mss = advmss;
         sk.hashed = true;
         sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
         sk.send_syn(cx, &cfg);

@@ -75,9 +75,10 @@ impl TcpSock {
         // RFC 7323 §1.3, RFC 2018 §2: options offered in a SYN; in a SYN-ACK
         // only if the SYN had them (`syn_options` recorded that).
         let offering = syn && self.state == TcpState::SynSent;
+        let advmss = self.advmss(cfg) as u16;
         let mut h = TcpRepr {
             options: TcpOptions {
-                mss: syn.then_some(cfg.mss),
+                mss: syn.then_some(advmss),
                 wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv.wscale),
                 sack_permitted: syn && cfg.sack && (offering || self.sack.ok),
                 // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is

@@ -548,6 +548,9 @@ pub struct SockOpts {
     pub(super) keepidle: Option<Duration>,
     pub(super) keepintvl: Option<Duration>,
     pub(super) keepcnt: Option<u32>,
+    /// TCP_MAXSEG (Linux `rx_opt.user_mss`; 0: unset): clamps the MSS we
+    /// announce and the one we send with (sockopt.rs `advmss`).
+    pub(super) user_mss: u16,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -834,6 +837,7 @@ impl TcpSock {
                 keepidle: None,
                 keepintvl: None,
                 keepcnt: None,
+                user_mss: 0,
             },
             urg: Default::default(),
             fin_queued: false,

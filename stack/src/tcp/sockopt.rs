@@ -18,6 +18,10 @@
 //! adapter does with `Tcp::sock_rcvlowat`; a non-blocking one returns what is
 //! there, as Linux's `tcp_recvmsg` does with no time to wait.
 //!
+//! TCP_MAXSEG in one sentence: a value set before the handshake clamps the
+//! MSS the SYN or SYN-ACK announces and the one we send with (`advmss`,
+//! Linux `tcp_mss_clamp` of `rx_opt.user_mss`).
+//!
 //! SO_LINGER's effect on `close` is in linger.rs, SO_OOBINLINE's on urgent
 //! data in urgent.rs.
 
@@ -104,6 +108,14 @@ impl Tcp {
             SockOpt::KeepIdle(s) => sk.tcp_sock_set_keepidle(cx, s)?,
             SockOpt::KeepIntvl(s) => sk.tcp_sock_set_keepintvl(s)?,
             SockOpt::KeepCnt(n) => sk.tcp_sock_set_keepcnt(n)?,
+            // Linux `do_tcp_setsockopt` TCP_MAXSEG: 0, or TCP_MIN_MSS to
+            // MAX_TCP_WINDOW; it takes effect at the next handshake.
+            SockOpt::MaxSeg(v) => {
+                if v != 0 && !(TCP_MIN_MSS..=MAX_TCP_WINDOW).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                sk.opt.user_mss = v as u16;
+            }
             // Read-only: `sk_setsockopt`'s default case.
             SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => return Err(Errno::ENOPROTOOPT),
         }
@@ -140,6 +152,13 @@ impl Tcp {
             SockOptName::KeepIdle => SockOpt::KeepIdle(sk.keepalive_time_when(cfg).as_secs() as u32),
             SockOptName::KeepIntvl => SockOpt::KeepIntvl(sk.keepalive_intvl_when(cfg).as_secs() as u32),
             SockOptName::KeepCnt => SockOpt::KeepCnt(sk.keepalive_probes_when(cfg)),
+            // Linux: `mss_cache` (536 before a handshake), or the value set
+            // while CLOSED or LISTEN.
+            SockOptName::MaxSeg => SockOpt::MaxSeg(match sk.state {
+                TcpState::Closed | TcpState::Listen if sk.opt.user_mss != 0 => u32::from(sk.opt.user_mss),
+                TcpState::Closed | TcpState::Listen | TcpState::SynSent => TCP_MSS_DEFAULT,
+                _ => sk.mss_now() as u32,
+            }),
         })
     }
 
@@ -168,7 +187,24 @@ impl Tcp {
     }
 }
 
+/// Linux `TCP_MIN_MSS`, `MAX_TCP_WINDOW`: TCP_MAXSEG's range.
+pub const TCP_MIN_MSS: u32 = 88;
+pub const MAX_TCP_WINDOW: u32 = 32767;
+/// Linux `TCP_MSS_DEFAULT`: `mss_cache` before a handshake (RFC 9293 §3.7.1's 536).
+const TCP_MSS_DEFAULT: u32 = 536;
+
 impl TcpSock {
+    /// Linux `tcp_mss_clamp`: our MSS (`TcpConfig::mss`, the device's)
+    /// clamped by TCP_MAXSEG. It is what our SYN or SYN-ACK announces, the
+    /// most we send with, and the segment size the receive window is
+    /// reckoned in (Linux `advmss`).
+    pub(super) fn advmss(&self, cfg: &TcpConfig) -> usize {
+        match self.opt.user_mss {
+            0 => usize::from(cfg.mss),
+            u => usize::from(cfg.mss.min(u)),
+        }
+    }
+
     /// Linux `tcp_set_rcvlowat`: the mark is capped at half the buffer the
     /// socket may have (its own if SO_RCVBUF locked it, else `tcp_rmem[2]`);
     /// 0 means 1. Unless locked, the buffer grows to hold the mark, so that

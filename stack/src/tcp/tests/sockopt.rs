@@ -322,3 +322,21 @@ fn keepidle_on_a_live_connection_rearms_from_the_last_segment_heard() {
     assert_eq!(lab.try_setopt(p.h, SockOpt::KeepCnt(0)), Err(Errno::EINVAL));
     assert_eq!(lab.try_setopt(p.h, SockOpt::KeepIdle(MAX_TCP_KEEPIDLE + 1)), Err(Errno::EINVAL));
 }
+
+#[test]
+fn tcp_maxseg_clamps_the_syn_and_the_sending_mss() {
+    let mut lab = Lab::new();
+    let h = lab.socket();
+    assert_eq!(lab.try_setopt(h, SockOpt::MaxSeg(87)), Err(Errno::EINVAL));
+    assert_eq!(lab.try_setopt(h, SockOpt::MaxSeg(32768)), Err(Errno::EINVAL));
+    assert_eq!(lab.getopt(h, SockOptName::MaxSeg), Ok(SockOpt::MaxSeg(536)));
+    lab.setopt(h, SockOpt::MaxSeg(600));
+    assert_eq!(lab.connect(h, 7000), Err(Errno::EINPROGRESS));
+    let syn = lab.expect();
+    assert_eq!(syn.h.options.mss, Some(600), "the SYN announces the clamp");
+    let lport = lab.tcp.getsockname(h).unwrap().port();
+    lab.send(&lab.seg(7000, lport).flags(SYN | ACK).ack(syn.seq().wrapping_add(1)).mss(Some(1460)));
+    lab.drain();
+    assert_eq!(lab.getopt(h, SockOptName::MaxSeg), Ok(SockOpt::MaxSeg(600)), "the MSS in use");
+    assert_eq!(lab.sock(h).snd.mss, 600, "we send with at most the clamp");
+}
