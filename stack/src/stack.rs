@@ -563,6 +563,16 @@ impl Stack {
         }
     }
 
+    /// `getsockopt(TCP_INFO)`: the socket's `struct tcp_info`
+    /// (tcp/tcp_info.rs; `LinuxTcpInfo::tcp_info_bytes` lays it out).
+    pub fn tcp_get_info(&self, h: SocketHandle, now: Instant) -> Result<crate::tcp::LinuxTcpInfo, Errno> {
+        match h {
+            // SOL_TCP on a UDP socket: `ip_getsockopt` says ENOPROTOOPT.
+            SocketHandle::Udp(_) => Err(Errno::ENOPROTOOPT),
+            SocketHandle::Tcp(i) => self.tcp.tcp_get_info(i, now),
+        }
+    }
+
     /// A lingering `close` should still wait: our FIN is not yet
     /// acknowledged and the SO_LINGER time has not run out (Linux
     /// `sk_stream_wait_close`).

@@ -27,6 +27,7 @@
 //! | `sockopt.rs` | `setsockopt`/`getsockopt`, SO_RCVLOWAT's readiness (sock.c `sk_setsockopt`, tcp.c `do_tcp_setsockopt`) |
 //! | `keepalive.rs` | per-socket TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (tcp.c `tcp_sock_set_keepidle_locked`, tcp.h `keepalive_time_when`) |
 //! | `urgent.rs`  | `MSG_OOB`: the urgent pointer sent and received, the one out-of-band byte (tcp.c `tcp_recv_urg`, tcp_input.c `tcp_urg`) |
+//! | `tcp_info.rs` | TCP_INFO: `struct tcp_info` of one socket and its Linux byte layout (tcp.c `tcp_get_info`) |
 //! | `linger.rs`  | SO_LINGER in `close`: abort with RST, or a lingering close (tcp.c `tcp_close`, `tcp_disconnect`) |
 //!
 //! The header and its options, parsed and written, are `stack/src/wire/tcp.rs`
@@ -56,6 +57,7 @@ mod seq;
 mod sock;
 mod sockopt;
 mod syncookies;
+mod tcp_info;
 mod timer;
 mod timestamps;
 mod urgent;
@@ -71,6 +73,7 @@ pub use keepalive::{MAX_TCP_KEEPCNT, MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL};
 pub use linger::{Close, Lingering, MAX_LINGER_SECS};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
+pub use tcp_info::{CaState, LinuxTcpInfo, TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE, TCP_INFO_LEN};
 
 use crate::cx::Cx;
 use crate::errno::Errno;

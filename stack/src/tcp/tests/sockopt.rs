@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::socket::{Linger, SockType, AF_INET};
+use crate::tcp::tcp_info::{CaState, TCP_INFINITE_SSTHRESH, TCP_INFO_LEN};
 
 impl Lab {
     fn getopt(&mut self, h: usize, n: SockOptName) -> Result<SockOpt, Errno> {
@@ -339,4 +340,44 @@ fn tcp_maxseg_clamps_the_syn_and_the_sending_mss() {
     lab.drain();
     assert_eq!(lab.getopt(h, SockOptName::MaxSeg), Ok(SockOpt::MaxSeg(600)), "the MSS in use");
     assert_eq!(lab.sock(h).snd.mss, 600, "we send with at most the clamp");
+}
+
+#[test]
+fn tcp_info_fields_and_linux_layout() {
+    let mut lab = Lab::with(TcpConfig { window_scaling: true, ..TcpConfig::default() });
+    let mut p = established_active(&mut lab);
+    lab.advance(ms(30));
+    assert_eq!(lab.send_data(p.h, &[0; 3000]), Ok(3000));
+    lab.drain();
+    let i = lab.tcp.tcp_get_info(p.h, lab.now).unwrap();
+    assert_eq!((i.state, i.ca_state, i.retransmits), (1, CaState::Open, 0), "ESTABLISHED, Open");
+    assert_eq!(i.snd_mss, lab.sock(p.h).snd.mss as u32);
+    assert_eq!(i.unacked, 3000u32.div_ceil(i.snd_mss), "segments in flight");
+    assert_eq!(i.snd_ssthresh, TCP_INFINITE_SSTHRESH, "no loss yet");
+    assert_eq!(i.snd_cwnd, 10, "RFC 6928 initial window");
+    assert_eq!(i.notsent_bytes, 0);
+    assert_eq!(i.last_data_sent, 0);
+    assert_eq!(i.last_data_recv, 30, "ms since the SYN-ACK");
+    let b = i.tcp_info_bytes();
+    assert_eq!(b.len(), TCP_INFO_LEN);
+    let word = |off: usize| u32::from_ne_bytes(b[off..off + 4].try_into().unwrap());
+    assert_eq!((b[0], b[1], b[2]), (1, 0, 0));
+    assert_eq!(
+        (word(8), word(16), word(24), word(80), word(76)),
+        (i.rto, i.snd_mss, i.unacked, 10, TCP_INFINITE_SSTHRESH)
+    );
+    assert_eq!(b[6] & 0xf, i.snd_wscale);
+    assert_eq!(b[6] >> 4, i.rcv_wscale);
+    assert!(b[236..].iter().all(|&x| x == 0), "fields synack does not keep are 0");
+    // An RTO: CA_Loss, one retransmission, one backoff, ssthresh in segments.
+    lab.advance(lab.sock(p.h).rtt.rto);
+    lab.drain();
+    let i = lab.tcp.tcp_get_info(p.h, lab.now).unwrap();
+    assert_eq!((i.ca_state, i.retransmits, i.backoff, i.total_retrans), (CaState::Loss, 1, 1, 1));
+    assert_ne!(i.snd_ssthresh, TCP_INFINITE_SSTHRESH);
+    // Acknowledged: Open again.
+    p.rcv = p.rcv.wrapping_add(3000);
+    lab.send(&p.seg(&lab));
+    assert_eq!(lab.tcp.tcp_get_info(p.h, lab.now).unwrap().ca_state, CaState::Open);
+    assert_eq!(lab.tcp.tcp_get_info(99, lab.now), Err(Errno::EBADF));
 }
