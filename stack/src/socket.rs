@@ -198,6 +198,12 @@ pub enum SockOpt {
     /// announces and sends with (0: no limit); read, the MSS in use
     /// (tcp/sockopt.rs).
     MaxSeg(u32),
+    /// IP_TTL: this socket's TTL, 1 to 255 (`-1`: back to the stack's 64;
+    /// getsockopt says the TTL in use).
+    Ttl(i32),
+    /// IP_TOS: this socket's TOS byte; on TCP the two ECN bits stay the
+    /// stack's (Linux `ip_sock_set_tos`).
+    Tos(u8),
 }
 
 /// `struct linger` of SO_LINGER.
@@ -214,6 +220,21 @@ pub enum SockOpt {
 pub struct Linger {
     pub onoff: bool,
     pub secs: u32,
+}
+
+/// Linux `sysctl_ip_default_ttl` (`IPDEFTTL`): IP_TTL's value until set.
+pub const IP_DEFAULT_TTL: u8 = 64;
+/// The two ECN bits of the TOS byte (`INET_ECN_MASK`).
+pub const INET_ECN_MASK: u8 = 3;
+
+/// Linux `do_ip_setsockopt` IP_TTL: -1 is the default, 1 to 255 a TTL,
+/// anything else `EINVAL`. `Ok(None)`: the default.
+pub fn ip_ttl_value(v: i32) -> Result<Option<u8>, Errno> {
+    match v {
+        -1 => Ok(None),
+        1..=255 => Ok(Some(v as u8)),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 /// `AF_INET`, what SO_DOMAIN reports.
@@ -243,6 +264,8 @@ pub enum SockOptName {
     KeepIntvl,
     KeepCnt,
     MaxSeg,
+    Ttl,
+    Tos,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

@@ -387,7 +387,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         let src = self.source_for(dst)?;
         let skb = self.icmp.echo_request(now, ident, seq, payload_len);
-        self.l4_out.push_back(L4Xmit { src, dst, protocol: PROTO_ICMP, skb });
+        self.l4_out.push_back(L4Xmit { src, dst, protocol: PROTO_ICMP, skb, ttl: None, tos: 0 });
         self.flush(now);
         Ok(())
     }
@@ -959,6 +959,7 @@ mod tests {
             dst: [10, 0, 0, 2].into(),
             protocol,
             ttl: 64,
+            tos: 0,
             ident,
             dont_fragment: false,
         };

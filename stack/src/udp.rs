@@ -17,7 +17,8 @@
 use crate::cx::{Cx, L4Xmit};
 use crate::errno::Errno;
 use crate::skbuff::SkBuff;
-use crate::socket::{Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, WakeQueue, AF_INET};
+use crate::socket::{ip_ttl_value, Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, WakeQueue};
+use crate::socket::{AF_INET, IP_DEFAULT_TTL};
 use crate::stats::{Counter, DropReason};
 use crate::wire::ipv4::PROTO_UDP;
 use crate::wire::udp::UDP_HLEN;
@@ -71,6 +72,9 @@ struct UdpSocket {
     linger: Linger,
     /// SO_OOBINLINE: a flag of every socket, meaningless for datagrams.
     oobinline: bool,
+    /// IP_TTL (`None`: the stack's) and IP_TOS, for the datagrams' IP headers.
+    ttl: Option<u8>,
+    tos: u8,
 }
 
 #[derive(Debug)]
@@ -117,6 +121,8 @@ impl Udp {
             rcvlowat: 1,
             linger: Linger::default(),
             oobinline: false,
+            ttl: None,
+            tos: 0,
         };
         if let Some(i) = self.sockets.iter().position(|s| s.is_none()) {
             self.sockets[i] = Some(s);
@@ -196,7 +202,8 @@ impl Udp {
         let mut skb = SkBuff::for_xmit(buf.len());
         skb.put_slice(buf);
         udp_push_header(&mut skb, SocketAddrV4::new(src_ip, local.port()), dst);
-        Ok(L4Xmit { src: src_ip, dst: *dst.ip(), protocol: PROTO_UDP, skb })
+        let s = self.get(i)?;
+        Ok(L4Xmit { src: src_ip, dst: *dst.ip(), protocol: PROTO_UDP, skb, ttl: s.ttl, tos: s.tos })
     }
 
     /// `udp_rcv` after parsing: find the socket and queue the payload.
@@ -301,6 +308,8 @@ impl Udp {
             // Linux `sk_setsockopt` SO_RCVLOWAT: 0 means 1.
             SockOpt::RcvLowat(n) => s.rcvlowat = n.max(1),
             SockOpt::OobInline(b) => s.oobinline = b,
+            SockOpt::Ttl(v) => s.ttl = ip_ttl_value(v)?,
+            SockOpt::Tos(t) => s.tos = t,
             SockOpt::Linger(l) => {
                 s.linger.onoff = l.onoff;
                 if l.onoff {
@@ -334,6 +343,8 @@ impl Udp {
             SockOptName::SndLowat => SockOpt::SndLowat(1),
             SockOptName::Linger => SockOpt::Linger(s.linger),
             SockOptName::OobInline => SockOpt::OobInline(s.oobinline),
+            SockOptName::Ttl => SockOpt::Ttl(i32::from(s.ttl.unwrap_or(IP_DEFAULT_TTL))),
+            SockOptName::Tos => SockOpt::Tos(s.tos),
             SockOptName::Type => SockOpt::Type(SockType::Dgram),
             SockOptName::AcceptConn => SockOpt::AcceptConn(false),
             SockOptName::Domain => SockOpt::Domain(AF_INET),

@@ -103,7 +103,9 @@ pub fn symbol(name: &str) -> Option<i64> {
         "SOCK_DGRAM" => 2,
         "SOCK_NONBLOCK" | "O_NONBLOCK" => 0o4000,
         "SOCK_CLOEXEC" => 0o2000000,
-        "IPPROTO_IP" => 0,
+        "IPPROTO_IP" | "SOL_IP" => 0,
+        "IP_TOS" => 1,
+        "IP_TTL" => 2,
         "IPPROTO_TCP" => 6,
         "IPPROTO_UDP" => 17,
         "SOL_SOCKET" => 1,
@@ -487,6 +489,8 @@ impl Calls {
             (1, 10) => SockOpt::OobInline(on()?),
             (6, 1) => SockOpt::NoDelay(on()?),
             // Out of u32's range is out of Linux's too: EINVAL from the stack.
+            (0, 1) => SockOpt::Tos(need_int(value, "the value")? as u8),
+            (0, 2) => SockOpt::Ttl(i32::try_from(need_int(value, "the value")?).unwrap_or(0)),
             (6, 2) => SockOpt::MaxSeg(u32::try_from(need_int(value, "the value")?).unwrap_or(u32::MAX)),
             (6, 4) => SockOpt::KeepIdle(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
             (6, 5) => SockOpt::KeepIntvl(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
@@ -527,6 +531,8 @@ impl Calls {
             (1, 39) => SockOptName::Domain,
             (1, 10) => SockOptName::OobInline,
             (6, 1) => SockOptName::NoDelay,
+            (0, 1) => SockOptName::Tos,
+            (0, 2) => SockOptName::Ttl,
             (6, 2) => SockOptName::MaxSeg,
             (6, 4) => SockOptName::KeepIdle,
             (6, 5) => SockOptName::KeepIntvl,
@@ -547,7 +553,8 @@ impl Calls {
                 SockType::Stream => 1,
                 SockType::Dgram => 2,
             },
-            SockOpt::Domain(d) => d as i64,
+            SockOpt::Domain(d) | SockOpt::Ttl(d) => d as i64,
+            SockOpt::Tos(t) => t as i64,
             SockOpt::KeepIdle(n) | SockOpt::KeepIntvl(n) | SockOpt::KeepCnt(n) | SockOpt::MaxSeg(n) => n as i64,
             SockOpt::Linger(l) => {
                 let Expr::Struct(fields) = expected else {

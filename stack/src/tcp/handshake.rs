@@ -372,6 +372,7 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.opt.linger = lsk.opt.linger;
     child.opt.oobinline = lsk.opt.oobinline;
     child.opt.user_mss = lsk.opt.user_mss;
+    (child.opt.ttl, child.opt.tos) = (lsk.opt.ttl, lsk.opt.tos);
     (child.opt.keepidle, child.opt.keepintvl, child.opt.keepcnt) =
         (lsk.opt.keepidle, lsk.opt.keepintvl, lsk.opt.keepcnt);
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).

@@ -63,7 +63,7 @@ pub fn send_reset(
     cx.trace.emit(now, EventKind::Tcp, rfc, || {
         format!("{local} > {remote}: RST seq {seq} ack {}", ack.map_or("-".into(), |a| a.to_string()))
     });
-    cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb });
+    cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb, ttl: None, tos: 0 });
 }
 
 impl TcpSock {
@@ -149,7 +149,8 @@ impl TcpSock {
             // `tcp_event_data_sent` (delack.rs): a reply may make the connection interactive.
             self.tcp_event_data_sent(cx.now);
         }
-        cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb });
+        let (ttl, tos) = (self.opt.ttl, self.opt.tos);
+        cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb, ttl, tos });
     }
 
     /// Whether window scaling was agreed: set while processing the peer's SYN.

@@ -551,6 +551,9 @@ pub struct SockOpts {
     /// TCP_MAXSEG (Linux `rx_opt.user_mss`; 0: unset): clamps the MSS we
     /// announce and the one we send with (sockopt.rs `advmss`).
     pub(super) user_mss: u16,
+    /// IP_TTL (`None`: the stack's) and IP_TOS, for our IP headers.
+    pub(super) ttl: Option<u8>,
+    pub(super) tos: u8,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -838,6 +841,8 @@ impl TcpSock {
                 keepintvl: None,
                 keepcnt: None,
                 user_mss: 0,
+                ttl: None,
+                tos: 0,
             },
             urg: Default::default(),
             fin_queued: false,

@@ -29,7 +29,7 @@ use super::sock::{TcpSock, TcpState, TimerKind};
 use super::{Owner, Tcp, TcpConfig, RMEM_MAX, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, WMEM_MAX};
 use crate::cx::Cx;
 use crate::errno::Errno;
-use crate::socket::{PollFlags, SockOpt, SockOptName, SockType, AF_INET};
+use crate::socket::{ip_ttl_value, PollFlags, SockOpt, SockOptName, SockType, AF_INET, INET_ECN_MASK, IP_DEFAULT_TTL};
 
 impl Tcp {
     /// `setsockopt(2)` on a TCP socket (Linux `sk_setsockopt` for the
@@ -110,6 +110,9 @@ impl Tcp {
             SockOpt::KeepCnt(n) => sk.tcp_sock_set_keepcnt(n)?,
             // Linux `do_tcp_setsockopt` TCP_MAXSEG: 0, or TCP_MIN_MSS to
             // MAX_TCP_WINDOW; it takes effect at the next handshake.
+            SockOpt::Ttl(v) => sk.opt.ttl = ip_ttl_value(v)?,
+            // `ip_sock_set_tos`: on a stream socket the ECN bits stay TCP's.
+            SockOpt::Tos(t) => sk.opt.tos = (t & !INET_ECN_MASK) | (sk.opt.tos & INET_ECN_MASK),
             SockOpt::MaxSeg(v) => {
                 if v != 0 && !(TCP_MIN_MSS..=MAX_TCP_WINDOW).contains(&v) {
                     return Err(Errno::EINVAL);
@@ -154,6 +157,8 @@ impl Tcp {
             SockOptName::KeepCnt => SockOpt::KeepCnt(sk.keepalive_probes_when(cfg)),
             // Linux: `mss_cache` (536 before a handshake), or the value set
             // while CLOSED or LISTEN.
+            SockOptName::Ttl => SockOpt::Ttl(i32::from(sk.opt.ttl.unwrap_or(IP_DEFAULT_TTL))),
+            SockOptName::Tos => SockOpt::Tos(sk.opt.tos),
             SockOptName::MaxSeg => SockOpt::MaxSeg(match sk.state {
                 TcpState::Closed | TcpState::Listen if sk.opt.user_mss != 0 => u32::from(sk.opt.user_mss),
                 TcpState::Closed | TcpState::Listen | TcpState::SynSent => TCP_MSS_DEFAULT,

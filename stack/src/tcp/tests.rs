@@ -1641,7 +1641,14 @@ impl Net {
                     at += Duration::from_micros(self.rng.gen_range(0..3000));
                 }
                 if self.rng.gen_bool(self.dup) {
-                    let copy = L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() };
+                    let copy = L4Xmit {
+                        src: x.src,
+                        dst: x.dst,
+                        protocol: x.protocol,
+                        skb: x.skb.clone(),
+                        ttl: x.ttl,
+                        tos: x.tos,
+                    };
                     self.wire.push((at + ms(1), 1 - e, copy));
                 }
                 self.wire.push((at, 1 - e, x));
@@ -2230,7 +2237,18 @@ impl Duplex {
                 let k = i % net.wire.len();
                 let (_, to, x) = if matches!(a, Act::Duplicate(_)) {
                     let (t, to, x) = &net.wire[k];
-                    (*t, *to, L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() })
+                    (
+                        *t,
+                        *to,
+                        L4Xmit {
+                            src: x.src,
+                            dst: x.dst,
+                            protocol: x.protocol,
+                            skb: x.skb.clone(),
+                            ttl: x.ttl,
+                            tos: x.tos,
+                        },
+                    )
                 } else {
                     net.wire.swap_remove(k)
                 };
