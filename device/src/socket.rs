@@ -27,8 +27,8 @@
 
 use crate::poll_loop::NetLoop;
 use crate::Device;
+use stack::{Close, SocketHandle, Stack};
 use stack::{Duration, Errno, Instant, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType};
-use stack::{SocketHandle, Stack};
 use std::fmt;
 use std::io;
 use std::net::SocketAddrV4;
@@ -235,8 +235,17 @@ impl BlockingSocket {
     pub fn recv(&self, net: &mut impl Net, buf: &mut [u8], flags: MsgFlags) -> Result<usize> {
         let waitall =
             flags.contains(MsgFlags::MSG_WAITALL) && !flags.contains(MsgFlags::MSG_PEEK) && self.ty == SockType::Stream;
-        let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || self.nonblocking(net);
+        // `recv(MSG_OOB)` never blocks (Linux `tcp_recv_urg`).
+        let dontwait =
+            flags.contains(MsgFlags::MSG_DONTWAIT) || flags.contains(MsgFlags::MSG_OOB) || self.nonblocking(net);
         let deadline = self.deadline(net, self.read_timeout);
+        // Linux `tcp_recvmsg` copies until `target` bytes (`sock_rcvlowat`:
+        // all with MSG_WAITALL, else min(SO_RCVLOWAT, len)); a peek returns
+        // what is there.
+        let target = match flags.contains(MsgFlags::MSG_PEEK) {
+            true => 1,
+            false => net.stack().sock_rcvlowat(self.handle, waitall, buf.len()),
+        };
         let mut got = 0;
         loop {
             let now = net.now();
@@ -244,7 +253,7 @@ impl BlockingSocket {
                 Ok(0) if self.ty == SockType::Stream => return Ok(got),
                 Ok(n) => {
                     got += n;
-                    if !waitall || got >= buf.len() {
+                    if dontwait || got >= target || got >= buf.len() {
                         return Ok(got);
                     }
                 }
@@ -277,10 +286,24 @@ impl BlockingSocket {
         Ok(net.stack().shutdown(now, self.handle, how)?)
     }
 
-    /// `close(2)`.
+    /// `close(2)`. With SO_LINGER set to a time, it waits (running the
+    /// network) until our FIN is acknowledged or the time runs out, then
+    /// returns `Ok` either way, as Linux's `sk_stream_wait_close`; a signal
+    /// ends the wait early, the close done all the same.
     pub fn close(self, net: &mut impl Net) -> Result<()> {
         let now = net.now();
-        Ok(net.stack().close(now, self.handle)?)
+        let Close::Lingering(l) = net.stack().close(now, self.handle)? else { return Ok(()) };
+        loop {
+            let now = net.now();
+            if !net.stack().lingering(&l, now) {
+                return Ok(());
+            }
+            match net.wait(Some(l.until)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn deadline(&self, net: &mut impl Net, timeout: Option<Duration>) -> Option<Instant> {
@@ -437,6 +460,43 @@ mod tests {
         s.shutdown(&mut net, Shutdown::Write).unwrap();
         assert_eq!(s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap(), 0);
         s.close(&mut net).unwrap();
+    }
+
+    #[test]
+    fn so_rcvlowat_makes_a_blocking_recv_wait_for_the_mark() {
+        let mut sim = sim_with_tcp_echo(1000);
+        let mut net = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        s.connect(&mut net, B_ECHO.parse().unwrap()).unwrap();
+        let lowat = SockOpt::RcvLowat(3000);
+        let now = net.now();
+        net.stack().setsockopt(now, s.handle(), lowat).unwrap();
+        let data = vec![5u8; 10_000];
+        assert_eq!(s.send(&mut net, &data, MsgFlags::NONE).unwrap(), data.len());
+        // The echo comes 1000 bytes per 10 ms: without the mark the first
+        // recv would return 1000 (tcp_partial_reads_waitall_and_eof).
+        let mut buf = vec![0u8; 10_000];
+        let n = s.recv(&mut net, &mut buf, MsgFlags::NONE).unwrap();
+        assert!(n >= 3000, "waits for 3000 bytes, got {n}");
+        // A buffer smaller than the mark waits only for itself.
+        let n = s.recv(&mut net, &mut buf[..500], MsgFlags::NONE).unwrap();
+        assert_eq!(n, 500);
+    }
+
+    #[test]
+    fn so_linger_close_waits_for_the_ack_of_our_fin() {
+        let mut sim = sim_with_tcp_echo_on(Duration::from_millis(50), 1000, Duration::from_millis(10));
+        let mut net = sim.host(Side::A);
+        let s = BlockingSocket::socket(&mut net, SockType::Stream).unwrap();
+        s.connect(&mut net, B_ECHO.parse().unwrap()).unwrap();
+        let now = net.now();
+        let h = s.handle();
+        net.stack().setsockopt(now, h, SockOpt::Linger(stack::Linger { onoff: true, secs: 5 })).unwrap();
+        let start = net.now();
+        s.close(&mut net).unwrap();
+        // Our FIN out, its ACK back: one round trip of 2 x 50 ms.
+        let waited = net.now() - start;
+        assert!(waited >= Duration::from_millis(100) && waited < Duration::from_secs(1), "{waited:?}");
     }
 
     /// The instants at which, driven by `run_until` (which looks after every

@@ -25,6 +25,10 @@ pub struct L4Xmit {
     /// IP protocol number (1 ICMP, 6 TCP, 17 UDP).
     pub protocol: u8,
     pub skb: SkBuff,
+    /// The socket's IP_TTL (`None`: the stack's, `ip_default_ttl`) and
+    /// IP_TOS, for the IP header (`ipv4.rs` `ip_output`).
+    pub ttl: Option<u8>,
+    pub tos: u8,
 }
 
 /// The context a protocol handler gets on every call: the time, the shared

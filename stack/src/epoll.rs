@@ -48,6 +48,8 @@ impl EpollFlags {
     pub const NONE: EpollFlags = EpollFlags(0);
     /// Data to read, a connection to accept, or the peer's FIN.
     pub const EPOLLIN: EpollFlags = EpollFlags(0x001);
+    /// Urgent data to read with `MSG_OOB` (tcp/urgent.rs).
+    pub const EPOLLPRI: EpollFlags = EpollFlags(0x002);
     /// Room in the send buffer (at least the low-water mark).
     pub const EPOLLOUT: EpollFlags = EpollFlags(0x004);
     /// A pending error; always reported, need not be asked for.
@@ -111,6 +113,7 @@ impl core::fmt::Debug for EpollFlags {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let names = [
             (Self::EPOLLIN, "EPOLLIN"),
+            (Self::EPOLLPRI, "EPOLLPRI"),
             (Self::EPOLLOUT, "EPOLLOUT"),
             (Self::EPOLLERR, "EPOLLERR"),
             (Self::EPOLLHUP, "EPOLLHUP"),

@@ -30,6 +30,7 @@ errnos! {
     EEXIST = 17, "File exists";
     EINVAL = 22, "Invalid argument";
     EMFILE = 24, "Too many open files";
+    ENOTTY = 25, "Inappropriate ioctl for device";
     EPIPE = 32, "Broken pipe";
     ENOTSOCK = 88, "Socket operation on non-socket";
     EDESTADDRREQ = 89, "Destination address required";

@@ -168,8 +168,15 @@ mod tests {
         ]);
         crate::skbuff::set_partial(&mut skb, SRC, DST, PROTO_TCP, tcp::field::CHECKSUM.start as u16);
         skb.set_gso_tcpv4(mss);
-        let o =
-            crate::ipv4::IpOut { src: SRC, dst: DST, protocol: PROTO_TCP, ttl: 64, ident: 0xfffe, dont_fragment: true };
+        let o = crate::ipv4::IpOut {
+            src: SRC,
+            dst: DST,
+            protocol: PROTO_TCP,
+            ttl: 64,
+            tos: 0,
+            ident: 0xfffe,
+            dont_fragment: true,
+        };
         crate::ipv4::ip_push_header(&mut skb, &o, false, 0);
         crate::ethernet::eth_push(
             &mut skb,

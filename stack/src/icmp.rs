@@ -232,7 +232,7 @@ impl Icmp {
                 // reply (its checksum is whole, written just now).
                 skb.set_ip_summed(IpSummed::None);
                 skb.set_gso_tcpv4(0);
-                cx.out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: PROTO_ICMP, skb });
+                cx.out.push_back(L4Xmit { src: ip.dst, dst: ip.src, protocol: PROTO_ICMP, skb, ttl: None, tos: 0 });
                 None
             }
             ICMP_ECHO_REPLY => {
@@ -291,7 +291,7 @@ impl Icmp {
         }
         let msg = Icmp::dest_unreach(code, offending);
         cx.stats.inc(Counter::IcmpUnreachTx);
-        cx.out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: PROTO_ICMP, skb: msg });
+        cx.out.push_back(L4Xmit { src: hdr.dst, dst: hdr.src, protocol: PROTO_ICMP, skb: msg, ttl: None, tos: 0 });
     }
 }
 

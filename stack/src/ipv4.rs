@@ -46,6 +46,8 @@ pub struct IpOut {
     pub dst: Ipv4Addr,
     pub protocol: u8,
     pub ttl: u8,
+    /// The TOS byte (DSCP and ECN bits): the socket's IP_TOS.
+    pub tos: u8,
     pub ident: u16,
     pub dont_fragment: bool,
 }
@@ -60,7 +62,7 @@ pub fn ip_push_header(skb: &mut SkBuff, o: &IpOut, more_fragments: bool, frag_of
         dst: o.dst,
         protocol: o.protocol,
         ttl: o.ttl,
-        tos: 0,
+        tos: o.tos,
         ident: o.ident,
         dont_fragment: o.dont_fragment,
         more_fragments,
@@ -200,7 +202,9 @@ impl Stack {
             src: x.src,
             dst: x.dst,
             protocol: x.protocol,
-            ttl: DEFAULT_TTL,
+            // IP_TTL and IP_TOS of the sending socket (`ip_select_ttl`, `inet->tos`).
+            ttl: x.ttl.unwrap_or(DEFAULT_TTL),
+            tos: x.tos,
             ident: self.ip_ident,
             // TCP does path-MTU discovery (RFC 1191): DF on its segments.
             dont_fragment: x.protocol == PROTO_TCP,
@@ -278,7 +282,15 @@ mod tests {
         out.buf_fill_for_test(0xa5);
         out.reserve(20);
         out.put_slice(&PING[20..]);
-        let o = IpOut { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, ident: h.ident, dont_fragment: true };
+        let o = IpOut {
+            src: h.src,
+            dst: h.dst,
+            protocol: h.protocol,
+            ttl: h.ttl,
+            tos: 0,
+            ident: h.ident,
+            dont_fragment: true,
+        };
         ip_push_header(&mut out, &o, false, 0);
         assert_eq!(out.data(), &PING);
     }
@@ -410,6 +422,7 @@ mod tests {
             dst: Ipv4Addr::new(10, 0, 0, 1),
             protocol: 1,
             ttl: 64,
+            tos: 0,
             ident: 7,
             dont_fragment: false,
         };

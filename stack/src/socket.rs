@@ -4,12 +4,14 @@
 //! which the protocols tell epoll which sockets changed.
 //!
 //! Read first: socket(2), poll(2), send(2), setsockopt(2), tcp(7) (the Linux
-//! man pages). This module imports nothing from the crate: every protocol
-//! and epoll.rs depend on it, it depends on none of them.
+//! man pages). This module imports nothing from the crate but `Errno`
+//! (errno.rs, which imports nothing): every protocol and epoll.rs depend on
+//! it, it depends on none of them.
 //!
 //! The calls themselves (`Stack::socket`, `bind`, `connect`, `sendto`, …)
 //! live on `Stack` in stack.rs and dispatch to udp.rs or tcp/.
 
+use crate::errno::Errno;
 use std::net::SocketAddrV4;
 
 /// `socket(AF_INET, type, 0)`.
@@ -102,16 +104,34 @@ pub struct MsgFlags(pub u32);
 
 impl MsgFlags {
     pub const NONE: MsgFlags = MsgFlags(0);
+    /// Urgent data: send marks the urgent pointer, recv reads the one
+    /// out-of-band byte (tcp/urgent.rs).
+    pub const MSG_OOB: MsgFlags = MsgFlags(0x1);
     /// Return data without removing it from the receive queue.
     pub const MSG_PEEK: MsgFlags = MsgFlags(0x2);
     /// Do not block: `EAGAIN` instead (the blocking adapter honours it).
     pub const MSG_DONTWAIT: MsgFlags = MsgFlags(0x40);
     /// Block until the whole buffer is filled (the blocking adapter honours it).
     pub const MSG_WAITALL: MsgFlags = MsgFlags(0x100);
+    /// No SIGPIPE for a broken stream: the stack never signals, it says
+    /// `EPIPE`; `sigpipe_due` tells the caller whether Linux would have
+    /// raised SIGPIPE too.
+    pub const MSG_NOSIGNAL: MsgFlags = MsgFlags(0x4000);
+    /// More data follows: hold a partial segment as TCP_CORK would, for
+    /// this write only (Linux `tcp_push` with `TCP_NAGLE_CORK`).
+    pub const MSG_MORE: MsgFlags = MsgFlags(0x8000);
 
     pub fn contains(self, other: MsgFlags) -> bool {
         self.0 & other.0 == other.0
     }
+}
+
+/// Whether Linux would send SIGPIPE to a program whose send on a socket of
+/// type `ty` with `flags` failed with `err` (Linux `sk_stream_error`: a
+/// stream socket, `EPIPE`, and no `MSG_NOSIGNAL`). The stack only returns
+/// the errno; a library that runs programs on synack raises the signal.
+pub fn sigpipe_due(ty: SockType, flags: MsgFlags, err: Errno) -> bool {
+    ty == SockType::Stream && err == Errno::EPIPE && !flags.contains(MsgFlags::MSG_NOSIGNAL)
 }
 
 impl core::ops::BitOr for MsgFlags {
@@ -151,7 +171,74 @@ pub enum SockOpt {
     NonBlocking(bool),
     /// TCP_CONGESTION: the congestion control algorithm (tcp/cong.rs).
     Congestion(CongAlgo),
+    /// SO_RCVLOWAT: a stream socket is readable (POLLIN, a blocking `recv`
+    /// returns) once this many bytes are queued, or at EOF or an error
+    /// (Linux `sock_rcvlowat`, `tcp_set_rcvlowat`; tcp/lowat.rs). 0 means 1.
+    RcvLowat(usize),
+    /// SO_SNDLOWAT: Linux cannot change it (`setsockopt` says
+    /// `ENOPROTOOPT`); `getsockopt` says 1.
+    SndLowat(usize),
+    /// SO_LINGER (`struct linger`): what `close` does with data still to send
+    /// (Linux `sock_setsockopt`, `tcp_close`; tcp/linger.rs).
+    Linger(Linger),
+    /// SO_TYPE (read only): SOCK_STREAM or SOCK_DGRAM.
+    Type(SockType),
+    /// SO_ACCEPTCONN (read only): the socket is listening.
+    AcceptConn(bool),
+    /// SO_DOMAIN (read only): always `AF_INET`.
+    Domain(i32),
+    /// SO_OOBINLINE: urgent data stays in the stream (tcp/urgent.rs).
+    OobInline(bool),
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL (seconds), TCP_KEEPCNT (probes): this
+    /// socket's keepalive, over the stack's (tcp/keepalive.rs).
+    KeepIdle(u32),
+    KeepIntvl(u32),
+    KeepCnt(u32),
+    /// TCP_MAXSEG: set (before the handshake), the most MSS this socket
+    /// announces and sends with (0: no limit); read, the MSS in use
+    /// (tcp/sockopt.rs).
+    MaxSeg(u32),
+    /// IP_TTL: this socket's TTL, 1 to 255 (`-1`: back to the stack's 64;
+    /// getsockopt says the TTL in use).
+    Ttl(i32),
+    /// IP_TOS: this socket's TOS byte; on TCP the two ECN bits stay the
+    /// stack's (Linux `ip_sock_set_tos`).
+    Tos(u8),
 }
+
+/// `struct linger` of SO_LINGER.
+///
+/// - `onoff: false`: `close` returns at once; queued data and our FIN go
+///   out in the background (the default).
+/// - `onoff: true, secs: 0`: `close` aborts: a RST goes to the peer and
+///   queued data is thrown away (Linux `tcp_close` → `tcp_disconnect`).
+/// - `onoff: true, secs: t`: as the default, but `close` waits up to `t`
+///   seconds for our FIN to be acknowledged (Linux `sk_stream_wait_close`);
+///   the sans-IO stack cannot wait, so `Stack::close` says
+///   `Close::Lingering` and the caller waits (device/src/socket.rs does).
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub struct Linger {
+    pub onoff: bool,
+    pub secs: u32,
+}
+
+/// Linux `sysctl_ip_default_ttl` (`IPDEFTTL`): IP_TTL's value until set.
+pub const IP_DEFAULT_TTL: u8 = 64;
+/// The two ECN bits of the TOS byte (`INET_ECN_MASK`).
+pub const INET_ECN_MASK: u8 = 3;
+
+/// Linux `do_ip_setsockopt` IP_TTL: -1 is the default, 1 to 255 a TTL,
+/// anything else `EINVAL`. `Ok(None)`: the default.
+pub fn ip_ttl_value(v: i32) -> Result<Option<u8>, Errno> {
+    match v {
+        -1 => Ok(None),
+        1..=255 => Ok(Some(v as u8)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `AF_INET`, what SO_DOMAIN reports.
+pub const AF_INET: i32 = 2;
 
 /// The name of an option, for `getsockopt`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -166,6 +253,19 @@ pub enum SockOptName {
     Congestion,
     /// SO_ERROR: read and clear the pending error (returned as `Err`).
     Error,
+    RcvLowat,
+    SndLowat,
+    Linger,
+    Type,
+    AcceptConn,
+    Domain,
+    OobInline,
+    KeepIdle,
+    KeepIntvl,
+    KeepCnt,
+    MaxSeg,
+    Ttl,
+    Tos,
 }
 
 /// The algorithms a socket can use (`TCP_CONGESTION`), with Linux's names.

@@ -20,6 +20,8 @@
 //! from arp.rs or ipv4.rs (they name `Stack`), so the files have no import
 //! cycle.
 
+mod ioctl;
+
 #[cfg(test)]
 use crate::checksum;
 use crate::cx::{Cx, L4Xmit};
@@ -35,7 +37,7 @@ use crate::skbuff::{SkBuff, MAX_FRAME};
 use crate::socket::*;
 use crate::stats::{Counter, DropReason, Stats};
 use crate::tcp::probe::{ProbeQueue, TcpProbe};
-use crate::tcp::{Tcp, TcpConfig, TcpInfo};
+use crate::tcp::{Close, Tcp, TcpConfig, TcpInfo};
 use crate::time::{earliest, Duration, Instant};
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::udp::Udp;
@@ -399,7 +401,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         let src = self.source_for(dst)?;
         let skb = self.icmp.echo_request(now, ident, seq, payload_len);
-        self.l4_out.push_back(L4Xmit { src, dst, protocol: PROTO_ICMP, skb });
+        self.l4_out.push_back(L4Xmit { src, dst, protocol: PROTO_ICMP, skb, ttl: None, tos: 0 });
         self.flush(now);
         Ok(())
     }
@@ -536,23 +538,25 @@ impl Stack {
     }
 
     /// `close(2)`. The handle is invalid afterwards; a TCP connection goes on
-    /// closing (FIN, TIME_WAIT) without it.
-    pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+    /// closing (FIN, TIME_WAIT) without it. With SO_LINGER set to a time,
+    /// `Ok(Close::Lingering(l))`: a blocking `close` waits while
+    /// `lingering(&l, now)` says so (tcp/linger.rs).
+    pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<Close, Errno> {
         self.epolls.forget(h);
         match h {
-            SocketHandle::Udp(i) => self.udp.close(i),
+            SocketHandle::Udp(i) => self.udp.close(i).map(|()| Close::Closed),
             SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close(cx, i)),
         }
     }
 
     /// `close(2)` after data was lost unread outside the stack (a program
     /// of `synack run` exited with bytes in its socketpair): a RST, as
-    /// Linux's `tcp_close` sends for unread data (tcp/abort.rs).
+    /// Linux's `tcp_close` sends for unread data (tcp/mod.rs `Tcp::close_reset`).
     pub fn close_reset(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
         self.epolls.forget(h);
         match h {
             SocketHandle::Udp(i) => self.udp.close(i),
-            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close_reset(cx, i)),
+            SocketHandle::Tcp(i) => self.with_tcp(now, |tcp, cx| tcp.close_reset(cx, i)).map(|_| ()),
         }
     }
 
@@ -941,6 +945,7 @@ mod tests {
             dst: [10, 0, 0, 2].into(),
             protocol,
             ttl: 64,
+            tos: 0,
             ident,
             dont_fragment: false,
         };

@@ -184,6 +184,10 @@ pub enum Counter {
     TcpRstTx => "tcp_rst_tx",
     TcpActiveOpens => "tcp_active_opens",
     TcpPassiveOpens => "tcp_passive_opens",
+    // close() threw data away with a RST (Linux TCPAbortOnClose: unread
+    // data, RFC 2525 §2.17; TCPAbortOnData: SO_LINGER 0, tcp/linger.rs).
+    TcpAbortOnClose => "tcp_abort_on_close",
+    TcpAbortOnData => "tcp_abort_on_data",
     // Options answered as the RFCs say rather than dropped (wire/tcp.rs, `TcpOptions::parse`).
     TcpOptMssZero => "tcp_opt_mss_zero_ignored",
     TcpOptWscaleClamped => "tcp_opt_wscale_clamped",

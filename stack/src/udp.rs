@@ -17,7 +17,8 @@
 use crate::cx::{Cx, L4Xmit};
 use crate::errno::Errno;
 use crate::skbuff::SkBuff;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
+use crate::socket::{ip_ttl_value, Linger, MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, SockType, WakeQueue};
+use crate::socket::{AF_INET, IP_DEFAULT_TTL};
 use crate::stats::{Counter, DropReason};
 use crate::wire::ipv4::PROTO_UDP;
 use crate::wire::udp::UDP_HLEN;
@@ -64,6 +65,16 @@ struct UdpSocket {
     shut_wr: bool,
     reuse_addr: bool,
     nonblocking: bool,
+    /// SO_RCVLOWAT and SO_LINGER: kept for `getsockopt`; a datagram
+    /// socket's readiness and close ignore them, as Linux's
+    /// (`datagram_poll`, `udp_destroy_sock`).
+    rcvlowat: usize,
+    linger: Linger,
+    /// SO_OOBINLINE: a flag of every socket, meaningless for datagrams.
+    oobinline: bool,
+    /// IP_TTL (`None`: the stack's) and IP_TOS, for the datagrams' IP headers.
+    ttl: Option<u8>,
+    tos: u8,
 }
 
 #[derive(Debug)]
@@ -107,6 +118,11 @@ impl Udp {
             shut_wr: false,
             reuse_addr: false,
             nonblocking: false,
+            rcvlowat: 1,
+            linger: Linger::default(),
+            oobinline: false,
+            ttl: None,
+            tos: 0,
         };
         if let Some(i) = self.sockets.iter().position(|s| s.is_none()) {
             self.sockets[i] = Some(s);
@@ -186,7 +202,8 @@ impl Udp {
         let mut skb = SkBuff::for_xmit(buf.len());
         skb.put_slice(buf);
         udp_push_header(&mut skb, SocketAddrV4::new(src_ip, local.port()), dst);
-        Ok(L4Xmit { src: src_ip, dst: *dst.ip(), protocol: PROTO_UDP, skb })
+        let s = self.get(i)?;
+        Ok(L4Xmit { src: src_ip, dst: *dst.ip(), protocol: PROTO_UDP, skb, ttl: s.ttl, tos: s.tos })
     }
 
     /// `udp_rcv` after parsing: find the socket and queue the payload.
@@ -288,7 +305,26 @@ impl Udp {
             SockOpt::SndBuf(n) => s.sndbuf = n.clamp(256, 16 << 20),
             SockOpt::ReuseAddr(b) => s.reuse_addr = b,
             SockOpt::NonBlocking(b) => s.nonblocking = b,
+            // Linux `sk_setsockopt` SO_RCVLOWAT: 0 means 1.
+            SockOpt::RcvLowat(n) => s.rcvlowat = n.max(1),
+            SockOpt::OobInline(b) => s.oobinline = b,
+            SockOpt::Ttl(v) => s.ttl = ip_ttl_value(v)?,
+            SockOpt::Tos(t) => s.tos = t,
+            SockOpt::Linger(l) => {
+                s.linger.onoff = l.onoff;
+                if l.onoff {
+                    s.linger.secs = l.secs;
+                }
+            }
             SockOpt::KeepAlive(_) | SockOpt::NoDelay(_) | SockOpt::Cork(_) | SockOpt::Congestion(_) => {
+                return Err(Errno::ENOPROTOOPT)
+            }
+            // SOL_TCP options on a UDP socket: `ip_setsockopt` says ENOPROTOOPT.
+            SockOpt::KeepIdle(_) | SockOpt::KeepIntvl(_) | SockOpt::KeepCnt(_) | SockOpt::MaxSeg(_) => {
+                return Err(Errno::ENOPROTOOPT)
+            }
+            // SO_SNDLOWAT cannot be set on Linux; the rest are read-only.
+            SockOpt::SndLowat(_) | SockOpt::Type(_) | SockOpt::AcceptConn(_) | SockOpt::Domain(_) => {
                 return Err(Errno::ENOPROTOOPT)
             }
         }
@@ -303,7 +339,19 @@ impl Udp {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(s.reuse_addr),
             SockOptName::NonBlocking => SockOpt::NonBlocking(s.nonblocking),
             SockOptName::Error => return s.error.take().map_or(Ok(SockOpt::NonBlocking(s.nonblocking)), Err),
+            SockOptName::RcvLowat => SockOpt::RcvLowat(s.rcvlowat),
+            SockOptName::SndLowat => SockOpt::SndLowat(1),
+            SockOptName::Linger => SockOpt::Linger(s.linger),
+            SockOptName::OobInline => SockOpt::OobInline(s.oobinline),
+            SockOptName::Ttl => SockOpt::Ttl(i32::from(s.ttl.unwrap_or(IP_DEFAULT_TTL))),
+            SockOptName::Tos => SockOpt::Tos(s.tos),
+            SockOptName::Type => SockOpt::Type(SockType::Dgram),
+            SockOptName::AcceptConn => SockOpt::AcceptConn(false),
+            SockOptName::Domain => SockOpt::Domain(AF_INET),
             SockOptName::KeepAlive | SockOptName::NoDelay | SockOptName::Cork | SockOptName::Congestion => {
+                return Err(Errno::ENOPROTOOPT)
+            }
+            SockOptName::KeepIdle | SockOptName::KeepIntvl | SockOptName::KeepCnt | SockOptName::MaxSeg => {
                 return Err(Errno::ENOPROTOOPT)
             }
         })

@@ -54,7 +54,7 @@ fn gso_frame(len: usize, mss: u16, seq: u32, ident: u16) -> SkBuff {
     let (src, dst) = ([10, 9, 1, 2].into(), [10, 9, 2, 2].into());
     stack::skbuff::set_partial(&mut skb, src, dst, 6, 16);
     skb.set_gso_tcpv4(mss);
-    let o = IpOut { src, dst, protocol: 6, ttl: 64, ident, dont_fragment: true };
+    let o = IpOut { src, dst, protocol: 6, ttl: 64, tos: 0, ident, dont_fragment: true };
     ip_push_header(&mut skb, &o, false, 0);
     eth_push(&mut skb, A_HOST, A_PEER, EtherType::Ipv4);
     skb

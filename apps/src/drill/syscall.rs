@@ -18,8 +18,8 @@
 
 use super::ast::{Expr, SyscallSpec};
 use stack::socket::CongAlgo;
+use stack::{Close, Linger, Lingering, SockOpt, SockOptName, SockType, SocketHandle, Stack};
 use stack::{EpollEvent, EpollFlags, EpollHandle, EpollOp, Errno, Instant, MsgFlags, PollFlags, Shutdown};
-use stack::{SockOpt, SockOptName, SockType, SocketHandle, Stack};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
@@ -79,6 +79,8 @@ pub struct Progress {
     pub bytes: usize,
     pub started: bool,
     pub deadline: Option<Instant>,
+    /// A `close` waiting under SO_LINGER (stack/src/tcp/linger.rs).
+    pub linger: Option<Lingering>,
 }
 
 /// What the runner must know after a call: a socket started listening or
@@ -101,7 +103,9 @@ pub fn symbol(name: &str) -> Option<i64> {
         "SOCK_DGRAM" => 2,
         "SOCK_NONBLOCK" | "O_NONBLOCK" => 0o4000,
         "SOCK_CLOEXEC" => 0o2000000,
-        "IPPROTO_IP" => 0,
+        "IPPROTO_IP" | "SOL_IP" => 0,
+        "IP_TOS" => 1,
+        "IP_TTL" => 2,
         "IPPROTO_TCP" => 6,
         "IPPROTO_UDP" => 17,
         "SOL_SOCKET" => 1,
@@ -111,8 +115,19 @@ pub fn symbol(name: &str) -> Option<i64> {
         "SO_SNDBUF" => 7,
         "SO_RCVBUF" => 8,
         "SO_KEEPALIVE" => 9,
+        "SO_TYPE" => 3,
+        "SO_OOBINLINE" => 10,
+        "SO_LINGER" => 13,
+        "SO_RCVLOWAT" => 18,
+        "SO_SNDLOWAT" => 19,
+        "SO_ACCEPTCONN" => 30,
+        "SO_DOMAIN" => 39,
         "TCP_NODELAY" => 1,
         "TCP_CORK" => 3,
+        "TCP_MAXSEG" => 2,
+        "TCP_KEEPIDLE" => 4,
+        "TCP_KEEPINTVL" => 5,
+        "TCP_KEEPCNT" => 6,
         "TCP_CONGESTION" => 13,
         "F_GETFL" => 3,
         "F_SETFL" => 4,
@@ -120,12 +135,16 @@ pub fn symbol(name: &str) -> Option<i64> {
         "O_WRONLY" => 1,
         "O_RDWR" => 2,
         "FIONREAD" | "SIOCINQ" => 0x541b,
+        "SIOCATMARK" => 0x8905,
         "SHUT_RD" => 0,
         "SHUT_WR" => 1,
         "SHUT_RDWR" => 2,
+        "MSG_OOB" => 0x1,
         "MSG_PEEK" => 0x2,
         "MSG_DONTWAIT" => 0x40,
         "MSG_WAITALL" => 0x100,
+        "MSG_NOSIGNAL" => 0x4000,
+        "MSG_MORE" => 0x8000,
         "POLLIN" | "EPOLLIN" => 0x1,
         "POLLPRI" | "EPOLLPRI" => 0x2,
         "POLLOUT" | "EPOLLOUT" => 0x4,
@@ -148,6 +167,7 @@ pub fn symbol(name: &str) -> Option<i64> {
         "ECONNRESET" => 104,
         "ETIMEDOUT" => 110,
         "ECONNREFUSED" => 111,
+        "ENOPROTOOPT" => 92,
         "EHOSTUNREACH" => 113,
         "EINPROGRESS" => 115,
         _ => return None,
@@ -308,12 +328,24 @@ impl Calls {
                 Ok(done(stack.shutdown(now, h, how).map(|_| 0)))
             }
             "close" => {
+                // A lingering close (SO_LINGER with a time) blocks until our
+                // FIN is acknowledged or the time runs out, then returns 0.
+                if let Some(l) = p.linger {
+                    return Ok(match stack.lingering(&l, now) {
+                        true => Step::Blocked { deadline: Some(l.until) },
+                        false => done(Ok(0)),
+                    });
+                }
                 let n = need_int(arg(call, 0)?, "a descriptor")?;
                 let r = match self.fds.remove(&n) {
                     Some(Fd::Socket(h)) => stack.close(now, h),
-                    Some(Fd::Epoll(ep)) => stack.epoll_close(ep),
+                    Some(Fd::Epoll(ep)) => stack.epoll_close(ep).map(|()| Close::Closed),
                     None => Err(Errno::EBADF),
                 };
+                if let Ok(Close::Lingering(l)) = r {
+                    p.linger = Some(l);
+                    return Ok(Step::Blocked { deadline: Some(l.until) });
+                }
                 Ok(done(r.map(|_| 0)))
             }
             "setsockopt" => self.setsockopt(stack, now, call),
@@ -335,12 +367,17 @@ impl Calls {
             }
             "ioctl" => {
                 let h = self.socket_fd(arg(call, 0)?)?;
-                if need_int(arg(call, 1)?, "the request")? != 0x541b {
-                    return unsupported("ioctl other than FIONREAD/SIOCINQ");
-                }
-                let SocketHandle::Tcp(i) = h else { return unsupported("FIONREAD on a UDP socket") };
-                let queued = stack.tcp_info(now).iter().find(|t| t.handle == Some(i)).map_or(0, |t| t.recv_q);
-                let mismatch = check_value(arg(call, 2)?, queued as i64, "FIONREAD")?;
+                let (what, got) = match need_int(arg(call, 1)?, "the request")? {
+                    0x541b if matches!(h, SocketHandle::Udp(_)) => return unsupported("FIONREAD on a UDP socket"),
+                    0x541b => ("FIONREAD", stack.tcp_inq(h).map(|n| n as i64)),
+                    0x8905 => ("SIOCATMARK", stack.sockatmark(h).map(i64::from)),
+                    _ => return unsupported("ioctl other than FIONREAD/SIOCINQ and SIOCATMARK"),
+                };
+                let got = match got {
+                    Ok(v) => v,
+                    Err(e) => return Ok(done(Err(e))),
+                };
+                let mismatch = check_value(arg(call, 2)?, got, what)?;
                 Ok(Step::Done { ret: Ok(0), mismatch })
             }
             "getsockname" | "getpeername" => {
@@ -414,15 +451,21 @@ impl Calls {
         let (len, flags) = len_and_flags(call)?;
         let stream = matches!(h, SocketHandle::Tcp(_));
         let waitall = stream && flags.contains(MsgFlags::MSG_WAITALL) && !flags.contains(MsgFlags::MSG_PEEK);
-        let dontwait = flags.contains(MsgFlags::MSG_DONTWAIT) || nonblocking(stack, h);
+        // `recv(MSG_OOB)` never blocks (Linux `tcp_recv_urg`).
+        let dontwait =
+            flags.contains(MsgFlags::MSG_DONTWAIT) || flags.contains(MsgFlags::MSG_OOB) || nonblocking(stack, h);
         let mut buf = vec![0u8; (len.max(0) as usize).saturating_sub(p.bytes)];
         let r = if call.name == "recvfrom" {
             stack.recvfrom(now, h, &mut buf, flags).map(|(n, _)| n)
         } else {
             stack.recv(now, h, &mut buf, flags)
         };
-        // 0 on a stream is the end: return what there is.
-        Ok(transfer(p, r, dontwait, |p, n| waitall && n > 0 && p.bytes < len as usize))
+        // 0 on a stream is the end: return what there is. Otherwise a
+        // blocking read copies until `sock_rcvlowat`'s target (all with
+        // MSG_WAITALL, else SO_RCVLOWAT's mark); a peek returns what is there.
+        let peek = flags.contains(MsgFlags::MSG_PEEK);
+        let target = if peek { 1 } else { stack.sock_rcvlowat(h, waitall, len.max(0) as usize) };
+        Ok(transfer(p, r, dontwait, |p, n| (waitall || !dontwait) && n > 0 && p.bytes < target))
     }
 
     fn setsockopt(&mut self, stack: &mut Stack, now: Instant, call: &SyscallSpec) -> CallResult<Step> {
@@ -436,7 +479,22 @@ impl Calls {
             (1, 7) => SockOpt::SndBuf(need_int(value, "the value")?.max(0) as usize),
             (1, 8) => SockOpt::RcvBuf(need_int(value, "the value")?.max(0) as usize),
             (1, 9) => SockOpt::KeepAlive(on()?),
+            // Linux `sk_setsockopt`: a negative SO_RCVLOWAT is INT_MAX.
+            (1, 18) => SockOpt::RcvLowat(usize::try_from(need_int(value, "the value")?).unwrap_or(i32::MAX as usize)),
+            (1, 19) => SockOpt::SndLowat(need_int(value, "the value")?.max(0) as usize),
+            (1, 13) => SockOpt::Linger(linger(value)?),
+            (1, 3) => SockOpt::Type(SockType::Stream),
+            (1, 30) => SockOpt::AcceptConn(on()?),
+            (1, 39) => SockOpt::Domain(need_int(value, "the value")? as i32),
+            (1, 10) => SockOpt::OobInline(on()?),
             (6, 1) => SockOpt::NoDelay(on()?),
+            // Out of u32's range is out of Linux's too: EINVAL from the stack.
+            (0, 1) => SockOpt::Tos(need_int(value, "the value")? as u8),
+            (0, 2) => SockOpt::Ttl(i32::try_from(need_int(value, "the value")?).unwrap_or(0)),
+            (6, 2) => SockOpt::MaxSeg(u32::try_from(need_int(value, "the value")?).unwrap_or(u32::MAX)),
+            (6, 4) => SockOpt::KeepIdle(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
+            (6, 5) => SockOpt::KeepIntvl(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
+            (6, 6) => SockOpt::KeepCnt(u32::try_from(need_int(value, "the value")?).unwrap_or(0)),
             (6, 3) => SockOpt::Cork(on()?),
             (6, 13) => match value {
                 Expr::Str(s) => match CongAlgo::from_name(s) {
@@ -465,7 +523,20 @@ impl Calls {
             (1, 7) => SockOptName::SndBuf,
             (1, 8) => SockOptName::RcvBuf,
             (1, 9) => SockOptName::KeepAlive,
+            (1, 18) => SockOptName::RcvLowat,
+            (1, 19) => SockOptName::SndLowat,
+            (1, 13) => SockOptName::Linger,
+            (1, 3) => SockOptName::Type,
+            (1, 30) => SockOptName::AcceptConn,
+            (1, 39) => SockOptName::Domain,
+            (1, 10) => SockOptName::OobInline,
             (6, 1) => SockOptName::NoDelay,
+            (0, 1) => SockOptName::Tos,
+            (0, 2) => SockOptName::Ttl,
+            (6, 2) => SockOptName::MaxSeg,
+            (6, 4) => SockOptName::KeepIdle,
+            (6, 5) => SockOptName::KeepIntvl,
+            (6, 6) => SockOptName::KeepCnt,
             (6, 3) => SockOptName::Cork,
             (6, 13) => SockOptName::Congestion,
             _ => return unsupported(format!("getsockopt level {level} option {name}")),
@@ -476,8 +547,27 @@ impl Calls {
         };
         let value = match got {
             SockOpt::ReuseAddr(b) | SockOpt::KeepAlive(b) | SockOpt::NoDelay(b) | SockOpt::Cork(b) => b as i64,
-            SockOpt::NonBlocking(b) => b as i64,
-            SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) => n as i64,
+            SockOpt::NonBlocking(b) | SockOpt::AcceptConn(b) | SockOpt::OobInline(b) => b as i64,
+            SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) | SockOpt::RcvLowat(n) | SockOpt::SndLowat(n) => n as i64,
+            SockOpt::Type(t) => match t {
+                SockType::Stream => 1,
+                SockType::Dgram => 2,
+            },
+            SockOpt::Domain(d) | SockOpt::Ttl(d) => d as i64,
+            SockOpt::Tos(t) => t as i64,
+            SockOpt::KeepIdle(n) | SockOpt::KeepIntvl(n) | SockOpt::KeepCnt(n) | SockOpt::MaxSeg(n) => n as i64,
+            SockOpt::Linger(l) => {
+                let Expr::Struct(fields) = expected else {
+                    return script("SO_LINGER's value is `{onoff=…, linger=…}`");
+                };
+                let mut mismatch = None;
+                for (name, pos, got) in [("onoff", 0, l.onoff as i64), ("linger", 1, l.secs as i64)] {
+                    if let Some(w) = field(fields, name, pos).or_else(|| field(fields, &format!("l_{name}"), pos)) {
+                        mismatch = mismatch.or(check_value(w, got, name)?);
+                    }
+                }
+                return Ok(Step::Done { ret: Ok(0), mismatch });
+            }
             SockOpt::Congestion(c) => {
                 // The kernel copies at most optlen bytes of the name.
                 let optlen = call.args.get(4).map(int).transpose()?.flatten().map_or(usize::MAX, |n| n.max(0) as usize);
@@ -652,6 +742,19 @@ fn iovec_len(e: &Expr) -> CallResult<i64> {
         sum += need_int(len, "iov_len")?;
     }
     Ok(sum)
+}
+
+/// `{onoff=1, linger=0}` (packetdrill's spelling; `l_onoff`, `l_linger`
+/// and positional fields too): a `struct linger`. Linux takes a negative
+/// time as "forever" (`MAX_SCHEDULE_TIMEOUT`).
+fn linger(e: &Expr) -> CallResult<Linger> {
+    let Expr::Struct(fields) = e else { return script("SO_LINGER's value is `{onoff=…, linger=…}`") };
+    let get = |name: &str, pos| -> CallResult<i64> {
+        let f = field(fields, name, pos).or_else(|| field(fields, &format!("l_{name}"), pos));
+        need_int(f.ok_or_else(|| CallError::Script(format!("struct linger needs {name}")))?, name)
+    };
+    let secs = get("linger", 1)?;
+    Ok(Linger { onoff: get("onoff", 0)? != 0, secs: u32::try_from(secs).unwrap_or(stack::tcp::MAX_LINGER_SECS) })
 }
 
 /// An output integer (`[0]`, `[1000]`) against what the call produced.

@@ -573,6 +573,16 @@ fn setsockopt(stack: &mut Stack, now: Instant, h: stack::SocketHandle, req: &Req
         (libc::SOL_SOCKET, libc::SO_RCVBUF) => SockOpt::RcvBuf(v.max(0) as usize),
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => SockOpt::NoDelay(on),
         (libc::IPPROTO_TCP, libc::TCP_CORK) => SockOpt::Cork(on),
+        (libc::SOL_SOCKET, libc::SO_RCVLOWAT) => SockOpt::RcvLowat(v.max(0) as usize),
+        (libc::SOL_SOCKET, libc::SO_SNDLOWAT) => SockOpt::SndLowat(v.max(0) as usize),
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => SockOpt::OobInline(on),
+        // Out of range (negative): the stack's range check says EINVAL.
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => SockOpt::KeepIdle(u32::try_from(v).unwrap_or(0)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => SockOpt::KeepIntvl(u32::try_from(v).unwrap_or(0)),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => SockOpt::KeepCnt(u32::try_from(v).unwrap_or(0)),
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => SockOpt::MaxSeg(u32::try_from(v).unwrap_or(u32::MAX)),
+        (libc::IPPROTO_IP, libc::IP_TTL) => SockOpt::Ttl(i32::try_from(v).unwrap_or(0)),
+        (libc::IPPROTO_IP, libc::IP_TOS) => SockOpt::Tos(v as u8),
         _ => return None,
     };
     Some(stack.setsockopt(now, h, opt))
@@ -597,12 +607,27 @@ fn getsockopt(stack: &mut Stack, r: &mut Relay, h: stack::SocketHandle, req: &Re
         (libc::SOL_SOCKET, libc::SO_RCVBUF) => SockOptName::RcvBuf,
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => SockOptName::NoDelay,
         (libc::IPPROTO_TCP, libc::TCP_CORK) => SockOptName::Cork,
+        (libc::SOL_SOCKET, libc::SO_RCVLOWAT) => SockOptName::RcvLowat,
+        (libc::SOL_SOCKET, libc::SO_SNDLOWAT) => SockOptName::SndLowat,
+        (libc::SOL_SOCKET, libc::SO_OOBINLINE) => SockOptName::OobInline,
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => SockOptName::KeepIdle,
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => SockOptName::KeepIntvl,
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => SockOptName::KeepCnt,
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => SockOptName::MaxSeg,
+        (libc::IPPROTO_IP, libc::IP_TTL) => SockOptName::Ttl,
+        (libc::IPPROTO_IP, libc::IP_TOS) => SockOptName::Tos,
         _ => return None,
     };
     Some(stack.getsockopt(h, asked).map(|o| match o {
         SockOpt::ReuseAddr(b) | SockOpt::KeepAlive(b) | SockOpt::NoDelay(b) | SockOpt::Cork(b) => b as i64,
         SockOpt::NonBlocking(b) => b as i64,
-        SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) => n as i64,
-        SockOpt::Congestion(_) => 0,
+        SockOpt::SndBuf(n) | SockOpt::RcvBuf(n) | SockOpt::RcvLowat(n) | SockOpt::SndLowat(n) => n as i64,
+        SockOpt::OobInline(b) | SockOpt::AcceptConn(b) => b as i64,
+        SockOpt::KeepIdle(n) | SockOpt::KeepIntvl(n) | SockOpt::KeepCnt(n) | SockOpt::MaxSeg(n) => n as i64,
+        SockOpt::Ttl(n) | SockOpt::Domain(n) => n as i64,
+        SockOpt::Tos(n) => n as i64,
+        // Not int-valued; not asked for above (SO_LINGER and TCP_CONGESTION
+        // are structs or strings, answered ENOPROTOOPT by the caller).
+        SockOpt::Congestion(_) | SockOpt::Linger(_) | SockOpt::Type(_) => 0,
     }))
 }

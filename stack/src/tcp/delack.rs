@@ -108,7 +108,7 @@ impl TcpSock {
     /// `tcp_initialize_rcv_mss`: before any data, guess the peer's segment
     /// size low: at most 536 (and half the window), at least 88.
     pub fn tcp_initialize_rcv_mss(&mut self, cfg: &TcpConfig, rcv_wnd: usize) {
-        let hint = (cfg.mss as usize).min(self.snd.mss).min(rcv_wnd / 2).min(TCP_MSS_DEFAULT);
+        let hint = self.advmss(cfg).min(self.snd.mss).min(rcv_wnd / 2).min(TCP_MSS_DEFAULT);
         self.rcv.mss = hint.max(TCP_MIN_MSS);
     }
 
@@ -119,7 +119,7 @@ impl TcpSock {
     fn tcp_measure_rcv_mss(&mut self, cfg: &TcpConfig, len: usize, hdr_len: usize, flags: TcpFlags) {
         let lss = std::mem::take(&mut self.icsk_ack.last_seg_size);
         if len >= self.rcv.mss {
-            self.rcv.mss = len.min(cfg.mss as usize);
+            self.rcv.mss = len.min(self.advmss(cfg));
             if flags.has(TcpFlags::PSH) {
                 self.icsk_ack.pending |= ICSK_ACK_PUSHED;
             }

@@ -371,6 +371,14 @@ pub fn new_child(cfg: &TcpConfig, lsk: &TcpSock, li: usize, local: SocketAddrV4,
     child.opt.cork = lsk.opt.cork;
     child.opt.keepalive = lsk.opt.keepalive;
     child.opt.reuse_addr = lsk.opt.reuse_addr;
+    // `sk_clone_lock` copies the socket: SO_RCVLOWAT and SO_LINGER too.
+    child.opt.rcvlowat = lsk.opt.rcvlowat;
+    child.opt.linger = lsk.opt.linger;
+    child.opt.oobinline = lsk.opt.oobinline;
+    child.opt.user_mss = lsk.opt.user_mss;
+    (child.opt.ttl, child.opt.tos) = (lsk.opt.ttl, lsk.opt.tos);
+    (child.opt.keepidle, child.opt.keepintvl, child.opt.keepcnt) =
+        (lsk.opt.keepidle, lsk.opt.keepintvl, lsk.opt.keepcnt);
     // TCP_CONGESTION: the listener's algorithm, fresh state (cong.rs).
     child.set_congestion(lsk.cong.cc.algo);
     child.bound = true;
@@ -400,7 +408,7 @@ impl TcpSock {
     pub fn syn_options(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
         let peer_mss = o.mss.map_or(DEFAULT_PEER_MSS, |m| m as usize);
         // RFC 9293 §3.7.1: an MSS too small to carry data would stall us; 64 is a floor.
-        self.snd.mss = peer_mss.clamp(64, cfg.mss as usize);
+        self.snd.mss = peer_mss.clamp(64, self.advmss(cfg));
         self.ts.ok = cfg.timestamps && o.timestamp.is_some();
         if let (true, Some((tsval, _))) = (self.ts.ok, o.timestamp) {
             self.ts.recent = tsval;
@@ -435,7 +443,7 @@ impl TcpSock {
             // The SYN-ACK's window (Linux `tcp_openreq_init_rwin`): whole
             // segments of what will ride in each, timestamps known now.
             let ts = if self.ts.ok { TS_OPT_LEN } else { 0 };
-            self.select_initial_window(cfg, (cfg.mss as usize).saturating_sub(ts), self.snd.wscale_ok);
+            self.select_initial_window(cfg, self.advmss(cfg).saturating_sub(ts), self.snd.wscale_ok);
         }
         self.cong.cwnd = self.initial_cwnd(cfg);
     }

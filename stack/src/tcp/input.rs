@@ -389,9 +389,8 @@ impl TcpSock {
             _ => {}
         }
 
-        // ---- Sixth, check the URG bit: urgent data is not supported (RFC 6093
-        // advises against it); the urgent pointer is ignored and the bytes
-        // arrive inline.
+        // ---- Sixth, check the URG bit (urgent.rs, Linux `tcp_urg`).
+        self.tcp_urg(cx, h, payload);
 
         // ---- Seventh, process the segment text.
         let mut fin = h.fin();

@@ -18,7 +18,6 @@
 //! | `input.rs`   | `tcp_v4_rcv` (the demux) → `tcp_rcv_state_process`, `tcp_ack`, `tcp_data_queue`, `out_of_order_queue` (tcp_ipv4.c, tcp_input.c) |
 //! | `output.rs`  | `tcp_write_xmit`, segment building, ACK/RST/probes (tcp_output.c) |
 //! | `timer.rs`   | every timer handler (tcp_timer.c)                                 |
-//! | `abort.rs`   | `close_reset`: close with a RST when the owner lost unread data (tcp.c `tcp_close`) |
 //! | `sack.rs`    | SACK blocks we send, the scoreboard of those we receive, RFC 6675 recovery's `pipe` and `NextSeg` (tcp_input.c `tcp_sacktag_write_queue`) |
 //! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
 //! | `cong.rs`    | congestion control hooks: `cong_avoid`, `cong_ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c) |
@@ -26,6 +25,11 @@
 //! | `probe.rs`   | `tcp_probe`: samples of the inside state for plots (the `tcp:tcp_probe` tracepoint) |
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
+//! | `sockopt.rs` | `setsockopt`/`getsockopt`, SO_RCVLOWAT's readiness (sock.c `sk_setsockopt`, tcp.c `do_tcp_setsockopt`) |
+//! | `keepalive.rs` | per-socket TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (tcp.c `tcp_sock_set_keepidle_locked`, tcp.h `keepalive_time_when`) |
+//! | `urgent.rs`  | `MSG_OOB`: the urgent pointer sent and received, the one out-of-band byte (tcp.c `tcp_recv_urg`, tcp_input.c `tcp_urg`) |
+//! | `tcp_info.rs` | TCP_INFO: `struct tcp_info` of one socket and its Linux byte layout (tcp.c `tcp_get_info`) |
+//! | `linger.rs`  | SO_LINGER in `close`: abort with RST, or a lingering close (tcp.c `tcp_close`, `tcp_disconnect`) |
 //!
 //! The header and its options, parsed and written, are `stack/src/wire/tcp.rs`
 //! (`TcpRepr`; `TcpOptions::parse` is Linux's `tcp_parse_options`), with the
@@ -37,13 +41,14 @@
 //! hands out their index. A closed socket stays in the table, owned by no
 //! one (`Owner::Orphan`), until the connection has finished closing.
 
-mod abort;
 mod config;
 mod cong;
 mod cubic;
 mod delack;
 mod handshake;
 mod input;
+mod keepalive;
+mod linger;
 mod output;
 pub(crate) mod probe;
 mod prr;
@@ -52,10 +57,13 @@ mod rcvbuf;
 mod sack;
 mod seq;
 mod sock;
+mod sockopt;
 mod state;
 mod syncookies;
+mod tcp_info;
 mod timer;
 mod timestamps;
+mod urgent;
 
 #[cfg(test)]
 mod tests;
@@ -64,14 +72,17 @@ pub use crate::socket::CongAlgo;
 pub use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 pub use config::TcpConfig;
 pub use cubic::CubicRegion;
+pub use keepalive::{MAX_TCP_KEEPCNT, MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL};
+pub use linger::{Close, Lingering, MAX_LINGER_SECS};
 pub use probe::{ProbeKind, ProbeQueue, TcpProbe, MAX_PROBES};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
+pub use tcp_info::{CaState, LinuxTcpInfo, TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE, TCP_INFO_LEN};
 
 use crate::cx::Cx;
 use crate::errno::Errno;
 use crate::hash::FlowHash;
-use crate::socket::{MsgFlags, PollFlags, Shutdown, SockOpt, SockOptName, WakeQueue};
+use crate::socket::{MsgFlags, PollFlags, Shutdown, WakeQueue};
 use crate::stats::Counter;
 use crate::time::{Duration, Instant};
 use crate::trace::EventKind;
@@ -525,8 +536,9 @@ impl Tcp {
         sk.shut_snd = false;
         sk.init_send_seq(iss);
         // `tcp_connect_init`: no timestamp is known yet, the whole MSS counts.
-        sk.select_initial_window(&cfg, cfg.mss as usize, cfg.window_scaling);
-        sk.rcv.mss = cfg.mss as usize;
+        let advmss = sk.advmss(&cfg);
+        sk.select_initial_window(&cfg, advmss, cfg.window_scaling);
+        sk.rcv.mss = advmss;
         sk.hashed = true;
         sk.set_state(cx, TcpState::SynSent, "RFC 9293 §3.10.1");
         sk.send_syn(cx, &cfg);
@@ -538,7 +550,8 @@ impl Tcp {
     }
 
     /// `send(2)`: copy as much as fits in the send buffer, then `tcp_write_xmit`.
-    pub fn send(&mut self, cx: &mut Cx, h: usize, buf: &[u8], _flags: MsgFlags) -> Result<usize, Errno> {
+    /// `MSG_OOB` makes the last byte urgent (urgent.rs).
+    pub fn send(&mut self, cx: &mut Cx, h: usize, buf: &[u8], flags: MsgFlags) -> Result<usize, Errno> {
         let cfg = &self.config;
         let sk = match self.socks.get_mut(h) {
             Some(Some(s)) if s.owner == Owner::User => s,
@@ -567,7 +580,7 @@ impl Tcp {
         if cfg.slow_start_after_idle && sk.flight_size() == 0 && sk.unsent() == 0 {
             sk.cwnd_restart(cx, cfg);
         }
-        sk.sendmsg(cx, cfg, &buf[..n]);
+        sk.sendmsg(cx, cfg, &buf[..n], flags);
         Ok(n)
     }
 
@@ -581,14 +594,24 @@ impl Tcp {
         if sk.state == TcpState::Listen {
             return Err(Errno::ENOTCONN);
         }
+        if flags.contains(MsgFlags::MSG_OOB) {
+            return sk.tcp_recv_urg(buf, flags);
+        }
         if buf.is_empty() {
             return Ok(0);
         }
-        if !sk.q.rcv_buf.is_empty() {
-            let n = sk.q.rcv_buf.len().min(buf.len());
-            copy_from_deque(&sk.q.rcv_buf, 0, &mut buf[..n]);
+        // The urgent byte: skipped, or the read stops before it (urgent.rs).
+        let (skip, n) = sk.urg_read_span(buf.len());
+        if skip > 0 && n == 0 && !flags.contains(MsgFlags::MSG_PEEK) {
+            // Only the out-of-band byte was there: consumed, nothing read.
+            sk.q.rcv_buf.drain(..skip);
+            sk.urg_after_read();
+        }
+        if n > 0 {
+            copy_from_deque(&sk.q.rcv_buf, skip, &mut buf[..n]);
             if !flags.contains(MsgFlags::MSG_PEEK) {
-                sk.q.rcv_buf.drain(..n);
+                sk.q.rcv_buf.drain(..skip + n);
+                sk.urg_after_read();
                 release_if_empty(&mut sk.q.rcv_buf);
                 // `tcp_rcv_space_adjust`: grow the buffer if the
                 // application reads faster than the window (rcvbuf.rs).
@@ -637,7 +660,20 @@ impl Tcp {
     /// queues (resetting established children); a connection with unread
     /// data is reset (RFC 2525 §2.17, as Linux does); otherwise our FIN
     /// goes after the queued data and the connection finishes on its own.
-    pub fn close(&mut self, cx: &mut Cx, h: usize) -> Result<(), Errno> {
+    /// SO_LINGER (linger.rs) may abort instead, or ask the caller to wait.
+    pub fn close(&mut self, cx: &mut Cx, h: usize) -> Result<Close, Errno> {
+        self.tcp_close(cx, h, false)
+    }
+
+    /// `close(2)` when the owner lost data it never read in a queue outside
+    /// the stack (`synack run`'s relay, apps/src/run/relay.rs: a program
+    /// exited with bytes unread in its socketpair): a RST, as for unread
+    /// data in our own receive queue.
+    pub fn close_reset(&mut self, cx: &mut Cx, h: usize) -> Result<Close, Errno> {
+        self.tcp_close(cx, h, true)
+    }
+
+    fn tcp_close(&mut self, cx: &mut Cx, h: usize, unread_outside: bool) -> Result<Close, Errno> {
         let cfg = self.config.clone();
         self.user(h)?;
         let Some(mut sk) = self.socks[h].take() else { return Err(Errno::EBADF) };
@@ -660,7 +696,7 @@ impl Tcp {
                     self.free(cx, c);
                 }
                 self.free(cx, h);
-                return Ok(());
+                return Ok(Close::Closed);
             }
             TcpState::Closed | TcpState::SynSent => {
                 if sk.state == TcpState::SynSent {
@@ -668,22 +704,26 @@ impl Tcp {
                 }
                 self.socks[h] = Some(sk);
                 self.free(cx, h);
-                return Ok(());
+                return Ok(Close::Closed);
             }
             _ => {}
         }
         sk.owner = Owner::Orphan;
         sk.shut_rcv = true;
-        if !sk.q.rcv_buf.is_empty() && sk.state != TcpState::TimeWait {
+        if (unread_outside || !sk.q.rcv_buf.is_empty()) && sk.state != TcpState::TimeWait {
             // RFC 2525 §2.17 / Linux `tcp_close`: unread data was lost, say so with a RST.
             let unread = sk.q.rcv_buf.len();
             let (l, r) = (sk.local, sk.remote);
             let now = cx.now;
             cx.trace.emit(now, EventKind::Tcp, "RFC 2525 §2.17", || {
-                format!("{l} {r}: close with {unread} unread bytes: RST")
+                let outside = if unread_outside { " (and more outside the stack)" } else { "" };
+                format!("{l} {r}: close with {unread} unread bytes{outside}: RST")
             });
             sk.send_active_reset(cx, &cfg);
+            cx.stats.inc(Counter::TcpAbortOnClose);
             sk.tcp_done_because(cx, None, "RFC 2525 §2.17");
+        } else if sk.linger_abort() {
+            sk.tcp_disconnect(cx, &cfg);
         } else {
             sk.close_send_side(cx, &cfg);
             if sk.state == TcpState::FinWait2 {
@@ -691,8 +731,9 @@ impl Tcp {
                 sk.timer_set(cx, TimerKind::FinWait2, t);
             }
         }
+        let r = sk.linger_after_close(cx.now, h);
         self.finish(cx, h, sk, before);
-        Ok(())
+        Ok(r)
     }
 
     /// Table work after an API call changed a socket's state.
@@ -714,79 +755,6 @@ impl Tcp {
         }
     }
 
-    pub fn setsockopt(&mut self, cx: &mut Cx, h: usize, opt: SockOpt) -> Result<(), Errno> {
-        let cfg = &self.config;
-        let sk = match self.socks.get_mut(h) {
-            Some(Some(s)) if s.owner == Owner::User => s,
-            _ => return Err(Errno::EBADF),
-        };
-        match opt {
-            SockOpt::ReuseAddr(b) => sk.opt.reuse_addr = b,
-            // Linux `sk_setsockopt`: the value, capped by `wmem_max`, is
-            // doubled for the kernel's overhead and locks autotuning.
-            SockOpt::SndBuf(n) => {
-                sk.q.sndbuf = (2 * n.min(WMEM_MAX)).max(SOCK_MIN_SNDBUF);
-                sk.opt.sndbuf_lock = true;
-                // Linux calls `sk_write_space` here: the mark may have moved.
-                if sk.sk_stream_is_writeable() {
-                    self.wakeups.wake(h, PollFlags::POLLOUT);
-                }
-            }
-            // The same doubling: the window's share of it (`full_space`)
-            // is half, the value asked for. Locked, the window scale of the
-            // next SYN is sized to it.
-            SockOpt::RcvBuf(n) => {
-                sk.q.rcvbuf = (2 * n.min(RMEM_MAX)).max(SOCK_MIN_RCVBUF) / 2;
-                sk.opt.rcvbuf_lock = true;
-            }
-            SockOpt::KeepAlive(b) => {
-                sk.opt.keepalive = b;
-                if b && sk.state.is_synchronized() {
-                    let t = cfg.keepalive_time;
-                    sk.timer_set(cx, TimerKind::Keepalive, t);
-                } else if !b {
-                    sk.timers.clear(TimerKind::Keepalive);
-                }
-            }
-            SockOpt::NoDelay(b) => {
-                sk.opt.nodelay = b;
-                if b {
-                    sk.tcp_write_xmit(cx, cfg, false);
-                }
-            }
-            SockOpt::Cork(b) => {
-                sk.opt.cork = b;
-                if !b {
-                    // Uncorking pushes the partial segment out (Linux `tcp_push_pending_frames`).
-                    sk.timers.clear(TimerKind::Cork);
-                    sk.tcp_write_xmit(cx, cfg, true);
-                }
-            }
-            SockOpt::NonBlocking(b) => sk.opt.nonblocking = b,
-            // Linux `tcp_set_congestion_control`: fresh state, same cwnd.
-            SockOpt::Congestion(a) => sk.set_congestion(a),
-        }
-        Ok(())
-    }
-
-    /// `getsockopt(2)`. `SockOptName::Error` is SO_ERROR: the pending error
-    /// comes back as `Err(e)` and is cleared (no error: `Ok(NonBlocking(_))`,
-    /// as udp.rs does).
-    pub fn getsockopt(&mut self, h: usize, name: SockOptName) -> Result<SockOpt, Errno> {
-        let sk = self.user_mut(h)?;
-        Ok(match name {
-            SockOptName::ReuseAddr => SockOpt::ReuseAddr(sk.opt.reuse_addr),
-            SockOptName::SndBuf => SockOpt::SndBuf(sk.q.sndbuf),
-            SockOptName::RcvBuf => SockOpt::RcvBuf(2 * sk.q.rcvbuf),
-            SockOptName::KeepAlive => SockOpt::KeepAlive(sk.opt.keepalive),
-            SockOptName::NoDelay => SockOpt::NoDelay(sk.opt.nodelay),
-            SockOptName::Cork => SockOpt::Cork(sk.opt.cork),
-            SockOptName::NonBlocking => SockOpt::NonBlocking(sk.opt.nonblocking),
-            SockOptName::Congestion => SockOpt::Congestion(sk.cong.cc.algo),
-            SockOptName::Error => return sk.error.take().map_or(Ok(SockOpt::NonBlocking(sk.opt.nonblocking)), Err),
-        })
-    }
-
     /// `tcp_poll`, with Linux's meanings.
     pub fn poll(&self, h: usize) -> PollFlags {
         let Ok(sk) = self.user(h) else { return PollFlags::POLLNVAL };
@@ -804,9 +772,12 @@ impl Tcp {
             m |= PollFlags::POLLIN | PollFlags::POLLRDHUP;
         }
         if !matches!(sk.state, TcpState::SynSent | TcpState::SynReceived) {
-            if !sk.q.rcv_buf.is_empty() {
+            // `tcp_stream_is_readable`: SO_RCVLOWAT's mark (sockopt.rs).
+            if sk.tcp_epollin_ready() {
                 m |= PollFlags::POLLIN;
             }
+            // An urgent byte to read with MSG_OOB (urgent.rs).
+            m |= sk.urg_poll();
             // Linux `sk_stream_is_writeable`: free space at least half of what is queued.
             if sk.shut_snd || sk.sk_stream_is_writeable() {
                 m |= PollFlags::POLLOUT;

@@ -19,6 +19,7 @@ use super::sock::{TcpSock, TcpState};
 use super::TcpConfig;
 use crate::cx::{Cx, L4Xmit};
 use crate::skbuff::{self, SkBuff};
+use crate::socket::MsgFlags;
 use crate::stats::Counter;
 use crate::trace::EventKind;
 use crate::wire::ipv4::PROTO_TCP;
@@ -62,7 +63,7 @@ pub fn send_reset(
     cx.trace.emit(now, EventKind::Tcp, rfc, || {
         format!("{local} > {remote}: RST seq {seq} ack {}", ack.map_or("-".into(), |a| a.to_string()))
     });
-    cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb });
+    cx.out.push_back(L4Xmit { src: *local.ip(), dst: *remote.ip(), protocol: PROTO_TCP, skb, ttl: None, tos: 0 });
 }
 
 impl TcpSock {
@@ -74,9 +75,10 @@ impl TcpSock {
         // RFC 7323 §1.3, RFC 2018 §2: options offered in a SYN; in a SYN-ACK
         // only if the SYN had them (`syn_options` recorded that).
         let offering = syn && self.state == TcpState::SynSent;
+        let advmss = self.advmss(cfg) as u16;
         let mut h = TcpRepr {
             options: TcpOptions {
-                mss: syn.then_some(cfg.mss),
+                mss: syn.then_some(advmss),
                 wscale: (syn && cfg.window_scaling && (offering || self.snd_wscale_ok())).then_some(self.rcv.wscale),
                 sack_permitted: syn && cfg.sack && (offering || self.sack.ok),
                 // RFC 7323 §3.2: TSval on every segment once agreed; TSecr is
@@ -109,6 +111,10 @@ impl TcpSock {
             if h.options.sack_n > 0 && self.sack.dsack.take().is_some() {
                 cx.stats.inc(Counter::TcpDsackSent);
             }
+        }
+        if !syn && !flags.has(TcpFlags::RST) {
+            // Urgent mode: URG and the pointer (urgent.rs).
+            self.urg_header(&mut h);
         }
         let off = seq.since(self.q.snd_buf_seq);
         debug_assert!(len == 0 || (seq.after_eq(self.q.snd_buf_seq) && off + len <= self.q.snd_buf.len()));
@@ -144,7 +150,8 @@ impl TcpSock {
             // `tcp_event_data_sent` (delack.rs): a reply may make the connection interactive.
             self.tcp_event_data_sent(cx.now);
         }
-        cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb });
+        let (ttl, tos) = (self.opt.ttl, self.opt.tos);
+        cx.out.push_back(L4Xmit { src: *self.local.ip(), dst: *self.remote.ip(), protocol: PROTO_TCP, skb, ttl, tos });
     }
 
     /// Whether window scaling was agreed: set while processing the peer's SYN.
@@ -531,8 +538,13 @@ impl TcpSock {
     /// Linux `tcp_nagle_check` for a partial segment: TCP_CORK holds it;
     /// Nagle (RFC 896, RFC 1122 §4.2.3.4) holds it while a segment smaller
     /// than the MSS is unacknowledged (Minshall's variant, `tcp_minshall_check`).
+    /// Urgent data is never held (`tcp_nagle_test`, urgent.rs).
     fn nagle_check(&self) -> bool {
+        if self.tcp_urg_mode() {
+            return false;
+        }
         self.opt.cork
+            || self.opt.more
             || (!self.opt.nodelay
                 && self.snd.max != self.snd.una
                 && self.snd.sml.after(self.snd.una)
@@ -553,7 +565,9 @@ impl TcpSock {
     /// gone unpushed (`forced_push`), else sent on its own if it is the
     /// next to go (`tcp_push_one`). The write's end is marked PSH and
     /// pushed (`tcp_push`).
-    pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8]) {
+    /// With `MSG_OOB` the end of the write is the urgent point (`tcp_push`
+    /// → `tcp_mark_urg`); with `MSG_MORE` a partial last segment waits.
+    pub fn sendmsg(&mut self, cx: &mut Cx, cfg: &TcpConfig, data: &[u8], flags: MsgFlags) {
         let goal = crate::gso::tcp_size_goal(self.mss_now(), cfg.gso_max_size, self.snd.max_wnd).max(1);
         let mut rest = data;
         let mut first = true;
@@ -582,12 +596,22 @@ impl TcpSock {
                 self.write_xmit(cx, cfg, false, true);
             }
         }
-        self.mark_push();
+        if flags.contains(MsgFlags::MSG_OOB) {
+            self.tcp_mark_urg();
+        }
+        // `tcp_push`: MSG_MORE leaves the tail unpushed (no PSH) and corks
+        // it for this push only.
+        let more = flags.contains(MsgFlags::MSG_MORE);
+        if !more {
+            self.mark_push();
+        }
+        self.opt.more = more;
         self.tcp_write_xmit(cx, cfg, false);
+        self.opt.more = false;
     }
 
     /// Linux `tcp_mark_push`: the data queued so far ends with PSH.
-    fn mark_push(&mut self) {
+    pub(super) fn mark_push(&mut self) {
         let end = self.snd_end();
         if self.snd.push_marks.back() != Some(&end) {
             self.snd.push_marks.push_back(end);

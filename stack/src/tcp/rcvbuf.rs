@@ -78,7 +78,7 @@ impl TcpSock {
         match self.rcvq.rtt_time {
             None => {
                 // Before the first data: `tcp_init_buffer_space`.
-                let first = self.rcv.ssthresh.min(rcv_wnd).min(TCP_INIT_CWND * cfg.mss as usize);
+                let first = self.rcv.ssthresh.min(rcv_wnd).min(TCP_INIT_CWND * self.advmss(cfg));
                 self.rcvq.space = first.max(1);
                 self.rcvq.seq = self.copied_seq();
                 self.rcvq.time = now;
@@ -115,7 +115,7 @@ impl TcpSock {
         let copied = self.copied_seq().since(self.rcvq.seq);
         if copied > self.rcvq.space {
             if cfg.moderate_rcvbuf && !self.opt.rcvbuf_lock {
-                let advmss = cfg.mss as usize;
+                let advmss = self.advmss(cfg);
                 let old = self.rcvq.space;
                 // Minimal window to cope with packet losses, assuming steady
                 // state, with some cushion for small variations.
@@ -181,7 +181,7 @@ impl TcpSock {
     /// buffer grows to hold two initial windows of segments
     /// (`tcp_sndbuf_expand`).
     pub fn init_buffer_space(&mut self, cfg: &TcpConfig) {
-        let advmss = cfg.mss as usize;
+        let advmss = self.advmss(cfg);
         let maxwin = self.full_space();
         if self.rcv.window_clamp >= maxwin {
             // `maxwin - (maxwin >> 31)`, at least 4 segments.
@@ -212,7 +212,7 @@ impl TcpSock {
     pub fn grow_window(&mut self, cfg: &TcpConfig, len: usize) {
         let limit = self.rcv.window_clamp.min(self.rcv_space());
         if limit > self.rcv.ssthresh {
-            let incr = (2 * cfg.mss as usize).max(2 * len);
+            let incr = (2 * self.advmss(cfg)).max(2 * len);
             self.rcv.ssthresh += (limit - self.rcv.ssthresh).min(incr);
         }
     }

@@ -423,6 +423,32 @@ pub struct Queues {
     pub(super) ofo_tick: u32,
 }
 
+/// Linux `tp->urg_data`: where the one urgent byte stands.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum UrgData {
+    /// No urgent data (0).
+    #[default]
+    None,
+    /// A pointer came, the byte has not (`TCP_URG_NOTYET`).
+    NotYet,
+    /// The byte, readable with `MSG_OOB` (`TCP_URG_VALID | byte`).
+    Valid(u8),
+    /// Read with `MSG_OOB` (`TCP_URG_READ`); the mark still stands.
+    Read,
+}
+
+/// The urgent state of a connection (Linux `urg_data`, `urg_seq`, `snd_up`;
+/// the rules are in urgent.rs).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct UrgVars {
+    pub(super) data: UrgData,
+    /// Sequence number of the urgent byte we received.
+    pub(super) seq: SeqNumber,
+    /// Our urgent point: the sequence number just past our urgent byte,
+    /// while urgent mode lasts (Linux `snd_up`, `tcp_urg_mode`).
+    pub(super) snd_up: Option<SeqNumber>,
+}
+
 /// Socket options set with `setsockopt` and `fcntl`.
 #[derive(Debug)]
 pub struct SockOpts {
@@ -441,6 +467,28 @@ pub struct SockOpts {
     /// `SOCK_RCVBUF_LOCK`).
     pub(super) sndbuf_lock: bool,
     pub(super) rcvbuf_lock: bool,
+    /// SO_RCVLOWAT (Linux `sk_rcvlowat`, at least 1; sockopt.rs).
+    pub(super) rcvlowat: usize,
+    /// SO_LINGER (Linux `SOCK_LINGER` and `sk_lingertime`; linger.rs).
+    pub(super) linger: crate::socket::Linger,
+    /// SO_OOBINLINE (Linux `SOCK_URGINLINE`; urgent.rs).
+    pub(super) oobinline: bool,
+    /// MSG_MORE, only while the write that carries it is pushed (Linux
+    /// passes `TCP_NAGLE_CORK` to `__tcp_push_pending_frames`): a partial
+    /// segment is held as under TCP_CORK, until the next push without it
+    /// (a write, an ACK, the persist timer).
+    pub(super) more: bool,
+    /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; `None`: the stack's
+    /// (keepalive.rs).
+    pub(super) keepidle: Option<Duration>,
+    pub(super) keepintvl: Option<Duration>,
+    pub(super) keepcnt: Option<u32>,
+    /// TCP_MAXSEG (Linux `rx_opt.user_mss`; 0: unset): clamps the MSS we
+    /// announce and the one we send with (sockopt.rs `advmss`).
+    pub(super) user_mss: u16,
+    /// IP_TTL (`None`: the stack's) and IP_TOS, for our IP headers.
+    pub(super) ttl: Option<u8>,
+    pub(super) tos: u8,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
@@ -584,6 +632,8 @@ pub struct TcpSock {
     pub(super) ts: TsVars,
     pub(super) q: Queues,
     pub(super) opt: SockOpts,
+    /// Urgent data both ways (urgent.rs).
+    pub(super) urg: UrgVars,
 
     /// The application shut down the sending side: a FIN follows the last byte.
     pub(super) fin_queued: bool,
@@ -723,7 +773,18 @@ impl TcpSock {
                 nonblocking: false,
                 sndbuf_lock: false,
                 rcvbuf_lock: false,
+                rcvlowat: 1,
+                linger: crate::socket::Linger::default(),
+                oobinline: false,
+                more: false,
+                keepidle: None,
+                keepintvl: None,
+                keepcnt: None,
+                user_mss: 0,
+                ttl: None,
+                tos: 0,
             },
+            urg: Default::default(),
             fin_queued: false,
             tlp_armed: false,
             tlp_out: false,

@@ -11,11 +11,17 @@ use super::seq::SeqNumber;
 use super::*;
 use crate::cx::L4Xmit;
 use crate::skbuff::SkBuff;
+use crate::socket::{SockOpt, SockOptName};
 use crate::stats::{DropReason, Stats};
 use crate::trace::Trace;
 use crate::wire::tcp::{finish_checksum, tcp_parse, TcpFlags, TcpOptions, TcpRepr};
 use rand::SeedableRng;
 use std::collections::VecDeque;
+
+/// Socket options as packet dialogues (SO_RCVLOWAT, SO_LINGER, …).
+mod sockopt;
+/// Urgent data (MSG_OOB) as packet dialogues.
+mod urgent;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const THEM: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -53,6 +59,8 @@ struct Seg {
     ts: Option<(u32, u32)>,
     sack: Vec<(u32, u32)>,
     data: Vec<u8>,
+    /// The urgent pointer (with URG in `flags`).
+    urgent: u16,
 }
 
 impl Seg {
@@ -128,6 +136,7 @@ impl Seg {
         for (k, &(a, z)) in self.sack.iter().enumerate() {
             h.options.sack[k] = (SeqNumber(a), SeqNumber(z));
         }
+        h.urgent = self.urgent;
         let mut b = vec![0u8; h.hdr_len()];
         h.write(&mut b);
         b.extend_from_slice(&self.data);
@@ -202,6 +211,7 @@ impl Lab {
             ts: None,
             sack: vec![],
             data: vec![],
+            urgent: 0,
         }
     }
     fn send(&mut self, s: &Seg) {
@@ -1695,7 +1705,14 @@ impl Net {
                     at += Duration::from_micros(self.rng.gen_range(0..3000));
                 }
                 if self.rng.gen_bool(self.dup) {
-                    let copy = L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() };
+                    let copy = L4Xmit {
+                        src: x.src,
+                        dst: x.dst,
+                        protocol: x.protocol,
+                        skb: x.skb.clone(),
+                        ttl: x.ttl,
+                        tos: x.tos,
+                    };
                     self.wire.push((at + ms(1), 1 - e, copy));
                 }
                 self.wire.push((at, 1 - e, x));
@@ -2284,7 +2301,18 @@ impl Duplex {
                 let k = i % net.wire.len();
                 let (_, to, x) = if matches!(a, Act::Duplicate(_)) {
                     let (t, to, x) = &net.wire[k];
-                    (*t, *to, L4Xmit { src: x.src, dst: x.dst, protocol: x.protocol, skb: x.skb.clone() })
+                    (
+                        *t,
+                        *to,
+                        L4Xmit {
+                            src: x.src,
+                            dst: x.dst,
+                            protocol: x.protocol,
+                            skb: x.skb.clone(),
+                            ttl: x.ttl,
+                            tos: x.tos,
+                        },
+                    )
                 } else {
                     net.wire.swap_remove(k)
                 };

@@ -405,7 +405,12 @@ impl TcpSock {
         }
         let usable = (self.snd.una + self.snd.wnd.min(self.cong.cwnd)).since(self.snd.nxt);
         if usable > 0 {
-            // The window is open but SWS avoidance held a runt: the override timeout.
+            // The window is open but SWS avoidance (or MSG_MORE) held a
+            // runt: the override timeout. Linux `tcp_write_wakeup` sends it
+            // with PSH.
+            if self.unsent() <= usable {
+                self.mark_push();
+            }
             self.tcp_write_xmit(cx, cfg, true);
             return;
         }
@@ -430,15 +435,16 @@ impl TcpSock {
         if !self.opt.keepalive || !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
             return;
         }
+        // This socket's times (TCP_KEEPIDLE, …) or the stack's (keepalive.rs).
+        let (time, intvl) = (self.keepalive_time_when(cfg), self.keepalive_intvl_when(cfg));
         let idle = cx.now.saturating_since(self.last_rcv);
-        if idle < cfg.keepalive_time {
-            let t = cfg.keepalive_time - idle;
-            self.timer_set(cx, TimerKind::Keepalive, t);
+        if idle < time {
+            self.timer_set(cx, TimerKind::Keepalive, time - idle);
             return;
         }
-        // Probes are counted since the last segment from the peer.
-        let sent = ((idle - cfg.keepalive_time).as_micros() / cfg.keepalive_intvl.as_micros().max(1)) as u32;
-        if sent >= cfg.keepalive_probes {
+        // Linux counts the probes sent without an answer (`icsk_probes_out`,
+        // which any ACK resets), so a changed TCP_KEEPINTVL changes no count.
+        if self.probes_out >= self.keepalive_probes_when(cfg) {
             // Linux `tcp_keepalive_timer`: tell the peer, should it still
             // be there (`tcp_send_active_reset`), then ETIMEDOUT.
             self.send_active_reset(cx, cfg);
@@ -449,7 +455,8 @@ impl TcpSock {
         let now = cx.now;
         cx.trace.emit(now, EventKind::TcpTimer, "RFC 1122 §4.2.3.6", || format!("{l} {r}: keepalive probe"));
         self.send_probe(cx, cfg);
-        self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_intvl);
+        self.probes_out += 1;
+        self.timer_set(cx, TimerKind::Keepalive, intvl);
     }
 }
 
@@ -488,7 +495,8 @@ impl TcpSock {
     /// Arm keepalive on a newly established connection if SO_KEEPALIVE is on.
     pub fn start_keepalive(&mut self, cx: &mut Cx, cfg: &TcpConfig) {
         if self.opt.keepalive {
-            self.timer_set(cx, TimerKind::Keepalive, cfg.keepalive_time);
+            let t = self.keepalive_time_when(cfg);
+            self.timer_set(cx, TimerKind::Keepalive, t);
         }
     }
 
