@@ -30,6 +30,10 @@ int main(int argc, char **argv)
         perror("bind/listen");
         return 1;
     }
+    if (lfd >= FD_SETSIZE) {             /* the listener must fit in the set too */
+        fprintf(stderr, "listener fd %d >= FD_SETSIZE\n", lfd);
+        return 1;
+    }
     printf("listening on port %s\n", argv[1]);
     fflush(stdout);
     fd_set clients;                      /* every open client */

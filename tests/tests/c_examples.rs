@@ -9,11 +9,14 @@
 //!    that sends 8 MB and reads its echo only a second later (the
 //!    server's writes fill the socket: partial writes, `EAGAIN`);
 //!    synack's `tcp_passive_opens` counted them all;
-//! 3. `client_nonblock_connect` on synack prints what it prints on Linux's
+//! 3. `echo_select`, started with fds 10 to 1030 taken, refuses (closes)
+//!    the clients whose fd would be past `FD_SETSIZE` and serves the
+//!    others;
+//! 4. `client_nonblock_connect` on synack prints what it prints on Linux's
 //!    own TCP (run first): against a host echo server (`EINPROGRESS`,
 //!    `POLLOUT`, `SO_ERROR` 0, the echo) and against a closed port
 //!    (`ECONNREFUSED`, exit status 1);
-//! 4. `echo_fork`: the parent closed its copy of the connection (its fds
+//! 5. `echo_fork`: the parent closed its copy of the connection (its fds
 //!    are what they were before the client came), the connection lives
 //!    on in the child, and ends (FIN) when the child closes; the child is
 //!    reaped (no zombie).
@@ -272,6 +275,63 @@ fn echo_fork_serves_nc_and_200_clients_at_once() {
 #[test]
 fn echo_threads_serves_nc_and_200_clients_at_once() {
     echo_server_test("echo_threads_serves_nc_and_200_clients_at_once", "echo_threads", 7005, true);
+}
+
+/// `echo_select` started with fds 10 to 1030 taken (bash's `exec {fd}<`):
+/// its listener and first clients get the free fds below 10, later ones an
+/// fd past `FD_SETSIZE` (1024), which the program must refuse (close)
+/// instead of writing past its `fd_set`.
+const HIGH_FDS: &str = "ulimit -n 4096 && for i in $(seq 1021); do exec {fd}</dev/null; done; exec \"$0\" \"$@\"";
+
+#[test]
+fn echo_select_refuses_a_client_past_fd_setsize() {
+    if !interop_allowed("echo_select_refuses_a_client_past_fd_setsize") {
+        return;
+    }
+    require_tool("bash");
+    let scratch = Scratch::new("fdsetsize");
+    let (ns, s) = up(&scratch);
+    let prog = scratch.prog("echo_select");
+    let server = Synack::spawn_command(run_cmd(&ns, &scratch, &["bash", "-c", HIGH_FDS, &prog, "7006"]));
+    assert!(server.wait_for_line("listening on port", T).is_some(), "echo_select:\n{}", server.output());
+    // Clients one after another, each kept open: an echo while there are
+    // fds below 10, then refusals.
+    let (echoed, refused, first) = ns
+        .run_in(|| {
+            let (mut echoed, mut refused) = (0, 0);
+            let mut open = Vec::new();
+            for i in 0..12 {
+                let mut c = TcpStream::connect("10.0.0.2:7006")?;
+                c.set_read_timeout(Some(T))?;
+                let line = format!("client {i}\n");
+                let mut got = vec![0u8; line.len()];
+                // A refused client reads the end (FIN) or a reset (our
+                // line arrived before its close).
+                let r = c.write_all(line.as_bytes()).and_then(|()| c.read_exact(&mut got));
+                match r {
+                    Ok(()) if got == line.as_bytes() => echoed += 1,
+                    Ok(()) => return Err(std::io::Error::other(format!("client {i}: {got:?}"))),
+                    Err(_) => refused += 1,
+                }
+                open.push(c);
+            }
+            // The first client, still served after the refusals.
+            let line = b"still here\n";
+            open[0].write_all(line)?;
+            let mut got = [0u8; 11];
+            open[0].read_exact(&mut got)?;
+            Ok((echoed, refused, got == *line))
+        })
+        .unwrap_or_else(|e| panic!("{e}\n--- server:\n{}\n--- synack:\n{}", server.output(), s.output()));
+    println!("echo_select with fds 10..1030 taken: {echoed} clients echoed, {refused} refused");
+    assert!(echoed >= 1 && refused >= 1 && echoed + refused == 12, "{echoed} echoed, {refused} refused");
+    assert!(first, "the first client is no longer served");
+    assert!(
+        server.wait_for(0, T, |l| l.starts_with("stderr: fd 10") && l.ends_with(">= FD_SETSIZE: refused")).is_some(),
+        "no refusal in the program's output:\n{}",
+        server.output()
+    );
+    assert_alive(&ns, &s, "after the refusals");
 }
 
 /// A threaded echo server on the host's TCP (Linux's), for the client.
