@@ -153,3 +153,36 @@ fn udp_round_trip() {
     client.set_nonblocking(true).unwrap();
     assert_eq!(client.recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
 }
+
+#[test]
+fn epoll_edge_triggered_reports_once_per_arrival() {
+    use device::net::{Epoll, EpollFlags};
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&a, "10.0.0.1:9002").unwrap();
+    let mut c = TcpStream::connect(&b, "10.0.0.1:9002").unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_nonblocking(true).unwrap();
+    let ep = Epoll::new(&a).unwrap();
+    ep.add(&s, EpollFlags::EPOLLIN | EpollFlags::EPOLLET, 7).unwrap();
+    let mut evs = Vec::new();
+    // Nothing yet: a bounded wait times out with 0 events.
+    let t0 = Instant::now();
+    assert_eq!(ep.wait(&mut evs, Some(Duration::from_millis(100))).unwrap(), 0);
+    assert!(t0.elapsed() >= Duration::from_millis(90));
+    // A thread blocked in wait is woken by the arrival.
+    let waiter = std::thread::spawn(move || {
+        let mut evs = Vec::new();
+        let n = ep.wait(&mut evs, Some(Duration::from_secs(5))).unwrap();
+        (n, evs, ep)
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    c.write_all(b"x").unwrap();
+    let (n, got, ep) = waiter.join().unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(got[0].token, 7);
+    assert!(got[0].events.contains(EpollFlags::EPOLLIN));
+    // Edge-triggered: the byte is still unread, but no new edge: 0 events.
+    assert_eq!(ep.wait(&mut evs, Some(Duration::from_millis(50))).unwrap(), 0);
+    assert_eq!(s.read(&mut [0u8; 4]).unwrap(), 1);
+    assert_eq!(s.read(&mut [0u8; 4]).unwrap_err().kind(), ErrorKind::WouldBlock);
+}

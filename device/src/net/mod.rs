@@ -23,14 +23,18 @@
 //!
 //! Files: mod.rs (the `Net` handle and the call plumbing), thread.rs (the
 //! stack thread on a TAP's `NetLoop` or on a real-time `Sim`), tcp.rs
-//! (`TcpListener`, `TcpStream`), udp.rs (`UdpSocket`). Every socket holds a
+//! (`TcpListener`, `TcpStream`), udp.rs (`UdpSocket`), epoll.rs (`Epoll`,
+//! for a non-blocking reactor). Every socket holds a
 //! `Net`, so the stack lives while any socket does; a socket's `Drop` sends
 //! `close` without waiting (a TCP socket with nothing unread sends FIN).
 
+mod epoll;
 mod tcp;
 mod thread;
 mod udp;
 
+pub use epoll::{Epoll, Source, EPOLL_MAX_EVENTS};
+pub use stack::{EpollEvent, EpollFlags};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 

@@ -299,3 +299,15 @@ impl std::fmt::Debug for TcpListener {
         f.debug_struct("TcpListener").field("handle", &self.sock.h).finish()
     }
 }
+
+impl super::Source for TcpStream {
+    fn socket_handle(&self) -> SocketHandle {
+        self.sock.h
+    }
+}
+
+impl super::Source for TcpListener {
+    fn socket_handle(&self) -> SocketHandle {
+        self.sock.h
+    }
+}

@@ -134,3 +134,9 @@ impl std::fmt::Debug for UdpSocket {
         f.debug_struct("UdpSocket").field("handle", &self.sock.h).finish()
     }
 }
+
+impl super::Source for UdpSocket {
+    fn socket_handle(&self) -> SocketHandle {
+        self.sock.h
+    }
+}
