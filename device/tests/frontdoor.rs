@@ -186,3 +186,13 @@ fn epoll_edge_triggered_reports_once_per_arrival() {
     assert_eq!(s.read(&mut [0u8; 4]).unwrap(), 1);
     assert_eq!(s.read(&mut [0u8; 4]).unwrap_err().kind(), ErrorKind::WouldBlock);
 }
+
+#[test]
+fn the_sockets_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Net>();
+    check::<TcpListener>();
+    check::<TcpStream>();
+    check::<UdpSocket>();
+    check::<device::net::Epoll>();
+}

@@ -86,3 +86,19 @@ fn echo_tap_serves_host_nc() {
     assert!(got == data, "the echo differs from what was sent");
     assert!(server.output().contains("connection from 10.0.0.1:"), "{}", server.output());
 }
+
+#[test]
+fn http_example_serves_host_curl() {
+    if !interop_allowed("http_example_serves_host_curl") {
+        return;
+    }
+    require_tool("curl");
+    let ns = Netns::without_ipv6();
+    let server = Synack::spawn_command(ns.command(example("http"), &["tap0"]));
+    if server.wait_for_line("serving on http://10.0.0.2:8080/", Duration::from_secs(15)).is_none() {
+        panic!("http did not start:\n{}", server.output());
+    }
+    let out = ns.exec("curl", &["-sS", "--max-time", "10", "http://10.0.0.2:8080/hello"], T);
+    assert!(out.success(), "curl failed:\n{}\n--- http:\n{}", out.text(), server.output());
+    assert_eq!(out.stdout, "hello from synack's TCP: you asked for /hello\n");
+}
