@@ -196,3 +196,29 @@ fn the_sockets_are_send_and_sync() {
     check::<UdpSocket>();
     check::<device::net::Epoll>();
 }
+
+#[test]
+fn write_timeout_when_the_peer_does_not_read() {
+    let (a, b) = pair();
+    let listener = TcpListener::bind(&a, "10.0.0.1:9003").unwrap();
+    let mut c = TcpStream::connect(&b, "10.0.0.1:9003").unwrap();
+    let (_s, _) = listener.accept().unwrap(); // accepted, never read
+    c.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+    let chunk = vec![7u8; 65536];
+    let mut sent = 0usize;
+    // The peer's receive window and our send buffer fill; then a write
+    // waits 200 ms for room and gives up with WouldBlock.
+    for _ in 0..1000 {
+        let t0 = Instant::now();
+        match c.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::WouldBlock);
+                assert!(t0.elapsed() >= Duration::from_millis(190), "{:?}", t0.elapsed());
+                assert!(sent > 0);
+                return;
+            }
+        }
+    }
+    panic!("64 MB went into a connection nobody reads ({sent} bytes)");
+}

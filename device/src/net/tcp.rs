@@ -19,6 +19,11 @@ use std::net::{Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+/// What makes a `recv` worth trying: data or FIN (POLLIN), an error, a
+/// hang-up, a bad handle (the same set `socket::wait_ready` waits for).
+pub(crate) const READABLE: PollFlags =
+    PollFlags(PollFlags::POLLIN.0 | PollFlags::POLLERR.0 | PollFlags::POLLHUP.0 | PollFlags::POLLNVAL.0);
+
 /// One stack socket and its program-side options, shared by `try_clone`s;
 /// the last one dropped closes the socket.
 struct Sock {
@@ -236,7 +241,13 @@ impl TcpStream {
         let h = self.sock.h;
         let cap = buf.len();
         let wait = self.sock.opts().read_wait();
+        let mut first = true;
         let data = self.sock.net.call(wait, ErrorKind::WouldBlock, move |s, now| {
+            // A retry while not readable (no data, no FIN, no error): no
+            // buffer to make. The first try always asks the stack itself.
+            if !std::mem::take(&mut first) && !s.poll_socket(h).intersects(READABLE) {
+                return Err(Errno::EAGAIN);
+            }
             let mut tmp = vec![0u8; cap];
             let n = s.recv(now, h, &mut tmp, MsgFlags::NONE)?;
             tmp.truncate(n);

@@ -68,7 +68,12 @@ impl UdpSocket {
         let h = self.sock.h;
         let cap = buf.len();
         let wait = self.opts().read_wait();
+        let mut first = true;
         let (data, from) = self.sock.net.call(wait, ErrorKind::WouldBlock, move |s, now| {
+            // A retry while not readable: no buffer to make (tcp.rs).
+            if !std::mem::take(&mut first) && !s.poll_socket(h).intersects(super::tcp::READABLE) {
+                return Err(stack::Errno::EAGAIN);
+            }
             let mut tmp = vec![0u8; cap];
             let (n, from) = s.recvfrom(now, h, &mut tmp, MsgFlags::NONE)?;
             tmp.truncate(n.min(cap));
