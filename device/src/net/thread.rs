@@ -84,6 +84,9 @@ trait Engine {
     /// Run the network once: sleep until a frame, a timer, `wake` readable
     /// or `wake_at`, and handle what came.
     fn turn(&mut self, wake: RawFd, wake_at: Option<Instant>) -> io::Result<()>;
+    /// Send what the last calls queued (the FINs of the sockets closed
+    /// just before the last `Net` went), before the thread ends.
+    fn flush(&mut self);
 }
 
 impl Engine for NetLoop<Box<dyn Device>> {
@@ -99,6 +102,10 @@ impl Engine for NetLoop<Box<dyn Device>> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         }
+    }
+    fn flush(&mut self) {
+        let now = NetLoop::now(self);
+        self.transmit(now);
     }
 }
 
@@ -150,6 +157,9 @@ impl Engine for RealTimeSim {
         }
         self.catch_up()
     }
+    fn flush(&mut self) {
+        let _ = self.catch_up();
+    }
 }
 
 /// A parked call and when it times out (stack time).
@@ -178,7 +188,10 @@ fn run(engine: &mut dyn Engine, rx: mpsc::Receiver<Msg>, wake: RawFd) {
                     let deadline = call.timeout.map(|t| now + t);
                     parked.push(Parked { call, deadline });
                 }
-                Ok(Msg::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
+                Ok(Msg::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                    engine.flush();
+                    return;
+                }
                 Err(mpsc::TryRecvError::Empty) => break,
             }
         }
