@@ -90,7 +90,7 @@ cargo fmt "${FUZZ[@]}" --all --check
 # --lib builds libsynack_preload.so (apps/preload/) next to the synack
 # binary, where `synack run` finds it (tests/tests/run.rs).
 say "cargo build --release --workspace --bins --lib"
-cargo build --release --workspace --bins --lib
+cargo build --release --workspace --bins --lib --examples
 
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -11,6 +11,7 @@
 //!   shell     -> step, netstat, tunables, ping
 //!   drill     -> step                     (the TCB view of `-v`)
 //!   plot      -> none of these            (History, SVG plots, `synack plot`)
+//!   iface     -> frames                 (the TAP set-up of `up`)
 //!   step      -> ladder, frames, netstat  (it wakes the reactor through
 //!                                         `step::Waker`, which the reactor
 //!                                         implements)
@@ -30,6 +31,7 @@ pub const TAP_TXQUEUELEN: u32 = 4096;
 
 pub mod drill;
 pub mod frames;
+pub mod iface;
 pub mod ladder;
 pub mod netstat;
 pub mod ping;

@@ -7,17 +7,16 @@
 //! The command's own files: main.rs (the subcommands and `up`'s loop),
 //! args.rs (the arguments `up` and `replay` share), output.rs (what it
 //! prints), replay_cmd.rs (`synack replay`); the rest is the library
-//! (lib.rs).
+//! (lib.rs; the TAP set-up is apps/src/iface.rs's `bring_up`).
 
 use clap::{Args, Parser, Subcommand};
-use device::{Clock, Device, NetLoop, PcapWriter, Tap, Tracer};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
-use stack::{Config, Duration, Instant, Stack};
+use stack::{Duration, Instant};
 use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use synack_apps::ping::{PingJob, PingOptions};
@@ -31,7 +30,7 @@ mod drill_cmd;
 mod output;
 mod replay_cmd;
 
-use args::{stack_config, IfaceArgs, UpArgs};
+use args::{IfaceArgs, UpArgs};
 use output::{print_event, print_fault, print_frame, say, say_text, FRAMES_TO_STDERR};
 
 #[derive(Parser)]
@@ -201,92 +200,18 @@ impl Signals {
 
 // ----------------------------------------------------------------- setup
 
-/// Run a command, printing it first, as a tutorial would.
-fn run(cmd: &[&str]) -> io::Result<()> {
-    // Like `set -x`: on standard error, so that standard output carries
-    // only what the command is for (trace lines, or `connect`'s data).
-    eprintln!("+ {}", cmd.join(" "));
-    let status = Command::new(cmd[0]).args(&cmd[1..]).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("`{}` failed ({status})", cmd.join(" "))))
-    }
-}
+/// The poll loop on the TAP (`synack_apps::iface::bring_up`).
+type Net = synack_apps::iface::Iface;
 
-/// Create the TAP and configure the host's side of it.
-fn open_tap(a: &IfaceArgs) -> io::Result<Tap> {
-    if a.offload && (a.link.is_some() || a.faults.is_some()) {
-        // A corrupted frame would carry a checksum the host computes after
-        // the damage (or one nobody checks): nothing would catch it.
-        return Err(io::Error::other("--offload leaves checksums to the host: leave out --link and --faults"));
-    }
-    let open = if a.offload { Tap::open_offload } else { Tap::open };
-    let tap = open(&a.tap, a.mtu as usize)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open TAP {:?}: {e} (are you root?)", a.tap)))?;
-    let name = tap.name().to_string();
-    let host = format!("{}/{}", a.host_addr.0, a.host_addr.1);
-    run(&["ip", "addr", "add", &host, "dev", &name])?;
-    if a.mtu != 1500 {
-        run(&["ip", "link", "set", "dev", &name, "mtu", &a.mtu.to_string()])?;
-    }
-    // A deeper queue on the host's side than the TAP's default: a burst of
-    // frames (a SYN flood) waits for synack instead of being dropped, the
-    // host's own SYN with it (`synack_apps::TAP_TXQUEUELEN`).
-    let qlen = synack_apps::TAP_TXQUEUELEN.to_string();
-    run(&["ip", "link", "set", "dev", &name, "txqueuelen", &qlen])?;
-    run(&["ip", "link", "set", &name, "up"])?;
-    Ok(tap)
-}
-
-/// The device stack: `Tracer<Scripted<Lossy<PcapWriter<Tap>>>>`, each layer
-/// optional. The capture sees the wire (a frame the script drops on the way
-/// in was on the wire; one it drops on the way out never was); the tracer
-/// sees what the stack sends and receives.
-fn build_device(tap: Tap, a: &IfaceArgs, clock: &Clock, trace_frames: bool) -> io::Result<Box<dyn Device>> {
-    let mut dev: Box<dyn Device> = Box::new(tap);
-    if let Some(path) = &a.pcap {
-        dev = Box::new(PcapWriter::create(dev, path, clock.wall_epoch())?);
-    }
-    if let Some(spec) = a.link.clone() {
-        eprintln!("link: {spec}");
-        dev = Box::new(device::Lossy::new(dev, spec));
-    }
-    if let Some(script) = a.faults.clone().filter(|s| !s.is_empty()) {
-        say(format!("faults: {script}"));
-        dev = Box::new(device::Scripted::new(dev, script).on_fault(print_fault));
-    }
-    if trace_frames {
-        dev = Box::new(Tracer::new(dev, print_frame));
-    }
-    Ok(dev)
-}
-
-/// The poll loop over the device stack `build_device` makes.
-type Net = NetLoop<Box<dyn Device>>;
-
-/// Open, configure, and start the stack: everything `up` and `ping` share.
-/// Returns the loop, the TAP's name, and the instant the stack was made at.
+/// Open, configure, and start the stack (`iface::bring_up`), printing
+/// frames, events and faults as `up`'s trace does.
 fn start(a: &IfaceArgs, trace_frames: bool, trace_events: bool) -> io::Result<(Net, String, Instant)> {
-    synack_apps::frames::set_absolute(a.absolute);
-    let tap = open_tap(a)?;
-    let name = tap.name().to_string();
-    // What the TAP does for the stack (--offload): checksums, 64 KiB segments.
-    // GRO unless every frame is printed (args.rs `gro_on`).
-    let config = Config { offloads: tap.offloads(), gro: a.gro_on(trace_frames), ..stack_config(a) };
-    let clock = Clock::new();
-    let dev = build_device(tap, a, &clock, trace_frames)?;
-    // The stack is made after the link is up: its gratuitous ARP must not
-    // meet a TAP that is still down (EIO).
-    let t0 = clock.now();
-    let mut stack = Stack::new(config, t0);
-    stack.trace_mut().set_enabled(trace_events);
-    let mut net = NetLoop::with_stack(dev, stack, clock);
-    net.set_busy_poll(a.busy_poll.map(Duration::from_micros));
-    if trace_events {
-        net.on_event(print_event);
-    }
-    Ok((net, name, t0))
+    let show = synack_apps::iface::Show {
+        frames: trace_frames.then_some(print_frame as fn(device::Direction, Instant, &[u8])),
+        events: trace_events.then_some(print_event as fn(&stack::TraceEvent)),
+        faults: Some(print_fault),
+    };
+    synack_apps::iface::bring_up(a, show)
 }
 
 fn stdin_is_terminal() -> bool {

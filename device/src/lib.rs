@@ -17,6 +17,9 @@
 //!                                         handle_timeout, poll_transmit
 //!   blocking sockets (socket.rs)          recvfrom/accept/connect that wait
 //!                                         by running the loop
+//!   front door (net/)                    std::net-shaped TcpListener,
+//!                                         TcpStream, UdpSocket; the stack
+//!                                         in its own thread
 //!   Sim (sim.rs)                          two stacks on an in-memory Wire,
 //!                                         virtual clock, seeded faults
 //! ```
@@ -32,6 +35,7 @@ pub mod dgram;
 pub mod epoll;
 pub mod faults;
 pub mod link;
+pub mod net;
 pub mod netns;
 pub mod pcap;
 pub mod poll_loop;
