@@ -85,7 +85,7 @@ impl TcpSock {
             return true;
         }
         // `tcp_in_slow_start`. In segments, cwnd < 2 · max_packets_out.
-        self.cong.cwnd < self.cong.ssthresh && self.cong.cwnd < 2 * self.cong.max_packets_out * self.snd.mss
+        self.cong.cwnd < self.cong.ssthresh && self.cong.cwnd < 2 * self.cong.max_packets_out as usize * self.snd.mss
     }
 
     /// Linux `tcp_cwnd_validate`, after `tcp_write_xmit` sent new data:
@@ -97,7 +97,7 @@ impl TcpSock {
     /// have.) The trace says when the answer of `tcp_is_cwnd_limited` changes.
     pub(super) fn tcp_cwnd_validate(&mut self, cx: &mut Cx, is_cwnd_limited: bool) {
         // Linux `packets_out`: segments sent and not cumulatively ACKed.
-        let packets_out = self.flight_size().div_ceil(self.snd.mss.max(1));
+        let packets_out = u32::try_from(self.flight_size().div_ceil(self.snd.mss.max(1))).unwrap_or(u32::MAX);
         let c = &mut self.cong;
         if !self.snd.una.before(c.cwnd_usage_seq)
             || is_cwnd_limited

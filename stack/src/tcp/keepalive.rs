@@ -38,7 +38,7 @@ impl TcpSock {
 
     /// Linux `keepalive_probes`: unanswered probes before giving up.
     pub(super) fn keepalive_probes_when(&self, cfg: &TcpConfig) -> u32 {
-        self.opt.keepcnt.unwrap_or(cfg.keepalive_probes)
+        self.opt.keepcnt.map_or(cfg.keepalive_probes, u32::from)
     }
 
     /// TCP_KEEPIDLE (Linux `tcp_sock_set_keepidle_locked`): 1 to 32767 s.
@@ -72,7 +72,7 @@ impl TcpSock {
         if !(1..=MAX_TCP_KEEPCNT).contains(&n) {
             return Err(Errno::EINVAL);
         }
-        self.opt.keepcnt = Some(n);
+        self.opt.keepcnt = Some(n as u8);
         Ok(())
     }
 }

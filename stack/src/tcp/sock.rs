@@ -300,7 +300,7 @@ pub struct CongVars {
     /// segments in flight (`max_packets_out`), and where the window ends
     /// (`cwnd_usage_seq`, SND.MAX then).
     pub(super) is_cwnd_limited: bool,
-    pub(super) max_packets_out: usize,
+    pub(super) max_packets_out: u32,
     pub(super) cwnd_usage_seq: SeqNumber,
     /// What the trace last said of `tcp_is_cwnd_limited` (not Linux state).
     pub(super) cwnd_limited_traced: bool,
@@ -482,7 +482,8 @@ pub struct SockOpts {
     /// (keepalive.rs).
     pub(super) keepidle: Option<Duration>,
     pub(super) keepintvl: Option<Duration>,
-    pub(super) keepcnt: Option<u32>,
+    /// (At most `MAX_TCP_KEEPCNT`, 127: a byte, as in Linux's `keepalive_probes`.)
+    pub(super) keepcnt: Option<u8>,
     /// TCP_MAXSEG (Linux `rx_opt.user_mss`; 0: unset): clamps the MSS we
     /// announce and the one we send with (sockopt.rs `advmss`).
     pub(super) user_mss: u16,
