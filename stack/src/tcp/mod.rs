@@ -22,6 +22,7 @@
 //! | `timestamps.rs` | RFC 7323 timestamps: TSval clock, TS.Recent, PAWS, RTT from the echo, Eifel undo (RFC 3522) |
 //! | `cong.rs`    | congestion control hooks: `cong_avoid`, `cong_ssthresh`, `cong_on_rto` for Reno and CUBIC (tcp_cong.c) |
 //! | `cubic.rs`   | CUBIC's curve and state, `Bictcp` (tcp_cubic.c)                   |
+//! | `opts.rs`    | `SockOpts` and `UrgVars`: the options and urgent state a TCB carries (data only) |
 //! | `probe.rs`   | `tcp_probe`: samples of the inside state for plots (the `tcp:tcp_probe` tracepoint) |
 //! | `seq.rs`     | RFC 6528 ISNs (secure_seq.c)                                      |
 //! | `syncookies.rs` | SYN cookies: the stateless SYN-ACK and its check (syncookies.c) |
@@ -49,6 +50,7 @@ mod handshake;
 mod input;
 mod keepalive;
 mod linger;
+mod opts;
 mod output;
 pub(crate) mod probe;
 mod prr;

@@ -2,7 +2,7 @@
 //! groups of RFC 9293 §3.3.1: `SndVars` (send sequence variables), `RcvVars`
 //! (receive sequence variables), `RttVars` (the RFC 6298 estimator:
 //! `RttVars::sample`, `RttVars::compute_rto`), `CongVars`, `SackVars`,
-//! `TsVars`, `Queues` (buffers), `SockOpts`; the timers are in timer.rs.
+//! `TsVars`, `Queues` (buffers), `SockOpts` (opts.rs); the timers are in timer.rs.
 //! `TcpState` (state.rs) names the eleven states, and
 //! `TcpSock::set_state` and `TcpSock::tcp_done` move between them; the
 //! TCB's `tcp_probe` snapshot (`TcpSock::tcp_probe_rx` …, probe.rs) is at
@@ -11,6 +11,7 @@
 //! Read first: RFC 9293 §3.3.1 (the TCB and its variables), §3.3.2 (the
 //! eleven states), RFC 6298 (RTO), RFC 5681 (cwnd/ssthresh).
 
+pub use super::opts::{SockOpts, UrgData, UrgVars};
 use super::probe::{ProbeKind, TcpProbe};
 use super::seq::SeqNumber;
 pub use super::state::TcpState;
@@ -421,75 +422,6 @@ pub struct Queues {
     pub(super) ofo_bytes: usize,
     /// Counts segments queued out of order (for `OfoSeg::touched`).
     pub(super) ofo_tick: u32,
-}
-
-/// Linux `tp->urg_data`: where the one urgent byte stands.
-#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
-pub enum UrgData {
-    /// No urgent data (0).
-    #[default]
-    None,
-    /// A pointer came, the byte has not (`TCP_URG_NOTYET`).
-    NotYet,
-    /// The byte, readable with `MSG_OOB` (`TCP_URG_VALID | byte`).
-    Valid(u8),
-    /// Read with `MSG_OOB` (`TCP_URG_READ`); the mark still stands.
-    Read,
-}
-
-/// The urgent state of a connection (Linux `urg_data`, `urg_seq`, `snd_up`;
-/// the rules are in urgent.rs).
-#[derive(Copy, Clone, Debug, Default)]
-pub struct UrgVars {
-    pub(super) data: UrgData,
-    /// Sequence number of the urgent byte we received.
-    pub(super) seq: SeqNumber,
-    /// Our urgent point: the sequence number just past our urgent byte,
-    /// while urgent mode lasts (Linux `snd_up`, `tcp_urg_mode`).
-    pub(super) snd_up: Option<SeqNumber>,
-}
-
-/// Socket options set with `setsockopt` and `fcntl`.
-#[derive(Debug)]
-pub struct SockOpts {
-    /// SO_REUSEADDR.
-    pub(super) reuse_addr: bool,
-    /// SO_KEEPALIVE.
-    pub(super) keepalive: bool,
-    /// TCP_NODELAY.
-    pub(super) nodelay: bool,
-    /// TCP_CORK.
-    pub(super) cork: bool,
-    /// O_NONBLOCK.
-    pub(super) nonblocking: bool,
-    /// The application set SO_SNDBUF / SO_RCVBUF: no autotuning, and the
-    /// window scale is sized to the buffer (Linux `SOCK_SNDBUF_LOCK`,
-    /// `SOCK_RCVBUF_LOCK`).
-    pub(super) sndbuf_lock: bool,
-    pub(super) rcvbuf_lock: bool,
-    /// SO_RCVLOWAT (Linux `sk_rcvlowat`, at least 1; sockopt.rs).
-    pub(super) rcvlowat: usize,
-    /// SO_LINGER (Linux `SOCK_LINGER` and `sk_lingertime`; linger.rs).
-    pub(super) linger: crate::socket::Linger,
-    /// SO_OOBINLINE (Linux `SOCK_URGINLINE`; urgent.rs).
-    pub(super) oobinline: bool,
-    /// MSG_MORE, only while the write that carries it is pushed (Linux
-    /// passes `TCP_NAGLE_CORK` to `__tcp_push_pending_frames`): a partial
-    /// segment is held as under TCP_CORK, until the next push without it
-    /// (a write, an ACK, the persist timer).
-    pub(super) more: bool,
-    /// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; `None`: the stack's
-    /// (keepalive.rs).
-    pub(super) keepidle: Option<Duration>,
-    pub(super) keepintvl: Option<Duration>,
-    /// (At most `MAX_TCP_KEEPCNT`, 127: a byte, as in Linux's `keepalive_probes`.)
-    pub(super) keepcnt: Option<u8>,
-    /// TCP_MAXSEG (Linux `rx_opt.user_mss`; 0: unset): clamps the MSS we
-    /// announce and the one we send with (sockopt.rs `advmss`).
-    pub(super) user_mss: u16,
-    /// IP_TTL (`None`: the stack's) and IP_TOS, for our IP headers.
-    pub(super) ttl: Option<u8>,
-    pub(super) tos: u8,
 }
 
 /// A retransmission made during recovery: its range, and SND.MAX when it left.
