@@ -88,8 +88,9 @@ cargo fmt --all --check
 cargo fmt "${FUZZ[@]}" --all --check
 
 # --lib builds libsynack_preload.so (apps/preload/) next to the synack
-# binary, where `synack run` finds it (tests/tests/run.rs).
-say "cargo build --release --workspace --bins --lib"
+# binary, where `synack run` finds it (tests/tests/run.rs); --examples the
+# Rust front door's examples, which tests/tests/frontdoor.rs runs.
+say "cargo build --release --workspace --bins --lib --examples"
 cargo build --release --workspace --bins --lib --examples
 
 say "cargo clippy --workspace --all-targets -- -D warnings"

@@ -439,7 +439,7 @@ impl Lab {
                     let _ = match how % 4 {
                         0 => self.stack.shutdown(self.now, c.h, stack::Shutdown::Write),
                         1 => self.stack.shutdown(self.now, c.h, stack::Shutdown::Read),
-                        2 => self.stack.close(self.now, c.h),
+                        2 => self.stack.close(self.now, c.h).map(|_| ()),
                         _ => Ok(()),
                     };
                     self.drain();
