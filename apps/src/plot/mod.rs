@@ -69,35 +69,9 @@ impl Default for HistoryLimits {
     }
 }
 
-/// Linux's `icsk_ca_state` (include/net/tcp.h `enum tcp_ca_state`), as
-/// `TcpProbe::ca_state` names it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum CaState {
-    Open,
-    Disorder,
-    Cwr,
-    Recovery,
-    Loss,
-}
-
-impl CaState {
-    pub fn name(self) -> &'static str {
-        match self {
-            CaState::Open => "open",
-            CaState::Disorder => "disorder",
-            CaState::Cwr => "cwr",
-            CaState::Recovery => "recovery",
-            CaState::Loss => "loss",
-        }
-    }
-    /// From `TcpProbe::ca_state`; anything else is `Open`.
-    pub fn parse(s: &str) -> CaState {
-        [CaState::Disorder, CaState::Cwr, CaState::Recovery, CaState::Loss]
-            .into_iter()
-            .find(|c| c.name() == s)
-            .unwrap_or(CaState::Open)
-    }
-}
+/// Linux's `icsk_ca_state` (include/net/tcp.h `enum tcp_ca_state`), the
+/// stack's own (tcp/state.rs), one byte in a `Point`.
+pub use stack::tcp::CaState;
 
 /// One sample of a connection, without what the connection already says
 /// (addresses, ISS, IRS). Sequence numbers are absolute, as sampled.
@@ -160,7 +134,7 @@ impl Point {
             cwnd: p.cwnd,
             ssthresh: p.ssthresh,
             in_flight: p.in_flight,
-            ca: CaState::parse(p.ca_state),
+            ca: p.ca_state,
             w_max: p.w_max.map(|w| w as f32),
             k: p.k.map(|k| k as f32),
             epoch_start: p.epoch_start,

@@ -33,7 +33,7 @@ fn probe(port: u16, iss: u32, at: Instant, kind: ProbeKind) -> TcpProbe {
         cwnd: 14480,
         ssthresh: u32::MAX,
         in_flight: 0,
-        ca_state: "open",
+        ca_state: CaState::Open,
         w_max: None,
         k: None,
         epoch_start: None,

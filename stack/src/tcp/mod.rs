@@ -79,7 +79,8 @@ pub use linger::{Close, Lingering, MAX_LINGER_SECS};
 pub use probe::{ProbeKind, ProbeQueue, TcpProbe, MAX_PROBES};
 pub use seq::SeqNumber;
 pub use sock::TcpState;
-pub use tcp_info::{CaState, LinuxTcpInfo, TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE, TCP_INFO_LEN};
+pub use state::CaState;
+pub use tcp_info::{LinuxTcpInfo, TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE, TCP_INFO_LEN};
 
 use crate::cx::Cx;
 use crate::errno::Errno;

@@ -23,7 +23,7 @@
 //! `Rto` in `retransmit_timer` (timer.rs), `State` in `set_state` (sock.rs,
 //! Linux `tcp_set_state`). Sampling never changes what the connection does.
 
-use super::state::TcpState;
+use super::state::{CaState, TcpState};
 use crate::time::Instant;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -94,7 +94,7 @@ pub struct TcpProbe {
     /// Bytes in the network: RFC 6675 pipe with a SACK scoreboard, else the flight size.
     pub in_flight: u32,
     /// Linux's `icsk_ca_state`: `open`, `disorder`, `cwr`, `recovery`, `loss`.
-    pub ca_state: &'static str,
+    pub ca_state: CaState,
     /// CUBIC's W_max (bytes) and K (seconds) when CUBIC has them.
     pub w_max: Option<f64>,
     pub k: Option<f64>,

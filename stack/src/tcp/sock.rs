@@ -14,7 +14,7 @@
 pub use super::opts::{SockOpts, UrgData, UrgVars};
 use super::probe::{ProbeKind, TcpProbe};
 use super::seq::SeqNumber;
-pub use super::state::TcpState;
+pub use super::state::{CaState, TcpState};
 use super::TcpConfig;
 use crate::cx::Cx;
 use crate::errno::Errno;
@@ -830,19 +830,20 @@ fn probe_sat32(n: usize) -> u32 {
 
 /// `tcp_probe` (probe.rs): the TCB as a sample.
 impl TcpSock {
-    /// Linux `icsk_ca_state`, from what we keep: after a timeout until the
-    /// recovery point `loss`, in fast recovery `recovery`, with duplicate
-    /// ACKs or SACKed data but no recovery yet `disorder`, else `open`
-    /// (no ECN, so never `cwr`).
-    fn ca_state(&self) -> &'static str {
-        if self.rack.in_loss {
-            "loss"
+    /// Linux `icsk_ca_state`, from what we keep, for `TCP_INFO` and
+    /// `tcp_probe` alike: after a timeout until the recovery point `Loss`
+    /// (RACK's `in_loss`; without RACK, while timeouts are unanswered), in
+    /// fast recovery `Recovery`, with duplicate ACKs or SACKed data but no
+    /// recovery yet `Disorder`, else `Open` (no ECN, so never `Cwr`).
+    pub(super) fn ca_state(&self) -> CaState {
+        if self.rack.in_loss || (self.rtt.retransmits > 0 && self.state.is_synchronized()) {
+            CaState::Loss
         } else if self.cong.in_recovery {
-            "recovery"
+            CaState::Recovery
         } else if self.cong.dupacks > 0 || !self.sack.sacked.is_empty() {
-            "disorder"
+            CaState::Disorder
         } else {
-            "open"
+            CaState::Open
         }
     }
 

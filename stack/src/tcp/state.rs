@@ -1,7 +1,9 @@
 //! RFC 9293 §3.3.2: the eleven states of a connection, `TcpState` (the
 //! only place that names them), with RFC 9293's spelling and netstat's
 //! (Linux include/net/tcp_states.h, `tcp_state_name`). `TcpSock::set_state`
-//! (sock.rs) moves between them.
+//! (sock.rs) moves between them. Also `CaState`, where congestion control
+//! stands (Linux `enum tcp_ca_state`), which `TcpSock::ca_state` (sock.rs)
+//! says for `TCP_INFO` and `tcp_probe` alike.
 //!
 //! Read first: RFC 9293 §3.3.2 and its Figure 5 (the state diagram).
 
@@ -84,5 +86,32 @@ impl TcpState {
 impl std::fmt::Display for TcpState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.rfc_name())
+    }
+}
+
+/// Linux `enum tcp_ca_state` (include/net/tcp.h: `icsk_ca_state`, what
+/// `TCP_INFO`'s `tcpi_ca_state` and the plots show): where congestion
+/// control stands. synack has no ECN, so never `Cwr`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum CaState {
+    #[default]
+    Open = 0,
+    Disorder = 1,
+    Cwr = 2,
+    Recovery = 3,
+    Loss = 4,
+}
+
+impl CaState {
+    /// Linux's names, lower case (`ss` has none; the plots' CSV uses these).
+    pub fn name(self) -> &'static str {
+        match self {
+            CaState::Open => "open",
+            CaState::Disorder => "disorder",
+            CaState::Cwr => "cwr",
+            CaState::Recovery => "recovery",
+            CaState::Loss => "loss",
+        }
     }
 }

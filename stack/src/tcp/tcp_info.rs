@@ -22,6 +22,7 @@
 //! gets the first `optlen` (Linux copies `min(len, sizeof)`).
 
 use super::sock::{TcpSock, TcpState};
+pub use super::state::CaState;
 use super::{Owner, Tcp};
 use crate::errno::Errno;
 use crate::time::Instant;
@@ -37,17 +38,6 @@ pub const TCPI_OPT_WSCALE: u8 = 4;
 
 /// Linux `TCP_INFINITE_SSTHRESH`.
 pub const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
-
-/// Linux `enum tcp_ca_state`, `tcpi_ca_state`.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum CaState {
-    Open = 0,
-    Disorder = 1,
-    Cwr = 2,
-    Recovery = 3,
-    Loss = 4,
-}
 
 /// `struct tcp_info`: the fields synack keeps (the rest are 0 in the bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,13 +124,7 @@ impl TcpSock {
     fn tcp_get_info(&self, cfg: &super::TcpConfig, now: Instant) -> LinuxTcpInfo {
         let mss = self.snd.mss.max(1);
         let ms_ago = |t: Instant| u32::try_from(now.saturating_since(t).as_millis()).unwrap_or(u32::MAX);
-        let ca_state = if self.cong.in_recovery {
-            CaState::Recovery
-        } else if self.rtt.retransmits > 0 && self.state.is_synchronized() {
-            CaState::Loss
-        } else {
-            CaState::Open
-        };
+        let ca_state = self.ca_state();
         let mut options = 0;
         if self.ts.ok {
             options |= TCPI_OPT_TIMESTAMPS;

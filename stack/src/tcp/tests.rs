@@ -2961,7 +2961,7 @@ fn tcp_probe_shows_the_retransmission_and_the_cwnd_cut() {
     let rx: Vec<&TcpProbe> = v.iter().filter(|p| p.kind == ProbeKind::Rx).collect();
     let cut = rx.windows(2).find(|w| w[1].cwnd < w[0].cwnd).expect("a cwnd cut");
     let before = cut[0].cwnd;
-    assert_eq!(cut[1].ca_state, "recovery");
+    assert_eq!(cut[1].ca_state, CaState::Recovery);
     assert!(cut[0].ssthresh > u32::MAX / 2, "no ssthresh before the first loss");
     assert!((f64::from(cut[1].ssthresh) - 0.7 * f64::from(before)).abs() < 2.0, "{before} {}", cut[1].ssthresh);
     assert!(cut[1].cwnd <= cut[1].ssthresh);
@@ -3031,7 +3031,7 @@ fn tcp_probe_rto_samples_back_off() {
     for w in rtos.windows(2) {
         assert_eq!(w[1].backoff, w[0].backoff + 1);
         assert_eq!(w[1].rto_us, 2 * w[0].rto_us, "RFC 6298 (5.5): doubled");
-        assert_eq!(w[1].ca_state, "loss");
+        assert_eq!(w[1].ca_state, CaState::Loss);
     }
     assert_eq!(rtos[0].backoff, 1);
 }
