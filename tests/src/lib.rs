@@ -29,7 +29,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -254,6 +254,37 @@ pub fn synack_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+// ------------------------------------------------------------ Scratch
+
+/// A scratch directory of a test's own (`$TMPDIR/synack-<what>-<pid>`: the
+/// programs it builds, the files it serves), removed on Drop (also when
+/// the test panics).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(what: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("synack-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+        Scratch(d)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    /// `synack run`'s run directory (`SYNACK_RUN_DIR`): each test its own,
+    /// so tests in parallel namespaces, each with a `tap0`, never share a
+    /// control socket.
+    pub fn run_dir(&self) -> PathBuf {
+        self.0.join("run")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 // ------------------------------------------------------ bounded commands

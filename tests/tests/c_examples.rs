@@ -28,10 +28,10 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use synack_tests::{assert_alive, interop_allowed, pseudo_random, require_tool, synack_bin, Netns, Synack};
+use synack_tests::{assert_alive, interop_allowed, pseudo_random, require_tool, synack_bin, Netns, Scratch, Synack};
 
 const T: Duration = Duration::from_secs(20);
 const BULK: Duration = Duration::from_secs(60);
@@ -48,34 +48,9 @@ const READER_DELAY: Duration = Duration::from_secs(1);
 const PROGRAMS: &[&str] =
     &["echo_iterative", "echo_select", "echo_epoll_et", "echo_fork", "echo_threads", "client_nonblock_connect"];
 
-/// A scratch directory of this test's own (the programs, the run
-/// directory), removed on Drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("synack-cex-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    /// `SYNACK_RUN_DIR`: each test its own control socket.
-    fn run_dir(&self) -> PathBuf {
-        self.0.join("run")
-    }
-    /// The built program `name`.
-    fn prog(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The built program `name` in `scratch`.
+fn prog(scratch: &Scratch, name: &str) -> String {
+    scratch.path().join(name).to_str().unwrap().to_string()
 }
 
 /// Build every example with the Makefile's flags into `scratch`; a
@@ -89,7 +64,7 @@ fn build(scratch: &Scratch) {
     for p in PROGRAMS {
         let c_file = src.join(format!("{p}.c"));
         let mut c = Command::new("cc");
-        c.args(["-Wall", "-Wextra", "-Werror", "-O2", "-pthread", "-o", &scratch.prog(p)]).arg(&c_file);
+        c.args(["-Wall", "-Wextra", "-Werror", "-O2", "-pthread", "-o", &prog(scratch, p)]).arg(&c_file);
         let out = synack_tests::run_bounded(c, BULK).unwrap();
         assert!(out.success(), "cc {}: {}", c_file.display(), out.text());
     }
@@ -121,7 +96,7 @@ fn run_cmd(ns: &Netns, scratch: &Scratch, args: &[&str]) -> Command {
 /// Start example `name` on synack on `port`; wait for its `listening` line.
 fn serve_on_synack(ns: &Netns, scratch: &Scratch, name: &str, port: u16) -> Synack {
     let port = port.to_string();
-    let server = Synack::spawn_command(run_cmd(ns, scratch, &[&scratch.prog(name), &port]));
+    let server = Synack::spawn_command(run_cmd(ns, scratch, &[&prog(scratch, name), &port]));
     assert!(
         server.wait_for_line("listening on port", T).is_some(),
         "{name} did not start listening:\n{}",
@@ -218,7 +193,7 @@ fn echo_server_test(test: &str, name: &str, port: u16, concurrent: bool) {
         return;
     }
     require_tool("nc");
-    let scratch = Scratch::new(name);
+    let scratch = Scratch::new(&format!("cex-{name}"));
     let (ns, s) = up(&scratch);
     let server = serve_on_synack(&ns, &scratch, name, port);
     for i in 0..3 {
@@ -289,9 +264,9 @@ fn echo_select_refuses_a_client_past_fd_setsize() {
         return;
     }
     require_tool("bash");
-    let scratch = Scratch::new("fdsetsize");
+    let scratch = Scratch::new("cex-fdsetsize");
     let (ns, s) = up(&scratch);
-    let prog = scratch.prog("echo_select");
+    let prog = prog(&scratch, "echo_select");
     let server = Synack::spawn_command(run_cmd(&ns, &scratch, &["bash", "-c", HIGH_FDS, &prog, "7006"]));
     assert!(server.wait_for_line("listening on port", T).is_some(), "echo_select:\n{}", server.output());
     // Clients one after another, each kept open: an echo while there are
@@ -355,11 +330,11 @@ fn the_nonblocking_client_says_on_synack_what_it_says_on_linux() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("client");
+    let scratch = Scratch::new("cex-client");
     let (ns, s) = up(&scratch);
     let echo = Synack::spawn_command(ns.command("python3", &["-c", HOST_ECHO, "7010"]));
     assert!(echo.wait_for_line("listening", T).is_some(), "the host's echo server:\n{}", echo.output());
-    let client = scratch.prog("client_nonblock_connect");
+    let client = prog(&scratch, "client_nonblock_connect");
     // (port, what the client must end with, its exit status)
     let cases = [("7010", "echo: hello from a non-blocking connect\n", 0), ("7011", "connect: ECONNREFUSED\n", 1)];
     for (port, tail, code) in cases {
@@ -413,7 +388,7 @@ fn echo_fork_parent_closes_its_copy_and_the_child_ends_the_connection() {
     if !interop_allowed("echo_fork_parent_closes_its_copy_and_the_child_ends_the_connection") {
         return;
     }
-    let scratch = Scratch::new("fork");
+    let scratch = Scratch::new("cex-fork");
     let (ns, s) = up(&scratch);
     let server = serve_on_synack(&ns, &scratch, "echo_fork", 7020);
     // `ip netns exec` and `synack run` exec: this pid is the parent's.

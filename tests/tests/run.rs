@@ -33,10 +33,10 @@
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use synack_tests::{assert_alive, interop_allowed, pseudo_random, require_tool, synack_bin, Netns, Synack};
+use synack_tests::{assert_alive, interop_allowed, pseudo_random, require_tool, synack_bin, Netns, Scratch, Synack};
 
 const T: Duration = Duration::from_secs(20);
 const BULK: Duration = Duration::from_secs(60);
@@ -45,32 +45,6 @@ const MB50: usize = 50 * 1024 * 1024;
 
 fn sha(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A scratch directory of this test's own, removed on Drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("synack-run-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    /// The run directory (`SYNACK_RUN_DIR`): each test its own, so tests
-    /// in parallel namespaces, each with a `tap0`, never share a socket.
-    fn run_dir(&self) -> PathBuf {
-        self.0.join("run")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn preload_built() {
@@ -147,7 +121,7 @@ fn host_curl_downloads_20mb_from_python_http_server_on_synack() {
     }
     require_tool("curl");
     require_tool("python3");
-    let scratch = Scratch::new("httpd");
+    let scratch = Scratch::new("run-httpd");
     let (ns, s) = up(&scratch);
     let www = scratch.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -176,7 +150,7 @@ fn curl_on_synack_downloads_20mb_from_the_host() {
     }
     require_tool("curl");
     require_tool("python3");
-    let scratch = Scratch::new("curl");
+    let scratch = Scratch::new("run-curl");
     let (ns, s) = up(&scratch);
     let www = scratch.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -210,7 +184,7 @@ fn nc_on_synack_moves_50mb_each_way() {
         return;
     }
     require_tool("nc");
-    let scratch = Scratch::new("nc");
+    let scratch = Scratch::new("run-nc");
     let (ns, s) = up(&scratch);
     let data = pseudo_random(MB50, 50);
     let file = scratch.path().join("m50");
@@ -287,7 +261,7 @@ fn a_program_killed_with_unread_data_resets_its_connection_as_on_linux() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("kill");
+    let scratch = Scratch::new("run-kill");
     let (ns, s) = up(&scratch);
     // The same program twice: on Linux's TCP (10.0.0.1), then on synack's.
     let linux = kill_mid_read(&ns, ns.command("python3", &["-c", NO_READER, "10.0.0.1", "9100"]), "10.0.0.1:9100");
@@ -333,7 +307,7 @@ fn a_program_killed_while_sending_ends_with_its_data_and_a_fin() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("killsend");
+    let scratch = Scratch::new("run-killsend");
     let (ns, s) = up(&scratch);
     // Writes 1000 lines, then sleeps: killed, its lines are all in flight
     // or delivered, and nothing was left unread: a FIN, as on Linux.
@@ -373,7 +347,7 @@ time.sleep(60)
 
 #[test]
 fn synack_run_without_synack_up_says_so_in_one_line() {
-    let scratch = Scratch::new("noup");
+    let scratch = Scratch::new("run-noup");
     preload_built();
     let mut c = Command::new(synack_bin());
     c.args(["run", "--", "true"]).env("SYNACK_RUN_DIR", scratch.run_dir());
@@ -400,7 +374,7 @@ fn an_idle_program_and_synack_up_use_no_cpu() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("idle");
+    let scratch = Scratch::new("run-idle");
     let (ns, s) = up(&scratch);
     // A listener, an accepted connection and a connecting socket's
     // completion, all idle: blocked in the kernel, as is synack.
@@ -456,7 +430,7 @@ fn socket_calls_of_the_course_work_on_synack() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("calls");
+    let scratch = Scratch::new("run-calls");
     let (ns, s) = up(&scratch);
     let echo = Synack::spawn_command(ns.command("python3", &["-c", HOST_ECHO, "7007"]));
     wait_for_listen(&echo);
@@ -485,7 +459,7 @@ fn netstat_and_ss_name_the_program_and_stats_count_its_exit() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("owners");
+    let scratch = Scratch::new("run-owners");
     preload_built();
     let ns = Netns::without_ipv6();
     let mut c = ns.command(synack_bin(), &["up", "--quiet"]);
@@ -569,7 +543,7 @@ fn a_thousand_programs_killed_leave_nothing_behind() {
     }
     require_tool("python3");
     require_tool("bash");
-    let scratch = Scratch::new("thousand");
+    let scratch = Scratch::new("run-thousand");
     preload_built();
     let ns = Netns::without_ipv6();
     let mut c = ns.command(synack_bin(), &["up", "--quiet"]);
@@ -618,7 +592,7 @@ fn a_threaded_echo_server_on_synack_serves_200_clients_at_once() {
         return;
     }
     require_tool("python3");
-    let scratch = Scratch::new("c200");
+    let scratch = Scratch::new("run-c200");
     let (ns, s) = up(&scratch);
     // The host's echo server script, bound to synack's address instead,
     // with a backlog for 200 (socketserver's is 5: the rest would wait
@@ -664,7 +638,7 @@ fn under_sudo_the_user_who_ran_it_may_synack_run_and_no_other() {
         return;
     }
     require_tool("setpriv");
-    let scratch = Scratch::new("sudo");
+    let scratch = Scratch::new("run-sudo");
     preload_built();
     let ns = Netns::without_ipv6();
     // `sudo synack up` as user 65534 (nobody) would set these.
@@ -697,7 +671,7 @@ fn a_stale_control_socket_is_replaced() {
         return;
     }
     require_tool("bash");
-    let scratch = Scratch::new("stale");
+    let scratch = Scratch::new("run-stale");
     preload_built();
     let ns = Netns::without_ipv6();
     // A crashed synack up's socket file: there, and nobody answers.
