@@ -14,7 +14,7 @@
 //! text after a comma is Python's assertion message and is ignored. Any
 //! other Python makes the script skipped, with the line.
 
-use stack::tcp::{TcpInfo, TcpState};
+use stack::tcp::TcpInfo;
 
 /// The `tcpi_` fields synack can give, as Linux's `struct tcp_info` counts them.
 pub const TCPI_FIELDS: &[&str] = &[
@@ -42,23 +42,6 @@ pub enum Outcome {
     Unsupported(String),
 }
 
-/// Linux's `TCP_*` state numbers (include/net/tcp_states.h).
-fn state_number(s: TcpState) -> i64 {
-    match s {
-        TcpState::Established => 1,
-        TcpState::SynSent => 2,
-        TcpState::SynReceived => 3,
-        TcpState::FinWait1 => 4,
-        TcpState::FinWait2 => 5,
-        TcpState::TimeWait => 6,
-        TcpState::Closed => 7,
-        TcpState::CloseWait => 8,
-        TcpState::LastAck => 9,
-        TcpState::Listen => 10,
-        TcpState::Closing => 11,
-    }
-}
-
 const STATE_NAMES: &[(&str, i64)] = &[
     ("TCP_ESTABLISHED", 1),
     ("TCP_SYN_SENT", 2),
@@ -80,7 +63,7 @@ fn field(info: &TcpInfo, name: &str) -> Option<i64> {
     let mss = info.mss.max(1);
     let us = |d: stack::Duration| d.as_micros() as i64;
     Some(match name {
-        "tcpi_state" => state_number(info.state),
+        "tcpi_state" => i64::from(info.state.linux_number()),
         "tcpi_snd_cwnd" => (info.cwnd / mss) as i64,
         "tcpi_snd_ssthresh" if info.ssthresh >= usize::MAX / 2 => INFINITE_SSTHRESH,
         "tcpi_snd_ssthresh" => (info.ssthresh / mss) as i64,

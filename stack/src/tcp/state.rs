@@ -54,6 +54,24 @@ impl TcpState {
             TcpState::TimeWait => "TIME_WAIT",
         }
     }
+    /// Linux's number for it (include/net/tcp_states.h `TCP_ESTABLISHED` =
+    /// 1 … `TCP_CLOSING` = 11), as `TCP_INFO`'s `tcpi_state` and
+    /// /proc/net/tcp show it.
+    pub fn linux_number(self) -> u8 {
+        match self {
+            TcpState::Established => 1,
+            TcpState::SynSent => 2,
+            TcpState::SynReceived => 3,
+            TcpState::FinWait1 => 4,
+            TcpState::FinWait2 => 5,
+            TcpState::TimeWait => 6,
+            TcpState::Closed => 7,
+            TcpState::CloseWait => 8,
+            TcpState::LastAck => 9,
+            TcpState::Listen => 10,
+            TcpState::Closing => 11,
+        }
+    }
     /// The name `netstat -tan` prints (Linux's `tcp_state` strings).
     pub fn netstat_name(self) -> &'static str {
         match self {

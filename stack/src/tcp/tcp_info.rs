@@ -21,7 +21,7 @@
 //! (`TCP_INFO_LEN` bytes, native byte order); a program that asks for fewer
 //! gets the first `optlen` (Linux copies `min(len, sizeof)`).
 
-use super::sock::{TcpSock, TcpState};
+use super::sock::TcpSock;
 pub use super::state::CaState;
 use super::{Owner, Tcp};
 use crate::errno::Errno;
@@ -92,22 +92,6 @@ fn u32_of(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn linux_state(s: TcpState) -> u8 {
-    match s {
-        TcpState::Established => 1,
-        TcpState::SynSent => 2,
-        TcpState::SynReceived => 3,
-        TcpState::FinWait1 => 4,
-        TcpState::FinWait2 => 5,
-        TcpState::TimeWait => 6,
-        TcpState::Closed => 7,
-        TcpState::CloseWait => 8,
-        TcpState::LastAck => 9,
-        TcpState::Listen => 10,
-        TcpState::Closing => 11,
-    }
-}
-
 impl Tcp {
     /// `getsockopt(TCP_INFO)` (Linux `tcp_get_info`) on the application's
     /// socket `h` at `now`.
@@ -139,7 +123,7 @@ impl TcpSock {
         let snd_ssthresh =
             if self.cong.ssthresh >= usize::MAX / 2 { TCP_INFINITE_SSTHRESH } else { u32_of(self.cong.ssthresh / mss) };
         LinuxTcpInfo {
-            state: linux_state(self.state),
+            state: self.state.linux_number(),
             ca_state,
             retransmits: u8::try_from(self.rtt.retransmits).unwrap_or(u8::MAX),
             probes: u8::try_from(self.probes_out).unwrap_or(u8::MAX),
